@@ -1,0 +1,262 @@
+// The WebGPU runtime: one GPUDevice, a pipeline cache keyed by shader text + override constants
+// (never by shape), a size-bucketed buffer pool, and one command encoder that collects many
+// dispatches per queue submission. Buffers freed while work is still being encoded go back to
+// the pool only after that work is submitted, so a later upload can never overwrite them early.
+import { buildShader, parseBindings, parseParams, packParams, type BindingDecl, type ParamLayout } from './wgsl.js';
+
+export interface KernelSpec {
+  /** shader file in shaders/ */
+  file: string;
+  entry?: string;
+  /** text slots, e.g. the elementwise expression; part of the cache key */
+  slots?: Record<string, string>;
+  /** WGSL override constants (workgroup and tile sizes); part of the cache key */
+  constants?: Record<string, number>;
+}
+
+interface Pipeline {
+  name: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  bindings: BindingDecl[];
+  params: ParamLayout | null;
+}
+
+const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
+const MAP_READ = 0x1 | 0x8; // MAP_READ | COPY_DST
+const MAX_DISPATCHES_PER_SUBMIT = 256;
+
+/** Rounds a byte size up to a pool bucket: 256-byte steps below 4 KiB, then 8 steps per power of two. */
+export function bucketSize(bytes: number): number {
+  if (bytes <= 4096) return Math.max(256, Math.ceil(bytes / 256) * 256);
+  const step = 2 ** Math.floor(Math.log2(bytes)) / 8;
+  return Math.ceil(bytes / step) * step;
+}
+
+export class GpuRuntime {
+  private pipelines = new Map<string, Pipeline>();
+  private free = new Map<string, GPUBuffer[]>(); // `${usage}:${size}` → idle buffers
+  private freeBytes = 0;
+  private releasedThisBatch: { key: string; buf: GPUBuffer }[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private errors: Promise<string | null>[] = [];
+  private lost: string | null = null;
+  private dummy: GPUBuffer;
+  /** Bytes currently allocated from the device (live + pooled), and the high-water mark. */
+  allocatedBytes = 0;
+  peakBytes = 0;
+  /** Idle pooled memory above this is destroyed (oldest first). */
+  maxPooledBytes = 2 ** 30;
+
+  constructor(readonly device: GPUDevice, readonly adapterName: string) {
+    device.lost.then((info) => void (this.lost = `WebGPU device lost: ${info.message}`));
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.errors.push(Promise.resolve(`uncaptured WebGPU error: ${ev.error.message}`));
+    };
+    this.dummy = this.createBuffer(4);
+  }
+
+  get limits() {
+    return this.device.limits;
+  }
+
+  // ---- buffers ----------------------------------------------------------------------------
+
+  createBuffer(bytes: number, usage = STORAGE): GPUBuffer {
+    const size = bucketSize(bytes);
+    const key = `${usage}:${size}`;
+    const list = this.free.get(key);
+    if (list?.length) {
+      this.freeBytes -= size;
+      return list.pop()!;
+    }
+    if (size > this.device.limits.maxStorageBufferBindingSize && usage === STORAGE)
+      throw new Error(`a ${bytes}-byte tensor exceeds this adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
+    this.allocatedBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
+    return this.device.createBuffer({ size, usage });
+  }
+
+  /** Returns a buffer to the pool once the work already encoded with it is submitted. */
+  releaseBuffer(buf: GPUBuffer) {
+    this.releasedThisBatch.push({ key: `${buf.usage}:${buf.size}`, buf });
+    if (!this.encoder) this.recycle();
+  }
+
+  upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0) {
+    this.device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private recycle() {
+    for (const { key, buf } of this.releasedThisBatch) {
+      let list = this.free.get(key);
+      if (!list) this.free.set(key, (list = []));
+      list.push(buf);
+      this.freeBytes += buf.size;
+    }
+    this.releasedThisBatch = [];
+    if (this.freeBytes > this.maxPooledBytes) this.trimPool(this.maxPooledBytes / 2);
+  }
+
+  /** Destroys idle pooled buffers until at most `keepBytes` remain pooled. */
+  trimPool(keepBytes = 0) {
+    for (const [key, list] of this.free) {
+      while (list.length && this.freeBytes > keepBytes) {
+        const b = list.shift()!;
+        this.freeBytes -= b.size;
+        this.allocatedBytes -= b.size;
+        b.destroy();
+      }
+      if (!list.length) this.free.delete(key);
+    }
+  }
+
+  // ---- pipelines --------------------------------------------------------------------------
+
+  private pipelineFor(spec: KernelSpec): Pipeline {
+    const key = JSON.stringify([spec.file, spec.entry ?? 'main', spec.slots ?? {}, spec.constants ?? {}]);
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const name = `${spec.file}${spec.entry ? ':' + spec.entry : ''}${spec.slots ? ' ' + JSON.stringify(spec.slots) : ''}`;
+    const code = buildShader(spec.file, spec.slots);
+    const bindings = parseBindings(code);
+    const dev = this.device;
+    dev.pushErrorScope('validation');
+    const module = dev.createShaderModule({ code, label: name });
+    const layout = dev.createBindGroupLayout({
+      label: name,
+      entries: bindings.map((b) => ({
+        binding: b.binding,
+        visibility: 4, // COMPUTE
+        buffer: { type: b.kind === 'uniform' ? 'uniform' : b.kind === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    });
+    const pipeline = dev.createComputePipeline({
+      label: name,
+      layout: dev.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: spec.entry ?? 'main', constants: spec.constants },
+    });
+    this.errors.push(
+      dev.popErrorScope().then(async (e) => {
+        if (!e) return null;
+        const info = await module.getCompilationInfo();
+        const msgs = info.messages.map((m) => `  ${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n');
+        return `kernel ${name} failed to compile or validate: ${e.message}${msgs ? '\n' + msgs : ''}`;
+      }),
+    );
+    p = { name, pipeline, layout, bindings, params: parseParams(code, name) };
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------
+
+  /**
+   * Encodes one dispatch. `buffers` binds storage buffers by the names the shader declares
+   * (a declared binding left out gets a 4-byte dummy); `params` fills `struct Params` by field name.
+   */
+  dispatch(spec: KernelSpec, buffers: Record<string, GPUBuffer>, params: Record<string, number | readonly number[]> | null, grid: [number, number?, number?]) {
+    if (this.lost) throw new Error(this.lost);
+    const p = this.pipelineFor(spec);
+    const entries: GPUBindGroupEntry[] = [];
+    let uniform: GPUBuffer | null = null;
+    for (const b of p.bindings) {
+      if (b.kind === 'uniform') {
+        if (!p.params || !params) throw new Error(`kernel ${p.name}: declares a uniform but no params were given`);
+        uniform = this.createBuffer(p.params.size, UNIFORM);
+        this.device.queue.writeBuffer(uniform, 0, packParams(p.params, params, p.name));
+        entries.push({ binding: b.binding, resource: { buffer: uniform } });
+      } else entries.push({ binding: b.binding, resource: { buffer: buffers[b.name] ?? this.dummy } });
+    }
+    for (const k of Object.keys(buffers))
+      if (!p.bindings.some((b) => b.name === k)) throw new Error(`kernel ${p.name}: no binding named '${k}'`);
+    const [x, y = 1, z = 1] = grid;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) throw new Error(`kernel ${p.name}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
+    if (x * y * z === 0) {
+      if (uniform) this.releaseBuffer(uniform);
+      return;
+    }
+    const pass = this.computePass();
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, this.device.createBindGroup({ layout: p.layout, entries }));
+    pass.dispatchWorkgroups(x, y, z);
+    if (uniform) this.releaseBuffer(uniform);
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** A 1-D launch of `n` invocations folded into a 2-D grid (the shader rebuilds the index). */
+  grid1d(n: number, workgroupSize: number): [number, number] {
+    const groups = Math.ceil(n / workgroupSize);
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything encoded so far. */
+  flush() {
+    if (this.pass) this.pass.end();
+    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    this.pass = null;
+    this.encoder = null;
+    this.dispatches = 0;
+    this.recycle();
+  }
+
+  /** Throws the first compile/validation error seen so far, naming its kernel. */
+  async checkErrors() {
+    const pending = this.errors;
+    this.errors = [];
+    const msgs = (await Promise.all(pending)).filter((m): m is string => !!m);
+    if (msgs.length) throw new Error(msgs.join('\n'));
+    if (this.lost) throw new Error(this.lost);
+  }
+
+  /** Reads bytes back to the host: the only place the CPU waits for the GPU. */
+  async read(buf: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.createBuffer(size, MAP_READ);
+    if (size > 0) this.copyBuffer(buf, byteOffset, staging, 0, size);
+    this.device.pushErrorScope('validation');
+    this.flush();
+    const submitError = this.device.popErrorScope();
+    await staging.mapAsync(1 /* READ */, 0, staging.size);
+    const out = staging.getMappedRange(0, size).slice(0, byteLength);
+    staging.unmap();
+    this.releaseBuffer(staging);
+    const e = await submitError;
+    if (e) this.errors.push(Promise.resolve(`a submitted command buffer failed validation: ${e.message}`));
+    await this.checkErrors();
+    return out;
+  }
+
+  /** Waits until the queue is idle (for benchmarks). */
+  async sync() {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  destroy() {
+    this.flush();
+    this.trimPool(0);
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,95 @@
+// Devices. `cpu` is the pure-TypeScript reference; `webgpu` runs WGSL kernels through Dawn
+// (the `webgpu` npm package). `getDevice()` picks webgpu when an adapter exists, else cpu with
+// one warning line.
+import { GpuRuntime } from './backends/webgpu.js';
+
+export type DeviceType = 'cpu' | 'webgpu';
+
+export interface Device {
+  readonly type: DeviceType;
+  /** human-readable: 'cpu' or the adapter name */
+  readonly name: string;
+}
+
+export class CpuDevice implements Device {
+  readonly type = 'cpu' as const;
+  readonly name = 'cpu (TypeScript reference)';
+}
+
+export class WebGPUDevice implements Device {
+  readonly type = 'webgpu' as const;
+  constructor(readonly gpu: GpuRuntime) {}
+  get name() {
+    return this.gpu.adapterName;
+  }
+}
+
+export const cpu = new CpuDevice();
+let webgpu: WebGPUDevice | null = null;
+let webgpuTried: Promise<WebGPUDevice | null> | null = null;
+let defaultDevice: Device | null = null;
+let gpuInstance: GPU | null = null;
+
+const HOW_TO_GET_WEBGPU =
+  'install a Vulkan driver (on Debian bookworm: libvulkan1 and mesa-vulkan-drivers from bookworm-backports) or run on a machine with a GPU';
+
+/** Opens the WebGPU device once; null when no adapter is available. */
+export function openWebGPU(): Promise<WebGPUDevice | null> {
+  webgpuTried ??= (async () => {
+    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp'; // silences a harmless Vulkan loader warning
+    let mod: typeof import('webgpu');
+    try {
+      mod = await import('webgpu');
+    } catch {
+      return null;
+    }
+    Object.assign(globalThis, mod.globals); // GPUBufferUsage etc.
+    // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
+    // down the instance under the live device and the process aborts.
+    gpuInstance = mod.create([]);
+    const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return null;
+    // Ask for the adapter's real limits, not WebGPU's conservative defaults.
+    const want = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension'] as const;
+    const requiredLimits: Record<string, number> = {};
+    for (const k of want) requiredLimits[k] = adapter.limits[k];
+    const device = await adapter.requestDevice({ requiredLimits });
+    const info = adapter.info;
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+    webgpu = new WebGPUDevice(new GpuRuntime(device, name));
+    return webgpu;
+  })();
+  return webgpuTried;
+}
+
+/**
+ * Resolves `device=webgpu|cpu` (Ultralytics spellings like '0' or 'cuda' mean the GPU).
+ * Without a name: webgpu when an adapter exists, else cpu with one warning line.
+ */
+export async function getDevice(name?: string | Device): Promise<Device> {
+  if (name && typeof name === 'object') return name;
+  const want = (name ?? '').toString().trim().toLowerCase();
+  if (want === 'cpu') return cpu;
+  if (want === '' || want === 'auto') {
+    if (defaultDevice) return defaultDevice;
+    const gpu = await openWebGPU();
+    if (!gpu) console.warn(`WARNING: no WebGPU adapter found, running on the cpu device; to use WebGPU, ${HOW_TO_GET_WEBGPU}`);
+    return (defaultDevice = gpu ?? cpu);
+  }
+  if (['webgpu', 'gpu', 'cuda', 'mps', '0', 'cuda:0'].includes(want)) {
+    const gpu = await openWebGPU();
+    if (!gpu) throw new Error(`device=${name}: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}, or pass device=cpu`);
+    return gpu;
+  }
+  throw new Error(`device=${name}: unknown device (expected webgpu or cpu)`);
+}
+
+/** Releases the Dawn device so the process can exit. Safe to call more than once. */
+export function releaseDevices() {
+  if (webgpu) webgpu.gpu.destroy();
+  webgpu = null;
+  webgpuTried = null;
+  gpuInstance = null;
+  defaultDevice = null;
+}

@@ -1,0 +1,14 @@
+// Every op, re-exported. One op (or one family: elementwise, views, reductions) per file.
+import type { Tensor } from '../tensor.js';
+import { backward as runBackward } from '../autograd.js';
+import { add } from './elementwise.js';
+import { onesLike } from './create.js';
+
+export * from './create.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './view.js';
+
+export function backward(root: Tensor, grad?: Tensor) {
+  runBackward(root, grad, { add, onesLike });
+}
