@@ -39,6 +39,11 @@ const UNARY = {
   relu: { wgsl: 'max(x, 0.0)', cpu: (x) => Math.max(x, 0) },
   silu: { wgsl: 'x / (1.0 + exp(-x))', cpu: (x) => x * sigm(x) },
   tanh: { wgsl: 'tanh(x)', cpu: Math.tanh },
+  atan: { wgsl: 'atan(x)', cpu: Math.atan },
+  sin: { wgsl: 'sin(x)', cpu: Math.sin },
+  cos: { wgsl: 'cos(x)', cpu: Math.cos },
+  // log(1 + exp(x)) without overflow
+  softplus: { wgsl: 'max(x, 0.0) + log(1.0 + exp(-abs(x)))', cpu: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))) },
   clamp: { wgsl: 'min(max(x, p.alpha), p.beta)', cpu: (x, _y, _z, lo, hi) => Math.min(Math.max(x, lo), hi) },
   add_scalar: { wgsl: 'x + p.alpha', cpu: (x, _y, _z, a) => x + a },
   mul_scalar: { wgsl: 'x * p.alpha', cpu: (x, _y, _z, a) => x * a },
@@ -180,6 +185,10 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (_x, y, g) => 
 export const relu = (x: Tensor): Tensor => unary('relu', x, (x, _y, g) => pointwise('relu_backward', [x, g]));
 export const silu = (x: Tensor): Tensor => unary('silu', x, (x, _y, g) => pointwise('silu_backward', [x, g]));
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, (_x, y, g) => pointwise('tanh_backward', [y, g]));
+export const atan = (x: Tensor): Tensor => unary('atan', x, (x, _y, g) => div(g, add(mul(x, x), 1)));
+export const sin = (x: Tensor): Tensor => unary('sin', x, (x, _y, g) => mul(g, cos(x)));
+export const cos = (x: Tensor): Tensor => unary('cos', x, (x, _y, g) => neg(mul(g, sin(x))));
+export const softplus = (x: Tensor): Tensor => unary('softplus', x, (x, _y, g) => mul(g, sigmoid(x)));
 export const logicalNot = (x: Tensor): Tensor => unary('not', x, null);
 export const isfinite = (x: Tensor): Tensor => unary('isfinite', x, null);
 

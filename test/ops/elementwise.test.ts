@@ -9,7 +9,7 @@ const away = { gen: (i: number) => (((i * 7919) % 97) / 20 - 2.4) }; // avoids k
 t.test('unary ops: webgpu matches cpu, gradients match central differences', async (t) => {
   const cases: [string, (x: E.Tensor) => E.Tensor, object?][] = [
     ['neg', E.neg], ['exp', E.exp], ['log', E.log, pos], ['sqrt', E.sqrt, pos], ['abs', E.abs, away],
-    ['sigmoid', E.sigmoid], ['relu', E.relu, away], ['silu', E.silu], ['tanh', E.tanh],
+    ['sigmoid', E.sigmoid], ['relu', E.relu, away], ['silu', E.silu], ['tanh', E.tanh], ['atan', E.atan], ['sin', E.sin], ['cos', E.cos], ['softplus', E.softplus],
     ['clamp', (x) => E.clamp(x, -0.55, 0.72), away], ['clamp min only', (x) => E.clamp(x, 0.1), away],
     ['reciprocal', E.reciprocal, pos], ['pow scalar 2', (x) => E.pow(x, 2)], ['pow scalar 3 negative base', (x) => E.pow(x, 3)],
     ['pow scalar 0.5', (x) => E.pow(x, 0.5), pos], ['add scalar', (x) => E.add(x, 2.5)], ['rsub', (x) => E.sub(3, x)],
