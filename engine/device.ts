@@ -56,7 +56,7 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     for (const k of want) requiredLimits[k] = adapter.limits[k];
     const device = await adapter.requestDevice({ requiredLimits });
     const info = adapter.info;
-    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+    const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
     webgpu = new WebGPUDevice(new GpuRuntime(device, name));
     return webgpu;
   })();

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages a fresh Debian bookworm machine lacks:
+# - lavapipe (Mesa's Vulkan driver on the CPU) from bookworm-backports: Dawn refuses bookworm's Mesa 22;
+# - Debian's python3-torch, used only to cross-check files we write with PyTorch and by the benchmarks
+#   (never at run time). Set SKIP_TORCH=1 to leave it out.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+if ! dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | grep -q bpo; then
+  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+  fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq -t bookworm-backports libvulkan1 mesa-vulkan-drivers >/dev/null
+fi
+
+if [ -z "${SKIP_TORCH:-}" ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq python3-torch python3-numpy >/dev/null
+fi
+echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The `yolo` command: `yolo [task] mode key=value ...`, as in Ultralytics.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, MODES } from './cfg.js';
+import { packageRoot } from '../engine/paths.js';
+import { openWebGPU, releaseDevices, cpu } from '../engine/index.js';
+
+const HELP = `Usage: yolo [pose] MODE [key=value ...]
+
+Modes:
+  train    train a YOLOv8-pose model          yolo pose train data=coco8-pose.yaml model=yolov8n-pose.yaml epochs=100 imgsz=640
+  val      validate (box and OKS pose mAP)     yolo pose val model=yolov8n-pose.pt data=coco8-pose.yaml
+  predict  run inference on images            yolo pose predict model=yolov8n-pose.pt source=image.jpg
+  export   export to ONNX                     yolo export model=yolov8n-pose.pt format=onnx
+  info     model summary                      yolo info model=yolov8n-pose.yaml imgsz=640
+  demo     a short engine demo (autograd on the default device)
+  checks   report the devices this machine offers
+  version  print the version
+
+Common keys: device=webgpu|cpu (default: webgpu when an adapter exists, else cpu)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { mode, overrides } = parseArgs(argv);
+  const device = overrides.device == null ? undefined : String(overrides.device);
+  switch (mode) {
+    case 'help':
+      console.log(HELP);
+      return 0;
+    case 'version':
+      console.log(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
+      return 0;
+    case 'checks': {
+      const gpu = await openWebGPU();
+      console.log(`node ${process.version}\ncpu: ${cpu.name}\nwebgpu: ${gpu ? gpu.name : 'no adapter (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'}`);
+      return 0;
+    }
+    case 'demo': {
+      const { demo } = await import('./demo.js');
+      await demo(device);
+      return 0;
+    }
+    default:
+      throw new Error(`yolo ${mode}: not available yet in this build (modes available now: help, version, checks, demo); see the issues tracker`);
+  }
+}
+
+main(process.argv.slice(2))
+  .then((code) => {
+    releaseDevices();
+    process.exitCode = code;
+  })
+  .catch((e: Error) => {
+    releaseDevices();
+    console.error(process.env.YOLO_DEBUG ? e.stack : `Error: ${e.message}`);
+    process.exitCode = 1;
+  });
+
+export { MODES };
