@@ -44,7 +44,9 @@ export class GpuRuntime {
   private dispatches = 0;
   private errors: Promise<string | null>[] = [];
   private lost: string | null = null;
-  private dummy: GPUBuffer;
+  // Stand-ins for bindings a dispatch leaves out, one per binding slot: Dawn rejects one buffer
+  // bound to two writable slots ("writable storage buffer binding aliasing"), even unused ones.
+  private dummies: GPUBuffer[] = [];
   /** Bytes currently allocated from the device (live + pooled), and the high-water mark. */
   allocatedBytes = 0;
   peakBytes = 0;
@@ -56,7 +58,6 @@ export class GpuRuntime {
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.errors.push(Promise.resolve(`uncaptured WebGPU error: ${ev.error.message}`));
     };
-    this.dummy = this.createBuffer(4);
   }
 
   get limits() {
@@ -169,7 +170,7 @@ export class GpuRuntime {
         uniform = this.createBuffer(p.params.size, UNIFORM);
         this.device.queue.writeBuffer(uniform, 0, packParams(p.params, params, p.name));
         entries.push({ binding: b.binding, resource: { buffer: uniform } });
-      } else entries.push({ binding: b.binding, resource: { buffer: buffers[b.name] ?? this.dummy } });
+      } else entries.push({ binding: b.binding, resource: { buffer: buffers[b.name] ?? (this.dummies[b.binding] ??= this.createBuffer(4)) } });
     }
     for (const k of Object.keys(buffers))
       if (!p.bindings.some((b) => b.name === k)) throw new Error(`kernel ${p.name}: no binding named '${k}'`);
