@@ -30,8 +30,10 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
     const numel = (info.shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== numel * BYTES[dtype] || base + end > buf.byteLength)
       throw new Error(`${file}: tensor '${name}' (${dtype} ${JSON.stringify(info.shape)}) has data_offsets [${begin}, ${end}] that do not fit its shape or the file`);
-    // Copy so the data is aligned and independent of the file buffer.
-    const bytes = buf.slice(base + begin, base + end);
+    // Copy so the data is aligned and independent of the file buffer (a Node Buffer's slice()
+    // would be a view into a shared pool, not a copy).
+    const bytes = new Uint8Array(end - begin);
+    bytes.set(buf.subarray(base + begin, base + end));
     tensors.set(name, { dtype, shape: info.shape, data: typedView(dtype, bytes.buffer) });
   }
   return { tensors, metadata: header.__metadata__ ?? {} };
