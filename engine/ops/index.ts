@@ -12,3 +12,4 @@ export * from './view.js';
 export function backward(root: Tensor, grad?: Tensor) {
   runBackward(root, grad, { add, onesLike });
 }
+export * from './optim_step.js';
