@@ -49,10 +49,11 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
   throw new Error(`${name}: unsupported image format (expected JPEG or PNG)`);
 }
 
+// Truncation is caught before the libraries run (readJpegInfo / readPngChunks), so what they
+// report is corruption, or a size limit.
 function describeLibraryError(format: string, e: Error): string {
   const msg = e.message ?? String(e);
   if (/maxResolutionInMP|maxMemoryUsageInMB|allocate/.test(msg)) return `image too large (${msg})`;
-  if (/end of (input|stream)|unexpected end/i.test(msg)) return `truncated ${format} data`;
   return `corrupt ${format} data (${msg})`;
 }
 
@@ -80,7 +81,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
     // Adobe transform byte is set, so zero that byte in a copy.
     let raw = bytes;
     if (info.adobeTransformOffset >= 0 && bytes[info.adobeTransformOffset] !== 0) {
-      raw = bytes.slice();
+      raw = new Uint8Array(bytes); // a copy (Buffer.slice would be a view of the caller's bytes)
       raw[info.adobeTransformOffset] = 0;
     }
     img = jpegJs(raw, false);
@@ -138,30 +139,37 @@ function upsampleChromaLikeLibjpeg(img: RgbImage, info: JpegInfo): void {
     for (let y = 0; y < chh; y++) {
       for (let x = 0; x < cw; x++) plane[y * cw + x] = data[((y * ry) * W + x * rx) * 3 + ch];
     }
-    const at = (x: number, y: number): number =>
-      plane[Math.min(Math.max(y, 0), chh - 1) * cw + Math.min(Math.max(x, 0), cw - 1)];
+    // For each output column/row: the nearest plane sample and the next-nearest one (clamped at
+    // the edges, where libjpeg repeats the outermost sample).
+    const clampTo = (v: number, n: number) => (v < 0 ? 0 : v >= n ? n - 1 : v);
+    const colNear = new Int32Array(W);
+    const colFar = new Int32Array(W);
+    for (let x = 0; x < W; x++) {
+      colNear[x] = fancyX ? x >> 1 : x;
+      colFar[x] = fancyX ? clampTo(x & 1 ? (x >> 1) + 1 : (x >> 1) - 1, cw) : x;
+    }
     for (let y = 0; y < H; y++) {
-      const cy = y >> 1;
-      const ny = y & 1 ? cy + 1 : cy - 1; // the nearer neighbouring row (fancyY only)
-      for (let x = 0; x < W; x++) {
-        let v: number;
-        if (fancyX && fancyY) {
-          // h2v2: 9/16, 3/16, 3/16, 1/16 weights; bias 8 for even, 7 for odd output columns.
-          const cx = x >> 1;
-          const nx = x & 1 ? cx + 1 : cx - 1;
-          const near = 3 * at(cx, cy) + at(cx, ny);
-          const far = 3 * at(nx, cy) + at(nx, ny);
-          v = (3 * near + far + (x & 1 ? 7 : 8)) >> 4;
-        } else if (fancyX) {
-          // h2v1: 3/4 nearer + 1/4 further sample; bias 1 for even, 2 for odd columns.
-          const cx = x >> 1;
-          const nx = x & 1 ? cx + 1 : cx - 1;
-          v = (3 * at(cx, y) + at(nx, y) + (x & 1 ? 2 : 1)) >> 2;
-        } else {
-          // h1v2: same along y; bias 1 for even, 2 for odd rows.
-          v = (3 * at(x, cy) + at(x, ny) + (y & 1 ? 2 : 1)) >> 2;
+      const near = (fancyY ? y >> 1 : y) * cw;
+      const far = (fancyY ? clampTo(y & 1 ? (y >> 1) + 1 : (y >> 1) - 1, chh) : y) * cw;
+      let o = y * W * 3 + ch;
+      if (fancyX && fancyY) {
+        // h2v2: weights 9, 3, 3, 1 (/16); bias 8 for even, 7 for odd output columns.
+        for (let x = 0; x < W; x++, o += 3) {
+          const a = colNear[x];
+          const b = colFar[x];
+          const sumNear = 3 * plane[near + a] + plane[far + a];
+          const sumFar = 3 * plane[near + b] + plane[far + b];
+          data[o] = (3 * sumNear + sumFar + (x & 1 ? 7 : 8)) >> 4;
         }
-        data[(y * W + x) * 3 + ch] = v;
+      } else if (fancyX) {
+        // h2v1: 3/4 nearer + 1/4 further sample; bias 1 for even, 2 for odd columns.
+        for (let x = 0; x < W; x++, o += 3) {
+          data[o] = (3 * plane[near + colNear[x]] + plane[near + colFar[x]] + (x & 1 ? 2 : 1)) >> 2;
+        }
+      } else {
+        // h1v2: the same along y; bias 1 for even, 2 for odd rows.
+        const bias = y & 1 ? 2 : 1;
+        for (let x = 0; x < W; x++, o += 3) data[o] = (3 * plane[near + x] + plane[far + x] + bias) >> 2;
       }
     }
   });

@@ -35,10 +35,10 @@ export interface LetterBoxResult {
   dh: number;
 }
 
-/** Python's round(): nearest integer, ties to even. */
+/** Python's round(): nearest integer, ties to even (and no -0: Python ints have no sign bit). */
 export function pyRound(x: number): number {
   const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0;
 }
 
 /** LetterBox()(image=img): resize with cv2.INTER_LINEAR (only if the size changes), then pad. */

@@ -68,7 +68,7 @@ export function resizeBilinear<T extends Pixels>(img: T, dstW: number, dstH: num
   if (!(dstW >= 1 && dstH >= 1) || !Number.isInteger(dstW) || !Number.isInteger(dstH)) {
     throw new Error(`resizeBilinear: bad target size ${dstW}x${dstH}`);
   }
-  if (dstW === sw && dstH === sh) return { ...img, data: data.slice() };
+  if (dstW === sw && dstH === sh) return { ...img, data: new Uint8Array(data) }; // a copy, even of a Buffer
   const c = data.length / (sw * sh);
   const scaleX = 1 / (dstW / sw);
   const scaleY = 1 / (dstH / sh);
