@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages a fresh Debian bookworm machine lacks:
 # - lavapipe (Mesa's Vulkan driver on the CPU) from bookworm-backports: Dawn refuses bookworm's Mesa 22;
-# - Debian's python3-torch, used only to cross-check files we write with PyTorch and by the benchmarks
+# - Debian's python3-torch and python3-onnx, used only to cross-check files we write with PyTorch and by the benchmarks
 #   (never at run time). Set SKIP_TORCH=1 to leave it out.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -16,8 +16,8 @@ if ! dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | grep -q bpo
   $SUDO apt-get install -y -qq -t bookworm-backports libvulkan1 mesa-vulkan-drivers >/dev/null
 fi
 
-if [ -z "${SKIP_TORCH:-}" ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+if [ -z "${SKIP_TORCH:-}" ] && ! /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq python3-torch python3-numpy >/dev/null
+  $SUDO apt-get install -y -qq python3-torch python3-numpy python3-onnx >/dev/null
 fi
 echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"
