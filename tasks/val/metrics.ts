@@ -235,8 +235,8 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
   const px = linspace(0, 1, 1000);
   const negPx = px.map((v) => -v);
   const ap = uniqueClasses.map(() => new Float64Array(nt));
-  const pCurve = uniqueClasses.map(() => new Float64Array(1000));
-  const rCurve = uniqueClasses.map(() => new Float64Array(1000));
+  const pCurve: Float64Array[] = uniqueClasses.map(() => new Float64Array(1000));
+  const rCurve: Float64Array[] = uniqueClasses.map(() => new Float64Array(1000));
   const precValues: Float64Array[] = [];
   uniqueClasses.forEach((c, ci) => {
     const idx = order.filter((i) => predCls[i] === c);
@@ -286,9 +286,9 @@ const mean = (a: ArrayLike<number>): number => {
 
 /** Ultralytics' Metric: one task's (box or pose) results, with the same property names. */
 export class Metric {
-  p = new Float64Array(0); // (nc') precision per class with labels
-  r = new Float64Array(0);
-  f1 = new Float64Array(0);
+  p: Float64Array = new Float64Array(0); // (nc') precision per class with labels
+  r: Float64Array = new Float64Array(0);
+  f1: Float64Array = new Float64Array(0);
   allAp: Float64Array[] = []; // (nc', 10)
   apClassIndex: number[] = []; // (nc') class id of each row above
   nc = 0; // number of classes in the model
