@@ -13,3 +13,9 @@ export function backward(root: Tensor, grad?: Tensor) {
   runBackward(root, grad, { add, onesLike });
 }
 export * from './optim_step.js';
+export * from './softmax.js';
+export * from './gather.js';
+export * from './index_select.js';
+export * from './scatter_add.js';
+export * from './topk.js';
+export * from './dfl.js';
