@@ -1,0 +1,303 @@
+// Ultralytics pose datasets on disk: the dataset yaml (check_det_dataset), the image list of a split
+// (BaseDataset.get_img_files), images <-> labels by the `/images/` -> `/labels/` rule
+// (img2label_paths) and YOLO pose label files (verify_image_label), with errors that name the file
+// and line. No pixels are decoded here: image sizes come from the file headers.
+//
+// Imports: node, yaml, ./exif.ts.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { readJpegInfo, readTiffOrientation } from './exif.js';
+
+/** Image suffixes Ultralytics accepts (ultralytics/data/utils.py IMG_FORMATS). */
+export const IMG_FORMATS = new Set(['bmp', 'dng', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp', 'pfm', 'heic']);
+
+export type SplitSource = string | string[];
+
+export interface DatasetConfig {
+  /** The yaml this came from (absolute), for error messages. */
+  yamlFile: string;
+  /** Dataset root: `path:` resolved, or the yaml's folder when absent. */
+  path: string;
+  train?: SplitSource;
+  val?: SplitSource;
+  test?: SplitSource;
+  names: Record<number, string>;
+  nc: number;
+  /** [number of keypoints, 2 or 3] */
+  kptShape: [number, number];
+  flipIdx?: number[];
+}
+
+export interface DatasetYamlOptions {
+  /** Where a relative `path:` is looked up first (Ultralytics' settings datasets_dir). Default `<cwd>/datasets`. */
+  datasetsDir?: string;
+}
+
+/** Reads an Ultralytics pose dataset yaml and resolves its paths as check_det_dataset does. */
+export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): DatasetConfig {
+  const yamlFile = resolve(file);
+  if (!existsSync(yamlFile)) throw new Error(`dataset '${file}' not found (looked for ${yamlFile})`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseYaml(readFileSync(yamlFile, 'utf8')) ?? {};
+  } catch (e) {
+    throw new Error(`${yamlFile}: invalid YAML (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${yamlFile}: expected a mapping of keys (train, val, names, kpt_shape, ...)`);
+
+  for (const k of ['train', 'val']) if (!(k in raw)) throw new Error(`${yamlFile}: '${k}:' key missing; a dataset yaml needs 'train' and 'val' (and 'names', 'kpt_shape' for pose)`);
+  const names = parseNames(raw.names, raw.nc, yamlFile);
+  const nc = Object.keys(names).length;
+
+  const ks = raw.kpt_shape;
+  if (!Array.isArray(ks) || ks.length !== 2 || !ks.every((v) => Number.isInteger(v) && v > 0) || (ks[1] !== 2 && ks[1] !== 3))
+    throw new Error(`${yamlFile}: 'kpt_shape' must be [number of keypoints, 2 or 3], got ${JSON.stringify(ks)}`);
+  const kptShape: [number, number] = [ks[0], ks[1]];
+
+  let flipIdx: number[] | undefined;
+  if (raw.flip_idx != null) {
+    const f = raw.flip_idx;
+    if (!Array.isArray(f) || f.length !== kptShape[0] || !f.every((v) => Number.isInteger(v) && v >= 0 && v < kptShape[0]))
+      throw new Error(`${yamlFile}: 'flip_idx' must list ${kptShape[0]} keypoint indices, got ${JSON.stringify(f)}`);
+    flipIdx = f as number[];
+  }
+
+  const path = resolveRoot(raw.path, yamlFile, opts.datasetsDir ?? join(process.cwd(), 'datasets'));
+  const cfg: DatasetConfig = { yamlFile, path, names, nc, kptShape, flipIdx };
+  for (const k of ['train', 'val', 'test'] as const) {
+    const v = raw[k];
+    if (v == null || v === '') continue;
+    if (typeof v === 'string') cfg[k] = resolveSplit(path, v);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) cfg[k] = v.map((x) => resolve(path, x));
+    else throw new Error(`${yamlFile}: '${k}' must be a folder, a .txt list of images, or a list of those; got ${JSON.stringify(v)}`);
+  }
+  return cfg;
+}
+
+function parseNames(names: unknown, nc: unknown, file: string): Record<number, string> {
+  if (names == null) {
+    if (Number.isInteger(nc) && (nc as number) > 0) return Object.fromEntries(Array.from({ length: nc as number }, (_, i) => [i, `class_${i}`]));
+    throw new Error(`${file}: 'names:' key missing (class names, e.g. names: {0: person})`);
+  }
+  let out: Record<number, string>;
+  if (Array.isArray(names)) out = Object.fromEntries(names.map((n, i) => [i, String(n)]));
+  else if (typeof names === 'object') {
+    out = {};
+    for (const [k, v] of Object.entries(names as object)) {
+      if (!/^\d+$/.test(k)) throw new Error(`${file}: class ids in 'names' must be integers 0..nc-1, got '${k}'`);
+      out[Number(k)] = String(v);
+    }
+    const ids = Object.keys(out).map(Number).sort((a, b) => a - b);
+    if (ids.some((id, i) => id !== i)) throw new Error(`${file}: class ids in 'names' must be 0..nc-1 without gaps, got ${ids.join(', ')}`);
+  } else throw new Error(`${file}: 'names' must be a list or a mapping, got ${JSON.stringify(names)}`);
+  if (nc != null && nc !== Object.keys(out).length) throw new Error(`${file}: nc: ${nc} but ${Object.keys(out).length} names`);
+  return out;
+}
+
+// check_det_dataset: the root is `path`, else the yaml's folder; a relative `path` lives under the
+// datasets dir. Ultralytics would download a missing one; we look beside the yaml too, then fail.
+function resolveRoot(p: unknown, yamlFile: string, datasetsDir: string): string {
+  if (p == null || p === '') return dirname(yamlFile);
+  if (typeof p !== 'string') throw new Error(`${yamlFile}: 'path' must be a folder, got ${JSON.stringify(p)}`);
+  if (isAbsolute(p)) return p;
+  for (const c of [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)]) if (existsSync(c)) return c;
+  return resolve(datasetsDir, p);
+}
+
+function resolveSplit(root: string, v: string): string {
+  const x = resolve(root, v);
+  if (!existsSync(x) && v.startsWith('../')) return resolve(root, v.slice(3)); // as Ultralytics
+  return x;
+}
+
+const suffix = (f: string): string => f.slice(f.lastIndexOf('.') + 1).toLowerCase();
+
+function walk(dir: string, out: string[]): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.name.includes('.')) out.push(p);
+  }
+}
+
+/** get_img_files: every image under the folder(s), or the lines of .txt lists ('./x' relative to the list); sorted. */
+export function imageFiles(source: SplitSource): string[] {
+  const files: string[] = [];
+  for (const p of Array.isArray(source) ? source : [source]) {
+    if (!existsSync(p)) throw new Error(`${p} does not exist`);
+    if (statSync(p).isDirectory()) walk(p, files);
+    else {
+      const parent = dirname(p) + sep;
+      for (const line of readFileSync(p, 'utf8').trim().split(/\r?\n/)) {
+        if (!line.trim()) continue;
+        const x = line.startsWith('./') ? parent + line.slice(2) : line;
+        files.push(isAbsolute(x) ? x : resolve(dirname(p), x));
+      }
+    }
+  }
+  const im = files.filter((f) => IMG_FORMATS.has(suffix(f))).sort();
+  if (!im.length) throw new Error(`no images found in ${[source].flat().join(', ')} (supported: ${[...IMG_FORMATS].join(', ')})`);
+  return im;
+}
+
+/** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
+export function labelPath(imageFile: string): string {
+  const sa = `${sep}images${sep}`, sb = `${sep}labels${sep}`;
+  const i = imageFile.lastIndexOf(sa);
+  const p = i < 0 ? imageFile : imageFile.slice(0, i) + sb + imageFile.slice(i + sa.length);
+  const dot = p.lastIndexOf('.');
+  return (dot < 0 ? p : p.slice(0, dot)) + '.txt';
+}
+
+/** The objects of one image: n boxes, normalized to the image. */
+export interface PoseLabels {
+  cls: Float32Array; // (n)
+  bboxes: Float32Array; // (n, 4) normalized xywh
+  keypoints: Float32Array; // (n, K, 3) normalized x, y and visibility (0 not labelled, 1 hidden, 2 visible)
+}
+
+/**
+ * One YOLO pose label file: lines `cls cx cy w h x1 y1 [v1] ...`. Throws `<file>:<line>: ...` for a
+ * wrong column count, a non-number, a class outside [0, nc), a negative value or a keypoint
+ * coordinate above 1 (Ultralytics' checks). Duplicate lines are dropped with a warning, leaving
+ * the rows in np.unique's (sorted) order as Ultralytics does.
+ */
+export function parsePoseLabels(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void = console.warn): PoseLabels {
+  const [nk, nd] = kptShape;
+  const cols = 5 + nk * nd;
+  const rows: number[][] = [];
+  text.split(/\r?\n/).forEach((line, li) => {
+    const parts = line.trim().split(/\s+/).filter(Boolean);
+    if (!parts.length) return;
+    const at = `${file}:${li + 1}`;
+    if (parts.length !== cols)
+      throw new Error(`${at}: ${parts.length} values, but kpt_shape [${nk}, ${nd}] needs ${cols} (class, 4 box values, ${nk} x ${nd} keypoint values)`);
+    const v = parts.map((s) => Number(s));
+    const bad = v.findIndex((x, i) => !Number.isFinite(x) || parts[i] === '');
+    if (bad >= 0) throw new Error(`${at}: value ${bad + 1} ('${parts[bad]}') is not a number`);
+    if (!Number.isInteger(v[0]) || v[0] < 0 || v[0] >= nc) throw new Error(`${at}: class ${parts[0]} is not one of the dataset's ${nc} classes (0..${nc - 1})`);
+    const neg = v.findIndex((x) => x < 0);
+    if (neg >= 0) throw new Error(`${at}: negative label value ${parts[neg]} (value ${neg + 1})`);
+    for (let k = 0; k < nk; k++)
+      for (let d = 0; d < 2; d++) {
+        const x = v[5 + k * nd + d];
+        if (x > 1) throw new Error(`${at}: keypoint ${k} ${d ? 'y' : 'x'} = ${parts[5 + k * nd + d]} is not normalized to [0, 1]`);
+      }
+    rows.push(v.map(Math.fround)); // Ultralytics reads labels as float32
+  });
+  // np.unique(lb, axis=0): drop duplicate rows (they come back sorted).
+  const key = (r: number[]) => r.join(' ');
+  if (new Set(rows.map(key)).size < rows.length) {
+    const uniq = new Map(rows.map((r) => [key(r), r]));
+    const sorted = [...uniq.values()].sort((a, b) => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return 0;
+    });
+    warn(`WARNING: ${file}: ${rows.length - sorted.length} duplicate labels removed`);
+    rows.splice(0, rows.length, ...sorted);
+  }
+  const n = rows.length;
+  const out: PoseLabels = { cls: new Float32Array(n), bboxes: new Float32Array(n * 4), keypoints: new Float32Array(n * nk * 3) };
+  rows.forEach((r, i) => {
+    out.cls[i] = r[0];
+    out.bboxes.set(r.slice(1, 5), i * 4);
+    for (let k = 0; k < nk; k++) {
+      const x = r[5 + k * nd], y = r[5 + k * nd + 1];
+      const o = (i * nk + k) * 3;
+      out.keypoints[o] = x;
+      out.keypoints[o + 1] = y;
+      // (x, y) only: visible unless a coordinate is negative (never, after the checks above)
+      out.keypoints[o + 2] = nd === 3 ? r[5 + k * nd + 2] : x < 0 || y < 0 ? 0 : 1;
+    }
+  });
+  return out;
+}
+
+/**
+ * (height, width) from the file header, without decoding: JPEG frame or PNG IHDR. Like
+ * Ultralytics' exif_size, a JPEG with EXIF orientation 6 or 8 reports its rotated size.
+ */
+export function imageSize(file: string): [number, number] {
+  const b = readFileSync(file);
+  if (b.length > 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return [b.readUInt32BE(20), b.readUInt32BE(16)];
+  if (b.length > 3 && b[0] === 0xff && b[1] === 0xd8) {
+    try {
+      const info = readJpegInfo(b);
+      const o = readTiffOrientation(info.exifTiff);
+      return o === 6 || o === 8 ? [info.width, info.height] : [info.height, info.width];
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`${file}: unsupported image format (expected JPEG or PNG)`);
+}
+
+export interface PoseSample {
+  imFile: string;
+  labelFile: string;
+  /** (height, width) as stored, EXIF 6/8 rotated */
+  shape: [number, number];
+  labels: PoseLabels;
+  /** no label file: an image with no objects */
+  missing: boolean;
+}
+
+export interface PoseSplit {
+  samples: PoseSample[];
+  /** number of images without a label file, with an empty one, and labelled objects in all */
+  nMissing: number;
+  nEmpty: number;
+  nInstances: number;
+}
+
+/**
+ * The images of a split and their labels. Throws, naming the files, when the split has no
+ * labels at all, or when a labels folder holds files for images that are not there.
+ */
+export function loadPoseSplit(cfg: DatasetConfig, split: 'train' | 'val' | 'test', warn: (m: string) => void = console.warn): PoseSplit {
+  const source = cfg[split];
+  if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
+  const ims = imageFiles(source);
+  let nMissing = 0, nEmpty = 0, nInstances = 0;
+  const samples = ims.map((imFile): PoseSample => {
+    if (!existsSync(imFile)) throw new Error(`image ${imFile} (listed in ${[source].flat().join(', ')}) not found`);
+    const labelFile = labelPath(imFile);
+    const missing = !existsSync(labelFile);
+    const labels = missing ? parsePoseLabels('', labelFile, cfg.kptShape, cfg.nc) : parsePoseLabels(readFileSync(labelFile, 'utf8'), labelFile, cfg.kptShape, cfg.nc, warn);
+    const n = labels.cls.length;
+    if (missing) nMissing++;
+    else if (!n) nEmpty++;
+    nInstances += n;
+    const shape = imageSize(imFile);
+    if (shape[0] < 10 || shape[1] < 10) throw new Error(`${imFile}: image size ${shape[1]}x${shape[0]} is below 10 pixels`);
+    return { imFile, labelFile, shape, labels, missing };
+  });
+  if (nInstances === 0) {
+    const dirs = [...new Set(samples.map((s) => dirname(s.labelFile)))];
+    throw new Error(`no labels found for the ${samples.length} images of '${split}' (${[source].flat().join(', ')}): ` +
+      `looked for label files in ${dirs.join(', ')}${nMissing ? ` (${nMissing} missing, e.g. ${samples.find((s) => s.missing)!.labelFile})` : ''}; cannot compute metrics without labels`);
+  }
+  checkOrphanLabels(source, samples);
+  if (nMissing) warn(`WARNING: ${nMissing} of ${samples.length} images have no label file (treated as background), e.g. ${samples.find((s) => s.missing)!.labelFile}`);
+  return { samples, nMissing, nEmpty, nInstances };
+}
+
+// Label files with no image: for folder splits, every .txt in the matching labels folder must
+// belong to an image of the split (a list file may select a subset, so it is not checked).
+function checkOrphanLabels(source: SplitSource, samples: PoseSample[]): void {
+  const known = new Set(samples.map((s) => s.labelFile));
+  const orphans: string[] = [];
+  for (const src of [source].flat()) {
+    if (!statSync(src).isDirectory()) continue;
+    const labelDir = dirname(labelPath(join(src, 'x.jpg')));
+    if (labelDir === src || !existsSync(labelDir)) continue;
+    const files: string[] = [];
+    walk(labelDir, files);
+    for (const f of files) if (extname(f) === '.txt' && !known.has(f) && basename(f) !== 'classes.txt') orphans.push(f);
+  }
+  if (orphans.length)
+    throw new Error(`${orphans.length} label file(s) have no image: ${orphans.slice(0, 5).join(', ')}${orphans.length > 5 ? ', ...' : ''} ` +
+      `(expected e.g. ${orphans[0].replace(`${sep}labels${sep}`, `${sep}images${sep}`).replace(/\.txt$/, '.jpg')})`);
+}
