@@ -1,4 +1,4 @@
-// torch.Tensor.scatter_add_ into `out` (already a copy of x):
+// torch.Tensor.scatter_add_ into `out` (a copy of x; zeros when a backward scatters gradients):
 //   out[i with its `axis` coordinate replaced by idx[i]] += src[i], for every position i of the index.
 // Several positions may hit the same output element, so the add is atomic. WGSL has atomics only
 // on i32/u32: for f32 the add is a compare-exchange loop on the bit pattern (read the word, add in

@@ -5,7 +5,7 @@ import { fmt, normAxis, stridedIndices } from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { zeros } from './create.js';
-import { scatterAdd } from './scatter_add.js';
+import { scatterAddInto } from './scatter_add.js';
 
 const MAX_RANK = 8; // the kernels' Params hold 8 dimensions
 
@@ -18,7 +18,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = checkIndexed('gather', x, axis, index);
   const out = gatherRaw('gather', x, ax, index);
   // Each x element receives the sum of the output gradients that read it.
-  return record(out, 'gather', [x], (g) => [scatterAdd(zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, index, g)]);
+  return record(out, 'gather', [x], (g) => [scatterAddInto('gather', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, index, g)]);
 }
 
 /**

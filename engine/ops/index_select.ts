@@ -8,7 +8,7 @@ import { record } from '../autograd.js';
 import { zeros } from './create.js';
 import { expand, reshape } from './view.js';
 import { checkIndexRange, gatherRaw } from './gather.js';
-import { scatterAdd } from './scatter_add.js';
+import { scatterAddInto } from './scatter_add.js';
 
 /**
  * out = x with `axis` replaced by index.length: out[..., i, ...] = x[..., index[i], ...].
@@ -29,5 +29,5 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   // (n) → (1, .., n, .., 1) → outShape with stride 0 on the other axes
   const spread = expand(reshape(index, x.shape.map((_, i) => (i === ax ? n : 1))), outShape);
   const out = gatherRaw('indexSelect', x, ax, spread, false);
-  return record(out, 'indexSelect', [x], (g) => [scatterAdd(zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, spread, g)]);
+  return record(out, 'indexSelect', [x], (g) => [scatterAddInto('indexSelect', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, spread, g)]);
 }

@@ -38,15 +38,22 @@ function srcGrad(g: Tensor, ax: number, index: Tensor, srcShape: readonly number
 
 /** scatterAdd without checks of the shapes or the graph; `ax` is normalized. Returns a new tensor. */
 export function scatterAddRaw(op: string, x: Tensor, ax: number, index: Tensor, src: Tensor): Tensor {
-  const out = pointwise('identity', [x]); // a contiguous copy of x (shape of x)
+  return scatterAddInto(op, pointwise('identity', [x]), ax, index, src); // into a contiguous copy of x
+}
+
+/**
+ * Adds src into `out` in place and returns it; `out` must be a fresh contiguous tensor (offset 0)
+ * that nothing else reads yet. Backwards pass zeros here, which saves scatterAdd's copy of x.
+ */
+export function scatterAddInto(op: string, out: Tensor, ax: number, index: Tensor, src: Tensor): Tensor {
   const n = index.numel;
   if (n === 0) return out;
-  const dim = x.shape[ax];
+  const dim = out.shape[ax];
   // Offsets into out at the index's coordinates with the axis coordinate 0; the index adds j * stride.
-  const st = contiguousStrides(x.shape);
-  if (x.device.type === 'cpu') {
+  const st = contiguousStrides(out.shape);
+  if (out.device.type === 'cpu') {
     const j = index.dataSync(); // row-major over the index shape
-    checkIndexRange(op, j, dim, ax, x, index);
+    checkIndexRange(op, j, dim, ax, out, index);
     const axisStride = st[ax];
     st[ax] = 0;
     const at = stridedIndices(index.shape, st, 0);
@@ -54,12 +61,12 @@ export function scatterAddRaw(op: string, x: Tensor, ax: number, index: Tensor, 
     const s = src.storage.array!, o = out.storage.array!;
     for (let i = 0; i < n; i++) o[(at ? at[i] : i) + j[i] * axisStride] += s[from ? from[i] : src.offset + i];
   } else {
-    const gpu = (x.device as WebGPUDevice).gpu;
+    const gpu = (out.device as WebGPUDevice).gpu;
     gpu.dispatch(
-      { file: 'scatter_add.wgsl', constants: { IS_INT: x.dtype === 'i32' ? 1 : 0 } },
+      { file: 'scatter_add.wgsl', constants: { IS_INT: out.dtype === 'i32' ? 1 : 0 } },
       { idx: index.storage.buffer!, src: src.storage.buffer!, out: out.storage.buffer! },
       {
-        n, rank: x.ndim, axis: ax, dim, off_idx: index.offset, off_src: src.offset,
+        n, rank: out.ndim, axis: ax, dim, off_idx: index.offset, off_src: src.offset,
         shape: index.shape, st_out: st, st_idx: index.strides, st_src: src.strides,
       },
       gpu.grid1d(n, 256),

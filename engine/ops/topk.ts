@@ -7,7 +7,7 @@ import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { zeros } from './create.js';
-import { scatterAdd } from './scatter_add.js';
+import { scatterAddInto } from './scatter_add.js';
 
 /**
  * values, indices: x's shape with `axis` of length k. values are differentiable: the gradient of
@@ -39,7 +39,7 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): { values:
     }
     if (src !== x) src.dispose();
   }
-  record(values, 'topk', [x], (g) => [scatterAdd(zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, indices, g)]);
+  record(values, 'topk', [x], (g) => [scatterAddInto('topk', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, indices, g)]);
   return { values, indices };
 }
 
