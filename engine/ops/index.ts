@@ -19,3 +19,7 @@ export * from './index_select.js';
 export * from './scatter_add.js';
 export * from './topk.js';
 export * from './dfl.js';
+export * from './batch_norm2d.js';
+export * from './max_pool2d.js';
+export * from './upsample_nearest2d.js';
+export * from './concat.js';
