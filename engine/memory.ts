@@ -17,6 +17,10 @@ export function untrackTensor(t: Tensor) {
 /**
  * Runs a synchronous fn; disposes every tensor created inside it that is not part of the
  * result (a Tensor, or arrays/objects of them). Returned tensors move to the enclosing scope.
+ *
+ * With autograd, call backward() inside the same scope as the forward pass (as a training
+ * step does): the intermediates a backward function needs are created inside the scope and
+ * are freed with it, so a graph cannot be walked after its scope has ended (as in tf.js).
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
