@@ -70,7 +70,13 @@ export function backward(root: Tensor, grad: Tensor | undefined, ops: { add(a: T
         } else t.grad = keep(g === grad ? g.detach() : g);
         continue;
       }
-      const inGrads = tidy(() => fn.backward(g));
+      let inGrads: (Tensor | null)[];
+      try {
+        inGrads = tidy(() => fn.backward(g));
+      } catch (e) {
+        const hint = /disposed/.test((e as Error).message) ? ' (was the forward pass run inside a tidy() scope that has ended?)' : '';
+        throw new Error(`backward of ${fn.name}: ${(e as Error).message}${hint}`);
+      }
       t.gradFn = null; // free the graph as we go
       const used = new Set<Tensor>([g]);
       fn.inputs.forEach((inp, k) => {
