@@ -13,7 +13,8 @@
 // ints are listed under PY_INT_KEYS), OrderedDict plain object marked PY_ORDERED, set/frozenset Set.
 // Dict keys are set with defineProperty, so a key such as '__proto__' cannot reach a prototype.
 //
-// Writer: the inverse mapping, plus PyReduce / PyPersistent hooks that torch_pt.ts uses for tensors.
+// Writer: the inverse mapping (a JS number is an int when it is a safe integer, else a float; PyFloat
+// forces a float), a Map becomes an OrderedDict, plus PyReduce / PyPersistent for torch_pt's tensors.
 
 export const PY_TUPLE = Symbol.for('yolo-ts.pickle.tuple');
 export const PY_ORDERED = Symbol.for('yolo-ts.pickle.OrderedDict');
@@ -54,6 +55,12 @@ function markTuple<T>(a: T[]): T[] { Object.defineProperty(a, PY_TUPLE, { value:
 /** A plain-object dict that the writer emits as collections.OrderedDict. */
 export function orderedDict<T extends object>(obj: T): T { Object.defineProperty(obj, PY_ORDERED, { value: true }); return obj; }
 
+/** Marks a dict's integer-like keys ('0', '12') as Python ints for the writer (Ultralytics `names`). */
+export function intKeys<T extends object>(obj: T): T {
+  Object.defineProperty(obj, PY_INT_KEYS, { value: new Set(Object.keys(obj).filter((k) => /^-?(0|[1-9]\d*)$/.test(k))), configurable: true });
+  return obj;
+}
+
 /** Marks a JS float that happens to be integral (1.0) so the writer emits a Python float. */
 export class PyFloat { constructor(readonly value: number) {} }
 
@@ -66,7 +73,6 @@ function setKey(obj: object, key: string, value: unknown) {
   Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
-const MARK = Symbol('mark');
 const OPNAMES: Record<number, string> = {
   0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES',
   0x47: 'BINFLOAT', 0x4a: 'BININT', 0x4b: 'BININT1', 0x4d: 'BININT2', 0x4e: 'NONE', 0x51: 'BINPERSID', 0x52: 'REDUCE',
@@ -96,7 +102,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
   const u32 = () => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
   const u64 = () => { need(8); const v = view.getBigUint64(pos, true); pos += 8; if (v > BigInt(buf.length)) fail(`length ${v} exceeds the input`); return Number(v); };
   const bytes = (n: number) => { need(n); const b = buf.subarray(pos, pos + n); pos += n; return b; };
-  const str = (n: number) => { try { return utf8.decode(bytes(n)); } catch { return fail('has a string that is not valid UTF-8'); } };
+  const str = (n: number) => { const b = bytes(n); try { return utf8.decode(b); } catch { return fail('has a string that is not valid UTF-8'); } };
   const line = () => {
     const end = buf.indexOf(0x0a, pos);
     if (end < 0) fail('is truncated: missing newline');
@@ -118,7 +124,9 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
     if (!(callable instanceof PyGlobalRef) || !resolved.has(callable)) fail(`${kind} on something that is not an allowed global`);
     if (!Array.isArray(args)) fail(`${kind} with arguments that are not a tuple`);
     const ref = callable as PyGlobalRef, def = resolved.get(ref)!, argv = args as unknown[];
-    if (def.call) return def.call(argv);
+    if (def.call) {
+      try { return def.call(argv); } catch (e) { return fail(`calling ${ref.qualname} failed: ${(e as Error).message}`); }
+    }
     const inst = new PyInstance(ref.qualname);
     if (argv.length) setKey(inst, '__args__', argv);
     return inst;
@@ -132,16 +140,14 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
       const ints: Set<string> = (d as any)[PY_INT_KEYS] ?? new Set();
       if (!(d as any)[PY_INT_KEYS]) Object.defineProperty(d, PY_INT_KEYS, { value: ints });
       ints.add(key);
-    } else if (k === null) key = 'None';
-    else if (typeof k === 'boolean') key = k ? 'True' : 'False';
-    else key = JSON.stringify(k) ?? String(k);
+    } else key = keyString(k);
     setKey(d as object, key, v);
   };
   const int = (v: bigint) => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-  const long = (b: Uint8Array) => {
+  const long = (b: Uint8Array) => { // little-endian two's complement
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b.length > 4096) fail(`has an integer of ${b.length} bytes (at most 4096 are accepted)`);
+    let v = BigInt('0x' + Buffer.from(b).reverse().toString('hex')); // linear, unlike shifting byte by byte
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return int(v);
   };
@@ -234,7 +240,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x51: { // BINPERSID
         const pid = pop();
         if (!opts.persistentLoad) fail('has a persistent id but no persistent_load handler was given');
-        stack.push(opts.persistentLoad!(pid));
+        try { stack.push(opts.persistentLoad!(pid)); } catch (e) { fail(`persistent_load failed: ${(e as Error).message}`); }
         break;
       }
       case 0x97: case 0x98: fail('uses out-of-band buffers (protocol 5), which are not supported'); break;
@@ -243,6 +249,19 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
         fail(OPNAMES[op] ? 'opcode is not supported' : `has an unknown opcode 0x${op.toString(16)}${op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}'; protocol 0/1 text opcodes are not supported)` : ''}`);
     }
   }
+}
+
+/** A JS string for a non-string Python dict key (tuples, None, bools, instances), like Python's repr. */
+function keyString(k: unknown, depth = 0): string {
+  if (depth > 8) return '...'; // nested tuples as keys: keep the name short and the recursion bounded
+  if (k === null) return 'None';
+  if (typeof k === 'boolean') return k ? 'True' : 'False';
+  if (isTuple(k)) return `(${k.map((x) => keyString(x, depth + 1)).join(', ')}${k.length === 1 ? ',' : ''})`;
+  if (k instanceof Set) return `frozenset({${[...k].map((x) => keyString(x, depth + 1)).join(', ')}})`;
+  if (k instanceof PyInstance) return `<${k.__class__}>`;
+  if (k instanceof PyGlobalRef) return k.qualname;
+  if (typeof k === 'string') return `'${k}'`;
+  return typeof k === 'object' ? `<${Array.isArray(k) ? 'list' : 'object'}>` : String(k);
 }
 
 // ---------------------------------------------------------------- writer
@@ -270,15 +289,16 @@ export function pickle(value: unknown, opts: PickleOptions = {}): Uint8Array {
     if (v >= 0n && v < 256n) byte(0x4b, Number(v));
     else if (v >= 0n && v < 65536n) byte(0x4d, Number(v) & 0xff, Number(v) >> 8);
     else if (v >= -(1n << 31n) && v < 1n << 31n) { byte(0x4a); u32(Number(v) >>> 0); }
-    else { // LONG1: little-endian two's complement, as short as possible
+    else { // LONG1 / LONG4: little-endian two's complement, as short as possible
       const bs: number[] = [];
       let x = v;
       for (;;) {
         bs.push(Number(x & 0xffn)); x >>= 8n;
         if ((x === 0n && !(bs.at(-1)! & 0x80)) || (x === -1n && bs.at(-1)! & 0x80)) break;
       }
-      if (bs.length > 255) throw new Error(`pickle: integer ${v} is too large`);
-      byte(0x8a, bs.length, ...bs);
+      if (bs.length > 4096) throw new Error(`pickle: an integer of ${bs.length} bytes is too large (at most 4096)`);
+      if (bs.length < 256) byte(0x8a, bs.length, ...bs);
+      else { byte(0x8b); u32(bs.length); raw(Uint8Array.from(bs)); } // LONG4
     }
   };
   const float = (x: number) => { grow(9); out[n++] = 0x47; new DataView(out.buffer).setFloat64(n, x, false); n += 8; };
@@ -294,7 +314,7 @@ export function pickle(value: unknown, opts: PickleOptions = {}): Uint8Array {
     if (v === null || v === undefined) return byte(0x4e);
     if (typeof v === 'boolean') return byte(v ? 0x88 : 0x89);
     if (typeof v === 'bigint') return int(v);
-    if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) ? int(BigInt(v)) : float(v);
+    if (typeof v === 'number') return Number.isSafeInteger(v) && !Object.is(v, -0) ? int(BigInt(v)) : float(v); // 1e300 stays a float
     if (typeof v === 'string') return str(v);
     if (v instanceof PyFloat) return float(v.value);
     if (v instanceof PyGlobalRef) return glob(v);

@@ -70,8 +70,11 @@ export function tensorToFloat32(t: { dtype: TorchDType; data: TypedArray }): Flo
 export interface LoadOptions {
   /** More inert classes to allow, as exact 'module.Name' or prefixes ending in '.'. */
   allowClasses?: string[];
-  /** Refuse tensors with more elements than this (stride-0 views could otherwise ask for anything). */
-  maxTensorElements?: number;
+  /**
+   * Most bytes all tensors may take once materialized (default 4 x the file + 64 MiB): views of a
+   * shared storage are copied, and a stride-0 view could otherwise ask for any amount of memory.
+   */
+  maxTotalBytes?: number;
 }
 
 // Inert classes: their instances become records, nothing of theirs ever runs.
@@ -87,11 +90,11 @@ export function torchGlobals(rebuild: (args: unknown[]) => TorchTensor, allowCla
   const fns: Record<string, PyGlobal['call']> = {
     'torch._utils._rebuild_tensor_v2': rebuild,
     'torch._utils._rebuild_parameter': ([t, requiresGrad]) => {
-      if (!(t instanceof TorchTensor)) throw new Error('_rebuild_parameter of something that is not a tensor');
+      if (!(t instanceof TorchTensor)) throw new Error('its argument is not a tensor');
       t.requiresGrad = requiresGrad === true; t.isParameter = true; return t;
     },
     'collections.OrderedDict': (args) => {
-      if (args.length) throw new Error('collections.OrderedDict called with arguments (only OrderedDict() is supported)');
+      if (args.length) throw new Error('only OrderedDict() without arguments is supported');
       return orderedDict({});
     },
     'builtins.set': ([items]) => new Set(Array.isArray(items) ? items : []),
@@ -102,7 +105,7 @@ export function torchGlobals(rebuild: (args: unknown[]) => TorchTensor, allowCla
   const classes = [...INERT_CLASSES, ...allowClasses];
   return (module, name) => {
     const full = `${module}.${name}`;
-    if (full in fns) return { call: fns[full] };
+    if (Object.hasOwn(fns, full)) return { call: fns[full] };
     if (module === 'torch' && STORAGE_DTYPE.has(name)) return {}; // only ever used inside a persistent id
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && classes.some((c) => (c.endsWith('.') ? full.startsWith(c) : full === c))) return {};
     return undefined;
@@ -128,21 +131,21 @@ export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>', opts: L
   if (zip.has(root + 'byteorder') && new TextDecoder().decode(zip.read(root + 'byteorder')).trim() !== 'little')
     throw new Error(`${file}: big-endian checkpoints are not supported`);
 
-  const maxElems = opts.maxTensorElements ?? 2 ** 28;
+  let budget = opts.maxTotalBytes ?? 4 * buf.length + 2 ** 26;
   const storages = new Map<string, Storage>();
   const persistentLoad = (pid: unknown): Storage => {
-    if (!isTuple(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`${file}: unexpected persistent id ${JSON.stringify(pid)}`);
+    if (!isTuple(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`unexpected persistent id ${show(pid)}`);
     const [, cls, key, , numel] = pid;
-    if (!(cls instanceof PyGlobalRef) || cls.module !== 'torch' || !STORAGE_DTYPE.has(cls.name)) throw new Error(`${file}: persistent id has storage type ${String((cls as any)?.qualname ?? cls)}`);
-    if (typeof key !== 'string' || !/^[\w.]+$/.test(key)) throw new Error(`${file}: persistent id has a bad storage key ${JSON.stringify(key)}`);
+    if (!(cls instanceof PyGlobalRef) || cls.module !== 'torch' || !STORAGE_DTYPE.has(cls.name)) throw new Error(`persistent id has storage type ${show(cls)}`);
+    if (typeof key !== 'string' || !/^[\w.]+$/.test(key)) throw new Error(`persistent id has a bad storage key ${show(key)}`);
     const cached = storages.get(key);
     if (cached) return cached;
     const dtype = STORAGE_DTYPE.get(cls.name)!, size = DTYPES[dtype].bytes;
     const entry = `${root}data/${key}`;
-    if (!zip.has(entry)) throw new Error(`${file}: storage '${entry}' is missing`);
+    if (!zip.has(entry)) throw new Error(`storage '${entry}' is missing from the archive`);
     const bytes = zip.read(entry);
     if (bytes.length % size || (typeof numel === 'number' && numel * size > bytes.length))
-      throw new Error(`${file}: storage '${entry}' has ${bytes.length} bytes, expected ${numel} ${dtype} elements`);
+      throw new Error(`storage '${entry}' has ${bytes.length} bytes, expected ${show(numel)} ${dtype} elements`);
     const s = { dtype, key, elems: new DTYPES[dtype].array(new Uint8Array(bytes).buffer) }; // a copy: aligned, independent of the file
     storages.set(key, s);
     return s;
@@ -150,21 +153,31 @@ export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>', opts: L
   const rebuild = (args: unknown[]): TorchTensor => {
     const [storage, offset, size, stride, requiresGrad] = args;
     const s = storage as Storage;
-    if (!s || !storages.has(s.key) || storages.get(s.key) !== s) throw new Error(`${file}: _rebuild_tensor_v2 without a storage`);
+    if (!s || !storages.has(s.key) || storages.get(s.key) !== s) throw new Error('its first argument is not a storage of this archive');
     const ints = (v: unknown, what: string) => {
-      if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) throw new Error(`${file}: tensor ${what} ${JSON.stringify(v)} is not a tuple of non-negative integers`);
+      if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) throw new Error(`tensor ${what} ${show(v)} is not a tuple of non-negative integers`);
       return v as number[];
     };
     const shape = ints(size, 'size'), strides = ints(stride, 'stride');
     const off = ints([offset], 'storage offset')[0];
-    if (shape.length !== strides.length) throw new Error(`${file}: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`);
+    if (shape.length !== strides.length) throw new Error(`tensor size ${show(shape)} and stride ${show(strides)} differ in rank`);
     const numel = shape.reduce((a, b) => a * b, 1);
-    if (numel > maxElems) throw new Error(`${file}: tensor of shape ${JSON.stringify(shape)} has more than ${maxElems} elements`);
+    budget -= numel * DTYPES[s.dtype].bytes;
+    if (budget < 0) throw new Error(`tensor of shape ${show(shape)} would take the tensors past ${opts.maxTotalBytes ?? 4 * buf.length + 2 ** 26} bytes (see LoadOptions.maxTotalBytes)`);
     const last = numel === 0 ? off : off + shape.reduce((a, d, i) => a + (d - 1) * strides[i], 0);
-    if (numel > 0 && last >= s.elems.length) throw new Error(`${file}: tensor (offset ${off}, size ${JSON.stringify(shape)}, stride ${JSON.stringify(strides)}) reads past its storage '${s.key}' of ${s.elems.length} elements`);
+    if (numel > 0 && last >= s.elems.length) throw new Error(`tensor (offset ${off}, size ${show(shape)}, stride ${show(strides)}) reads past its storage '${s.key}' of ${s.elems.length} elements`);
     return new TorchTensor(s.dtype, shape, gather(s.elems, off, shape, strides), undefined, requiresGrad === true);
   };
   return unpickle(zip.read(pkl), { resolveGlobal: torchGlobals(rebuild, opts.allowClasses), persistentLoad, source: `${file} (${pkl})` });
+}
+
+/** A short, never-throwing rendering of a pickled value for error messages. */
+function show(v: unknown): string {
+  try {
+    return (JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x instanceof PyGlobalRef ? x.qualname : x)) ?? String(v)).slice(0, 200);
+  } catch {
+    return String(v).slice(0, 200);
+  }
 }
 
 /** Copies a strided view of `src` into a new contiguous array. */
@@ -231,6 +244,7 @@ export function extractStateDict(ckpt: unknown): { stateDict: Map<string, StateT
   const visiting = new Set<PyInstance>();
   const walk = (mod: PyInstance, prefix: string) => {
     if (visiting.has(mod)) throw new Error(`extractStateDict: module cycle at '${prefix}'`);
+    if (visiting.size > 256) throw new Error(`extractStateDict: modules nested more than 256 deep at '${prefix}'`);
     visiting.add(mod);
     const nonPersistent = mod._non_persistent_buffers_set instanceof Set ? mod._non_persistent_buffers_set : new Set();
     for (const [group, skip] of [['_parameters', new Set()], ['_buffers', nonPersistent]] as const) {
@@ -337,7 +351,7 @@ export function f32ToF16(src: Float32Array): Uint16Array {
 }
 
 /** float32 -> bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. */
-function f32ToBF16(src: Float32Array): Uint16Array {
+export function f32ToBF16(src: Float32Array): Uint16Array {
   const u = new Uint32Array(src.buffer, src.byteOffset, src.length), out = new Uint16Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const x = u[i];
