@@ -216,6 +216,7 @@ export interface ApResult {
   rCurve: Float64Array[]; // (nc', 1000)
   f1Curve: Float64Array[]; // (nc', 1000)
   precValues: Float64Array[]; // (classes with predictions, 1000) precision vs recall at IoU 0.5
+  precClasses: number[]; // the class of each precValues row
 }
 
 /**
@@ -238,6 +239,7 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
   const pCurve: Float64Array[] = uniqueClasses.map(() => new Float64Array(1000));
   const rCurve: Float64Array[] = uniqueClasses.map(() => new Float64Array(1000));
   const precValues: Float64Array[] = [];
+  const precClasses: number[] = [];
   uniqueClasses.forEach((c, ci) => {
     const idx = order.filter((i) => predCls[i] === c);
     const nl = counts.get(c)!;
@@ -261,7 +263,7 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
     for (let j = 0; j < nt; j++) {
       const res = computeAp(recall[j], precision[j]);
       ap[ci][j] = res.ap;
-      if (j === 0) precValues.push(interp(px, res.mrec, res.mpre));
+      if (j === 0) precValues.push(interp(px, res.mrec, res.mpre)), precClasses.push(c);
     }
   });
 
@@ -275,7 +277,7 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
   const f1 = Float64Array.from(f1Curve, (c) => c[best]);
   const tpOut = Float64Array.from(r, (v, i) => pyRound(v * counts.get(uniqueClasses[i])!));
   const fpOut = Float64Array.from(tpOut, (v, i) => pyRound(v / (p[i] + eps) - v));
-  return { tp: tpOut, fp: fpOut, p, r, f1, ap, uniqueClasses, px, pCurve, rCurve, f1Curve, precValues };
+  return { tp: tpOut, fp: fpOut, p, r, f1, ap, uniqueClasses, px, pCurve, rCurve, f1Curve, precValues, precClasses };
 }
 
 const mean = (a: ArrayLike<number>): number => {

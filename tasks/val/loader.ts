@@ -1,0 +1,120 @@
+// Ultralytics' val dataloader for pose, without torch: rectangular batches (BaseDataset.set_rectangle
+// with rect=True, stride 32, pad 0.5), each image resized so its long side is imgsz
+// (BaseDataset.load_image), letterboxed to its batch shape (LetterBox(scaleup=False)), and the
+// labels taken to the original image's pixels the way DetectionValidator._prepare_batch and
+// PoseValidator._prepare_batch do (via the letterboxed image and ratio_pad).
+//
+// Imports: ../data (images, letterbox, dataset types).
+
+import { readImage, type RgbImage } from '../data/image.js';
+import { letterbox, scaleBoxes, scaleCoords, toCHWFloat, type RatioPad } from '../data/letterbox.js';
+import { resizeBilinear } from '../data/resize.js';
+import type { PoseSample } from '../data/dataset.js';
+
+/** Images in batch order and the (height, width) every batch is letterboxed to. */
+export interface RectPlan {
+  order: number[]; // sample indices sorted by aspect ratio (h / w)
+  batches: number[][]; // positions in `order`, batch by batch
+  shapes: [number, number][]; // per batch (h, w), multiples of stride
+}
+
+/**
+ * set_rectangle: sort images by aspect ratio h/w, cut into batches, and give each batch the
+ * shape that fits its most extreme image: ceil(shape * imgsz / stride + pad) * stride.
+ */
+export function rectBatches(shapes: [number, number][], batch: number, imgsz: number, stride = 32, pad = 0.5): RectPlan {
+  const ar = shapes.map(([h, w]) => h / w);
+  // np.argsort (quicksort) is stable for the <= 16 element partitions it insertion-sorts; stable here.
+  const order = ar.map((_, i) => i).sort((a, b) => ar[a] - ar[b] || a - b);
+  const batches: number[][] = [];
+  const out: [number, number][] = [];
+  for (let s = 0; s < order.length; s += batch) {
+    const idx = Array.from({ length: Math.min(batch, order.length - s) }, (_, k) => s + k);
+    const ari = idx.map((k) => ar[order[k]]);
+    const mini = Math.min(...ari), maxi = Math.max(...ari);
+    let shape: [number, number] = [1, 1];
+    if (maxi < 1) shape = [maxi, 1];
+    else if (mini > 1) shape = [1, 1 / mini];
+    batches.push(idx);
+    out.push(shape.map((v) => Math.ceil((v * imgsz) / stride + pad) * stride) as [number, number]);
+  }
+  return { order, batches, shapes: out };
+}
+
+/** One image of a val batch with its labels. */
+export interface ValImage {
+  imFile: string;
+  /** original (height, width) */
+  ori: [number, number];
+  /** letterbox -> original: gain = resized height / original height, pad = (left, top) */
+  ratioPad: RatioPad;
+  cls: Float32Array; // (n)
+  /** (n, 4) xyxy in original pixels, clipped */
+  boxes: Float32Array;
+  /** (n, K, 3) x, y in original pixels (clipped) and visibility */
+  kpts: Float32Array;
+  /** the same labels in letterboxed-image pixels, for the val_batch plots */
+  lbBoxes: Float32Array;
+  lbKpts: Float32Array;
+}
+
+export interface ValBatch {
+  shape: [number, number]; // (H, W) of every image in the batch
+  images: ValImage[];
+  letterboxed: RgbImage[];
+  /** (B, 3, H, W) in [0, 1] */
+  input: Float32Array;
+}
+
+/** load_image: resize (INTER_LINEAR) so the long side is imgsz, each side ceil'ed and capped at imgsz. */
+export function loadResized(file: string, imgsz: number): { img: RgbImage; ori: [number, number] } {
+  const im = readImage(file);
+  const h0 = im.height, w0 = im.width;
+  const r = imgsz / Math.max(h0, w0);
+  if (r === 1) return { img: im, ori: [h0, w0] };
+  const w = Math.min(Math.ceil(w0 * r), imgsz), h = Math.min(Math.ceil(h0 * r), imgsz);
+  return { img: resizeBilinear(im, w, h), ori: [h0, w0] };
+}
+
+/** Loads, resizes and letterboxes the samples of one batch, and maps their labels. */
+export function loadValBatch(samples: PoseSample[], shape: [number, number], imgsz: number, kptShape: [number, number]): ValBatch {
+  const [H, W] = shape;
+  const nk = kptShape[0];
+  const images: ValImage[] = [];
+  const letterboxed: RgbImage[] = [];
+  const input = new Float32Array(samples.length * 3 * H * W);
+  samples.forEach((s, b) => {
+    const { img, ori } = loadResized(s.imFile, imgsz);
+    const lb = letterbox(img, { newShape: shape, scaleup: false, auto: false, center: true });
+    if (lb.image.width !== W || lb.image.height !== H) throw new Error(`${s.imFile}: letterboxed to ${lb.image.width}x${lb.image.height}, expected ${W}x${H}`);
+    letterboxed.push(lb.image);
+    input.set(toCHWFloat(lb.image), b * 3 * H * W);
+    // Ultralytics' ratio_pad: (resized / original per side, letterbox padding); only the height
+    // ratio is used as the gain when mapping back.
+    const ratioPad: RatioPad = { ratio: [img.height / ori[0], img.width / ori[1]], pad: lb.pad };
+    const [left, top] = lb.pad;
+    const r = lb.ratio[0];
+    const { cls, bboxes, keypoints } = s.labels;
+    const n = cls.length;
+    // LetterBox._update_labels: normalized -> resized-image pixels -> letterbox scale -> padding.
+    const lbBoxes = new Float32Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      const [cx, cy, w, h] = bboxes.subarray(i * 4, i * 4 + 4);
+      lbBoxes[i * 4] = (cx - w / 2) * img.width * r + left;
+      lbBoxes[i * 4 + 1] = (cy - h / 2) * img.height * r + top;
+      lbBoxes[i * 4 + 2] = (cx + w / 2) * img.width * r + left;
+      lbBoxes[i * 4 + 3] = (cy + h / 2) * img.height * r + top;
+    }
+    const lbKpts = new Float32Array(n * nk * 3);
+    for (let q = 0; q < n * nk; q++) {
+      lbKpts[q * 3] = keypoints[q * 3] * img.width * r + left;
+      lbKpts[q * 3 + 1] = keypoints[q * 3 + 1] * img.height * r + top;
+      lbKpts[q * 3 + 2] = keypoints[q * 3 + 2];
+    }
+    // _prepare_batch: letterboxed pixels -> original pixels (scale_boxes / scale_coords, clipped).
+    const boxes = scaleBoxes(shape, lbBoxes.slice(), ori, { ratioPad });
+    const kpts = scaleCoords(shape, lbKpts.slice(), ori, { ratioPad, stride: 3 });
+    images.push({ imFile: s.imFile, ori, ratioPad, cls, boxes, kpts, lbBoxes, lbKpts });
+  });
+  return { shape, images, letterboxed, input };
+}
