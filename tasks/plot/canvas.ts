@@ -34,7 +34,7 @@ export function fillRect(img: RgbImage, x1: number, y1: number, x2: number, y2: 
 
 /** A box outline `thickness` pixels wide, centred on the edges as cv2.rectangle draws it. */
 export function strokeRect(img: RgbImage, x1: number, y1: number, x2: number, y2: number, color: RGB, thickness = 1): void {
-  const lo = Math.floor((thickness - 1) / 2);
+  const lo = Math.floor(thickness / 2);
   const hi = thickness - 1 - lo;
   fillRect(img, x1 - lo, y1 - lo, x2 + hi, y1 + hi, color); // top
   fillRect(img, x1 - lo, y2 - lo, x2 + hi, y2 + hi, color); // bottom

@@ -46,12 +46,12 @@ function checkRgb(img: RgbImage, name: string): RgbImage {
 const isImageFile = (p: string) => IMG_FORMATS.has(extname(p).slice(1).toLowerCase());
 const hasGlob = (s: string) => /[*?[]/.test(s);
 
-/** Image files directly inside `dir`, sorted by name (names only are held, not pixels). */
+/** Image files directly inside `dir`, sorted (glob '*.*': no dot files); names only, not pixels. */
 function listDir(dir: string): string[] {
   const names: string[] = [];
   const d = opendirSync(dir);
   try {
-    for (let e = d.readSync(); e; e = d.readSync()) if (!e.isDirectory() && e.name.includes('.') && isImageFile(e.name)) names.push(join(dir, e.name));
+    for (let e = d.readSync(); e; e = d.readSync()) if (!e.isDirectory() && !e.name.startsWith('.') && isImageFile(e.name)) names.push(join(dir, e.name));
   } finally {
     d.closeSync();
   }
