@@ -125,7 +125,8 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
     const s = 2, cell = Math.max(24, Math.min(90, Math.floor(720 / k)));
     const labelW = Math.max(...labels.map((l) => textSize(l, s)[0])) + 16;
     const L = labelW + 40, T = 60, size = cell * k;
-    const img = blank(L + size + 40, T + size + labelW + 50);
+    const title = `Confusion Matrix${normalize ? ' Normalized' : ''}`;
+    const img = blank(Math.max(L + size + 40, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
     for (let r = 0; r < k; r++)
       for (let c = 0; c < k; c++) {
         const v = val(r, c);
@@ -144,7 +145,6 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
       drawText(img, L - 8 - tw, T + i * cell + (cell - th) / 2, l, BLACK, s); // rows: predicted
       drawTextVertical(img, L + i * cell + (cell - th) / 2, T + size + 8, l, BLACK, s); // columns: true
     });
-    const title = `Confusion Matrix${normalize ? ' Normalized' : ''}`;
     drawText(img, L + size / 2 - textSize(title, s)[0] / 2, 20, title, BLACK, s);
     drawText(img, L + size / 2 - textSize('True', s)[0] / 2, T + size + labelW + 20, 'True', BLACK, s);
     drawTextVertical(img, 8, T + size / 2 - textSize('Predicted', s)[0] / 2, 'Predicted', BLACK, s);

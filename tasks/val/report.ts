@@ -42,7 +42,7 @@ export const COCO80_TO_91 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 
  * look for COCO annotations beside the data (`<path>/annotations/*.json`): when their categories
  * name every class, their ids are used, so COCO's evaluator can score the file against them.
  */
-export function cocoClassMap(data: DatasetConfig, split: string, nc: number, log: (s: string) => void = () => {}): number[] {
+export function cocoClassMap(data: DatasetConfig, split: string, nc: number): number[] {
   const v = data[split as 'val'];
   if (typeof v === 'string' && v.includes('coco') && (v.endsWith(`${sep}val2017.txt`) || v.endsWith(`${sep}test-dev2017.txt`))) return COCO80_TO_91.slice(0, Math.max(nc, 1));
   const dir = join(data.path, 'annotations');
@@ -53,10 +53,7 @@ export function cocoClassMap(data: DatasetConfig, split: string, nc: number, log
         const cats = JSON.parse(readFileSync(join(dir, f), 'utf8')).categories as { id: number; name: string }[] | undefined;
         if (!Array.isArray(cats)) continue;
         const ids = names.map((n) => cats.find((c) => c.name === n)?.id);
-        if (ids.every((id) => typeof id === 'number')) {
-          log(`predictions.json: category ids from ${join(dir, f)}`);
-          return ids as number[];
-        }
+        if (ids.every((id) => typeof id === 'number')) return ids as number[];
       } catch {
         // not a COCO annotation file; ignore
       }

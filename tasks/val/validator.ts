@@ -99,7 +99,7 @@ export class PoseValidator {
     const nc = Object.keys(names).length;
     const kptShape = data.kptShape;
     const sigma = keypointSigmas(kptShape);
-    const classMap = a.save_json ? cocoClassMap(data, a.split, nc, (m) => this.log(m)) : [];
+    const classMap = a.save_json ? cocoClassMap(data, a.split, nc) : [];
     const metrics = new PoseMetrics(names);
     const cm = new ConfusionMatrix(nc, a.conf);
     const stats = { tp: [] as number[], tpP: [] as number[], conf: [] as number[], predCls: [] as number[], targetCls: [] as number[], targetImg: [] as number[] };
