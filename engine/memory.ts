@@ -52,3 +52,26 @@ function collectTensors(v: unknown, out: Set<Tensor>, depth = 0) {
   else if (Object.getPrototypeOf(v) === Object.prototype || v instanceof Map)
     for (const x of v instanceof Map ? v.values() : Object.values(v)) collectTensors(x, out, depth + 1);
 }
+
+/**
+ * tidy for an async fn: a training step awaits a readback (the loss assigner runs on the host)
+ * between its forward and backward passes, so a synchronous tidy cannot span it. Every tensor
+ * created while fn runs is freed at the end except the result. Tensors created by other async
+ * work interleaved with fn land in this scope too, so use it only where nothing else runs
+ * concurrently (the trainer's step loop).
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    scopes.splice(scopes.lastIndexOf(scope), 1);
+  }
+  const keep = new Set<Tensor>();
+  collectTensors(result, keep);
+  for (const t of scope) if (!keep.has(t)) t.dispose();
+  for (const t of keep) if (scope.has(t)) trackTensor(t);
+  return result;
+}
