@@ -96,8 +96,8 @@ export class V8PoseLoss {
     const gt = buildTargets(batch, B, K * ndim, imgW, imgH);
     const assignment = opts.assignment ?? (await this.assign(predDist, predScores, anc, gt, B, A));
 
+    // 2-3. constant targets uploaded, losses built from engine ops.
     // class loss on every anchor: targets (B, nc, A) laid out like the logits
-    // 2-3. constant targets uploaded, losses built from engine ops
     let scoreSum = 0;
     for (const v of assignment.targetScores) scoreSum += v;
     const tss = Math.max(Math.fround(scoreSum), 1);
