@@ -79,8 +79,11 @@ export class PoseValidator {
     if (!(Number.isInteger(this.args.batch) && this.args.batch > 0)) throw new Error(`val: batch=${this.args.batch} must be a positive integer`);
   }
 
-  /** Validates `model` on `device` (where its weights live). `training`: no plots, no per-class rows. */
-  async run(model: ValModel, device: Device, opts: { training?: boolean } = {}): Promise<ValResult> {
+  /**
+   * Validates `model` on `device` (where its weights live). `training`: no plots, no per-class rows.
+   * `onBatch` runs after each batch's forward pass (the trainer computes the val losses there).
+   */
+  async run(model: ValModel, device: Device, opts: { training?: boolean; onBatch?: (batch: ValBatch) => Promise<void> | void } = {}): Promise<ValResult> {
     const a = this.args;
     const data = typeof a.data === 'string' ? loadDatasetYaml(a.data) : a.data;
     checkModelMatchesData(model, data, a.model_path);
@@ -128,9 +131,11 @@ export class PoseValidator {
         x.dispose();
       }
       const t2 = performance.now();
+      await opts.onBatch?.(batch);
+      const t2b = performance.now();
       const dets = valNms(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc });
       const t3 = performance.now();
-      dt[0] += t1 - t0, dt[1] += t2 - t1, dt[3] += t3 - t2;
+      dt[0] += t1 - t0, dt[1] += t2 - t1, dt[2] += t2b - t2, dt[3] += t3 - t2b;
 
       batch.images.forEach((im, si) => {
         seen++;
