@@ -1,0 +1,185 @@
+// The torch.nn layers YOLOv8 uses: Conv2d, BatchNorm2d, SiLU, MaxPool2d, Upsample, Identity.
+// Each forward is one engine op. Each `profile` mirrors its forward on shapes only and adds the
+// operations thop would count for it, so models/summary.ts can report GFLOPs without running
+// anything (see that file for the counting rules).
+import { Tensor, add, assign, batchNorm2d, conv2d, full, maxPool2d, noGrad, silu, tensor, upsampleNearest2d, cpu, type Device } from '../engine/index.js';
+import { random } from '../engine/random.js';
+import { Module, type OpCounter, type Shape } from './module.js';
+
+const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
+
+/** Uniform(-bound, bound) from the engine's seeded generator (manualSeed). */
+export function uniform(shape: Shape, bound: number, device: Device = cpu): Tensor {
+  const data = new Float32Array(numel(shape));
+  for (let i = 0; i < data.length; i++) data[i] = (random() * 2 - 1) * bound;
+  return tensor(data, shape, { device });
+}
+
+export interface Conv2dOptions {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+  device?: Device;
+}
+
+/** torch.nn.Conv2d with square kernels. weight (out, in/groups, k, k), bias (out). */
+export class Conv2d extends Module {
+  readonly stride: number;
+  readonly padding: number;
+  readonly dilation: number;
+  readonly groups: number;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, opts: Conv2dOptions = {}) {
+    super();
+    this.stride = opts.stride ?? 1;
+    this.padding = opts.padding ?? 0;
+    this.dilation = opts.dilation ?? 1;
+    this.groups = opts.groups ?? 1;
+    if (inChannels % this.groups || outChannels % this.groups)
+      throw new Error(`Conv2d: channels ${inChannels} -> ${outChannels} are not divisible by groups ${this.groups}`);
+    // PyTorch's reset_parameters: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), and the
+    // bias is uniform in the same bound.
+    const fanIn = (inChannels / this.groups) * kernelSize * kernelSize;
+    const bound = 1 / Math.sqrt(fanIn);
+    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, opts.device));
+    if (opts.bias ?? true) this.registerParameter('bias', uniform([outChannels], bound, opts.device));
+  }
+
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor | undefined {
+    return this.has('bias') ? this.tensor('bias') : undefined;
+  }
+
+  /** (B, in, H, W) -> (B, out, H', W'); `act: 'silu'` runs conv2d's fused SiLU epilogue. */
+  override forward(x: Tensor, act?: 'silu'): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, act });
+  }
+
+  outputShape([b, , h, w]: Shape): number[] {
+    const span = this.dilation * (this.kernelSize - 1) + 1;
+    const out = (n: number) => Math.floor((n + 2 * this.padding - span) / this.stride) + 1;
+    return [b, this.outChannels, out(h), out(w)];
+  }
+
+  /** thop: output elements x (in/groups) x k x k multiply-adds; the bias is not counted. */
+  override profile(x: Shape, c: OpCounter): Shape {
+    const y = this.outputShape(x);
+    c.ops += numel(y) * (this.inChannels / this.groups) * this.kernelSize * this.kernelSize;
+    return y;
+  }
+}
+
+export interface BatchNormOptions {
+  eps?: number;
+  momentum?: number;
+  device?: Device;
+}
+
+/**
+ * torch.nn.BatchNorm2d with Ultralytics' settings (eps 1e-3, momentum 0.03, set by its
+ * initialize_weights). Parameters weight (1) and bias (0); buffers running_mean, running_var,
+ * num_batches_tracked. In train mode it normalizes with batch statistics and updates the running
+ * ones (unbiased variance), in eval mode it uses the running ones.
+ */
+export class BatchNorm2d extends Module {
+  readonly eps: number;
+  readonly momentum: number;
+
+  constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
+    super();
+    this.eps = opts.eps ?? 1e-3;
+    this.momentum = opts.momentum ?? 0.03;
+    const device = opts.device;
+    this.registerParameter('weight', full([numFeatures], 1, { device }));
+    this.registerParameter('bias', full([numFeatures], 0, { device }));
+    this.registerBuffer('running_mean', full([numFeatures], 0, { device }));
+    this.registerBuffer('running_var', full([numFeatures], 1, { device }));
+    this.registerBuffer('num_batches_tracked', full([], 0, { dtype: 'i32', device }));
+  }
+
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor {
+    return this.tensor('bias');
+  }
+  get runningMean(): Tensor {
+    return this.tensor('running_mean');
+  }
+  get runningVar(): Tensor {
+    return this.tensor('running_var');
+  }
+
+  /** (B, C, H, W) -> (B, C, H, W). */
+  override forward(x: Tensor): Tensor {
+    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps });
+    if (this.training) this.countBatch();
+    return y;
+  }
+
+  private countBatch() {
+    const n = this.tensor('num_batches_tracked');
+    if (n.device.type === 'cpu') return void n.storage.array![n.offset]++;
+    noGrad(() => {
+      // i32 + i32 tensor: the scalar form (add_scalar, an f32 alpha) does not type-check in WGSL for i32
+      const one = full([], 1, { dtype: 'i32', device: n.device });
+      const next = add(n, one);
+      assign(n, next);
+      [one, next].forEach((t) => t.dispose());
+    });
+  }
+
+  /** thop: 2 x elements for the normalization, doubled for the affine part. */
+  override profile(x: Shape, c: OpCounter): Shape {
+    c.ops += 4 * numel(x);
+    return x;
+  }
+}
+
+export class SiLU extends Module {
+  override forward(x: Tensor): Tensor {
+    return silu(x);
+  }
+  override profile(x: Shape, _c: OpCounter): Shape {
+    return x; // thop has no rule for SiLU: zero
+  }
+}
+
+export class Identity extends Module {
+  override forward(x: Tensor): Tensor {
+    return x;
+  }
+  override profile(x: Shape, _c: OpCounter): Shape {
+    return x;
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: number, readonly stride: number, readonly padding: number) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    return maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  }
+  override profile([b, ch, h, w]: Shape, _c: OpCounter): Shape {
+    const out = (n: number) => Math.floor((n + 2 * this.padding - this.kernelSize) / this.stride) + 1;
+    return [b, ch, out(h), out(w)]; // thop: zero ops
+  }
+}
+
+/** torch.nn.Upsample(scale_factor, mode='nearest'). */
+export class Upsample extends Module {
+  constructor(readonly scaleFactor: number) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    return upsampleNearest2d(x, this.scaleFactor);
+  }
+  override profile([b, ch, h, w]: Shape, _c: OpCounter): Shape {
+    return [b, ch, h * this.scaleFactor, w * this.scaleFactor]; // thop: zero ops for nearest
+  }
+}
