@@ -1,7 +1,7 @@
 // Every pointwise op: out[i] = EXPR(x, y, z), over up to three strided, broadcast operands
 // and a strided output (so the same kernel also copies into a slice, for concat).
 // Slots filled by engine/ops/elementwise.ts: TA/TB/TC/TOUT (f32 or i32) and EXPR, an expression
-// of x, y, z (the operand values) and p.alpha, p.beta (scalar arguments).
+// of x, y, z (the operand values, as f32) and p.alpha, p.beta (scalar arguments).
 #include "index1d.wgsl"
 
 alias TA = /*@TA*/;
@@ -68,8 +68,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       io += k * p.st_out[q][r];
     }
   }
-  let x = a[ia];
-  let y = b[ib];
-  let z = c[ic];
+  // Operands are computed in f32 whatever their storage type (i32 values are exact up to 2^24),
+  // so one expression serves every dtype combination and scalars (p.alpha, f32) always typecheck.
+  let x = f32(a[ia]);
+  let y = f32(b[ib]);
+  let z = f32(c[ic]);
   out[io] = TOUT(/*@EXPR*/);
 }

@@ -52,8 +52,8 @@ const UNARY = {
   rdiv_scalar: { wgsl: 'p.alpha / x', cpu: (x, _y, _z, a) => a / x },
   pow_scalar: { wgsl: 'powf(x, p.alpha)', cpu: (x, _y, _z, a) => x ** a },
   cast: { wgsl: 'x', cpu: (x) => x }, // output dtype chosen by the caller; i32 casts truncate toward 0 like torch
-  not: { wgsl: 'select(0.0, 1.0, f32(x) == 0.0)', cpu: (x) => mask(x === 0), out: 'mask' },
-  isfinite: { wgsl: 'select(0.0, 1.0, abs(f32(x)) <= 3.40282346e38)', cpu: (x) => mask(Number.isFinite(x)), out: 'mask' },
+  not: { wgsl: 'select(0.0, 1.0, x == 0.0)', cpu: (x) => mask(x === 0), out: 'mask' },
+  isfinite: { wgsl: 'select(0.0, 1.0, abs(x) <= 3.40282346e38)', cpu: (x) => mask(Number.isFinite(x)), out: 'mask' },
 } satisfies Record<string, Row>;
 
 const BINARY = {
@@ -70,8 +70,8 @@ const BINARY = {
   le: { wgsl: 'select(0.0, 1.0, x <= y)', cpu: (x, y) => mask(x <= y), out: 'mask' },
   gt: { wgsl: 'select(0.0, 1.0, x > y)', cpu: (x, y) => mask(x > y), out: 'mask' },
   ge: { wgsl: 'select(0.0, 1.0, x >= y)', cpu: (x, y) => mask(x >= y), out: 'mask' },
-  and: { wgsl: 'select(0.0, 1.0, f32(x) != 0.0 && f32(y) != 0.0)', cpu: (x, y) => mask(x !== 0 && y !== 0), out: 'mask' },
-  or: { wgsl: 'select(0.0, 1.0, f32(x) != 0.0 || f32(y) != 0.0)', cpu: (x, y) => mask(x !== 0 || y !== 0), out: 'mask' },
+  and: { wgsl: 'select(0.0, 1.0, x != 0.0 && y != 0.0)', cpu: (x, y) => mask(x !== 0 && y !== 0), out: 'mask' },
+  or: { wgsl: 'select(0.0, 1.0, x != 0.0 || y != 0.0)', cpu: (x, y) => mask(x !== 0 || y !== 0), out: 'mask' },
   // Fused backward rows: one dispatch instead of a chain (x = forward input or output, y = grad).
   sigmoid_backward: { wgsl: 'y * x * (1.0 - x)', cpu: (s, g) => g * s * (1 - s) },
   silu_backward: { wgsl: 'y * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))', cpu: (x, g) => { const s = sigm(x); return g * s * (1 + x * (1 - s)); } },
@@ -80,7 +80,7 @@ const BINARY = {
 } satisfies Record<string, Row>;
 
 const TERNARY = {
-  where: { wgsl: 'select(z, y, f32(x) != 0.0)', cpu: (c, a, b) => (c !== 0 ? a : b), out: 'same' },
+  where: { wgsl: 'select(z, y, x != 0.0)', cpu: (c, a, b) => (c !== 0 ? a : b), out: 'same' },
   // clamp backward: pass the grad where lo <= x <= hi
   clamp_backward: { wgsl: 'select(0.0, y, x >= p.alpha && x <= p.beta)', cpu: (x, g, _z, lo, hi) => (x >= lo && x <= hi ? g : 0) },
 } satisfies Record<string, Row>;

@@ -60,3 +60,13 @@ t.test('bad input throws with the op name and shapes', async (t) => {
   t.throws(() => E.tensor([1, 2, 3], [2, 2]), /tensor: 3 values do not fill shape \[2, 2\]/);
   if (devices.length > 1) t.throws(() => E.add(E.zeros([2]), E.zeros([2], { device: devices[1] })), /add: operands are on different devices/);
 });
+
+t.test('i32 tensors mix with scalars and f32 tensors on every device', async (t) => {
+  for (const d of devices) {
+    const i = E.tensor([1, 2, 3], [3], { dtype: 'i32', device: d });
+    t.same([...(await E.add(i, 2).data())], [3, 4, 5], `i32 + integer scalar stays i32 (${d.type})`);
+    t.equal(E.add(i, 2).dtype, 'i32');
+    t.same([...(await E.mul(i, E.tensor([0.5], [1], { device: d })).data())], [0.5, 1, 1.5], `i32 * f32 promotes to f32 (${d.type})`);
+    t.same([...(await E.where(E.gt(i, 1), i, E.neg(i)).data())], [-1, 2, 3], `where over i32 values (${d.type})`);
+  }
+});
