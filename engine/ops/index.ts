@@ -23,3 +23,5 @@ export * from './batch_norm2d.js';
 export * from './max_pool2d.js';
 export * from './upsample_nearest2d.js';
 export * from './concat.js';
+export * from './conv2d.js';
+export * from './matmul.js';

@@ -1,0 +1,44 @@
+// Which GEMM core a WebGPU adapter runs (conv2d forward/backward and matmul share it):
+//   'gpu'      shaders/gemm_tiled.wgsl: 64x64 tiles through workgroup memory, what GPUs want.
+//   'cpu-like' shaders/gemm_subgroup.wgsl: register blocking with subgroup broadcasts, for
+//              adapters that run shaders on the CPU (Mesa llvmpipe/lavapipe, SwiftShader), where
+//              workgroup memory is no faster than a buffer and every load costs a loop over lanes.
+// YOLO_KERNEL_VARIANT=gpu|cpu-like overrides the choice (benchmarks; tests use setGemmVariant).
+import type { GpuRuntime } from './webgpu.js';
+
+export type GemmVariant = 'gpu' | 'cpu-like';
+
+const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader/i;
+let forced: GemmVariant | null = null;
+
+/** Forces a variant for every later launch (null: back to the adapter's choice). For tests. */
+export function setGemmVariant(v: GemmVariant | null) {
+  forced = v;
+}
+
+/** The subgroup core needs the subgroups feature and subgroups of at least 8 lanes (its workgroup is one). */
+export function supportsSubgroupGemm(gpu: GpuRuntime): boolean {
+  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  return gpu.device.features.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+}
+
+export function gemmVariant(gpu: GpuRuntime): GemmVariant {
+  const env = process.env.YOLO_KERNEL_VARIANT;
+  if (env && env !== 'gpu' && env !== 'cpu-like') throw new Error(`YOLO_KERNEL_VARIANT=${env}: expected gpu or cpu-like`);
+  const want = forced ?? (env as GemmVariant | undefined) ?? (CPU_ADAPTER.test(gpu.adapterName) ? 'cpu-like' : 'gpu');
+  if (want === 'cpu-like' && !supportsSubgroupGemm(gpu)) {
+    if (forced || env) throw new Error(`GEMM variant cpu-like needs the WebGPU 'subgroups' feature with 8+ lanes, which adapter '${gpu.adapterName}' lacks`);
+    return 'gpu';
+  }
+  return want;
+}
+
+/** Grid and shader file for one GEMM launch of an op (`conv2d`, `matmul`, ...) of M x N per slice. */
+export function gemmLaunch(gpu: GpuRuntime, op: string, M: number, N: number, slices: number) {
+  const variant = gemmVariant(gpu);
+  // cpu-like: a workgroup is 32 rows x 32 columns (8 lanes x 4); gpu: 64 x 64.
+  const [tm, tn] = variant === 'gpu' ? [64, 64] : [32, 32];
+  const file = `${op}_${variant === 'gpu' ? 'tiled' : 'subgroup'}.wgsl`;
+  const grid: [number, number, number] = [Math.ceil(N / tn), Math.ceil(M / tm), slices];
+  return { variant, file, grid };
+}

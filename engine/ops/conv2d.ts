@@ -1,0 +1,265 @@
+// 2-D convolution, as torch.nn.functional.conv2d: x (N, C, H, W), w (O, C/groups, kh, kw),
+// optional bias (O), stride/padding/dilation per axis, groups. `act: 'silu'` fuses bias + SiLU
+// into the epilogue (the inference kernel for a conv with its BatchNorm folded in).
+// On webgpu the forward, grad-input and grad-weight are one GEMM core each with its own read and
+// write hooks (shaders/conv2d*.wgsl, shaders/gemm_*.wgsl; the core per adapter is chosen in
+// engine/backends/kernel_variants.ts). The cpu reference is plain loops.
+import { Tensor } from '../tensor.js';
+import type { TypedArray } from '../dtype.js';
+import { fmt } from '../shape.js';
+import { needsGrad, noGrad, record } from '../autograd.js';
+import { tidy } from '../memory.js';
+import type { WebGPUDevice } from '../device.js';
+import { gemmLaunch } from '../backends/kernel_variants.js';
+import { contiguous, silu } from './elementwise.js';
+import { sum } from './reduce.js';
+import { permute, reshape } from './view.js';
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+  /** fuse bias + SiLU into the output (still differentiable) */
+  act?: 'silu' | null;
+}
+
+/** Everything about one convolution's shapes; pairs are (y, x). */
+export interface ConvGeometry {
+  n: number; c: number; h: number; w: number; // input
+  o: number; kh: number; kw: number; groups: number; cg: number; og: number; // weight: cg = C / groups, og = O / groups
+  oh: number; ow: number; // output
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+}
+
+const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+/** Validates shapes and options; throws `<op>: ...` naming the shapes. */
+export function convGeometry(op: string, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): ConvGeometry {
+  const shapes = `x ${fmt(xShape)}, w ${fmt(wShape)}`;
+  if (xShape.length !== 4 || wShape.length !== 4) throw new Error(`${op}: expected x (N, C, H, W) and w (O, C/groups, kh, kw), got shapes ${shapes}`);
+  const [sh, sw] = pair(opts.stride ?? 1), [ph, pw] = pair(opts.padding ?? 0), [dh, dw] = pair(opts.dilation ?? 1);
+  const groups = opts.groups ?? 1;
+  const ints = (vals: number[], min: number) => vals.every((v) => Number.isInteger(v) && v >= min);
+  if (!ints([sh, sw], 1) || !ints([dh, dw], 1) || !ints([ph, pw], 0) || !ints([groups], 1))
+    throw new Error(`${op}: stride/dilation must be positive integers, padding non-negative, groups positive; got ${JSON.stringify(opts)} for shapes ${shapes}`);
+  const [n, c, h, w] = xShape, [o, cg, kh, kw] = wShape;
+  if (c !== cg * groups || o % groups !== 0)
+    throw new Error(`${op}: x has ${c} channels and w expects ${cg} per group x ${groups} groups with ${o} outputs (must divide evenly); shapes ${shapes}`);
+  const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+  if (oh < 1 || ow < 1 || kh < 1 || kw < 1) throw new Error(`${op}: the kernel does not fit the padded input (output ${oh}x${ow}); shapes ${shapes}, ${JSON.stringify(opts)}`);
+  return { n, c, h, w, o, kh, kw, groups, cg, og: o / groups, oh, ow, sh, sw, ph, pw, dh, dw };
+}
+
+function checkPair(op: string, a: Tensor, b: Tensor) {
+  a.assertAlive(op);
+  b.assertAlive(op);
+  if (a.device !== b.device) throw new Error(`${op}: tensors are on different devices (${a.device.type}, ${b.device.type})`);
+  if (a.dtype !== b.dtype || a.dtype === 'i32') throw new Error(`${op}: expected two float tensors of one dtype, got ${a.dtype} and ${b.dtype}`);
+}
+
+/** (N, C, H, W) x (O, C/groups, kh, kw) [+ bias (O)] → (N, O, OH, OW). */
+export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  checkPair('conv2d', x, w);
+  const g = convGeometry('conv2d', x.shape, w.shape, opts);
+  if (b) {
+    checkPair('conv2d', x, b);
+    if (b.ndim !== 1 || b.shape[0] !== g.o) throw new Error(`conv2d: bias of shape ${fmt(b.shape)} does not match ${g.o} output channels (w ${fmt(w.shape)})`);
+  }
+  const act = opts.act ?? null;
+  if (act !== null && act !== 'silu') throw new Error(`conv2d: unknown act '${act}' (expected 'silu' or null)`);
+  // Training: the SiLU is its own op, so its backward sees the pre-activation.
+  if (act && needsGrad(x, w, b)) return silu(conv2d(x, w, b, { ...opts, act: null }));
+  const out = Tensor.empty([g.n, g.o, g.oh, g.ow], x.dtype, x.device);
+  if (out.numel > 0) {
+    if (x.device.type === 'cpu') conv2dCpu(x.dataSync(), w.dataSync(), b ? b.dataSync() : null, out.storage.array!, g, act === 'silu');
+    else conv2dGpu(x, w, b ?? null, out, g, act === 'silu');
+  }
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(out, 'conv2d', inputs, (gy) => [
+    x.requiresGrad ? conv2dGradInput(gy, w, x.shape, opts) : null,
+    w.requiresGrad ? conv2dGradWeight(x, gy, w.shape, opts) : null,
+    b?.requiresGrad ? sum(gy, [0, 2, 3]) : null,
+  ]);
+}
+
+/** dL/dx (N, C, H, W) from dL/dy (N, O, OH, OW) and w: the transposed convolution. */
+export function conv2dGradInput(gy: Tensor, w: Tensor, inputShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  checkPair('conv2dGradInput', gy, w);
+  const g = convGeometry('conv2dGradInput', inputShape, w.shape, opts);
+  const want = [g.n, g.o, g.oh, g.ow];
+  if (fmt(gy.shape) !== fmt(want)) throw new Error(`conv2dGradInput: grad of shape ${fmt(gy.shape)} does not match the output ${fmt(want)} of x ${fmt(inputShape)} and w ${fmt(w.shape)}`);
+  const gx = Tensor.empty([g.n, g.c, g.h, g.w], gy.dtype, gy.device);
+  if (gx.numel === 0) return gx;
+  if (gy.device.type === 'cpu') gradInputCpu(gy.dataSync(), w.dataSync(), gx.storage.array!, g);
+  else gradInputGpu(gy, w, gx, g);
+  return gx;
+}
+
+/** dL/dw (O, C/groups, kh, kw) from x and dL/dy (N, O, OH, OW). */
+export function conv2dGradWeight(x: Tensor, gy: Tensor, weightShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  checkPair('conv2dGradWeight', x, gy);
+  const g = convGeometry('conv2dGradWeight', x.shape, weightShape, opts);
+  const want = [g.n, g.o, g.oh, g.ow];
+  if (fmt(gy.shape) !== fmt(want)) throw new Error(`conv2dGradWeight: grad of shape ${fmt(gy.shape)} does not match the output ${fmt(want)} of x ${fmt(x.shape)} and w ${fmt(weightShape)}`);
+  if (gy.device.type === 'cpu') {
+    const gw = Tensor.empty([...weightShape], x.dtype, x.device);
+    gradWeightCpu(x.dataSync(), gy.dataSync(), gw.storage.array!, g);
+    return gw;
+  }
+  return gradWeightGpu(x, gy, g);
+}
+
+// ---- cpu reference: direct loops; accumulates in doubles, rounds once on store -------------
+
+function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: TypedArray, g: ConvGeometry, fuseSilu: boolean) {
+  for (let n = 0; n < g.n; n++)
+    for (let o = 0; o < g.o; o++) {
+      const c0 = Math.floor(o / g.og) * g.cg;
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          let acc = 0;
+          for (let c = 0; c < g.cg; c++)
+            for (let ky = 0; ky < g.kh; ky++) {
+              const iy = oy * g.sh - g.ph + ky * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
+              for (let kx = 0; kx < g.kw; kx++) {
+                const ix = ox * g.sw - g.pw + kx * g.dw;
+                if (ix >= 0 && ix < g.w) acc += x[xrow + ix] * w[wrow + kx];
+              }
+            }
+          if (b) acc += b[o];
+          if (fuseSilu) acc = acc / (1 + Math.exp(-acc));
+          out[((n * g.o + o) * g.oh + oy) * g.ow + ox] = acc;
+        }
+    }
+}
+
+/** Scatters every output gradient back through the window that produced it. */
+function gradInputCpu(gy: TypedArray, w: TypedArray, gx: TypedArray, g: ConvGeometry) {
+  const acc = new Float64Array(gx.length);
+  for (let n = 0; n < g.n; n++)
+    for (let o = 0; o < g.o; o++) {
+      const c0 = Math.floor(o / g.og) * g.cg;
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          const d = gy[((n * g.o + o) * g.oh + oy) * g.ow + ox];
+          if (d === 0) continue;
+          for (let c = 0; c < g.cg; c++)
+            for (let ky = 0; ky < g.kh; ky++) {
+              const iy = oy * g.sh - g.ph + ky * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
+              for (let kx = 0; kx < g.kw; kx++) {
+                const ix = ox * g.sw - g.pw + kx * g.dw;
+                if (ix >= 0 && ix < g.w) acc[xrow + ix] += d * w[wrow + kx];
+              }
+            }
+        }
+    }
+  gx.set(acc);
+}
+
+function gradWeightCpu(x: TypedArray, gy: TypedArray, gw: TypedArray, g: ConvGeometry) {
+  const acc = new Float64Array(gw.length);
+  for (let n = 0; n < g.n; n++)
+    for (let o = 0; o < g.o; o++) {
+      const c0 = Math.floor(o / g.og) * g.cg;
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          const d = gy[((n * g.o + o) * g.oh + oy) * g.ow + ox];
+          if (d === 0) continue;
+          for (let c = 0; c < g.cg; c++)
+            for (let ky = 0; ky < g.kh; ky++) {
+              const iy = oy * g.sh - g.ph + ky * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
+              for (let kx = 0; kx < g.kw; kx++) {
+                const ix = ox * g.sw - g.pw + kx * g.dw;
+                if (ix >= 0 && ix < g.w) acc[wrow + kx] += d * x[xrow + ix];
+              }
+            }
+        }
+    }
+  gw.set(acc);
+}
+
+// ---- webgpu: one GEMM launch each; see the shaders for the hooks ------------------------------
+
+/** A contiguous copy of a permuted weight view, outside the graph. */
+const repack = (view: () => Tensor) => noGrad(() => tidy(() => contiguous(view())));
+
+const geometryParams = (g: ConvGeometry) => ({
+  C: g.c, H: g.h, W: g.w, O: g.o, OH: g.oh, OW: g.ow,
+  stride_y: g.sh, stride_x: g.sw, pad_y: g.ph, pad_x: g.pw, dil_y: g.dh, dil_x: g.dw,
+});
+
+function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvGeometry, fuseSilu: boolean) {
+  const gpu = (x.device as WebGPUDevice).gpu;
+  const xs = contiguous(x);
+  const wp = repack(() => permute(w, [0, 2, 3, 1])); // (O, kh, kw, Cg): a tap's channels contiguous
+  const bs = b ? contiguous(b) : null;
+  const N = g.n * g.oh * g.ow;
+  const { file, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
+  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, w);
+  gpu.dispatch(
+    { file, constants: { A_VEC4: g.cg % 4 === 0 ? 1 : 0 } },
+    { x: xs.storage.buffer!, w: wp.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
+    { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
+    grid,
+  );
+  for (const [t, src] of [[xs, x], [wp, null], [bs, b]] as const) if (t && t !== src) t.dispose();
+}
+
+function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {
+  const gpu = (gy.device as WebGPUDevice).gpu;
+  const gs = contiguous(gy);
+  // (groups, Cg, kh, kw, Og): for one input channel and tap, the group's outputs are contiguous
+  const wt = repack(() => permute(reshape(w, [g.groups, g.og, g.cg, g.kh, g.kw]), [0, 2, 3, 4, 1]));
+  const N = g.n * g.h * g.w;
+  const { file, grid } = gemmLaunch(gpu, 'conv2d_grad_input', g.cg, N, g.groups);
+  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradInput', gy, w);
+  gpu.dispatch(
+    { file, constants: { A_VEC4: g.og % 4 === 0 ? 1 : 0 } },
+    { dy: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
+    { M: g.cg, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.og, ksplit: 1, ...geometryParams(g) },
+    grid,
+  );
+  if (gs !== gy) gs.dispose();
+  wt.dispose();
+}
+
+function gradWeightGpu(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
+  const gpu = (x.device as WebGPUDevice).gpu;
+  const xs = contiguous(x), gs = contiguous(gy);
+  const N = g.cg * g.kh * g.kw;
+  const segments = g.n * g.oh;
+  // K (every output pixel) is long and M x N small: split K so enough workgroups run at once,
+  // then add the parts.
+  const probe = gemmLaunch(gpu, 'conv2d_grad_weight', g.og, N, g.groups);
+  const workgroups = probe.grid[0] * probe.grid[1] * probe.grid[2];
+  const target = probe.variant === 'gpu' ? 512 : 64;
+  const ksplit = Math.max(1, Math.min(segments, Math.ceil(target / workgroups), Math.floor(gpu.limits.maxComputeWorkgroupsPerDimension / g.groups)));
+  const { file, grid } = gemmLaunch(gpu, 'conv2d_grad_weight', g.og, N, g.groups * ksplit);
+  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradWeight', x, gy);
+  const parts = Tensor.empty([ksplit, g.o, g.cg, g.kh, g.kw], x.dtype, x.device);
+  gpu.dispatch(
+    { file, constants: { A_VEC4: g.ow % 4 === 0 ? 1 : 0 } },
+    { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, x: xs.storage.buffer!, dw: parts.storage.buffer! },
+    { M: g.og, N, seg_y: segments, seg_x: 1, seg_len: g.ow, ksplit, ...geometryParams(g), kh: g.kh, kw: g.kw },
+    grid,
+  );
+  if (xs !== x) xs.dispose();
+  if (gs !== gy) gs.dispose();
+  if (ksplit === 1) return reshape(parts, [g.o, g.cg, g.kh, g.kw]);
+  const gw = sum(parts, 0);
+  parts.dispose();
+  return gw;
+}
+
+function checkGrid(max: number, grid: number[], op: string, a: Tensor, b: Tensor) {
+  if (grid.some((d) => d > max))
+    throw new Error(`${op}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} need a grid of [${grid}] workgroups, over this adapter's ${max} per dimension; split the batch`);
+}

@@ -1,0 +1,106 @@
+// GEMM core for CPU-like adapters (lavapipe/llvmpipe): C[m, n] = sum_k A[m, k] * B[k, n].
+// The op shader that includes this file supplies the hooks (the contract is written at the top of
+// gemm_tiled.wgsl) and starts with `enable subgroups;`.
+//
+// Why this shape (measured on llvmpipe, AVX2, see bench/README.md): llvmpipe runs 8 invocations
+// as the 8 lanes of one register. Arithmetic costs one instruction for all 8 lanes, but every
+// storage-buffer load whose address is not a compile-time constant becomes a loop over the lanes
+// with a bounds check per element, about 14 instructions per lane per float, uniform address or
+// not; workgroup memory is no cheaper. So speed is "FMAs per loaded float", plain register
+// blocking. A workgroup is one subgroup of 8 lanes; lane l owns the 4 columns n0 + l + 8j and all
+// RM = 32 rows. Each A value is loaded by one lane only (lane l loads rows m0 + l + 8q) and handed
+// to the others with subgroupBroadcast (a register shuffle), so one loaded A float feeds 32 FMAs
+// and one loaded B float feeds 32. The 4 products of a k-step are summed in registers before
+// touching the accumulator, because llvmpipe blends every loop-carried variable with the
+// execution mask and keeps it in memory: one accumulator update per 4 FMAs instead of 4.
+// The row count is a `const` (not an override) because subgroupBroadcast needs a constant lane,
+// which means writing the 32 rows out; 32 rows x 32 columns measured best (bench/README.md).
+
+const LANES = 8u;   // = the subgroup size; the workgroup is one subgroup
+const RM = 32u;     // rows per workgroup: 4 A loads per lane
+const RN = 4u;      // columns per lane (one vec4 accumulator per row)
+
+// sum over t of a[t] * b_t: the 4 k of one step for the 4 columns of this lane.
+fn mac4(a: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f) -> vec4f {
+  return a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3;
+}
+
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let part = wid.z % p.ksplit;   // which share of the K segments (split-K)
+  let slice = wid.z / p.ksplit;  // batch or group, read by the hooks
+  let m0 = wid.y * RM;
+  let n0 = wid.x * LANES * RN;
+  var rows: array<ARow, 4>;      // the rows this lane loads: m0 + lane + 8q
+  for (var q = 0u; q < 4u; q++) { rows[q] = a_row(m0 + q * LANES + lane, slice); }
+  var cols: array<BCol, RN>;     // the columns this lane owns: n0 + lane + 8j
+  for (var j = 0u; j < RN; j++) { cols[j] = b_col(n0 + j * LANES + lane, slice); }
+  var acc: array<vec4f, RM>;     // acc[r][j] = C[m0 + r, n0 + lane + 8j]
+  let per = (p.seg_y + p.ksplit - 1u) / p.ksplit;
+  let sy_end = min(p.seg_y, (part + 1u) * per);
+  for (var sy = part * per; sy < sy_end; sy++) {
+    for (var sx = 0u; sx < p.seg_x; sx++) {
+      let s0 = a_seg(rows[0], sy, sx);
+      let s1 = a_seg(rows[1], sy, sx);
+      let s2 = a_seg(rows[2], sy, sx);
+      let s3 = a_seg(rows[3], sy, sx);
+      let t0 = b_seg(cols[0], sy, sx);
+      let t1 = b_seg(cols[1], sy, sx);
+      let t2 = b_seg(cols[2], sy, sx);
+      let t3 = b_seg(cols[3], sy, sx);
+      for (var kk = 0u; kk < p.seg_len; kk += 4u) {
+        // aq = A[m0 + 8q + lane, k..k+3]; cj = B[k..k+3, column j]
+        let a0 = a_get4(s0, kk);
+        let a1 = a_get4(s1, kk);
+        let a2 = a_get4(s2, kk);
+        let a3 = a_get4(s3, kk);
+        let c0 = b_get4(t0, kk);
+        let c1 = b_get4(t1, kk);
+        let c2 = b_get4(t2, kk);
+        let c3 = b_get4(t3, kk);
+        // bt = B[k + t, this lane's 4 columns]
+        let b0 = vec4f(c0.x, c1.x, c2.x, c3.x);
+        let b1 = vec4f(c0.y, c1.y, c2.y, c3.y);
+        let b2 = vec4f(c0.z, c1.z, c2.z, c3.z);
+        let b3 = vec4f(c0.w, c1.w, c2.w, c3.w);
+        acc[0] += mac4(subgroupBroadcast(a0, 0u), b0, b1, b2, b3);
+        acc[1] += mac4(subgroupBroadcast(a0, 1u), b0, b1, b2, b3);
+        acc[2] += mac4(subgroupBroadcast(a0, 2u), b0, b1, b2, b3);
+        acc[3] += mac4(subgroupBroadcast(a0, 3u), b0, b1, b2, b3);
+        acc[4] += mac4(subgroupBroadcast(a0, 4u), b0, b1, b2, b3);
+        acc[5] += mac4(subgroupBroadcast(a0, 5u), b0, b1, b2, b3);
+        acc[6] += mac4(subgroupBroadcast(a0, 6u), b0, b1, b2, b3);
+        acc[7] += mac4(subgroupBroadcast(a0, 7u), b0, b1, b2, b3);
+        acc[8] += mac4(subgroupBroadcast(a1, 0u), b0, b1, b2, b3);
+        acc[9] += mac4(subgroupBroadcast(a1, 1u), b0, b1, b2, b3);
+        acc[10] += mac4(subgroupBroadcast(a1, 2u), b0, b1, b2, b3);
+        acc[11] += mac4(subgroupBroadcast(a1, 3u), b0, b1, b2, b3);
+        acc[12] += mac4(subgroupBroadcast(a1, 4u), b0, b1, b2, b3);
+        acc[13] += mac4(subgroupBroadcast(a1, 5u), b0, b1, b2, b3);
+        acc[14] += mac4(subgroupBroadcast(a1, 6u), b0, b1, b2, b3);
+        acc[15] += mac4(subgroupBroadcast(a1, 7u), b0, b1, b2, b3);
+        acc[16] += mac4(subgroupBroadcast(a2, 0u), b0, b1, b2, b3);
+        acc[17] += mac4(subgroupBroadcast(a2, 1u), b0, b1, b2, b3);
+        acc[18] += mac4(subgroupBroadcast(a2, 2u), b0, b1, b2, b3);
+        acc[19] += mac4(subgroupBroadcast(a2, 3u), b0, b1, b2, b3);
+        acc[20] += mac4(subgroupBroadcast(a2, 4u), b0, b1, b2, b3);
+        acc[21] += mac4(subgroupBroadcast(a2, 5u), b0, b1, b2, b3);
+        acc[22] += mac4(subgroupBroadcast(a2, 6u), b0, b1, b2, b3);
+        acc[23] += mac4(subgroupBroadcast(a2, 7u), b0, b1, b2, b3);
+        acc[24] += mac4(subgroupBroadcast(a3, 0u), b0, b1, b2, b3);
+        acc[25] += mac4(subgroupBroadcast(a3, 1u), b0, b1, b2, b3);
+        acc[26] += mac4(subgroupBroadcast(a3, 2u), b0, b1, b2, b3);
+        acc[27] += mac4(subgroupBroadcast(a3, 3u), b0, b1, b2, b3);
+        acc[28] += mac4(subgroupBroadcast(a3, 4u), b0, b1, b2, b3);
+        acc[29] += mac4(subgroupBroadcast(a3, 5u), b0, b1, b2, b3);
+        acc[30] += mac4(subgroupBroadcast(a3, 6u), b0, b1, b2, b3);
+        acc[31] += mac4(subgroupBroadcast(a3, 7u), b0, b1, b2, b3);
+      }
+    }
+  }
+  for (var r = 0u; r < RM; r++) {
+    for (var j = 0u; j < RN; j++) {
+      if (m0 + r < p.M && n0 + j * LANES + lane < p.N) { c_put(m0 + r, cols[j], slice, part, acc[r][j]); }
+    }
+  }
+}
