@@ -9,7 +9,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpu, getDevice, openWebGPU, releaseDevices, type Device } from '../../engine/index.js';
-import { YOLO } from '../../tasks/yolo.js';
+import { loadPoseModel } from '../../models/checkpoint.js';
 import { PoseValidator } from '../../tasks/val/validator.js';
 
 const here = import.meta.dirname;
@@ -27,8 +27,7 @@ t.test('val parity with Ultralytics', async (t) => {
   const devices: Device[] = gpu ? [await getDevice('webgpu')] : [cpu];
   if (gpu && full) devices.push(cpu);
   for (const device of devices) {
-    const yolo = new YOLO(CKPT);
-    const model = await yolo.load(device);
+    const model = loadPoseModel(CKPT, { device }).eval().fuse(); // as Ultralytics' AutoBackend(fuse=True)
     for (const [name, ref] of Object.entries<any>(REF.metrics)) {
       if (name !== 'coco8-pose.yaml' && !full) continue;
       if (device === cpu && gpu && name !== 'coco8-pose.yaml') continue; // cpu on coco8 only
