@@ -35,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(`node ${process.version}\ncpu: ${cpu.name}\nwebgpu: ${gpu ? gpu.name : 'no adapter (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'}`);
       return 0;
     }
+    case 'info': {
+      const { infoCli } = await import('./info.js');
+      return infoCli(overrides);
+    }
     case 'demo': {
       const { demo } = await import('./demo.js');
       await demo(device);
