@@ -4,7 +4,8 @@
 // JPEG: jpeg-js does the entropy decoding and the IDCT; chroma upsampling and YCbCr->RGB are
 // redone here with libjpeg-turbo's integer formulas (fancy upsampling, fixed-point tables), because
 // jpeg-js's nearest-neighbour chroma and float colour math were the bulk of the difference to
-// OpenCV (max 41 -> a few levels). PNG: pngjs, then cv2's rules (alpha dropped, 16-bit >> 8).
+// OpenCV (max 41 -> a few levels). The IDCT is libjpeg's too (./jpeg_decoder.ts), which makes 1- and
+// 3-component JPEGs bit-exact with cv2. PNG: pngjs, then cv2's rules (alpha dropped, 16-bit >> 8).
 // EXIF orientation is applied as cv2 does by default. Imports: node, jpeg-js, pngjs, ./exif.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { dirname, extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { applyOrientation, ImageFormatError, readJpegInfo, readPngChunks, readTiffOrientation } from './exif.js';
+import { decodeJpegComponents } from './jpeg_decoder.js';
 import type { JpegInfo, Pixels } from './exif.js';
 
 /** An 8-bit RGB image, row-major HWC: `data.length === width * height * 3`. */
@@ -75,7 +77,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
     // CMYK/YCCK (Adobe): jpeg-js converts to RGB itself; close to cv2 but not bit-exact.
     img = jpegJs(info.adobeTransformOffset >= 0 ? bytes : withAdobeMarker(bytes), undefined);
   } else if (n === 1) {
-    img = jpegJs(bytes, false); // gray replicated to 3 channels, as cv2 does
+    img = decodeJpegComponents(bytes, JPEG_LIMITS.maxResolutionInMP * 1e6); // gray replicated to 3 channels, as cv2 does
   } else {
     // Ask jpeg-js for the raw components (no colour transform); it would force one whenever the
     // Adobe transform byte is set, so zero that byte in a copy.
@@ -84,7 +86,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
       raw = new Uint8Array(bytes); // a copy (Buffer.slice would be a view of the caller's bytes)
       raw[info.adobeTransformOffset] = 0;
     }
-    img = jpegJs(raw, false);
+    img = decodeJpegComponents(raw, JPEG_LIMITS.maxResolutionInMP * 1e6);
     upsampleChromaLikeLibjpeg(img, info);
     if (isYCbCr(info)) yccToRgb(img.data);
   }
