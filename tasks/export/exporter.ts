@@ -1,0 +1,189 @@
+// `yolo export format=onnx` and YOLO.export(): Ultralytics' Exporter for the ONNX format, with the
+// protobuf written by this project (engine/io/onnx_proto.ts), no ONNX library.
+//
+//   const f = await exportModel(model, { format: 'onnx', imgsz: 640 }, { file: 'yolov8n-pose.pt' });
+//   // -> 'yolov8n-pose.onnx' beside the weights: input `images` (B, 3, H, W) float32,
+//   //    output `output0` (B, 4 + nc + K * ndim, A), metadata_props as Ultralytics writes them.
+//
+// Options, and where they differ from Ultralytics 8.2.82:
+//   opset     default 17 (see DEFAULT_OPSET); 13 ... 21 accepted.
+//   dynamic   symbolic batch / height / width (output batch / anchors), anchors computed in-graph.
+//   half      float16 initializers, each read through a Cast to float: the file is half the size and
+//             the input stays float32. (Ultralytics casts the whole model and its input to fp16, and
+//             only on a GPU; on a CPU it warns and exports fp32.)
+//   simplify  accepted; nothing to do: the graph is written already constant-folded (no Shape/Gather
+//             chains around static shapes, no Identity), which is what onnxslim would give.
+//   batch, imgsz  the fixed input shape (imgsz rounded up to a multiple of the largest stride).
+//
+// Imports: engine, models, ./graph, ./pose_graph, ./metadata, ./formats, ../predict (checkImgsz).
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { packageRoot } from '../../engine/paths.js';
+import { writeFileAtomic } from '../../engine/io/zip.js';
+import { DataType, encodeModel, type ModelProto, type Dim } from '../../engine/io/onnx_proto.js';
+import type { PoseModel } from '../../models/yolov8_pose.js';
+import { checkImgsz } from '../predict/predictor.js';
+import { resolveFormat } from './formats.js';
+import { PoseGraph, anchorCount, type HostWeights } from './pose_graph.js';
+import { isoformatNow, metadataProps, type ExportMetadata } from './metadata.js';
+
+/**
+ * The default opset. Ultralytics uses the newest opset the installed torch can export, minus one
+ * (get_latest_opset); with the torch 2.0-2.3 that Ultralytics 8.2 ran on that is 17. It is also
+ * the newest opset in which every op we emit keeps the form torch writes (18 adds Split's
+ * num_outputs and Resize's antialias/axes; 19 adds Resize's half_pixel_symmetric), and every
+ * runtime of the last years reads it: onnxruntime >= 1.13, onnx >= 1.12 (its checker), TensorRT 8.6,
+ * OpenVINO 2022.3.
+ */
+export const DEFAULT_OPSET = 17;
+/** The ONNX IR version released with each opset (onnx 1.8 ... 1.16): the lowest a reader must know. */
+const IR_VERSION: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
+/** The Ultralytics release whose export format (metadata, graph) this reproduces. */
+export const ULTRALYTICS_VERSION = '8.2.82';
+
+export interface ExportArgs {
+  format?: string;
+  imgsz?: number | number[];
+  batch?: number;
+  dynamic?: boolean;
+  half?: boolean;
+  opset?: number | null;
+  simplify?: boolean;
+  int8?: boolean;
+  /** print Ultralytics' export log lines (default true) */
+  verbose?: boolean;
+}
+
+/** Where the model came from: the weights path decides the output path and the description. */
+export interface ExportSource {
+  /** weights file ('runs/pose/train/weights/best.pt') or model yaml ('yolov8n-pose.yaml') */
+  file: string;
+  /** the dataset the checkpoint was trained on (its train_args.data), for the description */
+  data?: string | null;
+}
+
+export interface OnnxExport {
+  proto: ModelProto;
+  bytes: Uint8Array;
+  metadata: ExportMetadata;
+  /** [B, C, A] with 'batch' / 'anchors' names when dynamic */
+  outputShape: (number | string)[];
+}
+
+const packageVersion = () => JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
+
+/** Reads every float tensor of the model's state dict to the host. */
+export async function hostWeights(model: PoseModel): Promise<HostWeights> {
+  const out: HostWeights = new Map();
+  for (const [k, t] of model.stateDict()) if (t.dtype === 'f32') out.set(k, { shape: t.shape, data: (await t.data()) as Float32Array });
+  return out;
+}
+
+/** Builds the ONNX model of `model` (any device; unfused BatchNorms are folded on the host, the model is not changed). */
+export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: ExportSource = { file: model.yaml.yaml_file }): Promise<OnnxExport> {
+  const opset = args.opset ?? DEFAULT_OPSET;
+  if (!(opset in IR_VERSION)) throw new Error(`export: opset=${opset} is not supported; use 13 ... 21 (default ${DEFAULT_OPSET}). Opset 13 is the first with Split sizes and Unsqueeze axes as inputs and Softmax over one axis`);
+  const batch = args.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
+  const stride = Math.max(...model.stride);
+  const sz = args.imgsz ?? 640;
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], stride, args.verbose === false ? () => {} : console.warn);
+  const dynamic = !!args.dynamic, half = !!args.half;
+
+  const pg = new PoseGraph(model, await hostWeights(model), { batch, imgsz, dynamic, half });
+  const out = pg.build('images');
+  // the last node's output becomes output0
+  const last = pg.g.nodes[pg.g.nodes.length - 1];
+  if (last.output[0] !== out) throw new Error('export: internal error, the head is not the last node');
+  last.output = ['output0'];
+
+  const head = model.head;
+  const C = 4 + head.nc + head.nk;
+  const outputShape: (number | string)[] = dynamic ? ['batch', C, 'anchors'] : [batch, C, anchorCount(head.stride, imgsz)];
+  const dims = (d: (number | string)[]): Dim[] => d.map((v) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v }));
+  const f32 = (name: string, shape: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape) } } } });
+
+  const metadata = exportMetadata(model, src, batch, imgsz);
+  const proto: ModelProto = {
+    ir_version: IR_VERSION[opset],
+    opset_import: [{ domain: '', version: opset }],
+    producer_name: 'yolo-ts',
+    producer_version: packageVersion(),
+    graph: {
+      name: 'main_graph',
+      node: pg.g.nodes,
+      initializer: pg.g.initializers,
+      input: [f32('images', dynamic ? ['batch', 3, 'height', 'width'] : [batch, 3, ...imgsz])],
+      output: [f32('output0', outputShape)],
+    },
+    metadata_props: metadataProps(metadata),
+  };
+  return { proto, bytes: encodeModel(proto), metadata, outputShape };
+}
+
+/** Ultralytics' Exporter.metadata for a pose model. */
+export function exportMetadata(model: PoseModel, src: ExportSource, batch: number, imgsz: [number, number]): ExportMetadata {
+  const yamlFile = model.yaml.yaml_file || src.file;
+  const prettyName = basename(yamlFile, extname(yamlFile)).replace(/yolo/g, 'YOLO');
+  const data = src.data ? String(src.data) : '';
+  return {
+    description: `Ultralytics ${prettyName} model ${data ? `trained on ${data}` : ''}`,
+    author: 'Ultralytics',
+    date: isoformatNow(),
+    version: ULTRALYTICS_VERSION,
+    license: 'AGPL-3.0 License (https://ultralytics.com/license)',
+    docs: 'https://docs.ultralytics.com',
+    stride: Math.max(...model.stride),
+    task: 'pose',
+    batch,
+    imgsz,
+    names: { ...model.names },
+    kpt_shape: [...model.kptShape] as [number, number],
+  };
+}
+
+/** Where Ultralytics writes the file: beside the weights, or in the working folder for a yaml model. */
+export function exportPath(file: string, suffix = '.onnx'): string {
+  const ext = extname(file).toLowerCase();
+  const stem = basename(file, extname(file));
+  return ext === '.yaml' || ext === '.yml' || !ext ? `${stem}${suffix}` : join(dirname(file), `${stem}${suffix}`);
+}
+
+const mb = (f: string) => (existsSync(f) ? statSync(f).size / (1 << 20) : 0).toFixed(1);
+
+/** Exports `model` as Ultralytics' Exporter does (format checks, log lines), returns the written path. */
+export async function exportModel(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<string> {
+  const log = args.verbose === false ? () => {} : (s: string) => console.log(s);
+  const warn = args.verbose === false ? () => {} : (s: string) => console.warn(s);
+  const t0 = performance.now();
+  const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
+  if (args.int8) throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
+  const opset = args.opset ?? DEFAULT_OPSET;
+  const t1 = performance.now();
+  const ex = await buildOnnx(model, { ...args, opset }, src);
+  const inShape = [args.batch ?? 1, 3, ...ex.metadata.imgsz];
+  const head = model.head;
+  const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, ex.metadata.imgsz)]; // what the dry run gives
+  log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
+  log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
+  if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
+  const f = exportPath(src.file, fmt.suffix);
+  writeFileAtomic(f, [ex.bytes]);
+  log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+
+  const [h, w] = ex.metadata.imgsz;
+  const square = h === w;
+  const imgszArg = square ? String(h) : `${h},${w}`;
+  const q = args.half ? 'half' : '';
+  const data = src.data ?? null;
+  const s = square ? '' : `WARNING ⚠️ non-PyTorch val requires square images, 'imgsz=[${h}, ${w}]' will not work. Use export 'imgsz=${Math.max(h, w)}' if val is required.`;
+  log(
+    `\nExport complete (${((performance.now() - t0) / 1000).toFixed(1)}s)` +
+      `\nResults saved to ${resolve(dirname(f))}` +
+      `\nPredict:         yolo predict task=pose model=${f} imgsz=${imgszArg} ${q} ` +
+      `\nValidate:        yolo val task=pose model=${f} imgsz=${imgszArg} data=${data ?? 'None'} ${q} ${s}` +
+      `\nVisualize:       https://netron.app`,
+  );
+  return f;
+}

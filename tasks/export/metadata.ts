@@ -1,0 +1,184 @@
+// The metadata Ultralytics stores in an exported model, and reading it back.
+//
+// Ultralytics' Exporter writes each value as Python's str(v) into ONNX metadata_props, and its
+// AutoBackend reads them back with int() (stride, batch) and eval() (imgsz, names, kpt_shape).
+// So `names` is a Python dict literal ("{0: 'person'}") and `imgsz` a list ("[640, 640]").
+// pyStr reproduces str() for the values involved; parsePyLiteral is a safe reader for those
+// literals (dicts, lists, tuples, strings, numbers, True/False/None), never an eval.
+//
+// Imports: node only.
+
+export type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
+
+/** Python's repr() of a str: single quotes unless the text has ' and no ". */
+export function pyReprStr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = q;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === q) out += '\\' + q;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
+    else out += ch;
+  }
+  return out + q;
+}
+
+/** Python's repr() for the value shapes metadata uses; `intKeys` marks dicts whose keys are ints (names). */
+export function pyRepr(v: PyValue, intKeys = false): string {
+  if (v === null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pyFloat(v);
+  if (typeof v === 'string') return pyReprStr(v);
+  if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x)).join(', ')}]`;
+  return `{${Object.entries(v).map(([k, x]) => `${intKeys ? k : pyReprStr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+}
+
+/** str(v): strings as they are, everything else as repr. */
+export function pyStr(v: PyValue, intKeys = false): string {
+  return typeof v === 'string' ? v : pyRepr(v, intKeys);
+}
+
+function pyFloat(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+  const s = String(v);
+  return /e/.test(s) ? s.replace(/e([+-])(\d)$/, 'e$10$2') : s;
+}
+
+/** Python's datetime.now().isoformat(): local time with microseconds (omitted when zero). */
+export function isoformatNow(d = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const base = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  // JS clocks give milliseconds; microseconds are those times 1000
+  return d.getMilliseconds() ? `${base}.${p(d.getMilliseconds() * 1000, 6)}` : base;
+}
+
+/** Reads a Python literal (what str() of a dict/list/number/string gives). Throws on anything else. */
+export function parsePyLiteral(text: string): PyValue {
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new Error(`not a Python literal (${why} at character ${i}): ${text.length > 80 ? text.slice(0, 80) + '...' : text}`);
+  };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const value = (): PyValue => {
+    ws();
+    const c = text[i];
+    if (c === '{') return dict();
+    if (c === '[' || c === '(') return list(c === '[' ? ']' : ')');
+    if (c === "'" || c === '"') return str();
+    const m = /^(True|False|None|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))/.exec(text.slice(i));
+    if (!m) return fail('unexpected character');
+    i += m[0].length;
+    if (m[0] === 'True') return true;
+    if (m[0] === 'False') return false;
+    if (m[0] === 'None') return null;
+    return m[0] === 'inf' ? Infinity : m[0] === 'nan' ? NaN : Number(m[0]);
+  };
+  const str = (): string => {
+    const q = text[i++];
+    let out = '';
+    while (i < text.length && text[i] !== q) {
+      if (text[i] !== '\\') {
+        out += text[i++];
+        continue;
+      }
+      const e = text[i + 1];
+      i += 2;
+      const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
+      if (e in simple) out += simple[e];
+      else if (e === 'x' || e === 'u' || e === 'U') {
+        const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+        const hex = text.slice(i, i + n);
+        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== n) fail('bad escape');
+        out += String.fromCodePoint(parseInt(hex, 16));
+        i += n;
+      } else out += '\\' + e;
+    }
+    if (text[i] !== q) fail('unterminated string');
+    i++;
+    // adjacent literals concatenate, as in Python ('a' 'b')
+    ws();
+    return text[i] === "'" || text[i] === '"' ? out + str() : out;
+  };
+  const list = (close: string): PyValue[] => {
+    i++;
+    const out: PyValue[] = [];
+    for (;;) {
+      ws();
+      if (text[i] === close) return i++, out;
+      out.push(value());
+      ws();
+      if (text[i] === ',') i++;
+      else if (text[i] !== close) fail(`expected ',' or '${close}'`);
+    }
+  };
+  const dict = (): { [k: string]: PyValue } => {
+    i++;
+    const out: { [k: string]: PyValue } = {};
+    for (;;) {
+      ws();
+      if (text[i] === '}') return i++, out;
+      const k = value();
+      if (k === null || typeof k === 'object') fail('unhashable dict key');
+      ws();
+      if (text[i++] !== ':') fail("expected ':'");
+      out[String(k)] = value();
+      ws();
+      if (text[i] === ',') i++;
+      else if (text[i] !== '}') fail("expected ',' or '}'");
+    }
+  };
+  const v = value();
+  ws();
+  if (i !== text.length) fail('trailing text');
+  return v;
+}
+
+/** What a pose model export records (Ultralytics' Exporter.metadata for task 'pose'). */
+export interface ExportMetadata {
+  description: string;
+  author: string;
+  date: string;
+  version: string;
+  license: string;
+  docs: string;
+  stride: number;
+  task: string;
+  batch: number;
+  imgsz: [number, number];
+  names: Record<number, string>;
+  kpt_shape: [number, number];
+}
+
+/** The metadata as Ultralytics' metadata_props: str(v) of each value, in its key order. */
+export function metadataProps(m: ExportMetadata): { key: string; value: string }[] {
+  return Object.entries(m).map(([key, v]) => ({ key, value: pyStr(v as PyValue, key === 'names') }));
+}
+
+/** AutoBackend's reading: int() for stride and batch, a literal for imgsz, names, kpt_shape; the rest as text. */
+export function readMetadata(props: { key: string; value: string }[] | undefined, file: string): Partial<ExportMetadata> & Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, value } of props ?? []) {
+    try {
+      if (key === 'stride' || key === 'batch') {
+        const n = Number(value);
+        if (!Number.isInteger(n)) throw new Error(`'${value}' is not an integer`);
+        out[key] = n;
+      } else if (key === 'imgsz' || key === 'names' || key === 'kpt_shape') out[key] = parsePyLiteral(value);
+      else out[key] = value;
+    } catch (e) {
+      throw new Error(`${file}: metadata '${key}': ${(e as Error).message}`);
+    }
+  }
+  if (out.names && typeof out.names === 'object' && !Array.isArray(out.names)) {
+    const names: Record<number, string> = {};
+    for (const [k, v] of Object.entries(out.names as object)) names[Number(k)] = String(v);
+    out.names = names;
+  } else if (Array.isArray(out.names)) out.names = Object.fromEntries((out.names as PyValue[]).map((v, i) => [i, String(v)]));
+  return out as Partial<ExportMetadata> & Record<string, unknown>;
+}
