@@ -11,11 +11,17 @@ import { ZipReader, crc32, zipToBuffer } from '../../engine/io/zip.js';
 import { findPython, runPython } from './python.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/io');
-const REF = process.env.YOLO_REFERENCE_DIR ?? join(import.meta.dirname, '../../../shared/reference');
+// The reference checkpoints ship with the repo as test fixtures (copied from ../shared/reference);
+// YOLO_REFERENCE_DIR points at another folder holding both.
+const REF_FILES: Record<string, string> = {
+  'yolov8n-pose-seed0': join(import.meta.dirname, '../fixtures/models/yolov8n-pose-seed0.pt'),
+  'yolov8n-pose-coco128': join(import.meta.dirname, '../fixtures/predict/yolov8n-pose-coco128.pt'),
+};
+const refPath = (name: string) => (process.env.YOLO_REFERENCE_DIR ? join(process.env.YOLO_REFERENCE_DIR, `${name}.pt`) : REF_FILES[name]);
 const tmp = mkdtempSync(join(tmpdir(), 'torch-pt-test-'));
 const torchPy = findPython(true);
 const NO_TORCH = 'PyTorch is not importable by $TORCH_PYTHON, python3 or /usr/bin/python3 (apt-get install -y python3-torch): cannot check with torch.load';
-const noRef = (name: string) => (existsSync(join(REF, `${name}.pt`)) ? false : `reference checkpoint ${join(REF, name)}.pt not found (set YOLO_REFERENCE_DIR)`);
+const noRef = (name: string) => (existsSync(refPath(name)) ? false : `reference checkpoint ${refPath(name)} not found (set YOLO_REFERENCE_DIR)`);
 const json = (f: string) => JSON.parse(readFileSync(join(FIX, f), 'utf8'));
 
 /**
@@ -86,7 +92,7 @@ t.test('f32ToF16 inverts f16ToF32 on every finite half', async (t) => {
 
 for (const name of ['yolov8n-pose-seed0', 'yolov8n-pose-coco128']) {
   t.test(`${name}.pt: state dict matches PyTorch's, value for value`, { skip: noRef(name) }, async (t) => {
-    const file = join(REF, `${name}.pt`);
+    const file = refPath(name);
     const gold = json(`golden-${name}.json`);
     const ck = loadTorchCheckpoint(file) as any;
     const { stateDict, meta } = extractStateDict(ck);
@@ -182,7 +188,7 @@ t.test('writer: PyTorch 1.13 torch.load reads it and sees the same values', { sk
 });
 
 for (const name of ['yolov8n-pose-seed0', 'yolov8n-pose-coco128']) {
-  const ref = join(REF, `${name}.pt`), ours = join(tmp, `${name}.pt`);
+  const ref = refPath(name), ours = join(tmp, `${name}.pt`);
   t.test(`writer: ${name}.pt survives load + save (our reader)`, { skip: noRef(name) }, async (t) => {
     saveTorchCheckpoint(ours, loadTorchCheckpoint(ref));
     const a = extractStateDict(loadTorchCheckpoint(ref)).stateDict, b = extractStateDict(loadTorchCheckpoint(ours)).stateDict;
