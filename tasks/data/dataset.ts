@@ -3,12 +3,15 @@
 // (img2label_paths) and YOLO pose label files (verify_image_label), with errors that name the file
 // and line. No pixels are decoded here: image sizes come from the file headers.
 //
-// Imports: node, yaml, ./exif.ts.
+// Imports: node, yaml, ./labels.ts.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { readJpegInfo, readTiffOrientation } from './exif.js';
+import { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
+
+// The label-file half moved to ./labels.ts (shared with the training scan); re-exported for tasks/val.
+export { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
 
 /** Image suffixes Ultralytics accepts (ultralytics/data/utils.py IMG_FORMATS). */
 export const IMG_FORMATS = new Set(['bmp', 'dng', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp', 'pfm', 'heic']);
@@ -47,6 +50,7 @@ export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): Da
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${yamlFile}: expected a mapping of keys (train, val, names, kpt_shape, ...)`);
 
+  if (!('val' in raw) && 'validation' in raw) raw.val = raw.validation; // check_det_dataset's rename
   for (const k of ['train', 'val']) if (!(k in raw)) throw new Error(`${yamlFile}: '${k}:' key missing; a dataset yaml needs 'train' and 'val' (and 'names', 'kpt_shape' for pose)`);
   const names = parseNames(raw.names, raw.nc, yamlFile);
   const nc = Object.keys(names).length;
@@ -140,98 +144,6 @@ export function imageFiles(source: SplitSource): string[] {
   const im = files.filter((f) => IMG_FORMATS.has(suffix(f))).sort();
   if (!im.length) throw new Error(`no images found in ${[source].flat().join(', ')} (supported: ${[...IMG_FORMATS].join(', ')})`);
   return im;
-}
-
-/** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
-export function labelPath(imageFile: string): string {
-  const sa = `${sep}images${sep}`, sb = `${sep}labels${sep}`;
-  const i = imageFile.lastIndexOf(sa);
-  const p = i < 0 ? imageFile : imageFile.slice(0, i) + sb + imageFile.slice(i + sa.length);
-  const dot = p.lastIndexOf('.');
-  return (dot < 0 ? p : p.slice(0, dot)) + '.txt';
-}
-
-/** The objects of one image: n boxes, normalized to the image. */
-export interface PoseLabels {
-  cls: Float32Array; // (n)
-  bboxes: Float32Array; // (n, 4) normalized xywh
-  keypoints: Float32Array; // (n, K, 3) normalized x, y and visibility (0 not labelled, 1 hidden, 2 visible)
-}
-
-/**
- * One YOLO pose label file: lines `cls cx cy w h x1 y1 [v1] ...`. Throws `<file>:<line>: ...` for a
- * wrong column count, a non-number, a class outside [0, nc), a negative value or a keypoint
- * coordinate above 1 (Ultralytics' checks). Duplicate lines are dropped with a warning, leaving
- * the rows in np.unique's (sorted) order as Ultralytics does.
- */
-export function parsePoseLabels(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void = console.warn): PoseLabels {
-  const [nk, nd] = kptShape;
-  const cols = 5 + nk * nd;
-  const rows: number[][] = [];
-  text.split(/\r?\n/).forEach((line, li) => {
-    const parts = line.trim().split(/\s+/).filter(Boolean);
-    if (!parts.length) return;
-    const at = `${file}:${li + 1}`;
-    if (parts.length !== cols)
-      throw new Error(`${at}: ${parts.length} values, but kpt_shape [${nk}, ${nd}] needs ${cols} (class, 4 box values, ${nk} x ${nd} keypoint values)`);
-    const v = parts.map((s) => Number(s));
-    const bad = v.findIndex((x, i) => !Number.isFinite(x) || parts[i] === '');
-    if (bad >= 0) throw new Error(`${at}: value ${bad + 1} ('${parts[bad]}') is not a number`);
-    if (!Number.isInteger(v[0]) || v[0] < 0 || v[0] >= nc) throw new Error(`${at}: class ${parts[0]} is not one of the dataset's ${nc} classes (0..${nc - 1})`);
-    const neg = v.findIndex((x) => x < 0);
-    if (neg >= 0) throw new Error(`${at}: negative label value ${parts[neg]} (value ${neg + 1})`);
-    for (let k = 0; k < nk; k++)
-      for (let d = 0; d < 2; d++) {
-        const x = v[5 + k * nd + d];
-        if (x > 1) throw new Error(`${at}: keypoint ${k} ${d ? 'y' : 'x'} = ${parts[5 + k * nd + d]} is not normalized to [0, 1]`);
-      }
-    rows.push(v.map(Math.fround)); // Ultralytics reads labels as float32
-  });
-  // np.unique(lb, axis=0): drop duplicate rows (they come back sorted).
-  const key = (r: number[]) => r.join(' ');
-  if (new Set(rows.map(key)).size < rows.length) {
-    const uniq = new Map(rows.map((r) => [key(r), r]));
-    const sorted = [...uniq.values()].sort((a, b) => {
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
-      return 0;
-    });
-    warn(`WARNING: ${file}: ${rows.length - sorted.length} duplicate labels removed`);
-    rows.splice(0, rows.length, ...sorted);
-  }
-  const n = rows.length;
-  const out: PoseLabels = { cls: new Float32Array(n), bboxes: new Float32Array(n * 4), keypoints: new Float32Array(n * nk * 3) };
-  rows.forEach((r, i) => {
-    out.cls[i] = r[0];
-    out.bboxes.set(r.slice(1, 5), i * 4);
-    for (let k = 0; k < nk; k++) {
-      const x = r[5 + k * nd], y = r[5 + k * nd + 1];
-      const o = (i * nk + k) * 3;
-      out.keypoints[o] = x;
-      out.keypoints[o + 1] = y;
-      // (x, y) only: visible unless a coordinate is negative (never, after the checks above)
-      out.keypoints[o + 2] = nd === 3 ? r[5 + k * nd + 2] : x < 0 || y < 0 ? 0 : 1;
-    }
-  });
-  return out;
-}
-
-/**
- * (height, width) from the file header, without decoding: JPEG frame or PNG IHDR. Like
- * Ultralytics' exif_size, a JPEG with EXIF orientation 6 or 8 reports its rotated size.
- */
-export function imageSize(file: string): [number, number] {
-  const b = readFileSync(file);
-  if (b.length > 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return [b.readUInt32BE(20), b.readUInt32BE(16)];
-  if (b.length > 3 && b[0] === 0xff && b[1] === 0xd8) {
-    try {
-      const info = readJpegInfo(b);
-      const o = readTiffOrientation(info.exifTiff);
-      return o === 6 || o === 8 ? [info.width, info.height] : [info.height, info.width];
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
-  }
-  throw new Error(`${file}: unsupported image format (expected JPEG or PNG)`);
 }
 
 export interface PoseSample {
