@@ -44,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
       await demo(device);
       return 0;
     }
+    case 'predict': {
+      const { predictCli } = await import('./predict/cli.js');
+      return predictCli(overrides);
+    }
     default:
       throw new Error(`yolo ${mode}: not available yet in this build (modes available now: help, version, checks, demo); see the issues tracker`);
   }

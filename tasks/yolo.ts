@@ -1,0 +1,120 @@
+// The YOLO class, shaped like Ultralytics' `YOLO(...)`: made from a checkpoint ('yolov8n-pose.pt',
+// downloaded from Ultralytics' release assets on first use when missing; our .pt and .safetensors
+// too) or a model yaml name ('yolov8s-pose.yaml', randomly initialized). The model is loaded lazily, on the device the
+// first call asks for, and reloaded if a later call asks for another device.
+//
+//   const model = new YOLO('yolov8n-pose.pt');
+//   const results = await model.predict('bus.jpg', { imgsz: 640, conf: 0.25 });
+//   console.log(results[0].boxes.xyxy, results[0].keypoints?.xy);
+//
+// Imports: engine, models, ./predict, ./download.
+
+import { extname } from 'node:path';
+import { getDevice, type Device } from '../engine/index.js';
+import type { CheckpointMeta } from '../engine/io/torch_pt.js';
+import { readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
+import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
+import { attemptDownloadAsset } from './download.js';
+import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
+import type { Results } from './predict/results.js';
+import type { SourceInput } from './predict/sources.js';
+
+export type { PredictArgs, PredictError, Results, SourceInput };
+
+export interface YOLOOptions {
+  /** Only 'pose' is implemented. */
+  task?: string;
+  /** Print what is loaded (default false). */
+  verbose?: boolean;
+}
+
+export class YOLO {
+  readonly task: string;
+  /** The model once loaded (by the first predict or an explicit load()). */
+  model: PoseModel | null = null;
+  device: Device | null = null;
+  /** The checkpoint's metadata (train args, date, version) when made from a .pt file. */
+  ckptMeta: CheckpointMeta | null = null;
+  /** Errors of the last predict: images of a folder or list that could not be read. */
+  errors: PredictError[] = [];
+  /** The last predictor (its saveDir, timings). */
+  predictor: Predictor | null = null;
+
+  constructor(readonly modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
+    this.task = opts.task ?? 'pose';
+    if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
+    const ext = extname(modelSpec).toLowerCase();
+    if (!['.pt', '.safetensors', '.yaml', '.yml', ''].includes(ext))
+      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors) nor a model .yaml`);
+  }
+
+  private ckpt: PoseCheckpoint | null = null;
+
+  /** Loads (or reloads on another device) the model, eval mode, BN folded into conv. */
+  async load(device?: string | Device): Promise<PoseModel> {
+    const dev = await getDevice(device);
+    if (this.model && this.device === dev) return this.model;
+    const spec = this.modelSpec;
+    const ext = extname(spec).toLowerCase();
+    if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (ext === '.yaml' || ext === '.yml' || ext === '') {
+      this.model = buildPoseModel(spec, { device: dev });
+    } else {
+      // read once; a later call on another device rebuilds from the host copy
+      if (!this.ckpt) {
+        this.ckpt = readPoseCheckpoint(await attemptDownloadAsset(spec));
+        this.ckptMeta = checkpointMeta(this.ckpt);
+      }
+      this.model = modelFromCheckpoint(this.ckpt, spec, dev);
+    }
+    this.model.eval();
+    this.model.fuse();
+    this.device = dev;
+    return this.model;
+  }
+
+  get names(): Record<number, string> {
+    if (!this.model) throw new Error('YOLO.names: the model is not loaded yet (await model.load() or predict first)');
+    return this.model.names;
+  }
+
+  /**
+   * Predicts `source` (a file, folder, glob, URL, RGB image or a list); returns one Results per
+   * image. For large folders prefer stream(), which does not keep every image in memory.
+   */
+  async predict(source: SourceInput, args: PredictArgs = {}): Promise<Results[]> {
+    const out: Results[] = [];
+    for await (const r of this.stream(source, args)) out.push(r);
+    return out;
+  }
+
+  /** Like predict(), yielding Results one at a time. */
+  async *stream(source: SourceInput, args: PredictArgs = {}): AsyncGenerator<Results> {
+    const model = await this.load(args.device);
+    const p = new Predictor(model, this.device!, { save: false, ...args });
+    this.predictor = p;
+    this.errors = p.errors;
+    yield* p.stream(source);
+  }
+}
+
+/** The model a checkpoint describes, on `device`, with its weights (every key and shape checked). */
+function modelFromCheckpoint(ck: PoseCheckpoint, path: string, device: Device): PoseModel {
+  const model = new PoseModel(ck.yaml, device);
+  try {
+    model.loadStateDict(ck.stateDict);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  model.names = { ...ck.names };
+  return model;
+}
+
+/** What Ultralytics keeps beside the weights (train_args, epoch, date...), for val/train defaults. */
+function checkpointMeta(ck: PoseCheckpoint): CheckpointMeta {
+  const x = ck.extra as Record<string, any>;
+  return {
+    source: x.source ?? 'model', task: 'pose', nc: ck.yaml.nc, names: ck.names, kpt_shape: ck.yaml.kpt_shape, stride: ck.stride,
+    train_args: x.train_args, epoch: x.epoch, date: x.date, version: x.version, best_fitness: x.best_fitness,
+  };
+}
