@@ -1,15 +1,19 @@
 // conv2d grad-input (a transposed convolution) as an implicit GEMM, hooks for gemm_*.wgsl:
-//   dX[b, c, iy, ix] = sum over (ky, kx, o) of W[o, c, ky, kx] * dY[b, o, oy, ox]
-//   where oy * stride = iy + pad - ky * dil (taps that do not land on an output row add nothing).
-// Per group g (the z slice): m = c in the group (M = C / groups), n = (b, iy, ix) (N = batch * H * W),
-// k = (ky, kx, o): segments (sy, sx) = (ky, kx), each of seg_len = O / groups output channels.
-// The weight arrives repacked as (groups, Cg, kh, kw, Og) so a segment's o are contiguous.
+//   dX[b, c, iy, ix] = sum over taps (ky, kx) and o of W[o, c, ky, kx] * dY[b, o, oy, ox]
+//   where oy * stride = iy + pad - ky * dil (a tap adds nothing unless that divides exactly).
+// With stride > 1 most (pixel, tap) pairs would add nothing, so the launcher runs one GEMM per
+// stride phase (py, px) = (iy mod stride, ix mod stride): inside a phase the taps that hit form
+// the progression ky = ky0 + j * kstep (j < seg_y), and oy = qy + c0 - j * dstep with no
+// division, for the phase's pixels iy = qy * stride + py. (Stride 1: one phase, every tap.)
+// Per group g (the z slice): m = c in the group (M = C / groups), n = (b, qy, qx) (N = batch * Hq * Wq),
+// k = (j_y, j_x, o): segments over the phase's taps, each of seg_len = O / groups output channels.
+// The weight arrives repacked as (groups, Cg, kh, kw, Og) so a tap's o are contiguous.
 
 struct Params {
   M: u32,          // Cg
-  N: u32,          // batch * H * W
-  seg_y: u32,      // kh
-  seg_x: u32,      // kw
+  N: u32,          // batch * Hq * Wq
+  seg_y: u32,      // taps of this phase along y
+  seg_x: u32,      // ... along x
   seg_len: u32,    // Og
   ksplit: u32,     // 1
   C: u32,          // dX (batch, C, H, W)
@@ -18,12 +22,22 @@ struct Params {
   O: u32,          // dY (batch, O, OH, OW)
   OH: u32,
   OW: u32,
-  stride_y: i32,
-  stride_x: i32,
-  pad_y: i32,
-  pad_x: i32,
-  dil_y: i32,
-  dil_x: i32,
+  kh: u32,
+  kw: u32,
+  stride_y: u32,
+  stride_x: u32,
+  phase_y: u32,    // this GEMM's pixels: iy = qy * stride_y + phase_y, qy < Hq
+  phase_x: u32,
+  Hq: u32,
+  Wq: u32,
+  ky0: u32,        // its taps: ky = ky0 + j * kstep_y
+  kx0: u32,
+  kstep_y: u32,
+  kstep_x: u32,
+  c0_y: i32,       // oy = qy + c0_y - j * dstep_y
+  c0_x: i32,
+  dstep_y: i32,
+  dstep_x: i32,
 }
 
 // A_VEC4: Og % 4 == 0, so a_get4 is one vec4 load.
@@ -37,15 +51,17 @@ override A_VEC4: bool = false;
 
 struct ARow { base: u32, ok: bool }        // weight row (g, c)
 struct ASeg { base: u32, ok: bool }        // ... at tap (ky, kx)
-struct BCol { base: i32, ty: i32, tx: i32, ok: bool, out: u32 }   // input pixel: dY plane offset, iy + pad, ix + pad, dX offset of channel 0
-struct BSeg { base: i32, ok: bool }        // output pixel this tap reads, channel 0 of the group
+struct BCol { base: i32, oy: i32, ox: i32, ok: bool, out: u32 }   // pixel: dY plane offset, (oy, ox) of tap j = 0, dX offset of channel 0
+struct BSeg { base: i32, ok: bool }        // the dY pixel under tap j, channel 0 of the group
 
 fn a_row(m: u32, g: u32) -> ARow {
-  return ARow((g * p.M + m) * p.seg_y * p.seg_x * p.seg_len, m < p.M);
+  return ARow((g * p.M + m) * p.kh * p.kw * p.seg_len, m < p.M);
 }
 
-fn a_seg(r: ARow, ky: u32, kx: u32) -> ASeg {
-  return ASeg(r.base + (ky * p.seg_x + kx) * p.seg_len, r.ok);
+fn a_seg(r: ARow, jy: u32, jx: u32) -> ASeg {
+  let ky = p.ky0 + jy * p.kstep_y;
+  let kx = p.kx0 + jx * p.kstep_x;
+  return ASeg(r.base + (ky * p.kw + kx) * p.seg_len, r.ok);
 }
 
 fn a_get4(s: ASeg, kk: u32) -> vec4f {
@@ -60,23 +76,22 @@ fn a_get4(s: ASeg, kk: u32) -> vec4f {
 }
 
 fn b_col(n: u32, g: u32) -> BCol {
-  let plane = p.H * p.W;
+  let plane = p.Hq * p.Wq;
   let b = n / plane;
   let r = n % plane;
-  let iy = i32(r / p.W);
-  let ix = i32(r % p.W);
+  let qy = r / p.Wq;
+  let qx = r % p.Wq;
   let base = i32((b * p.O + g * p.seg_len) * p.OH * p.OW);
-  let out_base = (b * p.C + g * p.M) * plane + r;
-  return BCol(base, iy + p.pad_y, ix + p.pad_x, n < p.N, out_base);
+  let iy = qy * p.stride_y + p.phase_y;
+  let ix = qx * p.stride_x + p.phase_x;
+  let out_base = (b * p.C + g * p.M) * p.H * p.W + iy * p.W + ix;
+  return BCol(base, i32(qy) + p.c0_y, i32(qx) + p.c0_x, n < p.N, out_base);
 }
 
-fn b_seg(c: BCol, ky: u32, kx: u32) -> BSeg {
-  let ty = c.ty - i32(ky) * p.dil_y;
-  let tx = c.tx - i32(kx) * p.dil_x;
-  // Negative ty/tx are rejected before the division, so its rounding does not matter.
-  let oy = ty / p.stride_y;
-  let ox = tx / p.stride_x;
-  let hit = ty >= 0 && tx >= 0 && oy * p.stride_y == ty && ox * p.stride_x == tx && oy < i32(p.OH) && ox < i32(p.OW);
+fn b_seg(c: BCol, jy: u32, jx: u32) -> BSeg {
+  let oy = c.oy - i32(jy) * p.dstep_y;
+  let ox = c.ox - i32(jx) * p.dstep_x;
+  let hit = oy >= 0 && oy < i32(p.OH) && ox >= 0 && ox < i32(p.OW);
   return BSeg(c.base + oy * i32(p.OW) + ox, c.ok && hit);
 }
 

@@ -8,16 +8,17 @@
 // with a bounds check per element, about 14 instructions per lane per float, uniform address or
 // not; workgroup memory is no cheaper. So speed is "FMAs per loaded float", plain register
 // blocking. A workgroup is one subgroup of 8 lanes; lane l owns the 4 columns n0 + l + 8j and all
-// RM = 32 rows. Each A value is loaded by one lane only (lane l loads rows m0 + l + 8q) and handed
-// to the others with subgroupBroadcast (a register shuffle), so one loaded A float feeds 32 FMAs
-// and one loaded B float feeds 32. The 4 products of a k-step are summed in registers before
+// RM = 8 * RQ rows. Each A value is loaded by one lane only (lane l loads rows m0 + l + 8q) and
+// handed to the others with subgroupBroadcast (a register shuffle), so one loaded A float feeds 32
+// FMAs and one loaded B float feeds RM. The 4 products of a k-step are summed in registers before
 // touching the accumulator, because llvmpipe blends every loop-carried variable with the
 // execution mask and keeps it in memory: one accumulator update per 4 FMAs instead of 4.
-// The row count is a `const` (not an override) because subgroupBroadcast needs a constant lane,
-// which means writing the 32 rows out; 32 rows x 32 columns measured best (bench/README.md).
+// subgroupBroadcast needs a constant lane, so the rows are written out, in blocks of 8 that the
+// override RQ switches on (folded away when the pipeline is built): RQ = 1, 2 or 4 blocks (8, 16
+// or 32 rows) so that layers with few output channels do not compute padding rows.
 
 const LANES = 8u;   // = the subgroup size; the workgroup is one subgroup
-const RM = 32u;     // rows per workgroup: 4 A loads per lane
+override RQ: u32 = 4u;  // row blocks of 8: 1, 2 or 4 (rows per workgroup RM = 8 * RQ)
 const RN = 4u;      // columns per lane (one vec4 accumulator per row)
 
 // sum over t of a[t] * b_t: the 4 k of one step for the 4 columns of this lane.
@@ -29,13 +30,13 @@ fn mac4(a: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f) -> vec4f {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let part = wid.z % p.ksplit;   // which share of the K segments (split-K)
   let slice = wid.z / p.ksplit;  // batch or group, read by the hooks
-  let m0 = wid.y * RM;
+  let m0 = wid.y * LANES * RQ;
   let n0 = wid.x * LANES * RN;
   var rows: array<ARow, 4>;      // the rows this lane loads: m0 + lane + 8q
   for (var q = 0u; q < 4u; q++) { rows[q] = a_row(m0 + q * LANES + lane, slice); }
   var cols: array<BCol, RN>;     // the columns this lane owns: n0 + lane + 8j
   for (var j = 0u; j < RN; j++) { cols[j] = b_col(n0 + j * LANES + lane, slice); }
-  var acc: array<vec4f, RM>;     // acc[r][j] = C[m0 + r, n0 + lane + 8j]
+  var acc: array<vec4f, 32>;     // acc[r][j] = C[m0 + r, n0 + lane + 8j], r < 8 * RQ
   let per = (p.seg_y + p.ksplit - 1u) / p.ksplit;
   let sy_end = min(p.seg_y, (part + 1u) * per);
   for (var sy = part * per; sy < sy_end; sy++) {
@@ -50,10 +51,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       let t3 = b_seg(cols[3], sy, sx);
       for (var kk = 0u; kk < p.seg_len; kk += 4u) {
         // aq = A[m0 + 8q + lane, k..k+3]; cj = B[k..k+3, column j]
-        let a0 = a_get4(s0, kk);
-        let a1 = a_get4(s1, kk);
-        let a2 = a_get4(s2, kk);
-        let a3 = a_get4(s3, kk);
         let c0 = b_get4(t0, kk);
         let c1 = b_get4(t1, kk);
         let c2 = b_get4(t2, kk);
@@ -63,6 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         let b1 = vec4f(c0.y, c1.y, c2.y, c3.y);
         let b2 = vec4f(c0.z, c1.z, c2.z, c3.z);
         let b3 = vec4f(c0.w, c1.w, c2.w, c3.w);
+        let a0 = a_get4(s0, kk);
         acc[0] += mac4(subgroupBroadcast(a0, 0u), b0, b1, b2, b3);
         acc[1] += mac4(subgroupBroadcast(a0, 1u), b0, b1, b2, b3);
         acc[2] += mac4(subgroupBroadcast(a0, 2u), b0, b1, b2, b3);
@@ -71,34 +69,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         acc[5] += mac4(subgroupBroadcast(a0, 5u), b0, b1, b2, b3);
         acc[6] += mac4(subgroupBroadcast(a0, 6u), b0, b1, b2, b3);
         acc[7] += mac4(subgroupBroadcast(a0, 7u), b0, b1, b2, b3);
-        acc[8] += mac4(subgroupBroadcast(a1, 0u), b0, b1, b2, b3);
-        acc[9] += mac4(subgroupBroadcast(a1, 1u), b0, b1, b2, b3);
-        acc[10] += mac4(subgroupBroadcast(a1, 2u), b0, b1, b2, b3);
-        acc[11] += mac4(subgroupBroadcast(a1, 3u), b0, b1, b2, b3);
-        acc[12] += mac4(subgroupBroadcast(a1, 4u), b0, b1, b2, b3);
-        acc[13] += mac4(subgroupBroadcast(a1, 5u), b0, b1, b2, b3);
-        acc[14] += mac4(subgroupBroadcast(a1, 6u), b0, b1, b2, b3);
-        acc[15] += mac4(subgroupBroadcast(a1, 7u), b0, b1, b2, b3);
-        acc[16] += mac4(subgroupBroadcast(a2, 0u), b0, b1, b2, b3);
-        acc[17] += mac4(subgroupBroadcast(a2, 1u), b0, b1, b2, b3);
-        acc[18] += mac4(subgroupBroadcast(a2, 2u), b0, b1, b2, b3);
-        acc[19] += mac4(subgroupBroadcast(a2, 3u), b0, b1, b2, b3);
-        acc[20] += mac4(subgroupBroadcast(a2, 4u), b0, b1, b2, b3);
-        acc[21] += mac4(subgroupBroadcast(a2, 5u), b0, b1, b2, b3);
-        acc[22] += mac4(subgroupBroadcast(a2, 6u), b0, b1, b2, b3);
-        acc[23] += mac4(subgroupBroadcast(a2, 7u), b0, b1, b2, b3);
-        acc[24] += mac4(subgroupBroadcast(a3, 0u), b0, b1, b2, b3);
-        acc[25] += mac4(subgroupBroadcast(a3, 1u), b0, b1, b2, b3);
-        acc[26] += mac4(subgroupBroadcast(a3, 2u), b0, b1, b2, b3);
-        acc[27] += mac4(subgroupBroadcast(a3, 3u), b0, b1, b2, b3);
-        acc[28] += mac4(subgroupBroadcast(a3, 4u), b0, b1, b2, b3);
-        acc[29] += mac4(subgroupBroadcast(a3, 5u), b0, b1, b2, b3);
-        acc[30] += mac4(subgroupBroadcast(a3, 6u), b0, b1, b2, b3);
-        acc[31] += mac4(subgroupBroadcast(a3, 7u), b0, b1, b2, b3);
+        if (RQ >= 2u) {
+          let a1 = a_get4(s1, kk);
+          acc[8] += mac4(subgroupBroadcast(a1, 0u), b0, b1, b2, b3);
+          acc[9] += mac4(subgroupBroadcast(a1, 1u), b0, b1, b2, b3);
+          acc[10] += mac4(subgroupBroadcast(a1, 2u), b0, b1, b2, b3);
+          acc[11] += mac4(subgroupBroadcast(a1, 3u), b0, b1, b2, b3);
+          acc[12] += mac4(subgroupBroadcast(a1, 4u), b0, b1, b2, b3);
+          acc[13] += mac4(subgroupBroadcast(a1, 5u), b0, b1, b2, b3);
+          acc[14] += mac4(subgroupBroadcast(a1, 6u), b0, b1, b2, b3);
+          acc[15] += mac4(subgroupBroadcast(a1, 7u), b0, b1, b2, b3);
+        }
+        if (RQ >= 4u) {
+          let a2 = a_get4(s2, kk);
+          let a3 = a_get4(s3, kk);
+          acc[16] += mac4(subgroupBroadcast(a2, 0u), b0, b1, b2, b3);
+          acc[17] += mac4(subgroupBroadcast(a2, 1u), b0, b1, b2, b3);
+          acc[18] += mac4(subgroupBroadcast(a2, 2u), b0, b1, b2, b3);
+          acc[19] += mac4(subgroupBroadcast(a2, 3u), b0, b1, b2, b3);
+          acc[20] += mac4(subgroupBroadcast(a2, 4u), b0, b1, b2, b3);
+          acc[21] += mac4(subgroupBroadcast(a2, 5u), b0, b1, b2, b3);
+          acc[22] += mac4(subgroupBroadcast(a2, 6u), b0, b1, b2, b3);
+          acc[23] += mac4(subgroupBroadcast(a2, 7u), b0, b1, b2, b3);
+          acc[24] += mac4(subgroupBroadcast(a3, 0u), b0, b1, b2, b3);
+          acc[25] += mac4(subgroupBroadcast(a3, 1u), b0, b1, b2, b3);
+          acc[26] += mac4(subgroupBroadcast(a3, 2u), b0, b1, b2, b3);
+          acc[27] += mac4(subgroupBroadcast(a3, 3u), b0, b1, b2, b3);
+          acc[28] += mac4(subgroupBroadcast(a3, 4u), b0, b1, b2, b3);
+          acc[29] += mac4(subgroupBroadcast(a3, 5u), b0, b1, b2, b3);
+          acc[30] += mac4(subgroupBroadcast(a3, 6u), b0, b1, b2, b3);
+          acc[31] += mac4(subgroupBroadcast(a3, 7u), b0, b1, b2, b3);
+        }
       }
     }
   }
-  for (var r = 0u; r < RM; r++) {
+  for (var r = 0u; r < LANES * RQ; r++) {
     for (var j = 0u; j < RN; j++) {
       if (m0 + r < p.M && n0 + j * LANES + lane < p.N) { c_put(m0 + r, cols[j], slice, part, acc[r][j]); }
     }

@@ -33,12 +33,20 @@ export function gemmVariant(gpu: GpuRuntime): GemmVariant {
   return want;
 }
 
-/** Grid and shader file for one GEMM launch of an op (`conv2d`, `matmul`, ...) of M x N per slice. */
+/**
+ * Shader file, override constants and grid for one GEMM launch of an op (`conv2d`, `matmul`, ...)
+ * of M x N per slice (grid z = slices).
+ */
 export function gemmLaunch(gpu: GpuRuntime, op: string, M: number, N: number, slices: number) {
   const variant = gemmVariant(gpu);
-  // cpu-like: a workgroup is 32 rows x 32 columns (8 lanes x 4); gpu: 64 x 64.
-  const [tm, tn] = variant === 'gpu' ? [64, 64] : [32, 32];
-  const file = `${op}_${variant === 'gpu' ? 'tiled' : 'subgroup'}.wgsl`;
-  const grid: [number, number, number] = [Math.ceil(N / tn), Math.ceil(M / tm), slices];
-  return { variant, file, grid };
+  if (variant === 'gpu') {
+    // a workgroup computes 64 x 64
+    const grid: [number, number, number] = [Math.ceil(N / 64), Math.ceil(M / 64), slices];
+    return { variant, file: `${op}_tiled.wgsl`, constants: {} as Record<string, number>, grid };
+  }
+  // a workgroup computes 8 * RQ rows x 32 columns; few rows (conv layers with 3 or 16 channels) get
+  // the smaller blocks so the core does not compute padding rows
+  const rq = M <= 8 ? 1 : M <= 16 ? 2 : 4;
+  const grid: [number, number, number] = [Math.ceil(N / 32), Math.ceil(M / (8 * rq)), slices];
+  return { variant, file: `${op}_subgroup.wgsl`, constants: { RQ: rq } as Record<string, number>, grid };
 }

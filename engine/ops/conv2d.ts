@@ -202,10 +202,10 @@ function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvG
   const wp = repack(() => permute(w, [0, 2, 3, 1])); // (O, kh, kw, Cg): a tap's channels contiguous
   const bs = b ? contiguous(b) : null;
   const N = g.n * g.oh * g.ow;
-  const { file, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
+  const { file, constants, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
   checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, w);
   gpu.dispatch(
-    { file, constants: { A_VEC4: g.cg % 4 === 0 ? 1 : 0 } },
+    { file, constants: { ...constants, A_VEC4: g.cg % 4 === 0 ? 1 : 0 } },
     { x: xs.storage.buffer!, w: wp.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
     { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
     grid,
@@ -218,17 +218,43 @@ function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {
   const gs = contiguous(gy);
   // (groups, Cg, kh, kw, Og): for one input channel and tap, the group's outputs are contiguous
   const wt = repack(() => permute(reshape(w, [g.groups, g.og, g.cg, g.kh, g.kw]), [0, 2, 3, 4, 1]));
-  const N = g.n * g.h * g.w;
-  const { file, grid } = gemmLaunch(gpu, 'conv2d_grad_input', g.cg, N, g.groups);
-  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradInput', gy, w);
-  gpu.dispatch(
-    { file, constants: { A_VEC4: g.og % 4 === 0 ? 1 : 0 } },
-    { dy: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
-    { M: g.cg, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.og, ksplit: 1, ...geometryParams(g) },
-    grid,
-  );
+  // One GEMM per stride phase (see shaders/conv2d_grad_input.wgsl): only the taps that land.
+  for (let py = 0; py < g.sh; py++)
+    for (let px = 0; px < g.sw; px++) {
+      const ty = phaseTaps(py, g.sh, g.ph, g.dh, g.kh), tx = phaseTaps(px, g.sw, g.pw, g.dw, g.kw);
+      const Hq = Math.ceil((g.h - py) / g.sh), Wq = Math.ceil((g.w - px) / g.sw);
+      const N = g.n * Hq * Wq;
+      if (N === 0) continue;
+      const { file, constants, grid } = gemmLaunch(gpu, 'conv2d_grad_input', g.cg, N, g.groups);
+      checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradInput', gy, w);
+      gpu.dispatch(
+        { file, constants: { ...constants, A_VEC4: g.og % 4 === 0 ? 1 : 0 } },
+        { dy: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
+        {
+          M: g.cg, N, seg_y: ty.count, seg_x: tx.count, seg_len: g.og, ksplit: 1,
+          C: g.c, H: g.h, W: g.w, O: g.o, OH: g.oh, OW: g.ow, kh: g.kh, kw: g.kw, stride_y: g.sh, stride_x: g.sw,
+          phase_y: py, phase_x: px, Hq, Wq, ky0: ty.k0, kx0: tx.k0, kstep_y: ty.kstep, kstep_x: tx.kstep,
+          c0_y: ty.c0, c0_x: tx.c0, dstep_y: ty.dstep, dstep_x: tx.dstep,
+        },
+        grid,
+      );
+    }
   if (gs !== gy) gs.dispose();
   wt.dispose();
+}
+
+/**
+ * The taps k of one axis that reach input positions i = q * stride + phase: (phase + pad - k * dil)
+ * must divide by stride. They are k = k0 + j * kstep (j < count), landing on output
+ * q + c0 - j * dstep.
+ */
+export function phaseTaps(phase: number, stride: number, pad: number, dil: number, kernel: number) {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const kstep = stride / gcd(stride, dil);
+  let k0 = 0;
+  while (k0 < Math.min(kernel, kstep) && (phase + pad - k0 * dil) % stride !== 0) k0++;
+  if (k0 >= Math.min(kernel, kstep)) return { k0: 0, kstep, count: 0, c0: 0, dstep: 0 };
+  return { k0, kstep, count: Math.ceil((kernel - k0) / kstep), c0: (phase + pad - k0 * dil) / stride, dstep: (kstep * dil) / stride };
 }
 
 function gradWeightGpu(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
@@ -242,11 +268,11 @@ function gradWeightGpu(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
   const workgroups = probe.grid[0] * probe.grid[1] * probe.grid[2];
   const target = probe.variant === 'gpu' ? 512 : 64;
   const ksplit = Math.max(1, Math.min(segments, Math.ceil(target / workgroups), Math.floor(gpu.limits.maxComputeWorkgroupsPerDimension / g.groups)));
-  const { file, grid } = gemmLaunch(gpu, 'conv2d_grad_weight', g.og, N, g.groups * ksplit);
+  const { file, constants, grid } = gemmLaunch(gpu, 'conv2d_grad_weight', g.og, N, g.groups * ksplit);
   checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradWeight', x, gy);
   const parts = Tensor.empty([ksplit, g.o, g.cg, g.kh, g.kw], x.dtype, x.device);
   gpu.dispatch(
-    { file, constants: { A_VEC4: g.ow % 4 === 0 ? 1 : 0 } },
+    { file, constants: { ...constants, A_VEC4: g.ow % 4 === 0 ? 1 : 0 } },
     { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, x: xs.storage.buffer!, dw: parts.storage.buffer! },
     { M: g.og, N, seg_y: segments, seg_x: 1, seg_len: g.ow, ksplit, ...geometryParams(g), kh: g.kh, kw: g.kw },
     grid,

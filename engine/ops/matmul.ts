@@ -83,11 +83,11 @@ function matmulGpu(A: Tensor, B: Tensor, out: Tensor, batches: number, M: number
   const [asb, asm, ask] = A.strides, [bsb, bsk, bsn] = B.strides;
   const aBatch = A.shape[0] === 1 ? 0 : asb, bBatch = B.shape[0] === 1 ? 0 : bsb;
   const vec4 = ask === 1 && [K, asm, aBatch, A.offset].every((v) => v % 4 === 0);
-  const { file, grid } = gemmLaunch(gpu, 'matmul', M, N, batches);
+  const { file, constants, grid } = gemmLaunch(gpu, 'matmul', M, N, batches);
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (grid.some((d) => d > max)) throw new Error(`matmul: shapes (${batches}, ${M}, ${K}) @ (${K}, ${N}) need a grid of [${grid}] workgroups, over this adapter's ${max} per dimension`);
   gpu.dispatch(
-    { file, constants: { A_VEC4: vec4 ? 1 : 0 } },
+    { file, constants: { ...constants, A_VEC4: vec4 ? 1 : 0 } },
     { a: A.storage.buffer!, a4: A.storage.buffer!, b: B.storage.buffer!, out: out.storage.buffer! },
     {
       M, N, seg_y: 1, seg_x: 1, seg_len: K, ksplit: 1,

@@ -24,6 +24,8 @@ const CASES: Case[] = [
   ['act silu', [2, 8, 6, 5], [12, 8, 3, 3], true, { padding: 1, act: 'silu' }],
   ['1x1, 70 outputs: more than one tile each way', [2, 40, 5, 9], [70, 40, 1, 1], true, {}],
   ['3x2 kernel, stride [1, 2], padding [0, 1]', [2, 3, 6, 7], [4, 3, 3, 2], true, { stride: [1, 2], padding: [0, 1] }],
+  ['stride 2 dilation 2 pad 2', [1, 3, 9, 8], [4, 3, 3, 3], false, { stride: 2, padding: 2, dilation: 2 }],
+  ['stride 3, kernel 2: input rows no tap reaches', [1, 2, 8, 7], [3, 2, 2, 2], true, { stride: 3 }],
 ];
 
 t.test('forward and both gradients: webgpu (each GEMM core) matches cpu', async (t) => {
