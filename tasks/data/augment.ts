@@ -35,16 +35,18 @@ export interface AugmentHyp {
   mosaic: number;
   mixup: number;
   copy_paste: number;
+  /** probability of handing the model BGR instead of RGB (Format, training only) */
+  bgr: number;
   /** mosaic (and mixup) off for the last this many epochs */
   close_mosaic: number;
 }
 
 export const DEFAULT_HYP: Readonly<AugmentHyp> = Object.freeze({
   hsv_h: 0.015, hsv_s: 0.7, hsv_v: 0.4, degrees: 0.0, translate: 0.1, scale: 0.5, shear: 0.0, perspective: 0.0,
-  flipud: 0.0, fliplr: 0.5, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0, close_mosaic: 10,
+  flipud: 0.0, fliplr: 0.5, bgr: 0.0, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0, close_mosaic: 10,
 });
 
-const PROBABILITIES = new Set(['flipud', 'fliplr', 'mosaic', 'mixup', 'copy_paste']);
+const PROBABILITIES = new Set(['flipud', 'fliplr', 'bgr', 'mosaic', 'mixup', 'copy_paste']);
 
 /**
  * The hyperparameters with `key=value` overrides applied (other keys are ignored: they belong to

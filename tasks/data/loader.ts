@@ -5,7 +5,8 @@
 //   cls        (N, 1)
 // Train (augment): per sample, as v8_transforms orders it, Mosaic (from the recently loaded images'
 // buffer) or LetterBox -> RandomPerspective -> MixUp -> RandomHSV -> RandomFlip(vertical) ->
-// RandomFlip(horizontal, flip_idx) -> Format. Mosaic and mixup stop for the last close_mosaic epochs.
+// RandomFlip(horizontal, flip_idx) -> Format (RGB, or BGR with probability `bgr`). Mosaic and mixup stop
+// for the last close_mosaic epochs.
 // Val (rect): images sorted by aspect ratio, each batch letterboxed to its own shape
 // (set_rectangle: ceil(shape * imgsz / stride + pad) * stride), no augmentation.
 //
@@ -266,6 +267,15 @@ export class PoseDataset {
     randomHSV(s.img, hyp.hsv_h, hyp.hsv_s, hyp.hsv_v, rand);
     s = randomFlip(s, hyp.flipud, 'vertical', undefined, rand);
     s = randomFlip(s, hyp.fliplr, 'horizontal', this.flipIdx, rand);
+    // Format(bgr=hyp.bgr): the channels flip to RGB unless a draw falls at or below bgr
+    if (!(uniform01(rand) > hyp.bgr)) {
+      const d = s.img.data;
+      for (let p = 0; p < d.length; p += 3) {
+        const r = d[p];
+        d[p] = d[p + 2];
+        d[p + 2] = r;
+      }
+    }
     return this.finish(s, main);
   }
 

@@ -198,3 +198,29 @@ t.test('instances: flip_idx reorders whole keypoints', async (t) => {
   randomFlip({ img: grey(10, 10), ins }, 1, 'horizontal', [1, 0], replay([0]));
   t.same([...ins.keypoints], [7, 4, 5, 10, 1, 2, 1, 10, 11, 4, 7, 8]);
 });
+
+t.test('the whole pipeline on labels equals a float32 numpy + cv2 trace of Ultralytics (gen_pipeline_goldens.py)', async (t) => {
+  const pg = JSON.parse(readFileSync(join(FIX, 'pipeline_goldens.json'), 'utf8'));
+  const FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15];
+  const loaded = (name: string): LoadedImage => ({
+    img: readImage(join(FIX, `pipe_${name}.png`)),
+    labels: parsePoseLabels(readFileSync(join(COCO, `labels/train/${name}.txt`), 'utf8'), name, [17, 3], 1),
+  });
+  for (const c of pg.cases) {
+    const hyp = augmentHyp(c.hyp);
+    const rand = replay(c.u);
+    let s: Sample;
+    if (c.kind === 'letterbox') s = randomPerspective(letterboxSample(loaded('000000000049'), [pg.imgsz, pg.imgsz], 17, true), hyp, [0, 0], rand);
+    else s = randomPerspective(mosaic4(pg.names.map(loaded), pg.imgsz, 17, rand), hyp, mosaicBorder(pg.imgsz), rand);
+    randomHSV(s.img, hyp.hsv_h, hyp.hsv_s, hyp.hsv_v, rand);
+    s = randomFlip(s, hyp.flipud, 'vertical', undefined, rand);
+    s = randomFlip(s, hyp.fliplr, 'horizontal', FLIP, rand);
+    const tg = toTargets(s.ins, s.img.width, s.img.height);
+    const what = `${c.kind} u=${c.u}`;
+    t.same([s.img.height, s.img.width, 3], c.shape, `${what}: shape`);
+    t.equal(md5(s.img.data), c.md5, `${what}: pixels`);
+    t.equal(tg.cls.length, c.n, `${what}: ${c.n} objects kept`);
+    t.same([...tg.bboxes], c.bboxes, `${what}: boxes, float32 for float32`);
+    t.same([...tg.keypoints], c.keypoints, `${what}: keypoints, float32 for float32`);
+  }
+});

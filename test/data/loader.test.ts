@@ -67,6 +67,18 @@ t.test('seeded: the same batches every run, per epoch, untouched by the global g
   t.notSame(epochMd5(make(1), 0), a0, 'seed 1 differs');
 });
 
+t.test('bgr: the same sample with red and blue swapped', async (t) => {
+  const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
+  const [rgb] = [...PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4 }).batches(0)];
+  const [bgr] = [...PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4, hyp: { bgr: 1 } }).batches(0)];
+  const plane = 64 * 64;
+  for (let b = 0; b < 4; b++) {
+    const o = b * 3 * plane;
+    t.same([bgr.images.subarray(o, o + plane), bgr.images.subarray(o + 2 * plane, o + 3 * plane)], [rgb.images.subarray(o + 2 * plane, o + 3 * plane), rgb.images.subarray(o, o + plane)]);
+  }
+  t.same(bgr.bboxes, rgb.bboxes);
+});
+
 t.test('close_mosaic: off for the last epochs (never when close_mosaic > epochs, as Ultralytics)', async (t) => {
   const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
   const ds = PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4, epochs: 5, hyp: { close_mosaic: 2 } });
