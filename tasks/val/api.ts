@@ -6,16 +6,15 @@
 
 import type { Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
-import type { PoseModel } from '../../models/yolov8_pose.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
-import { PoseValidator, type ValArgs, type ValResult } from './validator.js';
+import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
 
 /** What val needs from the YOLO class. */
 export interface ValTarget {
   readonly modelSpec: string;
   ckptMeta: CheckpointMeta | null;
   device: Device | null;
-  load(device?: string | Device): Promise<PoseModel>;
+  load(device?: string | Device): Promise<ValModel>;
 }
 
 export type ValCallArgs = Partial<ValArgs> & { device?: string | Device };
