@@ -7,6 +7,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
 
@@ -40,8 +41,7 @@ export interface DatasetYamlOptions {
 
 /** Reads an Ultralytics pose dataset yaml and resolves its paths as check_det_dataset does. */
 export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): DatasetConfig {
-  const yamlFile = resolve(file);
-  if (!existsSync(yamlFile)) throw new Error(`dataset '${file}' not found (looked for ${yamlFile})`);
+  const yamlFile = findDatasetYaml(file, opts.datasetsDir ?? join(process.cwd(), 'datasets'));
   let raw: Record<string, unknown>;
   try {
     raw = parseYaml(readFileSync(yamlFile, 'utf8')) ?? {};
@@ -78,6 +78,34 @@ export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): Da
     else throw new Error(`${yamlFile}: '${k}' must be a folder, a .txt list of images, or a list of those; got ${JSON.stringify(v)}`);
   }
   return cfg;
+}
+
+/**
+ * The yaml file: the path as given, else for a bare name ('coco8-pose.yaml', as Ultralytics accepts)
+ * <datasets dir>/<stem>/<name>, then the datasets bundled with this package (data/<stem>/<name>).
+ */
+function findDatasetYaml(file: string, datasetsDir: string): string {
+  const tried = [resolve(file)];
+  if (!file.includes('/') && !file.includes(sep)) {
+    const stem = basename(file, extname(file));
+    tried.push(join(datasetsDir, stem, file), join(datasetsDir, file));
+    const root = bundledDataRoot();
+    if (root) tried.push(join(root, stem, file));
+  }
+  const found = tried.find((f) => existsSync(f));
+  if (!found) throw new Error(`dataset '${file}' not found (looked for ${tried.join(', ')})`);
+  return found;
+}
+
+/** <package>/data, found by walking up from this file (tasks/data in the sources, dist/tasks/data when built). */
+function bundledDataRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'data'))) return join(dir, 'data');
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
 }
 
 function parseNames(names: unknown, nc: unknown, file: string): Record<number, string> {

@@ -40,6 +40,15 @@ t.test('yaml: path defaults to the yaml folder; names, kpt_shape, flip_idx', asy
   t.same(c2.kptShape, [5, 2]);
 });
 
+t.test('a bare dataset name: the datasets dir, then the bundled data/', async (t) => {
+  const root = tmpDataset(t);
+  mkdirSync(join(root, 'mine'));
+  writeFileSync(join(root, 'mine/mine.yaml'), 'train: a\nval: b\nkpt_shape: [17, 3]\nnames: [p]\n');
+  t.equal(loadDatasetYaml('mine.yaml', { datasetsDir: root }).path, join(root, 'mine'));
+  t.match(loadDatasetYaml('coco8-pose.yaml', { datasetsDir: root }).yamlFile, /data\/coco8-pose\/coco8-pose\.yaml$/, 'bundled coco8-pose');
+  t.throws(() => loadDatasetYaml('nope-pose.yaml', { datasetsDir: root }), /dataset 'nope-pose\.yaml' not found \(looked for .*nope-pose\/nope-pose\.yaml/);
+});
+
 t.test('yaml errors name the file', async (t) => {
   const bad = (body: string, re: RegExp) => {
     const root = tmpDataset(t, body);
