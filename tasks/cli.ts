@@ -48,6 +48,13 @@ async function main(argv: string[]): Promise<number> {
       const { predictCli } = await import('./predict/cli.js');
       return predictCli(overrides);
     }
+    case 'val': {
+      const { valArgs, valModel } = await import('./val/api.js');
+      const { YOLO } = await import('./yolo.js');
+      const { model, ...args } = valArgs(overrides);
+      await valModel(new YOLO(model), args);
+      return 0;
+    }
     default:
       throw new Error(`yolo ${mode}: not available yet in this build (modes available now: help, version, checks, demo); see the issues tracker`);
   }

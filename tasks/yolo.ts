@@ -18,6 +18,8 @@ import { attemptDownloadAsset } from './download.js';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
+import type { ValCallArgs } from './val/api.js';
+import type { ValResult } from './val/validator.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput };
 
@@ -95,6 +97,15 @@ export class YOLO {
     this.predictor = p;
     this.errors = p.errors;
     yield* p.stream(source);
+  }
+
+  /**
+   * Validates on a dataset (Ultralytics' model.val): box and pose mAP, the table, plots and, with
+   * save_json, predictions.json. Without data/imgsz, the ones in the checkpoint's train_args are used.
+   */
+  async val(args: ValCallArgs = {}): Promise<ValResult> {
+    const { valModel } = await import('./val/api.js');
+    return valModel(this, args);
   }
 }
 
