@@ -15,6 +15,9 @@ import type { CheckpointMeta } from '../engine/io/torch_pt.js';
 import { readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { attemptDownloadAsset } from './download.js';
+import { packageRoot } from '../engine/paths.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
@@ -29,6 +32,8 @@ export interface YOLOOptions {
   /** Print what is loaded (default false). */
   verbose?: boolean;
 }
+
+const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 
 export class YOLO {
   readonly task: string;
@@ -71,6 +76,7 @@ export class YOLO {
     }
     this.model.eval();
     this.model.fuse();
+    for (const p of this.model.parameters()) p.requiresGrad = false; // inference only, as Ultralytics' EMA weights
     this.device = dev;
     return this.model;
   }
@@ -92,7 +98,14 @@ export class YOLO {
 
   /** Like predict(), yielding Results one at a time. */
   async *stream(source: SourceInput, args: PredictArgs = {}): AsyncGenerator<Results> {
+    const fresh = !this.model;
     const model = await this.load(args.device);
+    if (fresh && (args.verbose ?? true)) {
+      // as Ultralytics' select_device and AutoBackend's fuse(verbose=True) print on first use
+      const dev = this.device!;
+      console.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+      console.log(model.info(640, { verbose: false }).line);
+    }
     const p = new Predictor(model, this.device!, { save: false, ...args });
     this.predictor = p;
     this.errors = p.errors;

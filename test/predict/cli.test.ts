@@ -39,7 +39,10 @@ t.test('yolo pose predict end to end (cpu)', async (t) => {
   const run = (...a: string[]) => spawnSync(process.execPath, ['--import=tsx', 'tasks/cli.ts', 'pose', 'predict', ...a], { encoding: 'utf8', timeout: 300_000 });
   const r = run(`model=${CKPT}`, `source=${FIXTURES}images/zidane.jpg`, 'imgsz=320', 'conf=0.1', 'save_txt=True', 'device=cpu', `project=${project}`);
   t.equal(r.status, 0, `exit 0${r.status ? `: ${r.stderr}` : ''}`);
-  const lines = r.stdout.trimEnd().split('\n');
+  const all = r.stdout.trimEnd().split('\n');
+  t.match(all[0], /^yolo-ts \d+\.\d+\.\d+ 🚀 Node-\S+ cpu \(TypeScript reference\)$/, 'device line');
+  t.equal(all[1], 'YOLOv8n-pose summary (fused): 187 layers, 3,289,964 parameters, 0 gradients, 9.2 GFLOPs', "Ultralytics' fused summary");
+  const lines = all.slice(2);
   // Ultralytics finds 6 people above conf 0.1 on zidane.jpg with this checkpoint (reference json)
   t.match(lines[1], /^image 1\/1 .*zidane\.jpg: 192x320 6 persons, \d+\.\dms$/, lines[1]);
   t.match(lines[2], /^Speed: [\d.]+ms preprocess, [\d.]+ms inference, [\d.]+ms postprocess per image at shape \(1, 3, 192, 320\)$/, lines[2]);
