@@ -157,7 +157,8 @@ interface TileAnnotations {
   boxes: ArrayLike<number>;
   cls: ArrayLike<number>;
   conf: ArrayLike<number> | null;
-  kpts: Float32Array;
+  kpts: Float32Array; // (n, K, kptDims)
+  kptDims: number; // 3 for labels (x, y, visibility); the model's dims for predictions
 }
 
 /**
@@ -182,7 +183,6 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
   const k = Math.min(scale, 1);
   const fs = Math.floor((h + w) * ns * 0.01);
   const lw = Math.max(1, Math.round(fs / 10)), ts = Math.max(1, Math.round(fs / 10));
-  const per = kptShape[0] * kptShape[1];
   for (let i = 0; i < bs; i++) {
     const x0 = w * Math.floor(i / ns), y0 = h * (i % ns);
     strokeRect(img, x0, y0, x0 + w, y0 + h, WHITE, 2);
@@ -196,12 +196,13 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
     }
     for (let j = 0; j < t.cls.length; j++) {
       if (t.conf && !(t.conf[j] > 0.25)) continue;
+      const d = t.kptDims, per = kptShape[0] * d;
       const kp = t.kpts.slice(j * per, (j + 1) * per);
       for (let q = 0; q < kptShape[0]; q++) {
-        kp[q * kptShape[1]] = kp[q * kptShape[1]] * k + x0;
-        kp[q * kptShape[1] + 1] = kp[q * kptShape[1] + 1] * k + y0;
+        kp[q * d] = kp[q * d] * k + x0;
+        kp[q * d + 1] = kp[q * d + 1] * k + y0;
       }
-      drawKeypoints(img, kp, kptShape);
+      drawKeypoints(img, kp, [kptShape[0], d]);
     }
   }
   return img;
@@ -209,7 +210,7 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
 
 /** val_batch{i}_labels.png (ground truth) and val_batch{i}_pred.png (detections) for one batch. */
 export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<number, string>, kptShape: [number, number], saveDir: string, bi: number): void {
-  const labels: TileAnnotations[] = batch.images.map((im) => ({ boxes: im.lbBoxes, cls: im.cls, conf: null, kpts: im.lbKpts }));
+  const labels: TileAnnotations[] = batch.images.map((im) => ({ boxes: im.lbBoxes, cls: im.cls, conf: null, kpts: im.lbKpts, kptDims: 3 }));
   const per = kptShape[0] * kptShape[1];
   const preds: TileAnnotations[] = dets.map((d) => {
     const rows = Array.from({ length: d.n }, (_, i) => d.data.subarray(i * d.cols, (i + 1) * d.cols));
@@ -218,6 +219,7 @@ export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<
       cls: rows.map((r) => r[5]),
       conf: rows.map((r) => r[4]),
       kpts: Float32Array.from(rows.flatMap((r) => Array.from(r.subarray(6, 6 + per)))),
+      kptDims: kptShape[1],
     };
   });
   writeImage(join(saveDir, `val_batch${bi}_labels.png`), mosaic(batch, labels, names, kptShape));
