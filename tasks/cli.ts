@@ -48,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       const { predictCli } = await import('./predict/cli.js');
       return predictCli(overrides);
     }
+    case 'export': {
+      const { exportCli } = await import('./export/cli.js');
+      return exportCli(overrides);
+    }
     case 'val': {
       const { valArgs, valModel } = await import('./val/api.js');
       const { YOLO } = await import('./yolo.js');

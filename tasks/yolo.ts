@@ -1,13 +1,15 @@
 // The YOLO class, shaped like Ultralytics' `YOLO(...)`: made from a checkpoint ('yolov8n-pose.pt',
 // downloaded from Ultralytics' release assets on first use when missing; our .pt and .safetensors
-// too) or a model yaml name ('yolov8s-pose.yaml', randomly initialized). The model is loaded lazily, on the device the
-// first call asks for, and reloaded if a later call asks for another device.
+// too), a model yaml name ('yolov8s-pose.yaml', randomly initialized), or an exported model
+// ('yolov8n-pose.onnx', run through the engine by tasks/export's importer). The model is loaded
+// lazily, on the device the first call asks for, and reloaded if a later call asks for another device.
 //
 //   const model = new YOLO('yolov8n-pose.pt');
 //   const results = await model.predict('bus.jpg', { imgsz: 640, conf: 0.25 });
 //   console.log(results[0].boxes.xyxy, results[0].keypoints?.xy);
+//   await model.export({ format: 'onnx', imgsz: 640 });   // -> yolov8n-pose.onnx beside the weights
 //
-// Imports: engine, models, ./predict, ./download.
+// Imports: engine, models, ./predict, ./download, ./export.
 
 import { extname } from 'node:path';
 import { getDevice, type Device } from '../engine/index.js';
@@ -21,10 +23,16 @@ import { join } from 'node:path';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
+import { OnnxPoseModel } from './export/onnx_model.js';
+import { exportModel, type ExportArgs } from './export/exporter.js';
+import { resolveFormat } from './export/formats.js';
 import type { ValCallArgs } from './val/api.js';
 import type { ValResult } from './val/validator.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput };
+
+/** What predict and val run: the engine's own PoseModel, or an exported .onnx through the importer. */
+export type PoseBackend = PoseModel | OnnxPoseModel;
 
 export interface YOLOOptions {
   /** Only 'pose' is implemented. */
@@ -38,7 +46,7 @@ const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.jso
 export class YOLO {
   readonly task: string;
   /** The model once loaded (by the first predict or an explicit load()). */
-  model: PoseModel | null = null;
+  model: PoseBackend | null = null;
   device: Device | null = null;
   /** The checkpoint's metadata (train args, date, version) when made from a .pt file. */
   ckptMeta: CheckpointMeta | null = null;
@@ -51,25 +59,35 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', ''].includes(ext))
-      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors) nor a model .yaml`);
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', ''].includes(ext))
+      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx) nor a model .yaml`);
   }
 
   private ckpt: PoseCheckpoint | null = null;
+  /** the checkpoint file once found or downloaded (export writes beside it) */
+  private weightsPath: string | null = null;
 
   /** Loads (or reloads on another device) the model, eval mode, BN folded into conv. */
-  async load(device?: string | Device): Promise<PoseModel> {
+  async load(device?: string | Device): Promise<PoseBackend> {
     const dev = await getDevice(device);
     if (this.model && this.device === dev) return this.model;
     const spec = this.modelSpec;
     const ext = extname(spec).toLowerCase();
-    if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (this.model instanceof OnnxPoseModel) this.model.dispose();
+    else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (ext === '.onnx') {
+      // stride, names, imgsz and kpt_shape come from the file's metadata (AutoBackend)
+      this.model = OnnxPoseModel.load(spec, dev);
+      this.device = dev;
+      return this.model;
+    }
     if (ext === '.yaml' || ext === '.yml' || ext === '') {
       this.model = buildPoseModel(spec, { device: dev });
     } else {
       // read once; a later call on another device rebuilds from the host copy
       if (!this.ckpt) {
-        this.ckpt = readPoseCheckpoint(await attemptDownloadAsset(spec));
+        this.weightsPath = await attemptDownloadAsset(spec);
+        this.ckpt = readPoseCheckpoint(this.weightsPath);
         this.ckptMeta = checkpointMeta(this.ckpt);
       }
       this.model = modelFromCheckpoint(this.ckpt, spec, dev);
@@ -106,7 +124,9 @@ export class YOLO {
       console.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
       console.log(model.info(640, { verbose: false }).line);
     }
-    const p = new Predictor(model, this.device!, { save: false, ...args });
+    // an exported model predicts at its export size unless told otherwise
+    const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
+    const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });
     this.predictor = p;
     this.errors = p.errors;
     yield* p.stream(source);
@@ -119,6 +139,19 @@ export class YOLO {
   async val(args: ValCallArgs = {}): Promise<ValResult> {
     const { valModel } = await import('./val/api.js');
     return valModel(this, args);
+  }
+
+  /**
+   * Exports the model (Ultralytics' model.export): writes `<weights stem>.onnx` beside the weights
+   * (in the working folder for a yaml model) and returns its path. See tasks/export/exporter.ts.
+   */
+  async export(args: ExportArgs & { device?: string | Device } = {}): Promise<string> {
+    resolveFormat(args.format ?? 'torchscript', args.verbose === false ? () => {} : console.warn); // a bad format fails before any loading
+    if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.export: '${this.modelSpec}' is already an exported model; export from its .pt checkpoint`);
+    const { device, ...rest } = args;
+    const model = (this.model && !device ? this.model : await this.load(device ?? 'cpu')) as PoseModel; // Ultralytics exports on the cpu by default
+    const data = this.ckptMeta?.train_args?.data;
+    return exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
   }
 }
 

@@ -54,6 +54,13 @@ export class OnnxPoseModel {
     return new OnnxPoseModel(OnnxSession.load(file, device), file);
   }
 
+  /** What AutoBackend prints when it opens an exported model (a PoseModel prints its summary here). */
+  info(_imgsz?: number | [number, number], opts: { verbose?: boolean } = {}): { line: string } {
+    const line = `Loading ${this.file} for ONNX inference through the engine (${this.session.device.type})...`;
+    if (opts.verbose ?? true) console.log(line);
+    return { line };
+  }
+
   get device(): Device {
     return this.session.device;
   }

@@ -25,7 +25,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const train = target.ckptMeta?.train_args ?? {};
   const data = args.data ?? (typeof train.data === 'string' ? train.data : undefined);
   if (!data) throw new Error(`val: no dataset given and ${target.modelSpec} does not record one (pass data=<dataset.yaml>)`);
-  const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : 640);
+  const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
   const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
   return v.run(model, target.device!);

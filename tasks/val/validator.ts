@@ -26,6 +26,15 @@ export interface ValModel {
   stride: number[];
   names: Record<number, string>;
   kptShape: [number, number];
+  /**
+   * Exported models with a fixed input (an .onnx without dynamic axes) have pt false, dynamic false and
+   * their export batch: Ultralytics validates them without rect batches, at square imgsz, batch = that.
+   */
+  pt?: boolean;
+  dynamic?: boolean;
+  batch?: number;
+  /** the export size of such a model (the default imgsz) */
+  imgsz?: [number, number];
 }
 
 export interface ValArgs {
@@ -92,7 +101,9 @@ export class PoseValidator {
     if (imgsz !== a.imgsz) this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
     const samples = split.samples;
-    const plan = rectBatches(samples.map((s) => s.shape), a.batch, imgsz, stride, 0.5);
+    const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
+    if (fixed) this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
+    const plan = fixed ? squareBatches(samples.length, model.batch ?? 1, imgsz) : rectBatches(samples.map((s) => s.shape), a.batch, imgsz, stride, 0.5);
 
     const plots = a.plots && !opts.training;
     const saveDir = opts.training && !a.save_dir ? null : (a.save_dir ?? getSaveDir({ project: a.project, name: a.name, existOk: !!a.exist_ok, mode: 'val' }));
@@ -224,4 +235,12 @@ function predToJson(det: NativeDetections, imFile: string, classMap: number[], k
       score: round(det.conf[i], 5),
     };
   });
+}
+
+/** Without rect: file order, every batch letterboxed to imgsz x imgsz (an exported model's fixed input). */
+function squareBatches(n: number, batch: number, imgsz: number) {
+  const order = Array.from({ length: n }, (_, i) => i);
+  const batches: number[][] = [];
+  for (let s = 0; s < n; s += batch) batches.push(order.slice(s, s + batch));
+  return { order, batches, shapes: batches.map(() => [imgsz, imgsz] as [number, number]) };
 }
