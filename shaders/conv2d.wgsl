@@ -28,20 +28,26 @@ struct Params {
   act: u32,        // 0 none, 1 SiLU
 }
 
-// A_VEC4: the weight rows are 4-aligned (Cg % 4 == 0), so a_get4 is one vec4 load.
+// A_VEC4: Cg % 4 == 0, so 4 channels of a weight row are one vec4 load.
 override A_VEC4: bool = false;
+// PLANE_VEC4: OH * OW % 4 == 0, so 4 consecutive pixels (n % 4 == 0) lie in one plane, 16-byte
+// aligned: one vec4 store, and for a 1x1 stride-1 unpadded conv (POINTWISE) one vec4 load.
+override PLANE_VEC4: bool = false;
+override POINTWISE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;     // (O, kh, kw, Cg)
-@group(0) @binding(3) var<storage, read> w4: array<vec4f>;  // the same buffer, as vec4
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> x4: array<vec4f>;  // the same buffer, as vec4
+@group(0) @binding(3) var<storage, read> w: array<f32>;     // (O, kh, kw, Cg)
+@group(0) @binding(4) var<storage, read> w4: array<vec4f>;  // the same buffer, as vec4
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<vec4f>;  // (batch, O, OH, OW), flat, 4 per element
 
 struct ARow { base: u32, ok: bool }           // weight row o
 struct ASeg { base: u32, ok: bool }           // ... at tap (ky, kx)
-struct BCol { base: i32, iy: i32, ix: i32, ok: bool, out: u32 }   // output pixel: input plane offset, window origin, output offset of channel 0
-struct BSeg { base: i32, ok: bool }           // input pixel under tap (ky, kx), channel 0 of the group
+// 4 output pixels n..n+3: input plane offset of channel 0 of the group, window origin, output offset of o = 0
+struct BCol { base: vec4i, iy: vec4i, ix: vec4i, ok: vec4<bool>, out: vec4u }
+struct BSeg { base: vec4i, ok: vec4<bool> }   // the input pixel under tap (ky, kx), channel 0
 
 fn a_row(m: u32, g: u32) -> ARow {
   let o = g * p.M + m;
@@ -65,34 +71,43 @@ fn a_get4(s: ASeg, kk: u32) -> vec4f {
 
 fn b_col(n: u32, g: u32) -> BCol {
   let plane = p.OH * p.OW;
-  let b = n / plane;
-  let r = n % plane;
-  let oy = i32(r / p.OW);
-  let ox = i32(r % p.OW);
-  let base = i32((b * p.C + g * p.seg_len) * p.H * p.W);
+  let ns = vec4u(n) + vec4u(0u, 1u, 2u, 3u);
+  let b = ns / plane;
+  let r = ns % plane;
+  let oy = vec4i(r / p.OW);
+  let ox = vec4i(r % p.OW);
+  let base = vec4i((b * p.C + g * p.seg_len) * p.H * p.W);
   let out_base = (b * p.O + g * p.M) * plane + r;
-  return BCol(base, oy * p.stride_y - p.pad_y, ox * p.stride_x - p.pad_x, n < p.N, out_base);
+  return BCol(base, oy * p.stride_y - p.pad_y, ox * p.stride_x - p.pad_x, ns < vec4u(p.N), out_base);
 }
 
 fn b_seg(c: BCol, ky: u32, kx: u32) -> BSeg {
   let iy = c.iy + i32(ky) * p.dil_y;
   let ix = c.ix + i32(kx) * p.dil_x;
-  let inside = iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W);
-  return BSeg(c.base + iy * i32(p.W) + ix, c.ok && inside);
+  let inside = (iy >= vec4i(0)) & (iy < vec4i(i32(p.H))) & (ix >= vec4i(0)) & (ix < vec4i(i32(p.W)));
+  return BSeg(c.base + iy * i32(p.W) + ix, c.ok & inside);
 }
 
-fn b_get4(s: BSeg, kk: u32) -> vec4f {
-  let hw = i32(p.H * p.W);
-  var v = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    v[t] = select(0.0, x[u32(s.base + i32(kk + t) * hw)], s.ok && kk + t < p.seg_len);
+// X[channel kk of the group, the 4 pixels under this tap]
+fn b_get(s: BSeg, kk: u32) -> vec4f {
+  let off = s.base + i32(kk * p.H * p.W);
+  let ok = s.ok & vec4<bool>(kk < p.seg_len);
+  if (POINTWISE && PLANE_VEC4) {
+    return select(vec4f(0.0), x4[u32(off.x) / 4u], ok);
   }
-  return v;
+  return select(vec4f(0.0), vec4f(x[u32(off.x)], x[u32(off.y)], x[u32(off.z)], x[u32(off.w)]), ok);
 }
 
-fn c_put(m: u32, c: BCol, g: u32, part: u32, acc: f32) {
+fn c_put4(m: u32, c: BCol, g: u32, part: u32, acc: vec4f) {
   var v = acc;
   if (p.has_bias == 1u) { v += bias[g * p.M + m]; }
   if (p.act == 1u) { v = v / (1.0 + exp(-v)); }
-  out[c.out + m * p.OH * p.OW] = v;
+  let o = c.out + m * p.OH * p.OW;
+  if (PLANE_VEC4 && c.ok.w) {
+    out[o.x / 4u] = v;
+    return;
+  }
+  for (var t = 0u; t < 4u; t++) {
+    if (c.ok[t]) { out[o[t] / 4u][o[t] % 4u] = v[t]; }
+  }
 }

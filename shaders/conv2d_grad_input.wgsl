@@ -40,19 +40,25 @@ struct Params {
   dstep_x: i32,
 }
 
-// A_VEC4: Og % 4 == 0, so a_get4 is one vec4 load.
+// A_VEC4: Og % 4 == 0, so 4 output channels of a weight row are one vec4 load.
 override A_VEC4: bool = false;
+// PLANE_VEC4: stride 1 and H * W % 4 == 0: 4 consecutive pixels (n % 4 == 0) are one aligned vec4
+// of dX (one store) and, for a 1x1 unpadded conv (POINTWISE), of dY (one load).
+override PLANE_VEC4: bool = false;
+override POINTWISE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;     // (groups, Cg, kh, kw, Og)
-@group(0) @binding(3) var<storage, read> w4: array<vec4f>;  // the same buffer, as vec4
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;  // the same buffer, as vec4
+@group(0) @binding(3) var<storage, read> w: array<f32>;      // (groups, Cg, kh, kw, Og)
+@group(0) @binding(4) var<storage, read> w4: array<vec4f>;   // the same buffer, as vec4
+@group(0) @binding(5) var<storage, read_write> dx: array<vec4f>;  // (batch, C, H, W), flat, 4 per element
 
 struct ARow { base: u32, ok: bool }        // weight row (g, c)
 struct ASeg { base: u32, ok: bool }        // ... at tap (ky, kx)
-struct BCol { base: i32, oy: i32, ox: i32, ok: bool, out: u32 }   // pixel: dY plane offset, (oy, ox) of tap j = 0, dX offset of channel 0
-struct BSeg { base: i32, ok: bool }        // the dY pixel under tap j, channel 0 of the group
+// 4 pixels n..n+3 of this phase: dY plane offset of channel 0 of the group, (oy, ox) of tap j = 0, dX offset of c = 0
+struct BCol { base: vec4i, oy: vec4i, ox: vec4i, ok: vec4<bool>, out: vec4u }
+struct BSeg { base: vec4i, ok: vec4<bool> }   // the dY pixels under tap j, channel 0 of the group
 
 fn a_row(m: u32, g: u32) -> ARow {
   return ARow((g * p.M + m) * p.kh * p.kw * p.seg_len, m < p.M);
@@ -77,33 +83,42 @@ fn a_get4(s: ASeg, kk: u32) -> vec4f {
 
 fn b_col(n: u32, g: u32) -> BCol {
   let plane = p.Hq * p.Wq;
-  let b = n / plane;
-  let r = n % plane;
+  let ns = vec4u(n) + vec4u(0u, 1u, 2u, 3u);
+  let b = ns / plane;
+  let r = ns % plane;
   let qy = r / p.Wq;
   let qx = r % p.Wq;
-  let base = i32((b * p.O + g * p.seg_len) * p.OH * p.OW);
+  let base = vec4i((b * p.O + g * p.seg_len) * p.OH * p.OW);
   let iy = qy * p.stride_y + p.phase_y;
   let ix = qx * p.stride_x + p.phase_x;
   let out_base = (b * p.C + g * p.M) * p.H * p.W + iy * p.W + ix;
-  return BCol(base, i32(qy) + p.c0_y, i32(qx) + p.c0_x, n < p.N, out_base);
+  return BCol(base, vec4i(qy) + p.c0_y, vec4i(qx) + p.c0_x, ns < vec4u(p.N), out_base);
 }
 
 fn b_seg(c: BCol, jy: u32, jx: u32) -> BSeg {
   let oy = c.oy - i32(jy) * p.dstep_y;
   let ox = c.ox - i32(jx) * p.dstep_x;
-  let hit = oy >= 0 && oy < i32(p.OH) && ox >= 0 && ox < i32(p.OW);
-  return BSeg(c.base + oy * i32(p.OW) + ox, c.ok && hit);
+  let hit = (oy >= vec4i(0)) & (oy < vec4i(i32(p.OH))) & (ox >= vec4i(0)) & (ox < vec4i(i32(p.OW)));
+  return BSeg(c.base + oy * i32(p.OW) + ox, c.ok & hit);
 }
 
-fn b_get4(s: BSeg, kk: u32) -> vec4f {
-  let plane = i32(p.OH * p.OW);
-  var v = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    v[t] = select(0.0, dy[u32(s.base + i32(kk + t) * plane)], s.ok && kk + t < p.seg_len);
+// dY[output channel kk of the group, the 4 pixels this tap reads]
+fn b_get(s: BSeg, kk: u32) -> vec4f {
+  let off = s.base + i32(kk * p.OH * p.OW);
+  let ok = s.ok & vec4<bool>(kk < p.seg_len);
+  if (POINTWISE && PLANE_VEC4) {
+    return select(vec4f(0.0), dy4[u32(off.x) / 4u], ok);
   }
-  return v;
+  return select(vec4f(0.0), vec4f(dy[u32(off.x)], dy[u32(off.y)], dy[u32(off.z)], dy[u32(off.w)]), ok);
 }
 
-fn c_put(m: u32, c: BCol, g: u32, part: u32, v: f32) {
-  dx[c.out + m * p.H * p.W] = v;
+fn c_put4(m: u32, c: BCol, g: u32, part: u32, v: vec4f) {
+  let o = c.out + m * p.H * p.W;
+  if (PLANE_VEC4 && c.ok.w) {
+    dx[o.x / 4u] = v;
+    return;
+  }
+  for (var t = 0u; t < 4u; t++) {
+    if (c.ok[t]) { dx[o[t] / 4u][o[t] % 4u] = v[t]; }
+  }
 }

@@ -30,17 +30,20 @@ struct Params {
 
 // A_VEC4: OW % 4 == 0, so a run of 4 ox of dY is one vec4 load.
 override A_VEC4: bool = false;
+// ROW_VEC4: Cg * kh * kw % 4 == 0, so 4 consecutive columns of dW are one aligned vec4 store.
+override ROW_VEC4: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;  // the same buffer, as vec4
 @group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;  // (ksplit, O, Cg, kh, kw)
+@group(0) @binding(4) var<storage, read_write> dw: array<vec4f>;  // (ksplit, O, Cg, kh, kw), flat, 4 per element
 
 struct ARow { base: u32, ok: bool }         // dY channel o of the group, batch 0, row 0
 struct ASeg { base: u32, ok: bool }         // ... at (b, oy)
-struct BCol { base: u32, dy: i32, dx: i32, ok: bool, out: u32 }   // (c, ky, kx): X plane offset, tap offsets, dW offset for o = 0
-struct BSeg { base: i32, dx: i32, ok: bool }  // X row under (b, oy) for this tap; ix = ox * stride + dx
+// 4 columns (c, ky, kx): X plane offset, tap offsets, dW offset for o = 0
+struct BCol { base: vec4u, dy: vec4i, dx: vec4i, ok: vec4<bool>, out: u32 }
+struct BSeg { base: vec4i, dx: vec4i, ok: vec4<bool> }  // X rows under (b, oy) for these taps; ix = ox * stride + dx
 
 fn a_row(m: u32, g: u32) -> ARow {
   return ARow((g * p.M + m) * p.OH * p.OW, m < p.M);
@@ -65,32 +68,37 @@ fn a_get4(s: ASeg, kk: u32) -> vec4f {
 
 fn b_col(n: u32, g: u32) -> BCol {
   let taps = p.kh * p.kw;
-  let c = n / taps;
-  let r = n % taps;
-  let ky = i32(r / p.kw);
-  let kx = i32(r % p.kw);
+  let ns = vec4u(n) + vec4u(0u, 1u, 2u, 3u);
+  let c = ns / taps;
+  let r = ns % taps;
+  let ky = vec4i(r / p.kw);
+  let kx = vec4i(r % p.kw);
   let cg = p.N / taps;
-  let out_base = g * p.M * p.N + n;
-  return BCol((g * cg + c) * p.H * p.W, ky * p.dil_y - p.pad_y, kx * p.dil_x - p.pad_x, n < p.N, out_base);
+  return BCol((g * cg + c) * p.H * p.W, ky * p.dil_y - p.pad_y, kx * p.dil_x - p.pad_x, ns < vec4u(p.N), g * p.M * p.N + n);
 }
 
 fn b_seg(c: BCol, sy: u32, sx: u32) -> BSeg {
   let b = sy / p.OH;
   let iy = i32(sy % p.OH) * p.stride_y + c.dy;
-  let inside = iy >= 0 && iy < i32(p.H);
-  return BSeg(i32(b * p.C * p.H * p.W + c.base) + iy * i32(p.W), c.dx, c.ok && inside);
+  let inside = (iy >= vec4i(0)) & (iy < vec4i(i32(p.H)));
+  return BSeg(vec4i(b * p.C * p.H * p.W + c.base) + iy * i32(p.W), c.dx, c.ok & inside);
 }
 
-fn b_get4(s: BSeg, kk: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    let ix = i32(kk + t) * p.stride_x + s.dx;
-    let ok = s.ok && kk + t < p.seg_len && ix >= 0 && ix < i32(p.W);
-    v[t] = select(0.0, x[u32(s.base + ix)], ok);
+// X[the 4 columns' (c, ky, kx) at output pixel ox = kk of this row]
+fn b_get(s: BSeg, kk: u32) -> vec4f {
+  let ix = i32(kk) * p.stride_x + s.dx;
+  let ok = s.ok & vec4<bool>(kk < p.seg_len) & (ix >= vec4i(0)) & (ix < vec4i(i32(p.W)));
+  let off = s.base + ix;
+  return select(vec4f(0.0), vec4f(x[u32(off.x)], x[u32(off.y)], x[u32(off.z)], x[u32(off.w)]), ok);
+}
+
+fn c_put4(m: u32, c: BCol, g: u32, part: u32, v: vec4f) {
+  let o = part * p.O * p.N + c.out + m * p.N;
+  if (ROW_VEC4 && c.ok.w) {
+    dw[o / 4u] = v;
+    return;
   }
-  return v;
-}
-
-fn c_put(m: u32, c: BCol, g: u32, part: u32, v: f32) {
-  dw[part * p.O * p.N + c.out + m * p.N] = v;
+  for (var t = 0u; t < 4u; t++) {
+    if (c.ok[t]) { dw[(o + t) / 4u][(o + t) % 4u] = v[t]; }
+  }
 }

@@ -7,8 +7,9 @@
 // storage-buffer load whose address is not a compile-time constant becomes a loop over the lanes
 // with a bounds check per element, about 14 instructions per lane per float, uniform address or
 // not; workgroup memory is no cheaper. So speed is "FMAs per loaded float", plain register
-// blocking. A workgroup is one subgroup of 8 lanes; lane l owns the 4 columns n0 + l + 8j and all
-// RM = 8 * RQ rows. Each A value is loaded by one lane only (lane l loads rows m0 + l + 8q) and
+// blocking. A workgroup is one subgroup of 8 lanes; lane l owns the 4 columns n0 + 4l .. n0 + 4l + 3
+// (so where B rows and C rows are contiguous, as in 1x1 convs and matmul, they move as one vec4) and
+// all RM = 8 * RQ rows. Each A value is loaded by one lane only (lane l loads rows m0 + l + 8q) and
 // handed to the others with subgroupBroadcast (a register shuffle), so one loaded A float feeds 32
 // FMAs and one loaded B float feeds RM. The 4 products of a k-step are summed in registers before
 // touching the accumulator, because llvmpipe blends every loop-carried variable with the
@@ -34,9 +35,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let n0 = wid.x * LANES * RN;
   var rows: array<ARow, 4>;      // the rows this lane loads: m0 + lane + 8q
   for (var q = 0u; q < 4u; q++) { rows[q] = a_row(m0 + q * LANES + lane, slice); }
-  var cols: array<BCol, RN>;     // the columns this lane owns: n0 + lane + 8j
-  for (var j = 0u; j < RN; j++) { cols[j] = b_col(n0 + j * LANES + lane, slice); }
-  var acc: array<vec4f, 32>;     // acc[r][j] = C[m0 + r, n0 + lane + 8j], r < 8 * RQ
+  let cols = b_col(n0 + RN * lane, slice);  // the 4 columns this lane owns
+  var acc: array<vec4f, 32>;     // acc[r][j] = C[m0 + r, n0 + 4 * lane + j], r < 8 * RQ
   let per = (p.seg_y + p.ksplit - 1u) / p.ksplit;
   let sy_end = min(p.seg_y, (part + 1u) * per);
   for (var sy = part * per; sy < sy_end; sy++) {
@@ -45,21 +45,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       let s1 = a_seg(rows[1], sy, sx);
       let s2 = a_seg(rows[2], sy, sx);
       let s3 = a_seg(rows[3], sy, sx);
-      let t0 = b_seg(cols[0], sy, sx);
-      let t1 = b_seg(cols[1], sy, sx);
-      let t2 = b_seg(cols[2], sy, sx);
-      let t3 = b_seg(cols[3], sy, sx);
+      let sb = b_seg(cols, sy, sx);
       for (var kk = 0u; kk < p.seg_len; kk += 4u) {
-        // aq = A[m0 + 8q + lane, k..k+3]; cj = B[k..k+3, column j]
-        let c0 = b_get4(t0, kk);
-        let c1 = b_get4(t1, kk);
-        let c2 = b_get4(t2, kk);
-        let c3 = b_get4(t3, kk);
-        // bt = B[k + t, this lane's 4 columns]
-        let b0 = vec4f(c0.x, c1.x, c2.x, c3.x);
-        let b1 = vec4f(c0.y, c1.y, c2.y, c3.y);
-        let b2 = vec4f(c0.z, c1.z, c2.z, c3.z);
-        let b3 = vec4f(c0.w, c1.w, c2.w, c3.w);
+        // bt = B[k + t, this lane's 4 columns]; aq = A[m0 + 8q + lane, k..k+3]
+        let b0 = b_get(sb, kk);
+        let b1 = b_get(sb, kk + 1u);
+        let b2 = b_get(sb, kk + 2u);
+        let b3 = b_get(sb, kk + 3u);
         let a0 = a_get4(s0, kk);
         acc[0] += mac4(subgroupBroadcast(a0, 0u), b0, b1, b2, b3);
         acc[1] += mac4(subgroupBroadcast(a0, 1u), b0, b1, b2, b3);
@@ -103,9 +95,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       }
     }
   }
-  for (var r = 0u; r < LANES * RQ; r++) {
-    for (var j = 0u; j < RN; j++) {
-      if (m0 + r < p.M && n0 + j * LANES + lane < p.N) { c_put(m0 + r, cols[j], slice, part, acc[r][j]); }
+  if (n0 + RN * lane < p.N) {
+    for (var r = 0u; r < LANES * RQ; r++) {
+      if (m0 + r < p.M) { c_put4(m0 + r, cols, slice, part, acc[r]); }
     }
   }
 }

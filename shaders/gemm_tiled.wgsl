@@ -1,7 +1,8 @@
 // GEMM core for GPUs: C[m, n] = sum_k A[m, k] * B[k, n], tiled through workgroup memory.
 // A 16x16 workgroup computes a 64x64 tile of C, each invocation a 4x4 block; K advances TK at a
-// time: every invocation loads one 4-long run of A or of B into workgroup memory, then all of them
-// read it back 4x4 at a time. (gemm_subgroup.wgsl is the CPU-adapter core.)
+// time: the invocations load the tile's runs of 4 (4 k of an A row, 4 columns of a B row) into
+// workgroup memory, then all of them read it back 4x4 at a time. (gemm_subgroup.wgsl is the
+// CPU-adapter core.)
 //
 // The contract. conv2d forward, conv2d grad-input, conv2d grad-weight and matmul are this GEMM and
 // differ only in how they read A and B and write C. An op shader defines, before including a core:
@@ -11,14 +12,15 @@
 //     grid z = slices * ksplit, and part p of ksplit sums the sy in its share (split-K).
 //   struct ARow, ASeg;  fn a_row(m, slice) -> ARow;  fn a_seg(ARow, sy, sx) -> ASeg;
 //     fn a_get4(ASeg, kk) -> vec4f  = A[m, k + t] for kk + t in the segment, 0 past its end or m >= M.
-//   struct BCol, BSeg;  fn b_col(n, slice) -> BCol;  fn b_seg(BCol, sy, sx) -> BSeg;
-//     fn b_get4(BSeg, kk) -> vec4f  = B[k + t, n] likewise, 0 for n >= N.
-//   fn c_put(m, col: BCol, slice, part, v)  writes C[m, n] (the core calls it for m < M, n < N only).
+//   struct BCol, BSeg;  fn b_col(n, slice) -> BCol  for the 4 columns n..n+3 (n % 4 == 0);
+//     fn b_seg(BCol, sy, sx) -> BSeg;  fn b_get(BSeg, kk) -> vec4f  = B[k, n + t], 0 past the
+//     segment's end or for columns >= N (4 columns of one k: a vec4 where B rows are contiguous).
+//   fn c_put4(m, BCol, slice, part, v: vec4f)  writes C[m, n + t] for the columns < N (m < M here).
 // slice is the batch or group index the grid's z carries; part the split-K share.
 
 const TM = 64u;            // tile rows
 const TN = 64u;            // tile columns
-override TK: u32 = 8u;     // k per tile step, a multiple of 4 (segments are padded to it)
+override TK: u32 = 8u;     // k per tile step: 4, 8 or 16 (segments are padded to it; each invocation loads at most one run of A and one of B)
 
 var<workgroup> tile_a: array<f32, TK * TM>;   // [k][m]
 var<workgroup> tile_b: array<f32, TK * TN>;   // [k][n]
@@ -29,32 +31,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let slice = wid.z / p.ksplit;
   let m0 = wid.y * TM;
   let n0 = wid.x * TN;
-  // Loading: the tile holds TK/4 runs of 4 k per row of A and per column of B. Invocation tid
-  // loads run (tid % runs) of row/column (tid / runs); the first TM * runs invocations load A,
-  // the next TN * runs load B (with TK = 8: 128 + 128 = all 256).
-  let runs = TK / 4u;
-  let lr = tid % runs;
-  let li = (tid / runs) % TM;
-  let loads_a = tid < TM * runs;
-  let loads_b = !loads_a && tid < (TM + TN) * runs;
-  let row = a_row(m0 + li, slice);
-  let col = b_col(n0 + li, slice);
+  // A tile: TM rows x TK/4 runs of 4 k; B tile: TK rows of k x TN/4 runs of 4 columns. Invocation
+  // tid loads A run tid (row tid % TM, run tid / TM) and B run tid (k tid % TK, columns 4 * (tid / TK))
+  // while there are that many runs (TK = 8: 128 of each, for 256 invocations).
+  let a_runs = TM * TK / 4u;
+  let b_runs = TK * TN / 4u;
+  let ar = a_row(m0 + tid % TM, slice);
+  let bc = b_col(n0 + 4u * (tid / TK), slice);
   var acc: array<vec4f, 4>;   // acc[i][j] = C[m0 + 4 * lid.y + i, n0 + 4 * lid.x + j]
   let per = (p.seg_y + p.ksplit - 1u) / p.ksplit;
   let sy_end = min(p.seg_y, (part + 1u) * per);
   for (var sy = part * per; sy < sy_end; sy++) {
     for (var sx = 0u; sx < p.seg_x; sx++) {
-      let sa = a_seg(row, sy, sx);
-      let sb = b_seg(col, sy, sx);
+      let sa = a_seg(ar, sy, sx);
+      let sb = b_seg(bc, sy, sx);
       for (var k0 = 0u; k0 < p.seg_len; k0 += TK) {
-        let kk = k0 + 4u * lr;
-        if (loads_a) {
-          let v = a_get4(sa, kk);
-          for (var t = 0u; t < 4u; t++) { tile_a[(4u * lr + t) * TM + li] = v[t]; }
+        if (tid < a_runs) {
+          let kr = 4u * (tid / TM);
+          let v = a_get4(sa, k0 + kr);
+          for (var t = 0u; t < 4u; t++) { tile_a[(kr + t) * TM + tid % TM] = v[t]; }
         }
-        if (loads_b) {
-          let v = b_get4(sb, kk);
-          for (var t = 0u; t < 4u; t++) { tile_b[(4u * lr + t) * TN + li] = v[t]; }
+        if (tid < b_runs) {
+          let k = tid % TK;
+          let v = b_get(sb, k0 + k);
+          for (var t = 0u; t < 4u; t++) { tile_b[k * TN + 4u * (tid / TK) + t] = v[t]; }
         }
         workgroupBarrier();
         for (var k = 0u; k < TK; k++) {
@@ -71,13 +71,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       }
     }
   }
-  for (var j = 0u; j < 4u; j++) {
-    let n = n0 + 4u * lid.x + j;
-    if (n >= p.N) { continue; }
+  let n = n0 + 4u * lid.x;
+  if (n < p.N) {
     let c = b_col(n, slice);
     for (var i = 0u; i < 4u; i++) {
       let m = m0 + 4u * lid.y + i;
-      if (m < p.M) { c_put(m, c, slice, part, acc[i][j]); }
+      if (m < p.M) { c_put4(m, c, slice, part, acc[i]); }
     }
   }
 }

@@ -188,6 +188,10 @@ function gradWeightCpu(x: TypedArray, gy: TypedArray, gw: TypedArray, g: ConvGeo
 
 // ---- webgpu: one GEMM launch each; see the shaders for the hooks ------------------------------
 
+const flag = (b: boolean) => (b ? 1 : 0);
+/** 1x1, stride 1, no padding: output pixel i reads input pixel i (so 4 of them are one vec4). */
+const pointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+
 /** A contiguous copy of a permuted weight view, outside the graph. */
 const repack = (view: () => Tensor) => noGrad(() => tidy(() => contiguous(view())));
 
@@ -205,8 +209,8 @@ function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvG
   const { file, constants, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
   checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, w);
   gpu.dispatch(
-    { file, constants: { ...constants, A_VEC4: g.cg % 4 === 0 ? 1 : 0 } },
-    { x: xs.storage.buffer!, w: wp.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
+    { file, constants: { ...constants, A_VEC4: flag(g.cg % 4 === 0), PLANE_VEC4: flag((g.oh * g.ow) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
+    { x: xs.storage.buffer!, x4: xs.storage.buffer!, w: wp.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
     { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
     grid,
   );
@@ -228,8 +232,8 @@ function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {
       const { file, constants, grid } = gemmLaunch(gpu, 'conv2d_grad_input', g.cg, N, g.groups);
       checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradInput', gy, w);
       gpu.dispatch(
-        { file, constants: { ...constants, A_VEC4: g.og % 4 === 0 ? 1 : 0 } },
-        { dy: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
+        { file, constants: { ...constants, A_VEC4: flag(g.og % 4 === 0), PLANE_VEC4: flag(g.sh === 1 && g.sw === 1 && (g.h * g.w) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
+        { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
         {
           M: g.cg, N, seg_y: ty.count, seg_x: tx.count, seg_len: g.og, ksplit: 1,
           C: g.c, H: g.h, W: g.w, O: g.o, OH: g.oh, OW: g.ow, kh: g.kh, kw: g.kw, stride_y: g.sh, stride_x: g.sw,
@@ -272,7 +276,7 @@ function gradWeightGpu(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
   checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradWeight', x, gy);
   const parts = Tensor.empty([ksplit, g.o, g.cg, g.kh, g.kw], x.dtype, x.device);
   gpu.dispatch(
-    { file, constants: { ...constants, A_VEC4: g.ow % 4 === 0 ? 1 : 0 } },
+    { file, constants: { ...constants, A_VEC4: flag(g.ow % 4 === 0), ROW_VEC4: flag(N % 4 === 0) } },
     { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, x: xs.storage.buffer!, dw: parts.storage.buffer! },
     { M: g.og, N, seg_y: segments, seg_x: 1, seg_len: g.ow, ksplit, ...geometryParams(g), kh: g.kh, kw: g.kw },
     grid,

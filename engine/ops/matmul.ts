@@ -82,13 +82,15 @@ function matmulGpu(A: Tensor, B: Tensor, out: Tensor, batches: number, M: number
   const gpu = (out.device as WebGPUDevice).gpu;
   const [asb, asm, ask] = A.strides, [bsb, bsk, bsn] = B.strides;
   const aBatch = A.shape[0] === 1 ? 0 : asb, bBatch = B.shape[0] === 1 ? 0 : bsb;
-  const vec4 = ask === 1 && [K, asm, aBatch, A.offset].every((v) => v % 4 === 0);
+  // vec4 paths: 4 consecutive k of an A row, 4 consecutive columns of a B row or of an output row
+  const aVec4 = ask === 1 && [asm, aBatch, A.offset].every((v) => v % 4 === 0);
+  const bVec4 = bsn === 1 && [bsk, bBatch, B.offset].every((v) => v % 4 === 0);
   const { file, constants, grid } = gemmLaunch(gpu, 'matmul', M, N, batches);
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (grid.some((d) => d > max)) throw new Error(`matmul: shapes (${batches}, ${M}, ${K}) @ (${K}, ${N}) need a grid of [${grid}] workgroups, over this adapter's ${max} per dimension`);
   gpu.dispatch(
-    { file, constants: { ...constants, A_VEC4: vec4 ? 1 : 0 } },
-    { a: A.storage.buffer!, a4: A.storage.buffer!, b: B.storage.buffer!, out: out.storage.buffer! },
+    { file, constants: { ...constants, A_VEC4: aVec4 ? 1 : 0, B_VEC4: bVec4 ? 1 : 0, C_VEC4: N % 4 === 0 ? 1 : 0 } },
+    { a: A.storage.buffer!, a4: A.storage.buffer!, b: B.storage.buffer!, b4: B.storage.buffer!, out: out.storage.buffer! },
     {
       M, N, seg_y: 1, seg_x: 1, seg_len: K, ksplit: 1,
       a_off: A.offset, a_sb: aBatch, a_sm: asm, a_sk: ask,
