@@ -208,7 +208,8 @@ export class OnnxSession {
 
   /** Tensors a run must not free: its inputs and uploaded constants or run values (an op may return an input as is). */
   private isShared(t: Tensor, inputs: Record<string, Tensor>) {
-    return Object.values(inputs).includes(t) || [...this.uploads.values(), ...this.runUploads.values()].includes(t);
+    for (const m of [this.uploads, this.runUploads]) for (const u of m.values()) if (u === t) return true;
+    return Object.values(inputs).includes(t);
   }
   /** An op may return one of its inputs (Identity, a no-op reshape): keep a tensor some live value still is. */
   private stillUsed(t: Tensor, env: Map<string, Value>) {
