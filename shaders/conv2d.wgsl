@@ -2,7 +2,8 @@
 //   C[o, pixel] = sum_k W[o, k] * X[k, pixel], per group g (the grid's z slice),
 //   m = o in the group (M = O / groups), n = (b, oy, ox) (N = batch * OH * OW),
 //   k = (ky, kx, c): segments (sy, sx) = (ky, kx), each of seg_len = C / groups channels.
-// The weight arrives repacked as (O, kh, kw, Cg) so a segment's channels are contiguous (vec4 loads).
+// The weight arrives repacked as (O, kh, kw, Cg4), Cg4 = Cg rounded up to 4 with zeros, so a
+// segment's channels are contiguous and 4-aligned: always vec4 loads.
 // Epilogue: + bias, optional SiLU.
 
 struct Params {
@@ -12,6 +13,7 @@ struct Params {
   seg_x: u32,      // kw
   seg_len: u32,    // Cg
   ksplit: u32,     // 1: no split-K for the forward
+  cg4: u32,        // Cg rounded up to 4: the packed weight's row length per tap
   C: u32,          // input (batch, C, H, W)
   H: u32,
   W: u32,
@@ -28,8 +30,6 @@ struct Params {
   act: u32,        // 0 none, 1 SiLU
 }
 
-// A_VEC4: Cg % 4 == 0, so 4 channels of a weight row are one vec4 load.
-override A_VEC4: bool = false;
 // PLANE_VEC4: OH * OW % 4 == 0, so 4 consecutive pixels (n % 4 == 0) lie in one plane, 16-byte
 // aligned: one vec4 store, and for a 1x1 stride-1 unpadded conv (POINTWISE) one vec4 load.
 override PLANE_VEC4: bool = false;
@@ -38,10 +38,9 @@ override POINTWISE: bool = false;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x4: array<vec4f>;  // the same buffer, as vec4
-@group(0) @binding(3) var<storage, read> w: array<f32>;     // (O, kh, kw, Cg)
-@group(0) @binding(4) var<storage, read> w4: array<vec4f>;  // the same buffer, as vec4
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<vec4f>;  // (batch, O, OH, OW), flat, 4 per element
+@group(0) @binding(3) var<storage, read> w4: array<vec4f>;  // (O, kh, kw, Cg4)
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4f>;  // (batch, O, OH, OW), flat, 4 per element
 
 struct ARow { base: u32, ok: bool }           // weight row o
 struct ASeg { base: u32, ok: bool }           // ... at tap (ky, kx)
@@ -51,22 +50,15 @@ struct BSeg { base: vec4i, ok: vec4<bool> }   // the input pixel under tap (ky, 
 
 fn a_row(m: u32, g: u32) -> ARow {
   let o = g * p.M + m;
-  return ARow(o * p.seg_y * p.seg_x * p.seg_len, m < p.M);
+  return ARow(o * p.seg_y * p.seg_x * p.cg4, m < p.M);
 }
 
 fn a_seg(r: ARow, ky: u32, kx: u32) -> ASeg {
-  return ASeg(r.base + (ky * p.seg_x + kx) * p.seg_len, r.ok);
+  return ASeg(r.base + (ky * p.seg_x + kx) * p.cg4, r.ok);
 }
 
 fn a_get4(s: ASeg, kk: u32) -> vec4f {
-  if (A_VEC4) {
-    return select(vec4f(0.0), w4[(s.base + kk) / 4u], s.ok);
-  }
-  var v = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    v[t] = select(0.0, w[s.base + kk + t], s.ok && kk + t < p.seg_len);
-  }
-  return v;
+  return select(vec4f(0.0), w4[(s.base + kk) / 4u], s.ok);  // zeros past Cg come from the padding
 }
 
 fn b_col(n: u32, g: u32) -> BCol {

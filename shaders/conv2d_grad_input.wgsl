@@ -7,7 +7,8 @@
 // division, for the phase's pixels iy = qy * stride + py. (Stride 1: one phase, every tap.)
 // Per group g (the z slice): m = c in the group (M = C / groups), n = (b, qy, qx) (N = batch * Hq * Wq),
 // k = (j_y, j_x, o): segments over the phase's taps, each of seg_len = O / groups output channels.
-// The weight arrives repacked as (groups, Cg, kh, kw, Og) so a tap's o are contiguous.
+// The weight arrives repacked as (groups, Cg, kh, kw, Og4), Og4 = Og rounded up to 4 with zeros,
+// so a tap's o are contiguous and 4-aligned: always vec4 loads.
 
 struct Params {
   M: u32,          // Cg
@@ -16,6 +17,7 @@ struct Params {
   seg_x: u32,      // ... along x
   seg_len: u32,    // Og
   ksplit: u32,     // 1
+  og4: u32,        // Og rounded up to 4: the packed weight's outputs per tap
   C: u32,          // dX (batch, C, H, W)
   H: u32,
   W: u32,
@@ -40,8 +42,6 @@ struct Params {
   dstep_x: i32,
 }
 
-// A_VEC4: Og % 4 == 0, so 4 output channels of a weight row are one vec4 load.
-override A_VEC4: bool = false;
 // PLANE_VEC4: stride 1 and H * W % 4 == 0: 4 consecutive pixels (n % 4 == 0) are one aligned vec4
 // of dX (one store) and, for a 1x1 unpadded conv (POINTWISE), of dY (one load).
 override PLANE_VEC4: bool = false;
@@ -50,9 +50,8 @@ override POINTWISE: bool = false;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;  // the same buffer, as vec4
-@group(0) @binding(3) var<storage, read> w: array<f32>;      // (groups, Cg, kh, kw, Og)
-@group(0) @binding(4) var<storage, read> w4: array<vec4f>;   // the same buffer, as vec4
-@group(0) @binding(5) var<storage, read_write> dx: array<vec4f>;  // (batch, C, H, W), flat, 4 per element
+@group(0) @binding(3) var<storage, read> w4: array<vec4f>;   // (groups, Cg, kh, kw, Og4)
+@group(0) @binding(4) var<storage, read_write> dx: array<vec4f>;  // (batch, C, H, W), flat, 4 per element
 
 struct ARow { base: u32, ok: bool }        // weight row (g, c)
 struct ASeg { base: u32, ok: bool }        // ... at tap (ky, kx)
@@ -61,24 +60,17 @@ struct BCol { base: vec4i, oy: vec4i, ox: vec4i, ok: vec4<bool>, out: vec4u }
 struct BSeg { base: vec4i, ok: vec4<bool> }   // the dY pixels under tap j, channel 0 of the group
 
 fn a_row(m: u32, g: u32) -> ARow {
-  return ARow((g * p.M + m) * p.kh * p.kw * p.seg_len, m < p.M);
+  return ARow((g * p.M + m) * p.kh * p.kw * p.og4, m < p.M);
 }
 
 fn a_seg(r: ARow, jy: u32, jx: u32) -> ASeg {
   let ky = p.ky0 + jy * p.kstep_y;
   let kx = p.kx0 + jx * p.kstep_x;
-  return ASeg(r.base + (ky * p.kw + kx) * p.seg_len, r.ok);
+  return ASeg(r.base + (ky * p.kw + kx) * p.og4, r.ok);
 }
 
 fn a_get4(s: ASeg, kk: u32) -> vec4f {
-  if (A_VEC4) {
-    return select(vec4f(0.0), w4[(s.base + kk) / 4u], s.ok);
-  }
-  var v = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    v[t] = select(0.0, w[s.base + kk + t], s.ok && kk + t < p.seg_len);
-  }
-  return v;
+  return select(vec4f(0.0), w4[(s.base + kk) / 4u], s.ok);  // zeros past Og come from the padding
 }
 
 fn b_col(n: u32, g: u32) -> BCol {

@@ -15,11 +15,11 @@
 // touching the accumulator, because llvmpipe blends every loop-carried variable with the
 // execution mask and keeps it in memory: one accumulator update per 4 FMAs instead of 4.
 // subgroupBroadcast needs a constant lane, so the rows are written out, in blocks of 8 that the
-// override RQ switches on (folded away when the pipeline is built): RQ = 1, 2 or 4 blocks (8, 16
-// or 32 rows) so that layers with few output channels do not compute padding rows.
+// override RQ switches on (folded away when the pipeline is built): RQ = 1, 2, 4 or 8 blocks (8 to
+// 64 rows): more rows load fewer floats per FMA, fewer rows waste less on layers with few channels.
 
 const LANES = 8u;   // = the subgroup size; the workgroup is one subgroup
-override RQ: u32 = 4u;  // row blocks of 8: 1, 2 or 4 (rows per workgroup RM = 8 * RQ)
+override RQ: u32 = 4u;  // row blocks of 8: 1, 2, 4 or 8 (rows per workgroup RM = 8 * RQ)
 const RN = 4u;      // columns per lane (one vec4 accumulator per row)
 
 // sum over t of a[t] * b_t: the 4 k of one step for the 4 columns of this lane.
@@ -33,10 +33,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let slice = wid.z / p.ksplit;  // batch or group, read by the hooks
   let m0 = wid.y * LANES * RQ;
   let n0 = wid.x * LANES * RN;
-  var rows: array<ARow, 4>;      // the rows this lane loads: m0 + lane + 8q
-  for (var q = 0u; q < 4u; q++) { rows[q] = a_row(m0 + q * LANES + lane, slice); }
+  var rows: array<ARow, 8>;      // the rows this lane loads: m0 + lane + 8q
+  for (var q = 0u; q < 8u; q++) { rows[q] = a_row(m0 + q * LANES + lane, slice); }
   let cols = b_col(n0 + RN * lane, slice);  // the 4 columns this lane owns
-  var acc: array<vec4f, 32>;     // acc[r][j] = C[m0 + r, n0 + 4 * lane + j], r < 8 * RQ
+  var acc: array<vec4f, 64>;     // acc[r][j] = C[m0 + r, n0 + 4 * lane + j], r < 8 * RQ
   let per = (p.seg_y + p.ksplit - 1u) / p.ksplit;
   let sy_end = min(p.seg_y, (part + 1u) * per);
   for (var sy = part * per; sy < sy_end; sy++) {
@@ -45,6 +45,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       let s1 = a_seg(rows[1], sy, sx);
       let s2 = a_seg(rows[2], sy, sx);
       let s3 = a_seg(rows[3], sy, sx);
+      let s4 = a_seg(rows[4], sy, sx);
+      let s5 = a_seg(rows[5], sy, sx);
+      let s6 = a_seg(rows[6], sy, sx);
+      let s7 = a_seg(rows[7], sy, sx);
       let sb = b_seg(cols, sy, sx);
       for (var kk = 0u; kk < p.seg_len; kk += 4u) {
         // bt = B[k + t, this lane's 4 columns]; aq = A[m0 + 8q + lane, k..k+3]
@@ -91,6 +95,44 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
           acc[29] += mac4(subgroupBroadcast(a3, 5u), b0, b1, b2, b3);
           acc[30] += mac4(subgroupBroadcast(a3, 6u), b0, b1, b2, b3);
           acc[31] += mac4(subgroupBroadcast(a3, 7u), b0, b1, b2, b3);
+        }
+        if (RQ >= 8u) {
+          let a4 = a_get4(s4, kk);
+          let a5 = a_get4(s5, kk);
+          let a6 = a_get4(s6, kk);
+          let a7 = a_get4(s7, kk);
+          acc[32] += mac4(subgroupBroadcast(a4, 0u), b0, b1, b2, b3);
+          acc[33] += mac4(subgroupBroadcast(a4, 1u), b0, b1, b2, b3);
+          acc[34] += mac4(subgroupBroadcast(a4, 2u), b0, b1, b2, b3);
+          acc[35] += mac4(subgroupBroadcast(a4, 3u), b0, b1, b2, b3);
+          acc[36] += mac4(subgroupBroadcast(a4, 4u), b0, b1, b2, b3);
+          acc[37] += mac4(subgroupBroadcast(a4, 5u), b0, b1, b2, b3);
+          acc[38] += mac4(subgroupBroadcast(a4, 6u), b0, b1, b2, b3);
+          acc[39] += mac4(subgroupBroadcast(a4, 7u), b0, b1, b2, b3);
+          acc[40] += mac4(subgroupBroadcast(a5, 0u), b0, b1, b2, b3);
+          acc[41] += mac4(subgroupBroadcast(a5, 1u), b0, b1, b2, b3);
+          acc[42] += mac4(subgroupBroadcast(a5, 2u), b0, b1, b2, b3);
+          acc[43] += mac4(subgroupBroadcast(a5, 3u), b0, b1, b2, b3);
+          acc[44] += mac4(subgroupBroadcast(a5, 4u), b0, b1, b2, b3);
+          acc[45] += mac4(subgroupBroadcast(a5, 5u), b0, b1, b2, b3);
+          acc[46] += mac4(subgroupBroadcast(a5, 6u), b0, b1, b2, b3);
+          acc[47] += mac4(subgroupBroadcast(a5, 7u), b0, b1, b2, b3);
+          acc[48] += mac4(subgroupBroadcast(a6, 0u), b0, b1, b2, b3);
+          acc[49] += mac4(subgroupBroadcast(a6, 1u), b0, b1, b2, b3);
+          acc[50] += mac4(subgroupBroadcast(a6, 2u), b0, b1, b2, b3);
+          acc[51] += mac4(subgroupBroadcast(a6, 3u), b0, b1, b2, b3);
+          acc[52] += mac4(subgroupBroadcast(a6, 4u), b0, b1, b2, b3);
+          acc[53] += mac4(subgroupBroadcast(a6, 5u), b0, b1, b2, b3);
+          acc[54] += mac4(subgroupBroadcast(a6, 6u), b0, b1, b2, b3);
+          acc[55] += mac4(subgroupBroadcast(a6, 7u), b0, b1, b2, b3);
+          acc[56] += mac4(subgroupBroadcast(a7, 0u), b0, b1, b2, b3);
+          acc[57] += mac4(subgroupBroadcast(a7, 1u), b0, b1, b2, b3);
+          acc[58] += mac4(subgroupBroadcast(a7, 2u), b0, b1, b2, b3);
+          acc[59] += mac4(subgroupBroadcast(a7, 3u), b0, b1, b2, b3);
+          acc[60] += mac4(subgroupBroadcast(a7, 4u), b0, b1, b2, b3);
+          acc[61] += mac4(subgroupBroadcast(a7, 5u), b0, b1, b2, b3);
+          acc[62] += mac4(subgroupBroadcast(a7, 6u), b0, b1, b2, b3);
+          acc[63] += mac4(subgroupBroadcast(a7, 7u), b0, b1, b2, b3);
         }
       }
     }

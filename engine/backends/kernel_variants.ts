@@ -44,9 +44,9 @@ export function gemmLaunch(gpu: GpuRuntime, op: string, M: number, N: number, sl
     const grid: [number, number, number] = [Math.ceil(N / 64), Math.ceil(M / 64), slices];
     return { variant, file: `${op}_tiled.wgsl`, constants: {} as Record<string, number>, grid };
   }
-  // a workgroup computes 8 * RQ rows x 32 columns; few rows (conv layers with 3 or 16 channels) get
-  // the smaller blocks so the core does not compute padding rows
-  const rq = M <= 8 ? 1 : M <= 16 ? 2 : 4;
+  // a workgroup computes 8 * RQ rows x 32 columns: the most rows M fills (more rows, fewer loads
+  // per FMA), so layers with 3 or 16 channels do not compute padding rows
+  const rq = M <= 8 ? 1 : M <= 16 ? 2 : M < 64 ? 4 : 8;
   const grid: [number, number, number] = [Math.ceil(N / 32), Math.ceil(M / (8 * rq)), slices];
   return { variant, file: `${op}_subgroup.wgsl`, constants: { RQ: rq } as Record<string, number>, grid };
 }

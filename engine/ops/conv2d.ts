@@ -11,9 +11,10 @@ import { needsGrad, noGrad, record } from '../autograd.js';
 import { tidy } from '../memory.js';
 import type { WebGPUDevice } from '../device.js';
 import { gemmLaunch } from '../backends/kernel_variants.js';
-import { contiguous, silu } from './elementwise.js';
+import { assign, contiguous, silu } from './elementwise.js';
+import { zeros } from './create.js';
 import { sum } from './reduce.js';
-import { permute, reshape } from './view.js';
+import { narrow, permute, reshape } from './view.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -192,8 +193,18 @@ const flag = (b: boolean) => (b ? 1 : 0);
 /** 1x1, stride 1, no padding: output pixel i reads input pixel i (so 4 of them are one vec4). */
 const pointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 
-/** A contiguous copy of a permuted weight view, outside the graph. */
-const repack = (view: () => Tensor) => noGrad(() => tidy(() => contiguous(view())));
+/**
+ * A weight view (..., d) copied contiguous with its last dim zero-padded to a multiple of 4, so the
+ * GEMM reads 4 of it as one aligned vec4. Outside the graph.
+ */
+const repack4 = (view: () => Tensor) =>
+  noGrad(() => tidy(() => {
+    const v = view(), d = v.shape[v.ndim - 1], d4 = Math.ceil(d / 4) * 4;
+    if (d4 === d) return contiguous(v);
+    const out = zeros([...v.shape.slice(0, -1), d4], { dtype: v.dtype, device: v.device });
+    assign(narrow(out, v.ndim - 1, 0, d), v);
+    return out;
+  }));
 
 const geometryParams = (g: ConvGeometry) => ({
   C: g.c, H: g.h, W: g.w, O: g.o, OH: g.oh, OW: g.ow,
@@ -203,15 +214,15 @@ const geometryParams = (g: ConvGeometry) => ({
 function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvGeometry, fuseSilu: boolean) {
   const gpu = (x.device as WebGPUDevice).gpu;
   const xs = contiguous(x);
-  const wp = repack(() => permute(w, [0, 2, 3, 1])); // (O, kh, kw, Cg): a tap's channels contiguous
+  const wp = repack4(() => permute(w, [0, 2, 3, 1])); // (O, kh, kw, Cg4): a tap's channels contiguous
   const bs = b ? contiguous(b) : null;
   const N = g.n * g.oh * g.ow;
   const { file, constants, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
   checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, w);
   gpu.dispatch(
-    { file, constants: { ...constants, A_VEC4: flag(g.cg % 4 === 0), PLANE_VEC4: flag((g.oh * g.ow) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
-    { x: xs.storage.buffer!, x4: xs.storage.buffer!, w: wp.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
-    { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
+    { file, constants: { ...constants, PLANE_VEC4: flag((g.oh * g.ow) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
+    { x: xs.storage.buffer!, x4: xs.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
+    { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, cg4: wp.shape[3], ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
     grid,
   );
   for (const [t, src] of [[xs, x], [wp, null], [bs, b]] as const) if (t && t !== src) t.dispose();
@@ -220,8 +231,8 @@ function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvG
 function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {
   const gpu = (gy.device as WebGPUDevice).gpu;
   const gs = contiguous(gy);
-  // (groups, Cg, kh, kw, Og): for one input channel and tap, the group's outputs are contiguous
-  const wt = repack(() => permute(reshape(w, [g.groups, g.og, g.cg, g.kh, g.kw]), [0, 2, 3, 4, 1]));
+  // (groups, Cg, kh, kw, Og4): for one input channel and tap, the group's outputs are contiguous
+  const wt = repack4(() => permute(reshape(w, [g.groups, g.og, g.cg, g.kh, g.kw]), [0, 2, 3, 4, 1]));
   // One GEMM per stride phase (see shaders/conv2d_grad_input.wgsl): only the taps that land.
   for (let py = 0; py < g.sh; py++)
     for (let px = 0; px < g.sw; px++) {
@@ -232,10 +243,10 @@ function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {
       const { file, constants, grid } = gemmLaunch(gpu, 'conv2d_grad_input', g.cg, N, g.groups);
       checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2dGradInput', gy, w);
       gpu.dispatch(
-        { file, constants: { ...constants, A_VEC4: flag(g.og % 4 === 0), PLANE_VEC4: flag(g.sh === 1 && g.sw === 1 && (g.h * g.w) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
-        { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, w: wt.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
+        { file, constants: { ...constants, PLANE_VEC4: flag(g.sh === 1 && g.sw === 1 && (g.h * g.w) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
+        { dy: gs.storage.buffer!, dy4: gs.storage.buffer!, w4: wt.storage.buffer!, dx: gx.storage.buffer! },
         {
-          M: g.cg, N, seg_y: ty.count, seg_x: tx.count, seg_len: g.og, ksplit: 1,
+          M: g.cg, N, seg_y: ty.count, seg_x: tx.count, seg_len: g.og, ksplit: 1, og4: wt.shape[4],
           C: g.c, H: g.h, W: g.w, O: g.o, OH: g.oh, OW: g.ow, kh: g.kh, kw: g.kw, stride_y: g.sh, stride_x: g.sw,
           phase_y: py, phase_x: px, Hq, Wq, ky0: ty.k0, kx0: tx.k0, kstep_y: ty.kstep, kstep_x: tx.kstep,
           c0_y: ty.c0, c0_x: tx.c0, dstep_y: ty.dstep, dstep_x: tx.dstep,
