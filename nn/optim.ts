@@ -1,7 +1,7 @@
 // Optimizers with PyTorch's update rules and parameter groups (Ultralytics builds three:
 // biases, weights with decay, BatchNorm weights), gradient-norm clipping, and a state dict in
 // torch.optim's layout so a checkpoint carries the optimizer across a resume.
-import { Tensor, zerosLike, noGrad, add, sum, mul, sqrt, sgdStep, adamwStep, tensor } from '../engine/index.js';
+import { Tensor, zerosLike, noGrad, add, sum, mul, sqrt, sgdStep, adamwStep, tensor, contiguous } from '../engine/index.js';
 
 export interface ParamGroupOptions {
   params: Tensor[];
@@ -43,7 +43,14 @@ export abstract class Optimizer {
   /** Applies one update to every parameter that has a gradient. `gradScale` multiplies the gradients first. */
   step(gradScale = 1) {
     noGrad(() => {
-      for (const group of this.paramGroups) for (const p of group.params) if (p.grad) this.update(p, p.grad, group, gradScale);
+      for (const group of this.paramGroups)
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          // the fused kernels need a compact gradient; backward may leave a view (a slice of a concat's grad)
+          const g = contiguous(p.grad);
+          this.update(p, g, group, gradScale);
+          if (g !== p.grad) g.dispose();
+        }
     });
   }
 

@@ -1,4 +1,6 @@
 // Command-line arguments in Ultralytics' style: `yolo [task] mode key=value ...`.
+import { DEFAULT_CFG } from './train/args.js';
+
 export type CfgValue = string | number | boolean | null | CfgValue[];
 
 export const TASKS = ['pose'] as const;
@@ -35,6 +37,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     else if ((MODES as readonly string[]).includes(arg) || arg === '--help' || arg === '-h') {
       if (mode) throw new Error(`yolo: two modes given ('${mode}' and '${arg}'); expected one of ${MODES.join(', ')}`);
       mode = arg.startsWith('-') ? 'help' : arg;
+    } else if (typeof (DEFAULT_CFG as Record<string, unknown>)[arg] === 'boolean') {
+      overrides[arg] = true; // a bare boolean key, e.g. `yolo train resume`, as Ultralytics' entrypoint
     } else if (['detect', 'segment', 'classify', 'obb'].includes(arg)) {
       throw new Error(`yolo: task '${arg}' is not supported by this toolkit (it implements: ${TASKS.join(', ')})`);
     } else {

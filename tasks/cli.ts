@@ -52,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
       const { exportCli } = await import('./export/cli.js');
       return exportCli(overrides);
     }
+    case 'train': {
+      const { trainCli } = await import('./train/cli.js');
+      return trainCli(overrides);
+    }
     case 'val': {
       const { valArgs, valModel } = await import('./val/api.js');
       const { YOLO } = await import('./yolo.js');

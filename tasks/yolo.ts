@@ -18,7 +18,7 @@ import { readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { attemptDownloadAsset } from './download.js';
 import { packageRoot } from '../engine/paths.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
@@ -28,8 +28,10 @@ import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
 import type { ValCallArgs } from './val/api.js';
 import type { ValResult } from './val/validator.js';
+import type { TrainOverrides } from './train/args.js';
+import type { TrainResult } from './train/trainer.js';
 
-export type { PredictArgs, PredictError, Results, SourceInput };
+export type { PredictArgs, PredictError, Results, SourceInput, TrainOverrides, TrainResult };
 
 /** What predict and val run: the engine's own PoseModel, or an exported .onnx through the importer. */
 export type PoseBackend = PoseModel | OnnxPoseModel;
@@ -55,7 +57,10 @@ export class YOLO {
   /** The last predictor (its saveDir, timings). */
   predictor: Predictor | null = null;
 
-  constructor(readonly modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
+  /** The last training's result (train() points this YOLO at its best.pt afterwards). */
+  trainResult: TrainResult | null = null;
+
+  constructor(public modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
@@ -139,6 +144,29 @@ export class YOLO {
   async val(args: ValCallArgs = {}): Promise<ValResult> {
     const { valModel } = await import('./val/api.js');
     return valModel(this, args);
+  }
+
+  /**
+   * Trains (Ultralytics' model.train): from this model's weights when it was made from a checkpoint,
+   * from scratch for a yaml; any key=value training argument (tasks/train/args.ts). `resume: true`
+   * continues this checkpoint's run. Afterwards this YOLO holds the run's best.pt (else last.pt).
+   */
+  async train(args: TrainOverrides = {}): Promise<TrainResult> {
+    if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.train: '${this.modelSpec}' is an exported model; train from a .pt checkpoint or a model .yaml`);
+    const { PoseTrainer } = await import('./train/trainer.js');
+    const model = this.weightsPath ?? this.modelSpec;
+    const overrides: TrainOverrides = { ...args, model };
+    if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase())) overrides.resume = model;
+    const r = await new PoseTrainer(overrides).train();
+    this.trainResult = r;
+    this.modelSpec = existsSync(r.best) ? r.best : r.last;
+    if (this.model instanceof OnnxPoseModel) this.model.dispose();
+    else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose();
+    this.model = null;
+    this.ckpt = null;
+    this.ckptMeta = null;
+    this.weightsPath = null;
+    return r;
   }
 
   /**

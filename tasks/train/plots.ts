@@ -61,21 +61,24 @@ function drawPanel(img: RgbImage, x0: number, y0: number, w: number, h: number, 
   strokeRect(img, L, T, R, B, BLACK, 1);
   if (!xs.length || !ys.length) return;
   let [xmin, xmax] = [Math.min(...xs), Math.max(...xs)], [ymin, ymax] = [Math.min(...ys), Math.max(...ys)];
-  if (xmax === xmin) (xmin -= 1), (xmax += 1);
-  if (ymax === ymin) (ymin -= Math.abs(ymin) * 0.05 || 0.05), (ymax += Math.abs(ymax) * 0.05 || 0.05);
+  if (xmax - xmin < 1e-9) (xmin -= 1), (xmax += 1);
+  // a flat curve (smoothing leaves ~1e-17 wiggles) gets a range around its value, as matplotlib does
+  if (ymax - ymin <= 1e-9 * Math.max(Math.abs(ymax), 1e-12)) (ymin -= Math.abs(ymin) * 0.05 || 0.05), (ymax += Math.abs(ymax) * 0.05 || 0.05);
   const padY = (ymax - ymin) * 0.05, padX = (xmax - xmin) * 0.05;
   (ymin -= padY), (ymax += padY), (xmin -= padX), (xmax += padX);
   const px = (v: number) => L + ((v - xmin) / (xmax - xmin)) * (R - L);
   const py = (v: number) => B - ((v - ymin) / (ymax - ymin)) * (B - T);
-  for (const t of niceTicks(ymin, ymax, 5)) {
+  const yt = niceTicks(ymin, ymax, 5);
+  for (const t of yt) {
     drawLine(img, L + 1, py(t), R - 1, py(t), GREY, 1);
-    const s = tickLabel(t);
+    const s = tickLabel(t, yt[1] - yt[0]);
     const [sw, sh] = textSize(s, 1);
     drawText(img, L - 5 - sw, py(t) - sh / 2, s, BLACK, 1);
   }
-  for (const t of niceTicks(xmin, xmax, 5)) {
+  const xt = niceTicks(xmin, xmax, 5);
+  for (const t of xt) {
     drawLine(img, px(t), B, px(t), B + 4, BLACK, 1);
-    const s = tickLabel(t);
+    const s = tickLabel(t, xt[1] - xt[0]);
     const [sw] = textSize(s, 1);
     drawText(img, px(t) - sw / 2, B + 8, s, BLACK, 1);
   }
@@ -113,11 +116,17 @@ export function niceTicks(lo: number, hi: number, n: number): number[] {
   const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Math.round(t / step) * step);
+  if (!(step > 0) || !Number.isFinite(step)) return out;
+  for (let k = Math.ceil(lo / step); k <= Math.floor(hi / step + 1e-9) && out.length < 50; k++) out.push(k * step);
   return out;
 }
 
-const tickLabel = (t: number) => (Math.abs(t) >= 1000 || (Math.abs(t) < 1e-3 && t !== 0) ? t.toExponential(0) : String(Number(t.toPrecision(3))));
+/** A tick value with as many decimals as the tick step needs. */
+function tickLabel(t: number, step: number): string {
+  if (Math.abs(t) >= 1e5 || (Math.abs(t) < 1e-3 && t !== 0)) return t.toExponential(Number.isFinite(step) && step > 0 ? Math.max(0, Math.min(3, Math.ceil(Math.log10(Math.abs(t) / step) - 1e-9))) : 1);
+  const decimals = Number.isFinite(step) && step > 0 ? Math.max(0, Math.min(8, Math.ceil(-Math.log10(step) - 1e-9) + (Math.abs(step / 10 ** Math.floor(Math.log10(step)) - 2.5) < 1e-9 ? 1 : 0))) : 2;
+  return t.toFixed(decimals);
+}
 
 /** scipy.ndimage.gaussian_filter1d(y, sigma) with its defaults: mode 'reflect', truncate 4.0. */
 export function gaussianFilter1d(y: ArrayLike<number>, sigma: number): number[] {
