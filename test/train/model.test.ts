@@ -65,4 +65,6 @@ t.test('YOLO(yaml).train(): one epoch, then the object holds best.pt', async (t)
   }
   const loaded = await model.load('cpu');
   t.equal(loaded.names[0], 'person', 'best.pt loads back');
+  const again = await setupModel('yolov8n-pose.yaml', { ...base, nc: 1, pretrained: model.modelSpec });
+  t.equal(again.transfer, 'Transferred 397/397 items from pretrained weights', 'pretrained= one of our own checkpoints');
 });
