@@ -1,2 +1,5 @@
-// Package entry: the engine today; the YOLO class joins it as the toolkit issues land.
-export * from './engine/index.js';
+// Package entry: the YOLO class (train / val / predict / export, like Ultralytics' `YOLO(...)`),
+// the model builders, and the engine (tensors, ops, autograd, devices) under `engine`.
+export { YOLO, type PoseBackend, type YOLOOptions } from './tasks/yolo.js';
+export { buildPoseModel, loadPoseModel, PoseModel } from './models/index.js';
+export * as engine from './engine/index.js';
