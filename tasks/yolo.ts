@@ -28,6 +28,7 @@ import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
 import type { ValCallArgs } from './val/api.js';
 import type { ValResult } from './val/validator.js';
+import type { PoseMetrics } from './val/metrics.js';
 import type { TrainOverrides } from './train/args.js';
 import type { TrainResult } from './train/trainer.js';
 
@@ -141,9 +142,11 @@ export class YOLO {
    * Validates on a dataset (Ultralytics' model.val): box and pose mAP, the table, plots and, with
    * save_json, predictions.json. Without data/imgsz, the ones in the checkpoint's train_args are used.
    */
-  async val(args: ValCallArgs = {}): Promise<ValResult> {
+  async val(args: ValCallArgs = {}): Promise<ValResult & Pick<PoseMetrics, 'box' | 'pose' | 'fitness'>> {
     const { valModel } = await import('./val/api.js');
-    return valModel(this, args);
+    const r = await valModel(this, args);
+    // Ultralytics returns the metrics object itself: metrics.box.map, metrics.pose.map50, metrics.fitness
+    return Object.assign(r, { box: r.metrics.box, pose: r.metrics.pose, fitness: r.metrics.fitness });
   }
 
   /**

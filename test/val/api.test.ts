@@ -28,6 +28,9 @@ t.test('val() with no arguments: data and imgsz from the checkpoint', async (t) 
     t.equal(r.seen, 4, 'the four coco8-pose val images');
     t.equal(r.nInstances, 14);
     t.ok(r.metrics.box.map >= 0 && r.metrics.box.map <= 1, `random weights: box map ${r.metrics.box.map}`);
+    t.equal(r.box.map, r.metrics.box.map, 'metrics.box.map as in Ultralytics');
+    t.equal(r.pose.map50, r.metrics.pose.map50, 'metrics.pose.map50');
+    t.equal(r.fitness, r.metrics.fitness, 'metrics.fitness');
   } finally {
     console.log = log;
   }
