@@ -14,7 +14,7 @@
 // Imports: engine, engine/io, models, nn.
 
 import { tensor, cpu, type Tensor } from '../../engine/index.js';
-import { statSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { TorchTensor, loadTorchCheckpoint, saveTorchCheckpoint } from '../../engine/io/torch_pt.js';
 import { intKeys, orderedDict } from '../../engine/io/pickle.js';
 import { FORMAT, readPoseCheckpoint, savePoseCheckpoint } from '../../models/checkpoint.js';
@@ -83,6 +83,21 @@ export async function saveTrainCheckpoint(path: string, s: TrainingState) {
     last_opt_step: s.lastOptStep,
     ...(s.pendingGrads ? { grads: orderedDict(grads) } : {}),
   });
+}
+
+/** Copies `src` to `dst` through a temp file and a rename, so `dst` is always whole. */
+export function copyFileAtomic(src: string, dst: string) {
+  const tmp = `${dst}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    copyFileSync(src, tmp);
+    const fd = openSync(tmp, 'r+');
+    fsyncSync(fd); // as writeFileAtomic: the bytes are on disk before the name points at them
+    closeSync(fd);
+    renameSync(tmp, dst);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

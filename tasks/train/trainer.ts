@@ -25,7 +25,7 @@ import { ProgressBar } from '../progress.js';
 import { formatG } from '../val/report.js';
 import { PoseValidator } from '../val/validator.js';
 import { argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
-import { optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
+import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
 import { emaCopy, setupModel } from './model.js';
 import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, scheduleEpoch, warmupIterations } from './optimizer.js';
 import { plotResults } from './plots.js';
@@ -319,9 +319,10 @@ export class PoseTrainer {
       lastOptStep: this.lastOptStep, pendingGrads: this.lastOptStep < lastNi,
     };
     await saveTrainCheckpoint(this.last, state);
-    if (this.bestFitness === this.fitness) await saveTrainCheckpoint(this.best, state);
+    // serialized once, as Ultralytics does: best.pt and epoch{N}.pt are copies of last.pt's bytes
+    if (this.bestFitness === this.fitness) copyFileAtomic(this.last, this.best);
     const sp = this.args.save_period;
-    if (sp > 0 && epoch % sp === 0) await saveTrainCheckpoint(join(this.saveDir, 'weights', `epoch${epoch}.pt`), state);
+    if (sp > 0 && epoch % sp === 0) copyFileAtomic(this.last, join(this.saveDir, 'weights', `epoch${epoch}.pt`));
   }
 
   // ---- the end (final_eval + plot_metrics) --------------------------------------------------------
