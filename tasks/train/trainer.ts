@@ -9,10 +9,11 @@
 //
 // Imports: engine, models, nn, ../val, ../predict/save, ../progress, ./*.
 
-import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { backward, getDevice, manualSeed, tensor, tidyAsync, WebGPUDevice, type Device, type Tensor } from '../../engine/index.js';
 import { getRngState, setRngState } from '../../engine/random.js';
+import { packageRoot } from '../../engine/paths.js';
 import { PoseModel } from '../../models/yolov8_pose.js';
 import { ModelEMA } from '../../nn/ema.js';
 import { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
@@ -32,6 +33,8 @@ import { plotResults } from './plots.js';
 import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, truncateResults } from './results.js';
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
+
+const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 
 export interface TrainResult {
   saveDir: string;
@@ -130,6 +133,8 @@ export class PoseTrainer {
   private async setup() {
     const a = this.args;
     this.device = await getDevice(a.device ?? undefined);
+    const dev = this.device;
+    this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
     manualSeed(a.seed + 1); // init_seeds(seed + 1 + RANK)
     this.saveDir = this.resumeFrom && a.save_dir ? a.save_dir : getSaveDir({ project: a.project, name: a.name, existOk: a.exist_ok, mode: 'train' });
     a.name = this.saveDir.split(/[\\/]/).pop() ?? a.name;
@@ -142,6 +147,7 @@ export class PoseTrainer {
     this.data = loadDatasetYaml(a.data!);
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, { nc: this.data.nc, kptShape: this.data.kptShape, names: this.data.names, pretrained: a.pretrained, device: this.device });
     this.model = model;
+    this.log(model.info(640, { verbose: false }).line);
     if (transfer && !this.resumeFrom) this.log(transfer);
     const frozen = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([k]) => k);
     for (const k of frozen) this.log(`Freezing layer '${k}'`);
@@ -346,7 +352,7 @@ export class PoseTrainer {
       metrics = { ...r.resultsDict };
     }
     if (this.args.plots) plotResults([{ file: this.csv, label: 'results' }], join(this.saveDir, 'results.png'));
-    this.log(`Results saved to ${resolve(this.saveDir)}`);
+    if (!this.args.plots || !existsSync(this.best)) this.log(`Results saved to ${this.saveDir}`); // else best.pt's validation said so
     return { saveDir: this.saveDir, last: this.last, best: this.best, metrics, epochs: this.epoch + 1 };
   }
 }
