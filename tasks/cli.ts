@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`yolo ${mode}: not available yet in this build (modes available now: help, version, checks, demo); see the issues tracker`);
+      throw new Error(`yolo ${mode}: unknown mode (expected one of ${MODES.join(', ')})`);
   }
 }
 
