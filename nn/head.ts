@@ -6,25 +6,9 @@ import { Tensor, add, concat, div, keep, mul, narrow, reshape, sigmoid, split, s
 import { Module, ModuleList, Sequential, type OpCounter, type Shape } from './module.js';
 import { Conv2d } from './layers.js';
 import { Conv, DFL } from './blocks.js';
+import { makeAnchors } from './anchors.js';
 
-/**
- * Anchor centres (A, 2) as (x, y) in grid units (cell index + offset) and the stride of each
- * anchor (A, 1), as Ultralytics' make_anchors. Computed on the host: they depend on shapes only.
- */
-export function makeAnchors(sizes: [number, number][], strides: readonly number[], offset = 0.5): { points: Float32Array; strides: Float32Array } {
-  const total = sizes.reduce((s, [h, w]) => s + h * w, 0);
-  const points = new Float32Array(total * 2), str = new Float32Array(total);
-  let k = 0;
-  sizes.forEach(([h, w], i) => {
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++, k++) {
-        points[2 * k] = x + offset;
-        points[2 * k + 1] = y + offset;
-        str[k] = strides[i];
-      }
-  });
-  return { points, strides: str };
-}
+export { makeAnchors };
 
 /** Distances (left, top, right, bottom) from anchor points to a box: (B, 4, A) + (1, 2, A) -> (B, 4, A), xywh or xyxy. */
 export function dist2bbox(distance: Tensor, anchorPoints: Tensor, xywh = true, dim = 1): Tensor {

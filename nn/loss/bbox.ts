@@ -85,22 +85,3 @@ export function bboxToDistHost(px: number, py: number, b: ArrayLike<number>, bi:
   for (let s = 0; s < 4; s++) out[oi + s] = Math.min(Math.max(Math.fround(d[s]), 0), hi);
 }
 
-/**
- * Anchor centres (A, 2) in grid units (cell + 0.5) and each anchor's stride (A), level by level,
- * row-major inside a level: Ultralytics' make_anchors on the host. (models' head keeps its own
- * copy for decoding; this one keeps the loss free of the network's module graph.)
- */
-export function anchorGrid(sizes: [number, number][], strides: readonly number[], offset = 0.5): { points: Float32Array; strides: Float32Array } {
-  const A = sizes.reduce((s, [h, w]) => s + h * w, 0);
-  const points = new Float32Array(2 * A), str = new Float32Array(A);
-  let k = 0;
-  sizes.forEach(([h, w], i) => {
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++, k++) {
-        points[2 * k] = x + offset;
-        points[2 * k + 1] = y + offset;
-        str[k] = strides[i];
-      }
-  });
-  return { points, strides: str };
-}

@@ -13,7 +13,7 @@
 //   3. the losses are built from engine ops on the raw outputs, the foreground rows picked with
 //      indexSelect, so the gradient reaches the head outputs on every device.
 import { Tensor, add, concat, dfl, div, indexSelect, mul, narrow, noGrad, permute, reshape, sigmoid, sub, sum, tensor, transpose, zeros } from '../../engine/index.js';
-import { anchorGrid } from './bbox.js';
+import { makeAnchors } from '../anchors.js';
 import { TaskAlignedAssigner, type Assignment } from './tal.js';
 import { BboxLoss } from './bbox_loss.js';
 import { KeypointLoss } from './keypoint_loss.js';
@@ -91,7 +91,7 @@ export class V8PoseLoss {
 
     // 1. targets and assignment on the host
     const sizes = feats.map((f) => [f.shape[2], f.shape[3]] as [number, number]);
-    const anc = anchorGrid(sizes, this.strides, 0.5); // points (A, 2) in grid units, strides (A)
+    const anc = makeAnchors(sizes, this.strides, 0.5); // points (A, 2) in grid units, strides (A)
     const imgH = feats[0].shape[2] * this.strides[0], imgW = feats[0].shape[3] * this.strides[0];
     const gt = buildTargets(batch, B, K * ndim, imgW, imgH);
     const assignment = opts.assignment ?? (await this.assign(predDist, predScores, anc, gt, B, A));

@@ -1,6 +1,7 @@
 import t from 'tap';
 import * as E from '../../../engine/index.js';
-import { anchorGrid, bboxCiou, ciouHost, xywhToXyxy } from '../../../nn/loss/bbox.js';
+import { bboxCiou, ciouHost, xywhToXyxy } from '../../../nn/loss/bbox.js';
+import { makeAnchors } from '../../../nn/anchors.js';
 import { assertClose, checkDevices, testDevices } from '../../helpers.js';
 import { loadFixture } from './fixtures.js';
 
@@ -37,7 +38,7 @@ t.test('webgpu matches cpu on random boxes, forward and backward', async (t) => 
 });
 
 t.test('anchor grid and xywh → xyxy as Ultralytics', async (t) => {
-  const g = anchorGrid([[2, 3], [1, 1]], [8, 16]);
+  const g = makeAnchors([[2, 3], [1, 1]], [8, 16]);
   t.same([...g.points], [0.5, 0.5, 1.5, 0.5, 2.5, 0.5, 0.5, 1.5, 1.5, 1.5, 2.5, 1.5, 0.5, 0.5]);
   t.same([...g.strides], [8, 8, 8, 8, 8, 8, 16]);
   t.same([...xywhToXyxy([0.5, 0.25, 0.5, 0.5], 1, 320, 160)], [80, 0, 240, 80]);
