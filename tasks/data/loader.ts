@@ -94,18 +94,33 @@ class LoaderRng {
 /** The generator's seed for an epoch: a 32-bit mix of (seed, epoch). */
 export const epochSeed = (s: number, epoch: number): number => (Math.imul(s >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0;
 
-/** set_rectangle: order by aspect ratio h/w and one (h, w) per batch, multiples of stride. */
-export function rectShapes(shapes: [number, number][], batch: number, imgsz: number, stride: number, pad: number): { order: number[]; shapes: [number, number][] } {
+export interface RectPlan {
+  order: number[]; // sample indices sorted by aspect ratio (h / w)
+  batches: number[][]; // positions in `order`, batch by batch
+  shapes: [number, number][]; // per batch (h, w), multiples of stride
+}
+
+/**
+ * set_rectangle: sort images by aspect ratio h/w, cut into batches, and give each batch the
+ * shape that fits its most extreme image: ceil(shape * imgsz / stride + pad) * stride.
+ */
+export function rectBatches(shapes: [number, number][], batch: number, imgsz: number, stride = 32, pad = 0.5): RectPlan {
   const ar = shapes.map(([h, w]) => h / w);
+  // np.argsort (quicksort) is stable for the <= 16 element partitions it insertion-sorts; stable here.
   const order = ar.map((_, i) => i).sort((a, b) => ar[a] - ar[b] || a - b);
+  const batches: number[][] = [];
   const out: [number, number][] = [];
   for (let s = 0; s < order.length; s += batch) {
-    const ari = order.slice(s, s + batch).map((i) => ar[i]);
-    const lo = Math.min(...ari), hi = Math.max(...ari);
-    const shape = hi < 1 ? [hi, 1] : lo > 1 ? [1, 1 / lo] : [1, 1];
+    const idx = Array.from({ length: Math.min(batch, order.length - s) }, (_, k) => s + k);
+    const ari = idx.map((k) => ar[order[k]]);
+    const mini = Math.min(...ari), maxi = Math.max(...ari);
+    let shape: [number, number] = [1, 1];
+    if (maxi < 1) shape = [maxi, 1];
+    else if (mini > 1) shape = [1, 1 / mini];
+    batches.push(idx);
     out.push(shape.map((v) => Math.ceil((v * imgsz) / stride + pad) * stride) as [number, number]);
   }
-  return { order, shapes: out };
+  return { order, batches, shapes: out };
 }
 
 interface Loaded extends LoadedImage {
@@ -152,7 +167,7 @@ export class PoseDataset {
     this.hyp = hyp;
     this.flipIdx = cfg.flipIdx;
     if (this.rect) {
-      const { order, shapes } = rectShapes(labels.map((l) => l.shape), this.batchSize, this.imgsz, opts.stride ?? 32, opts.pad ?? (this.augment ? 0 : 0.5));
+      const { order, shapes } = rectBatches(labels.map((l) => l.shape), this.batchSize, this.imgsz, opts.stride ?? 32, opts.pad ?? (this.augment ? 0 : 0.5));
       labels = order.map((i) => labels[i]);
       this.batchShapes = shapes;
     }

@@ -12,34 +12,8 @@ import { resizeBilinear } from '../data/resize.js';
 import type { PoseSample } from '../data/dataset.js';
 
 /** Images in batch order and the (height, width) every batch is letterboxed to. */
-export interface RectPlan {
-  order: number[]; // sample indices sorted by aspect ratio (h / w)
-  batches: number[][]; // positions in `order`, batch by batch
-  shapes: [number, number][]; // per batch (h, w), multiples of stride
-}
-
-/**
- * set_rectangle: sort images by aspect ratio h/w, cut into batches, and give each batch the
- * shape that fits its most extreme image: ceil(shape * imgsz / stride + pad) * stride.
- */
-export function rectBatches(shapes: [number, number][], batch: number, imgsz: number, stride = 32, pad = 0.5): RectPlan {
-  const ar = shapes.map(([h, w]) => h / w);
-  // np.argsort (quicksort) is stable for the <= 16 element partitions it insertion-sorts; stable here.
-  const order = ar.map((_, i) => i).sort((a, b) => ar[a] - ar[b] || a - b);
-  const batches: number[][] = [];
-  const out: [number, number][] = [];
-  for (let s = 0; s < order.length; s += batch) {
-    const idx = Array.from({ length: Math.min(batch, order.length - s) }, (_, k) => s + k);
-    const ari = idx.map((k) => ar[order[k]]);
-    const mini = Math.min(...ari), maxi = Math.max(...ari);
-    let shape: [number, number] = [1, 1];
-    if (maxi < 1) shape = [maxi, 1];
-    else if (mini > 1) shape = [1, 1 / mini];
-    batches.push(idx);
-    out.push(shape.map((v) => Math.ceil((v * imgsz) / stride + pad) * stride) as [number, number]);
-  }
-  return { order, batches, shapes: out };
-}
+// Ultralytics' set_rectangle lives with the dataset code; val uses the same plan.
+export { rectBatches, type RectPlan } from '../data/loader.js';
 
 /** One image of a val batch with its labels. */
 export interface ValImage {

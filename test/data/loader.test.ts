@@ -11,7 +11,7 @@ import { getRngState, random, seed } from '../../engine/random.js';
 import { loadDatasetYaml } from '../../tasks/data/dataset.js';
 import { encodePNG, readImage } from '../../tasks/data/image.js';
 import { letterbox, toCHWFloat } from '../../tasks/data/letterbox.js';
-import { PoseDataset, rectShapes, type LoaderOptions, type PoseBatch } from '../../tasks/data/loader.js';
+import { PoseDataset, rectBatches, type LoaderOptions, type PoseBatch } from '../../tasks/data/loader.js';
 import { BatchPrefetcher } from '../../tasks/data/prefetch.js';
 import { resizeBilinear } from '../../tasks/data/resize.js';
 
@@ -112,7 +112,7 @@ t.test('augmentation off: a train batch is the letterboxed image and its labels'
 });
 
 t.test('val: rect batches (set_rectangle) letterboxed without augmentation, ratio_pad', async (t) => {
-  t.same(rectShapes([[374, 500], [480, 640], [640, 480], [640, 416]], 4, 640, 32, 0.5).shapes, [[672, 672]], 'Ultralytics gives coco8-pose val 672x672');
+  t.same(rectBatches([[374, 500], [480, 640], [640, 480], [640, 416]], 4, 640, 32, 0.5).shapes, [[672, 672]], 'Ultralytics gives coco8-pose val 672x672');
   const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
   const ds = PoseDataset.fromConfig(cfg, 'val', { ...quiet, imgsz: 160, batch: 2, augment: false });
   t.same(ds.batchShapes, [[160, 192], [192, 160]], 'wide images together, tall images together');
