@@ -37,14 +37,18 @@ export function readPoseCheckpoint(path: string): PoseCheckpoint {
 
 /** Builds the model a checkpoint describes and loads its weights (strict: every key, every shape). */
 export function loadPoseModel(path: string, opts: { device?: Device } = {}): PoseModel {
-  const ck = readPoseCheckpoint(path);
-  const model = new PoseModel(ck.yaml, opts.device);
+  return modelFromCheckpoint(readPoseCheckpoint(path), path, opts.device);
+}
+
+/** The model an already-read checkpoint describes, with its weights; `path` names it in errors. */
+export function modelFromCheckpoint(ck: PoseCheckpoint, path: string, device?: Device): PoseModel {
+  const model = new PoseModel(ck.yaml, device);
   try {
     model.loadStateDict(ck.stateDict);
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
-  model.names = ck.names;
+  model.names = { ...ck.names };
   if (ck.stride.length && ck.stride.join() !== model.stride.join())
     throw new Error(`${path}: checkpoint strides [${ck.stride}] differ from the model's [${model.stride}]`);
   return model;

@@ -14,7 +14,7 @@
 import { extname } from 'node:path';
 import { getDevice, type Device } from '../engine/index.js';
 import type { CheckpointMeta } from '../engine/io/torch_pt.js';
-import { readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
+import { modelFromCheckpoint, readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { attemptDownloadAsset } from './download.js';
 import { packageRoot } from '../engine/paths.js';
@@ -184,18 +184,6 @@ export class YOLO {
     const data = this.ckptMeta?.train_args?.data;
     return exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
   }
-}
-
-/** The model a checkpoint describes, on `device`, with its weights (every key and shape checked). */
-function modelFromCheckpoint(ck: PoseCheckpoint, path: string, device: Device): PoseModel {
-  const model = new PoseModel(ck.yaml, device);
-  try {
-    model.loadStateDict(ck.stateDict);
-  } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
-  }
-  model.names = { ...ck.names };
-  return model;
 }
 
 /** What Ultralytics keeps beside the weights (train_args, epoch, date...), for val/train defaults. */
