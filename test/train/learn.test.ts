@@ -32,6 +32,10 @@ t.test(`losses fall over 6 epochs (${device.type})`, async (t) => {
   if (memory.length) {
     const steady = memory.slice(2); // the optimizer's state is allocated by the first steps
     const lo = Math.min(...steady), hi = Math.max(...steady);
-    t.ok(hi - lo <= 0.02 * lo, `device memory flat across steps 3-6: ${(lo / 2 ** 20).toFixed(1)}-${(hi / 2 ** 20).toFixed(1)} MiB`);
+    // A step that leaked its graph would keep its activations: measured ~10 MiB for a batch-2
+    // forward at 64 px, so >= 20 MiB per step here, 60 MiB over steps 3-6. The pool's bucket reuse
+    // moves allocatedBytes by a few MiB from run to run (2.7% seen on a fresh clone), so 5% still
+    // catches a leak ten times over without flaking.
+    t.ok(hi - lo <= 0.05 * lo, `device memory flat across steps 3-6: ${(lo / 2 ** 20).toFixed(1)}-${(hi / 2 ** 20).toFixed(1)} MiB`);
   }
 });
