@@ -93,7 +93,7 @@ export function conv2dGradInput(gy: Tensor, w: Tensor, inputShape: readonly numb
   if (fmt(gy.shape) !== fmt(want)) throw new Error(`conv2dGradInput: grad of shape ${fmt(gy.shape)} does not match the output ${fmt(want)} of x ${fmt(inputShape)} and w ${fmt(w.shape)}`);
   const gx = Tensor.empty([g.n, g.c, g.h, g.w], gy.dtype, gy.device);
   if (gx.numel === 0) return gx;
-  if (gy.device.type === 'cpu') gradInputCpu(gy.dataSync(), w.dataSync(), gx.storage.array!, g);
+  if (gy.device.type === 'cpu') convBackwardCpu('input', gy.dataSync(), w.dataSync(), gx.storage.array!, g);
   else gradInputGpu(gy, w, gx, g);
   return gx;
 }
@@ -106,7 +106,7 @@ export function conv2dGradWeight(x: Tensor, gy: Tensor, weightShape: readonly nu
   if (fmt(gy.shape) !== fmt(want)) throw new Error(`conv2dGradWeight: grad of shape ${fmt(gy.shape)} does not match the output ${fmt(want)} of x ${fmt(x.shape)} and w ${fmt(weightShape)}`);
   if (gy.device.type === 'cpu') {
     const gw = Tensor.empty([...weightShape], x.dtype, x.device);
-    gradWeightCpu(x.dataSync(), gy.dataSync(), gw.storage.array!, g);
+    convBackwardCpu('weight', gy.dataSync(), x.dataSync(), gw.storage.array!, g);
     return gw;
   }
   return gradWeightGpu(x, gy, g);
@@ -138,9 +138,13 @@ function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: Type
     }
 }
 
-/** Scatters every output gradient back through the window that produced it. */
-function gradInputCpu(gy: TypedArray, w: TypedArray, gx: TypedArray, g: ConvGeometry) {
-  const acc = new Float64Array(gx.length);
+/**
+ * The cpu backward: scatters every output gradient back through the window that produced it,
+ * into dL/dx (reading w) or into dL/dw (reading x). Both walk the same taps in the same order.
+ */
+function convBackwardCpu(into: 'input' | 'weight', gy: TypedArray, other: TypedArray, out: TypedArray, g: ConvGeometry) {
+  const acc = new Float64Array(out.length);
+  const toInput = into === 'input';
   for (let n = 0; n < g.n; n++)
     for (let o = 0; o < g.o; o++) {
       const c0 = Math.floor(o / g.og) * g.cg;
@@ -155,36 +159,14 @@ function gradInputCpu(gy: TypedArray, w: TypedArray, gx: TypedArray, g: ConvGeom
               const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
               for (let kx = 0; kx < g.kw; kx++) {
                 const ix = ox * g.sw - g.pw + kx * g.dw;
-                if (ix >= 0 && ix < g.w) acc[xrow + ix] += d * w[wrow + kx];
+                if (ix < 0 || ix >= g.w) continue;
+                if (toInput) acc[xrow + ix] += d * other[wrow + kx];
+                else acc[wrow + kx] += d * other[xrow + ix];
               }
             }
         }
     }
-  gx.set(acc);
-}
-
-function gradWeightCpu(x: TypedArray, gy: TypedArray, gw: TypedArray, g: ConvGeometry) {
-  const acc = new Float64Array(gw.length);
-  for (let n = 0; n < g.n; n++)
-    for (let o = 0; o < g.o; o++) {
-      const c0 = Math.floor(o / g.og) * g.cg;
-      for (let oy = 0; oy < g.oh; oy++)
-        for (let ox = 0; ox < g.ow; ox++) {
-          const d = gy[((n * g.o + o) * g.oh + oy) * g.ow + ox];
-          if (d === 0) continue;
-          for (let c = 0; c < g.cg; c++)
-            for (let ky = 0; ky < g.kh; ky++) {
-              const iy = oy * g.sh - g.ph + ky * g.dh;
-              if (iy < 0 || iy >= g.h) continue;
-              const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
-              for (let kx = 0; kx < g.kw; kx++) {
-                const ix = ox * g.sw - g.pw + kx * g.dw;
-                if (ix >= 0 && ix < g.w) acc[wrow + kx] += d * x[xrow + ix];
-              }
-            }
-        }
-    }
-  gw.set(acc);
+  out.set(acc);
 }
 
 // ---- webgpu: one GEMM launch each; see the shaders for the hooks ------------------------------
