@@ -3,7 +3,7 @@
 // one warning line.
 import { GpuRuntime } from './backends/webgpu.js';
 
-export type DeviceType = 'cpu' | 'webgpu';
+export type DeviceType = 'cpu' | 'webgpu' | 'meta';
 
 export interface Device {
   readonly type: DeviceType;
@@ -24,7 +24,21 @@ export class WebGPUDevice implements Device {
   }
 }
 
+/**
+ * Shape-only tensors: no memory, no kernels. Ops on it check shapes as usual and then hand their
+ * name and attributes to the graph tracer (engine/graph) instead of launching anything.
+ */
+export class MetaDevice implements Device {
+  readonly type = 'meta' as const;
+  readonly name = 'meta (shapes only)';
+  /** Reached only by an op without a meta branch (it would launch a kernel). */
+  get gpu(): never {
+    throw new Error('meta device: this op has no shape-only (meta) branch, so it cannot be traced');
+  }
+}
+
 export const cpu = new CpuDevice();
+export const meta = new MetaDevice();
 let webgpu: WebGPUDevice | null = null;
 let webgpuTried: Promise<WebGPUDevice | null> | null = null;
 let defaultDevice: Device | null = null;
@@ -73,6 +87,7 @@ export async function getDevice(name?: string | Device): Promise<Device> {
   if (name && typeof name === 'object') return name;
   const want = (name ?? '').toString().trim().toLowerCase();
   if (want === 'cpu') return cpu;
+  if (want === 'meta') return meta;
   if (want === '' || want === 'auto') {
     if (defaultDevice) return defaultDevice;
     const gpu = await openWebGPU();

@@ -6,6 +6,7 @@ import type { Device, WebGPUDevice } from './device.js';
 import { contiguousStrides, fmt, isContiguous, numel, stridedIndices, type Shape } from './shape.js';
 import { trackTensor, untrackTensor } from './memory.js';
 import type { GradFn } from './autograd.js';
+import { hostRead } from './graph/hook.js';
 import * as ops from './ops/index.js';
 
 /** Memory of one tensor or of several views: a TypedArray on cpu, a GPUBuffer on webgpu. */
@@ -22,6 +23,7 @@ export class Storage {
 
   static alloc(device: Device, dtype: DType, size: number): Storage {
     if (device.type === 'cpu') return new Storage(device, dtype, size, allocArray(dtype, size), null);
+    if (device.type === 'meta') return new Storage(device, dtype, size, null, null); // shapes only
     if (dtype === 'f64') throw new Error('f64 tensors exist only on the cpu device (WGSL has no f64)');
     const gpu = (device as WebGPUDevice).gpu;
     return new Storage(device, dtype, size, null, gpu.createBuffer(Math.max(size, 1) * 4));
@@ -110,7 +112,12 @@ export class Tensor {
   // ---- host access --------------------------------------------------------------------------
 
   /** The values in row-major order of `shape`, as a fresh TypedArray. */
-  async data(): Promise<TypedArray> {
+  data(): Promise<TypedArray> {
+    if (this.device.type === 'meta' && !this.disposed) hostRead(this, 'data'); // throws now, inside a trace, not later
+    return this.readData();
+  }
+
+  private async readData(): Promise<TypedArray> {
     this.assertAlive('data');
     if (this.device.type === 'cpu') return this.readCpu();
     const src = this.isContiguous ? this : ops.contiguous(this);
@@ -122,6 +129,7 @@ export class Tensor {
   /** Synchronous read, cpu device only (the reference backend and tests use it). */
   dataSync(): TypedArray {
     this.assertAlive('dataSync');
+    if (this.device.type === 'meta') hostRead(this, 'dataSync');
     if (this.device.type !== 'cpu') throw new Error('dataSync: only for cpu tensors; use `await t.data()` on webgpu');
     return this.readCpu();
   }
@@ -137,9 +145,9 @@ export class Tensor {
   }
 
   /** The single value of a one-element tensor. */
-  async item(): Promise<number> {
+  item(): Promise<number> {
     if (this.numel !== 1) throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.numel} elements, expected 1`);
-    return (await this.data())[0];
+    return this.data().then((d) => d[0]);
   }
 
   /** Nested JS arrays, like torch's tolist(). */

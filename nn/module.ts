@@ -93,6 +93,12 @@ export class Module {
     return this.params.has(name) || this.bufs.has(name) || this.children_.has(name);
   }
 
+  /** Replaces each own parameter and buffer by f's result, keeping names, order and flags (the graph tracer swaps meta twins in and back). */
+  mapTensors(f: (name: string, t: Tensor, kind: 'parameter' | 'buffer') => Tensor) {
+    for (const [n, t] of this.params) this.params.set(n, f(n, t, 'parameter'));
+    for (const [n, t] of this.bufs) this.bufs.set(n, f(n, t, 'buffer'));
+  }
+
   // ---- walking the tree -----------------------------------------------------------------------
 
   namedChildren(): [string, Module][] {

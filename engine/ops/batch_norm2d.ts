@@ -7,6 +7,7 @@
 // backward is fused into three kernels (shaders/batch_norm2d.wgsl) instead of ~10 tensor-op
 // passes with two permuted copies (llvmpipe, x (8, 32, 80, 80): 240 ms fused vs 1240 ms as ops).
 import { Tensor } from '../tensor.js';
+import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
 import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
@@ -38,6 +39,8 @@ export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: T
   checkInputs(x, runningMean, runningVar, weight, bias, training);
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
+  if (x.device.type === 'meta')
+    return metaOp('batch_norm2d', [x, runningMean, runningVar, weight, bias], { training, momentum, eps }, Tensor.empty(x.shape, x.dtype, x.device));
   const src = contiguous(x);
   const wt = weight && contiguous(weight), bs = bias && contiguous(bias);
   const chan = Tensor.empty([ROW_COUNT, c], x.dtype, x.device); // per-channel state, rows ROW.*

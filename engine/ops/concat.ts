@@ -8,6 +8,7 @@ import { fmt, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
 import { assign, cast } from './elementwise.js';
 import { narrow } from './view.js';
+import { metaOp } from '../graph/hook.js';
 
 /** Joins tensors along `axis` (torch.cat): every shape must match except along `axis`. */
 export function concat(tensors: Tensor[], axis: number): Tensor {
@@ -28,6 +29,7 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   const shape = [...first.shape];
   shape[a] = sizes.reduce((s, d) => s + d, 0);
   const out = Tensor.empty(shape, dtype, first.device); // (..., sum of sizes, ...)
+  if (first.device.type === 'meta') return metaOp('concat', tensors, { axis: a }, out);
   // Seen as (outer, total * inner), each contiguous input is a (outer, len * inner) block: the
   // copy then runs at rank 2, with far less index arithmetic than at the tensor's own rank.
   const outer = numel(shape.slice(0, a)), inner = numel(shape.slice(a + 1));

@@ -15,6 +15,7 @@ import { assign, contiguous, silu } from './elementwise.js';
 import { zeros } from './create.js';
 import { sum } from './reduce.js';
 import { narrow, permute, reshape } from './view.js';
+import { metaOp } from '../graph/hook.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -73,6 +74,8 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   // Training: the SiLU is its own op, so its backward sees the pre-activation.
   if (act && needsGrad(x, w, b)) return silu(conv2d(x, w, b, { ...opts, act: null }));
   const out = Tensor.empty([g.n, g.o, g.oh, g.ow], x.dtype, x.device);
+  if (x.device.type === 'meta')
+    return metaOp('conv2d', [x, w, b], { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups, act }, out);
   if (out.numel > 0) {
     if (x.device.type === 'cpu') conv2dCpu(x.dataSync(), w.dataSync(), b ? b.dataSync() : null, out.storage.array!, g, act === 'silu');
     else conv2dGpu(x, w, b ?? null, out, g, act === 'silu');

@@ -29,6 +29,7 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, opts
   const device = opts.device ?? current;
   const t = Tensor.empty(s, dtype, device);
   if (device.type === 'cpu') t.storage.array!.set(data);
+  else if (device.type === 'meta') t.storage.array = arrayFrom(dtype, data); // a traced constant keeps its values
   else {
     const arr = ArrayBuffer.isView(data) && dtypeOf(data as TypedArray) === dtype ? (data as TypedArray) : arrayFrom(dtype, data);
     if (arr.length) (device as WebGPUDevice).gpu.upload(t.storage.buffer!, arr);

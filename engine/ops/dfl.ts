@@ -9,6 +9,7 @@ import { mul, sub } from './elementwise.js';
 import { reshape } from './view.js';
 import { arange } from './create.js';
 import { softmax } from './softmax.js';
+import { metaOp } from '../graph/hook.js';
 
 /**
  * x (B, 4*regMax, A) raw logits → (B, 4, A): out[b, s, a] = Σ_i softmax_i(x[b, s*regMax + i, a]) * i.
@@ -22,6 +23,7 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
   if (x.dtype === 'i32') throw new Error(`dfl: expects a floating-point tensor, got i32 of shape ${fmt(x.shape)}`);
   const [B, , A] = x.shape;
   const out = Tensor.empty([B, 4, A], x.dtype, x.device);
+  if (x.device.type === 'meta') return metaOp('dfl', [x], { regMax }, out);
   const [stB, stC, stA] = x.strides;
   if (out.numel > 0) {
     if (x.device.type === 'cpu') dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);

@@ -7,6 +7,7 @@ import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { sumTo } from './reduce.js';
 import { full, zerosLike } from './create.js';
+import { metaOp } from '../graph/hook.js';
 
 type Grad1 = (x: Tensor, y: Tensor, g: Tensor, alpha: number, beta: number) => Tensor;
 type Grad2 = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
@@ -115,6 +116,10 @@ export function pointwise(op: string, inputs: Tensor[], opts: { alpha?: number; 
   const out = opts.into ?? Tensor.empty(shape, dtype, device);
   if (opts.into && !sameShape(opts.into.shape, shape)) throw new Error(`${op}: cannot write a result of shape ${fmt(shape)} into a view of shape ${fmt(opts.into.shape)}`);
   const alpha = opts.alpha ?? 0, beta = opts.beta ?? 0;
+  if (device.type === 'meta') {
+    if (opts.into) throw new Error(`${op}: an in-place write into a view cannot be traced (meta device)`);
+    return metaOp(op, inputs, { ...(row.wgsl.includes('p.alpha') && { alpha }), ...(row.wgsl.includes('p.beta') && { beta }), ...(op === 'cast' && { dtype }) }, out);
+  }
   if (numel(shape) === 0) return out;
   // Scalars reach the GPU as f32; round them the same way on cpu so both devices agree exactly.
   const f32 = inputs.every((t) => t.dtype !== 'f64');

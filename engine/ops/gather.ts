@@ -1,6 +1,7 @@
 // torch.gather along one axis, plus the index checks that gather, scatterAdd and indexSelect share.
 // Kernel: shaders/gather.wgsl (also used by indexSelect, with an expanded index view).
 import { Tensor } from '../tensor.js';
+import { metaOp } from '../graph/hook.js';
 import { fmt, normAxis, stridedIndices } from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
@@ -62,6 +63,7 @@ export function checkIndexRange(op: string, values: ArrayLike<number>, dim: numb
  */
 export function gatherRaw(op: string, x: Tensor, ax: number, index: Tensor, checkRange = true): Tensor {
   const out = Tensor.empty(index.shape, x.dtype, x.device);
+  if (x.device.type === 'meta') return metaOp('gather', [x, index], { axis: ax }, out);
   const n = index.numel;
   if (n === 0) return out;
   const dim = x.shape[ax];

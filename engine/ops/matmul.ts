@@ -11,6 +11,7 @@ import { gemmLaunch } from '../backends/kernel_variants.js';
 import { contiguous } from './elementwise.js';
 import { sumTo } from './reduce.js';
 import { expand, reshape, transpose, unsqueeze } from './view.js';
+import { metaOp } from '../graph/hook.js';
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const t of [a, b]) t.assertAlive('matmul');
@@ -29,6 +30,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (K !== K2) throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} do not chain (${K} != ${K2})`);
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = Tensor.empty([...batch, M, N], a.dtype, a.device);
+  if (a.device.type === 'meta') return metaOp('matmul', [a, b], {}, out);
   if (out.numel > 0) {
     const A = batchView(a, batch), B = batchView(b, batch);
     if (a.device.type === 'cpu') matmulCpu(A, B, out.storage.array!, numel(batch), M, N, K);

@@ -5,6 +5,7 @@
 // The GPU backward is a gather (each input pixel visits the windows that could have chosen
 // it), so it needs no atomics and sums in a fixed order; see shaders/max_pool2d.wgsl.
 import { Tensor } from '../tensor.js';
+import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
 import type { TypedArray } from '../dtype.js';
 import { keep } from '../memory.js';
@@ -47,6 +48,12 @@ function geometry(name: string, shape: readonly number[], opts: MaxPool2dOptions
 
 /** (N, C, H, W) → (N, C, OH, OW). */
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
+  if (x.device.type === 'meta') {
+    x.assertAlive('maxPool2d');
+    const { g, oh, ow } = geometry('maxPool2d', x.shape, opts);
+    const attrs = { kernelSize: [g.kh, g.kw], stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw] };
+    return metaOp('max_pool2d', [x], attrs, Tensor.empty([x.shape[0], x.shape[1], oh, ow], x.dtype, x.device));
+  }
   const { values, indices } = maxPool2dWithIndices(x, opts, false);
   indices?.dispose(); // the backward keeps its own handle
   return values;

@@ -9,6 +9,7 @@ import type { WebGPUDevice } from '../device.js';
 import { contiguous, eq, mul } from './elementwise.js';
 import { expand, permute, reshape } from './view.js';
 import { arange } from './create.js';
+import { metaOp } from '../graph/hook.js';
 
 type ReduceOp = 'sum' | 'max' | 'min';
 const OP_CODE: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };
@@ -27,6 +28,11 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
   x.assertAlive(name);
   if (x.dtype === 'i32' && op === 'sum') x = x.cast('f32');
   const kshape = keptShape(x.shape, axes);
+  if (x.device.type === 'meta') {
+    const values = Tensor.empty(kshape, x.dtype, x.device), indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
+    metaOp('reduce', [x], { op, axes, scale }, indices ? [values, indices] : values);
+    return { values, indices };
+  }
   // Permute reduced axes into one block at the end unless they already form a block.
   const sorted = [...axes].sort((a, b) => a - b);
   const isBlock = sorted.every((a, i) => i === 0 || a === sorted[i - 1] + 1);
@@ -71,6 +77,11 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
   }
   if (src !== x) src.dispose();
   return { values, indices };
+}
+
+/** The raw reduction (keepdim shape, values scaled; indices for max/min): what a traced 'reduce' node replays. */
+export function reduceKeepdim(x: Tensor, op: ReduceOp, axes: number[], scale = 1): { values: Tensor; indices: Tensor | null } {
+  return reduceRaw(`reduce_${op}`, x, axes.map((a) => normAxis('reduce', a, x.ndim)), op, scale);
 }
 
 function dropAxes(t: Tensor, axes: number[], keepdim: boolean) {

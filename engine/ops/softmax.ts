@@ -7,6 +7,7 @@ import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { contiguous, exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
+import { metaOp } from '../graph/hook.js';
 
 const WIDE_ROWS = 256; // rows at least this long get a workgroup each
 
@@ -32,6 +33,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
   x.assertAlive(name);
   if (x.dtype === 'i32') throw new Error(`${name}: expects a floating-point tensor, got i32 of shape ${fmt(x.shape)}`);
+  if (x.device.type === 'meta') return metaOp(log ? 'log_softmax' : 'softmax', [x], { axis: ax }, Tensor.empty(x.shape, x.dtype, x.device));
   const src = contiguous(x);
   const shape = x.shape.length ? x.shape : [1]; // a 0-d tensor is one row of length 1
   const outer = numel(shape.slice(0, ax)), r = shape[ax], inner = numel(shape.slice(ax + 1));

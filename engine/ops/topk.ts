@@ -2,6 +2,7 @@
 // Ties go to the lower index first; NaN counts as larger than every number, as in torch.
 // Kernel: shaders/topk.wgsl (one workgroup per row; see the cost note there).
 import { Tensor } from '../tensor.js';
+import { metaOp } from '../graph/hook.js';
 import { fmt, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
@@ -23,6 +24,7 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): { values:
   const outShape = x.shape.map((d, i) => (i === ax ? k : d));
   const values = Tensor.empty(outShape, x.dtype, x.device);
   const indices = Tensor.empty(outShape, 'i32', x.device);
+  if (x.device.type === 'meta') return metaOp('topk', [x], { k, axis: ax, largest }, [values, indices]), { values, indices };
   const outer = numel(x.shape.slice(0, ax)), inner = numel(x.shape.slice(ax + 1));
   if (outer * k * inner > 0) {
     const src = contiguous(x);

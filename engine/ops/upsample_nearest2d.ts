@@ -6,6 +6,7 @@ import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
+import { metaOp } from '../graph/hook.js';
 
 function scales(op: string, x: Tensor, scale: number | [number, number]): [number, number] {
   const [sh, sw] = typeof scale === 'number' ? [scale, scale] : scale;
@@ -21,6 +22,7 @@ export function upsampleNearest2d(x: Tensor, scale: number | [number, number]): 
   const [sh, sw] = scales('upsampleNearest2d', x, scale);
   const [n, c, h, w] = x.shape;
   const out = Tensor.empty([n, c, h * sh, w * sw], x.dtype, x.device);
+  if (x.device.type === 'meta') return metaOp('upsample_nearest2d', [x], { scale: [sh, sw] }, out);
   launch('upsample', x, out, h, w, sh, sw);
   return record(out, 'upsample_nearest2d', [x], (g) => [upsampleNearest2dBackward(g, [sh, sw])]);
 }

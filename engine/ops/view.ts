@@ -6,6 +6,7 @@ import { record } from '../autograd.js';
 import { assign, contiguous } from './elementwise.js';
 import { sumTo } from './reduce.js';
 import { zeros } from './create.js';
+import { metaOp } from '../graph/hook.js';
 
 function view(x: Tensor, shape: number[], strides: number[], offset: number) {
   x.assertAlive('view');
@@ -15,6 +16,7 @@ function view(x: Tensor, shape: number[], strides: number[], offset: number) {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferReshape('reshape', x.shape, shape);
   if (sameShape(target, x.shape)) return x;
+  if (x.device.type === 'meta') return metaOp('reshape', [x], { shape: target }, view(x, target, contiguousStrides(target), 0));
   const src = isContiguous(x.shape, x.strides) ? x : contiguous(x);
   const out = view(src, target, contiguousStrides(target), src.offset);
   return record(out, 'reshape', [src], (g) => [reshape(g, src.shape)]);
@@ -33,6 +35,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const ax = axes.map((a) => normAxis('permute', a, x.ndim));
   if (new Set(ax).size !== ax.length) throw new Error(`permute: axes [${axes}] repeat an axis`);
   const out = view(x, ax.map((a) => x.shape[a]), ax.map((a) => x.strides[a]), x.offset);
+  if (x.device.type === 'meta') return metaOp('permute', [x], { axes: ax }, out);
   const inverse = ax.map((_, i) => ax.indexOf(i));
   return record(out, 'permute', [x], (g) => [permute(g, inverse)]);
 }
@@ -53,6 +56,7 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   const shape = [...x.shape];
   shape[a] = length;
   const out = view(x, shape, [...x.strides], x.offset + start * x.strides[a]);
+  if (x.device.type === 'meta') return metaOp('narrow', [x], { axis: a, start, length }, out);
   return record(out, 'narrow', [x], (g) => {
     const gx = zeros(x.shape, { dtype: g.dtype, device: g.device });
     assign(narrow(gx, a, start, length), g);
@@ -72,6 +76,7 @@ export function slice(x: Tensor, axis: number, start = 0, end?: number, step = 1
   shape[a] = len;
   strides[a] *= step;
   const out = view(x, shape, strides, x.offset + s * x.strides[a]);
+  if (x.device.type === 'meta') return metaOp('slice', [x], { axis: a, start: s, end: e, step }, out);
   return record(out, 'slice', [x], (g) => {
     const gx = zeros(x.shape, { dtype: g.dtype, device: g.device });
     assign(slice(gx, a, s, e, step), g);
@@ -87,6 +92,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)}`);
   if (sameShape(target, x.shape)) return x;
   const out = view(x, target, broadcastStrides(x.shape, x.strides, target), x.offset);
+  if (x.device.type === 'meta') return metaOp('expand', [x], { shape: target }, out);
   return record(out, 'expand', [x], (g) => [sumTo(g, x.shape)]);
 }
 
