@@ -2,3 +2,4 @@
 export * from './yolov8_pose.js';
 export * from './summary.js';
 export * from './checkpoint.js';
+export * from './layer_table.js';

@@ -1,12 +1,10 @@
 // model.info(): the one-line summary Ultralytics prints (torch_utils.model_info), and GFLOPs
-// counted as its get_flops counts them with thop.
-//
-// thop's rules, which the layers' `profile` methods follow: a Conv2d costs output elements x
-// (in / groups) x k x k (bias ignored); a BatchNorm2d 4 x input elements; SiLU, max-pool, nearest
-// upsample, concat, residual adds and the decoding arithmetic cost nothing. get_flops profiles one
-// (1, 3, s, s) image with s = max(32, largest stride), doubles thop's count, and scales the result
-// linearly to the requested size.
+// counted as its get_flops counts them with thop, from the traced graph (engine/graph/flops.ts has
+// thop's rules). get_flops profiles one (1, 3, s, s) image with s = max(32, largest stride), doubles
+// thop's count, and scales the result linearly to the requested size.
 import type { Module } from '../nn/module.js';
+import { traceModule, type Graph } from '../engine/graph/index.js';
+import { graphOps } from '../engine/graph/flops.js';
 
 export interface ModelInfo {
   line: string;
@@ -26,9 +24,19 @@ interface Summarizable extends Module {
 export function getFlops(model: Summarizable, imgsz: number | [number, number] = 640): number {
   const [h, w] = typeof imgsz === 'number' ? [imgsz, imgsz] : imgsz;
   const s = Math.max(Math.max(...model.stride), 32);
-  const counter = { ops: 0 };
-  model.profile([1, 3, s, s], counter);
-  return ((counter.ops / 1e9) * 2 * h * w) / (s * s);
+  const ops = graphOps(traceEval(model, [1, 3, s, s])).total;
+  return ((ops / 1e9) * 2 * h * w) / (s * s);
+}
+
+/** The model's graph in eval mode (thop profiles the whole head, DFL included), its modes restored after. */
+export function traceEval(model: Module, shape: number[]): Graph {
+  const modes = model.modules().map((m) => [m, m.training] as const);
+  model.eval();
+  try {
+    return traceModule(model, [shape]);
+  } finally {
+    for (const [m, t] of modes) m.training = t;
+  }
 }
 
 export function modelInfo(model: Summarizable, imgsz: number | [number, number] = 640): ModelInfo {

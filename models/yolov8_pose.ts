@@ -3,7 +3,7 @@
 // max_channels). parseModel follows Ultralytics' parse_model, so channel counts, repeat counts and
 // module names (hence state-dict keys `model.<i>.<attr>...`) are the same.
 import { Tensor, isGradEnabled, manualSeed, noGrad, tidy, type Device } from '../engine/index.js';
-import { Module, Sequential, type OpCounter, type Shape } from '../nn/module.js';
+import { Module, Sequential, type Shape } from '../nn/module.js';
 import { BatchNorm2d, Upsample } from '../nn/layers.js';
 import { C2, C2f, Concat, Conv, SPPF } from '../nn/blocks.js';
 import { Pose, type PoseEvalOutput, type PoseTrainOutput } from '../nn/head.js';
@@ -193,19 +193,6 @@ export class PoseModel extends Module {
     return cur;
   }
 
-  /** Shape-only forward for FLOP counting (models/summary.ts). */
-  override profile(x: Shape, c: OpCounter): Shape {
-    const layers = (this.child('model') as Sequential).children();
-    const shapes: Shape[] = [];
-    let cur: any = x;
-    layers.forEach((m, i) => {
-      const f = this.layerInfo[i].from;
-      const input = f === -1 ? cur : Array.isArray(f) ? f.map((j) => (j === -1 ? cur : shapes[j])) : shapes[f];
-      cur = m.profile(input, c);
-      shapes.push(cur);
-    });
-    return cur;
-  }
 
   /** Eval-mode predictions (B, 4 + nc + nk, A), without the raw maps and without autograd. */
   predict(x: Tensor): Tensor {

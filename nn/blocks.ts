@@ -1,7 +1,7 @@
 // The YOLOv8 building blocks, as ultralytics/nn/modules/{conv,block}.py defines them, with the
 // same attribute names (cv1, cv2, m, bn, ...) so state-dict keys match Ultralytics one to one.
 import { Tensor, chunk, concat, dfl, div, mul, noGrad, reshape, sqrt, sub, add, arange, type Device } from '../engine/index.js';
-import { Module, ModuleList, Sequential, type OpCounter, type Shape } from './module.js';
+import { Module, ModuleList, Sequential, type Shape } from './module.js';
 import { BatchNorm2d, Conv2d, Identity, MaxPool2d, SiLU } from './layers.js';
 
 /** Ultralytics' Conv.default_act: ONE SiLU instance shared by every Conv (so torch counts it once in model.modules()). */
@@ -67,11 +67,6 @@ export class Conv extends Module {
     });
     this.delete('bn');
   }
-
-  override profile(x: Shape, c: OpCounter): Shape {
-    const y = this.conv.profile(x, c);
-    return this.bn ? this.bn.profile(y, c) : y;
-  }
 }
 
 /** x + cv2(cv1(x)) when shortcut and c1 == c2, else cv2(cv1(x)). */
@@ -87,9 +82,6 @@ export class Bottleneck extends Module {
   override forward(x: Tensor): Tensor {
     const y = this.child('cv2')!.forward(this.child('cv1')!.forward(x));
     return this.add ? add(x, y) : y;
-  }
-  override profile(x: Shape, c: OpCounter): Shape {
-    return this.child('cv2')!.profile(this.child('cv1')!.profile(x, c), c);
   }
 }
 
@@ -109,12 +101,6 @@ export class C2f extends Module {
     for (const m of this.child('m') as ModuleList) y.push(m.forward(y[y.length - 1]));
     return this.child('cv2')!.forward(concat(y, 1)); // (B, (2 + n) c, H, W) -> (B, c2, H, W)
   }
-  override profile(x: Shape, c: OpCounter): Shape {
-    const [b, , h, w] = this.child('cv1')!.profile(x, c);
-    for (const m of this.child('m') as ModuleList) m.profile([b, this.c, h, w], c);
-    const n = (this.child('m') as ModuleList).length;
-    return this.child('cv2')!.profile([b, (2 + n) * this.c, h, w], c);
-  }
 }
 
 /** CSP bottleneck with 2 convolutions (yolov8-p6's head): bottlenecks run on one half only. */
@@ -130,11 +116,6 @@ export class C2 extends Module {
   override forward(x: Tensor): Tensor {
     const [a, b] = chunk(this.child('cv1')!.forward(x), 2, 1);
     return this.child('cv2')!.forward(concat([this.child('m')!.forward(a), b], 1));
-  }
-  override profile(x: Shape, c: OpCounter): Shape {
-    const [b, , h, w] = this.child('cv1')!.profile(x, c);
-    for (const m of this.child('m')!.children()) m.profile([b, this.c, h, w], c);
-    return this.child('cv2')!.profile([b, 2 * this.c, h, w], c);
   }
 }
 
@@ -153,10 +134,6 @@ export class SPPF extends Module {
     for (let i = 0; i < 3; i++) y.push(m.forward(y[i]));
     return this.child('cv2')!.forward(concat(y, 1)); // (B, 2 c1, H, W) -> (B, c2, H, W)
   }
-  override profile(x: Shape, c: OpCounter): Shape {
-    const [b, ch, h, w] = this.child('cv1')!.profile(x, c);
-    return this.child('cv2')!.profile([b, 4 * ch, h, w], c);
-  }
 }
 
 /** torch.cat along a dimension (channels). */
@@ -166,11 +143,6 @@ export class Concat extends Module {
   }
   override forward(xs: Tensor[]): Tensor {
     return concat(xs, this.d);
-  }
-  override profile(xs: Shape[], _c: OpCounter): Shape {
-    const out = [...xs[0]];
-    out[this.d] = xs.reduce((s, x) => s + x[this.d], 0);
-    return out;
   }
 }
 
@@ -188,10 +160,5 @@ export class DFL extends Module {
   /** (B, 4 * c1, A) -> (B, 4, A) */
   override forward(x: Tensor): Tensor {
     return dfl(x, this.c1);
-  }
-  /** thop counts the conv on its (B, c1, 4, A) input. */
-  override profile([b, , a]: Shape, c: OpCounter): Shape {
-    (this.child('conv') as Conv2d).profile([b, this.c1, 4, a], c);
-    return [b, 4, a];
   }
 }

@@ -3,7 +3,7 @@
 // ultralytics/utils/tal.py, version 8.2). Shapes: nl levels, level i is (B, C_i, h_i, w_i),
 // A = sum of h_i * w_i anchors ordered level by level, row-major inside a level.
 import { Tensor, add, concat, div, keep, mul, narrow, reshape, sigmoid, split, sub, tensor, chunk, type Device } from '../engine/index.js';
-import { Module, ModuleList, Sequential, type OpCounter, type Shape } from './module.js';
+import { Module, ModuleList, Sequential, type Shape } from './module.js';
 import { Conv2d } from './layers.js';
 import { Conv, DFL } from './blocks.js';
 import { makeAnchors } from './anchors.js';
@@ -139,18 +139,5 @@ export class Pose extends Module {
   private anchors0() {
     if (!this.anchorCache) throw new Error('Pose.kptsDecode: no anchors yet (run inference on the feature maps first)');
     return this.anchorCache;
-  }
-
-  /** thop (eval mode): every branch conv on every level, plus the DFL conv on (B, 16, 4, A). */
-  override profile(xs: Shape[], c: OpCounter): Shape {
-    const b = xs[0][0];
-    let A = 0;
-    for (const name of ['cv2', 'cv3', 'cv4'] as const)
-      this.branches(name).children().forEach((seq, i) => {
-        const [, , h, w] = seq.profile(xs[i], c);
-        if (name === 'cv2') A += h * w;
-      });
-    this.child('dfl')!.profile([b, 4 * this.regMax, A], c);
-    return [b, 4 + this.nc + this.nk, A];
   }
 }

@@ -1,10 +1,8 @@
 // The torch.nn layers YOLOv8 uses: Conv2d, BatchNorm2d, SiLU, MaxPool2d, Upsample, Identity.
-// Each forward is one engine op. Each `profile` mirrors its forward on shapes only and adds the
-// operations thop would count for it, so models/summary.ts can report GFLOPs without running
-// anything (see that file for the counting rules).
+// Each forward is one engine op; FLOPs are counted from the traced graph (engine/graph/flops.ts).
 import { Tensor, add, assign, batchNorm2d, conv2d, full, maxPool2d, noGrad, silu, tensor, upsampleNearest2d, cpu, type Device } from '../engine/index.js';
 import { random } from '../engine/random.js';
-import { Module, type OpCounter, type Shape } from './module.js';
+import { Module, type Shape } from './module.js';
 
 const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
 
@@ -63,13 +61,6 @@ export class Conv2d extends Module {
     const span = this.dilation * (this.kernelSize - 1) + 1;
     const out = (n: number) => Math.floor((n + 2 * this.padding - span) / this.stride) + 1;
     return [b, this.outChannels, out(h), out(w)];
-  }
-
-  /** thop: output elements x (in/groups) x k x k multiply-adds; the bias is not counted. */
-  override profile(x: Shape, c: OpCounter): Shape {
-    const y = this.outputShape(x);
-    c.ops += numel(y) * (this.inChannels / this.groups) * this.kernelSize * this.kernelSize;
-    return y;
   }
 }
 
@@ -133,28 +124,16 @@ export class BatchNorm2d extends Module {
       [one, next].forEach((t) => t.dispose());
     });
   }
-
-  /** thop: 2 x elements for the normalization, doubled for the affine part. */
-  override profile(x: Shape, c: OpCounter): Shape {
-    c.ops += 4 * numel(x);
-    return x;
-  }
 }
 
 export class SiLU extends Module {
   override forward(x: Tensor): Tensor {
     return silu(x);
   }
-  override profile(x: Shape, _c: OpCounter): Shape {
-    return x; // thop has no rule for SiLU: zero
-  }
 }
 
 export class Identity extends Module {
   override forward(x: Tensor): Tensor {
-    return x;
-  }
-  override profile(x: Shape, _c: OpCounter): Shape {
     return x;
   }
 }
@@ -166,10 +145,6 @@ export class MaxPool2d extends Module {
   override forward(x: Tensor): Tensor {
     return maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
   }
-  override profile([b, ch, h, w]: Shape, _c: OpCounter): Shape {
-    const out = (n: number) => Math.floor((n + 2 * this.padding - this.kernelSize) / this.stride) + 1;
-    return [b, ch, out(h), out(w)]; // thop: zero ops
-  }
 }
 
 /** torch.nn.Upsample(scale_factor, mode='nearest'). */
@@ -179,8 +154,5 @@ export class Upsample extends Module {
   }
   override forward(x: Tensor): Tensor {
     return upsampleNearest2d(x, this.scaleFactor);
-  }
-  override profile([b, ch, h, w]: Shape, _c: OpCounter): Shape {
-    return [b, ch, h * this.scaleFactor, w * this.scaleFactor]; // thop: zero ops for nearest
   }
 }

@@ -13,11 +13,6 @@ export type StateValue = Tensor | HostTensor;
 
 export type Shape = readonly number[];
 
-/** Operations counted the way thop counts them (its "total_ops"; GFLOPs = 2 * ops / 1e9). */
-export interface OpCounter {
-  ops: number;
-}
-
 export interface LoadResult {
   missing: string[];
   unexpected: string[];
@@ -39,10 +34,6 @@ export class Module {
     throw new Error(`${this.typeName}: forward is not implemented`);
   }
 
-  /** Mirrors forward on shapes only, adding what thop would count (models/summary.ts). */
-  profile(_input: any, _c: OpCounter): any {
-    throw new Error(`${this.typeName}: profile (shape-only forward for FLOP counting) is not implemented`);
-  }
 
   // ---- registration ---------------------------------------------------------------------------
 
@@ -259,10 +250,6 @@ export class Sequential extends Module {
   }
   override forward(x: Tensor): Tensor {
     for (const m of this.children()) x = m.forward(x);
-    return x;
-  }
-  override profile(x: Shape, c: OpCounter): Shape {
-    for (const m of this.children()) x = m.profile(x, c);
     return x;
   }
 }

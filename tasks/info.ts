@@ -1,6 +1,7 @@
-// `yolo info model=<yaml|pt|safetensors> imgsz=640`: Ultralytics' one-line model summary.
+// `yolo info model=<yaml|pt|safetensors> imgsz=640 [verbose=True]`: Ultralytics' one-line model
+// summary; verbose adds the per-layer table parse_model prints.
 import { existsSync } from 'node:fs';
-import { buildPoseModel, loadPoseModel, type PoseModel } from '../models/index.js';
+import { buildPoseModel, layerTable, loadPoseModel, type PoseModel } from '../models/index.js';
 import { cpu } from '../engine/index.js';
 import type { CfgValue } from './cfg.js';
 
@@ -13,6 +14,7 @@ export function infoCli(overrides: Record<string, CfgValue>): number {
   else if (existsSync(model)) m = loadPoseModel(model, { device: cpu });
   else throw new Error(`model=${model}: file not found (give a .pt/.safetensors path or a yolov8{n,s,m,l,x}-pose[-p6].yaml name)`);
   if (overrides.fuse === true) m.fuse();
+  if (overrides.verbose === true) console.log(layerTable(m).join('\n'));
   m.info(imgsz);
   return 0;
 }

@@ -33,6 +33,8 @@ export interface InputSpec {
 export interface TraceOptions {
   /** example values of the size names; B defaults to 1, H and W to 640 */
   sizes?: Record<string, number>;
+  /** how the input tensors become forward's arguments (default: one argument each; Pose takes one array: `(xs) => [xs]`) */
+  pack?: (inputs: Tensor[]) => unknown[];
 }
 
 const DEFAULT_SIZES: Record<string, number> = { B: 1, H: 640, W: 640 };
@@ -50,11 +52,11 @@ export function traceModule(module: TraceableModule, inputs: (InputSpec | number
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`trace: the size '${s}' needs an example value (opts.sizes.${s}, a positive integer)`);
     env0[s] = v;
   }
-  if (!symbols.length) return traceOnce(module, specs, {});
+  if (!symbols.length) return traceOnce(module, specs, {}, opts.pack);
   // 2-level grid {v, 2v} per name (fits every multilinear polynomial), then a check at 3v
   const points = monomials(symbols).map((_, mask) => Object.fromEntries(symbols.map((s, i) => [s, env0[s] * (mask & (1 << i) ? 2 : 1)])));
   points.push(Object.fromEntries(symbols.map((s) => [s, env0[s] * 3])));
-  const graphs = points.map((p) => traceOnce(module, specs, p));
+  const graphs = points.map((p) => traceOnce(module, specs, p, opts.pack));
   const g = mergeTraces(graphs, symbols, points);
   g.symbols = env0;
   return g;
@@ -65,7 +67,7 @@ function isSpecList(x: unknown): x is (InputSpec | number[])[] {
 }
 
 /** One trace at concrete sizes. */
-function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<string, number>): Graph {
+function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<string, number>, pack = (xs: Tensor[]): unknown[] => xs): Graph {
   const g = new Graph();
   g.symbols = env;
   const ids = new Map<Tensor, number>();
@@ -151,7 +153,7 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
       ids.set(x, i);
       return x;
     });
-    const result = withRecorder(recorder, () => module.forward(...xs));
+    const result = withRecorder(recorder, () => module.forward(...pack(xs)));
     if (result instanceof Promise) {
       result.catch(() => {});
       throw new Error(`trace: ${module.typeName}.forward returned a Promise; only a synchronous forward can be traced`);

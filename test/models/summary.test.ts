@@ -1,5 +1,6 @@
 import t from 'tap';
 import { buildPoseModel, parsePoseName } from '../../models/index.js';
+import { traceModule } from '../../engine/graph/index.js';
 
 // Ultralytics' published table (GFLOPs at 640, x-p6 at 1280) and the exact counts of the issue.
 // Our GFLOPs follow thop as get_flops runs it, which also counts BatchNorm (4 ops per element):
@@ -45,7 +46,9 @@ t.test('scale from the name; nc and kpt_shape can change', async (t) => {
   t.same(sd.get('model.22.cv4.2.2.weight')!.shape, [10, 16, 1, 1], 'keypoint conv has K * 2 outputs');
   t.same(m.stride, [8, 16, 32]);
   t.same(buildPoseModel('yolov8n-pose-p6.yaml').stride, [8, 16, 32, 64]);
-  t.same(m.profile([1, 3, 64, 96], { ops: 0 }), [1, 4 + 3 + 10, 8 * 12 + 4 * 6 + 2 * 3], 'output (B, 4 + nc + K * 2, A)');
+  const g = traceModule(m.eval(), [[1, 3, 64, 96]]);
+  t.same(g.shapeOf(g.outputIds()[0]), [1, 4 + 3 + 10, 8 * 12 + 4 * 6 + 2 * 3], 'output (B, 4 + nc + K * 2, A)');
+  m.train();
   t.equal(m.yaml.yaml_file, 'yolov8n-pose.yaml');
   // Ultralytics' stride probe leaves BN running_var at 0.9 and num_batches_tracked at 1
   t.same([...sd.get('model.0.bn.running_var')!.dataSync()], new Array(16).fill(Math.fround(0.9)));

@@ -2,6 +2,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { C2, C2f, Conv, DFL, Module, Pose, SPPF, dist2bbox, makeAnchors } from '../../nn/index.js';
 import { assertClose, testDevices } from '../helpers.js';
+import { traceModule } from '../../engine/graph/index.js';
 
 const devices = await testDevices(t);
 
@@ -34,7 +35,8 @@ t.test('Pose head: branch widths, bias init, DFL, decoding, train and eval outpu
   t.same([...sd.get('cv3.1.2.bias')!.dataSync()], [prior, prior], 'class bias log(5 / nc / (640 / s)^2)');
   t.same([...sd.get('dfl.conv.weight')!.dataSync()], [...Array(16).keys()], 'DFL conv weight 0..15');
   t.notOk(sd.get('dfl.conv.weight')!.requiresGrad, 'DFL conv is frozen');
-  t.equal(head.profile([[1, 16, 4, 4], [1, 32, 2, 2]], { ops: 0 })[2], 20, '20 anchors');
+  const g = traceModule(head, [[1, 16, 4, 4], [1, 32, 2, 2]], { pack: (xs) => [xs] });
+  t.equal(g.shapeOf(g.outputIds().at(-1)!)[2], 20, '20 anchors (traced)');
 
   for (const device of devices) {
     await head.to(device);
@@ -76,7 +78,8 @@ t.test('blocks: output shapes, the same on every device', async (t) => {
   for (const [name, make, inShape, outShape] of cases) {
     const m = make();
     m.eval();
-    t.same(m.profile(inShape, { ops: 0 }), outShape, `${name}: profile shape`);
+    const g = traceModule(m, [inShape]);
+    t.same(g.shapeOf(g.outputIds()[0]), outShape, `${name}: traced shape`);
     const x = E.randn(inShape);
     const ref = await m.forward(x).data();
     t.same(m.forward(x).shape, outShape, `${name}: forward shape`);
