@@ -7,6 +7,7 @@ import { Module, ModuleList, Sequential, type Shape } from './module.js';
 import { Conv2d } from './layers.js';
 import { Conv, DFL } from './blocks.js';
 import { makeAnchors } from './anchors.js';
+import { anchors } from '../engine/ops/anchors.js';
 
 export { makeAnchors };
 
@@ -85,24 +86,19 @@ export class Pose extends Module {
     return [concat([y, this.kptsDecode(kpt)], 1), [feats, kpt]];
   }
 
-  /** Anchor points (1, 2, A) and strides (1, 1, A) for these feature maps, cached while shapes stay the same. */
+  /**
+   * Anchor points (2, A) and strides (1, A) for these feature maps (the engine's `anchors` op),
+   * cached while shapes stay the same; never cached on the meta device, where each trace records them.
+   */
   anchors(feats: Tensor[]): { points: Tensor; strides: Tensor } {
     const sizes = feats.map((f) => [f.shape[2], f.shape[3]] as [number, number]);
     const device = feats[0].device;
     const key = `${device.type}:${sizes.join(';')}:${this.stride.join(',')}`;
-    if (this.anchorCache?.key !== key) {
+    if (this.anchorCache?.key !== key || device.type === 'meta') {
       this.anchorCache?.points.dispose();
       this.anchorCache?.strides.dispose();
-      const a = makeAnchors(sizes, this.stride);
-      const A = a.strides.length;
-      // transposed to (2, A) like Ultralytics' anchors.transpose(0, 1), with a leading batch axis
-      const t = new Float32Array(2 * A);
-      for (let k = 0; k < A; k++) (t[k] = a.points[2 * k]), (t[A + k] = a.points[2 * k + 1]);
-      this.anchorCache = {
-        key,
-        points: keep(tensor(t, [1, 2, A], { device })),
-        strides: keep(tensor(a.strides, [1, 1, A], { device })),
-      };
+      const [points, strides] = anchors(feats, this.stride);
+      this.anchorCache = { key, points: keep(points), strides: keep(strides) };
     }
     return this.anchorCache;
   }
@@ -110,9 +106,9 @@ export class Pose extends Module {
   /** Detect._inference: DFL-decoded boxes (xywh, pixels) and sigmoid class scores, (B, 4 + nc, A). */
   inference(feats: Tensor[]): Tensor {
     const bs = feats[0].shape[0];
+    const { points, strides } = this.anchors(feats); // (2, A), (1, A)
     const xCat = concat(feats.map((f) => reshape(f, [bs, this.no, -1])), 2); // (B, no, A)
     const [box, cls] = split(xCat, [this.regMax * 4, this.nc], 1); // (B, 64, A), (B, nc, A)
-    const { points, strides } = this.anchors(feats);
     const dbox = mul(dist2bbox(this.child('dfl')!.forward(box), points, true, 1), strides); // (B, 4, A)
     return concat([dbox, sigmoid(cls)], 1);
   }
@@ -124,15 +120,12 @@ export class Pose extends Module {
   kptsDecode(kpts: Tensor): Tensor {
     const [K, ndim] = this.kptShape;
     const bs = kpts.shape[0], A = kpts.shape[2];
-    const k4 = reshape(kpts, [bs, K, ndim, A]);
-    const { points, strides } = this.anchors0();
-    const coord = (j: number) => {
-      const anchor = sub(reshape(narrow(points, 1, j, 1), [1, 1, 1, A]), 0.5); // grid cell index
-      return mul(add(mul(narrow(k4, 2, j, 1), 2.0), anchor), reshape(strides, [1, 1, 1, A]));
-    };
-    const parts = [coord(0), coord(1)];
-    if (ndim === 3) parts.push(sigmoid(narrow(k4, 2, 2, 1)));
-    return reshape(concat(parts, 2), [bs, this.nk, A]);
+    const y = reshape(kpts, [bs, K, ndim, A]);
+    const { points, strides } = this.anchors0(); // (2, A), (1, A)
+    const grid = sub(points, 0.5); // grid cell index
+    const xy = mul(add(mul(narrow(y, 2, 0, 2), 2.0), grid), strides); // (B, K, 2, A)
+    const parts = ndim === 3 ? concat([xy, sigmoid(narrow(y, 2, 2, 1))], 2) : xy;
+    return reshape(parts, [bs, this.nk, A]);
   }
 
   /** The anchors of the last inference (kptsDecode runs right after inference, as in Ultralytics). */

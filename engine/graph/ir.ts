@@ -78,6 +78,62 @@ export class Graph {
     return this.values.filter((v) => v.kind === 'parameter' || v.kind === 'buffer' || v.kind === 'constant');
   }
 
+  /**
+   * Drops the nodes in `remove`, then every value nothing reads (except inputs and outputs), and
+   * renumbers node and value ids densely, in order. Passes edit in place and call this once.
+   */
+  compact(remove: Set<number> = new Set()): this {
+    const nodes = this.nodes.filter((n) => !remove.has(n.id));
+    const used = new Set<number>([...this.inputs, ...this.outputIds()]);
+    for (const n of nodes) {
+      for (const i of n.inputs) if (i !== null) used.add(i);
+      for (const o of n.outputs) used.add(o);
+    }
+    const values = this.values.filter((v) => used.has(v.id));
+    const vmap = new Map(values.map((v, i) => [v.id, i]));
+    const nmap = new Map(nodes.map((n, i) => [n.id, i]));
+    values.forEach((v, i) => {
+      v.id = i;
+      if (v.producer !== undefined) v.producer = nmap.get(v.producer);
+    });
+    nodes.forEach((n, i) => {
+      n.id = i;
+      n.inputs = n.inputs.map((x) => (x === null ? null : vmap.get(x)!));
+      n.outputs = n.outputs.map((x) => vmap.get(x)!);
+    });
+    const remap = (t: OutputTree): OutputTree => (typeof t === 'number' ? vmap.get(t)! : t.map(remap));
+    this.outputs = remap(this.outputs);
+    this.inputs.splice(0, this.inputs.length, ...this.inputs.map((x) => vmap.get(x)!));
+    this.values.splice(0, this.values.length, ...values);
+    this.nodes.splice(0, this.nodes.length, ...nodes);
+    return this;
+  }
+
+  /** Makes every reader of value `from` (nodes and outputs) read `to` instead. */
+  replaceUses(from: number, to: number) {
+    for (const n of this.nodes) n.inputs = n.inputs.map((x) => (x === from ? to : x));
+    const remap = (t: OutputTree): OutputTree => (typeof t === 'number' ? (t === from ? to : t) : t.map(remap));
+    this.outputs = remap(this.outputs);
+  }
+
+  /** Appends a value and returns its id. */
+  addValue(v: Omit<Value, 'id'>): number {
+    const id = this.values.length;
+    this.values.push({ ...v, id } as Value);
+    return id;
+  }
+
+  /** A deep copy of the structure (constants' data and module tensors are shared). */
+  clone(): Graph {
+    const g = new Graph();
+    g.values.push(...this.values.map((v) => ({ ...v, shape: [...v.shape] })));
+    g.nodes.push(...this.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: cloneAttrs(n.attrs) })));
+    g.inputs.push(...this.inputs);
+    g.outputs = JSON.parse(JSON.stringify(this.outputs));
+    g.symbols = { ...this.symbols };
+    return g;
+  }
+
   /** One node a line: `%12 = conv2d(%0, model.0.conv.weight) stride=[2,2] ... -> f32[B,16,H/2,W/2]  # model.0.conv`. */
   toString(): string {
     const ref = (id: number | null) => (id === null ? '_' : this.values[id].kind === 'parameter' || this.values[id].kind === 'buffer' ? this.values[id].name! : `%${id}`);
@@ -92,6 +148,12 @@ export class Graph {
     lines.push(`  return ${JSON.stringify(this.outputs).replace(/(\d+)/g, '%$1').replace(/"/g, '')}`);
     return lines.join('\n');
   }
+}
+
+/** A copy of attributes (Syms are immutable and shared). */
+export function cloneAttrs(a: Record<string, GraphAttr>): Record<string, GraphAttr> {
+  const c = (v: GraphAttr): GraphAttr => (Array.isArray(v) ? v.map(c) : v !== null && typeof v === 'object' && !(v instanceof Sym) ? { ...(v as object) } as GraphAttr : v);
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, c(v)]));
 }
 
 export function attrString(v: GraphAttr): string {

@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import type { Device } from '../device.js';
 import {
-  batchNorm2d, concat, conv2d, dfl, expand, gatherRaw, logSoftmax, matmul, maxPool2d, narrow, permute, pointwise, reduceKeepdim, reshape,
+  anchors, batchNorm2d, concat, conv2d, dfl, expand, gatherRaw, logSoftmax, matmul, maxPool2d, narrow, permute, pointwise, reduceKeepdim, reshape,
   slice, softmax, tensor, topk, upsampleNearest2d,
 } from '../ops/index.js';
 import { Sym, evalDim } from './sym.js';
@@ -21,6 +21,7 @@ export const REPLAY: Record<string, OpFn> = {
   upsample_nearest2d: ([x], a) => upsampleNearest2d(x!, a.scale),
   concat: (xs, a) => concat(xs as Tensor[], a.axis),
   dfl: ([x], a) => dfl(x!, a.regMax),
+  anchors: (feats, a) => anchors(feats as Tensor[], a.strides, a.offset),
   softmax: ([x], a) => softmax(x!, a.axis),
   log_softmax: ([x], a) => logSoftmax(x!, a.axis),
   reduce: ([x], a) => {

@@ -89,6 +89,8 @@ const TERNARY = {
 export type UnaryOp = keyof typeof UNARY;
 export type BinaryOp = keyof typeof BINARY;
 const ROWS: Record<string, Row> = { ...UNARY, ...BINARY, ...TERNARY };
+/** Every row name: the op names elementwise nodes carry in a traced graph (engine/graph). */
+export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set(Object.keys(ROWS));
 
 function roundHalfEven(x: number) {
   const r = Math.round(x);

@@ -25,3 +25,4 @@ export * from './upsample_nearest2d.js';
 export * from './concat.js';
 export * from './conv2d.js';
 export * from './matmul.js';
+export * from './anchors.js';

@@ -15,7 +15,10 @@
 //             chains around static shapes, no Identity), which is what onnxslim would give.
 //   batch, imgsz  the fixed input shape (imgsz rounded up to a multiple of the largest stride).
 //
-// Imports: engine, models, ./graph, ./pose_graph, ./metadata, ./formats, ../predict (checkImgsz).
+// The graph comes from the tracer (engine/graph): the model's forward traced with symbolic sizes,
+// BatchNorm folded, lowered to ONNX by ./onnx_lower.ts.
+//
+// Imports: engine, models, ./graph, ./onnx_lower, ./metadata, ./formats, ../predict (checkImgsz).
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -25,7 +28,13 @@ import { DataType, encodeModel, type ModelProto, type Dim } from '../../engine/i
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import { checkImgsz } from '../predict/predictor.js';
 import { resolveFormat } from './formats.js';
-import { PoseGraph, anchorCount, type HostWeights } from './pose_graph.js';
+import { lowerToOnnx } from './onnx_lower.js';
+import { traceModule, type Graph } from '../../engine/graph/index.js';
+import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
+import { foldBatchNorm } from '../../engine/graph/passes/fold_batch_norm.js';
+
+/** Host copies of the model's state dict: name -> (shape, float32 values). */
+export type HostWeights = Map<string, { shape: readonly number[]; data: Float32Array }>;
 import { isoformatNow, metadataProps, type ExportMetadata } from './metadata.js';
 
 /**
@@ -91,11 +100,18 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
   const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], stride, args.verbose === false ? () => {} : console.warn);
   const dynamic = !!args.dynamic, half = !!args.half;
 
-  const pg = new PoseGraph(model, await hostWeights(model), { batch, imgsz, dynamic, half });
-  const out = pg.build('images');
+  const g = await exportGraph(model, batch, imgsz);
+  const weights = await hostWeights(model);
+  const read = (id: number) => {
+    const v = g.values[id];
+    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
+    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
+    return data as Float32Array;
+  };
+  const { builder, outputs } = lowerToOnnx(g, { dynamic, half, input: 'images', read, weight: (n) => weights.get(n)?.data });
   // the last node's output becomes output0
-  const last = pg.g.nodes[pg.g.nodes.length - 1];
-  if (last.output[0] !== out) throw new Error('export: internal error, the head is not the last node');
+  const last = builder.nodes[builder.nodes.length - 1];
+  if (last.output[0] !== outputs[0]) throw new Error('export: internal error, the predictions are not the last node');
   last.output = ['output0'];
 
   const head = model.head;
@@ -112,14 +128,42 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
     producer_version: packageVersion(),
     graph: {
       name: 'main_graph',
-      node: pg.g.nodes,
-      initializer: pg.g.initializers,
+      node: builder.nodes,
+      initializer: builder.initializers,
       input: [f32('images', dynamic ? ['batch', 3, 'height', 'width'] : [batch, 3, ...imgsz])],
       output: [f32('output0', outputShape)],
     },
     metadata_props: metadataProps(metadata),
   };
   return { proto, bytes: encodeModel(proto), metadata, outputShape };
+}
+
+/**
+ * The model's eval-mode graph with symbolic batch and size (examples: the export's), predictions
+ * only, BatchNorm folded into the convs (the model itself is not changed).
+ */
+export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number]): Promise<Graph> {
+  const modes = model.modules().map((m) => [m, m.training] as const);
+  model.eval();
+  let g: Graph;
+  try {
+    g = traceModule(model, [{ shape: ['B', 3, 'H', 'W'], name: 'images' }], { sizes: { B: batch, H: h, W: w } });
+  } finally {
+    for (const [m, t] of modes) m.training = t;
+  }
+  g.outputs = g.outputIds()[0]; // (B, 4 + nc + nk, A)
+  eliminateDeadCode(g);
+  const weights = await hostWeights(model);
+  foldBatchNorm(g, (id) => {
+    const v = g.values[id];
+    return (v.data as Float32Array | undefined) ?? weights.get(v.name!)!.data;
+  });
+  return g;
+}
+
+/** Output anchors for a fixed input size: sum over levels of (h / s) * (w / s). */
+export function anchorCount(strides: readonly number[], [h, w]: [number, number]): number {
+  return strides.reduce((a, s) => a + (h / s) * (w / s), 0);
 }
 
 /** Ultralytics' Exporter.metadata for a pose model. */
