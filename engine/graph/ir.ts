@@ -40,6 +40,8 @@ export interface Node {
   /** the module whose forward ran the op (`model.2.m.0.cv1.conv`; '' for the root) and its class */
   module: string;
   moduleType: string;
+  /** set by fuseElementwise: the index of the elementwise chain this node belongs to */
+  fusion?: number;
 }
 
 /** A forward's output structure: a value id, or nested arrays of them (Pose eval: [pred, [feats, kpt]]). */

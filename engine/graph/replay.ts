@@ -49,10 +49,13 @@ export function concreteAttrs(attrs: Record<string, GraphAttr>, env: Record<stri
 
 /** Runs one node on real tensors. */
 export function runNode(node: Node, inputs: Ins, env: Record<string, number>): Tensor[] {
-  const a = concreteAttrs(node.attrs, env);
+  const { layout, ...a } = concreteAttrs(node.attrs, env);
+  // a spatial op marked NHWC (engine/graph/passes/to_nhwc.ts): the engine's ops are NCHW, so run it between permutes
+  if (layout === 'NHWC') inputs = [permute(inputs[0]!, [0, 3, 1, 2]), ...inputs.slice(1)];
   const fn = REPLAY[node.op];
   const out = fn ? fn(inputs, a) : pointwise(node.op, inputs as Tensor[], a);
-  return Array.isArray(out) ? out : [out];
+  const outs = Array.isArray(out) ? out : [out];
+  return layout === 'NHWC' ? outs.map((t) => (t.ndim === 4 ? permute(t, [0, 2, 3, 1]) : t)) : outs;
 }
 
 /**
