@@ -20,4 +20,9 @@ if [ -z "${SKIP_TORCH:-}" ] && ! /usr/bin/python3 -c 'import torch, onnx' 2>/dev
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq python3-torch python3-numpy python3-onnx >/dev/null
 fi
+# Graphviz's `dot`: test/graph/dot.test.ts renders a traced graph to PNG with it (skipped without it).
+if ! command -v dot >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq graphviz >/dev/null
+fi
 echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"

@@ -1,7 +1,9 @@
-// `yolo info model=<yaml|pt|safetensors> imgsz=640 [verbose=True]`: Ultralytics' one-line model
-// summary; verbose adds the per-layer table parse_model prints.
+// `yolo info model=<yaml|pt|safetensors> imgsz=640 [verbose=True] [graph=net.png|net.dot]`: Ultralytics'
+// one-line model summary; verbose adds the per-layer table parse_model prints; graph writes the traced
+// eval-mode graph (engine/graph) as a picture (Graphviz) or dot text.
 import { existsSync } from 'node:fs';
-import { buildPoseModel, layerTable, loadPoseModel, type PoseModel } from '../models/index.js';
+import { buildPoseModel, layerTable, loadPoseModel, traceEval, type PoseModel } from '../models/index.js';
+import { writeGraph } from '../engine/graph/dot.js';
 import { cpu } from '../engine/index.js';
 import type { CfgValue } from './cfg.js';
 
@@ -16,5 +18,10 @@ export function infoCli(overrides: Record<string, CfgValue>): number {
   if (overrides.fuse === true) m.fuse();
   if (overrides.verbose === true) console.log(layerTable(m).join('\n'));
   m.info(imgsz);
+  if (overrides.graph != null) {
+    const file = String(overrides.graph);
+    writeGraph(traceEval(m, [1, 3, imgsz, imgsz]), file, { name: m.yaml.yaml_file });
+    console.log(`graph of ${m.yaml.yaml_file} at ${imgsz}x${imgsz} written to ${file}`);
+  }
   return 0;
 }
