@@ -28,10 +28,16 @@ struct Params {
   dil_x: i32,
   has_bias: u32,
   act: u32,        // 0 none, 1 SiLU
+  x_sb: u32,       // input layout in elements: batch and channel strides, offset; each plane is
+  x_sc: u32,       // H x W contiguous (eager: C*H*W, H*W, 0; a compiled forward reads a channel
+  x_off: u32,      // slice of a concat buffer in place)
+  out_sb: u32,     // output layout, the same way (a compiled forward writes straight into its
+  out_sc: u32,     // slice of a concat's output)
+  out_off: u32,
 }
 
-// PLANE_VEC4: OH * OW % 4 == 0, so 4 consecutive pixels (n % 4 == 0) lie in one plane, 16-byte
-// aligned: one vec4 store, and for a 1x1 stride-1 unpadded conv (POINTWISE) one vec4 load.
+// PLANE_VEC4: OH * OW % 4 == 0 (and every stride and offset above is too), so 4 consecutive
+// pixels (n % 4 == 0) lie in one plane, 16-byte aligned: one vec4 store, and for a 1x1 stride-1 unpadded conv (POINTWISE) one vec4 load.
 override PLANE_VEC4: bool = false;
 override POINTWISE: bool = false;
 
@@ -68,8 +74,8 @@ fn b_col(n: u32, g: u32) -> BCol {
   let r = ns % plane;
   let oy = vec4i(r / p.OW);
   let ox = vec4i(r % p.OW);
-  let base = vec4i((b * p.C + g * p.seg_len) * p.H * p.W);
-  let out_base = (b * p.O + g * p.M) * plane + r;
+  let base = vec4i(b * p.x_sb + g * p.seg_len * p.x_sc + p.x_off);
+  let out_base = b * p.out_sb + g * p.M * p.out_sc + r + p.out_off;
   return BCol(base, oy * p.stride_y - p.pad_y, ox * p.stride_x - p.pad_x, ns < vec4u(p.N), out_base);
 }
 
@@ -82,7 +88,7 @@ fn b_seg(c: BCol, ky: u32, kx: u32) -> BSeg {
 
 // X[channel kk of the group, the 4 pixels under this tap]
 fn b_get(s: BSeg, kk: u32) -> vec4f {
-  let off = s.base + i32(kk * p.H * p.W);
+  let off = s.base + i32(kk * p.x_sc);
   let ok = s.ok & vec4<bool>(kk < p.seg_len);
   if (POINTWISE && PLANE_VEC4) {
     return select(vec4f(0.0), x4[u32(off.x) / 4u], ok);
@@ -94,7 +100,7 @@ fn c_put4(m: u32, c: BCol, g: u32, part: u32, acc: vec4f) {
   var v = acc;
   if (p.has_bias == 1u) { v += bias[g * p.M + m]; }
   if (p.act == 1u) { v = v / (1.0 + exp(-v)); }
-  let o = c.out + m * p.OH * p.OW;
+  let o = c.out + m * p.out_sc;
   if (PLANE_VEC4 && c.ok.w) {
     out[o.x / 4u] = v;
     return;

@@ -27,6 +27,16 @@ const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const MAP_READ = 0x1 | 0x8; // MAP_READ | COPY_DST
 const MAX_DISPATCHES_PER_SUBMIT = 256;
 
+/**
+ * Work captured once and replayed many times (a compiled forward, engine/graph/executor.ts): each
+ * dispatch keeps its pipeline, bind group and filled uniform buffer; buffers the recorded code
+ * released stay owned by the recording (their contents are read by later commands) until dispose.
+ */
+export interface Recording {
+  commands: ({ kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number] } | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number })[];
+  owned: GPUBuffer[];
+}
+
 /** Rounds a byte size up to a pool bucket: 256-byte steps below 4 KiB, then 8 steps per power of two. */
 export function bucketSize(bytes: number): number {
   if (bytes <= 4096) return Math.max(256, Math.ceil(bytes / 256) * 256);
@@ -42,6 +52,7 @@ export class GpuRuntime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
+  private recording: Recording | null = null;
   private errors: Promise<string | null>[] = [];
   private lost: string | null = null;
   // Stand-ins for bindings a dispatch leaves out, one per binding slot: Dawn rejects one buffer
@@ -83,6 +94,7 @@ export class GpuRuntime {
 
   /** Returns a buffer to the pool once the work already encoded with it is submitted. */
   releaseBuffer(buf: GPUBuffer) {
+    if (this.recording) return void this.recording.owned.push(buf);
     this.releasedThisBatch.push({ key: `${buf.usage}:${buf.size}`, buf });
     if (!this.encoder) this.recycle();
   }
@@ -181,9 +193,15 @@ export class GpuRuntime {
       if (uniform) this.releaseBuffer(uniform);
       return;
     }
+    const bindGroup = this.device.createBindGroup({ layout: p.layout, entries });
+    if (this.recording) {
+      this.recording.commands.push({ kind: 'dispatch', pipeline: p.pipeline, bindGroup, grid: [x, y, z] });
+      if (uniform) this.releaseBuffer(uniform);
+      return;
+    }
     const pass = this.computePass();
     pass.setPipeline(p.pipeline);
-    pass.setBindGroup(0, this.device.createBindGroup({ layout: p.layout, entries }));
+    pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (uniform) this.releaseBuffer(uniform);
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
@@ -203,6 +221,7 @@ export class GpuRuntime {
   }
 
   copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
+    if (this.recording) return void this.recording.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
       this.pass.end();
@@ -211,8 +230,48 @@ export class GpuRuntime {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  // ---- recordings -------------------------------------------------------------------------
+
+  /**
+   * Runs fn with dispatches and copies captured instead of encoded (uniforms are filled now).
+   * Nothing may be read back inside fn. Returns what to `replay`; `disposeRecording` frees it.
+   */
+  record(fn: () => void): Recording {
+    if (this.recording) throw new Error('GpuRuntime.record: recordings do not nest');
+    this.flush(); // work encoded before the recording runs before it
+    const rec: Recording = (this.recording = { commands: [], owned: [] });
+    try {
+      fn();
+    } finally {
+      this.recording = null;
+    }
+    return rec;
+  }
+
+  /** Encodes a recording into the current command encoder, in one compute pass per run of dispatches. */
+  replay(rec: Recording) {
+    if (this.lost) throw new Error(this.lost);
+    for (const c of rec.commands) {
+      if (c.kind === 'copy') {
+        this.copyBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+        continue;
+      }
+      const pass = this.computePass();
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(...c.grid);
+    }
+  }
+
+  disposeRecording(rec: Recording) {
+    for (const b of rec.owned) this.releaseBuffer(b);
+    rec.owned = [];
+    rec.commands = [];
+  }
+
   /** Submits everything encoded so far. */
   flush() {
+    if (this.recording) return; // a recording submits nothing
     if (this.pass) this.pass.end();
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.pass = null;
@@ -232,6 +291,7 @@ export class GpuRuntime {
 
   /** Reads bytes back to the host: the only place the CPU waits for the GPU. */
   async read(buf: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    if (this.recording) throw new Error('GpuRuntime.read: a recording cannot read values back (its work runs later)');
     const size = Math.ceil(byteLength / 4) * 4;
     const staging = this.createBuffer(size, MAP_READ);
     if (size > 0) this.copyBuffer(buf, byteOffset, staging, 0, size);

@@ -117,7 +117,12 @@ export function conv2dGradWeight(x: Tensor, gy: Tensor, weightShape: readonly nu
 
 // ---- cpu reference: direct loops; accumulates in doubles, rounds once on store -------------
 
-function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: TypedArray, g: ConvGeometry, fuseSilu: boolean) {
+/**
+ * Output element (n, o, oy, ox) goes to out[at.off + n * at.sb + o * at.sc + oy * OW + ox]: contiguous
+ * by default; a compiled forward passes a channel slice of a concat's output.
+ */
+export function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: TypedArray, g: ConvGeometry, fuseSilu: boolean,
+  at: PlaneLayout = { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 }) {
   for (let n = 0; n < g.n; n++)
     for (let o = 0; o < g.o; o++) {
       const c0 = Math.floor(o / g.og) * g.cg;
@@ -136,7 +141,7 @@ function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: Type
             }
           if (b) acc += b[o];
           if (fuseSilu) acc = acc / (1 + Math.exp(-acc));
-          out[((n * g.o + o) * g.oh + oy) * g.ow + ox] = acc;
+          out[at.off + n * at.sb + o * at.sc + oy * g.ow + ox] = acc;
         }
     }
 }
@@ -196,21 +201,48 @@ const geometryParams = (g: ConvGeometry) => ({
   stride_y: g.sh, stride_x: g.sw, pad_y: g.ph, pad_x: g.pw, dil_y: g.dh, dil_x: g.dw,
 });
 
+/** (O, C/groups, kh, kw) → (O, kh, kw, Cg4): the layout the forward GEMM reads (a tap's channels contiguous). */
+export const packConvWeight = (w: Tensor) => repack4(() => permute(w, [0, 2, 3, 1]));
+
+/** Where a tensor's (H, W) planes lie in its buffer: batch and channel strides and an offset, in elements. */
+export interface PlaneLayout { sb: number; sc: number; off: number }
+
+/** The plane layout of a view whose planes are contiguous rows (strides [sb, sc, W, 1]), else null. */
+export function planeLayout(t: Tensor): PlaneLayout | null {
+  const [, , h, w] = t.shape, [sb, sc, sh, sw] = t.strides;
+  return (sw === 1 || w === 1) && (sh === w || h === 1) ? { sb, sc, off: t.offset } : null;
+}
+
 function conv2dGpu(x: Tensor, w: Tensor, b: Tensor | null, out: Tensor, g: ConvGeometry, fuseSilu: boolean) {
-  const gpu = (x.device as WebGPUDevice).gpu;
   const xs = contiguous(x);
-  const wp = repack4(() => permute(w, [0, 2, 3, 1])); // (O, kh, kw, Cg4): a tap's channels contiguous
+  const wp = packConvWeight(w);
   const bs = b ? contiguous(b) : null;
+  conv2dGpuPacked(xs, wp, bs, out, g, fuseSilu);
+  for (const [t, src] of [[xs, x], [wp, null], [bs, b]] as const) if (t && t !== src) t.dispose();
+}
+
+/**
+ * The forward launch, with the weight already packed (packConvWeight) and a contiguous bias. x and
+ * out may be any views whose planes are contiguous (planeLayout): a compiled forward reads and
+ * writes channel slices of concat buffers in place.
+ */
+export function conv2dGpuPacked(x: Tensor, wp: Tensor, b: Tensor | null, out: Tensor, g: ConvGeometry, fuseSilu: boolean) {
+  const gpu = (x.device as WebGPUDevice).gpu;
+  const xl = planeLayout(x), ol = planeLayout(out);
+  if (!xl || !ol) throw new Error(`conv2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`);
   const N = g.n * g.oh * g.ow;
   const { file, constants, grid } = gemmLaunch(gpu, 'conv2d', g.og, N, g.groups);
-  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, w);
+  checkGrid(gpu.limits.maxComputeWorkgroupsPerDimension, grid, 'conv2d', x, wp);
+  const aligned = [g.oh * g.ow, xl.sb, xl.sc, xl.off, ol.sb, ol.sc, ol.off].every((v) => v % 4 === 0);
   gpu.dispatch(
-    { file, constants: { ...constants, PLANE_VEC4: flag((g.oh * g.ow) % 4 === 0), POINTWISE: flag(pointwise(g)) } },
-    { x: xs.storage.buffer!, x4: xs.storage.buffer!, w4: wp.storage.buffer!, ...(bs && { bias: bs.storage.buffer! }), out: out.storage.buffer! },
-    { M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, cg4: wp.shape[3], ...geometryParams(g), has_bias: bs ? 1 : 0, act: fuseSilu ? 1 : 0 },
+    { file, constants: { ...constants, PLANE_VEC4: flag(aligned), POINTWISE: flag(pointwise(g)) } },
+    { x: x.storage.buffer!, x4: x.storage.buffer!, w4: wp.storage.buffer!, ...(b && { bias: b.storage.buffer! }), out: out.storage.buffer! },
+    {
+      M: g.og, N, seg_y: g.kh, seg_x: g.kw, seg_len: g.cg, ksplit: 1, cg4: wp.shape[3], ...geometryParams(g), has_bias: b ? 1 : 0, act: fuseSilu ? 1 : 0,
+      x_sb: xl.sb, x_sc: xl.sc, x_off: xl.off, out_sb: ol.sb, out_sc: ol.sc, out_off: ol.off,
+    },
     grid,
   );
-  for (const [t, src] of [[xs, x], [wp, null], [bs, b]] as const) if (t && t !== src) t.dispose();
 }
 
 function gradInputGpu(gy: Tensor, w: Tensor, gx: Tensor, g: ConvGeometry) {

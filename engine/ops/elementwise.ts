@@ -12,7 +12,7 @@ import { metaOp } from '../graph/hook.js';
 type Grad1 = (x: Tensor, y: Tensor, g: Tensor, alpha: number, beta: number) => Tensor;
 type Grad2 = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
 
-interface Row {
+export interface Row {
   wgsl: string; // expression of x, y, z, p.alpha, p.beta
   cpu: (x: number, y: number, z: number, alpha: number, beta: number) => number;
   /** output dtype: 'same' as the promoted input, or fixed ('f32' for masks; f64 stays f64) */
@@ -91,6 +91,13 @@ export type BinaryOp = keyof typeof BINARY;
 const ROWS: Record<string, Row> = { ...UNARY, ...BINARY, ...TERNARY };
 /** Every row name: the op names elementwise nodes carry in a traced graph (engine/graph). */
 export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set(Object.keys(ROWS));
+
+/** A table row by name (a compiled forward composes rows into one kernel's expression). */
+export function elementwiseRow(op: string): Readonly<Row> {
+  const row = ROWS[op];
+  if (!row) throw new Error(`elementwise: no table row named '${op}'`);
+  return row;
+}
 
 function roundHalfEven(x: number) {
   const r = Math.round(x);
