@@ -8,6 +8,7 @@ import { BatchNorm2d, Upsample } from '../nn/layers.js';
 import { C2, C2f, Concat, Conv, SPPF } from '../nn/blocks.js';
 import { Pose, type PoseEvalOutput, type PoseTrainOutput } from '../nn/head.js';
 import { getFlops, modelInfo, type ModelInfo } from './summary.js';
+import { CompiledForward } from '../engine/graph/index.js';
 
 export type Scale = 'n' | 's' | 'm' | 'l' | 'x';
 export type ModuleName = 'Conv' | 'C2f' | 'C2' | 'SPPF' | 'nn.Upsample' | 'Concat' | 'Pose';
@@ -197,12 +198,27 @@ export class PoseModel extends Module {
   /** Eval-mode predictions (B, 4 + nc + nk, A), without the raw maps and without autograd. */
   predict(x: Tensor): Tensor {
     if (this.training) throw new Error('PoseModel.predict: call model.eval() first');
+    if (this.compiled) return this.compiled.run(x);
     return noGrad(() => {
       const [pred, [feats, kpt]] = this.forward(x) as PoseEvalOutput;
       feats.forEach((f) => f.dispose());
       kpt.dispose();
       return pred;
     });
+  }
+
+  /** Set by compile(): predict runs the compiled forward. */
+  compiled: CompiledForward | null = null;
+
+  /**
+   * predict() through the traced graph, planned per input shape (engine/graph/compile.ts): one
+   * kernel per elementwise chain, concat inputs written in place, buffers shared by liveness.
+   * Call after eval() and fuse(); `compile(false)` goes back to the eager forward.
+   */
+  compile(on = true): this {
+    this.compiled?.dispose();
+    this.compiled = on ? new CompiledForward(this, this.device!, { select: (o) => (o as number[])[0] }) : null;
+    return this;
   }
 
   /** Folds every Conv's BatchNorm into its conv (inference only). */

@@ -7,3 +7,5 @@ export { toDot, writeGraph, hasGraphviz } from './dot.js';
 export { graphOps, nodeOps } from './flops.js';
 export { replay, runNode, concreteAttrs, REPLAY } from './replay.js';
 export * from './passes/index.js';
+export { CompiledForward, type CompileOptions } from './compile.js';
+export { planGraph, type Plan, type PlanStats, type Unit } from './compile_plan.js';
