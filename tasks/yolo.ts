@@ -79,6 +79,7 @@ export class YOLO {
     if (this.model && this.device === dev) return this.model;
     const spec = this.modelSpec;
     const ext = extname(spec).toLowerCase();
+    if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false); // frees the compiled plans' buffers
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
     if (ext === '.onnx') {
@@ -101,6 +102,8 @@ export class YOLO {
     this.model.eval();
     this.model.fuse();
     for (const p of this.model.parameters()) p.requiresGrad = false; // inference only, as Ultralytics' EMA weights
+    // predict and val replay the compiled graph on webgpu (engine/graph/compile.ts); YOLO_COMPILE=0 runs eagerly
+    if (dev.type === 'webgpu' && process.env.YOLO_COMPILE !== '0') this.model.compile();
     this.device = dev;
     return this.model;
   }
@@ -163,6 +166,7 @@ export class YOLO {
     const r = await new PoseTrainer(overrides).train();
     this.trainResult = r;
     this.modelSpec = existsSync(r.best) ? r.best : r.last;
+    if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false);
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose();
     this.model = null;

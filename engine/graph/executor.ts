@@ -15,7 +15,7 @@ import { tensor } from '../ops/create.js';
 import { conv2dCpu, conv2dGpuPacked, convGeometry, packConvWeight, planeLayout } from '../ops/conv2d.js';
 import type { TypedArray } from '../dtype.js';
 import { runNode } from './replay.js';
-import { composeChain, runChain } from './executor_kernels.js';
+import { composeChain, prepareChain } from './executor_kernels.js';
 import { isContiguousLayout } from './layout.js';
 import type { Plan } from './compile_plan.js';
 
@@ -78,7 +78,7 @@ export class Executor {
       if (u.kind === 'chain') {
         const k = composeChain(g, u.nodes, u.inputs);
         const ins = u.inputs.map((v) => T(v)!), out = T(u.out)!;
-        this.steps.push(() => runChain(k, ins, out));
+        this.steps.push(prepareChain(k, ins, out));
       } else if (u.kind === 'copy') {
         const src = T(u.from)!, l = u.layout;
         const dst = keep(new Tensor(this.holders[plan.roots[u.root].slot].storage, l.shape, l.strides, l.offset));
@@ -95,8 +95,9 @@ export class Executor {
           const bias = b && (b.isContiguous && b.offset === 0 ? b : this.own(noGrad(() => clone(b))));
           this.steps.push(() => conv2dGpuPacked(planeLayout(x!) ? x! : clone(x!), wp, bias, out, geo, silu));
         } else {
-          const wd = weights.hostData(w!), bd = b ? weights.hostData(b) : null, at = planeLayout(out)!;
-          this.steps.push(() => conv2dCpu(x!.dataSync(), wd, bd, out.storage.array!, geo, silu, at));
+          // read the input's slot in place when its planes are contiguous (no copy per forward)
+          const wd = weights.hostData(w!), bd = b ? weights.hostData(b) : null, at = planeLayout(out)!, xat = planeLayout(x!);
+          this.steps.push(() => (xat ? conv2dCpu(x!.storage.array!, wd, bd, out.storage.array!, geo, silu, at, xat) : conv2dCpu(x!.dataSync(), wd, bd, out.storage.array!, geo, silu, at)));
         }
       } else {
         const n = g.nodes[u.node];

@@ -66,35 +66,34 @@ export function composeChain(g: Graph, nodes: number[], inputs: number[]): Chain
   };
 }
 
-/** Runs a chain kernel: `ins` broadcast to `out`'s shape; `out` may be any strided view (a concat slice). */
-export function runChain(k: ChainKernel, ins: Tensor[], out: Tensor) {
+/**
+ * A chain kernel over fixed tensors, ready to run: `ins` broadcast to `out`'s shape; `out` may be
+ * any strided view (a concat slice). On cpu the index maps are made here, once.
+ */
+export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => void {
   const shape = out.shape;
   const strides = ins.map((t) => broadcastStrides(t.shape, t.strides, shape));
+  const n = numel(shape);
   if (out.device.type === 'cpu') {
-    const n = numel(shape);
-    const src = ins.map((t) => t.storage.array!);
     const idx = ins.map((t, j) => stridedIndices(shape, strides[j], t.offset));
     const oIdx = stridedIndices(shape, out.strides, out.offset);
-    const dst = out.storage.array!;
     const vals = new Array<number>(ins.length).fill(0);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < ins.length; j++) vals[j] = src[j][idx[j] ? idx[j]![i] : ins[j].offset + i];
-      dst[oIdx ? oIdx[i] : out.offset + i] = k.cpu(vals);
-    }
-    return;
+    const src = ins.map((t) => t.storage.array!), dst = out.storage.array!; // slots live as long as the plan
+    return () => {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < ins.length; j++) vals[j] = src[j][idx[j] ? idx[j]![i] : ins[j].offset + i];
+        dst[oIdx ? oIdx[i] : out.offset + i] = k.cpu(vals);
+      }
+    };
   }
   const gpu = (out.device as WebGPUDevice).gpu;
   const outContig = isContiguous(shape, out.strides);
   const fast = outContig && ins.every((t, j) => sameShape(t.shape, shape) && isContiguous(shape, strides[j])) ? 1 : 0;
-  const n = numel(shape);
-  gpu.dispatch(
-    { file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } },
-    { a: ins[0].storage.buffer!, ...(ins[1] && { b: ins[1].storage.buffer! }), ...(ins[2] && { c: ins[2].storage.buffer! }), out: out.storage.buffer! },
-    {
-      n, rank: shape.length, fast, alpha: k.alpha, beta: k.beta,
-      off_out: out.offset, off_a: ins[0].offset, off_b: ins[1]?.offset ?? 0, off_c: ins[2]?.offset ?? 0,
-      shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
-    },
-    gpu.grid1d(n, 256),
-  );
+  const params = {
+    n, rank: shape.length, fast, alpha: k.alpha, beta: k.beta,
+    off_out: out.offset, off_a: ins[0].offset, off_b: ins[1]?.offset ?? 0, off_c: ins[2]?.offset ?? 0,
+    shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
+  };
+  const buffers = { a: ins[0].storage.buffer!, ...(ins[1] && { b: ins[1].storage.buffer! }), ...(ins[2] && { c: ins[2].storage.buffer! }), out: out.storage.buffer! };
+  return () => gpu.dispatch({ file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } }, buffers, params, gpu.grid1d(n, 256));
 }

@@ -118,11 +118,12 @@ export function conv2dGradWeight(x: Tensor, gy: Tensor, weightShape: readonly nu
 // ---- cpu reference: direct loops; accumulates in doubles, rounds once on store -------------
 
 /**
- * Output element (n, o, oy, ox) goes to out[at.off + n * at.sb + o * at.sc + oy * OW + ox]: contiguous
- * by default; a compiled forward passes a channel slice of a concat's output.
+ * Output element (n, o, oy, ox) goes to out[at.off + n * at.sb + o * at.sc + oy * OW + ox], and x is
+ * read the same way through `xat`: contiguous by default; a compiled forward passes channel slices
+ * of concat buffers.
  */
 export function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, out: TypedArray, g: ConvGeometry, fuseSilu: boolean,
-  at: PlaneLayout = { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 }) {
+  at: PlaneLayout = { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 }, xat: PlaneLayout = { sb: g.c * g.h * g.w, sc: g.h * g.w, off: 0 }) {
   for (let n = 0; n < g.n; n++)
     for (let o = 0; o < g.o; o++) {
       const c0 = Math.floor(o / g.og) * g.cg;
@@ -133,7 +134,7 @@ export function conv2dCpu(x: TypedArray, w: TypedArray, b: TypedArray | null, ou
             for (let ky = 0; ky < g.kh; ky++) {
               const iy = oy * g.sh - g.ph + ky * g.dh;
               if (iy < 0 || iy >= g.h) continue;
-              const xrow = ((n * g.c + c0 + c) * g.h + iy) * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
+              const xrow = xat.off + n * xat.sb + (c0 + c) * xat.sc + iy * g.w, wrow = ((o * g.cg + c) * g.kh + ky) * g.kw;
               for (let kx = 0; kx < g.kw; kx++) {
                 const ix = ox * g.sw - g.pw + kx * g.dw;
                 if (ix >= 0 && ix < g.w) acc += x[xrow + ix] * w[wrow + kx];
