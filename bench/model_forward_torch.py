@@ -4,7 +4,7 @@ Ultralytics is not needed: the network is re-declared below with Ultralytics' at
 the checkpoint is read with an unpickler that turns Ultralytics' classes into plain nn.Module
 shells, so only the state dict is taken from it. Prints one JSON line.
 
-usage: /usr/bin/python3 bench/model_forward_torch.py WEIGHTS.pt [--imgsz 640] [--runs 10] [--threads 2]
+usage: /usr/bin/python3 bench/model_forward_torch.py WEIGHTS.pt [--imgsz 640] [--batch 1] [--runs 10] [--threads 2]
 """
 import argparse
 import json
@@ -184,6 +184,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("weights")
     ap.add_argument("--imgsz", type=int, default=640)
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -191,7 +192,7 @@ def main():
     net = pose_n()
     net.load_state_dict(load_state_dict(a.weights))
     net.eval().fuse()
-    x = torch.rand(1, 3, a.imgsz, a.imgsz)
+    x = torch.rand(a.batch, 3, a.imgsz, a.imgsz)
     times = []
     with torch.inference_mode():
         out = net(x)  # warm-up
