@@ -37,7 +37,10 @@ t.test("thop's rules per node", async (t) => {
 // exactly these, fused and unfused, in either mode.
 const BEFORE: [string, number, number, number][] = [
   ['yolov8n-pose.yaml', 640, 9.2935376, 9.1777296],
+  ['yolov8s-pose.yaml', 640, 30.4019152, 30.185755199999996],
   ['yolov8m-pose.yaml', 640, 81.40622880000001, 81.02243999999999],
+  ['yolov8l-pose.yaml', 640, 169.1447296, 168.54999039999998],
+  ['yolov8x-pose.yaml', 640, 263.95160319999997, 263.2081792],
   ['yolov8x-pose-p6.yaml', 1280, 1069.400512, 1066.367424],
 ];
 
