@@ -107,9 +107,10 @@ export function scalarCount(g: Graph, nodes: number[]): number {
 
 export interface PlanOptions {
   /**
-   * A kernel may not read the buffer it writes (WebGPU: a buffer bound read-only and writable in
-   * one dispatch is a validation error). A producer that would read its own concat's buffer (C2f's
-   * shortcut add reads a chunk of the concat it belongs to) then writes elsewhere and is copied.
+   * A conv may not read the buffer it writes (WebGPU: a buffer bound read-only and writable in one
+   * dispatch is a validation error); one that would read its own concat's buffer then writes
+   * elsewhere and is copied. (None does in YOLOv8-pose; C2f's shortcut add, a chain, reads the
+   * chunk of its own concat through its output binding.)
    */
   exclusiveWrites?: boolean;
 }
@@ -128,12 +129,15 @@ export function planGraph(g: Graph, fusion: Chain[], opts: PlanOptions = {}): Pl
   }
 }
 
-/** Values written by a conv or chain kernel that also reads the same root. */
+/**
+ * Values written by a conv that also reads the same root. (A chain kernel reads such an operand
+ * through its output binding, elementwise.wgsl's `from_out`; an eager op writes a temporary first.)
+ */
 function readWriteConflicts(p: Plan): number[] {
   const g = p.graph, out: number[] = [];
   const root = (v: number | null) => (v === null ? -1 : p.loc[v]?.root ?? -1);
   for (const u of p.units) {
-    const [reads, written] = u.kind === 'chain' ? [u.inputs, u.out] : u.kind === 'conv' ? [g.nodes[u.node].inputs, g.nodes[u.node].outputs[0]] : [[], -1];
+    const [reads, written] = u.kind === 'conv' ? [g.nodes[u.node].inputs, g.nodes[u.node].outputs[0]] : [[], -1];
     if (written >= 0 && reads.some((v) => root(v) >= 0 && root(v) === root(written))) out.push(written);
   }
   return out;

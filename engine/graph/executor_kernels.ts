@@ -89,11 +89,14 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => 
   const gpu = (out.device as WebGPUDevice).gpu;
   const outContig = isContiguous(shape, out.strides);
   const fast = outContig && ins.every((t, j) => sameShape(t.shape, shape) && isContiguous(shape, strides[j])) ? 1 : 0;
+  // an operand in the output's own buffer (a slice of the same concat) is read through `out`
+  const inOut = ins.map((t) => t.storage.buffer === out.storage.buffer);
   const params = {
-    n, rank: shape.length, fast, alpha: k.alpha, beta: k.beta,
+    n, rank: shape.length, fast, alpha: k.alpha, beta: k.beta, from_out: inOut.reduce((m, f, j) => m | (f ? 1 << j : 0), 0),
     off_out: out.offset, off_a: ins[0].offset, off_b: ins[1]?.offset ?? 0, off_c: ins[2]?.offset ?? 0,
     shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
   };
-  const buffers = { a: ins[0].storage.buffer!, ...(ins[1] && { b: ins[1].storage.buffer! }), ...(ins[2] && { c: ins[2].storage.buffer! }), out: out.storage.buffer! };
+  const buffers: Record<string, GPUBuffer> = { out: out.storage.buffer! };
+  ins.forEach((t, j) => !inOut[j] && (buffers['abc'[j]] = t.storage.buffer!));
   return () => gpu.dispatch({ file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } }, buffers, params, gpu.grid1d(n, 256));
 }

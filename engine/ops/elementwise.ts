@@ -169,7 +169,7 @@ function runGpu(op: string, row: Row, inputs: Tensor[], out: Tensor, shape: numb
     { file: 'elementwise.wgsl', slots: { TA: types[0], TB: types[1] ?? 'f32', TC: types[2] ?? 'f32', TOUT: wgslType(out.dtype), EXPR: row.wgsl } },
     { a: inputs[0].storage.buffer!, ...(inputs[1] && { b: inputs[1].storage.buffer! }), ...(inputs[2] && { c: inputs[2].storage.buffer! }), out: out.storage.buffer! },
     {
-      n, rank: shape.length, fast, alpha, beta,
+      n, rank: shape.length, fast, alpha, beta, from_out: 0,
       off_out: out.offset, off_a: inputs[0].offset, off_b: inputs[1]?.offset ?? 0, off_c: inputs[2]?.offset ?? 0,
       shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
     },

@@ -68,12 +68,12 @@ t.test('the plan: concats in place, chains fused, no two live values share memor
     const base = cf.plan([2, 3, 64, 64]);
     const p = planGraph(base.graph, fuseElementwise(base.graph), { exclusiveWrites });
     const g = p.graph, s = p.stats, mode = exclusiveWrites ? 'webgpu rules' : 'cpu rules';
-    const shortcutAdds = g.nodes.filter((n) => n.op === 'add' && /\.m\.\d+$/.test(n.module)).length;
     t.equal(s.concats, 22, `${mode}: 22 concats in n-pose`);
-    // on webgpu a C2f shortcut add reads a chunk of its own concat, so it alone is copied
-    t.equal(s.concatCopies, exclusiveWrites ? shortcutAdds : 0, `${mode}: concat copies = ${s.concatCopies}`);
-    t.equal(s.concatsEliminated, exclusiveWrites ? 22 - 4 : 22, `${mode}: concats without a kernel = ${s.concatsEliminated}`);
-    t.equal(shortcutAdds, 6);
+    // every input's producer writes its slice: C2f's cv1 whole (its two chunks), the bottlenecks (a
+    // shortcut add reads its chunk of the same buffer through its output binding on webgpu), SPPF's
+    // pools, the neck's upsamples and C2f outputs, the head's convs through the reshape to (B, 65, A)
+    t.equal(s.concatCopies, 0, `${mode}: concat copies = ${s.concatCopies}`);
+    t.equal(s.concatsEliminated, 22, `${mode}: concats without a kernel = ${s.concatsEliminated}`);
     const chain3 = p.units.find((u) => u.kind === 'chain' && u.nodes.length === 3);
     t.ok(chain3, 'the keypoint decode (x * 2 + (anchors - 0.5)) * strides is one kernel');
     t.same(chain3 && chain3.kind === 'chain' && chain3.nodes.map((k) => g.nodes[k].op), ['mul_scalar', 'add', 'mul']);
