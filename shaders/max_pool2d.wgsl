@@ -25,6 +25,15 @@ struct Params {
   dh: i32,        // dilation
   dw: i32,
   neg_inf: f32,   // -inf (WGSL cannot spell it as a constant)
+  c: i32,         // channels; pool reads and writes planes through these layouts (elements: batch
+  x_sb: u32,      // and channel strides, offset), so a compiled forward writes its slice of a
+  x_sc: u32,      // concat in place (eager: contiguous)
+  x_off: u32,
+  out_sb: u32,
+  out_sc: u32,
+  out_off: u32,
+  x_in_out: u32,  // 1: x lies in the output's buffer (SPPF's pools chain inside one concat) and
+                  // is read through `out` (WebGPU forbids one buffer bound read-only and writable)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -39,7 +48,9 @@ fn pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let ox = i32(i % u32(p.ow));
   let oy = i32((i / u32(p.ow)) % u32(p.oh));
   let plane = i / u32(p.ow * p.oh);
-  let base = plane * u32(p.h * p.w);
+  let b = plane / u32(p.c);
+  let ch = plane % u32(p.c);
+  let base = p.x_off + b * p.x_sb + ch * p.x_sc;
   // First in-bounds tap: the index torch reports when every tap is -inf.
   var y0 = oy * p.sh - p.ph;
   var x0 = ox * p.sw - p.pw;
@@ -53,11 +64,13 @@ fn pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var kx = 0; kx < p.kw; kx++) {
       let xx = ox * p.sw - p.pw + kx * p.dw;
       if (xx < 0 || xx >= p.w) { continue; }
-      let v = x[base + u32(y * p.w + xx)];
+      let k = base + u32(y * p.w + xx);
+      var v = x[k];
+      if (p.x_in_out == 1u) { v = out[k]; }
       if (v > best || v != v) { best = v; at = y * p.w + xx; }
     }
   }
-  out[i] = best;
+  out[p.out_off + b * p.out_sb + ch * p.out_sc + u32(oy * p.ow + ox)] = best;
   if (WITH_INDICES) { idx[i] = at; }
 }
 

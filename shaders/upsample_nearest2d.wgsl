@@ -12,10 +12,17 @@ struct Params {
   w: u32,
   sh: u32,      // scale factors
   sw: u32,
+  c: u32,       // channels; upsample reads and writes planes through these layouts (elements:
+  x_sb: u32,    // batch and channel strides, offset), so a compiled forward writes its slice of a
+  x_sc: u32,    // concat in place (eager: contiguous)
+  x_off: u32,
+  out_sb: u32,
+  out_sc: u32,
+  out_off: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;        // contiguous, offset 0
+@group(0) @binding(1) var<storage, read> src: array<f32>;        // upsample: through x_*; backward: contiguous
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -27,7 +34,9 @@ fn upsample(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let ox = i % ow_n;
   let oy = (i / ow_n) % oh_n;
   let plane = i / (ow_n * oh_n);
-  dst[i] = src[(plane * p.h + oy / p.sh) * p.w + ox / p.sw];
+  let b = plane / p.c;
+  let ch = plane % p.c;
+  dst[p.out_off + b * p.out_sb + ch * p.out_sc + oy * ow_n + ox] = src[p.x_off + b * p.x_sb + ch * p.x_sc + (oy / p.sh) * p.w + ox / p.sw];
 }
 
 @compute @workgroup_size(WG)

@@ -13,7 +13,8 @@ import { numel } from '../shape.js';
 import { contiguousLayout, expandLayout, narrowLayout, permuteLayout, reshapeLayout, sliceLayout, type Layout } from './layout.js';
 
 export type Unit =
-  | { kind: 'conv'; node: number }
+  /** conv2d, max_pool2d, upsample_nearest2d: launched with their output view (on webgpu; cpu runs pool/upsample eagerly and copies) */
+  | { kind: 'direct'; node: number }
   /** elementwise rows (node ids, in order) as one kernel over `inputs` (at most 3), writing `out` */
   | { kind: 'chain'; nodes: number[]; inputs: number[]; out: number }
   /** a concat input its producer could not write in place: copied into the slice */
@@ -65,6 +66,8 @@ export interface Plan {
 }
 
 const VIEWS = new Set(['reshape', 'narrow', 'slice', 'permute', 'expand']);
+/** Ops launched straight into their output's view (any layout with contiguous planes). */
+const DIRECT = new Set(['conv2d', 'max_pool2d', 'upsample_nearest2d']);
 /** Limits of one chain kernel (shaders/elementwise.wgsl): operands a, b, c; scalars p.alpha, p.beta. */
 const MAX_OPERANDS = 3, MAX_SCALARS = 2;
 
@@ -107,10 +110,10 @@ export function scalarCount(g: Graph, nodes: number[]): number {
 
 export interface PlanOptions {
   /**
-   * A conv may not read the buffer it writes (WebGPU: a buffer bound read-only and writable in one
-   * dispatch is a validation error); one that would read its own concat's buffer then writes
-   * elsewhere and is copied. (None does in YOLOv8-pose; C2f's shortcut add, a chain, reads the
-   * chunk of its own concat through its output binding.)
+   * A conv or upsample may not read the buffer it writes (WebGPU: a buffer bound read-only and
+   * writable in one dispatch is a validation error); one that would read its own concat's buffer
+   * then writes elsewhere and is copied. (None does in YOLOv8-pose; C2f's shortcut add and SPPF's
+   * pools read their own concat through their output binding.)
    */
   exclusiveWrites?: boolean;
 }
@@ -130,14 +133,16 @@ export function planGraph(g: Graph, fusion: Chain[], opts: PlanOptions = {}): Pl
 }
 
 /**
- * Values written by a conv that also reads the same root. (A chain kernel reads such an operand
- * through its output binding, elementwise.wgsl's `from_out`; an eager op writes a temporary first.)
+ * Values written by a conv or upsample that also reads the same root. (A chain kernel or a pool
+ * reads such an input through its output binding, elementwise.wgsl's `from_out`, max_pool2d.wgsl's
+ * `x_in_out`; an eager op writes a temporary first.)
  */
 function readWriteConflicts(p: Plan): number[] {
   const g = p.graph, out: number[] = [];
   const root = (v: number | null) => (v === null ? -1 : p.loc[v]?.root ?? -1);
   for (const u of p.units) {
-    const [reads, written] = u.kind === 'conv' ? [g.nodes[u.node].inputs, g.nodes[u.node].outputs[0]] : [[], -1];
+    const n = u.kind === 'direct' && g.nodes[u.node].op !== 'max_pool2d' ? g.nodes[u.node] : null;
+    const [reads, written] = n ? [n.inputs, n.outputs[0]] : [[], -1];
     if (written >= 0 && reads.some((v) => root(v) >= 0 && root(v) === root(written))) out.push(written);
   }
   return out;
@@ -274,7 +279,7 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
     }
     if (n.outputs.every(f32)) n.outputs.forEach(own);
     else throw new Error(`compile: ${n.op} (${n.module}) produces ${n.outputs.map((o) => g.values[o].dtype).join(', ')}; the compiled forward plans f32 values only`);
-    units.push(n.op === 'conv2d' && planeOk(loc[n.outputs[0]]!.layout) ? { kind: 'conv', node: n.id } : { kind: 'op', node: n.id });
+    units.push(DIRECT.has(n.op) && planeOk(loc[n.outputs[0]]!.layout) ? { kind: 'direct', node: n.id } : { kind: 'op', node: n.id });
   }
   for (const o of outputs) if (!loc[o]) throw new Error(`compile: output %${o} is a constant; nothing to run`);
 

@@ -12,6 +12,8 @@ import { noGrad } from '../autograd.js';
 import { keep } from '../memory.js';
 import { clone, pointwise } from '../ops/elementwise.js';
 import { tensor } from '../ops/create.js';
+import { maxPool2dInto, type MaxPool2dOptions } from '../ops/max_pool2d.js';
+import { upsampleNearest2dInto } from '../ops/upsample_nearest2d.js';
 import { conv2dCpu, conv2dGpuPacked, convGeometry, packConvWeight, planeLayout } from '../ops/conv2d.js';
 import type { TypedArray } from '../dtype.js';
 import { runNode } from './replay.js';
@@ -84,7 +86,12 @@ export class Executor {
         const dst = keep(new Tensor(this.holders[plan.roots[u.root].slot].storage, l.shape, l.strides, l.offset));
         this.extra.push(dst);
         this.steps.push(() => pointwise('identity', [src], { into: dst }));
-      } else if (u.kind === 'conv') {
+      } else if (u.kind === 'direct' && g.nodes[u.node].op !== 'conv2d' && gpu) {
+        const n = g.nodes[u.node], a = n.attrs as Record<string, any>;
+        const x = T(n.inputs[0])!, out = T(n.outputs[0])!;
+        const xin = () => (planeLayout(x) ? x : clone(x)); // a copy, recorded, when the planes are strided
+        this.steps.push(n.op === 'max_pool2d' ? () => maxPool2dInto(xin(), out, a as MaxPool2dOptions) : () => upsampleNearest2dInto(xin(), out, a.scale[0], a.scale[1]));
+      } else if (u.kind === 'direct' && g.nodes[u.node].op === 'conv2d') {
         const n = g.nodes[u.node];
         const [x, w, b] = n.inputs.map(T);
         const out = T(n.outputs[0])!;

@@ -6,6 +6,7 @@
 // it), so it needs no atomics and sums in a fixed order; see shaders/max_pool2d.wgsl.
 import { Tensor } from '../tensor.js';
 import { metaOp } from '../graph/hook.js';
+import { planeLayout } from './conv2d.js';
 import { fmt } from '../shape.js';
 import type { TypedArray } from '../dtype.js';
 import { keep } from '../memory.js';
@@ -78,7 +79,7 @@ export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions, withIndi
       gpu.dispatch(
         { file: 'max_pool2d.wgsl', entry: 'pool', constants: { WITH_INDICES: indices ? 1 : 0 } },
         { x: src.storage.buffer!, out: values.storage.buffer!, ...(indices && { idx: indices.storage.buffer! }) },
-        { n: values.numel, h, w, oh, ow, ...g, neg_inf: -Infinity },
+        { n: values.numel, h, w, oh, ow, ...g, neg_inf: -Infinity, ...contiguousPlanes(c, h, w, oh, ow) },
         gpu.grid1d(values.numel, 256),
       );
     }
@@ -120,7 +121,7 @@ export function maxPool2dBackward(gy: Tensor, indices: Tensor, inputShape: reado
       gpu.dispatch(
         { file: 'max_pool2d.wgsl', entry: 'pool_backward' },
         { x: gs.storage.buffer!, out: gx.storage.buffer!, idx: is.storage.buffer! },
-        { n: gx.numel, h, w, oh, ow, ...g, neg_inf: -Infinity },
+        { n: gx.numel, h, w, oh, ow, ...g, neg_inf: -Infinity, ...contiguousPlanes(c, h, w, oh, ow) },
         gpu.grid1d(gx.numel, 256),
       );
     }
@@ -128,6 +129,29 @@ export function maxPool2dBackward(gy: Tensor, indices: Tensor, inputShape: reado
   if (gs !== gy) gs.dispose();
   if (is !== indices) is.dispose();
   return gx;
+}
+
+const contiguousPlanes = (c: number, h: number, w: number, oh: number, ow: number) =>
+  ({ c, x_sb: c * h * w, x_sc: h * w, x_off: 0, out_sb: c * oh * ow, out_sc: oh * ow, out_off: 0, x_in_out: 0 });
+
+/**
+ * The inference forward on webgpu into a given output view (no indices): x and out may be any
+ * views whose (H, W) planes are contiguous (conv2d's planeLayout), even in one buffer, so a
+ * compiled forward's SPPF pools write their slices of the concat they read from.
+ */
+export function maxPool2dInto(x: Tensor, out: Tensor, opts: MaxPool2dOptions) {
+  const { g, oh, ow } = geometry('maxPool2d', x.shape, opts);
+  const [, c, h, w] = x.shape;
+  const xl = planeLayout(x), ol = planeLayout(out);
+  if (!xl || !ol) throw new Error(`maxPool2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`);
+  const gpu = (x.device as WebGPUDevice).gpu;
+  const same = x.storage.buffer === out.storage.buffer;
+  gpu.dispatch(
+    { file: 'max_pool2d.wgsl', entry: 'pool', constants: { WITH_INDICES: 0 } },
+    { ...(!same && { x: x.storage.buffer! }), out: out.storage.buffer! },
+    { n: out.numel, h, w, oh, ow, ...g, neg_inf: -Infinity, c, x_sb: xl.sb, x_sc: xl.sc, x_off: xl.off, out_sb: ol.sb, out_sc: ol.sc, out_off: ol.off, x_in_out: same ? 1 : 0 },
+    gpu.grid1d(out.numel, 256),
+  );
 }
 
 function poolCpu(a: TypedArray, out: TypedArray, idx: TypedArray | null, planes: number, h: number, w: number, oh: number, ow: number, g: Geometry) {

@@ -7,6 +7,7 @@ import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { metaOp } from '../graph/hook.js';
+import { planeLayout } from './conv2d.js';
 
 function scales(op: string, x: Tensor, scale: number | [number, number]): [number, number] {
   const [sh, sw] = typeof scale === 'number' ? [scale, scale] : scale;
@@ -59,9 +60,25 @@ function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tenso
     gpu.dispatch(
       { file: 'upsample_nearest2d.wgsl', entry },
       { src: src.storage.buffer!, dst: to.storage.buffer! },
-      { n: to.numel, h, w, sh, sw },
+      { n: to.numel, h, w, sh, sw, c: to.shape[1], x_sb: from.shape[1] * from.shape[2] * from.shape[3], x_sc: from.shape[2] * from.shape[3], x_off: 0, out_sb: to.shape[1] * to.shape[2] * to.shape[3], out_sc: to.shape[2] * to.shape[3], out_off: 0 },
       gpu.grid1d(to.numel, 256),
     );
   }
   if (src !== from) src.dispose();
+}
+
+/**
+ * The forward launch on webgpu into a given output view: x and out may be any views whose (H, W)
+ * planes are contiguous (conv2d's planeLayout), so a compiled forward writes its concat slice.
+ */
+export function upsampleNearest2dInto(x: Tensor, out: Tensor, sh: number, sw: number) {
+  const xl = planeLayout(x), ol = planeLayout(out);
+  if (!xl || !ol) throw new Error(`upsampleNearest2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`);
+  const gpu = (x.device as WebGPUDevice).gpu;
+  gpu.dispatch(
+    { file: 'upsample_nearest2d.wgsl', entry: 'upsample' },
+    { src: x.storage.buffer!, dst: out.storage.buffer! },
+    { n: out.numel, h: x.shape[2], w: x.shape[3], sh, sw, c: x.shape[1], x_sb: xl.sb, x_sc: xl.sc, x_off: xl.off, out_sb: ol.sb, out_sc: ol.sc, out_off: ol.off },
+    gpu.grid1d(out.numel, 256),
+  );
 }
