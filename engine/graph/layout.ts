@@ -74,7 +74,10 @@ export function reshapeLayout(l: Layout, shape: readonly number[]): Layout | nul
     ni = nj;
   }
   while (ni < shape.length && shape[ni] === 1) ni++;
-  return oi === old.length && ni === shape.length ? { shape: [...shape], strides, offset: l.offset } : null;
+  if (oi !== old.length || ni !== shape.length) return null;
+  // size-1 axes: the stride a contiguous run would give them (keeps batch strides 4-aligned for the GEMM)
+  for (let k = shape.length - 1; k >= 0; k--) if (shape[k] === 1) strides[k] = k + 1 < shape.length ? strides[k + 1] * shape[k + 1] : 1;
+  return { shape: [...shape], strides, offset: l.offset };
 }
 
 /** The element offsets a layout covers, as [first, last] (for the overlap checks in tests). */

@@ -2,9 +2,11 @@
 // its plan: concats written in place, chains fused, buffers shared without two live values meeting.
 import t from 'tap';
 import { loadPoseModel } from '../../models/index.js';
-import { cpu, manualSeed, rand, tensor, type Device, type Tensor } from '../../engine/index.js';
+import { concat, cpu, manualSeed, rand, tensor, type Device, type Tensor } from '../../engine/index.js';
+import { Module } from '../../nn/module.js';
+import { Conv2d } from '../../nn/layers.js';
 import { CompiledForward, fuseElementwise, planGraph, type Plan } from '../../engine/graph/index.js';
-import { layoutSpan, type Layout } from '../../engine/graph/layout.js';
+import { layoutSpan, reshapeLayout, type Layout } from '../../engine/graph/layout.js';
 import { testDevices } from '../helpers.js';
 
 const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
@@ -111,4 +113,43 @@ t.test('the plan: concats in place, chains fused, no two live values share memor
     t.equal(early, 0, `${mode}: no element is read before it is written`);
   }
   cf.dispose();
+});
+
+// concat([a, conv(a)]): on webgpu the second conv would read a's slice of the buffer it writes
+class ReadsOwnConcat extends Module {
+  constructor(device: Device) {
+    super();
+    this.registerModule('c1', new Conv2d(3, 4, 3, { padding: 1, device }));
+    this.registerModule('c2', new Conv2d(4, 4, 1, { device }));
+  }
+  override forward(x: Tensor): Tensor {
+    const a = (this.child('c1') as Conv2d).forward(x, 'silu');
+    return concat([a, (this.child('c2') as Conv2d).forward(a)], 1);
+  }
+}
+
+t.test('a conv reading the concat it writes: placed in place on cpu, given its own buffer and copied on webgpu', async (t) => {
+  for (const device of await testDevices(t)) {
+    manualSeed(1);
+    const m = new ReadsOwnConcat(device).eval();
+    const x = tensor(rand([2, 3, 8, 12]).dataSync(), [2, 3, 8, 12], { device });
+    const ref = await m.forward(x).data();
+    const cf = new CompiledForward(m, device);
+    const p = cf.executor(x.shape).plan;
+    t.same([p.stats.concatsEliminated, p.stats.concatCopies], device.type === 'webgpu' ? [0, 1] : [1, 0], `${device.type}: in place / copies`);
+    const y = cf.run(x) as Tensor;
+    t.ok(relDiff(await y.data(), ref) <= 1e-6, `${device.type}: equals the eager forward`);
+    cf.dispose();
+  }
+});
+
+t.test('reshapeLayout: views of strided slices without copies, null where a copy is needed', async (t) => {
+  // a (1, 65, 8, 8) map placed as channels x 84 columns of a (1, 65, 84) concat
+  const slice: Layout = { shape: [1, 65, 64], strides: [65 * 84, 84, 1], offset: 20 };
+  t.same(reshapeLayout(slice, [1, 65, 8, 8]), { shape: [1, 65, 8, 8], strides: [65 * 84, 84, 8, 1], offset: 20 });
+  t.same(reshapeLayout(slice, [65, 64]), { shape: [65, 64], strides: [84, 1], offset: 20 });
+  t.equal(reshapeLayout(slice, [1, 65 * 64]), null, 'channels and columns are not contiguous together');
+  const perm: Layout = { shape: [3, 4], strides: [1, 3], offset: 0 }; // a transpose
+  t.equal(reshapeLayout(perm, [12]), null);
+  t.same(reshapeLayout(perm, [3, 2, 2]), { shape: [3, 2, 2], strides: [1, 6, 3], offset: 0 });
 });
