@@ -2,8 +2,8 @@
 // find elementwise chains, plan buffers (compile_plan.ts) and build an executor (executor.ts);
 // plans are cached per input shape (a few, least recently used first out).
 // The module must already be in the mode to run (eval, and fused for inference: BN folded into the
-// convs by model.fuse()); the compiled forward reads its weights, so it follows weight updates in
-// place but not a re-fuse or new parameters (compile again then).
+// convs by model.fuse()). Plans hold the conv weights packed once for the GEMM (webgpu) or read on
+// the host once (cpu): after changing weights, re-fusing or replacing parameters, compile again.
 import type { Tensor } from '../tensor.js';
 import type { Device } from '../device.js';
 import { traceModule, type TraceableModule } from './trace.js';
