@@ -64,7 +64,7 @@ export function viridis(t: number): [number, number, number] {
   return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * f)) as [number, number, number];
 }
 
-/** One (h, w) map as an RGB image, min-max scaled (imshow's default normalisation), each cell `scale` pixels. */
+/** One (h, w) map as an RGB image, min-max scaled (imshow's default normalisation), `scale` pixels per cell (nearest sampling, may be < 1). */
 export function mapToImage(data: ArrayLike<number>, h: number, w: number, scale = 1, offset = 0): RgbImage {
   let lo = Infinity, hi = -Infinity;
   for (let k = 0; k < h * w; k++) {
@@ -73,11 +73,11 @@ export function mapToImage(data: ArrayLike<number>, h: number, w: number, scale 
     if (v > hi) hi = v;
   }
   const span = hi > lo ? hi - lo : 1;
-  const W = w * scale, H = h * scale;
+  const W = Math.max(1, Math.round(w * scale)), H = Math.max(1, Math.round(h * scale));
   const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
-      const c = viridis((data[offset + Math.floor(y / scale) * w + Math.floor(x / scale)] - lo) / span);
+      const c = viridis((data[offset + Math.floor((y * h) / H) * w + Math.floor((x * w) / W)] - lo) / span);
       img.data.set(c, (y * W + x) * 3);
     }
   return img;
@@ -85,18 +85,21 @@ export function mapToImage(data: ArrayLike<number>, h: number, w: number, scale 
 
 /**
  * The first `n` channels of a (C, h, w) map as a grid, `cols` per row on white, each channel
- * nearest-upscaled so its longer side is about `cell` pixels.
+ * scaled (nearest) so its longer side is about `cell` pixels: upscaled by a whole factor, or
+ * downscaled when `shrink` is set (the walkthrough's pictures; visualize=True keeps every cell).
  */
-export function featureGrid(data: ArrayLike<number>, shape: readonly number[], opts: { n?: number; cols?: number; cell?: number; gap?: number } = {}): RgbImage {
+export function featureGrid(data: ArrayLike<number>, shape: readonly number[], opts: { n?: number; cols?: number; cell?: number; gap?: number; shrink?: boolean } = {}): RgbImage {
   const [C, h, w] = shape;
   const n = Math.min(opts.n ?? 32, C), cols = Math.min(opts.cols ?? 8, n), gap = opts.gap ?? 4;
-  const scale = Math.max(1, Math.round((opts.cell ?? 160) / Math.max(h, w)));
+  const want = (opts.cell ?? 160) / Math.max(h, w);
+  const scale = want < 1 && opts.shrink ? want : Math.max(1, Math.round(want));
+  const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
   const rows = Math.ceil(n / cols);
-  const W = cols * w * scale + (cols + 1) * gap, H = rows * h * scale + (rows + 1) * gap;
+  const W = cols * tw + (cols + 1) * gap, H = rows * th + (rows + 1) * gap;
   const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(255) };
   for (let k = 0; k < n; k++) {
     const tile = mapToImage(data, h, w, scale, k * h * w);
-    const x0 = gap + (k % cols) * (w * scale + gap), y0 = gap + Math.floor(k / cols) * (h * scale + gap);
+    const x0 = gap + (k % cols) * (tw + gap), y0 = gap + Math.floor(k / cols) * (th + gap);
     for (let y = 0; y < tile.height; y++) img.data.set(tile.data.subarray(y * tile.width * 3, (y + 1) * tile.width * 3), ((y0 + y) * W + x0) * 3);
   }
   return img;
