@@ -125,7 +125,7 @@ export async function makeFigures(o: FigureOptions): Promise<string[]> {
     for (let gx = 0; gx <= L.w; gx++) drawLine(img, gx * L.s, 0, gx * L.s, H, GREY, 1);
     for (let gy = 0; gy <= L.h; gy++) drawLine(img, 0, gy * L.s, W, gy * L.s, GREY, 1);
     for (let gy = 0; gy < L.h; gy++) for (let gx = 0; gx < L.w; gx++) fillCircle(img, (gx + 0.5) * L.s, (gy + 0.5) * L.s, Math.max(1.2, L.s / 10), LEVEL_COLORS[k]);
-    return caption(img, [`P${k + 3}: stride ${L.s}`, `${L.w}x${L.h} = ${L.w * L.h} anchors`]);
+    return caption(img, [`P${k + 3}: stride ${L.s}`, `${L.h}x${L.w} cells (h x w) = ${L.w * L.h} anchors`]);
   })));
 
   // The most confident anchor whose box lies inside the image: its 4 x 16-bin box distributions and keypoints.
