@@ -15,6 +15,7 @@ import { nonMaxSuppression } from './nms.js';
 import { Boxes, Keypoints, Results } from './results.js';
 import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
+import { visualizeImage } from './visualize.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -49,6 +50,8 @@ export interface PredictArgs {
   show_labels?: boolean;
   show_conf?: boolean;
   show_boxes?: boolean;
+  /** Save every layer's feature maps under <save_dir>/<image stem>/ (./visualize.ts). */
+  visualize?: boolean;
 }
 
 /** An image that could not be predicted, in a directory or list source. */
@@ -137,6 +140,7 @@ export class Predictor {
     const t1 = performance.now();
     let pred;
     try {
+      if (this.args.visualize && this.saveDir) await visualizeImage(this.model, x, this.saveDir, path, (s) => this.log(s));
       pred = await this.inference(x);
     } finally {
       x.dispose();
@@ -169,7 +173,7 @@ export class Predictor {
   async *stream(source: SourceInput): AsyncGenerator<Results> {
     const src = await loadSource(source);
     const { save = false, save_txt = false, save_conf = false } = this.args;
-    if ((save || save_txt) && !this.saveDir) {
+    if ((save || save_txt || this.args.visualize) && !this.saveDir) {
       this.saveDir = getSaveDir({ project: this.args.project, name: this.args.name, existOk: !!this.args.exist_ok });
       mkdirSync(save_txt ? join(this.saveDir, 'labels') : this.saveDir, { recursive: true });
     }
