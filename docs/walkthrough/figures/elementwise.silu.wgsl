@@ -25,6 +25,8 @@ struct Params {
   off_c: u32,
   alpha: f32,
   beta: f32,
+  from_out: u32, // bit k set: operand k (a, b, c) is read through `out`, the same buffer (a compiled
+                 // forward's concat slices: WebGPU forbids binding one buffer read-only and writable)
   shape: array<vec4<u32>, 2>,  // output shape, dims 0..7
   st_out: array<vec4<u32>, 2>, // strides in elements (0 on broadcast axes)
   st_a: array<vec4<u32>, 2>,
@@ -74,8 +76,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   // Operands are computed in f32 whatever their storage type (i32 values are exact up to 2^24),
   // so one expression serves every dtype combination and scalars (p.alpha, f32) always typecheck.
-  let x = f32(a[ia]);
-  let y = f32(b[ib]);
-  let z = f32(c[ic]);
+  var x = f32(a[ia]);
+  var y = f32(b[ib]);
+  var z = f32(c[ic]);
+  if (p.from_out != 0u) {
+    if ((p.from_out & 1u) != 0u) { x = f32(out[ia]); }
+    if ((p.from_out & 2u) != 0u) { y = f32(out[ib]); }
+    if ((p.from_out & 4u) != 0u) { z = f32(out[ic]); }
+  }
   out[io] = TOUT(x / (1.0 + exp(-x)));
 }
