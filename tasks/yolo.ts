@@ -26,6 +26,7 @@ import type { SourceInput } from './predict/sources.js';
 import { OnnxPoseModel } from './export/onnx_model.js';
 import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
+import { loadExportedFolder } from './export/export_more.js';
 import type { ValCallArgs } from './val/api.js';
 import type { ValResult } from './val/validator.js';
 import type { PoseMetrics } from './val/metrics.js';
@@ -81,6 +82,12 @@ export class YOLO {
     const ext = extname(spec).toLowerCase();
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    const folder = loadExportedFolder(spec, dev); // ncnn / OpenVINO model folders (tasks/export/export_more.ts)
+    if (folder) {
+      this.model = folder;
+      this.device = dev;
+      return this.model;
+    }
     if (ext === '.onnx') {
       // stride, names, imgsz and kpt_shape come from the file's metadata (AutoBackend)
       this.model = OnnxPoseModel.load(spec, dev);
