@@ -7,20 +7,24 @@ import type { PoseModel } from '../../models/yolov8_pose.js';
 import type { ExportArgs, ExportSource } from './exporter.js';
 import { exportNcnn, exportImgsz } from './ncnn_export.js';
 import { isNcnnModel, loadNcnnModel } from './ncnn_model.js';
+import { exportOpenVino } from './openvino_export.js';
+import { loadOpenVinoModel, openVinoXml } from './openvino_model.js';
 import type { Device } from '../../engine/index.js';
 import type { OnnxPoseModel } from './onnx_model.js';
 
 /** An exported model folder (ncnn, OpenVINO) run through its importer, or null when `path` is none. */
 export function loadExportedFolder(path: string, device: Device): OnnxPoseModel | null {
   if (isNcnnModel(path)) return loadNcnnModel(path, device);
+  if (/_openvino_model\/?$/.test(path) && openVinoXml(path)) return loadOpenVinoModel(path, device);
   return null;
 }
 
-export const MORE_FORMATS = ['ncnn'];
+export const MORE_FORMATS = ['ncnn', 'openvino'];
 
 export async function exportMore(format: string, model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void, t0: number): Promise<string> {
   let f: string;
   if (format === 'ncnn') f = await exportNcnn(model, args, src, log);
+  else if (format === 'openvino') f = await exportOpenVino(model, args, src, log);
   else throw new Error(`export: format='${format}' is not written by this toolkit`);
   const [h, w] = exportImgsz(model, { ...args, verbose: false });
   const imgszArg = h === w ? String(h) : `${h},${w}`;

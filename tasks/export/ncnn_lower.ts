@@ -199,7 +199,7 @@ export function lowerToNcnn(g: Graph, o: { half: boolean; read: (id: number) => 
 }
 
 /** The narrows of n's input along n's axis, anywhere in the graph, when together they tile it in order from n. */
-function tileGroup(g: Graph, n: Node): Node[] | null {
+export function tileGroup(g: Graph, n: Node): Node[] | null {
   const x = n.inputs[0], axis = n.attrs.axis;
   if (n.attrs.start !== 0) return null;
   const cuts = g.nodes.filter((m) => m.op === 'narrow' && m.inputs[0] === x && m.attrs.axis === axis).sort((p, q) => (p.attrs.start as number) - (q.attrs.start as number));
