@@ -8,6 +8,7 @@ import type { ExportArgs, ExportSource } from './exporter.js';
 import { exportNcnn, exportImgsz } from './ncnn_export.js';
 import { isNcnnModel, loadNcnnModel } from './ncnn_model.js';
 import { exportOpenVino } from './openvino_export.js';
+import { exportTensorRt } from './tensorrt_export.js';
 import { loadOpenVinoModel, openVinoXml } from './openvino_model.js';
 import type { Device } from '../../engine/index.js';
 import type { OnnxPoseModel } from './onnx_model.js';
@@ -19,12 +20,13 @@ export function loadExportedFolder(path: string, device: Device): OnnxPoseModel 
   return null;
 }
 
-export const MORE_FORMATS = ['ncnn', 'openvino'];
+export const MORE_FORMATS = ['ncnn', 'openvino', 'engine'];
 
 export async function exportMore(format: string, model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void, t0: number): Promise<string> {
   let f: string;
   if (format === 'ncnn') f = await exportNcnn(model, args, src, log);
   else if (format === 'openvino') f = await exportOpenVino(model, args, src, log);
+  else if (format === 'engine') f = await exportTensorRt(model, args, src, log);
   else throw new Error(`export: format='${format}' is not written by this toolkit`);
   const [h, w] = exportImgsz(model, { ...args, verbose: false });
   const imgszArg = h === w ? String(h) : `${h},${w}`;

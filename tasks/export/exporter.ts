@@ -61,6 +61,10 @@ export interface ExportArgs {
   opset?: number | null;
   simplify?: boolean;
   int8?: boolean;
+  /** TensorRT builder workspace in GB (format=engine) */
+  workspace?: number;
+  /** TorchScript mobile optimization (refused for ncnn, as Ultralytics does) */
+  optimize?: boolean;
   /** print Ultralytics' export log lines (default true) */
   verbose?: boolean;
 }

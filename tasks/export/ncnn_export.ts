@@ -21,7 +21,7 @@ export function exportImgsz(model: PoseModel, args: ExportArgs): [number, number
 
 export async function exportNcnn(model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void): Promise<string> {
   if (args.int8) throw new Error("export: int8=True is not supported for format='ncnn' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite); use half=True for float16 weights");
-  if ((args as { optimize?: boolean }).optimize) throw new Error("optimize=True not compatible with format='ncnn', i.e. use optimize=False");
+  if (args.optimize) throw new Error("optimize=True not compatible with format='ncnn', i.e. use optimize=False");
   if ((args.batch ?? 1) !== 1) throw new Error(`export: format='ncnn' runs one image at a time; batch=${args.batch} is not supported, use batch=1`);
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();

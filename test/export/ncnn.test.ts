@@ -129,7 +129,7 @@ t.test('val through the ncnn folder gives the fixed-size ONNX export metrics', a
 
 t.test('bad input', async (t) => {
   await t.rejects(new YOLO(pt).export({ format: 'ncnn', int8: true, verbose: false }), /int8=True is not supported for format='ncnn'/);
-  await t.rejects(new YOLO(pt).export({ format: 'ncnn', optimize: true, verbose: false } as never), /optimize=True not compatible with format='ncnn', i\.e\. use optimize=False/);
+  await t.rejects(new YOLO(pt).export({ format: 'ncnn', optimize: true, verbose: false }), /optimize=True not compatible with format='ncnn', i\.e\. use optimize=False/);
   await t.rejects(new YOLO(pt).export({ format: 'ncnn', batch: 2, verbose: false }), /batch=2 is not supported/);
   // a foreign model using a layer this importer does not implement
   const foreign = join(dir, 'foreign_ncnn_model');
