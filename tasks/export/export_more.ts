@@ -9,6 +9,8 @@ import { exportNcnn, exportImgsz } from './ncnn_export.js';
 import { isNcnnModel, loadNcnnModel } from './ncnn_model.js';
 import { exportOpenVino } from './openvino_export.js';
 import { exportTensorRt } from './tensorrt_export.js';
+import { exportPaddle } from './paddle_export.js';
+import { findPdmodel, loadPaddleModel } from './paddle_model.js';
 import { loadOpenVinoModel, openVinoXml } from './openvino_model.js';
 import type { Device } from '../../engine/index.js';
 import type { OnnxPoseModel } from './onnx_model.js';
@@ -17,16 +19,18 @@ import type { OnnxPoseModel } from './onnx_model.js';
 export function loadExportedFolder(path: string, device: Device): OnnxPoseModel | null {
   if (isNcnnModel(path)) return loadNcnnModel(path, device);
   if (/_openvino_model\/?$/.test(path) && openVinoXml(path)) return loadOpenVinoModel(path, device);
+  if (/_paddle_model\/?$/.test(path) && findPdmodel(path)) return loadPaddleModel(path, device);
   return null;
 }
 
-export const MORE_FORMATS = ['ncnn', 'openvino', 'engine'];
+export const MORE_FORMATS = ['ncnn', 'openvino', 'engine', 'paddle'];
 
 export async function exportMore(format: string, model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void, t0: number): Promise<string> {
   let f: string;
   if (format === 'ncnn') f = await exportNcnn(model, args, src, log);
   else if (format === 'openvino') f = await exportOpenVino(model, args, src, log);
   else if (format === 'engine') f = await exportTensorRt(model, args, src, log);
+  else if (format === 'paddle') f = await exportPaddle(model, args, src, log);
   else throw new Error(`export: format='${format}' is not written by this toolkit`);
   const [h, w] = exportImgsz(model, { ...args, verbose: false });
   const imgszArg = h === w ? String(h) : `${h},${w}`;
