@@ -66,7 +66,7 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', ''].includes(ext))
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.mlpackage', ''].includes(ext))
       throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx) nor a model .yaml`);
   }
 
