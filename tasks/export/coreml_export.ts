@@ -20,6 +20,8 @@ import { pyStr, type PyValue } from './metadata.js';
 import { exportImgsz } from './ncnn_export.js';
 
 export async function exportCoreMl(model: PoseModel, args: ExportArgs & { nms?: boolean }, src: ExportSource, log: (s: string) => void): Promise<string> {
+  if (String(args.format).toLowerCase() === 'mlmodel')
+    throw new Error("export: format='mlmodel' asks for the legacy NeuralNetwork .mlmodel (coremltools<=6.2), which this toolkit does not write; use format='coreml' for an ML Program .mlpackage");
   if ((args.batch ?? 1) !== 1) throw new Error("CoreML batch sizes > 1 are not supported. Please retry at 'batch=1'.");
   if (args.int8) throw new Error("export: int8=True for format='coreml' is Ultralytics' 8-bit k-means weight palettization (coremltools.optimize, constexpr_lut_to_dense), which this toolkit does not implement; use half=True for a FLOAT16 program");
   if (args.nms) log("CoreML: WARNING ⚠️ 'nms=True' is only available for Detect models like 'yolov8n.pt'.");
