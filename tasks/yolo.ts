@@ -82,7 +82,7 @@ export class YOLO {
     const ext = extname(spec).toLowerCase();
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
-    const folder = loadExportedFolder(spec, dev); // ncnn / OpenVINO model folders (tasks/export/export_more.ts)
+    const folder = loadExportedFolder(spec, dev); // ncnn / OpenVINO / Paddle folders, .mlpackage (tasks/export/export_more.ts)
     if (folder) {
       this.model = folder;
       this.device = dev;
