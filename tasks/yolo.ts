@@ -26,6 +26,7 @@ import type { SourceInput } from './predict/sources.js';
 import { OnnxPoseModel } from './export/onnx_model.js';
 import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
+import { loadExportedFolder } from './export/export_more.js';
 import type { ValCallArgs } from './val/api.js';
 import type { ValResult } from './val/validator.js';
 import type { PoseMetrics } from './val/metrics.js';
@@ -65,7 +66,7 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', ''].includes(ext))
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.mlpackage', ''].includes(ext))
       throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx) nor a model .yaml`);
   }
 
@@ -82,6 +83,12 @@ export class YOLO {
     if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false); // frees the compiled plans' buffers
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    const folder = loadExportedFolder(spec, dev); // ncnn / OpenVINO / Paddle folders, .mlpackage (tasks/export/export_more.ts)
+    if (folder) {
+      this.model = folder;
+      this.device = dev;
+      return this.model;
+    }
     if (ext === '.onnx') {
       // stride, names, imgsz and kpt_shape come from the file's metadata (AutoBackend)
       this.model = OnnxPoseModel.load(spec, dev);

@@ -29,6 +29,7 @@ import type { PoseModel } from '../../models/yolov8_pose.js';
 import { checkImgsz } from '../predict/predictor.js';
 import { resolveFormat } from './formats.js';
 import { lowerToOnnx } from './onnx_lower.js';
+import { exportMore, MORE_FORMATS } from './export_more.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
 import { foldBatchNorm } from '../../engine/graph/passes/fold_batch_norm.js';
@@ -60,6 +61,10 @@ export interface ExportArgs {
   opset?: number | null;
   simplify?: boolean;
   int8?: boolean;
+  /** TensorRT builder workspace in GB (format=engine) */
+  workspace?: number;
+  /** TorchScript mobile optimization (refused for ncnn, as Ultralytics does) */
+  optimize?: boolean;
   /** print Ultralytics' export log lines (default true) */
   verbose?: boolean;
 }
@@ -202,6 +207,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const warn = args.verbose === false ? () => {} : (s: string) => console.warn(s);
   const t0 = performance.now();
   const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
+  if (MORE_FORMATS.includes(fmt.argument)) return exportMore(fmt.argument, model, args, src, log, t0); // ./export_more.ts
   if (args.int8) throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
   const opset = args.opset ?? DEFAULT_OPSET;
   const t1 = performance.now();

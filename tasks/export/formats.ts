@@ -19,7 +19,7 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: argument === 'onnx',
+  format, argument, suffix, cpu, gpu, implemented: ['onnx', 'ncnn', 'openvino', 'engine', 'coreml', 'paddle'].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [
