@@ -85,6 +85,7 @@ export function checkPng(bytes: Uint8Array): void {
     const where = interlace ? `(${got} of ${need} bytes of interlaced data)` : `at row ${Math.floor(got / rowBytes(width))} of ${height}`;
     throw new ImageFormatError(`PNG data ends ${where}${sawIend ? '' : ': the file is truncated'}`);
   }
+  if (!sawIend) throw new ImageFormatError(`truncated PNG data (the file ends at byte ${bytes.length}, before its IEND chunk)`);
   if (used < stream.length) throw new ImageFormatError(`corrupt PNG data (trailing garbage: ${stream.length - used} bytes after the end of the compressed image data)`);
 }
 

@@ -10,11 +10,12 @@
 //   - with ndim 2 the visibility is 1, or 0 where a coordinate is negative.
 // A missing label file is a background image; so is an empty one.
 //
-// Imports: node, ./exif.ts.
+// Imports: node, ./exif.ts, ./image_checks.ts.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { readJpegInfo, readTiffOrientation } from './exif.js';
+import { MAX_IMAGE_PIXELS } from './image_checks.js';
 
 /** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
 export function labelPath(imageFile: string): string {
@@ -143,6 +144,7 @@ export function verifyImageLabel(imFile: string, lbFile: string, kptShape: [numb
     const bytes = readFileSync(imFile);
     const shape = imageSizeOf(bytes, imFile);
     if (shape[0] < 10 || shape[1] < 10) throw new Error(`${imFile}: image size ${shape[1]}x${shape[0]} is below 10 pixels`);
+    if (shape[0] * shape[1] > MAX_IMAGE_PIXELS) throw new Error(`${imFile}: image too large (${shape[1]}×${shape[0]}, limit ${MAX_IMAGE_PIXELS} pixels)`);
     // A JPEG without its end-of-image marker is truncated: Ultralytics re-saves it, we cannot decode it.
     if (bytes[0] === 0xff && !(bytes[bytes.length - 2] === 0xff && bytes[bytes.length - 1] === 0xd9))
       throw new Error(`${imFile}: corrupt JPEG (no end-of-image marker, the file is truncated)`);
