@@ -133,9 +133,13 @@ function parseNames(names: unknown, nc: unknown, file: string): Record<number, s
 function resolveRoot(p: unknown, yamlFile: string, datasetsDir: string): string {
   if (p == null || p === '') return dirname(yamlFile);
   if (typeof p !== 'string') throw new Error(`${yamlFile}: 'path' must be a folder, got ${JSON.stringify(p)}`);
-  if (isAbsolute(p)) return p;
-  for (const c of [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)]) if (existsSync(c)) return c;
-  return resolve(datasetsDir, p);
+  if (isAbsolute(p)) {
+    if (!existsSync(p)) throw new Error(`${yamlFile}: 'path: ${p}' not found; set 'path' to the dataset's root folder`);
+    return p;
+  }
+  const tried = [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)];
+  for (const c of tried) if (existsSync(c)) return c;
+  throw new Error(`${yamlFile}: 'path: ${p}' not found (looked for ${tried.join(' and ')}); set 'path' to the dataset's root folder, or remove it to use the yaml's folder`);
 }
 
 function resolveSplit(root: string, v: string): string {
