@@ -3,12 +3,13 @@
 // (img2label_paths) and YOLO pose label files (verify_image_label), with errors that name the file
 // and line. No pixels are decoded here: image sizes come from the file headers.
 //
-// Imports: node, yaml, ./labels.ts.
+// Imports: node, yaml, engine/errors, ./labels.ts.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { readingFile } from '../../engine/errors.js';
 import { labelPath, verifyImageLabel, type PoseLabels } from './labels.js';
 
 // The label-file half moved to ./labels.ts (shared with the training scan); re-exported for tasks/val.
@@ -42,6 +43,10 @@ export interface DatasetYamlOptions {
 /** Reads an Ultralytics pose dataset yaml and resolves its paths as check_det_dataset does. */
 export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): DatasetConfig {
   const yamlFile = findDatasetYaml(file, opts.datasetsDir ?? join(process.cwd(), 'datasets'));
+  return readingFile(yamlFile, () => readDatasetYaml(yamlFile, opts));
+}
+
+function readDatasetYaml(yamlFile: string, opts: DatasetYamlOptions): DatasetConfig {
   let raw: Record<string, unknown>;
   try {
     raw = parseYaml(readFileSync(yamlFile, 'utf8')) ?? {};

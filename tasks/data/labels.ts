@@ -10,12 +10,13 @@
 //   - with ndim 2 the visibility is 1, or 0 where a coordinate is negative.
 // A missing label file is a background image; so is an empty one.
 //
-// Imports: node, ./exif.ts, ./image_checks.ts.
+// Imports: node, engine/errors, ./exif.ts, ./image_checks.ts.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { readJpegInfo, readTiffOrientation } from './exif.js';
 import { MAX_IMAGE_PIXELS } from './image_checks.js';
+import { readingFile } from '../../engine/errors.js';
 
 /** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
 export function labelPath(imageFile: string): string {
@@ -39,6 +40,10 @@ export interface PoseLabels {
  * Duplicate lines are dropped with a warning, leaving the rows in np.unique's (sorted) order.
  */
 export function parsePoseLabels(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void = console.warn): PoseLabels {
+  return readingFile(file, () => parseLines(text, file, kptShape, nc, warn));
+}
+
+function parseLines(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void): PoseLabels {
   const [nk, nd] = kptShape;
   const cols = 5 + nk * nd;
   const rows: number[][] = [];
