@@ -122,7 +122,9 @@ function checkYaml(y: unknown, path: string): PoseYaml {
   const v = y as PoseYaml;
   if (!v || typeof v !== 'object' || !('scale' in v) || !Array.isArray(v.kpt_shape) || typeof v.nc !== 'number')
     throw new Error(`${path}: checkpoint metadata has no valid 'yaml' ({yaml_file, scale, nc, kpt_shape, p6})`);
-  return { yaml_file: String(v.yaml_file), scale: v.scale, nc: v.nc, kpt_shape: [v.kpt_shape[0], v.kpt_shape[1]], p6: !!v.p6 };
+  const out: PoseYaml = { yaml_file: String(v.yaml_file), scale: v.scale, nc: v.nc, kpt_shape: [v.kpt_shape[0], v.kpt_shape[1]], p6: !!v.p6 };
+  if (v.cfg) out.cfg = v.cfg; // a model built from a non-stock yaml (models/yaml_model.ts)
+  return out;
 }
 
 function safeParseName(name: string) {

@@ -1,5 +1,5 @@
 // Fuzzing every format the toolkit reads (issue 16): seeded truncations and byte flips of a real
-// JPEG, PNG, .pt (zip + pickle), safetensors, ONNX, dataset yaml and label file. Every case must
+// JPEG, PNG, .pt (zip + pickle), safetensors, ONNX, dataset and model yaml, and label file. Every case must
 // either load or fail with InputError naming the file: never a TypeError/RangeError, never more
 // than CASE_MS (a hang is cut off by terminating the worker), never RSS above RSS_CAP.
 // The cases themselves are in ./fuzz_cases.ts; FUZZ_CASES=n runs n per format (default 50).

@@ -1,6 +1,7 @@
 // The fuzz cases of test/io/fuzz.test.ts, run one at a time in a worker thread (so a hang can be
 // cut off and memory watched): seeded truncations and byte flips of one real file per format the
-// toolkit reads, each handed to the reader a user's file would meet.
+// toolkit reads, each handed to the reader a user's file would meet (the model yaml is parsed and
+// checked, not built: building a yolov8 on the cpu per case would take the run past a minute).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -11,6 +12,7 @@ import { readSafetensors } from '../../engine/io/safetensors.js';
 import { loadTorchCheckpoint } from '../../engine/io/torch_pt.js';
 import { loadDatasetYaml, parsePoseLabels } from '../../tasks/data/dataset.js';
 import { readImage } from '../../tasks/data/image.js';
+import { readModelYaml } from '../../models/yaml_model.js';
 import { OnnxSession } from '../../tasks/export/onnx_runtime.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
@@ -23,6 +25,7 @@ export const FORMATS: Record<string, { seeds: string[]; ext: string; read: (file
   safetensors: { seeds: ['torch/batch_norm2d.safetensors'], ext: 'safetensors', read: readSafetensors },
   onnx: { seeds: ['onnx/tiny_official.onnx'], ext: 'onnx', read: (f) => OnnxSession.load(f, cpu) },
   yaml: { seeds: ['val/coco8-pose/coco8-pose.yaml'], ext: 'yaml', read: (f) => loadDatasetYaml(f) },
+  model_yaml: { seeds: ['models/yolov8-pose.yaml', 'models/yolov8-pose-p6.yaml'], ext: 'yaml', read: (f) => readModelYaml(f) },
   labels: { seeds: ['val/coco8-pose/labels/val/000000000113.txt'], ext: 'txt', read: (f) => parsePoseLabels(readFileSync(f, 'latin1'), f, [17, 3], 1, () => {}) },
 };
 
