@@ -15,7 +15,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { readJpegInfo, readTiffOrientation } from './exif.js';
-import { MAX_IMAGE_PIXELS } from './image_checks.js';
+import { checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
 import { readingFile } from '../../engine/errors.js';
 
 /** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
@@ -153,6 +153,14 @@ export function verifyImageLabel(imFile: string, lbFile: string, kptShape: [numb
     // A JPEG without its end-of-image marker is truncated: Ultralytics re-saves it, we cannot decode it.
     if (bytes[0] === 0xff && !(bytes[bytes.length - 2] === 0xff && bytes[bytes.length - 1] === 0xd9))
       throw new Error(`${imFile}: corrupt JPEG (no end-of-image marker, the file is truncated)`);
+    // PIL's verify() reads a PNG's data and CRCs: so does checkPng (one inflate, no pixels allocated).
+    if (bytes[0] === 0x89) {
+      try {
+        checkPng(bytes);
+      } catch (e) {
+        throw new Error(`${imFile}: ${(e as Error).message}`);
+      }
+    }
 
     let labels: PoseLabels;
     if (existsSync(lbFile) && statSync(lbFile).isFile()) {

@@ -41,20 +41,23 @@ t.test('bad label lines are skipped, counted and listed; the good images give th
     writeFileSync(join(dir, `labels/val/${name}.txt`), `0 0.5 0.5 0.2 0.2 ${kpts}\n${line}\n`);
   }
   writeFileSync(join(dir, 'images/val/zz_text.jpg'), 'not an image'); // unreadable
+  const png = Buffer.from(encodePNG({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7919) % 251) }));
+  writeFileSync(join(dir, 'images/val/zz_cut.png'), png.subarray(0, png.length - 200)); // IDAT cut short: found by the scan, as PIL's verify()
   const lines: string[] = [];
   const v = new PoseValidator({ data: join(dir, 'coco8-pose.yaml'), imgsz: 64, batch: 2, plots: false, verbose: false });
   v.log = (s) => lines.push(s);
   const r = await v.run(blind, cpu);
   const log = lines.join('\n');
-  t.match(log, /val: Scanned .*images\/val\.\.\. 4 images, 0 backgrounds, 6 corrupt/);
-  t.equal(r.corrupt.length, 6);
+  t.match(log, /val: Scanned .*images\/val\.\.\. 4 images, 0 backgrounds, 7 corrupt/);
+  t.equal(r.corrupt.length, 7);
   t.match(r.corrupt.join('\n'), /zz_nan\.txt:2: value 4 \('NaN'\) is not a number/);
   t.match(r.corrupt.join('\n'), /zz_cols\.txt:2: 7 values, but kpt_shape \[17, 3\] needs 56/);
   t.match(r.corrupt.join('\n'), /zz_class\.txt:2: class 3 is not one of the dataset's 1 classes/);
   t.match(r.corrupt.join('\n'), /zz_range\.txt:2: keypoint 0 x = 1\.5 is not normalized/);
   t.match(r.corrupt.join('\n'), /zz_neg\.txt:2: negative label value -0\.5/);
   t.match(r.corrupt.join('\n'), /zz_text\.jpg: unsupported image format/);
-  t.match(log, /val: WARNING: 6 corrupt image\(s\)\/label\(s\) skipped/);
+  t.match(r.corrupt.join('\n'), /zz_cut\.png: PNG data ends at row \d+ of 30: the file is truncated/);
+  t.match(log, /val: WARNING: 7 corrupt image\(s\)\/label\(s\) skipped/);
   t.equal(r.seen, ref.seen);
   t.equal(r.nInstances, ref.nInstances);
   t.same(r.resultsDict, ref.resultsDict);
@@ -62,16 +65,18 @@ t.test('bad label lines are skipped, counted and listed; the good images give th
 
 t.test('an image that passes the header scan but fails to decode is skipped at load time', async (t) => {
   const dir = dataset(t);
-  const png = Buffer.from(encodePNG({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7919) % 251) }));
-  writeFileSync(join(dir, 'images/val/zz_cut.png'), png.subarray(0, png.length - 200)); // IDAT cut short
+  // scan-clean (header and EOI fine) but arithmetic-coded (SOF9), which only the decoder refuses
+  const jpg = Buffer.from(readFileSync(JPG));
+  jpg[jpg.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc9;
+  writeFileSync(join(dir, 'images/val/zz_bad.jpg'), jpg);
   const lines: string[] = [];
   const v = new PoseValidator({ data: join(dir, 'coco8-pose.yaml'), imgsz: 64, batch: 4, plots: false, verbose: false });
   v.log = (s) => lines.push(s);
   const r = await v.run(blind, cpu);
   t.equal(r.seen, 4, 'the 4 good images were validated');
   t.equal(r.corrupt.length, 1);
-  t.match(r.corrupt[0], /zz_cut\.png: PNG data ends at row \d+ of 30: the file is truncated/);
-  t.match(lines.join('\n'), /val: WARNING: .*zz_cut\.png: ignoring corrupt image/);
+  t.match(r.corrupt[0], /zz_bad\.jpg: unsupported JPEG type \(SOF marker 0xc9/);
+  t.match(lines.join('\n'), /val: WARNING: .*zz_bad\.jpg: ignoring corrupt image/);
 });
 
 t.test('no image left: an error naming the split and a reason', async (t) => {
