@@ -9,6 +9,7 @@
 import { extname } from 'node:path';
 import { loadTorchCheckpoint, extractStateDict, saveTorchCheckpoint, TorchTensor, type CheckpointMeta, type StateTensor } from '../engine/io/torch_pt.js';
 import { intKeys, orderedDict } from '../engine/io/pickle.js';
+import { InputError, readingFile } from '../engine/errors.js';
 import { asF32, readSafetensors, writeSafetensors, type STEntry } from '../engine/io/safetensors.js';
 import type { Device, Tensor } from '../engine/index.js';
 import type { HostTensor } from '../nn/module.js';
@@ -28,6 +29,10 @@ export interface PoseCheckpoint {
 
 /** Reads a checkpoint (.pt from Ultralytics or from us, or .safetensors) without building a model. */
 export function readPoseCheckpoint(path: string): PoseCheckpoint {
+  return readingFile(path, () => readCheckpointFile(path));
+}
+
+function readCheckpointFile(path: string): PoseCheckpoint {
   if (extname(path).toLowerCase() === '.safetensors') return readSafetensorsCheckpoint(path);
   const ckpt = loadTorchCheckpoint(path) as Record<string, unknown>;
   if (ckpt && typeof ckpt === 'object' && ckpt.format === FORMAT) return readOurs(ckpt, path);
@@ -42,6 +47,7 @@ export function loadPoseModel(path: string, opts: { device?: Device } = {}): Pos
 
 /** The model an already-read checkpoint describes, with its weights; `path` names it in errors. */
 export function modelFromCheckpoint(ck: PoseCheckpoint, path: string, device?: Device): PoseModel {
+  checkHeadMatchesYaml(ck, path);
   const model = new PoseModel(ck.yaml, device);
   try {
     model.loadStateDict(ck.stateDict);
@@ -67,6 +73,25 @@ function fromUltralytics(sd: Map<string, StateTensor>, meta: CheckpointMeta, pat
   const names = meta.names ?? defaultNames(nc);
   const extra: Record<string, unknown> = { source: meta.source, train_args: meta.train_args, epoch: meta.epoch, best_fitness: meta.best_fitness, date: meta.date, version: meta.version };
   return { stateDict: sd as Map<string, HostTensor>, yaml, names, stride: meta.stride ?? [], extra };
+}
+
+/**
+ * The pose head's last keypoint conv (model.<head>.cv4.0.2) has nk * ndim outputs and the class
+ * branch (cv3.0.2) nc: when these disagree with the yaml the model would be built from, say so in
+ * those terms rather than as a list of every tensor whose shape differs.
+ */
+function checkHeadMatchesYaml(ck: PoseCheckpoint, path: string): void {
+  const [nk, nd] = ck.yaml.kpt_shape;
+  for (const [k, t] of ck.stateDict) {
+    const m = /^model\.(\d+)\.cv([34])\.0\.2\.weight$/.exec(k);
+    if (!m) continue;
+    const out = t.shape[0];
+    if (m[2] === '4' && out !== nk * nd) {
+      const d = out % nd === 0 ? nd : out % 3 === 0 ? 3 : 2;
+      throw new InputError(path, `checkpoint kpt_shape [${out / d}, ${d}] (its '${k}' has ${out} outputs), model [${nk}, ${nd}]`);
+    }
+    if (m[2] === '3' && out !== ck.yaml.nc) throw new InputError(path, `checkpoint nc ${out} (its '${k}' has ${out} outputs), model nc ${ck.yaml.nc}`);
+  }
 }
 
 function readOurs(ck: Record<string, unknown>, path: string): PoseCheckpoint {
@@ -97,7 +122,9 @@ function checkYaml(y: unknown, path: string): PoseYaml {
   const v = y as PoseYaml;
   if (!v || typeof v !== 'object' || !('scale' in v) || !Array.isArray(v.kpt_shape) || typeof v.nc !== 'number')
     throw new Error(`${path}: checkpoint metadata has no valid 'yaml' ({yaml_file, scale, nc, kpt_shape, p6})`);
-  return { yaml_file: String(v.yaml_file), scale: v.scale, nc: v.nc, kpt_shape: [v.kpt_shape[0], v.kpt_shape[1]], p6: !!v.p6 };
+  const out: PoseYaml = { yaml_file: String(v.yaml_file), scale: v.scale, nc: v.nc, kpt_shape: [v.kpt_shape[0], v.kpt_shape[1]], p6: !!v.p6 };
+  if (v.cfg) out.cfg = v.cfg; // a model built from a non-stock yaml (models/yaml_model.ts)
+  return out;
 }
 
 function safeParseName(name: string) {

@@ -125,6 +125,8 @@ export interface PoseYaml {
   nc: number;
   kpt_shape: [number, number];
   p6: boolean;
+  /** the layer table of a model yaml that is not the stock one (models/yaml_model.ts); absent for the stock models */
+  cfg?: PoseConfig;
 }
 
 /** One row of the layer table Ultralytics prints while parsing. */
@@ -144,7 +146,7 @@ export class PoseModel extends Module {
 
   constructor(readonly yaml: PoseYaml, device?: Device) {
     super();
-    const cfg = yaml.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE;
+    const cfg = yaml.cfg ?? (yaml.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE);
     const { layers, info, strides } = parseModel(cfg, yaml.scale, yaml.nc, yaml.kpt_shape, device);
     this.registerModule('model', new Sequential(...layers));
     this.layerInfo = info;

@@ -16,6 +16,7 @@ import { getDevice, type Device } from '../engine/index.js';
 import type { CheckpointMeta } from '../engine/io/torch_pt.js';
 import { modelFromCheckpoint, readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
+import { buildModelFromYaml } from '../models/yaml_model.js';
 import { attemptDownloadAsset } from './download.js';
 import { packageRoot } from '../engine/paths.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -96,7 +97,7 @@ export class YOLO {
       return this.model;
     }
     if (ext === '.yaml' || ext === '.yml' || ext === '') {
-      this.model = buildPoseModel(spec, { device: dev });
+      this.model = existsSync(spec) && ext !== '' ? buildModelFromYaml(spec, { device: dev }) : buildPoseModel(spec, { device: dev }); // a yaml on disk builds what it says
     } else {
       // read once; a later call on another device rebuilds from the host copy
       if (!this.ckpt) {

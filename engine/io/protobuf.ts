@@ -159,8 +159,17 @@ export function decode(schema: Schema, type: string, bytes: Uint8Array, what = t
     if (!isScalar(f.type)) {
       if (!(raw! instanceof Uint8Array)) fail(`${type}.${f.name} should be a message`);
       push(decode(schema, f.type, raw as Uint8Array, what));
-    } else if (f.type === 'string') push(fromUtf8.decode(raw as Uint8Array));
-    else if (f.type === 'bytes') push(new Uint8Array(raw as Uint8Array));
+    } else if (f.type === 'string' || f.type === 'bytes') {
+      if (!(raw! instanceof Uint8Array)) fail(`${type}.${f.name} should be length-delimited, has wire type ${wire}`);
+      if (f.type === 'bytes') push(new Uint8Array(raw as Uint8Array));
+      else {
+        try {
+          push(fromUtf8.decode(raw as Uint8Array));
+        } catch {
+          fail(`${type}.${f.name} is not valid UTF-8`);
+        }
+      }
+    }
     else if (raw! instanceof Uint8Array) {
       // packed repeated scalars
       const sub = decode({ p: [{ num: 1, name: 'v', type: f.type, repeated: true }] }, 'p', packedAsFields(raw, f.type), what);

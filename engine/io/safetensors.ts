@@ -2,6 +2,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {...}}, then raw little-endian data.
 // Plain records in and out (no Tensor), so checkpoint code, tests and fixtures can all use it.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { InputError, readingFile } from '../errors.js';
 
 export type STDType = 'F16' | 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
 export interface STEntry { dtype: STDType; shape: number[]; data: Float32Array | Float64Array | Int32Array | Uint8Array | Int8Array | BigInt64Array | Uint16Array }
@@ -10,6 +11,10 @@ const BYTES: Record<STDType, number> = { F16: 2, F32: 4, F64: 8, I32: 4, I64: 8,
 
 /** Parses a safetensors buffer. `file` only names the source in error messages. */
 export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors: Map<string, STEntry>; metadata: Record<string, string> } {
+  return readingFile(file, () => parse(buf, file));
+}
+
+function parse(buf: Uint8Array, file: string): { tensors: Map<string, STEntry>; metadata: Record<string, string> } {
   if (buf.byteLength < 8) throw new Error(`${file}: not a safetensors file (only ${buf.byteLength} bytes, expected an 8-byte header length)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
@@ -22,11 +27,21 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
   }
   const base = 8 + headerLen;
   const tensors = new Map<string, STEntry>();
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new InputError(file, `safetensors header must be a JSON object of tensors, got ${JSON.stringify(header)?.slice(0, 40)}`);
+  const meta = header.__metadata__;
+  if (meta != null && (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')))
+    throw new InputError(file, `safetensors '__metadata__' must map names to strings`);
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    const field = (f: string, want: string, got: unknown) => new InputError(file, `tensor '${name}': '${f}' must be ${want}, got ${JSON.stringify(got)?.slice(0, 60)}`);
+    if (!info || typeof info !== 'object') throw field('(entry)', 'an object {dtype, shape, data_offsets}', info);
     const dtype = info.dtype as STDType;
     if (!(dtype in BYTES)) throw new Error(`${file}: tensor '${name}' has unsupported dtype '${info.dtype}'`);
-    const [begin, end] = info.data_offsets as [number, number];
+    const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!Array.isArray(info.shape) || !info.shape.every(isCount)) throw field('shape', 'a list of non-negative integers', info.shape);
+    const off = info.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount) || off[0] > off[1]) throw field('data_offsets', '[begin, end] with 0 <= begin <= end', off);
+    const [begin, end] = off as [number, number];
     const numel = (info.shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== numel * BYTES[dtype] || base + end > buf.byteLength)
       throw new Error(`${file}: tensor '${name}' (${dtype} ${JSON.stringify(info.shape)}) has data_offsets [${begin}, ${end}] that do not fit its shape or the file`);
@@ -40,7 +55,14 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
 }
 
 export function readSafetensors(path: string) {
-  return parseSafetensors(readFileSync(path), path);
+  const bytes = readingFile(path, () => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new Error(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  });
+  return parseSafetensors(bytes, path);
 }
 
 export function serializeSafetensors(tensors: Map<string, STEntry> | Record<string, STEntry>, metadata?: Record<string, string>): Uint8Array {

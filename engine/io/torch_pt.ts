@@ -9,6 +9,7 @@
 // TorchTensor records with contiguous data; nn.Module objects (Ultralytics' PoseModel and its
 // blocks) are inert PyInstance records holding their __dict__ (_modules, _parameters, _buffers...).
 // extractStateDict walks those records into the state dict PyTorch would produce.
+import { InputError, readingFile } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { f16ToF32 } from './safetensors.js';
@@ -116,11 +117,15 @@ export function torchGlobals(rebuild: (args: unknown[]) => TorchTensor, allowCla
 export function loadTorchCheckpoint(src: string | Uint8Array, opts: LoadOptions = {}): unknown {
   const file = typeof src === 'string' ? src : '<buffer>';
   let buf: Uint8Array;
-  try { buf = typeof src === 'string' ? readFileSync(src) : src; } catch (e) { throw new Error(`${file}: cannot read (${(e as Error).message})`); }
+  try { buf = typeof src === 'string' ? readFileSync(src) : src; } catch (e) { throw new InputError(file, `cannot read (${(e as Error).message})`); }
   return parseTorchCheckpoint(buf, file, opts);
 }
 
 export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>', opts: LoadOptions = {}): unknown {
+  return readingFile(file, () => parseZipCheckpoint(buf, file, opts));
+}
+
+function parseZipCheckpoint(buf: Uint8Array, file: string, opts: LoadOptions): unknown {
   if (buf.length >= 2 && buf[0] === 0x80 && buf[1] <= 5) throw new Error(`${file}: legacy (pre-1.6, non-zip) torch format is not supported; re-save it with a recent torch`);
   if (buf.length < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw new Error(`${file}: not a torch checkpoint (not a zip archive)`);
   const zip = new ZipReader(buf, file);

@@ -3,13 +3,14 @@
 // (img2label_paths) and YOLO pose label files (verify_image_label), with errors that name the file
 // and line. No pixels are decoded here: image sizes come from the file headers.
 //
-// Imports: node, yaml, ./labels.ts.
+// Imports: node, yaml, engine/errors, ./labels.ts.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
+import { readingFile } from '../../engine/errors.js';
+import { labelPath, verifyImageLabel, type PoseLabels } from './labels.js';
 
 // The label-file half moved to ./labels.ts (shared with the training scan); re-exported for tasks/val.
 export { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
@@ -42,6 +43,10 @@ export interface DatasetYamlOptions {
 /** Reads an Ultralytics pose dataset yaml and resolves its paths as check_det_dataset does. */
 export function loadDatasetYaml(file: string, opts: DatasetYamlOptions = {}): DatasetConfig {
   const yamlFile = findDatasetYaml(file, opts.datasetsDir ?? join(process.cwd(), 'datasets'));
+  return readingFile(yamlFile, () => readDatasetYaml(yamlFile, opts));
+}
+
+function readDatasetYaml(yamlFile: string, opts: DatasetYamlOptions): DatasetConfig {
   let raw: Record<string, unknown>;
   try {
     raw = parseYaml(readFileSync(yamlFile, 'utf8')) ?? {};
@@ -133,9 +138,13 @@ function parseNames(names: unknown, nc: unknown, file: string): Record<number, s
 function resolveRoot(p: unknown, yamlFile: string, datasetsDir: string): string {
   if (p == null || p === '') return dirname(yamlFile);
   if (typeof p !== 'string') throw new Error(`${yamlFile}: 'path' must be a folder, got ${JSON.stringify(p)}`);
-  if (isAbsolute(p)) return p;
-  for (const c of [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)]) if (existsSync(c)) return c;
-  return resolve(datasetsDir, p);
+  if (isAbsolute(p)) {
+    if (!existsSync(p)) throw new Error(`${yamlFile}: 'path: ${p}' not found; set 'path' to the dataset's root folder`);
+    return p;
+  }
+  const tried = [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)];
+  for (const c of tried) if (existsSync(c)) return c;
+  throw new Error(`${yamlFile}: 'path: ${p}' not found (looked for ${tried.join(' and ')}); set 'path' to the dataset's root folder, or remove it to use the yaml's folder`);
 }
 
 function resolveSplit(root: string, v: string): string {
@@ -190,44 +199,56 @@ export interface PoseSplit {
   nMissing: number;
   nEmpty: number;
   nInstances: number;
+  /** images skipped as corrupt (bad image or label file), each with the reason naming the file and line */
+  corrupt: string[];
 }
 
 /**
- * The images of a split and their labels. Throws, naming the files, when the split has no
- * labels at all, or when a labels folder holds files for images that are not there.
+ * The images of a split and their labels, checked as Ultralytics' verify_image_label does: an image
+ * that cannot be read or a label file with a bad line is skipped with a warning naming the file and
+ * line, and counted (`val: ... N corrupt`). Throws, naming the files, when no image is left, when
+ * the split has no labels at all, or when a labels folder holds files for images that are not there.
  */
 export function loadPoseSplit(cfg: DatasetConfig, split: 'train' | 'val' | 'test', warn: (m: string) => void = console.warn): PoseSplit {
   const source = cfg[split];
   if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
   const ims = imageFiles(source);
+  const prefix = `${split}: `;
   let nMissing = 0, nEmpty = 0, nInstances = 0;
-  const samples = ims.map((imFile): PoseSample => {
-    if (!existsSync(imFile)) throw new Error(`image ${imFile} (listed in ${[source].flat().join(', ')}) not found`);
+  const corrupt: string[] = [];
+  const samples: PoseSample[] = [];
+  for (const imFile of ims) {
     const labelFile = labelPath(imFile);
-    const missing = !existsSync(labelFile);
-    const labels = missing ? parsePoseLabels('', labelFile, cfg.kptShape, cfg.nc) : parsePoseLabels(readFileSync(labelFile, 'utf8'), labelFile, cfg.kptShape, cfg.nc, warn);
-    const n = labels.cls.length;
+    const r = verifyImageLabel(imFile, labelFile, cfg.kptShape, cfg.nc, prefix);
+    if (r.msg) warn(r.msg);
+    if (!r.entry) {
+      corrupt.push(r.msg.replace(`${prefix}WARNING: ${imFile}: ignoring corrupt image/label: `, ''));
+      continue;
+    }
+    const { shape, cls, bboxes, keypoints } = r.entry;
+    const missing = r.nm === 1;
     if (missing) nMissing++;
-    else if (!n) nEmpty++;
-    nInstances += n;
-    const shape = imageSize(imFile);
-    if (shape[0] < 10 || shape[1] < 10) throw new Error(`${imFile}: image size ${shape[1]}x${shape[0]} is below 10 pixels`);
-    return { imFile, labelFile, shape, labels, missing };
-  });
+    else if (r.ne) nEmpty++;
+    nInstances += cls.length;
+    samples.push({ imFile, labelFile, shape, labels: { cls, bboxes, keypoints }, missing });
+  }
+  const where = [source].flat().join(', ');
+  if (corrupt.length) warn(`${prefix}Scanned ${where}... ${samples.length} images, ${nMissing + nEmpty} backgrounds, ${corrupt.length} corrupt`);
+  if (!samples.length) throw new Error(`no valid images in '${split}' (${where}): all ${ims.length} are corrupt, e.g. ${corrupt[0]}`);
   if (nInstances === 0) {
     const dirs = [...new Set(samples.map((s) => dirname(s.labelFile)))];
-    throw new Error(`no labels found for the ${samples.length} images of '${split}' (${[source].flat().join(', ')}): ` +
+    throw new Error(`no labels found for the ${samples.length} images of '${split}' (${where}): ` +
       `looked for label files in ${dirs.join(', ')}${nMissing ? ` (${nMissing} missing, e.g. ${samples.find((s) => s.missing)!.labelFile})` : ''}; cannot compute metrics without labels`);
   }
-  checkOrphanLabels(source, samples);
+  checkOrphanLabels(source, samples, corrupt.length > 0 ? new Set(ims.map(labelPath)) : undefined);
   if (nMissing) warn(`WARNING: ${nMissing} of ${samples.length} images have no label file (treated as background), e.g. ${samples.find((s) => s.missing)!.labelFile}`);
-  return { samples, nMissing, nEmpty, nInstances };
+  return { samples, nMissing, nEmpty, nInstances, corrupt };
 }
 
 // Label files with no image: for folder splits, every .txt in the matching labels folder must
 // belong to an image of the split (a list file may select a subset, so it is not checked).
-function checkOrphanLabels(source: SplitSource, samples: PoseSample[]): void {
-  const known = new Set(samples.map((s) => s.labelFile));
+function checkOrphanLabels(source: SplitSource, samples: PoseSample[], allLabels?: Set<string>): void {
+  const known = allLabels ?? new Set(samples.map((s) => s.labelFile)); // a skipped image's label is not an orphan
   const orphans: string[] = [];
   for (const src of [source].flat()) {
     if (!statSync(src).isDirectory()) continue;

@@ -14,14 +14,16 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { applyOrientation, ImageFormatError, readJpegInfo, readPngChunks, readTiffOrientation } from './exif.js';
 import { decodeJpegComponents } from './jpeg_decoder.js';
+import { checkImageSize, checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
+import { InputError } from '../../engine/errors.js';
 import type { JpegInfo, Pixels } from './exif.js';
 
 /** An 8-bit RGB image, row-major HWC: `data.length === width * height * 3`. */
 export interface RgbImage extends Pixels {}
 
-// jpeg-js refuses work beyond these (it would otherwise allocate whatever a header asks for).
-// 120 MP covers the largest phone sensors; its block buffers take ~4 bytes/pixel/component.
-const JPEG_LIMITS = { maxResolutionInMP: 120, maxMemoryUsageInMB: 2048 };
+// jpeg-js refuses work beyond these (it would otherwise allocate whatever a header asks for): the
+// pixel cap every format shares (./image_checks); its block buffers take ~4 bytes/pixel/component.
+const JPEG_LIMITS = { maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 4096 };
 
 /** Reads and decodes a JPEG or PNG file. Errors name the file and the problem. */
 export function readImage(path: string): RgbImage {
@@ -30,25 +32,25 @@ export function readImage(path: string): RgbImage {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${path}: file not found`);
-    throw new Error(`${path}: cannot read file (${code ?? (e as Error).message})`);
+    if (code === 'ENOENT') throw new InputError(path, 'file not found');
+    throw new InputError(path, `cannot read file (${code ?? (e as Error).message})`);
   }
   return decodeImage(bytes, path);
 }
 
 /** Decodes JPEG/PNG bytes (format sniffed from magic bytes, not the name) to RGB. */
 export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
-  if (bytes.length === 0) throw new Error(`${name}: empty file`);
+  if (bytes.length === 0) throw new InputError(name, 'empty file');
   try {
     if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return decodeJpeg(bytes);
     if (bytes.length >= 8 && bytes[0] === 0x89 && String.fromCharCode(...bytes.subarray(1, 4)) === 'PNG') {
       return decodePng(bytes);
     }
   } catch (e) {
-    if (e instanceof ImageFormatError) throw new Error(`${name}: ${e.message}`);
-    throw new Error(`${name}: ${describeLibraryError(bytes[0] === 0xff ? 'JPEG' : 'PNG', e as Error)}`);
+    if (e instanceof ImageFormatError) throw new InputError(name, e.message);
+    throw new InputError(name, describeLibraryError(bytes[0] === 0xff ? 'JPEG' : 'PNG', e as Error), { cause: e });
   }
-  throw new Error(`${name}: unsupported image format (expected JPEG or PNG)`);
+  throw new InputError(name, 'unsupported image format (expected JPEG or PNG)');
 }
 
 // Truncation is caught before the libraries run (readJpegInfo / readPngChunks), so what they
@@ -67,7 +69,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
     throw new ImageFormatError(`unsupported JPEG type (SOF marker 0x${info.sofMarker.toString(16)}: lossless or arithmetic coding)`);
   }
   if (info.precision !== 8) throw new ImageFormatError(`unsupported JPEG precision (${info.precision}-bit)`);
-  if (info.width === 0 || info.height === 0) throw new ImageFormatError('zero-size image');
+  checkImageSize(info.width, info.height);
   if (!info.hasEoi) throw new ImageFormatError('truncated JPEG data');
   const n = info.components.length;
   if (n !== 1 && n !== 3 && n !== 4) throw new ImageFormatError(`unsupported JPEG colour mode (${n} components)`);
@@ -77,7 +79,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
     // CMYK/YCCK (Adobe): jpeg-js converts to RGB itself; close to cv2 but not bit-exact.
     img = jpegJs(info.adobeTransformOffset >= 0 ? bytes : withAdobeMarker(bytes), undefined);
   } else if (n === 1) {
-    img = decodeJpegComponents(bytes, JPEG_LIMITS.maxResolutionInMP * 1e6); // gray replicated to 3 channels, as cv2 does
+    img = decodeJpegComponents(bytes, MAX_IMAGE_PIXELS); // gray replicated to 3 channels, as cv2 does
   } else {
     // Ask jpeg-js for the raw components (no colour transform); it would force one whenever the
     // Adobe transform byte is set, so zero that byte in a copy.
@@ -86,7 +88,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
       raw = new Uint8Array(bytes); // a copy (Buffer.slice would be a view of the caller's bytes)
       raw[info.adobeTransformOffset] = 0;
     }
-    img = decodeJpegComponents(raw, JPEG_LIMITS.maxResolutionInMP * 1e6);
+    img = decodeJpegComponents(raw, MAX_IMAGE_PIXELS);
     upsampleChromaLikeLibjpeg(img, info);
     if (isYCbCr(info)) yccToRgb(img.data);
   }
@@ -205,6 +207,7 @@ function yccToRgb(d: Uint8Array): void {
 // ----------------------------------------------------------------------------------------- PNG
 
 function decodePng(bytes: Uint8Array): RgbImage {
+  checkPng(bytes); // pixel cap, CRCs, missing rows: before pngjs allocates the image
   const chunks = readPngChunks(bytes);
   const png = PNG.sync.read(Buffer.from(chunks.withoutTrns.buffer, chunks.withoutTrns.byteOffset, chunks.withoutTrns.byteLength), { skipRescale: true });
   const { width, height, depth } = png;

@@ -134,7 +134,7 @@ class BitReader {
 }
 
 /** Decodes a Huffman-coded JPEG to width x height x 3 bytes of raw (not colour-converted) components. */
-export function decodeJpegComponents(bytes: Uint8Array, maxPixels = 120e6): { width: number; height: number; data: Uint8Array } {
+export function decodeJpegComponents(bytes: Uint8Array, maxPixels = 2 * 89_478_485): { width: number; height: number; data: Uint8Array } {
   const u16 = (p: number) => (bytes[p] << 8) | bytes[p + 1];
   const qt: (Int32Array | undefined)[] = [];
   const dcTables: (Huffman | null)[] = [null, null, null, null];
@@ -178,7 +178,7 @@ export function decodeJpegComponents(bytes: Uint8Array, maxPixels = 120e6): { wi
       progressive = marker === 0xc2;
       height = u16(pos + 3);
       width = u16(pos + 5);
-      if (width * height > maxPixels) throw new ImageFormatError(`image too large (${width}x${height} exceeds ${maxPixels / 1e6} MP)`);
+      if (width * height > maxPixels) throw new ImageFormatError(`image too large (${width}×${height}, limit ${maxPixels} pixels)`);
       const n = seg[5];
       comps = [];
       for (let i = 0; i < n; i++) {

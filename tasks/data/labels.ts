@@ -10,11 +10,13 @@
 //   - with ndim 2 the visibility is 1, or 0 where a coordinate is negative.
 // A missing label file is a background image; so is an empty one.
 //
-// Imports: node, ./exif.ts.
+// Imports: node, engine/errors, ./exif.ts, ./image_checks.ts.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { readJpegInfo, readTiffOrientation } from './exif.js';
+import { checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
+import { readingFile } from '../../engine/errors.js';
 
 /** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
 export function labelPath(imageFile: string): string {
@@ -38,6 +40,10 @@ export interface PoseLabels {
  * Duplicate lines are dropped with a warning, leaving the rows in np.unique's (sorted) order.
  */
 export function parsePoseLabels(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void = console.warn): PoseLabels {
+  return readingFile(file, () => parseLines(text, file, kptShape, nc, warn));
+}
+
+function parseLines(text: string, file: string, kptShape: [number, number], nc: number, warn: (m: string) => void): PoseLabels {
   const [nk, nd] = kptShape;
   const cols = 5 + nk * nd;
   const rows: number[][] = [];
@@ -143,9 +149,18 @@ export function verifyImageLabel(imFile: string, lbFile: string, kptShape: [numb
     const bytes = readFileSync(imFile);
     const shape = imageSizeOf(bytes, imFile);
     if (shape[0] < 10 || shape[1] < 10) throw new Error(`${imFile}: image size ${shape[1]}x${shape[0]} is below 10 pixels`);
+    if (shape[0] * shape[1] > MAX_IMAGE_PIXELS) throw new Error(`${imFile}: image too large (${shape[1]}×${shape[0]}, limit ${MAX_IMAGE_PIXELS} pixels)`);
     // A JPEG without its end-of-image marker is truncated: Ultralytics re-saves it, we cannot decode it.
     if (bytes[0] === 0xff && !(bytes[bytes.length - 2] === 0xff && bytes[bytes.length - 1] === 0xd9))
       throw new Error(`${imFile}: corrupt JPEG (no end-of-image marker, the file is truncated)`);
+    // PIL's verify() reads a PNG's data and CRCs: so does checkPng (one inflate, no pixels allocated).
+    if (bytes[0] === 0x89) {
+      try {
+        checkPng(bytes);
+      } catch (e) {
+        throw new Error(`${imFile}: ${(e as Error).message}`);
+      }
+    }
 
     let labels: PoseLabels;
     if (existsSync(lbFile) && statSync(lbFile).isFile()) {

@@ -51,8 +51,9 @@ export function letterbox(img: RgbImage, opts: LetterBoxOptions = {}): LetterBox
   let r = Math.min(newH / h, newW / w);
   if (!scaleup) r = Math.min(r, 1.0);
   let ratio: [number, number] = [r, r];
-  let unpadW = pyRound(w * r);
-  let unpadH = pyRound(h * r);
+  // At least one pixel: a 4000x3 image at 640 would round to 0 rows, which cv2.resize refuses.
+  let unpadW = Math.max(1, pyRound(w * r));
+  let unpadH = Math.max(1, pyRound(h * r));
   let dw = newW - unpadW;
   let dh = newH - unpadH;
   if (auto) {

@@ -72,10 +72,17 @@ export class Attrs {
 // ---- tensors from the file ---------------------------------------------------------------------
 
 /** A TensorProto (initializer or Constant) as a host value; float16 and double become float32. */
+/** The most elements one ONNX tensor may declare (1 GiB of float32): more is a corrupt or hostile file. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
 export function fromProto(t: TensorProto, what: string): HostTensor {
   const dims = (t.dims ?? []).map(Number);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${what}: dims [${dims.join(', ')}] are not non-negative integers (corrupt file)`);
   const n = dims.reduce((a, b) => a * b, 1);
+  if (n > MAX_TENSOR_ELEMENTS) throw new Error(`${what}: dims [${dims.join(', ')}] declare ${n} elements, more than the ${MAX_TENSOR_ELEMENTS} one tensor may hold (corrupt file)`);
   const raw = t.raw_data;
+  const typed = [t.float_data, t.int32_data, t.int64_data, t.double_data].find((d) => d && d.length);
+  if (!raw && typed && typed.length !== n) throw new Error(`${what}: holds ${typed.length} values, expected ${n} for dims [${dims.join(', ')}] (truncated or corrupt)`);
   const view = (bytes: number) => {
     if (!raw) return null;
     if (raw.length !== n * bytes) throw new Error(`${what}: raw_data holds ${raw.length} bytes, expected ${n * bytes} for dims [${dims.join(', ')}] (truncated or corrupt)`);

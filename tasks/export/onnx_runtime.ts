@@ -14,6 +14,7 @@
 //
 // Imports: engine, ./onnx_ops.
 
+import { InputError } from '../../engine/errors.js';
 import { readFileSync } from 'node:fs';
 import { Tensor, keep, noGrad, tensor, type Device } from '../../engine/index.js';
 import { decodeModel, type ModelProto, type NodeProto } from '../../engine/io/onnx_proto.js';
@@ -62,21 +63,22 @@ export class OnnxSession {
     try {
       bytes = readFileSync(file);
     } catch (e) {
-      throw new Error(`${file}: cannot read the ONNX model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new InputError(file, `cannot read the ONNX model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    if (!bytes.length) throw new Error(`${file}: empty file, not an ONNX model`);
+    if (!bytes.length) throw new InputError(file, 'empty file, not an ONNX model');
     let proto: ModelProto;
     try {
       proto = decodeModel(bytes, file);
     } catch (e) {
-      const msg = (e as Error).message;
-      throw new Error(msg.startsWith(file) ? `${msg} — the file is truncated or not an ONNX model` : `${file}: ${msg}`);
+      if (!(e instanceof Error) || e.constructor !== Error) throw e; // a bug in the reader, not bad input
+      const msg = e.message;
+      throw new InputError(file, msg.startsWith(file) ? `${msg} — the file is truncated or not an ONNX model` : msg);
     }
     try {
       return new OnnxSession(proto, device, file);
     } catch (e) {
-      const msg = (e as Error).message;
-      throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+      if (!(e instanceof Error) || e.constructor !== Error) throw e; // a bug in the reader, not bad input
+      throw new InputError(file, e.message);
     }
   }
 

@@ -10,6 +10,8 @@ import { extname } from 'node:path';
 import type { Device } from '../../engine/index.js';
 import { buildPoseModel, parsePoseName, PoseModel } from '../../models/yolov8_pose.js';
 import { readPoseCheckpoint } from '../../models/checkpoint.js';
+import { buildModelFromYaml } from '../../models/yaml_model.js';
+import { existsSync } from 'node:fs';
 import type { HostTensor } from '../../nn/module.js';
 import { attemptDownloadAsset } from '../download.js';
 
@@ -33,7 +35,7 @@ export async function setupModel(spec: string, o: { nc: number; kptShape: [numbe
     model = new PoseModel({ ...ck.yaml, nc: o.nc, kpt_shape: [...o.kptShape] as [number, number] }, o.device);
     weights = ck.stateDict;
   } else {
-    model = buildPoseModel({ ...parsePoseName(spec), nc: o.nc, kptShape: o.kptShape, device: o.device });
+    model = existsSync(spec) ? buildModelFromYaml(spec, { nc: o.nc, kptShape: o.kptShape, device: o.device }) : buildPoseModel({ ...parsePoseName(spec), nc: o.nc, kptShape: o.kptShape, device: o.device });
     if (typeof o.pretrained === 'string' && o.pretrained) weights = readPoseCheckpoint(await attemptDownloadAsset(o.pretrained)).stateDict;
   }
   model.names = { ...o.names };

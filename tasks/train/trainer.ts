@@ -256,7 +256,16 @@ export class PoseTrainer {
       pbar.close();
       const lr = Object.fromEntries(this.optimizer.paramGroups.map((g, k) => [`lr/pg${k}`, g.lr]));
       const finalEpoch = epoch + 1 >= this.epochs;
-      if (a.val || finalEpoch || this.possibleStop) await this.validate();
+      if (a.val || finalEpoch || this.possibleStop) {
+        try {
+          await this.validate();
+        } catch (e) {
+          // never lose the epoch: last.pt is written (not best.pt: nothing was measured), then the error stops the run
+          this.fitness = NaN;
+          await this.saveModel(epoch, i - 1 + nb * epoch);
+          throw new Error(`val: validation failed after epoch ${epoch + 1} (${(e as Error).message}); the epoch's weights are saved in ${this.last}: fix the val data, then resume=True`, { cause: e });
+        }
+      }
       appendResults(this.csv, epoch + 1, { ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'), ...this.metrics, ...lr });
       const stop = this.earlyStop(epoch + 1) || finalEpoch;
       if (a.save || finalEpoch) await this.saveModel(epoch, i - 1 + nb * epoch);

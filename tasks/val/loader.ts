@@ -6,6 +6,7 @@
 //
 // Imports: ../data (images, letterbox, dataset types).
 
+import { InputError } from '../../engine/errors.js';
 import { readImage, type RgbImage } from '../data/image.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat, type RatioPad } from '../data/letterbox.js';
 import { resizeBilinear } from '../data/resize.js';
@@ -50,15 +51,27 @@ export function loadResized(file: string, imgsz: number): { img: RgbImage; ori: 
   return { img: resizeBilinear(im, w, h), ori: [h0, w0] };
 }
 
-/** Loads, resizes and letterboxes the samples of one batch, and maps their labels. */
-export function loadValBatch(samples: PoseSample[], shape: [number, number], imgsz: number, kptShape: [number, number]): ValBatch {
+/**
+ * Loads, resizes and letterboxes the samples of one batch, and maps their labels. An image that
+ * fails to decode (InputError) goes to `onSkip` and is left out of the batch when `onSkip` is given.
+ */
+export function loadValBatch(samples: PoseSample[], shape: [number, number], imgsz: number, kptShape: [number, number], onSkip?: (e: InputError) => void): ValBatch {
   const [H, W] = shape;
   const nk = kptShape[0];
   const images: ValImage[] = [];
   const letterboxed: RgbImage[] = [];
   const input = new Float32Array(samples.length * 3 * H * W);
-  samples.forEach((s, b) => {
-    const { img, ori } = loadResized(s.imFile, imgsz);
+  for (const s of samples) {
+    const b = images.length;
+    let loaded: ReturnType<typeof loadResized>;
+    try {
+      loaded = loadResized(s.imFile, imgsz);
+    } catch (e) {
+      if (!onSkip || !(e instanceof InputError)) throw e;
+      onSkip(e);
+      continue;
+    }
+    const { img, ori } = loaded;
     const lb = letterbox(img, { newShape: shape, scaleup: false, auto: false, center: true });
     if (lb.image.width !== W || lb.image.height !== H) throw new Error(`${s.imFile}: letterboxed to ${lb.image.width}x${lb.image.height}, expected ${W}x${H}`);
     letterboxed.push(lb.image);
@@ -89,6 +102,6 @@ export function loadValBatch(samples: PoseSample[], shape: [number, number], img
     const boxes = scaleBoxes(shape, lbBoxes.slice(), ori, { ratioPad });
     const kpts = scaleCoords(shape, lbKpts.slice(), ori, { ratioPad, stride: 3 });
     images.push({ imFile: s.imFile, ori, ratioPad, cls, boxes, kpts, lbBoxes, lbKpts });
-  });
-  return { shape, images, letterboxed, input };
+  }
+  return { shape, images, letterboxed, input: input.subarray(0, images.length * 3 * H * W) };
 }

@@ -71,6 +71,8 @@ export interface ValResult {
   saveDir: string | null;
   /** predictions.json records when save_json */
   jdict: Record<string, unknown>[];
+  /** images skipped as corrupt (unreadable image or bad label line), each naming the file */
+  corrupt: string[];
 }
 
 const DEFAULTS = { imgsz: 640, batch: 16, conf: 0.001, iou: 0.7, max_det: 300, split: 'val' as 'val' | 'test' | 'train', save_json: false, plots: true, verbose: true };
@@ -101,6 +103,7 @@ export class PoseValidator {
     if (imgsz !== a.imgsz) this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
     const samples = split.samples;
+    const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
     if (fixed) this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
     const plan = fixed ? squareBatches(samples.length, model.batch ?? 1, imgsz) : rectBatches(samples.map((s) => s.shape), a.batch, imgsz, stride, 0.5);
@@ -125,9 +128,13 @@ export class PoseValidator {
     for (const [bi, positions] of plan.batches.entries()) {
       const t0 = performance.now();
       const batchSamples = positions.map((p) => samples[plan.order[p]]);
-      const batch = loadValBatch(batchSamples, plan.shapes[bi], imgsz, kptShape);
+      const batch = loadValBatch(batchSamples, plan.shapes[bi], imgsz, kptShape, (e) => {
+        corrupt.push(e.message);
+        this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
+      });
+      if (!batch.images.length) continue;
       const [H, W] = batch.shape;
-      const x = tensor(batch.input, [batchSamples.length, 3, H, W], { device });
+      const x = tensor(batch.input, [batch.images.length, 3, H, W], { device });
       const t1 = performance.now();
       let pred: Float32Array, shape: number[];
       try {
@@ -199,7 +206,8 @@ export class PoseValidator {
       writeFileSync(file, JSON.stringify(jdict));
     }
     if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
-    return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen, nInstances: split.nInstances, saveDir, jdict };
+    if (corrupt.length) this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
+    return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen, nInstances: split.nInstances, saveDir, jdict, corrupt };
   }
 }
 

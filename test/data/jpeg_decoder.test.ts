@@ -36,5 +36,5 @@ t.test('corrupt entropy data is an error', async (t) => {
   noTables[bus.indexOf(Buffer.from([0xff, 0xc4])) + 1] = 0xfe; // DHT -> a COM segment: the scan has no tables
   t.throws(() => decodeJpegComponents(noTables), /corrupt JPEG data \(scan uses an undefined Huffman table\)/);
   t.throws(() => decodeImage(garbage, 'g.jpg'), /^g\.jpg: corrupt JPEG data/, 'readImage names the file');
-  t.throws(() => decodeJpegComponents(bus, 1000), /image too large \(810x1080 exceeds 0.001 MP\)/);
+  t.throws(() => decodeJpegComponents(bus, 1000), /image too large \(810×1080, limit 1000 pixels\)/);
 });

@@ -148,10 +148,15 @@ t.test('bad input: reported with file and line, skipped, never a crash', async (
   writeFileSync(lab('000000000049'), good + '0 0.5 0.5 0.1 0.1 0.2 0.2 2\n'); // wrong keypoint count on line 2
   writeFileSync(lab('000000000077'), good.replace(/^(\S+ \S+ \S+ \S+ \S+) \S+/, '$1 1.7')); // keypoint x > 1
   rmSync(lab('000000000086')); // no label file: background
-  // a PNG whose header is fine but whose pixel data is damaged: passes the scan, fails to decode
+  // a PNG whose header is fine but whose pixel data is damaged: the scan reads its CRCs (as PIL's verify)
   const png = encodePNG({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(80) });
   png.fill(7, 45, png.length - 20);
-  writeFileSync(join(root, 'images/train/broken.png'), png);
+  writeFileSync(join(root, 'images/train/damaged.png'), png);
+  writeFileSync(lab('damaged'), good);
+  // an arithmetic-coded JPEG: its header passes the scan, only decoding refuses it
+  const jpg = Buffer.from(readFileSync(join(root, 'images/train/000000000036.jpg')));
+  jpg[jpg.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc9;
+  writeFileSync(join(root, 'images/train/broken.jpg'), jpg);
   writeFileSync(lab('broken'), good);
   const logs: string[] = [];
   const cfg = loadDatasetYaml(join(root, 'coco8-pose.yaml'));
@@ -159,11 +164,12 @@ t.test('bad input: reported with file and line, skipped, never a crash', async (
   const text = logs.join('\n');
   t.match(text, /000000000049\.jpg: ignoring corrupt image\/label: .*000000000049\.txt:2: 8 values, but kpt_shape \[17, 3\] needs 56/);
   t.match(text, /000000000077\.txt:1: keypoint 0 x = 1\.7 is not normalized/);
-  t.equal(ds.length, 3, '2 corrupt images skipped; the background image and the broken one stay');
+  t.match(text, /damaged\.png: ignoring corrupt image\/label: .*damaged\.png: corrupt PNG data \(bad CRC in the IDAT chunk/);
+  t.equal(ds.length, 3, '3 corrupt images skipped; the background image and the broken one stay');
   let n = 0;
   for (const b of ds.batches(0)) n += b.shape[0];
   t.equal(n, 3, 'the epoch completes');
-  t.match(logs.join('\n'), /broken\.png.*the image is skipped/);
+  t.match(logs.join('\n'), /broken\.jpg.*the image is skipped/);
 
   // a yaml without `train:` names the key and the file
   writeFileSync(join(root, 'bad.yaml'), 'val: images/val\nkpt_shape: [17, 3]\nnames: {0: person}\n');
@@ -178,6 +184,6 @@ t.test('bad input: reported with file and line, skipped, never a crash', async (
   t.equal(nf.hyp.fliplr, 0);
   t.match(warn.join('\n'), /no 'flip_idx'.*fliplr=0\.0/);
   // a split where every image is corrupt: a clear error, not an empty loader
-  for (const n of ['000000000036', '000000000049', '000000000077', '000000000086', 'broken']) writeFileSync(lab(n), 'x y z');
-  t.throws(() => PoseDataset.fromConfig(cfg, 'train', quiet), /no usable images in .*images\/train: all 5 are corrupt/);
+  for (const n of ['000000000036', '000000000049', '000000000077', '000000000086', 'broken', 'damaged']) writeFileSync(lab(n), 'x y z');
+  t.throws(() => PoseDataset.fromConfig(cfg, 'train', quiet), /no usable images in .*images\/train: all 6 are corrupt/);
 });
