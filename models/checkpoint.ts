@@ -102,7 +102,8 @@ function readOursUltralytics(ck: Record<string, unknown>, ours: Record<string, u
   if (state_dict) sd = readOurs({ state_dict, yaml, names, stride }, path).stateDict;
   else sd = extractStateDict(ck).stateDict as Map<string, HostTensor>;
   const { model: _m, ema: _e, optimizer: _o, [OURS_KEY]: _x, ...top } = ck;
-  return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra: { ...top, ...rest } };
+  const stripped = ck.optimizer === null ? { optimizer: null } : {}; // Ultralytics' strip_optimizer leaves None, as ours
+  return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra: { ...top, ...stripped, ...rest } };
 }
 
 function readSafetensorsCheckpoint(path: string): PoseCheckpoint {

@@ -69,22 +69,47 @@ export interface TrainingState {
   trainResults?: Record<string, unknown>;
 }
 
-/** Our optimizer state as torch.optim's state_dict, fp16 as Ultralytics' convert_optimizer_state_dict_to_fp16 leaves it. */
-function torchOptimizer(o: { state: Record<string, Record<string, unknown>>; param_groups: Record<string, unknown>[] }) {
-  const state: Record<string, Record<string, unknown>> = {};
-  for (const [i, s] of Object.entries(o.state)) {
-    const e: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(s)) {
-      if (k === 'step') e.step = { dtype: 'float32', shape: [], data: Float32Array.of(Number(v)) }; // torch 1.13 keeps Adam's step as a tensor
-      else if (typeof v === 'number') e[k] = v;
-      else { const h = v as HostLike; e[k] = h.dtype === 'float32' ? { dtype: 'float16', shape: h.shape, data: h.data } : h; }
+/**
+ * Our optimizer state as torch.optim's state_dict for Ultralytics' optimizer: its build_optimizer
+ * groups every parameter by name (biases, weights with decay, BatchNorm weights), frozen ones too (the
+ * DFL conv sits among the decayed weights with no state), numbered in named_modules order. Moments are
+ * fp16, as its convert_optimizer_state_dict_to_fp16 leaves them; Adam's step is a float tensor (torch 1.13).
+ */
+function torchOptimizer(opt: Optimizer, o: { state: Record<string, Record<string, unknown>>; param_groups: Record<string, unknown>[] }, model: PoseModel) {
+  const ourIndex = new Map(opt.paramGroups.flatMap((g) => g.params).map((p, i) => [p, i]));
+  const groups: Tensor[][] = [[], [], []];
+  const seen = new Set<Tensor>();
+  for (const [prefix, m] of model.namedModules())
+    for (const [n, p] of m.namedParameters().filter(([n]) => !n.includes('.'))) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      groups[`${prefix}.${n}`.includes('bias') ? 0 : m.typeName.includes('Norm') ? 2 : 1].push(p);
     }
-    state[i] = e;
-  }
-  const param_groups = o.param_groups.map((g) => 'beta1' in g
-    ? { lr: g.lr, betas: tuple(g.beta1, g.beta2), eps: g.eps, weight_decay: g.weight_decay, amsgrad: false, foreach: null, maximize: false, capturable: false, initial_lr: g.initial_lr, params: g.params }
-    : { lr: g.lr, momentum: g.momentum, dampening: g.dampening ?? 0, weight_decay: g.weight_decay, nesterov: g.nesterov, maximize: false, foreach: null, initial_lr: g.initial_lr, params: g.params });
+  if (o.param_groups.length !== 3) throw new Error(`checkpoint: ${o.param_groups.length} optimizer param groups, Ultralytics' layout has 3`);
+  const state: Record<string, Record<string, unknown>> = {};
+  let next = 0;
+  const param_groups = groups.map((ps, gi) => {
+    const params = ps.map((p) => {
+      const mine = o.state[String(ourIndex.get(p))];
+      if (ourIndex.has(p) && mine) state[next] = torchParamState(mine);
+      return next++;
+    });
+    const g = o.param_groups[gi];
+    return 'beta1' in g
+      ? { lr: g.lr, betas: tuple(g.beta1, g.beta2), eps: g.eps, weight_decay: g.weight_decay, amsgrad: false, foreach: null, maximize: false, capturable: false, initial_lr: g.initial_lr, params }
+      : { lr: g.lr, momentum: g.momentum, dampening: g.dampening ?? 0, weight_decay: g.weight_decay, nesterov: g.nesterov, maximize: false, foreach: null, initial_lr: g.initial_lr, params };
+  });
   return { state: intKeys(state), param_groups };
+}
+
+function torchParamState(s: Record<string, unknown>) {
+  const e: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'step') e.step = { dtype: 'float32', shape: [], data: Float32Array.of(Number(v)) };
+    else if (typeof v === 'number') e[k] = v;
+    else { const h = v as HostLike; e[k] = h.dtype === 'float32' ? { dtype: 'float16', shape: h.shape, data: h.data } : h; }
+  }
+  return e;
 }
 
 /** Writes a resumable checkpoint to `path` (atomic: a crash leaves the previous file intact). */
@@ -99,7 +124,7 @@ export async function saveTrainCheckpoint(path: string, s: TrainingState) {
     model: null,
     ema: ultralyticsGraph(s.ema, emaSd, { kind: 'trainer', training: false, requiresGrad: false, args: s.trainArgs }),
     updates: s.emaUpdates,
-    optimizer: torchOptimizer(optimizer as Parameters<typeof torchOptimizer>[0]),
+    optimizer: torchOptimizer(s.optimizer, optimizer as Parameters<typeof torchOptimizer>[1], s.model),
     train_args: s.trainArgs,
     train_metrics: s.trainMetrics,
     train_results: s.trainResults ?? {},

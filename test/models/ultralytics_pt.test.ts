@@ -14,6 +14,10 @@ import { f16ToF32 } from '../../engine/io/safetensors.js';
 import { buildPoseModel, loadPoseModel, readPoseCheckpoint, savePoseCheckpoint } from '../../models/index.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import { findPython, runPython } from '../io/python.js';
+import { readSafetensors } from '../../engine/io/safetensors.js';
+import { buildOptimizer } from '../../tasks/train/optimizer.js';
+import { saveTrainCheckpoint } from '../../tasks/train/checkpoint.js';
+import { YOLO } from '../../tasks/yolo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ultra-pt-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,4 +117,65 @@ t.test('a pickle naming a class off the allow-list is refused, naming it and the
   t.throws(() => readPoseCheckpoint(bad), /'builtins\.eval', which is not on the allow-list \(allowed: torch\.nn\.modules\.\*, ultralytics\.nn\.modules\.\*.*nothing was executed/s);
   saveTorchCheckpoint(bad, { epoch: -1, model: Object.assign(new PyInstance('ultralytics.nn.tasks.PoseModel'), { _modules: { 0: new PyInstance('ultralytics.engine.model.Model') } }) });
   t.throws(() => readPoseCheckpoint(bad), /'ultralytics\.engine\.model\.Model', which is not on the allow-list \(allowed: .*ultralytics\.nn\.tasks\.\*/s);
+});
+
+t.test("a trainer checkpoint after an AdamW step: torch.optim.AdamW loads its optimizer (fp16 state, torch's groups)", async (t) => {
+  const py = findPython(true);
+  if (!py) return t.skip('no python3 with torch');
+  const model = buildPoseModel('yolov8n-pose.yaml', { seed: 4 });
+  const { optimizer } = buildOptimizer(model, { name: 'AdamW', lr: 0.002, momentum: 0.9, decay: 0.0005, iterations: 10, nc: 1, warmupBiasLr: 0 });
+  for (const p of model.parameters()) if (p.requiresGrad) p.grad = tensor(new Float32Array(p.shape.reduce((a, b) => a * b, 1)).fill(0.01), [...p.shape]);
+  optimizer.step();
+  const file = join(dir, 'last.pt');
+  await saveTrainCheckpoint(file, {
+    epoch: 3, bestFitness: 0.25, model, ema: model, emaUpdates: 7, optimizer, trainArgs: { imgsz: 64, data: 'coco8-pose.yaml' },
+    trainMetrics: { fitness: 0.25 }, rng: { engine: [1, 2, 3, 4] }, stopper: { best_fitness: 0.25, best_epoch: 3 }, lastOptStep: 5, pendingGrads: false,
+    trainResults: { epoch: [1, 2, 3, 4] },
+  });
+  const script = `
+import sys, json, torch
+sys.path.insert(0, 'test/models')
+import ultralytics_standins as U
+ck = torch.load(sys.argv[1], map_location='cpu')
+o, ema = ck['optimizer'], ck['ema'].float()
+# Ultralytics' build_optimizer groups: biases (no decay), weights (decay), BatchNorm weights (no decay)
+g = [[], [], []]
+for mn, m in ema.named_modules():
+    for pn, p in m.named_parameters(recurse=False):
+        if pn == 'bias': g[0].append(p)
+        elif isinstance(m, torch.nn.BatchNorm2d): g[2].append(p)
+        else: g[1].append(p)
+opt = torch.optim.AdamW([{'params': g[0]}, {'params': g[1], 'weight_decay': 0.0005}, {'params': g[2]}], lr=0.002, betas=(0.9, 0.999), weight_decay=0.0)
+opt.load_state_dict(o)
+s = opt.state[g[1][0]]
+print(json.dumps({'groups': [len(x['params']) for x in o['param_groups']], 'mine': [len(x) for x in g], 'state': len(opt.state),
+  'dtypes': sorted({f'{k}:{v.dtype}' for st in o['state'].values() for k, v in st.items()}), 'step': float(s['step']),
+  'betas': list(o['param_groups'][1]['betas']), 'wd': o['param_groups'][1]['weight_decay'], 'epoch': ck['epoch'], 'updates': ck['updates'],
+  'best': ck['best_fitness'], 'results': ck['train_results'], 'ema_class': U.qualname(ck['ema']), 'model': ck['model']}))
+`;
+  const r = runPython(py, ['-c', script, file]);
+  if (!r.ok) return t.fail(r.stderr.slice(-3000));
+  const f = JSON.parse(r.stdout);
+  t.same(f.groups, f.mine, "param groups sized as Ultralytics' build_optimizer makes them");
+  t.equal(f.state, f.groups.reduce((a: number, b: number) => a + b, 0) - 1, 'torch.optim.AdamW.load_state_dict takes a state for every trained parameter (not the frozen DFL conv)');
+  t.same(f.dtypes, ['exp_avg:torch.float16', 'exp_avg_sq:torch.float16', 'step:torch.float32'], 'fp16 moments, as Ultralytics converts them');
+  t.match(f, { step: 1, betas: [0.9, 0.999], wd: 0.0005, epoch: 3, updates: 7, best: 0.25, results: { epoch: [1, 2, 3, 4] }, ema_class: 'ultralytics.nn.tasks.PoseModel', model: null });
+  const back = readPoseCheckpoint(file).extra; // and our own exact state next to it
+  t.match(back, { epoch: 3, last_opt_step: 5, stopper: { best_epoch: 3 }, rng_state: { engine: [1, 2, 3, 4] } });
+  t.ok((back.optimizer as { param_groups: { beta1?: number }[] }).param_groups[1].beta1 === 0.9, 'our exact optimizer state under yolo_ts');
+});
+
+t.test("YOLO.save('x.safetensors') and export format=safetensors: Ultralytics' names and metadata", async (t) => {
+  const pt = join(dir, 'n.pt'); // written by the first subtest
+  const y = new YOLO(pt);
+  const f = await y.export({ format: 'safetensors', verbose: false });
+  t.equal(f, join(dir, 'n.safetensors'));
+  const { tensors, metadata } = readSafetensors(f);
+  const want = loadPoseModel(pt).stateDict();
+  t.same([...tensors.keys()].sort(), [...want.keys()].sort(), "every state-dict key, under Ultralytics' names");
+  t.match(metadata, { task: 'pose', version: '8.2.82', stride: '32', names: '{"0":"person"}', kpt_shape: '[17,3]' });
+  const back = loadPoseModel(f);
+  t.same(back.stateDict().get('model.22.cv4.0.2.weight')!.dataSync(), want.get('model.22.cv4.0.2.weight')!.dataSync(), 'the weights come back as saved');
+  await y.save(join(dir, 'again.pt'));
+  t.same(readPoseCheckpoint(join(dir, 'again.pt')).names, { 0: 'person' }, 'YOLO.save() writes a .pt too');
 });
