@@ -112,6 +112,13 @@ function torchParamState(s: Record<string, unknown>) {
   return e;
 }
 
+/**
+ * Our arguments that Ultralytics 8.2.82 does not know (from later releases): its validator refuses
+ * them by name, so its copy of train_args / model.args goes without; yolo_ts.train_args keeps all.
+ */
+const NOT_IN_ULTRALYTICS = ['copy_paste_mode'];
+const ultralyticsArgs = (a: Record<string, unknown>) => Object.fromEntries(Object.entries(a).filter(([k]) => !NOT_IN_ULTRALYTICS.includes(k)));
+
 /** Writes a resumable checkpoint to `path` (atomic: a crash leaves the previous file intact). */
 export async function saveTrainCheckpoint(path: string, s: TrainingState) {
   const grads: Record<string, HostLike> = {};
@@ -122,10 +129,10 @@ export async function saveTrainCheckpoint(path: string, s: TrainingState) {
     epoch: s.epoch,
     best_fitness: s.bestFitness,
     model: null,
-    ema: ultralyticsGraph(s.ema, emaSd, { kind: 'trainer', training: false, requiresGrad: false, args: s.trainArgs }),
+    ema: ultralyticsGraph(s.ema, emaSd, { kind: 'trainer', training: false, requiresGrad: false, args: ultralyticsArgs(s.trainArgs) }),
     updates: s.emaUpdates,
     optimizer: torchOptimizer(s.optimizer, optimizer as Parameters<typeof torchOptimizer>[1], s.model),
-    train_args: s.trainArgs,
+    train_args: ultralyticsArgs(s.trainArgs),
     train_metrics: s.trainMetrics,
     train_results: s.trainResults ?? {},
     date: new Date().toISOString(),
@@ -133,6 +140,7 @@ export async function saveTrainCheckpoint(path: string, s: TrainingState) {
     ...ULTRALYTICS_NOTICE,
     [OURS_KEY]: {
       ...oursMeta(s.ema),
+      train_args: s.trainArgs,
       state_dict: torchStateDict(emaSd),
       model: await hostStateDict(s.model),
       optimizer,
