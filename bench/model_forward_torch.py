@@ -117,10 +117,11 @@ class Pose(nn.Module):
         lt, rb = self.dfl(box).chunk(2, 1)
         x1y1, x2y2 = anchors - lt, anchors + rb
         dbox = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
-        y = kpt.clone()
-        y[:, 2::3] = y[:, 2::3].sigmoid()
-        y[:, 0::3] = (y[:, 0::3] * 2.0 + (anchors[0] - 0.5)) * strides
-        y[:, 1::3] = (y[:, 1::3] * 2.0 + (anchors[1] - 0.5)) * strides
+        y, nd = kpt.clone(), self.kpt_shape[1]
+        if nd == 3:
+            y[:, 2::3] = y[:, 2::3].sigmoid()
+        y[:, 0::nd] = (y[:, 0::nd] * 2.0 + (anchors[0] - 0.5)) * strides
+        y[:, 1::nd] = (y[:, 1::nd] * 2.0 + (anchors[1] - 0.5)) * strides
         return torch.cat((dbox, cls.sigmoid(), y), 1)
 
 

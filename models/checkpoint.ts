@@ -3,9 +3,12 @@
 //
 //   read:  Ultralytics .pt (the pickled PoseModel, `ema` if present else `model`, via
 //          engine/io/torch_pt.ts, which runs nothing from the file), our own .pt, and .safetensors.
-//   write: .pt that plain PyTorch can torch.load: a dict {state_dict: OrderedDict of tensors,
-//          yaml, nc, names, kpt_shape, stride, task, date, version, ...extra}; or .safetensors with
-//          the same metadata as JSON under __metadata__.yolo.
+//   write: .pt in Ultralytics 8.2.82's own layout (models/ultralytics_pt.ts: `model` is the pickled
+//          PoseModel in fp16, plus epoch, best_fitness, ema, updates, optimizer, train_args, date,
+//          version, license, docs), so Ultralytics' YOLO('x.pt') loads it. What only this toolkit
+//          uses rides along under the extra key `yolo_ts`, which Ultralytics ignores:
+//          {format, version, yaml, names, stride, state_dict (the weights in float32, exact), ...extra}.
+//          Or .safetensors: the state dict under Ultralytics' names, metadata as strings.
 import { extname } from 'node:path';
 import { loadTorchCheckpoint, extractStateDict, saveTorchCheckpoint, TorchTensor, type CheckpointMeta, type StateTensor } from '../engine/io/torch_pt.js';
 import { intKeys, orderedDict } from '../engine/io/pickle.js';
@@ -13,10 +16,17 @@ import { InputError, readingFile } from '../engine/errors.js';
 import { asF32, readSafetensors, writeSafetensors, type STEntry } from '../engine/io/safetensors.js';
 import type { Device, Tensor } from '../engine/index.js';
 import type { HostTensor } from '../nn/module.js';
+import { ultralyticsGraph, type HostStateDict } from './ultralytics_pt.js';
 import { PoseModel, parsePoseName, type PoseYaml, type Scale } from './yolov8_pose.js';
 
 export const FORMAT = 'yolo-ts pose checkpoint';
-const VERSION = 'yolo-ts 0.1.0';
+export const VERSION = 'yolo-ts 0.1.0';
+/** The top-level key of what only this toolkit reads (Ultralytics ignores keys it does not know). */
+export const OURS_KEY = 'yolo_ts';
+/** The Ultralytics release whose checkpoint layout we write. */
+export const ULTRALYTICS_VERSION = '8.2.82';
+/** Ultralytics' license and docs keys, as every one of its checkpoints carries them. */
+export const ULTRALYTICS_NOTICE = { license: 'AGPL-3.0 License (https://ultralytics.com/license)', docs: 'https://docs.ultralytics.com' };
 
 export interface PoseCheckpoint {
   stateDict: Map<string, HostTensor>;
@@ -35,7 +45,9 @@ export function readPoseCheckpoint(path: string): PoseCheckpoint {
 function readCheckpointFile(path: string): PoseCheckpoint {
   if (extname(path).toLowerCase() === '.safetensors') return readSafetensorsCheckpoint(path);
   const ckpt = loadTorchCheckpoint(path) as Record<string, unknown>;
-  if (ckpt && typeof ckpt === 'object' && ckpt.format === FORMAT) return readOurs(ckpt, path);
+  if (ckpt && typeof ckpt === 'object' && ckpt.format === FORMAT) return readOurs(ckpt, path); // before the Ultralytics layout
+  const ours = ckpt && typeof ckpt === 'object' ? (ckpt[OURS_KEY] as Record<string, unknown> | undefined) : undefined;
+  if (ours && typeof ours === 'object' && ours.format === FORMAT) return readOursUltralytics(ckpt, ours, path);
   const { stateDict, meta } = extractStateDict(ckpt);
   return fromUltralytics(stateDict, meta, path);
 }
@@ -104,6 +116,21 @@ function readOurs(ck: Record<string, unknown>, path: string): PoseCheckpoint {
   return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra };
 }
 
+/**
+ * Our file in Ultralytics' layout: the float32 weights under yolo_ts.state_dict when present (a
+ * stripped best.pt keeps only the fp16 graph, exactly as Ultralytics' does, and those are used).
+ * `extra` holds Ultralytics' top-level keys and then ours (so `optimizer` and `model` are ours).
+ */
+function readOursUltralytics(ck: Record<string, unknown>, ours: Record<string, unknown>, path: string): PoseCheckpoint {
+  const { state_dict, yaml, names, stride, ...rest } = ours;
+  let sd: Map<string, HostTensor>;
+  if (state_dict) sd = readOurs({ state_dict, yaml, names, stride }, path).stateDict;
+  else sd = extractStateDict(ck).stateDict as Map<string, HostTensor>;
+  const { model: _m, ema: _e, optimizer: _o, [OURS_KEY]: _x, ...top } = ck;
+  const stripped = ck.optimizer === null ? { optimizer: null } : {}; // Ultralytics' strip_optimizer leaves None, as ours
+  return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra: { ...top, ...stripped, ...rest } };
+}
+
 function readSafetensorsCheckpoint(path: string): PoseCheckpoint {
   const { tensors, metadata } = readSafetensors(path);
   let meta: Record<string, unknown>;
@@ -140,8 +167,8 @@ const defaultNames = (nc: number) => Object.fromEntries(Array.from({ length: nc 
 // ---- writing --------------------------------------------------------------------------------------
 
 /** The model's state dict on the host: float tensors as Float32Array, num_batches_tracked as int64. */
-async function hostStateDict(model: PoseModel): Promise<Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>> {
-  const out = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
+export async function hostStateDict(model: PoseModel): Promise<HostStateDict> {
+  const out: HostStateDict = new Map();
   for (const [k, t] of model.stateDict()) {
     const d = await (t as Tensor).data();
     out.set(k, { shape: [...t.shape], data: t.dtype === 'i32' ? BigInt64Array.from(d as Int32Array, (v) => BigInt(v)) : Float32Array.from(d) });
@@ -149,30 +176,45 @@ async function hostStateDict(model: PoseModel): Promise<Map<string, { shape: num
   return out;
 }
 
+/** A host state dict as the OrderedDict of tensors torch.save writes. */
+export function torchStateDict(sd: HostStateDict) {
+  return orderedDict(Object.fromEntries([...sd].map(([k, v]) => [k, { dtype: v.data instanceof BigInt64Array ? 'int64' : 'float32', shape: v.shape, data: v.data }])));
+}
+
+/** What every one of our .pt files carries under yolo_ts: how to rebuild the model, without weights. */
+export function oursMeta(model: PoseModel) {
+  return { format: FORMAT, version: VERSION, task: 'pose', yaml: { ...model.yaml, kpt_shape: [...model.kptShape] }, names: intKeys({ ...model.names }), stride: [...model.stride] };
+}
+
+/** Ultralytics' export metadata (names, stride, kpt_shape...) as strings, for .safetensors headers. */
+function safetensorsMetadata(model: PoseModel, meta: Record<string, unknown>): Record<string, string> {
+  return {
+    format: 'pt', description: `Ultralytics YOLOv8${model.yaml.scale}-pose model trained with yolo-ts`, author: 'yolo-ts', date: String(meta.date),
+    version: ULTRALYTICS_VERSION, ...ULTRALYTICS_NOTICE, task: 'pose', stride: String(Math.max(...model.stride)), batch: '1',
+    names: JSON.stringify(model.names), kpt_shape: JSON.stringify(model.kptShape), yolo: JSON.stringify(meta),
+  };
+}
+
 /**
- * Saves weights and metadata to `path`: .safetensors, or else a torch.save-compatible .pt.
+ * Saves weights and metadata to `path`: .safetensors (Ultralytics' state-dict names), or else a .pt
+ * in Ultralytics' layout (as YOLO.save() writes it) that this toolkit reads back bit for bit.
  * `extra` (epoch, best_fitness, train_args, ...) is stored alongside.
  */
 export async function savePoseCheckpoint(model: PoseModel, path: string, extra: Record<string, unknown> = {}) {
   const sd = await hostStateDict(model);
-  const meta = {
-    format: FORMAT, task: 'pose', yaml: model.yaml, nc: model.nc, names: model.names, kpt_shape: model.kptShape,
-    stride: model.stride, date: new Date().toISOString(), version: VERSION, ...extra,
-  };
+  const date = new Date().toISOString();
   if (extname(path).toLowerCase() === '.safetensors') {
+    const meta = { format: FORMAT, task: 'pose', yaml: model.yaml, nc: model.nc, names: model.names, kpt_shape: model.kptShape, stride: model.stride, date, version: VERSION, ...extra };
     const tensors = new Map<string, STEntry>();
     for (const [k, v] of sd) tensors.set(k, { dtype: v.data instanceof BigInt64Array ? 'I64' : 'F32', shape: v.shape, data: v.data });
-    writeSafetensors(path, tensors, { format: 'pt', yolo: JSON.stringify(meta) });
+    writeSafetensors(path, tensors, safetensorsMetadata(model, meta));
     return;
   }
-  const stateDict = orderedDict(
-    Object.fromEntries([...sd].map(([k, v]) => [k, { dtype: v.data instanceof BigInt64Array ? 'int64' : 'float32', shape: v.shape, data: v.data }])),
-  );
+  const trainArgs = (extra.train_args ?? {}) as Record<string, unknown>;
   saveTorchCheckpoint(path, {
-    ...meta,
-    yaml: { ...model.yaml, kpt_shape: [...model.kptShape] },
-    names: intKeys({ ...model.names }),
-    stride: model.stride.map((s) => s), // python ints: Ultralytics keeps a float tensor, we keep plain numbers
-    state_dict: stateDict,
+    epoch: extra.epoch ?? -1, best_fitness: extra.best_fitness ?? null,
+    model: ultralyticsGraph(model, sd, { kind: 'model', training: model.training, requiresGrad: true, args: trainArgs }),
+    ema: null, updates: null, optimizer: null, train_args: trainArgs, date, version: ULTRALYTICS_VERSION, ...ULTRALYTICS_NOTICE,
+    [OURS_KEY]: { ...oursMeta(model), state_dict: torchStateDict(sd), ...extra },
   });
 }

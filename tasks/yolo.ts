@@ -14,7 +14,7 @@
 import { extname } from 'node:path';
 import { getDevice, type Device } from '../engine/index.js';
 import type { CheckpointMeta } from '../engine/io/torch_pt.js';
-import { modelFromCheckpoint, readPoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
+import { modelFromCheckpoint, readPoseCheckpoint, savePoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { buildModelFromYaml } from '../models/yaml_model.js';
 import { attemptDownloadAsset } from './download.js';
@@ -185,10 +185,30 @@ export class YOLO {
   }
 
   /**
+   * Ultralytics' model.save(): a .pt in Ultralytics' own layout (its YOLO() loads it), or with a
+   * .safetensors name the weights under Ultralytics' state-dict names plus its metadata.
+   */
+  async save(filename = 'saved_model.pt'): Promise<void> {
+    const ext = extname(this.modelSpec).toLowerCase();
+    if (ext === '.onnx') throw new Error(`YOLO.save: '${this.modelSpec}' is an exported model; save from its .pt checkpoint`);
+    if (!this.ckpt && !['.yaml', '.yml', ''].includes(ext)) await this.load('cpu'); // reads the checkpoint
+    // an unfused copy (the loaded model is fused for inference); a .yaml gives fresh weights, as in Ultralytics
+    const model = this.ckpt ? modelFromCheckpoint(this.ckpt, this.modelSpec) : buildPoseModel(this.modelSpec);
+    const x = (this.ckpt?.extra ?? {}) as Record<string, unknown>;
+    await savePoseCheckpoint(model, filename, x.train_args ? { train_args: x.train_args } : {});
+  }
+
+  /**
    * Exports the model (Ultralytics' model.export): writes `<weights stem>.onnx` beside the weights
    * (in the working folder for a yaml model) and returns its path. See tasks/export/exporter.ts.
    */
   async export(args: ExportArgs & { device?: string | Device } = {}): Promise<string> {
+    if (String(args.format).toLowerCase() === 'safetensors') { // weights for other frameworks (not an Ultralytics format)
+      const f = (this.weightsPath ?? this.modelSpec).replace(/(\.(pt|ya?ml|safetensors))?$/i, '.safetensors');
+      await this.save(f);
+      if (args.verbose !== false) console.log(`safetensors: export success ✅ saved as '${f}' (Ultralytics' state-dict names, float32)`);
+      return f;
+    }
     resolveFormat(args.format ?? 'torchscript', args.verbose === false ? () => {} : console.warn); // a bad format fails before any loading
     if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.export: '${this.modelSpec}' is already an exported model; export from its .pt checkpoint`);
     const { device, ...rest } = args;

@@ -46,6 +46,8 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Names the source in error messages. */
   source?: string;
+  /** The allow-list in words, for the error that refuses a global (e.g. 'torch.nn.modules.*, ...'). */
+  allowList?: string;
 }
 
 export function tuple<T>(...items: T[]): T[] { return markTuple(items); }
@@ -116,7 +118,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): unknown {
   const global = (module: string, name: string) => {
     const ref = new PyGlobalRef(module === '__builtin__' ? 'builtins' : module, name);
     const def = opts.resolveGlobal(ref.module, ref.name);
-    if (!def) throw new Error(`${src}: pickle refers to '${module}.${name}', which is not on the allow-list; refusing to load (nothing was executed)`);
+    if (!def) throw new Error(`${src}: pickle refers to '${module}.${name}', which is not on the allow-list${opts.allowList ? ` (${opts.allowList})` : ''}; refusing to load (nothing was executed)`);
     resolved.set(ref, def);
     stack.push(ref);
   };
@@ -282,6 +284,7 @@ export function pickle(value: unknown, opts: PickleOptions = {}): Uint8Array {
   const raw = (b: Uint8Array) => { grow(b.length); out.set(b, n); n += b.length; };
   const u32 = (v: number) => byte(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
   const active = new Set<object>();
+  const memo = new Map<PyInstance, number>(); // an instance met twice is written once, then fetched (BINGET)
 
   const str = (s: string) => { const b = new TextEncoder().encode(s); byte(0x58); u32(b.length); raw(b); };
   const glob = (g: PyGlobalRef) => { byte(0x63); raw(new TextEncoder().encode(`${g.module}\n${g.name}\n`)); };
@@ -319,6 +322,11 @@ export function pickle(value: unknown, opts: PickleOptions = {}): Uint8Array {
     if (v instanceof PyFloat) return float(v.value);
     if (v instanceof PyGlobalRef) return glob(v);
     if (typeof v !== 'object') throw new Error(`pickle: cannot write a value of type ${typeof v}`);
+    if (v instanceof PyInstance && memo.has(v) && !active.has(v)) {
+      const i = memo.get(v)!;
+      if (i < 256) byte(0x68, i); else { byte(0x6a); u32(i); } // BINGET / LONG_BINGET
+      return;
+    }
     enter(v);
     if (v instanceof PyPersistent) { write(v.pid); byte(0x51); }
     else if (v instanceof PyReduce) { glob(v.callable); write(markTuple([...v.args])); byte(0x52); }
@@ -334,6 +342,9 @@ export function pickle(value: unknown, opts: PickleOptions = {}): Uint8Array {
       glob(new PyGlobalRef(v.__class__.slice(0, dot), v.__class__.slice(dot + 1)));
       write(markTuple([...((v.__args__ as unknown[]) ?? [])]));
       byte(0x81); // NEWOBJ: cls.__new__(cls, *args), then BUILD restores __dict__
+      const i = memo.size;
+      memo.set(v, i);
+      if (i < 256) byte(0x71, i); else { byte(0x72); u32(i); } // BINPUT / LONG_BINPUT
       const state = '__state__' in v ? v.__state__ : Object.fromEntries(Object.entries(v).filter(([k]) => !['__class__', '__args__', '__state__'].includes(k)));
       write(state);
       byte(0x62);

@@ -84,6 +84,12 @@ const INERT_CLASSES = [
   'ultralytics.utils.IterableSimpleNamespace', 'argparse.Namespace', 'types.SimpleNamespace',
 ];
 
+/** The allow-list in words: classes ('prefix.*' for a whole package) and functions. */
+export function allowListText(allowClasses: string[] = []): string {
+  const cls = [...INERT_CLASSES, ...allowClasses].map((c) => (c.endsWith('.') ? `${c}*` : c));
+  return `allowed: ${cls.join(', ')}; torch.*Storage, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, collections.OrderedDict, builtins.set, builtins.frozenset, torch.Size, torch.device; pass LoadOptions.allowClasses to allow more inert classes`;
+}
+
 interface Storage { dtype: TorchDType; key: string; elems: TypedArray }
 
 /** The allow-list torch checkpoints need; `rebuild` turns storages into tensors. */
@@ -173,7 +179,7 @@ function parseZipCheckpoint(buf: Uint8Array, file: string, opts: LoadOptions): u
     if (numel > 0 && last >= s.elems.length) throw new Error(`tensor (offset ${off}, size ${show(shape)}, stride ${show(strides)}) reads past its storage '${s.key}' of ${s.elems.length} elements`);
     return new TorchTensor(s.dtype, shape, gather(s.elems, off, shape, strides), undefined, requiresGrad === true);
   };
-  return unpickle(zip.read(pkl), { resolveGlobal: torchGlobals(rebuild, opts.allowClasses), persistentLoad, source: `${file} (${pkl})` });
+  return unpickle(zip.read(pkl), { resolveGlobal: torchGlobals(rebuild, opts.allowClasses), persistentLoad, source: `${file} (${pkl})`, allowList: allowListText(opts.allowClasses) });
 }
 
 /** A short, never-throwing rendering of a pickled value for error messages. */

@@ -30,7 +30,7 @@ import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, s
 import { emaCopy, setupModel } from './model.js';
 import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, scheduleEpoch, warmupIterations } from './optimizer.js';
 import { plotResults } from './plots.js';
-import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, truncateResults } from './results.js';
+import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, readResults, truncateResults } from './results.js';
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
 
@@ -332,6 +332,7 @@ export class PoseTrainer {
       trainArgs: { ...this.args }, trainMetrics: { ...this.metrics, fitness: this.fitness },
       rng: { engine: getRngState() }, stopper: { ...this.stopper },
       lastOptStep: this.lastOptStep, pendingGrads: this.lastOptStep < lastNi,
+      trainResults: existsSync(this.csv) ? readResults(this.csv).data : undefined, // Ultralytics' train_results
     };
     await saveTrainCheckpoint(this.last, state);
     // serialized once, as Ultralytics does: best.pt and epoch{N}.pt are copies of last.pt's bytes
@@ -346,7 +347,7 @@ export class PoseTrainer {
     let metrics = this.metrics;
     for (const f of [this.last, this.best]) {
       if (!existsSync(f)) continue;
-      const mb = stripCheckpoint(f);
+      const mb = await stripCheckpoint(f);
       this.log(`Optimizer stripped from ${f}, ${mb.toFixed(1)}MB`);
     }
     if (existsSync(this.best)) {

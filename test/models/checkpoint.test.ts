@@ -66,14 +66,16 @@ t.test('our checkpoints round-trip through .pt and .safetensors', async (t) => {
     t.ok(same, `${file}: every tensor bit for bit`);
   }
 
-  // PyTorch itself reads our .pt (when Debian's torch is installed).
+  // PyTorch itself reads our .pt (when Debian's torch is installed): the Ultralytics graph and our float32 copy.
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return void t.comment('no /usr/bin/python3: skipping the torch.load check');
   const script = [
     'import sys, torch',
+    'sys.path.insert(0, "test/models")',
+    'import ultralytics_standins  # Ultralytics class names without Ultralytics (see test/models/ultralytics_pt.test.ts)',
     'ck = torch.load(sys.argv[1], map_location="cpu")',
-    'sd = ck["state_dict"]',
-    'print(len(sd), ck["nc"], ck["names"], ck["kpt_shape"], sd["model.22.cv4.0.2.weight"].shape, sd["model.0.bn.num_batches_tracked"].dtype, float(sd["model.3.bn.running_mean"][0]))',
+    'm, sd = ck["model"], ck["yolo_ts"]["state_dict"]',
+    'print(len(sd), m.yaml["nc"], m.names, m.yaml["kpt_shape"], sd["model.22.cv4.0.2.weight"].shape, sd["model.0.bn.num_batches_tracked"].dtype, float(m.state_dict()["model.3.bn.running_mean"][0]))',
   ].join('\n');
   let out = '';
   try {

@@ -66,15 +66,26 @@ t.test('an epoch checkpoint, then a NaN loss stops the run and leaves it intact'
   if (!hasTorch) return void t.comment('no /usr/bin/python3 with torch: torch.load check skipped');
   const copy = join(project, 'epoch1.pt');
   copyFileSync(last, copy);
+  // torch.load with stand-ins under Ultralytics' class names (no Ultralytics code): Ultralytics' trainer layout
   const out = execFileSync('/usr/bin/python3', ['-c', `
-import torch, json
+import sys, torch, json
+sys.path.insert(0, 'test/models')
+import ultralytics_standins as U
 ck = torch.load(${JSON.stringify(copy)}, map_location='cpu')
-o = ck['optimizer']
-print(json.dumps({'keys': sorted(ck), 'epoch': ck['epoch'], 'groups': len(o['param_groups']), 'lr': o['param_groups'][1]['lr'],
-  'sd': len(ck['state_dict']), 'model': len(ck['model']), 'w': list(ck['model']['model.0.conv.weight'].shape), 'args': ck['train_args']['imgsz']}))
+o, e, y = ck['optimizer'], ck['ema'], ck['yolo_ts']
+print(json.dumps({'keys': list(ck), 'epoch': ck['epoch'], 'model': ck['model'], 'ema': U.qualname(e), 'training': e.training, 'args': U.qualname(e.args), 'imgsz': e.args.imgsz,
+  'dtype': str(e.model[0].conv.weight.dtype), 'grad': e.model[0].conv.weight.requires_grad, 'n': len(e.state_dict()), 'kpt': e.kpt_shape, 'nc': e.nc,
+  'groups': [len(g['params']) for g in o['param_groups']], 'gkeys': sorted(o['param_groups'][1]), 'lr': o['param_groups'][1]['lr'],
+  'state': sorted({f'{k}:{v.dtype}' for s in o['state'].values() for k, v in s.items()}),
+  'ours': sorted(y), 'sd': len(y['state_dict']), 'w': list(y['model']['model.0.conv.weight'].shape), 'results': sorted(ck['train_results'])[:2]}))
 `]).toString();
   const info = JSON.parse(out);
-  t.match(info, { epoch: 0, groups: 3, sd: 397, model: 397, w: [16, 3, 3, 3], args: 32 }, 'torch.load reads it');
-  for (const k of ['best_fitness', 'date', 'grads', 'model', 'optimizer', 'rng_state', 'state_dict', 'train_args', 'train_metrics', 'updates', 'version']) t.ok(info.keys.includes(k), `key ${k}`);
+  t.same(info.keys, ['epoch', 'best_fitness', 'model', 'ema', 'updates', 'optimizer', 'train_args', 'train_metrics', 'train_results', 'date', 'version', 'license', 'docs', 'yolo_ts'], "Ultralytics' save_model keys, then ours");
+  t.match(info, { epoch: 0, model: null, ema: 'ultralytics.nn.tasks.PoseModel', training: false, args: 'ultralytics.utils.IterableSimpleNamespace', imgsz: 32,
+    dtype: 'torch.float16', grad: false, n: 397, kpt: [17, 3], nc: 1, sd: 397, w: [16, 3, 3, 3] }, 'torch.load reads the EMA as Ultralytics saves it');
+  t.equal(info.groups.length, 3, 'three parameter groups');
+  t.same(info.state, [], 'no optimizer step yet (accumulate 2): an empty state, as torch has it');
+  t.ok(info.gkeys.includes('initial_lr') && info.gkeys.includes('params') && info.gkeys.includes('weight_decay'), "torch's param_group keys");
+  t.same(info.ours.filter((k: string) => ['state_dict', 'model', 'optimizer', 'rng_state', 'stopper', 'last_opt_step', 'grads'].includes(k)).length, 7, 'our exact-resume state under yolo_ts');
   t.ok(existsSync(copy));
 });
