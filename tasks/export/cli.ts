@@ -33,6 +33,7 @@ export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
     simplify: o.simplify as boolean | undefined,
     int8: o.int8 as boolean | undefined,
     opset: o.opset as number | undefined,
+    optimize: o.optimize as boolean | undefined,
     verbose: o.verbose as boolean | undefined,
     device: o.device == null ? undefined : String(o.device),
   });

@@ -29,6 +29,7 @@ import type { PoseModel } from '../../models/yolov8_pose.js';
 import { checkImgsz } from '../predict/predictor.js';
 import { resolveFormat } from './formats.js';
 import { lowerToOnnx } from './onnx_lower.js';
+import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
 import { foldBatchNorm } from '../../engine/graph/passes/fold_batch_norm.js';
@@ -60,6 +61,8 @@ export interface ExportArgs {
   opset?: number | null;
   simplify?: boolean;
   int8?: boolean;
+  /** TorchScript: accepted (what it means here is printed) */
+  optimize?: boolean;
   /** print Ultralytics' export log lines (default true) */
   verbose?: boolean;
 }
@@ -202,21 +205,37 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const warn = args.verbose === false ? () => {} : (s: string) => console.warn(s);
   const t0 = performance.now();
   const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
-  if (args.int8) throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
+  if (args.int8 && fmt.argument === 'onnx') throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
   const opset = args.opset ?? DEFAULT_OPSET;
   const t1 = performance.now();
-  const ex = await buildOnnx(model, { ...args, opset }, src);
-  const inShape = [args.batch ?? 1, 3, ...ex.metadata.imgsz];
-  const head = model.head;
-  const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, ex.metadata.imgsz)]; // what the dry run gives
-  log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
-  log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
-  if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
   const f = exportPath(src.file, fmt.suffix);
-  writeFileAtomic(f, [ex.bytes]);
-  log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  const head = model.head;
+  const pytorchLine = (imgsz: [number, number]) => {
+    const inShape = [args.batch ?? 1, 3, ...imgsz];
+    const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, imgsz)]; // what the dry run gives
+    log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
+  };
+  let metadata: ExportMetadata;
+  if (fmt.argument === 'torchscript') {
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TorchScript is exported at the fixed imgsz and batch here (torch.jit.trace records them too), setting dynamic=False.');
+    const ex = await buildTorchScript(model, args, src, f);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTorchScript: starting export with yolo-ts ${packageVersion()} (own TorchScript writer, for torch >= 1.10)...`);
+    if (args.optimize) log('TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)');
+    writeFileAtomic(f, ex.chunks);
+    log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else {
+    const ex = await buildOnnx(model, { ...args, opset }, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
+    if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
+    writeFileAtomic(f, [ex.bytes]);
+    log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  }
 
-  const [h, w] = ex.metadata.imgsz;
+  const [h, w] = metadata.imgsz;
   const square = h === w;
   const imgszArg = square ? String(h) : `${h},${w}`;
   const q = args.half ? 'half' : '';
@@ -230,4 +249,27 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
       `\nVisualize:       https://netron.app`,
   );
   return f;
+}
+
+/**
+ * The TorchScript archive of `model` at a fixed batch and imgsz (BatchNorm folded), with
+ * Ultralytics' metadata as extra/config.txt (json.dumps). `file` names the archive's folder (its stem).
+ */
+export async function buildTorchScript(model: PoseModel, args: ExportArgs, src: ExportSource, file = 'model.torchscript'): Promise<{ chunks: Uint8Array[]; metadata: ExportMetadata; module: TorchScriptModule }> {
+  const batch = args.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
+  const sz = args.imgsz ?? 640;
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const g = await exportGraph(model, batch, imgsz);
+  const weights = await hostWeights(model);
+  const read = (id: number) => {
+    const v = g.values[id];
+    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
+    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
+    return data as Float32Array;
+  };
+  const module = lowerToTorchScript(g, { read, weight: (n) => weights.get(n)?.data });
+  const metadata = exportMetadata(model, src, batch, imgsz);
+  const archive = basename(file, extname(file)).replace(/[^\w.-]/g, '_') || 'archive';
+  return { chunks: torchScriptArchive(module, archive, { 'config.txt': pyJsonDumps(metadata) }), metadata, module };
 }
