@@ -20,7 +20,8 @@
 //
 // Imports: engine, models, ./graph, ./onnx_lower, ./metadata, ./formats, ../predict (checkImgsz).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import YAML from 'yaml';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { packageRoot } from '../../engine/paths.js';
 import { writeFileAtomic } from '../../engine/io/zip.js';
@@ -29,6 +30,8 @@ import type { PoseModel } from '../../models/yolov8_pose.js';
 import { checkImgsz } from '../predict/predictor.js';
 import { resolveFormat } from './formats.js';
 import { lowerToOnnx } from './onnx_lower.js';
+import { lowerToTf, type TfGraph } from './tf_lower.js';
+import { buildTfjs, type TfjsModel } from './tfjs.js';
 import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
@@ -145,12 +148,14 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
  * The model's eval-mode graph with symbolic batch and size (examples: the export's), predictions
  * only, BatchNorm folded into the convs (the model itself is not changed).
  */
-export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number]): Promise<Graph> {
+export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number], opts: { fixed?: boolean } = {}): Promise<Graph> {
   const modes = model.modules().map((m) => [m, m.training] as const);
   model.eval();
   let g: Graph;
   try {
-    g = traceModule(model, [{ shape: ['B', 3, 'H', 'W'], name: 'images' }], { sizes: { B: batch, H: h, W: w } });
+    g = opts.fixed // every dim a number (what constant folding and the fixed-shape formats want)
+      ? traceModule(model, [{ shape: [batch, 3, h, w], name: 'images' }])
+      : traceModule(model, [{ shape: ['B', 3, 'H', 'W'], name: 'images' }], { sizes: { B: batch, H: h, W: w } });
   } finally {
     for (const [m, t] of modes) m.training = t;
   }
@@ -225,6 +230,16 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     if (args.optimize) log('TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)');
     writeFileAtomic(f, ex.chunks);
     log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else if (fmt.argument === 'tfjs') {
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTensorFlow.js: starting export with yolo-ts ${packageVersion()} (own graph-model writer)...`);
+    log(`\nTensorFlow.js: output node names: ${ex.graph.output.name}`);
+    const tj = buildTfjs(ex.graph, `yolo-ts ${packageVersion()}`);
+    writeTfjsFolder(f, tj, metadata);
+    log(`TensorFlow.js: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
   } else {
     const ex = await buildOnnx(model, { ...args, opset }, src);
     metadata = ex.metadata;
@@ -250,6 +265,39 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   );
   return f;
 }
+
+/** The model as a TF graph on NHWC images at a fixed batch and imgsz (BatchNorm folded, anchors constant). */
+export async function buildTfGraph(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<{ graph: TfGraph; metadata: ExportMetadata }> {
+  const batch = args.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
+  const sz = args.imgsz ?? 640;
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const g = await exportGraph(model, batch, imgsz, { fixed: true });
+  const weights = await hostWeights(model);
+  const read = (id: number) => {
+    const v = g.values[id];
+    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
+    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
+    return data as Float32Array;
+  };
+  return { graph: lowerToTf(g, { read }), metadata: exportMetadata(model, src, batch, imgsz) };
+}
+
+/** Writes `<stem>_web_model/`: model.json, the shards, metadata.yaml (Ultralytics' yaml_save of the metadata). */
+function writeTfjsFolder(dir: string, tj: TfjsModel, metadata: ExportMetadata) {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of tj.shards) writeFileAtomic(join(dir, name), [bytes]);
+  writeFileAtomic(join(dir, 'model.json'), [new TextEncoder().encode(JSON.stringify(tj.json))]);
+  writeFileAtomic(join(dir, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
+}
+
+/** yaml.safe_dump(metadata, sort_keys=False) as Ultralytics' yaml_save writes it (names with int keys). */
+export function metadataYaml(m: ExportMetadata): string {
+  const doc = { ...m, names: new Map(Object.entries(m.names).map(([k, v]) => [Number(k), v])) };
+  return YAML.stringify(doc, { indentSeq: false, lineWidth: 0 });
+}
+
+const mbDir = (d: string) => (existsSync(d) ? readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0) / (1 << 20) : 0).toFixed(1);
 
 /**
  * The TorchScript archive of `model` at a fixed batch and imgsz (BatchNorm folded), with

@@ -19,7 +19,7 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: argument === 'onnx' || argument === 'torchscript',
+  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'tfjs'].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [

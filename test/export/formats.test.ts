@@ -5,7 +5,7 @@ import { parsePyLiteral, pyRepr, pyStr, readMetadata, metadataProps, isoformatNo
 
 t.test('the format table is Ultralytics 8.2.82', async (t) => {
   t.same(FORMAT_ARGUMENTS, ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle', 'ncnn']);
-  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx']);
+  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx', 'tfjs']);
 });
 
 t.test('format names resolve like Exporter.__call__', async (t) => {
@@ -17,7 +17,7 @@ t.test('format names resolve like Exporter.__call__', async (t) => {
   t.match(warnings.pop(), "WARNING ⚠️ Invalid export format='onx', updating to format='onnx'");
   t.throws(() => resolveFormat('xyz', warn), /Invalid export format='xyz'\. Valid formats are \('torchscript', 'onnx', 'openvino', 'engine', .*'ncnn'\)/, 'unknown: the list of valid formats');
   t.throws(() => resolveFormat('tensorflow', warn), /Invalid export format='tensorflow'/);
-  for (const f of ['engine', 'trt', 'tensorrt', 'mlmodel', 'tflite', 'tfjs', 'ncnn'])
+  for (const f of ['engine', 'trt', 'tensorrt', 'mlmodel', 'tflite', 'ncnn'])
     t.throws(() => resolveFormat(f, warn), /is not implemented yet in this toolkit; supported: 'torchscript', 'onnx'/, `${f}: known, not implemented, says what is`);
   t.throws(() => resolveFormat('tflit', warn), /format='tflite' \(TensorFlow Lite\) is not implemented yet/, 'corrected, then refused');
 });
