@@ -32,6 +32,7 @@ import { resolveFormat } from './formats.js';
 import { lowerToOnnx } from './onnx_lower.js';
 import { lowerToTf, type TfGraph } from './tf_lower.js';
 import { buildTfjs, type TfjsModel } from './tfjs.js';
+import { encodeTflite, lowerToTflite, tfliteWithMetadata } from './tflite.js';
 import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
@@ -206,6 +207,7 @@ const mb = (f: string) => (existsSync(f) ? statSync(f).size / (1 << 20) : 0).toF
 
 /** Exports `model` as Ultralytics' Exporter does (format checks, log lines), returns the written path. */
 export async function exportModel(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<string> {
+  args = { ...args };
   const log = args.verbose === false ? () => {} : (s: string) => console.log(s);
   const warn = args.verbose === false ? () => {} : (s: string) => console.warn(s);
   const t0 = performance.now();
@@ -213,7 +215,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   if (args.int8 && fmt.argument === 'onnx') throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
   const opset = args.opset ?? DEFAULT_OPSET;
   const t1 = performance.now();
-  const f = exportPath(src.file, fmt.suffix);
+  let f = exportPath(src.file, fmt.suffix);
   const head = model.head;
   const pytorchLine = (imgsz: [number, number]) => {
     const inShape = [args.batch ?? 1, 3, ...imgsz];
@@ -230,6 +232,23 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     if (args.optimize) log('TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)');
     writeFileAtomic(f, ex.chunks);
     log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else if (fmt.argument === 'tflite') {
+    if (args.half && args.int8) {
+      warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
+      args = { ...args, half: false };
+    }
+    if (args.int8) throw new Error('export: int8=True TFLite (full-integer quantization) is not implemented yet; use half=True (float16 weights) or float32');
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TFLite is written at the fixed imgsz and batch, setting dynamic=False.');
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTensorFlow Lite: starting export with yolo-ts ${packageVersion()} (own flatbuffer writer, schema v3)...`);
+    const folder = exportPath(src.file, '_saved_model');
+    const stem = basename(src.file, extname(src.file));
+    f = join(folder, `${stem}_${args.half ? 'float16' : 'float32'}.tflite`);
+    mkdirSync(folder, { recursive: true });
+    writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+    log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
   } else if (fmt.argument === 'tfjs') {
     if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');
     const ex = await buildTfGraph(model, args, src);

@@ -8,7 +8,7 @@
 //   | upsample_nearest2d -> ResizeNearestNeighbor | permute -> Transpose | reshape -> Reshape
 //   | narrow -> Slice | concat -> ConcatV2 | softmax -> Softmax (last axis) | add/sub/mul/div -> AddV2/Sub/Mul/RealDiv
 //   | *_scalar -> the same with a scalar Const | sigmoid/silu -> Sigmoid [Mul]
-//   | dfl -> Reshape, Transpose, Softmax, Mul by 0..c1-1, Sum (Ultralytics' DFL: the expectation over bins).
+//   | dfl -> Reshape, Transpose, Softmax, Conv2D with 0..c1-1, Reshape (Ultralytics' DFL: the expectation over bins).
 //
 // Imports: engine (graph), ../export/exporter (exportGraph is the caller's).
 
@@ -152,9 +152,13 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
         const v = add(`${scope}/Reshape`, 'Reshape', [x[0], ints(`${scope}/Reshape/shape`, [B, 4, c1, A])], { T, Tshape: { type: 'DT_INT32' } });
         const tr = add(`${scope}/transpose`, 'Transpose', [v, ints(`${scope}/transpose/perm`, [0, 1, 3, 2])], { T, Tperm: { type: 'DT_INT32' } });
         const p = add(`${scope}/Softmax`, 'Softmax', [tr], { T });
-        const bins = konst(`${scope}/bins`, { dtype: 'DT_FLOAT', shape: [c1], data: Float32Array.from({ length: c1 }, (_, k) => k) });
-        const e = binary('Mul', p, bins);
-        set(add(`${scope}/Sum`, 'Sum', [e, ints(`${scope}/Sum/axis`, [3], [])], { T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } }));
+        // the expectation as Ultralytics' DFL computes it: a 1x1 conv with weights 0..c1-1 over the bins (B, 4, A, c1) -> (B, 4, A, 1)
+        const bins = konst(`${scope}/conv/weight`, { dtype: 'DT_FLOAT', shape: [1, 1, c1, 1], data: Float32Array.from({ length: c1 }, (_, k) => k) });
+        const e = add(`${scope}/conv/Conv2D`, 'Conv2D', [p, bins], {
+          T, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'VALID' }, dilations: { list: { i: [1, 1, 1, 1] } },
+          data_format: { s: 'NHWC' }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
+        });
+        set(add(`${scope}/Reshape`, 'Reshape', [e, ints(`${scope}/Reshape/shape`, [B, 4, A])], { T, Tshape: { type: 'DT_INT32' } }));
         break;
       }
       default:

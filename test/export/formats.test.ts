@@ -5,7 +5,7 @@ import { parsePyLiteral, pyRepr, pyStr, readMetadata, metadataProps, isoformatNo
 
 t.test('the format table is Ultralytics 8.2.82', async (t) => {
   t.same(FORMAT_ARGUMENTS, ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle', 'ncnn']);
-  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx', 'tfjs']);
+  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx', 'tflite', 'tfjs']);
 });
 
 t.test('format names resolve like Exporter.__call__', async (t) => {
@@ -17,9 +17,9 @@ t.test('format names resolve like Exporter.__call__', async (t) => {
   t.match(warnings.pop(), "WARNING ⚠️ Invalid export format='onx', updating to format='onnx'");
   t.throws(() => resolveFormat('xyz', warn), /Invalid export format='xyz'\. Valid formats are \('torchscript', 'onnx', 'openvino', 'engine', .*'ncnn'\)/, 'unknown: the list of valid formats');
   t.throws(() => resolveFormat('tensorflow', warn), /Invalid export format='tensorflow'/);
-  for (const f of ['engine', 'trt', 'tensorrt', 'mlmodel', 'tflite', 'ncnn'])
+  for (const f of ['engine', 'trt', 'tensorrt', 'mlmodel', 'paddle', 'ncnn'])
     t.throws(() => resolveFormat(f, warn), /is not implemented yet in this toolkit; supported: 'torchscript', 'onnx'/, `${f}: known, not implemented, says what is`);
-  t.throws(() => resolveFormat('tflit', warn), /format='tflite' \(TensorFlow Lite\) is not implemented yet/, 'corrected, then refused');
+  t.throws(() => resolveFormat('paddl', warn), /format='paddle' \(PaddlePaddle\) is not implemented yet/, 'corrected, then refused');
 });
 
 t.test('sequenceRatio and closeMatch equal difflib', async (t) => {
