@@ -33,6 +33,7 @@ import { lowerToOnnx } from './onnx_lower.js';
 import { lowerToTf, type TfGraph } from './tf_lower.js';
 import { buildTfjs, type TfjsModel } from './tfjs.js';
 import { encodeTflite, lowerToTflite, tfliteWithMetadata } from './tflite.js';
+import { encodeGraphDef, encodeSavedModel } from './tf_proto.js';
 import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
@@ -249,6 +250,26 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     mkdirSync(folder, { recursive: true });
     writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
     log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model') {
+    if (args.int8) throw new Error(`export: int8=True is not implemented yet for ${fmt.format}`);
+    if (args.dynamic) warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    if (fmt.argument === 'pb') {
+      log(`\nTensorFlow GraphDef: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph)...`);
+      writeFileAtomic(f, [encodeGraphDef(ex.graph)]);
+      log(`TensorFlow GraphDef: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+    } else {
+      log(`\nTensorFlow SavedModel: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph with a serving_default signature)...`);
+      mkdirSync(join(f, 'variables'), { recursive: true }); // a frozen graph: every weight is a Const, no variables to restore
+      writeFileAtomic(join(f, 'saved_model.pb'), [encodeSavedModel(ex.graph)]);
+      const stem = basename(src.file, extname(src.file));
+      for (const half of [false, true]) // the TFLite files Ultralytics writes beside the SavedModel
+        writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+      writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
+      log(`TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+    }
   } else if (fmt.argument === 'tfjs') {
     if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');
     const ex = await buildTfGraph(model, args, src);

@@ -19,7 +19,7 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'tflite', 'tfjs'].includes(argument),
+  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'saved_model', 'pb', 'tflite', 'tfjs'].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [

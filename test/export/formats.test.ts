@@ -5,7 +5,7 @@ import { parsePyLiteral, pyRepr, pyStr, readMetadata, metadataProps, isoformatNo
 
 t.test('the format table is Ultralytics 8.2.82', async (t) => {
   t.same(FORMAT_ARGUMENTS, ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle', 'ncnn']);
-  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx', 'tflite', 'tfjs']);
+  t.same(EXPORT_FORMATS.filter((f) => f.implemented).map((f) => f.argument), ['torchscript', 'onnx', 'saved_model', 'pb', 'tflite', 'tfjs']);
 });
 
 t.test('format names resolve like Exporter.__call__', async (t) => {
