@@ -24,6 +24,7 @@ import { Predictor, type PredictArgs, type PredictError } from './predict/predic
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
 import { OnnxPoseModel } from './export/onnx_model.js';
+import { TfPoseModel, tfFormatOf } from './export/tf_runtime.js';
 import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
 import type { ValCallArgs } from './val/api.js';
@@ -65,8 +66,8 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', ''].includes(ext))
-      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx) nor a model .yaml`);
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', ''].includes(ext))
+      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .pb, _web_model, _saved_model) nor a model .yaml`);
   }
 
   private ckpt: PoseCheckpoint | null = null;
@@ -81,6 +82,11 @@ export class YOLO {
     const ext = extname(spec).toLowerCase();
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (tfFormatOf(spec)) { // TF.js / SavedModel / GraphDef exports, through the engine (tasks/export/tf_runtime.ts)
+      this.model = TfPoseModel.loadTf(spec, dev);
+      this.device = dev;
+      return this.model;
+    }
     if (ext === '.onnx') {
       // stride, names, imgsz and kpt_shape come from the file's metadata (AutoBackend)
       this.model = OnnxPoseModel.load(spec, dev);
