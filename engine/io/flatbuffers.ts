@@ -126,3 +126,84 @@ export function finish(root: FbObject, identifier?: string): Uint8Array {
   o.reserve(0, 16); // total length a multiple of 16
   return o.buf.slice(0, o.end);
 }
+
+// ---------------------------------------------------------------- reader
+
+/** A table in a FlatBuffer: fields by slot (absent fields give the schema default). */
+export class FbTable {
+  private readonly dv: DataView;
+  private readonly vt: number;
+  private readonly vtLen: number;
+  constructor(readonly buf: Uint8Array, readonly pos: number) {
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (pos < 0 || pos + 4 > buf.length) throw new Error(`flatbuffer: table offset ${pos} is outside the buffer`);
+    this.vt = pos - this.dv.getInt32(pos, true);
+    if (this.vt < 0 || this.vt + 4 > buf.length) throw new Error(`flatbuffer: vtable of the table at ${pos} is outside the buffer`);
+    this.vtLen = this.dv.getUint16(this.vt, true);
+  }
+  /** the field's absolute position, or 0 when absent */
+  private at(slot: number): number {
+    const o = 4 + 2 * slot;
+    if (o + 2 > this.vtLen) return 0;
+    const rel = this.dv.getUint16(this.vt + o, true);
+    return rel ? this.pos + rel : 0;
+  }
+  has(slot: number) {
+    return this.at(slot) !== 0;
+  }
+  scalar(slot: number, t: Scalar, def = 0): number {
+    const p = this.at(slot);
+    return p ? readScalar(this.dv, p, t) : def;
+  }
+  private deref(slot: number): number {
+    const p = this.at(slot);
+    return p ? p + this.dv.getUint32(p, true) : 0;
+  }
+  table(slot: number): FbTable | null {
+    const p = this.deref(slot);
+    return p ? new FbTable(this.buf, p) : null;
+  }
+  str(slot: number): string | null {
+    const p = this.deref(slot);
+    return p ? new TextDecoder().decode(this.buf.subarray(p + 4, p + 4 + this.dv.getUint32(p, true))) : null;
+  }
+  tables(slot: number): FbTable[] {
+    const p = this.deref(slot);
+    if (!p) return [];
+    const n = this.dv.getUint32(p, true);
+    return Array.from({ length: n }, (_, i) => {
+      const e = p + 4 + 4 * i;
+      return new FbTable(this.buf, e + this.dv.getUint32(e, true));
+    });
+  }
+  scalars(slot: number, t: Scalar): number[] {
+    const p = this.deref(slot);
+    if (!p) return [];
+    const n = this.dv.getUint32(p, true), size = SIZE[t];
+    return Array.from({ length: n }, (_, i) => readScalar(this.dv, p + 4 + i * size, t));
+  }
+  bytes(slot: number): Uint8Array {
+    const p = this.deref(slot);
+    return p ? this.buf.subarray(p + 4, p + 4 + this.dv.getUint32(p, true)) : new Uint8Array(0);
+  }
+}
+
+function readScalar(dv: DataView, p: number, t: Scalar): number {
+  switch (t) {
+    case 'bool': case 'u8': return dv.getUint8(p);
+    case 'i8': return dv.getInt8(p);
+    case 'i16': return dv.getInt16(p, true);
+    case 'u16': return dv.getUint16(p, true);
+    case 'i32': return dv.getInt32(p, true);
+    case 'u32': return dv.getUint32(p, true);
+    case 'f32': return dv.getFloat32(p, true);
+    case 'i64': return Number(dv.getBigInt64(p, true));
+  }
+}
+
+/** The root table; checks the file identifier when one is given. */
+export function rootTable(buf: Uint8Array, identifier?: string, what = '<flatbuffer>'): FbTable {
+  if (buf.length < 8) throw new Error(`${what}: too short for a FlatBuffer (${buf.length} bytes)`);
+  if (identifier && new TextDecoder().decode(buf.subarray(4, 8)) !== identifier) throw new Error(`${what}: not a '${identifier}' FlatBuffer (identifier '${new TextDecoder().decode(buf.subarray(4, 8))}')`);
+  return new FbTable(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0, true));
+}

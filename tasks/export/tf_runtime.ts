@@ -17,6 +17,7 @@ import {
 } from '../../engine/index.js';
 import { readTfjsModel } from './tfjs.js';
 import { decodeGraphDef, decodeSavedModel, graphToTfjs } from './tf_proto.js';
+import { tfliteMetadata, tfliteToTfjs } from './tflite_import.js';
 import { OnnxPoseModel } from './onnx_model.js';
 import { metadataProps, type ExportMetadata } from './metadata.js';
 
@@ -176,8 +177,9 @@ export class TfSession {
 }
 
 /** What a path names, as AutoBackend tells formats apart: '_web_model' / '_saved_model' folders, '.pb' files. */
-export function tfFormatOf(path: string): 'tfjs' | 'saved_model' | 'pb' | null {
+export function tfFormatOf(path: string): 'tfjs' | 'saved_model' | 'pb' | 'tflite' | null {
   const p = path.replace(/[\\/]+$/, '');
+  if (p.toLowerCase().endsWith('.tflite')) return 'tflite';
   if (p.endsWith('_web_model')) return 'tfjs';
   if (p.endsWith('_saved_model')) return 'saved_model';
   if (p.toLowerCase().endsWith('.pb')) return 'pb';
@@ -185,7 +187,7 @@ export function tfFormatOf(path: string): 'tfjs' | 'saved_model' | 'pb' | null {
 }
 
 export class TfPoseModel extends OnnxPoseModel {
-  constructor(session: TfSession, file: string, readonly format: 'tfjs' | 'saved_model' | 'pb') {
+  constructor(session: TfSession, file: string, readonly format: 'tfjs' | 'saved_model' | 'pb' | 'tflite') {
     super(session as any, file);
   }
 
@@ -195,6 +197,12 @@ export class TfPoseModel extends OnnxPoseModel {
     if (!existsSync(path)) throw new Error(`${path}: no such ${fmt === 'pb' ? 'file' : 'folder'}`);
     let art: Artifacts;
     let metaFile: string;
+    if (fmt === 'tflite') {
+      const bytes = readFileSync(path);
+      const meta = tfliteMetadata(bytes, path);
+      const art = tfliteToTfjs(bytes, path) as Artifacts;
+      return new TfPoseModel(new TfSession(art, device, path, meta ?? defaultMetadata(art)), path, fmt);
+    }
     if (fmt === 'tfjs') {
       art = readTfjsModel(path) as Artifacts;
       metaFile = join(path, 'metadata.yaml');
@@ -215,7 +223,7 @@ export class TfPoseModel extends OnnxPoseModel {
   }
 
   override info(_imgsz?: number | [number, number], opts: { verbose?: boolean } = {}): { line: string } {
-    const what = { tfjs: 'TensorFlow.js', saved_model: 'TensorFlow SavedModel', pb: 'TensorFlow GraphDef' }[this.format];
+    const what = { tfjs: 'TensorFlow.js', saved_model: 'TensorFlow SavedModel', pb: 'TensorFlow GraphDef', tflite: 'TensorFlow Lite' }[this.format];
     const line = `Loading ${this.file} for ${what} inference through the engine (${this.device.type})...`;
     if (opts.verbose ?? true) console.log(line);
     return { line };

@@ -1,5 +1,5 @@
 // Predict from the TF-family exports as Ultralytics' AutoBackend does: YOLO('x_web_model'),
-// YOLO('x_saved_model'), YOLO('x.pb') read metadata.yaml and run the graph through the engine
+// YOLO('x_saved_model'), YOLO('x.pb'), YOLO('x_float32.tflite') read their metadata and run the graph through the engine
 // (tasks/export/tf_runtime.ts). A fixed-size export sees Ultralytics' square letterbox (as the static
 // .onnx does, test/export/yolo_onnx.test.ts), so: the raw outputs on the square letterbox of bus.jpg
 // equal the .pt model's on the same tensor (1e-4 rel), and the detections (checked on the TF.js export)
@@ -29,7 +29,7 @@ const onnxResults = await new YOLO(onnx).predict(IMAGES, { device, ...quiet });
 const ptModel = (await new YOLO(pt).load(device)) as PoseModel;
 const sq = letterbox(readImage(IMAGES[0]), { newShape: 320, auto: false }).image;
 
-for (const format of ['tfjs', 'saved_model', 'pb'] as const) {
+for (const format of ['tfjs', 'saved_model', 'pb', 'tflite'] as const) {
   t.test(`YOLO(${format} export): raw outputs equal the .pt model's, detections the static .onnx's`, async (t) => {
     const f = await new YOLO(pt).export({ format, imgsz: 320, verbose: false });
     const m = new YOLO(f);
