@@ -8,6 +8,7 @@
 //
 // `half`: float constants stored as FLOAT16, each read through a DEQUANTIZE op (what TF's
 // converter writes for `target_spec.supported_types = [tf.float16]`, Ultralytics' *_float16.tflite).
+// The output's xywh rows are normalized by the image size, as Ultralytics' TFLite export leaves them.
 // Ultralytics' metadata follows as it embeds it: a zip appended to the flatbuffer holding
 // temp_meta.txt (Python's str() of the metadata dict), which AutoBackend reads with zipfile.
 //
@@ -191,7 +192,16 @@ export function lowerToTflite(g: TfGraph, opts: { half?: boolean; description?: 
         throw new Error(`tflite export: no TFLite rule for the TF op '${n.op}' (node '${n.name}')`);
     }
   }
-  return { tensors, ops, inputs: [ids.get(g.input.name)!], outputs: [ids.get(g.output.name)!], description: opts.description ?? 'yolo-ts' };
+  // Ultralytics' TFLite output: xywh divided by the image width/height (its Detect head normalizes for
+  // tflite/edgetpu, AutoBackend multiplies back); class scores and keypoints as they are
+  const out = ids.get(g.output.name)!;
+  const [B, C, A] = tensors[out].shape, [, H, W] = g.input.shape;
+  const norm = new Float32Array(C).fill(1);
+  norm.set([1 / W, 1 / H, 1 / W, 1 / H]);
+  const k = addTensor({ name: 'xywh_norm', shape: [1, C, 1], type: TensorType.FLOAT32, data: bytesOf(norm) });
+  const y = addTensor({ name: 'Identity', shape: [B, C, A], type: TensorType.FLOAT32 });
+  ops.push({ op: 'MUL', inputs: [out, k], outputs: [y], options: none('MulOptions') });
+  return { tensors, ops, inputs: [ids.get(g.input.name)!], outputs: [y], description: opts.description ?? 'yolo-ts' };
 }
 
 function broadcast(a: number[], b: number[]): number[] {

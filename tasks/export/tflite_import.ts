@@ -2,7 +2,8 @@
 // (./tf_runtime.ts) executes with engine ops: the importer behind YOLO('x.tflite'). Each builtin op
 // becomes the TF op it came from (CONV_2D -> Conv2D + BiasAdd with the OHWI filter as HWIO, DEQUANTIZE
 // of a float16 constant -> a float32 Const, ...), and Ultralytics' metadata is read from the zip
-// appended to the file (temp_meta.txt, a Python dict literal).
+// appended to the file (temp_meta.txt, a Python dict literal). Boxes come out of TFLite models
+// normalized by the image size (Ultralytics' convention); they are multiplied back here, as AutoBackend does.
 //
 // Imports: engine/io (flatbuffers, safetensors' f16ToF32), ./metadata.
 
@@ -98,8 +99,12 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
     }
     defined.add(out);
   }
-  const [outT] = sg.scalars(2, 'i32');
-  node.push({ name: 'Identity', op: 'Identity', input: [ref(outT)], attr: { T: { type: 'DT_FLOAT' } } });
+  const [outT] = sg.scalars(2, 'i32'), [inT] = sg.scalars(1, 'i32');
+  // AutoBackend: xywh come out of a TFLite model divided by the image size; multiply them back
+  const C = tensors[outT].shape[1], [, H, W] = tensors[inT].shape, scale = new Float32Array(C).fill(1);
+  scale.set([W, H, W, H]);
+  konst('xywh_denorm', [1, C, 1], 'float32', new Uint8Array(scale.buffer));
+  node.push({ name: 'Identity', op: 'Mul', input: [ref(outT), 'xywh_denorm'], attr: { T: { type: 'DT_FLOAT' } } });
   const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
   for (const p of parts) (data.set(p, off), (off += p.length));

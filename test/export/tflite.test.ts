@@ -2,7 +2,9 @@
 // runtimes: LiteRT (npm @litertjs/core, Google's wasm build, XNNPack CPU) for float32 and float16
 // (half=True), and Arm NN's TfLiteParser + CpuRef backend (Debian python3-pyarmnn) for float32.
 // Input: bus.jpg letterboxed to 160, NHWC; the reference is the engine (cpu) on the same NCHW image.
-// Tolerances (max|Δ| / max|ref|): float32 1e-4, float16 weights 1e-3. A missing runtime fails.
+// The output's xywh are normalized by the image size (Ultralytics' TFLite convention) and multiplied
+// back before comparing, as AutoBackend does. Tolerances (max|Δ| / max|ref|): float32 1e-4, float16
+// weights 1e-3. A missing runtime fails.
 import t from 'tap';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,14 @@ t.teardown(unloadLiteRtNode);
 const x = tensor(toCHWFloat(letterbox(readImage('test/fixtures/images/bus.jpg'), { newShape: S }).image), [1, 3, S, S], { device: cpu });
 const xNhwc = permute(x, [0, 2, 3, 1]).dataSync() as Float32Array;
 const ref = noGrad(() => loadPoseModel(pt, { device: cpu }).eval().predict(x)).dataSync() as Float32Array;
-const rel = (got: Float32Array) => {
+/** AutoBackend: a TFLite model's xywh rows are normalized by the image size; multiply them back */
+const denorm = (y: Float32Array) => {
+  const A = y.length / 56, out = Float32Array.from(y);
+  for (let r = 0; r < 4; r++) for (let k = 0; k < A; k++) out[r * A + k] *= S;
+  return out;
+};
+const rel = (raw: Float32Array) => {
+  const got = denorm(raw);
   let d = 0, mx = 0;
   for (let i = 0; i < ref.length; i++) (d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i])));
   return got.length === ref.length ? d / mx : Infinity;
