@@ -19,7 +19,7 @@ t.test('format names resolve like Exporter.__call__', async (t) => {
   t.throws(() => resolveFormat('tensorflow', warn), /Invalid export format='tensorflow'/);
   for (const f of ['engine', 'trt', 'tensorrt', 'mlmodel', 'paddle', 'ncnn'])
     t.throws(() => resolveFormat(f, warn), /is not implemented yet in this toolkit; supported: 'torchscript', 'onnx'/, `${f}: known, not implemented, says what is`);
-  t.throws(() => resolveFormat('paddl', warn), /format='paddle' \(PaddlePaddle\) is not implemented yet/, 'corrected, then refused');
+  t.throws(() => resolveFormat('edgetp', warn), /format='edgetpu' \(TensorFlow Edge TPU\) is not implemented yet/, 'corrected, then refused');
 });
 
 t.test('sequenceRatio and closeMatch equal difflib', async (t) => {
