@@ -25,4 +25,9 @@ if ! command -v dot >/dev/null; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq graphviz >/dev/null
 fi
+# Arm NN's TFLite parser + reference CPU backend: test/export/tflite.test.ts runs our .tflite files in it.
+if ! /usr/bin/python3 -c 'import pyarmnn' 2>/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22 >/dev/null
+fi
 echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"

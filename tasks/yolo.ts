@@ -25,6 +25,7 @@ import { Predictor, type PredictArgs, type PredictError } from './predict/predic
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
 import { OnnxPoseModel } from './export/onnx_model.js';
+import { TfPoseModel, tfFormatOf } from './export/tf_runtime.js';
 import { exportModel, type ExportArgs } from './export/exporter.js';
 import { resolveFormat } from './export/formats.js';
 import { loadExportedFolder } from './export/export_more.js';
@@ -67,8 +68,8 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.mlpackage', ''].includes(ext))
-      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx) nor a model .yaml`);
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', '.tflite', '.mlpackage', ''].includes(ext))
+      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .tflite, .pb, .mlpackage, _web_model, _saved_model, _ncnn_model, _openvino_model, _paddle_model) nor a model .yaml`);
   }
 
   private ckpt: PoseCheckpoint | null = null;
@@ -84,6 +85,11 @@ export class YOLO {
     if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false); // frees the compiled plans' buffers
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
     else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (tfFormatOf(spec)) { // TF.js / SavedModel / GraphDef exports, through the engine (tasks/export/tf_runtime.ts)
+      this.model = TfPoseModel.loadTf(spec, dev);
+      this.device = dev;
+      return this.model;
+    }
     const folder = loadExportedFolder(spec, dev); // ncnn / OpenVINO / Paddle folders, .mlpackage (tasks/export/export_more.ts)
     if (folder) {
       this.model = folder;

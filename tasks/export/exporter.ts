@@ -20,7 +20,8 @@
 //
 // Imports: engine, models, ./graph, ./onnx_lower, ./metadata, ./formats, ../predict (checkImgsz).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import YAML from 'yaml';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { packageRoot } from '../../engine/paths.js';
 import { writeFileAtomic } from '../../engine/io/zip.js';
@@ -30,6 +31,11 @@ import { checkImgsz } from '../predict/predictor.js';
 import { resolveFormat } from './formats.js';
 import { lowerToOnnx } from './onnx_lower.js';
 import { exportMore, MORE_FORMATS } from './export_more.js';
+import { lowerToTf, type TfGraph } from './tf_lower.js';
+import { buildTfjs, type TfjsModel } from './tfjs.js';
+import { encodeTflite, lowerToTflite, tfliteWithMetadata } from './tflite.js';
+import { encodeGraphDef, encodeSavedModel } from './tf_proto.js';
+import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { eliminateDeadCode } from '../../engine/graph/passes/dead_code.js';
 import { foldBatchNorm } from '../../engine/graph/passes/fold_batch_norm.js';
@@ -63,7 +69,7 @@ export interface ExportArgs {
   int8?: boolean;
   /** TensorRT builder workspace in GB (format=engine) */
   workspace?: number;
-  /** TorchScript mobile optimization (refused for ncnn, as Ultralytics does) */
+  /** TorchScript: accepted (what it means here is printed); refused for ncnn, as Ultralytics does */
   optimize?: boolean;
   /** print Ultralytics' export log lines (default true) */
   verbose?: boolean;
@@ -147,12 +153,14 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
  * The model's eval-mode graph with symbolic batch and size (examples: the export's), predictions
  * only, BatchNorm folded into the convs (the model itself is not changed).
  */
-export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number]): Promise<Graph> {
+export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number], opts: { fixed?: boolean } = {}): Promise<Graph> {
   const modes = model.modules().map((m) => [m, m.training] as const);
   model.eval();
   let g: Graph;
   try {
-    g = traceModule(model, [{ shape: ['B', 3, 'H', 'W'], name: 'images' }], { sizes: { B: batch, H: h, W: w } });
+    g = opts.fixed // every dim a number (what constant folding and the fixed-shape formats want)
+      ? traceModule(model, [{ shape: [batch, 3, h, w], name: 'images' }])
+      : traceModule(model, [{ shape: ['B', 3, 'H', 'W'], name: 'images' }], { sizes: { B: batch, H: h, W: w } });
   } finally {
     for (const [m, t] of modes) m.training = t;
   }
@@ -203,26 +211,90 @@ const mb = (f: string) => (existsSync(f) ? statSync(f).size / (1 << 20) : 0).toF
 
 /** Exports `model` as Ultralytics' Exporter does (format checks, log lines), returns the written path. */
 export async function exportModel(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<string> {
+  args = { ...args };
   const log = args.verbose === false ? () => {} : (s: string) => console.log(s);
   const warn = args.verbose === false ? () => {} : (s: string) => console.warn(s);
   const t0 = performance.now();
   const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
   if (MORE_FORMATS.includes(fmt.argument)) return exportMore(fmt.argument, model, args, src, log, t0); // ./export_more.ts
-  if (args.int8) throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
+  if (args.int8 && fmt.argument === 'onnx') throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
   const opset = args.opset ?? DEFAULT_OPSET;
   const t1 = performance.now();
-  const ex = await buildOnnx(model, { ...args, opset }, src);
-  const inShape = [args.batch ?? 1, 3, ...ex.metadata.imgsz];
+  let f = exportPath(src.file, fmt.suffix);
   const head = model.head;
-  const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, ex.metadata.imgsz)]; // what the dry run gives
-  log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
-  log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
-  if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
-  const f = exportPath(src.file, fmt.suffix);
-  writeFileAtomic(f, [ex.bytes]);
-  log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  const pytorchLine = (imgsz: [number, number]) => {
+    const inShape = [args.batch ?? 1, 3, ...imgsz];
+    const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, imgsz)]; // what the dry run gives
+    log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
+  };
+  let metadata: ExportMetadata;
+  if (fmt.argument === 'torchscript') {
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TorchScript is exported at the fixed imgsz and batch here (torch.jit.trace records them too), setting dynamic=False.');
+    const ex = await buildTorchScript(model, args, src, f);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTorchScript: starting export with yolo-ts ${packageVersion()} (own TorchScript writer, for torch >= 1.10)...`);
+    if (args.optimize) log('TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)');
+    writeFileAtomic(f, ex.chunks);
+    log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else if (fmt.argument === 'tflite') {
+    if (args.half && args.int8) {
+      warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
+      args = { ...args, half: false };
+    }
+    if (args.int8) throw new Error('export: int8=True TFLite (full-integer quantization) is not implemented yet; use half=True (float16 weights) or float32');
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TFLite is written at the fixed imgsz and batch, setting dynamic=False.');
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTensorFlow Lite: starting export with yolo-ts ${packageVersion()} (own flatbuffer writer, schema v3)...`);
+    const folder = exportPath(src.file, '_saved_model');
+    const stem = basename(src.file, extname(src.file));
+    f = join(folder, `${stem}_${args.half ? 'float16' : 'float32'}.tflite`);
+    mkdirSync(folder, { recursive: true });
+    writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+    log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model') {
+    if (args.int8) throw new Error(`export: int8=True is not implemented yet for ${fmt.format}`);
+    if (args.dynamic) warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    if (fmt.argument === 'pb') {
+      log(`\nTensorFlow GraphDef: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph)...`);
+      writeFileAtomic(f, [encodeGraphDef(ex.graph)]);
+      log(`TensorFlow GraphDef: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+    } else {
+      log(`\nTensorFlow SavedModel: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph with a serving_default signature)...`);
+      mkdirSync(join(f, 'variables'), { recursive: true }); // a frozen graph: every weight is a Const, no variables to restore
+      writeFileAtomic(join(f, 'saved_model.pb'), [encodeSavedModel(ex.graph)]);
+      const stem = basename(src.file, extname(src.file));
+      for (const half of [false, true]) // the TFLite files Ultralytics writes beside the SavedModel
+        writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+      writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
+      log(`TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+    }
+  } else if (fmt.argument === 'tfjs') {
+    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');
+    const ex = await buildTfGraph(model, args, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nTensorFlow.js: starting export with yolo-ts ${packageVersion()} (own graph-model writer)...`);
+    log(`\nTensorFlow.js: output node names: ${ex.graph.output.name}`);
+    const tj = buildTfjs(ex.graph, `yolo-ts ${packageVersion()}`);
+    writeTfjsFolder(f, tj, metadata);
+    log(`TensorFlow.js: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+  } else {
+    const ex = await buildOnnx(model, { ...args, opset }, src);
+    metadata = ex.metadata;
+    pytorchLine(metadata.imgsz);
+    log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
+    if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
+    writeFileAtomic(f, [ex.bytes]);
+    log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+  }
 
-  const [h, w] = ex.metadata.imgsz;
+  const [h, w] = metadata.imgsz;
   const square = h === w;
   const imgszArg = square ? String(h) : `${h},${w}`;
   const q = args.half ? 'half' : '';
@@ -236,4 +308,60 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
       `\nVisualize:       https://netron.app`,
   );
   return f;
+}
+
+/** The model as a TF graph on NHWC images at a fixed batch and imgsz (BatchNorm folded, anchors constant). */
+export async function buildTfGraph(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<{ graph: TfGraph; metadata: ExportMetadata }> {
+  const batch = args.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
+  const sz = args.imgsz ?? 640;
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const g = await exportGraph(model, batch, imgsz, { fixed: true });
+  const weights = await hostWeights(model);
+  const read = (id: number) => {
+    const v = g.values[id];
+    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
+    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
+    return data as Float32Array;
+  };
+  return { graph: lowerToTf(g, { read }), metadata: exportMetadata(model, src, batch, imgsz) };
+}
+
+/** Writes `<stem>_web_model/`: model.json, the shards, metadata.yaml (Ultralytics' yaml_save of the metadata). */
+function writeTfjsFolder(dir: string, tj: TfjsModel, metadata: ExportMetadata) {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of tj.shards) writeFileAtomic(join(dir, name), [bytes]);
+  writeFileAtomic(join(dir, 'model.json'), [new TextEncoder().encode(JSON.stringify(tj.json))]);
+  writeFileAtomic(join(dir, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
+}
+
+/** yaml.safe_dump(metadata, sort_keys=False) as Ultralytics' yaml_save writes it (names with int keys). */
+export function metadataYaml(m: ExportMetadata): string {
+  const doc = { ...m, names: new Map(Object.entries(m.names).map(([k, v]) => [Number(k), v])) };
+  return YAML.stringify(doc, { indentSeq: false, lineWidth: 0 });
+}
+
+const mbDir = (d: string) => (existsSync(d) ? readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0) / (1 << 20) : 0).toFixed(1);
+
+/**
+ * The TorchScript archive of `model` at a fixed batch and imgsz (BatchNorm folded), with
+ * Ultralytics' metadata as extra/config.txt (json.dumps). `file` names the archive's folder (its stem).
+ */
+export async function buildTorchScript(model: PoseModel, args: ExportArgs, src: ExportSource, file = 'model.torchscript'): Promise<{ chunks: Uint8Array[]; metadata: ExportMetadata; module: TorchScriptModule }> {
+  const batch = args.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
+  const sz = args.imgsz ?? 640;
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const g = await exportGraph(model, batch, imgsz);
+  const weights = await hostWeights(model);
+  const read = (id: number) => {
+    const v = g.values[id];
+    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
+    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
+    return data as Float32Array;
+  };
+  const module = lowerToTorchScript(g, { read, weight: (n) => weights.get(n)?.data });
+  const metadata = exportMetadata(model, src, batch, imgsz);
+  const archive = basename(file, extname(file)).replace(/[^\w.-]/g, '_') || 'archive';
+  return { chunks: torchScriptArchive(module, archive, { 'config.txt': pyJsonDumps(metadata) }), metadata, module };
 }

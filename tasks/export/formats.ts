@@ -1,7 +1,7 @@
 // Ultralytics' export format table (ultralytics/engine/exporter.py export_formats, 8.2.82) and the
 // format-name resolution its Exporter does: lower-casing, the TensorRT and CoreML aliases, and a
 // close-match correction (difflib.get_close_matches, cutoff 0.6) with a warning. This toolkit
-// writes ONNX only; every other format of the table is recognised and refused by name.
+// writes ONNX and TorchScript; every other format of the table is recognised and refused by name.
 //
 // Imports: node only.
 
@@ -19,7 +19,7 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: ['onnx', 'ncnn', 'openvino', 'engine', 'coreml', 'paddle'].includes(argument),
+  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'tfjs', 'paddle', 'ncnn'].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [
@@ -50,7 +50,7 @@ export function formatsTable(): string {
 /**
  * format= -> its table row, as Ultralytics' Exporter resolves it. An unknown name with a close
  * match is corrected with a warning; without one it is an error listing the valid formats. A
- * known format other than ONNX is an error saying it is not implemented and what is.
+ * known format not written here is an error saying it is not implemented and what is.
  */
 export function resolveFormat(format: string, warn: (s: string) => void = console.warn): ExportFormat {
   let fmt = String(format ?? '').toLowerCase();
