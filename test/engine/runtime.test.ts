@@ -53,7 +53,7 @@ t.test('a shader compile error surfaces as an exception naming the kernel', asyn
   gpu.dispatch(
     { file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: 'x +* y' } },
     { a: x.storage.buffer!, out: out.storage.buffer! },
-    { n: 4, rank: 1, fast: 1, off_out: 0, off_a: 0, off_b: 0, off_c: 0, alpha: 0, beta: 0, shape: [4], st_out: [1], st_a: [1], st_b: [], st_c: [] },
+    { n: 4, rank: 1, fast: 1, off_out: 0, off_a: 0, off_b: 0, off_c: 0, alpha: 0, beta: 0, from_out: 0, shape: [4], st_out: [1], st_a: [1], st_b: [], st_c: [] },
     [1],
   );
   await t.rejects(out.data(), /kernel elementwise\.wgsl .*x \+\* y.* failed to compile/s);
