@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs, MODES } from './cfg.js';
 import { packageRoot } from '../engine/paths.js';
 import { openWebGPU, releaseDevices, cpu } from '../engine/index.js';
+import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
 
@@ -21,7 +22,16 @@ Modes:
 Common keys: device=webgpu|cpu (default: webgpu when an adapter exists, else cpu)`;
 
 async function main(argv: string[]): Promise<number> {
-  const { mode, overrides } = parseArgs(argv);
+  const parsed = parseArgs(argv);
+  let { mode, overrides } = parsed;
+  // no mode word: the mode (and every key) may come from cfg=custom.yaml or mode=..., as Ultralytics
+  if (mode === 'help' && !argv.some((a) => ['help', '--help', '-h'].includes(a)) && Object.keys(overrides).length) {
+    overrides = applyCfgFile(overrides) as typeof overrides;
+    mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
+    if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
+  }
+  if (['train', 'val', 'predict', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
+  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
     case 'help':

@@ -31,6 +31,7 @@ import type { ValResult } from './val/validator.js';
 import type { PoseMetrics } from './val/metrics.js';
 import type { TrainOverrides } from './train/args.js';
 import type { TrainResult } from './train/trainer.js';
+import { checkModeArgs } from './check_args.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput, TrainOverrides, TrainResult };
 
@@ -122,6 +123,7 @@ export class YOLO {
 
   /** Like predict(), yielding Results one at a time. */
   async *stream(source: SourceInput, args: PredictArgs = {}): AsyncGenerator<Results> {
+    args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
     const fresh = !this.model;
     const model = await this.load(args.device);
     if (fresh && (args.verbose ?? true)) {
@@ -144,6 +146,7 @@ export class YOLO {
    */
   async val(args: ValCallArgs = {}): Promise<ValResult & Pick<PoseMetrics, 'box' | 'pose' | 'fitness'>> {
     const { valModel } = await import('./val/api.js');
+    args = checkModeArgs('val', args as Record<string, unknown>, { where: 'YOLO.val' }) as ValCallArgs;
     const r = await valModel(this, args);
     // Ultralytics returns the metrics object itself: metrics.box.map, metrics.pose.map50, metrics.fitness
     return Object.assign(r, { box: r.metrics.box, pose: r.metrics.pose, fitness: r.metrics.fitness });
@@ -157,6 +160,7 @@ export class YOLO {
   async train(args: TrainOverrides = {}): Promise<TrainResult> {
     if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.train: '${this.modelSpec}' is an exported model; train from a .pt checkpoint or a model .yaml`);
     const { PoseTrainer } = await import('./train/trainer.js');
+    args = checkModeArgs('train', args, { where: 'YOLO.train' });
     const model = this.weightsPath ?? this.modelSpec;
     const overrides: TrainOverrides = { ...args, model };
     if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase())) overrides.resume = model;
@@ -177,6 +181,7 @@ export class YOLO {
    * (in the working folder for a yaml model) and returns its path. See tasks/export/exporter.ts.
    */
   async export(args: ExportArgs & { device?: string | Device } = {}): Promise<string> {
+    args = checkModeArgs('export', args as Record<string, unknown>, { where: 'YOLO.export' }) as typeof args;
     resolveFormat(args.format ?? 'torchscript', args.verbose === false ? () => {} : console.warn); // a bad format fails before any loading
     if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.export: '${this.modelSpec}' is already an exported model; export from its .pt checkpoint`);
     const { device, ...rest } = args;

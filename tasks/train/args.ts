@@ -32,7 +32,7 @@ export const DEFAULT_CFG = {
   lr0: 0.01, lrf: 0.01, momentum: 0.937, weight_decay: 0.0005, warmup_epochs: 3.0, warmup_momentum: 0.8,
   warmup_bias_lr: 0.1, box: 7.5, cls: 0.5, dfl: 1.5, pose: 12.0, kobj: 1.0, label_smoothing: 0.0, nbs: 64,
   hsv_h: 0.015, hsv_s: 0.7, hsv_v: 0.4, degrees: 0.0, translate: 0.1, scale: 0.5, shear: 0.0, perspective: 0.0,
-  flipud: 0.0, fliplr: 0.5, bgr: 0.0, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0, copy_paste_mode: 'flip',
+  flipud: 0.0, fliplr: 0.5, bgr: 0.0, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0,
   auto_augment: 'randaugment', erasing: 0.4, crop_fraction: 1.0,
   cfg: null as string | null, tracker: 'botsort.yaml',
 };
@@ -59,7 +59,7 @@ export const OPTIMIZERS = ['SGD', 'AdamW', 'auto'];
  * Training keys whose non-default values change training in ways this toolkit does not implement:
  * rejected with a clear error instead of being silently ignored.
  */
-const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
+export const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
   time: 'timed training', multi_scale: 'multi-scale training', rect: 'rectangular training batches', profile: 'profiling',
   freeze: 'freezing layers', single_cls: 'single-class training', fraction: 'training on a fraction of the dataset',
   label_smoothing: 'label smoothing (deprecated in Ultralytics too)', bgr: 'BGR channel swapping', copy_paste: 'copy-paste (a segmentation augmentation)',
@@ -94,7 +94,7 @@ export function resolveTrainArgs(overrides: TrainOverrides = {}): TrainArgs {
   return args as TrainArgs;
 }
 
-function checkTypes(args: Record<string, unknown>) {
+export function checkTypes(args: Record<string, unknown>) {
   for (const [k, v] of Object.entries(args)) {
     if (v === null || v === undefined) continue;
     if (FLOAT_KEYS.has(k) && typeof v !== 'number')
@@ -111,7 +111,7 @@ function checkTypes(args: Record<string, unknown>) {
 }
 
 /** check_dict_alignment: every key must be one of default.yaml's; suggest the closest ones. */
-function checkAlignment(overrides: Record<string, unknown>) {
+export function checkAlignment(overrides: Record<string, unknown>) {
   const base = Object.keys(DEFAULT_CFG).filter((k) => k !== 'task' && k !== 'mode');
   const bad = Object.keys(overrides).filter((k) => !(k in DEFAULT_CFG) && k !== 'save_dir');
   if (!bad.length) return;
