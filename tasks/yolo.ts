@@ -32,6 +32,7 @@ import type { PoseMetrics } from './val/metrics.js';
 import type { TrainOverrides } from './train/args.js';
 import type { TrainResult } from './train/trainer.js';
 import { checkModeArgs } from './check_args.js';
+import { Callbacks, type Callback, type CallbackEvent } from './callbacks.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput, TrainOverrides, TrainResult };
 
@@ -61,6 +62,26 @@ export class YOLO {
 
   /** The last training's result (train() points this YOLO at its best.pt afterwards). */
   trainResult: TrainResult | null = null;
+  /** Ultralytics' callbacks: every train / val / predict / export run fires them (tasks/callbacks.ts). */
+  readonly callbacks = new Callbacks();
+
+  /** add_callback: `fn(trainer | validator | predictor | exporter)` on `event` (Ultralytics' names). */
+  addCallback(event: CallbackEvent, fn: Callback): this {
+    this.callbacks.add(event, fn);
+    return this;
+  }
+
+  /** clear_callback: removes every function of `event`. */
+  clearCallback(event: CallbackEvent): this {
+    this.callbacks.clear(event);
+    return this;
+  }
+
+  /** reset_callbacks: removes every function of every event. */
+  resetCallbacks(): this {
+    this.callbacks.reset();
+    return this;
+  }
 
   constructor(public modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
     this.task = opts.task ?? 'pose';
@@ -136,6 +157,7 @@ export class YOLO {
     const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
     const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });
     this.predictor = p;
+    p.callbacks = this.callbacks;
     this.errors = p.errors;
     yield* p.stream(source);
   }
@@ -164,7 +186,7 @@ export class YOLO {
     const model = this.weightsPath ?? this.modelSpec;
     const overrides: TrainOverrides = { ...args, model };
     if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase())) overrides.resume = model;
-    const r = await new PoseTrainer(overrides).train();
+    const r = await new PoseTrainer(overrides, { events: this.callbacks }).train();
     this.trainResult = r;
     this.modelSpec = existsSync(r.best) ? r.best : r.last;
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
@@ -187,7 +209,11 @@ export class YOLO {
     const { device, ...rest } = args;
     const model = (this.model && !device ? this.model : await this.load(device ?? 'cpu')) as PoseModel; // Ultralytics exports on the cpu by default
     const data = this.ckptMeta?.train_args?.data;
-    return exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
+    const exporter = { args: rest, model, file: null as string | null }; // what on_export_* callbacks see
+    await this.callbacks.run('on_export_start', exporter);
+    exporter.file = await exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
+    await this.callbacks.run('on_export_end', exporter);
+    return exporter.file;
   }
 }
 

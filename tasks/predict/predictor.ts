@@ -17,6 +17,7 @@ import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Callbacks } from '../callbacks.js';
 
 /** What the predictor needs from a model (models/yolov8_pose.ts PoseModel has it). */
 export interface PoseNet {
@@ -77,6 +78,10 @@ export class Predictor {
   /** Summed stage times (ms) and images seen, for the speed line. */
   readonly totals = { preprocess: 0, inference: 0, postprocess: 0, seen: 0 };
   lastShape: number[] = [];
+  /** Ultralytics' on_predict_* events (tasks/callbacks.ts), given this predictor */
+  callbacks: Callbacks | null = null;
+  /** the current batch's Results (one image), as Ultralytics' predictor.results for callbacks */
+  results: Results[] = [];
   private warmedUp = false;
 
   constructor(readonly model: PoseNet, readonly device: Device, args: PredictArgs = {}) {
@@ -175,8 +180,10 @@ export class Predictor {
     }
     await this.warmup();
     this.log('');
+    await this.callbacks?.run('on_predict_start', this);
     const n = src.items.length;
     for (const [i, item] of src.items.entries()) {
+      await this.callbacks?.run('on_predict_batch_start', this);
       const inMemory = !item.path.includes('/') && !item.path.includes('\\');
       const prefix = inMemory ? `${i}: ` : `image ${i + 1}/${n} ${item.path}: `;
       let img: RgbImage;
@@ -190,6 +197,8 @@ export class Predictor {
         continue;
       }
       const r = await this.predictImage(img, item.path);
+      this.results = [r];
+      await this.callbacks?.run('on_predict_postprocess_end', this);
       this.totals.preprocess += r.speed.preprocess;
       this.totals.inference += r.speed.inference;
       this.totals.postprocess += r.speed.postprocess;
@@ -200,9 +209,11 @@ export class Predictor {
         if (save) r.save(imageSavePath(this.saveDir, item.path), { lineWidth: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
       }
       this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
+      await this.callbacks?.run('on_predict_batch_end', this);
       yield r;
     }
     this.summary();
+    await this.callbacks?.run('on_predict_end', this);
   }
 
   /** The closing lines: per-image speed and where results went. */

@@ -33,6 +33,7 @@ import { plotResults } from './plots.js';
 import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, truncateResults } from './results.js';
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
+import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 
@@ -49,6 +50,8 @@ export interface TrainerOptions {
   log?: (s: string) => void;
   /** progress bars go here (default: stderr); tests capture them */
   progressWrite?: (s: string) => void;
+  /** Ultralytics' named events (tasks/callbacks.ts), also given to the validator */
+  events?: Callbacks;
   /** Ultralytics-style callbacks (awaited) */
   callbacks?: {
     /** after each batch (forward, backward and any optimizer step) */
@@ -120,12 +123,21 @@ export class PoseTrainer {
   /** Runs the whole training; resolves with the run folder and the final metrics. */
   async train(): Promise<TrainResult> {
     try {
+      await this.emit('on_pretrain_routine_start');
       await this.setup();
+      await this.emit('on_pretrain_routine_end');
       await this.loop();
-      return await this.finish();
+      const r = await this.finish();
+      await this.emit('on_train_end');
+      return r;
     } finally {
       await this.prefetch?.close();
+      await this.emit('teardown');
     }
+  }
+
+  private async emit(event: CallbackEvent) {
+    await this.opts.events?.run(event, this);
   }
 
   // ---- setup (BaseTrainer.__init__ + _setup_train) --------------------------------------------
@@ -166,6 +178,7 @@ export class PoseTrainer {
     });
     if (a.workers > 0 && this.device.type !== 'cpu') this.prefetch = new BatchPrefetcher(this.loader);
     this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, plots: false, save_dir: this.saveDir, verbose: true });
+    this.validator.callbacks = this.opts.events ?? null;
     this.validator.log = this.log;
     this.ema = new ModelEMA(emaCopy(model, this.device));
     this.loss = new V8PoseLoss({ nc: model.nc, kptShape: model.kptShape, strides: model.stride, hyp: { box: a.box, cls: a.cls, dfl: a.dfl, pose: a.pose, kobj: a.kobj } });
@@ -225,8 +238,10 @@ export class PoseTrainer {
     const nw = warmupIterations(a.warmup_epochs, nb);
     this.log(`Image sizes ${a.imgsz} train, ${a.imgsz} val\nUsing ${this.prefetch ? 1 : 0} dataloader workers\nLogging results to ${this.saveDir}\nStarting training for ${this.epochs} epochs...`);
     const t0 = performance.now();
+    await this.emit('on_train_start');
     for (let epoch = this.startEpoch; ; epoch++) {
       this.epoch = epoch;
+      await this.emit('on_train_epoch_start');
       scheduleEpoch(this.optimizer, this.lf, epoch);
       this.model.train();
       if (epoch === this.epochs - a.close_mosaic && a.close_mosaic > 0) this.log('Closing dataloader mosaic'); // the dataset drops mosaic and mixup from this epoch on
@@ -236,6 +251,7 @@ export class PoseTrainer {
       let i = 0;
       for await (const batch of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
         const ni = i + nb * epoch;
+        await this.emit('on_train_batch_start');
         if (ni <= nw) this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, { nw, nbs: a.nbs, batch: a.batch, warmupBiasLr: a.warmup_bias_lr, warmupMomentum: a.warmup_momentum, momentum: a.momentum, rampMomentum: this.rampMomentum });
         const items = await this.step(batch);
         if (!items.every(Number.isFinite)) {
@@ -252,15 +268,19 @@ export class PoseTrainer {
         pbar.update();
         i++;
         await this.opts.callbacks?.onTrainBatchEnd?.(this, ni);
+        await this.emit('on_train_batch_end');
       }
       pbar.close();
+      await this.emit('on_train_epoch_end');
       const lr = Object.fromEntries(this.optimizer.paramGroups.map((g, k) => [`lr/pg${k}`, g.lr]));
       const finalEpoch = epoch + 1 >= this.epochs;
       if (a.val || finalEpoch || this.possibleStop) await this.validate();
       appendResults(this.csv, epoch + 1, { ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'), ...this.metrics, ...lr });
       const stop = this.earlyStop(epoch + 1) || finalEpoch;
       if (a.save || finalEpoch) await this.saveModel(epoch, i - 1 + nb * epoch);
+      if (a.save || finalEpoch) await this.emit('on_model_save');
       await this.opts.callbacks?.onFitEpochEnd?.(this);
+      await this.emit('on_fit_epoch_end');
       if (stop) break;
     }
     this.log(`\n${this.epoch - this.startEpoch + 1} epochs completed in ${((performance.now() - t0) / 3.6e6).toFixed(3)} hours.`);
@@ -348,8 +368,11 @@ export class PoseTrainer {
       best.eval().fuse();
       const v = new PoseValidator({ ...this.validator.args, plots: this.args.plots, save_dir: this.saveDir });
       v.log = this.log;
+      v.callbacks = this.opts.events ?? null;
       const r = await v.run(best, this.device);
       metrics = { ...r.resultsDict };
+      this.metrics = { ...r.resultsDict };
+      await this.emit('on_fit_epoch_end');
     }
     if (this.args.plots) plotResults([{ file: this.csv, label: 'results' }], join(this.saveDir, 'results.png'));
     if (!this.args.plots || !existsSync(this.best)) this.log(`Results saved to ${this.saveDir}`); // else best.pt's validation said so

@@ -7,6 +7,7 @@
 import type { Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
+import type { Callbacks } from '../callbacks.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
 
 /** What val needs from the YOLO class. */
@@ -15,6 +16,8 @@ export interface ValTarget {
   ckptMeta: CheckpointMeta | null;
   device: Device | null;
   load(device?: string | Device): Promise<ValModel>;
+  /** Ultralytics' on_val_* callbacks */
+  callbacks?: Callbacks;
 }
 
 export type ValCallArgs = Partial<ValArgs> & { device?: string | Device };
@@ -28,6 +31,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
   const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
+  v.callbacks = target.callbacks ?? null;
   return v.run(model, target.device!);
 }
 

@@ -18,6 +18,7 @@ import { loadValBatch, rectBatches, type ValBatch } from './loader.js';
 import { boxIou, keypointSigmas, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
 import { valNms, toNative, type NativeDetections } from './postprocess.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
+import type { Callbacks } from '../callbacks.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
@@ -78,6 +79,8 @@ const DEFAULTS = { imgsz: 640, batch: 16, conf: 0.001, iou: 0.7, max_det: 300, s
 export class PoseValidator {
   readonly args: typeof DEFAULTS & ValArgs;
   log: (s: string) => void = console.log;
+  /** Ultralytics' on_val_* events (tasks/callbacks.ts), given this validator */
+  callbacks: Callbacks | null = null;
 
   constructor(args: ValArgs) {
     this.args = { ...DEFAULTS, ...args };
@@ -121,8 +124,10 @@ export class PoseValidator {
     const dt = [0, 0, 0, 0]; // preprocess, inference, loss, postprocess (ms)
     let seen = 0;
 
+    await this.callbacks?.run('on_val_start', this);
     if (a.verbose) this.log(headerRow());
     for (const [bi, positions] of plan.batches.entries()) {
+      await this.callbacks?.run('on_val_batch_start', this);
       const t0 = performance.now();
       const batchSamples = positions.map((p) => samples[plan.order[p]]);
       const batch = loadValBatch(batchSamples, plan.shapes[bi], imgsz, kptShape);
@@ -172,6 +177,7 @@ export class PoseValidator {
         if (a.save_json) jdict.push(...predToJson(det, im.imFile, classMap, kptShape));
       });
       if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
+      await this.callbacks?.run('on_val_batch_end', this);
     }
 
     // get_stats: metrics only when some box is a true positive, as Ultralytics.
@@ -199,6 +205,7 @@ export class PoseValidator {
       writeFileSync(file, JSON.stringify(jdict));
     }
     if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
+    await this.callbacks?.run('on_val_end', this);
     return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen, nInstances: split.nInstances, saveDir, jdict };
   }
 }
