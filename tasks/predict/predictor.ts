@@ -206,7 +206,7 @@ export class Predictor {
       if (this.saveDir) {
         r.saveDir = this.saveDir;
         if (save_txt) r.saveTxt(labelPath(this.saveDir, item.path), save_conf);
-        if (save) r.save(imageSavePath(this.saveDir, item.path), { lineWidth: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
+        if (save) r.save(imageSavePath(this.saveDir, item.path), { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
       }
       this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
       await this.callbacks?.run('on_predict_batch_end', this);
