@@ -52,8 +52,8 @@ const BOOL_KEYS = new Set(['save', 'exist_ok', 'verbose', 'deterministic', 'sing
   'show_conf', 'visualize', 'augment', 'agnostic_nms', 'retina_masks', 'show_boxes', 'keras', 'optimize', 'int8', 'dynamic',
   'simplify', 'nms', 'profile', 'multi_scale']);
 
-/** Optimizers this toolkit implements (Ultralytics also has Adam, Adamax, NAdam, RAdam, RMSProp). */
-export const OPTIMIZERS = ['SGD', 'AdamW', 'auto'];
+/** Ultralytics' optimizer list (build_optimizer), every one implemented (nn/optim.ts, nn/optim_more.ts). */
+export const OPTIMIZERS = ['Adam', 'Adamax', 'AdamW', 'NAdam', 'RAdam', 'RMSProp', 'SGD', 'auto'];
 
 /**
  * Training keys whose non-default values change training in ways this toolkit does not implement:

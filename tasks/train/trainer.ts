@@ -189,7 +189,7 @@ export class PoseTrainer {
     const built = buildOptimizer(model, { name: a.optimizer, lr: a.lr0, momentum: a.momentum, decay: nb.weightDecay, iterations: nb.iterations, nc: model.nc, warmupBiasLr: a.warmup_bias_lr }, this.log);
     this.optimizer = built.optimizer;
     a.warmup_bias_lr = built.warmupBiasLr;
-    this.rampMomentum = built.name === 'SGD';
+    this.rampMomentum = built.name === 'SGD' || built.name === 'RMSProp'; // groups with a 'momentum' key, as the warmup checks
     this.lf = lrLambda(this.epochs, a.lrf, a.cos_lr);
     if (this.resumeFrom) await this.resumeTraining(this.resumeFrom);
   }

@@ -29,7 +29,8 @@ t.test('every key is a key=value override, typed like Ultralytics', async (t) =>
   t.throws(() => resolveTrainArgs({ lr0: 2 }), /'lr0=2' is an invalid value. Valid 'lr0' values are between 0.0 and 1.0/);
   t.throws(() => resolveTrainArgs({ cos_lr: 1 }), /'cos_lr' must be a bool/);
   t.throws(() => resolveTrainArgs({ box: 'big' }), /'box=big' is of invalid type str/);
-  t.throws(() => resolveTrainArgs({ optimizer: 'Lion' }), /optimizer=Lion not found .*SGD, AdamW, auto/);
+  t.throws(() => resolveTrainArgs({ optimizer: 'Lion' }), /optimizer=Lion not found .*Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto/);
+  t.equal(resolveTrainArgs({ optimizer: 'rmsprop' }).optimizer, 'RMSProp');
   t.throws(() => resolveTrainArgs({ batch: -1 }), /batch=-1 must be a positive integer/);
   t.throws(() => resolveTrainArgs({ imgsz: [640, 480] }), /imgsz=\[640, 480\] must be one integer/);
   t.throws(() => resolveTrainArgs({ multi_scale: true }), /multi_scale=True \(multi-scale training\) is not supported/);
