@@ -61,7 +61,7 @@ export const OPTIMIZERS = ['Adam', 'Adamax', 'AdamW', 'NAdam', 'RAdam', 'RMSProp
  */
 export const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
   time: 'timed training', multi_scale: 'multi-scale training', rect: 'rectangular training batches', profile: 'profiling',
-  freeze: 'freezing layers', single_cls: 'single-class training', fraction: 'training on a fraction of the dataset',
+  single_cls: 'single-class training', fraction: 'training on a fraction of the dataset',
   label_smoothing: 'label smoothing (deprecated in Ultralytics too)', bgr: 'BGR channel swapping', copy_paste: 'copy-paste (a segmentation augmentation)',
 };
 

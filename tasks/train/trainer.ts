@@ -33,6 +33,7 @@ import { plotResults } from './plots.js';
 import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, truncateResults } from './results.js';
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
+import { freezeLayers } from './freeze.js';
 import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -161,8 +162,7 @@ export class PoseTrainer {
     this.model = model;
     this.log(model.info(640, { verbose: false }).line);
     if (transfer && !this.resumeFrom) this.log(transfer);
-    const frozen = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([k]) => k);
-    for (const k of frozen) this.log(`Freezing layer '${k}'`);
+    freezeLayers(model, a.freeze as number | number[] | null, this.log);
 
     const gs = Math.max(...model.stride, 32);
     const want = a.imgsz as number; // resolveTrainArgs made it one number
