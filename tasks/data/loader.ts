@@ -50,6 +50,8 @@ export interface LoaderOptions {
   cache?: boolean | 'ram';
   /** write/read `<labels dir>.cache` (default true) */
   labelCache?: boolean;
+  /** keep the first round(n * fraction) images of the sorted list (Ultralytics' fraction=, default 1) */
+  fraction?: number;
   /** 'train: ' / 'val: ' */
   prefix?: string;
   log?: (m: string) => void;
@@ -178,7 +180,10 @@ export class PoseDataset {
   static fromConfig(cfg: DatasetConfig, split: 'train' | 'val' | 'test', opts: LoaderOptions = {}): PoseDataset {
     const source = cfg[split];
     if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
-    const scan = scanLabels(imageFiles(source), { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
+    let files = imageFiles(source);
+    const fraction = opts.fraction ?? 1;
+    if (fraction < 1) files = files.slice(0, roundHalfEven(files.length * fraction)); // Python's round()
+    const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
     if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
     return new PoseDataset(scan.labels, cfg, opts);
   }
@@ -339,4 +344,10 @@ interface Item {
   ori: [number, number];
   resized: [number, number];
   ratioPad?: { ratio: [number, number]; pad: [number, number] };
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }

@@ -172,7 +172,7 @@ export class PoseTrainer {
 
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
-      imgsz, batch: a.batch, augment: true, rect: false, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs,
+      imgsz, batch: a.batch, augment: true, rect: false, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
       cache: a.cache === true || a.cache === 'ram' ? 'ram' : false, prefix: 'train: ', log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
@@ -248,9 +248,10 @@ export class PoseTrainer {
       this.log('\n' + ['Epoch', 'GPU_mem', ...LOSS_NAMES, 'Instances', 'Size'].map((s) => s.padStart(11)).join(''));
       const pbar = new ProgressBar(nb, { write: this.opts.progressWrite });
       let tloss: number[] | null = null;
-      let i = 0;
+      let i = 0, timeUp = false;
       for await (const batch of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
         const ni = i + nb * epoch;
+        if (a.time && performance.now() - t0 > a.time * 3.6e6) { timeUp = true; break; } // time= (hours) is up: end this epoch here
         await this.emit('on_train_batch_start');
         if (ni <= nw) this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, { nw, nbs: a.nbs, batch: a.batch, warmupBiasLr: a.warmup_bias_lr, warmupMomentum: a.warmup_momentum, momentum: a.momentum, rampMomentum: this.rampMomentum });
         const items = await this.step(batch);
@@ -274,11 +275,18 @@ export class PoseTrainer {
       await this.emit('on_train_epoch_end');
       const lr = Object.fromEntries(this.optimizer.paramGroups.map((g, k) => [`lr/pg${k}`, g.lr]));
       const finalEpoch = epoch + 1 >= this.epochs;
-      if (a.val || finalEpoch || this.possibleStop) await this.validate();
+      if (a.val || finalEpoch || this.possibleStop || timeUp) await this.validate();
       appendResults(this.csv, epoch + 1, { ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'), ...this.metrics, ...lr });
-      const stop = this.earlyStop(epoch + 1) || finalEpoch;
+      let stop = this.earlyStop(epoch + 1) || finalEpoch || timeUp || (!!a.time && performance.now() - t0 > a.time * 3.6e6);
       if (a.save || finalEpoch) await this.saveModel(epoch, i - 1 + nb * epoch);
       if (a.save || finalEpoch) await this.emit('on_model_save');
+      if (a.time) {
+        // time= overrides epochs: as many as the mean epoch time fits, the schedule stretched to them
+        const mean = (performance.now() - t0) / (epoch - this.startEpoch + 1);
+        this.epochs = a.epochs = Math.ceil((a.time * 3.6e6) / mean);
+        this.lf = lrLambda(this.epochs, a.lrf, a.cos_lr);
+        stop ||= epoch >= this.epochs;
+      }
       await this.opts.callbacks?.onFitEpochEnd?.(this);
       await this.emit('on_fit_epoch_end');
       if (stop) break;

@@ -1,0 +1,31 @@
+// fraction= trains on the first round(n * fraction) images; time= (hours) overrides epochs: the
+// run stops when the time is up, whatever epochs says, and recomputes epochs from the epoch time.
+import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PoseTrainer } from '../../tasks/train/trainer.js';
+import { readResults } from '../../tasks/train/results.js';
+import { Callbacks } from '../../tasks/callbacks.js';
+import { tinyArgs, tinyDataset } from './helpers.js';
+
+const data = tinyDataset();
+const project = mkdtempSync(join(tmpdir(), 'train-time-'));
+const quiet = { log: () => {}, progressWrite: () => {} };
+
+t.test('fraction=0.5 keeps 2 of the 4 training images (fraction=0.6: round(2.4) = 2; 0.9: 4)', async (t) => {
+  for (const [fraction, n] of [[0.5, 2], [0.6, 2], [0.9, 4], [1, 4]]) {
+    let seen = -1;
+    const events = new Callbacks().add('on_pretrain_routine_end', (tr: PoseTrainer) => { seen = tr.loader.length; throw new Error('enough'); });
+    await t.rejects(new PoseTrainer(tinyArgs(data, project, `f${fraction}`, { fraction }), { ...quiet, events }).train(), /enough/);
+    t.equal(seen, n, `fraction=${fraction}`);
+  }
+});
+
+t.test('time=: stops when the time is up although epochs=100, and sets epochs from the epoch time', async (t) => {
+  const tr = new PoseTrainer(tinyArgs(data, project, 'timed', { epochs: 100, time: 1e-9 }), quiet);
+  const r = await tr.train();
+  t.equal(r.epochs, 1, 'one epoch');
+  t.equal(tr.epochs, 1, 'epochs recomputed: ceil(time / mean epoch time)');
+  t.same(readResults(join(r.saveDir, 'results.csv')).data.epoch, [1], 'one results.csv row');
+});
