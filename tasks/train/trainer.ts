@@ -18,7 +18,7 @@ import { PoseModel } from '../../models/yolov8_pose.js';
 import { ModelEMA } from '../../nn/ema.js';
 import { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
 import { clipGradNorm, type Optimizer } from '../../nn/optim.js';
-import { loadDatasetYaml, type DatasetConfig } from '../data/dataset.js';
+import type { DatasetConfig } from '../data/dataset.js';
 import { PoseDataset, type PoseBatch } from '../data/loader.js';
 import { BatchPrefetcher } from '../data/prefetch.js';
 import { getSaveDir } from '../predict/save.js';
@@ -34,6 +34,7 @@ import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, truncateResults
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
 import { freezeLayers } from './freeze.js';
+import { checkDataset } from '../data/dataset_download.js';
 import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -157,7 +158,7 @@ export class PoseTrainer {
     if (!this.resumeFrom && existsSync(this.csv)) unlinkSync(this.csv); // exist_ok reuses a folder: start a fresh results.csv
     this.log(`engine/trainer: ${Object.entries(a).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}`);
 
-    this.data = loadDatasetYaml(a.data!);
+    this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, { nc: this.data.nc, kptShape: this.data.kptShape, names: this.data.names, pretrained: a.pretrained, device: this.device });
     this.model = model;
     this.log(model.info(640, { verbose: false }).line);

@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
-import { loadDatasetYaml, loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
+import { loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
 import { getSaveDir } from '../predict/save.js';
 import { ConfusionMatrix } from './confusion.js';
 import { loadValBatch, rectBatches, type ValBatch } from './loader.js';
@@ -19,6 +19,7 @@ import { boxIou, keypointSigmas, kptIou, matchPredictions, oksAreas, PoseMetrics
 import { valNms, toNative, type NativeDetections } from './postprocess.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
+import { checkDataset } from '../data/dataset_download.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
@@ -97,7 +98,7 @@ export class PoseValidator {
    */
   async run(model: ValModel, device: Device, opts: { training?: boolean; onBatch?: (batch: ValBatch) => Promise<void> | void } = {}): Promise<ValResult> {
     const a = this.args;
-    const data = typeof a.data === 'string' ? loadDatasetYaml(a.data) : a.data;
+    const data = await checkDataset(a.data, { log: this.log }); // a missing dataset's `download:` zip is fetched first
     checkModelMatchesData(model, data, a.model_path);
     const stride = Math.max(...model.stride, 32);
     const imgsz = Math.max(Math.ceil(a.imgsz / stride) * stride, stride);
