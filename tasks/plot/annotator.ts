@@ -90,8 +90,10 @@ export function boxLabel(img: RgbImage, box: number[], label: string, color: RGB
   const [tw, th] = textSize(label, s);
   const w = tw + 2 * s;
   const outside = y1 - th >= 3;
-  fillRect(img, x1, y1, x1 + w, outside ? y1 - th - 3 : y1 + th + 3, color);
-  drawText(img, x1 + s, outside ? y1 - 2 - th : y1 + 2, label, txtColor, s);
+  // a label that would run past the right edge is shifted left to stay inside (later Ultralytics does the same)
+  const lx = x1 + w > img.width ? Math.max(0, img.width - w) : x1;
+  fillRect(img, lx, y1, lx + w, outside ? y1 - th - 3 : y1 + th + 3, color);
+  drawText(img, lx + s, outside ? y1 - 2 - th : y1 + 2, label, txtColor, s);
 }
 
 /** Annotator.kpts: one person's keypoints (nk, dims) and, for COCO-17, the skeleton. */
