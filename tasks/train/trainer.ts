@@ -35,6 +35,7 @@ import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
 import { freezeLayers } from './freeze.js';
 import { checkDataset } from '../data/dataset_download.js';
+import { plotTrainBatch } from '../val/plots.js';
 import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -255,6 +256,7 @@ export class PoseTrainer {
         if (a.time && performance.now() - t0 > a.time * 3.6e6) { timeUp = true; break; } // time= (hours) is up: end this epoch here
         await this.emit('on_train_batch_start');
         if (ni <= nw) this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, { nw, nbs: a.nbs, batch: a.batch, warmupBiasLr: a.warmup_bias_lr, warmupMomentum: a.warmup_momentum, momentum: a.momentum, rampMomentum: this.rampMomentum });
+        if (a.plots && ni < 3) plotTrainBatch(batch, this.data.names, this.data.kptShape, join(this.saveDir, `train_batch${ni}.jpg`)); // plot_training_samples
         const items = await this.step(batch);
         if (!items.every(Number.isFinite)) {
           pbar.close();

@@ -12,6 +12,7 @@ import { boxLabel, classColor, drawKeypoints } from '../plot/annotator.js';
 import type { Detections } from '../predict/nms.js';
 import type { ConfusionMatrix } from './confusion.js';
 import type { ValBatch } from './loader.js';
+import type { PoseBatch } from '../data/loader.js';
 import { smooth, type Metric, type PoseMetrics } from './metrics.js';
 
 const WHITE: RGB = [255, 255, 255], BLACK: RGB = [0, 0, 0], GREY: RGB = [128, 128, 128], BLUE: RGB = [0, 0, 255];
@@ -208,7 +209,7 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
   return img;
 }
 
-/** val_batch{i}_labels.png (ground truth) and val_batch{i}_pred.png (detections) for one batch. */
+/** val_batch{i}_labels.jpg (ground truth) and val_batch{i}_pred.jpg (detections), as Ultralytics names them. */
 export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<number, string>, kptShape: [number, number], saveDir: string, bi: number): void {
   const labels: TileAnnotations[] = batch.images.map((im) => ({ boxes: im.lbBoxes, cls: im.cls, conf: null, kpts: im.lbKpts, kptDims: 3 }));
   const per = kptShape[0] * kptShape[1];
@@ -222,6 +223,36 @@ export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<
       kptDims: kptShape[1],
     };
   });
-  writeImage(join(saveDir, `val_batch${bi}_labels.png`), mosaic(batch, labels, names, kptShape));
-  writeImage(join(saveDir, `val_batch${bi}_pred.png`), mosaic(batch, preds, names, kptShape));
+  writeImage(join(saveDir, `val_batch${bi}_labels.jpg`), mosaic(batch, labels, names, kptShape));
+  writeImage(join(saveDir, `val_batch${bi}_pred.jpg`), mosaic(batch, preds, names, kptShape));
+}
+
+/**
+ * train_batch{ni}.jpg (plot_training_samples): the augmented batch as the model sees it, with its
+ * labels (normalized xywh boxes and keypoints, scaled to the tile) and skeletons.
+ */
+export function plotTrainBatch(batch: PoseBatch, names: Record<number, string>, kptShape: [number, number], file: string): void {
+  const [B, , H, W] = batch.shape;
+  const letterboxed: RgbImage[] = [];
+  for (let b = 0; b < Math.min(B, 16); b++) {
+    const data = new Uint8Array(H * W * 3), base = b * 3 * H * W;
+    for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
+    letterboxed.push({ width: W, height: H, data });
+  }
+  const K = kptShape[0];
+  const tiles: TileAnnotations[] = letterboxed.map((_, b) => {
+    const idx = [...batch.batchIdx.keys()].filter((j) => batch.batchIdx[j] === b);
+    return {
+      boxes: idx.flatMap((j) => {
+        const [cx, cy, w, h] = batch.bboxes.subarray(j * 4, j * 4 + 4);
+        return [(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H];
+      }),
+      cls: idx.map((j) => batch.cls[j]),
+      conf: null,
+      kpts: Float32Array.from(idx.flatMap((j) => Array.from({ length: K * 3 }, (_, q) => batch.keypoints[j * K * 3 + q] * (q % 3 === 0 ? W : q % 3 === 1 ? H : 1)))),
+      kptDims: 3,
+    };
+  });
+  const vb = { shape: [H, W] as [number, number], letterboxed, images: batch.imFiles.map((imFile) => ({ imFile })), input: batch.images } as unknown as ValBatch;
+  writeImage(file, mosaic(vb, tiles, names, kptShape));
 }
