@@ -377,6 +377,10 @@ export class PoseTrainer {
       best.loadStateDict(readPoseCheckpoint(this.best).stateDict);
       best.names = { ...this.model.names };
       best.eval().fuse();
+      for (const p of best.parameters()) p.requiresGrad = false; // loaded for inference, as AutoBackend: '0 gradients'
+      const dev = this.device;
+      this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+      this.log(best.info(640, { verbose: false }).line); // 'YOLOv8n-pose summary (fused): 187 layers, ...'
       const v = new PoseValidator({ ...this.validator.args, plots: this.args.plots, save_dir: this.saveDir });
       v.log = this.log;
       v.callbacks = this.opts.events ?? null;
