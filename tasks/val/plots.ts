@@ -127,7 +127,16 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
     const labelW = Math.max(...labels.map((l) => textSize(l, s)[0])) + 16;
     const L = labelW + 40, T = 60, size = cell * k;
     const title = `Confusion Matrix${normalize ? ' Normalized' : ''}`;
-    const img = blank(Math.max(L + size + 40, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
+    const barX = L + size + 24, barW = 20; // the colour bar seaborn's heatmap draws beside the matrix
+    const img = blank(Math.max(barX + barW + 90, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
+    for (let y = 0; y < size; y++) fillRect(img, barX, T + y, barX + barW, T + y, blues(1 - y / Math.max(1, size - 1)));
+    strokeRect(img, barX, T, barX + barW, T + size, BLACK, 1);
+    for (let q = 0; q <= 4; q++) {
+      const y = Math.round(T + size - (q / 4) * size), v = (q / 4) * vmax;
+      fillRect(img, barX + barW, y, barX + barW + 4, y, BLACK);
+      const txt = normalize || vmax < 10 ? v.toFixed(2) : v.toFixed(0);
+      drawText(img, barX + barW + 8, y - textSize(txt, 1)[1] / 2, txt, BLACK, 1);
+    }
     for (let r = 0; r < k; r++)
       for (let c = 0; c < k; c++) {
         const v = val(r, c);
