@@ -8,6 +8,9 @@ import type { Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
 import type { Callbacks } from '../callbacks.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../engine/paths.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
 
 /** What val needs from the YOLO class. */
@@ -32,6 +35,14 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const { device: _d, ...rest } = args;
   const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
   v.callbacks = target.callbacks ?? null;
+  if (args.verbose !== false) {
+    // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
+    const dev = target.device!;
+    const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+    v.log(`yolo-ts ${version} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+    const info = (model as { info?: (imgsz: number, o: { verbose: boolean }) => { line: string } }).info;
+    if (typeof info === 'function') v.log(info.call(model, 640, { verbose: false }).line);
+  }
   return v.run(model, target.device!);
 }
 

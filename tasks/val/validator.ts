@@ -21,6 +21,8 @@ import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
+import { ProgressBar, type ProgressOptions } from '../progress.js';
+import { dirname } from 'node:path';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
 export interface ValModel {
@@ -82,6 +84,8 @@ export class PoseValidator {
   log: (s: string) => void = console.log;
   /** Ultralytics' on_val_* events (tasks/callbacks.ts), given this validator */
   callbacks: Callbacks | null = null;
+  /** the scan line and the batch bar (header as its description); default: stderr, drawn only on a terminal */
+  progress: Omit<ProgressOptions, 'desc' | 'initial'> | null = null;
 
   constructor(args: ValArgs) {
     this.args = { ...DEFAULTS, ...args };
@@ -104,6 +108,11 @@ export class PoseValidator {
     const imgsz = Math.max(Math.ceil(a.imgsz / stride) * stride, stride);
     if (imgsz !== a.imgsz) this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
+    const showBar = a.verbose && (this.progress ? true : !!process.stderr.isTTY);
+    if (showBar && !opts.training && split.samples.length) {
+      const n = split.samples.length, bg = split.nMissing + split.nEmpty;
+      new ProgressBar(n, { ...this.progress, desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`, initial: n }).close();
+    }
     const samples = split.samples;
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
     if (fixed) this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
@@ -126,7 +135,9 @@ export class PoseValidator {
     let seen = 0;
 
     await this.callbacks?.run('on_val_start', this);
-    if (a.verbose) this.log(headerRow());
+    // the header row is the batch bar's description on a terminal (as Ultralytics' tqdm), else a log line
+    const bar = showBar ? new ProgressBar(plan.batches.length, { ...this.progress, desc: headerRow() }) : null;
+    if (a.verbose && !bar) this.log(headerRow());
     for (const [bi, positions] of plan.batches.entries()) {
       await this.callbacks?.run('on_val_batch_start', this);
       const t0 = performance.now();
@@ -179,7 +190,9 @@ export class PoseValidator {
       });
       if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
       await this.callbacks?.run('on_val_batch_end', this);
+      bar?.update();
     }
+    bar?.close();
 
     // get_stats: metrics only when some box is a true positive, as Ultralytics.
     const ntPerClass = bincount(stats.targetCls, nc), ntPerImage = bincount(stats.targetImg, nc);
