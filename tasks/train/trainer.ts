@@ -36,6 +36,7 @@ import { validateEpoch } from './validate.js';
 import { freezeLayers } from './freeze.js';
 import { checkDataset } from '../data/dataset_download.js';
 import { plotTrainBatch } from '../val/plots.js';
+import { plotCorrelogram, plotLabels } from './label_plots.js';
 import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
@@ -179,6 +180,12 @@ export class PoseTrainer {
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
     if (a.workers > 0 && this.device.type !== 'cpu') this.prefetch = new BatchPrefetcher(this.loader);
+    if (a.plots && !this.resumeFrom) {
+      // plot_training_labels: before the first epoch, as Ultralytics
+      plotLabels(this.loader.labels, this.data.names, join(this.saveDir, 'labels.jpg'));
+      plotCorrelogram(this.loader.labels, join(this.saveDir, 'labels_correlogram.jpg'));
+      this.log(`Plotting labels to ${join(this.saveDir, 'labels.jpg')}... `);
+    }
     this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, plots: false, save_dir: this.saveDir, verbose: true });
     this.validator.callbacks = this.opts.events ?? null;
     this.validator.log = this.log;

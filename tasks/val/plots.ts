@@ -108,7 +108,7 @@ export function plotCurves(metrics: PoseMetrics, names: Record<number, string>, 
 
 /** matplotlib's "Blues" colormap, 9 stops. */
 const BLUES: RGB[] = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214], [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107]];
-function blues(t: number): RGB {
+export function blues(t: number): RGB {
   const u = Math.min(Math.max(t, 0), 1) * (BLUES.length - 1);
   const i = Math.min(Math.floor(u), BLUES.length - 2), f = u - i;
   return BLUES[i].map((v, k) => Math.round(v + (BLUES[i + 1][k] - v) * f)) as unknown as RGB;
