@@ -16,7 +16,7 @@ import { Boxes, Keypoints, Results } from './results.js';
 import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Callbacks } from '../callbacks.js';
 
 /** What the predictor needs from a model (models/yolov8_pose.ts PoseModel has it). */
@@ -41,6 +41,8 @@ export interface PredictArgs {
   save?: boolean;
   save_txt?: boolean;
   save_conf?: boolean;
+  /** Save each detection's crop to <run>/crops/<class>/<image stem>.jpg */
+  save_crop?: boolean;
   project?: string | null;
   name?: string | null;
   exist_ok?: boolean;
@@ -173,8 +175,8 @@ export class Predictor {
    */
   async *stream(source: SourceInput): AsyncGenerator<Results> {
     const src = await loadSource(source);
-    const { save = false, save_txt = false, save_conf = false } = this.args;
-    if ((save || save_txt) && !this.saveDir) {
+    const { save = false, save_txt = false, save_conf = false, save_crop = false } = this.args;
+    if ((save || save_txt || save_crop) && !this.saveDir) {
       this.saveDir = getSaveDir({ project: this.args.project, name: this.args.name, existOk: !!this.args.exist_ok });
       mkdirSync(save_txt ? join(this.saveDir, 'labels') : this.saveDir, { recursive: true });
     }
@@ -206,6 +208,7 @@ export class Predictor {
       if (this.saveDir) {
         r.saveDir = this.saveDir;
         if (save_txt) r.saveTxt(labelPath(this.saveDir, item.path), save_conf);
+        if (save_crop) r.saveCrop(join(this.saveDir, 'crops'), basename(labelPath(this.saveDir, item.path), '.txt'));
         if (save) r.save(imageSavePath(this.saveDir, item.path), { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
       }
       this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
