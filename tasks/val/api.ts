@@ -47,7 +47,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 }
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
-const BOOL_KEYS = ['save_json', 'plots', 'exist_ok', 'verbose'];
+const BOOL_KEYS = ['save_json', 'save_txt', 'save_conf', 'plots', 'exist_ok', 'verbose'];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
 export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 

@@ -20,6 +20,7 @@ import { valNms, toNative, type NativeDetections } from './postprocess.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
+import { saveValTxt } from './save_txt.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
 import { ProgressBar, type ProgressOptions } from '../progress.js';
 import { dirname } from 'node:path';
@@ -51,6 +52,9 @@ export interface ValArgs {
   max_det?: number;
   split?: 'val' | 'test' | 'train';
   save_json?: boolean;
+  /** labels/<stem>.txt per image with detections (Results.save_txt's format), and their confidences */
+  save_txt?: boolean;
+  save_conf?: boolean;
   /** PR/F1 curves, confusion matrix, val_batch images (default true) */
   plots?: boolean;
   project?: string | null;
@@ -187,6 +191,7 @@ export class PoseValidator {
         stats.conf.push(...det.conf), stats.predCls.push(...det.cls);
         stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
         if (a.save_json) jdict.push(...predToJson(det, im.imFile, classMap, kptShape));
+        if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
       });
       if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
       await this.callbacks?.run('on_val_batch_end', this);
