@@ -84,7 +84,9 @@ export function resolveTrainArgs(overrides: TrainOverrides = {}): TrainArgs {
   if (typeof args.optimizer !== 'string' || !OPTIMIZERS.map((o) => o.toLowerCase()).includes(args.optimizer.toLowerCase()))
     throw new Error(`train: optimizer=${fmt(args.optimizer)} not found in this toolkit's list of optimizers [${OPTIMIZERS.join(', ')}]`);
   args.optimizer = OPTIMIZERS.find((o) => o.toLowerCase() === String(args.optimizer).toLowerCase());
-  if (!(Number.isInteger(args.batch) && (args.batch as number) > 0)) throw new Error(`train: batch=${fmt(args.batch)} must be a positive integer (AutoBatch, batch=-1, is not supported)`);
+  const b = args.batch as number;
+  if (!((Number.isInteger(b) && b > 0) || b === -1 || (b > 0 && b < 1)))
+    throw new Error(`train: batch=${fmt(args.batch)} must be a positive integer, -1 (AutoBatch) or a memory fraction between 0 and 1`);
   if (!(Number.isInteger(args.epochs) && (args.epochs as number) > 0)) throw new Error(`train: epochs=${fmt(args.epochs)} must be a positive integer`);
   const imgsz = args.imgsz;
   if (Array.isArray(imgsz) ? imgsz.length !== 1 && !(imgsz.length === 2 && imgsz[0] === imgsz[1]) : typeof imgsz !== 'number')

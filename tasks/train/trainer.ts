@@ -25,7 +25,7 @@ import { getSaveDir } from '../predict/save.js';
 import { ProgressBar } from '../progress.js';
 import { formatG } from '../val/report.js';
 import { PoseValidator } from '../val/validator.js';
-import { argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
+import { DEFAULT_CFG, argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
 import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
 import { emaCopy, setupModel } from './model.js';
 import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, scheduleEpoch, warmupIterations } from './optimizer.js';
@@ -172,6 +172,13 @@ export class PoseTrainer {
     const imgsz = Math.max(Math.ceil(want / gs) * gs, gs);
     if (imgsz !== want) this.log(`WARNING ⚠️ imgsz=${want} must be multiple of max stride ${gs}, updating to ${imgsz}`);
     a.imgsz = imgsz;
+    if (a.batch < 1) {
+      // check_train_batch_size -> autobatch: it measures CUDA memory; neither the cpu nor a WebGPU adapter reports its memory
+      const fraction = a.batch > 0 ? a.batch : 0.6;
+      this.log(`AutoBatch: Computing optimal batch size for imgsz=${imgsz} at ${(fraction * 100).toFixed(1)}% CUDA memory utilization.`);
+      this.log(`AutoBatch:  ⚠️ intended for CUDA devices, using default batch-size ${DEFAULT_CFG.batch}`);
+      a.batch = DEFAULT_CFG.batch;
+    }
 
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
     this.loader = PoseDataset.fromConfig(this.data, 'train', {

@@ -31,7 +31,8 @@ t.test('every key is a key=value override, typed like Ultralytics', async (t) =>
   t.throws(() => resolveTrainArgs({ box: 'big' }), /'box=big' is of invalid type str/);
   t.throws(() => resolveTrainArgs({ optimizer: 'Lion' }), /optimizer=Lion not found .*Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto/);
   t.equal(resolveTrainArgs({ optimizer: 'rmsprop' }).optimizer, 'RMSProp');
-  t.throws(() => resolveTrainArgs({ batch: -1 }), /batch=-1 must be a positive integer/);
+  t.equal(resolveTrainArgs({ batch: -1 }).batch, -1, 'AutoBatch is resolved by the trainer');
+  t.throws(() => resolveTrainArgs({ batch: -2 }), /batch=-2 must be a positive integer, -1 \(AutoBatch\) or a memory fraction/);
   t.throws(() => resolveTrainArgs({ imgsz: [640, 480] }), /imgsz=\[640, 480\] must be one integer/);
   t.throws(() => resolveTrainArgs({ multi_scale: true }), /multi_scale=True \(multi-scale training\) is not supported/);
 });

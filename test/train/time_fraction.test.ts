@@ -1,4 +1,4 @@
-// fraction= trains on the first round(n * fraction) images; time= (hours) overrides epochs: the
+// fraction= trains on the first round(n * fraction) images; batch=-1 is AutoBatch; time= (hours) overrides epochs: the
 // run stops when the time is up, whatever epochs says, and recomputes epochs from the epoch time.
 import t from 'tap';
 import { mkdtempSync } from 'node:fs';
@@ -28,4 +28,14 @@ t.test('time=: stops when the time is up although epochs=100, and sets epochs fr
   t.equal(r.epochs, 1, 'one epoch');
   t.equal(tr.epochs, 1, 'epochs recomputed: ceil(time / mean epoch time)');
   t.same(readResults(join(r.saveDir, 'results.csv')).data.epoch, [1], 'one results.csv row');
+});
+
+t.test("batch=-1: AutoBatch's messages and the default batch of 16 (there is no CUDA memory to measure)", async (t) => {
+  const logs: string[] = [];
+  let batch = 0;
+  const events = new Callbacks().add('on_pretrain_routine_end', (tr: PoseTrainer) => { batch = tr.args.batch; throw new Error('enough'); });
+  await t.rejects(new PoseTrainer(tinyArgs(data, project, 'auto', { batch: -1 }), { log: (s) => logs.push(s), progressWrite: () => {}, events }).train(), /enough/);
+  t.equal(batch, 16);
+  t.ok(logs.includes('AutoBatch: Computing optimal batch size for imgsz=32 at 60.0% CUDA memory utilization.'));
+  t.ok(logs.includes('AutoBatch:  ⚠️ intended for CUDA devices, using default batch-size 16'));
 });
