@@ -86,8 +86,7 @@ function implemented(mode: Mode): Set<string> {
 
 /** Values an implemented key can still not take, with the reason. */
 function refusedValue(mode: Mode, k: string, v: unknown): string | null {
-  if (mode === 'train' && k === 'cache' && typeof v === 'string' && v.toLowerCase() === 'disk') return 'cache=disk (per-image .npy files) is not implemented; use cache=ram or cache=False';
-  if (mode === 'train' && k === 'cache' && !(v === true || v === false || v === null || (typeof v === 'string' && v.toLowerCase() === 'ram')))
+  if (mode === 'train' && k === 'cache' && !(v === true || v === false || v === null || (typeof v === 'string' && ['ram', 'disk'].includes(v.toLowerCase()))))
     return `cache=${fmt(v)} must be True, False, 'ram' or 'disk'`;
   return null;
 }

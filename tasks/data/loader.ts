@@ -24,6 +24,7 @@ import { scanLabels } from './cache.js';
 import { imageFiles, type DatasetConfig } from './dataset.js';
 import { randomHSV } from './hsv.js';
 import { readImage, type RgbImage } from './image.js';
+import { readThroughNpy } from './npy.js';
 import { toTargets, type Targets } from './instances.js';
 import type { LabelEntry } from './labels.js';
 import { toCHWFloat } from './letterbox.js';
@@ -46,8 +47,8 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** total epochs, for close_mosaic (default: never close) */
   epochs?: number;
-  /** keep decoded images in memory ('ram'); default off (Ultralytics' cache=False) */
-  cache?: boolean | 'ram';
+  /** keep decoded images in memory ('ram'), or as <image>.npy files beside them ('disk', Ultralytics' format); default off */
+  cache?: boolean | 'ram' | 'disk';
   /** write/read `<labels dir>.cache` (default true) */
   labelCache?: boolean;
   /** keep the first round(n * fraction) images of the sorted list (Ultralytics' fraction=, default 1) */
@@ -233,7 +234,7 @@ export class PoseDataset {
     const inBuffer = this.buffered.get(i);
     if (inBuffer) return inBuffer;
     const out = this.ram.get(i) ?? this.decode(i);
-    if (this.opts.cache) this.ram.set(i, out);
+    if (this.opts.cache === true || this.opts.cache === 'ram') this.ram.set(i, out);
     if (this.augment) {
       this.buffer.push(i);
       this.buffered.set(i, out);
@@ -247,7 +248,7 @@ export class PoseDataset {
     let img: RgbImage;
     try {
       if (this.broken.has(i)) throw new Error('skipped');
-      img = readImage(entry.imFile);
+      img = this.opts.cache === 'disk' ? readThroughNpy(entry.imFile, readImage) : readImage(entry.imFile);
     } catch (e) {
       // A file that passed the scan but does not decode: skip it for good rather than stop the epoch.
       if (!this.broken.has(i)) this.log(`WARNING: ${(e as Error).message}; the image is skipped (its neighbour is used in its place)`);

@@ -183,7 +183,7 @@ export class PoseTrainer {
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
       imgsz, batch: a.batch, augment: true, rect: false, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
-      cache: a.cache === true || a.cache === 'ram' ? 'ram' : false, prefix: 'train: ', log: this.log,
+      cache: a.cache === true || String(a.cache).toLowerCase() === 'ram' ? 'ram' : String(a.cache).toLowerCase() === 'disk' ? 'disk' : false, prefix: 'train: ', log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
     if (a.workers > 0 && this.device.type !== 'cpu') this.prefetch = new BatchPrefetcher(this.loader);
