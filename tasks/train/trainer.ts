@@ -181,8 +181,9 @@ export class PoseTrainer {
     }
 
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
+    if (a.rect) this.log("WARNING ⚠️ 'rect=True' is incompatible with DataLoader shuffle, setting shuffle=False");
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
-      imgsz, batch: a.batch, augment: true, rect: false, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
+      imgsz, batch: a.batch, augment: true, rect: a.rect, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
       cache: a.cache === true || String(a.cache).toLowerCase() === 'ram' ? 'ram' : String(a.cache).toLowerCase() === 'disk' ? 'disk' : false, prefix: 'train: ', log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });

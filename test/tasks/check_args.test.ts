@@ -40,7 +40,7 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
   t.throws(() => checkModeArgs('predict', { show: true }), /'show=True': showing a window .* is not implemented by yolo-ts predict; leave it at its default False/);
   t.throws(() => checkModeArgs('predict', { dnn: true }), /'dnn=True': the OpenCV DNN backend/);
   t.throws(() => checkModeArgs('export', { agnostic_nms: true }), /'agnostic_nms=True': Ultralytics' agnostic_nms option is not implemented by yolo-ts export/);
-  t.throws(() => checkModeArgs('train', { rect: true }), /'rect=True': rectangular training batches is not implemented by yolo-ts train/);
+  t.throws(() => checkModeArgs('train', { multi_scale: true }), /'multi_scale=True': multi-scale training is not implemented by yolo-ts train/);
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
   for (const m of MODES) for (const k of refusedKeys(m)) {
     const d = (DEFAULT_CFG as Record<string, unknown>)[k];
@@ -91,7 +91,7 @@ t.test('the YOLO class checks its option objects the same way, before any loadin
   const m = new YOLO('yolov8n-pose.yaml');
   await t.rejects(m.predict([], { confx: 0.3 } as never), /YOLO.predict.*|'confx' is not a valid YOLO argument/);
   await t.rejects(m.val({ save_hybrid: true } as never), /YOLO.val: 'save_hybrid=True'/);
-  await t.rejects(m.train({ rect: true }), /YOLO.train: 'rect=True'/);
+  await t.rejects(m.train({ multi_scale: true }), /YOLO.train: 'multi_scale=True'/);
   await t.rejects(m.export({ format: 'onnx', agnostic_nms: true } as never), /YOLO.export: 'agnostic_nms=True'/);
   t.equal(m.model, null, 'nothing was loaded');
 });
