@@ -5,3 +5,4 @@ export { YOLO, type PoseBackend, type YOLOOptions } from './tasks/yolo.js';
 export { buildPoseModel, loadPoseModel, PoseModel } from './models/index.js';
 export * as engine from './engine/index.js';
 export * as graph from './engine/graph/index.js';
+export { Callbacks, CALLBACK_EVENTS, type Callback, type CallbackEvent } from './tasks/callbacks.js';

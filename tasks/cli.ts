@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, MODES } from './cfg.js';
 import { packageRoot } from '../engine/paths.js';
-import { openWebGPU, releaseDevices, cpu } from '../engine/index.js';
+import { releaseDevices } from '../engine/index.js';
+import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
 
@@ -15,13 +16,29 @@ Modes:
   export   export to ONNX                     yolo export model=yolov8n-pose.pt format=onnx
   info     model summary                      yolo info model=yolov8n-pose.yaml imgsz=640
   demo     a short engine demo (autograd on the default device)
-  checks   report the devices this machine offers
+  checks   the versions, devices, adapter limits, ffmpeg, RAM and disk of this machine
   version  print the version
+  settings print the user settings      yolo settings | yolo settings runs_dir=path | yolo settings reset
+  cfg      print default.yaml (every key and its default)
+  copy-cfg write default_copy.yaml here, to edit and pass as cfg=default_copy.yaml
 
 Common keys: device=webgpu|cpu (default: webgpu when an adapter exists, else cpu)`;
 
 async function main(argv: string[]): Promise<number> {
-  const { mode, overrides } = parseArgs(argv);
+  if (argv[0] === 'settings') {
+    const { settingsCli } = await import('./settings.js');
+    return settingsCli(argv.slice(1));
+  }
+  const parsed = parseArgs(argv);
+  let { mode, overrides } = parsed;
+  // no mode word: the mode (and every key) may come from cfg=custom.yaml or mode=..., as Ultralytics
+  if (mode === 'help' && !argv.some((a) => ['help', '--help', '-h'].includes(a)) && Object.keys(overrides).length) {
+    overrides = applyCfgFile(overrides) as typeof overrides;
+    mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
+    if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
+  }
+  if (['train', 'val', 'predict', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
+  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
     case 'help':
@@ -31,9 +48,13 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
       return 0;
     case 'checks': {
-      const gpu = await openWebGPU();
-      console.log(`node ${process.version}\ncpu: ${cpu.name}\nwebgpu: ${gpu ? gpu.name : 'no adapter (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'}`);
+      const { checksReport } = await import('./checks.js');
+      console.log(await checksReport());
       return 0;
+    }
+    case 'cfg': case 'copy-cfg': {
+      const { cfgCli, copyCfgCli } = await import('./settings.js');
+      return mode === 'cfg' ? cfgCli() : copyCfgCli();
     }
     case 'info': {
       const { infoCli } = await import('./info.js');

@@ -38,6 +38,8 @@ export interface DownloadOptions {
   /** Give up when no data arrives for this long (default 30 s). */
   timeoutMs?: number;
   maxRedirects?: number;
+  /** Called as bytes arrive (total: the announced length, NaN when unknown), e.g. for a ProgressBar. */
+  onProgress?: (got: number, total: number) => void;
   /** Checks the complete file before it gets its real name; throw to reject it. */
   verify?: (tmpPath: string) => void;
 }
@@ -93,6 +95,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
       res.on('data', (chunk: Buffer) => {
         writeSync(fd, chunk);
         got += chunk.length;
+        opts.onProgress?.(got, total);
         const pct = total > 0 ? Math.floor((100 * got) / total) : -1;
         if (tty && pct !== shown) {
           shown = pct;

@@ -34,6 +34,8 @@ import type { ValResult } from './val/validator.js';
 import type { PoseMetrics } from './val/metrics.js';
 import type { TrainOverrides } from './train/args.js';
 import type { TrainResult } from './train/trainer.js';
+import { checkModeArgs } from './check_args.js';
+import { Callbacks, type Callback, type CallbackEvent } from './callbacks.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput, TrainOverrides, TrainResult };
 
@@ -63,6 +65,26 @@ export class YOLO {
 
   /** The last training's result (train() points this YOLO at its best.pt afterwards). */
   trainResult: TrainResult | null = null;
+  /** Ultralytics' callbacks: every train / val / predict / export run fires them (tasks/callbacks.ts). */
+  readonly callbacks = new Callbacks();
+
+  /** add_callback: `fn(trainer | validator | predictor | exporter)` on `event` (Ultralytics' names). */
+  addCallback(event: CallbackEvent, fn: Callback): this {
+    this.callbacks.add(event, fn);
+    return this;
+  }
+
+  /** clear_callback: removes every function of `event`. */
+  clearCallback(event: CallbackEvent): this {
+    this.callbacks.clear(event);
+    return this;
+  }
+
+  /** reset_callbacks: removes every function of every event. */
+  resetCallbacks(): this {
+    this.callbacks.reset();
+    return this;
+  }
 
   constructor(public modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
     this.task = opts.task ?? 'pose';
@@ -139,6 +161,7 @@ export class YOLO {
 
   /** Like predict(), yielding Results one at a time. */
   async *stream(source: SourceInput, args: PredictArgs = {}): AsyncGenerator<Results> {
+    args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
     const fresh = !this.model;
     const model = await this.load(args.device);
     if (fresh && (args.verbose ?? true)) {
@@ -151,6 +174,7 @@ export class YOLO {
     const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
     const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });
     this.predictor = p;
+    p.callbacks = this.callbacks;
     this.errors = p.errors;
     yield* p.stream(source);
   }
@@ -161,6 +185,7 @@ export class YOLO {
    */
   async val(args: ValCallArgs = {}): Promise<ValResult & Pick<PoseMetrics, 'box' | 'pose' | 'fitness'>> {
     const { valModel } = await import('./val/api.js');
+    args = checkModeArgs('val', args as Record<string, unknown>, { where: 'YOLO.val' }) as ValCallArgs;
     const r = await valModel(this, args);
     // Ultralytics returns the metrics object itself: metrics.box.map, metrics.pose.map50, metrics.fitness
     return Object.assign(r, { box: r.metrics.box, pose: r.metrics.pose, fitness: r.metrics.fitness });
@@ -174,10 +199,11 @@ export class YOLO {
   async train(args: TrainOverrides = {}): Promise<TrainResult> {
     if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.train: '${this.modelSpec}' is an exported model; train from a .pt checkpoint or a model .yaml`);
     const { PoseTrainer } = await import('./train/trainer.js');
+    args = checkModeArgs('train', args, { where: 'YOLO.train' });
     const model = this.weightsPath ?? this.modelSpec;
     const overrides: TrainOverrides = { ...args, model };
     if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase())) overrides.resume = model;
-    const r = await new PoseTrainer(overrides).train();
+    const r = await new PoseTrainer(overrides, { events: this.callbacks }).train();
     this.trainResult = r;
     this.modelSpec = existsSync(r.best) ? r.best : r.last;
     if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false);
@@ -209,6 +235,7 @@ export class YOLO {
    * (in the working folder for a yaml model) and returns its path. See tasks/export/exporter.ts.
    */
   async export(args: ExportArgs & { device?: string | Device } = {}): Promise<string> {
+    args = checkModeArgs('export', args as Record<string, unknown>, { where: 'YOLO.export' }) as typeof args;
     if (String(args.format).toLowerCase() === 'safetensors') { // weights for other frameworks (not an Ultralytics format)
       const f = (this.weightsPath ?? this.modelSpec).replace(/(\.(pt|ya?ml|safetensors))?$/i, '.safetensors');
       await this.save(f);
@@ -220,7 +247,11 @@ export class YOLO {
     const { device, ...rest } = args;
     const model = (this.model && !device ? this.model : await this.load(device ?? 'cpu')) as PoseModel; // Ultralytics exports on the cpu by default
     const data = this.ckptMeta?.train_args?.data;
-    return exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
+    const exporter = { args: rest, model, file: null as string | null }; // what on_export_* callbacks see
+    await this.callbacks.run('on_export_start', exporter);
+    exporter.file = await exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
+    await this.callbacks.run('on_export_end', exporter);
+    return exporter.file;
   }
 }
 

@@ -16,6 +16,8 @@ import { applyOrientation, ImageFormatError, readJpegInfo, readPngChunks, readTi
 import { decodeJpegComponents } from './jpeg_decoder.js';
 import { checkImageSize, checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
 import { InputError } from '../../engine/errors.js';
+import { decodeBmp, isBmp } from './bmp_decoder.js';
+import { decodeTiff, isTiff } from './tiff_decoder.js';
 import type { JpegInfo, Pixels } from './exif.js';
 
 /** An 8-bit RGB image, row-major HWC: `data.length === width * height * 3`. */
@@ -46,11 +48,13 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
     if (bytes.length >= 8 && bytes[0] === 0x89 && String.fromCharCode(...bytes.subarray(1, 4)) === 'PNG') {
       return decodePng(bytes);
     }
+    if (isBmp(bytes)) return decodeBmp(bytes); // BMP and TIFF: own decoders (bmp_decoder.ts, tiff_decoder.ts); MPO is JPEG
+    if (isTiff(bytes)) return decodeTiff(bytes);
   } catch (e) {
     if (e instanceof ImageFormatError) throw new InputError(name, e.message);
     throw new InputError(name, describeLibraryError(bytes[0] === 0xff ? 'JPEG' : 'PNG', e as Error), { cause: e });
   }
-  throw new InputError(name, 'unsupported image format (expected JPEG or PNG)');
+  throw new InputError(name, 'unsupported image format (expected JPEG, PNG, BMP, TIFF or MPO)');
 }
 
 // Truncation is caught before the libraries run (readJpegInfo / readPngChunks), so what they

@@ -24,6 +24,7 @@ import { scanLabels } from './cache.js';
 import { imageFiles, type DatasetConfig } from './dataset.js';
 import { randomHSV } from './hsv.js';
 import { readImage, type RgbImage } from './image.js';
+import { readThroughNpy } from './npy.js';
 import { toTargets, type Targets } from './instances.js';
 import type { LabelEntry } from './labels.js';
 import { toCHWFloat } from './letterbox.js';
@@ -46,10 +47,12 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** total epochs, for close_mosaic (default: never close) */
   epochs?: number;
-  /** keep decoded images in memory ('ram'); default off (Ultralytics' cache=False) */
-  cache?: boolean | 'ram';
+  /** keep decoded images in memory ('ram'), or as <image>.npy files beside them ('disk', Ultralytics' format); default off */
+  cache?: boolean | 'ram' | 'disk';
   /** write/read `<labels dir>.cache` (default true) */
   labelCache?: boolean;
+  /** keep the first round(n * fraction) images of the sorted list (Ultralytics' fraction=, default 1) */
+  fraction?: number;
   /** 'train: ' / 'val: ' */
   prefix?: string;
   log?: (m: string) => void;
@@ -178,7 +181,10 @@ export class PoseDataset {
   static fromConfig(cfg: DatasetConfig, split: 'train' | 'val' | 'test', opts: LoaderOptions = {}): PoseDataset {
     const source = cfg[split];
     if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
-    const scan = scanLabels(imageFiles(source), { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
+    let files = imageFiles(source);
+    const fraction = opts.fraction ?? 1;
+    if (fraction < 1) files = files.slice(0, roundHalfEven(files.length * fraction)); // Python's round()
+    const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
     if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
     return new PoseDataset(scan.labels, cfg, opts);
   }
@@ -228,7 +234,7 @@ export class PoseDataset {
     const inBuffer = this.buffered.get(i);
     if (inBuffer) return inBuffer;
     const out = this.ram.get(i) ?? this.decode(i);
-    if (this.opts.cache) this.ram.set(i, out);
+    if (this.opts.cache === true || this.opts.cache === 'ram') this.ram.set(i, out);
     if (this.augment) {
       this.buffer.push(i);
       this.buffered.set(i, out);
@@ -242,7 +248,7 @@ export class PoseDataset {
     let img: RgbImage;
     try {
       if (this.broken.has(i)) throw new Error('skipped');
-      img = readImage(entry.imFile);
+      img = this.opts.cache === 'disk' ? readThroughNpy(entry.imFile, readImage) : readImage(entry.imFile);
     } catch (e) {
       // A file that passed the scan but does not decode: skip it for good rather than stop the epoch.
       if (!this.broken.has(i)) this.log(`WARNING: ${(e as Error).message}; the image is skipped (its neighbour is used in its place)`);
@@ -339,4 +345,10 @@ interface Item {
   ori: [number, number];
   resized: [number, number];
   ratioPad?: { ratio: [number, number]; pad: [number, number] };
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }

@@ -6,10 +6,11 @@
 // they appear as the hex colour; the pose palette is passed as-is, so its triplets are BGR and are
 // reversed here for our RGB images.
 //
-// Imports: ../data/image (types), ./canvas.
+// Imports: ../data/image (types), ./canvas, ../train/args (closeMatches, for option typos).
 
 import type { RgbImage } from '../data/image.js';
 import { drawLine, drawText, fillCircle, fillRect, strokeRect, textSize, type RGB } from './canvas.js';
+import { closeMatches } from '../train/args.js';
 
 /** Ultralytics' Colors.palette (hex as RGB), indexed by class id modulo 20. */
 export const PALETTE_HEX = ['FF3838', 'FF9D97', 'FF701F', 'FFB21D', 'CFD231', '48F90A', '92CC17', '3DDB86', '1A9334', '00D4BB',
@@ -40,21 +41,34 @@ export const SKELETON: [number, number][] = [
 export const LIMB_COLOR_IDX = [9, 9, 9, 9, 7, 7, 7, 0, 0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16];
 export const KPT_COLOR_IDX = [16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9];
 
+/** Results.plot's keyword arguments, with Ultralytics' snake_case names (as every options object here). */
 export interface PlotOptions {
   /** Show confidence in labels (default true). */
   conf?: boolean;
   /** Box line width; default max(round((h + w + 3) / 2 * 0.003), 2) as Ultralytics. */
-  lineWidth?: number | null;
+  line_width?: number | null;
   /** Label text (default true). */
   labels?: boolean;
   /** Draw boxes (default true). */
   boxes?: boolean;
   /** Keypoint circle radius (default 5). */
-  kptRadius?: number;
+  kpt_radius?: number;
   /** Draw the skeleton (default true). */
-  kptLine?: boolean;
+  kpt_line?: boolean;
   /** Draw on this image instead of a copy of the original. */
   img?: RgbImage;
+}
+const PLOT_KEYS = ['conf', 'line_width', 'labels', 'boxes', 'kpt_radius', 'kpt_line', 'img'];
+
+/** An unknown plot option is an error naming the close match (lineWidth -> line_width), never ignored. */
+function checkPlotOptions(opts: object) {
+  const bad = Object.keys(opts).filter((k) => !PLOT_KEYS.includes(k));
+  if (!bad.length) return;
+  const hint = (k: string) => {
+    const m = closeMatches(k, PLOT_KEYS, 1, 0.5);
+    return m.length ? ` (did you mean '${m[0]}'?)` : '';
+  };
+  throw new Error(`Results.plot: ${bad.map((k) => `'${k}'${hint(k)}`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not a plot option; valid options are ${PLOT_KEYS.join(', ')}`);
 }
 
 /** What plotResult needs from a Results (kept structural to avoid an import cycle). */
@@ -76,8 +90,10 @@ export function boxLabel(img: RgbImage, box: number[], label: string, color: RGB
   const [tw, th] = textSize(label, s);
   const w = tw + 2 * s;
   const outside = y1 - th >= 3;
-  fillRect(img, x1, y1, x1 + w, outside ? y1 - th - 3 : y1 + th + 3, color);
-  drawText(img, x1 + s, outside ? y1 - 2 - th : y1 + 2, label, txtColor, s);
+  // a label that would run past the right edge is shifted left to stay inside (later Ultralytics does the same)
+  const lx = x1 + w > img.width ? Math.max(0, img.width - w) : x1;
+  fillRect(img, lx, y1, lx + w, outside ? y1 - th - 3 : y1 + th + 3, color);
+  drawText(img, lx + s, outside ? y1 - 2 - th : y1 + 2, label, txtColor, s);
 }
 
 /** Annotator.kpts: one person's keypoints (nk, dims) and, for COCO-17, the skeleton. */
@@ -105,10 +121,11 @@ export function drawKeypoints(img: RgbImage, kpts: Float32Array, kptShape: [numb
 
 /** Results.plot: a copy of the original with boxes + labels, then keypoints, last detection first. */
 export function plotResult(r: PlottableResult, opts: PlotOptions = {}): RgbImage {
-  const { conf = true, labels = true, boxes = true, kptRadius = 5, kptLine = true } = opts;
+  checkPlotOptions(opts);
+  const { conf = true, labels = true, boxes = true, kpt_radius: kptRadius = 5, kpt_line: kptLine = true } = opts;
   const src = opts.img ?? r.origImg;
   const img: RgbImage = { width: src.width, height: src.height, data: opts.img ? src.data : src.data.slice() };
-  const lw = opts.lineWidth || Math.max(Math.round(((img.height + img.width + 3) / 2) * 0.003), 2);
+  const lw = opts.line_width || Math.max(Math.round(((img.height + img.width + 3) / 2) * 0.003), 2);
   if (boxes) {
     for (let i = r.boxes.length - 1; i >= 0; i--) {
       const d = r.boxes.data.subarray(i * 6, i * 6 + 6);

@@ -11,7 +11,7 @@ import type { CfgValue } from '../cfg.js';
 import { YOLO, type PredictArgs } from '../yolo.js';
 
 const NUMBER_KEYS = ['conf', 'iou', 'max_det', 'line_width'];
-const BOOL_KEYS = ['save', 'save_txt', 'save_conf', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize'];
+const BOOL_KEYS = ['save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize'];
 const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode', 'batch'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 

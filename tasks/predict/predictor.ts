@@ -17,7 +17,8 @@ import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
 import { visualizeImage } from './visualize.js';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import type { Callbacks } from '../callbacks.js';
 
 /** What the predictor needs from a model (models/yolov8_pose.ts PoseModel has it). */
 export interface PoseNet {
@@ -41,6 +42,8 @@ export interface PredictArgs {
   save?: boolean;
   save_txt?: boolean;
   save_conf?: boolean;
+  /** Save each detection's crop to <run>/crops/<class>/<image stem>.jpg */
+  save_crop?: boolean;
   project?: string | null;
   name?: string | null;
   exist_ok?: boolean;
@@ -80,6 +83,10 @@ export class Predictor {
   /** Summed stage times (ms) and images seen, for the speed line. */
   readonly totals = { preprocess: 0, inference: 0, postprocess: 0, seen: 0 };
   lastShape: number[] = [];
+  /** Ultralytics' on_predict_* events (tasks/callbacks.ts), given this predictor */
+  callbacks: Callbacks | null = null;
+  /** the current batch's Results (one image), as Ultralytics' predictor.results for callbacks */
+  results: Results[] = [];
   private warmedUp = false;
 
   constructor(readonly model: PoseNet, readonly device: Device, args: PredictArgs = {}) {
@@ -172,15 +179,17 @@ export class Predictor {
    */
   async *stream(source: SourceInput): AsyncGenerator<Results> {
     const src = await loadSource(source);
-    const { save = false, save_txt = false, save_conf = false } = this.args;
-    if ((save || save_txt || this.args.visualize) && !this.saveDir) {
+    const { save = false, save_txt = false, save_conf = false, save_crop = false } = this.args;
+    if ((save || save_txt || save_crop || this.args.visualize) && !this.saveDir) {
       this.saveDir = getSaveDir({ project: this.args.project, name: this.args.name, existOk: !!this.args.exist_ok });
       mkdirSync(save_txt ? join(this.saveDir, 'labels') : this.saveDir, { recursive: true });
     }
     await this.warmup();
     this.log('');
+    await this.callbacks?.run('on_predict_start', this);
     const n = src.items.length;
     for (const [i, item] of src.items.entries()) {
+      await this.callbacks?.run('on_predict_batch_start', this);
       const inMemory = !item.path.includes('/') && !item.path.includes('\\');
       const prefix = inMemory ? `${i}: ` : `image ${i + 1}/${n} ${item.path}: `;
       let img: RgbImage;
@@ -194,6 +203,8 @@ export class Predictor {
         continue;
       }
       const r = await this.predictImage(img, item.path);
+      this.results = [r];
+      await this.callbacks?.run('on_predict_postprocess_end', this);
       this.totals.preprocess += r.speed.preprocess;
       this.totals.inference += r.speed.inference;
       this.totals.postprocess += r.speed.postprocess;
@@ -201,12 +212,15 @@ export class Predictor {
       if (this.saveDir) {
         r.saveDir = this.saveDir;
         if (save_txt) r.saveTxt(labelPath(this.saveDir, item.path), save_conf);
-        if (save) r.save(imageSavePath(this.saveDir, item.path), { lineWidth: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
+        if (save_crop) r.saveCrop(join(this.saveDir, 'crops'), basename(labelPath(this.saveDir, item.path), '.txt'));
+        if (save) r.save(imageSavePath(this.saveDir, item.path), { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
       }
       this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
+      await this.callbacks?.run('on_predict_batch_end', this);
       yield r;
     }
     this.summary();
+    await this.callbacks?.run('on_predict_end', this);
   }
 
   /** The closing lines: per-image speed and where results went. */

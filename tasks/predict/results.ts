@@ -10,7 +10,8 @@ import { writeImage, type RgbImage } from '../data/image.js';
 import { plotResult, type PlotOptions } from '../plot/annotator.js';
 import { formatG } from './save.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 
 const f32 = Math.fround;
 export type Shape2 = [number, number]; // (height, width)
@@ -190,6 +191,31 @@ export class Results {
   /** The image with boxes, labels, keypoints and the skeleton drawn (a new RGB image). */
   plot(opts: PlotOptions = {}): RgbImage {
     return plotResult(this, opts);
+  }
+
+  /**
+   * save_crop: each detection's box, grown as save_one_box grows it (x1.02 + 10 px, clipped to the
+   * image), cut from the original image to `<saveDir>/<class name>/<fileName>.jpg` (fileName2.jpg,
+   * fileName3.jpg, ... when taken). Returns the files written.
+   */
+  saveCrop(saveDir: string, fileName: string): string[] {
+    const out: string[] = [];
+    const { width: W, height: H } = this.origImg;
+    const xyxy = this.boxes.xyxy, cls = this.boxes.cls;
+    xyxy.forEach(([x1, y1, x2, y2], i) => {
+      const w = (x2 - x1) * 1.02 + 10, h = (y2 - y1) * 1.02 + 10, cx = (x1 + x2) / 2, cy = (y1 + y2) / 2;
+      const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
+      const [a, b, c, d] = [clip(cx - w / 2, W), clip(cy - h / 2, H), clip(cx + w / 2, W), clip(cy + h / 2, H)].map(Math.trunc);
+      if (c <= a || d <= b) return;
+      const crop: RgbImage = { width: c - a, height: d - b, data: new Uint8Array((c - a) * (d - b) * 3) };
+      for (let y = b; y < d; y++) crop.data.set(this.origImg.data.subarray((y * W + a) * 3, (y * W + c) * 3), (y - b) * (c - a) * 3);
+      const dir = join(saveDir, this.names[cls[i]] ?? String(cls[i]));
+      let file = join(dir, `${fileName}.jpg`);
+      for (let n = 2; existsSync(file); n++) file = join(dir, `${fileName}${n}.jpg`); // increment_path
+      writeImage(file, crop);
+      out.push(file);
+    });
+    return out;
   }
 
   /** Writes plot() to `file` (.jpg or .png). */

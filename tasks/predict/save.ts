@@ -5,6 +5,7 @@
 // Imports: node only.
 
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { loadSettings } from '../settings.js';
 import { basename, extname, join } from 'node:path';
 
 /**
@@ -58,7 +59,7 @@ export interface SaveDirOptions {
 /** get_save_dir: <project>/<name>, incremented unless existOk. Not created here. */
 export function getSaveDir(opts: SaveDirOptions = {}): string {
   const { task = 'pose', mode = 'predict', existOk = false } = opts;
-  const project = opts.project || join('runs', task);
+  const project = opts.project || join(loadSettings().runs_dir, task); // `yolo settings runs_dir=...`
   const name = opts.name || mode;
   return incrementPath(join(project, name), existOk);
 }

@@ -32,7 +32,7 @@ export const DEFAULT_CFG = {
   lr0: 0.01, lrf: 0.01, momentum: 0.937, weight_decay: 0.0005, warmup_epochs: 3.0, warmup_momentum: 0.8,
   warmup_bias_lr: 0.1, box: 7.5, cls: 0.5, dfl: 1.5, pose: 12.0, kobj: 1.0, label_smoothing: 0.0, nbs: 64,
   hsv_h: 0.015, hsv_s: 0.7, hsv_v: 0.4, degrees: 0.0, translate: 0.1, scale: 0.5, shear: 0.0, perspective: 0.0,
-  flipud: 0.0, fliplr: 0.5, bgr: 0.0, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0, copy_paste_mode: 'flip',
+  flipud: 0.0, fliplr: 0.5, bgr: 0.0, mosaic: 1.0, mixup: 0.0, copy_paste: 0.0,
   auto_augment: 'randaugment', erasing: 0.4, crop_fraction: 1.0,
   cfg: null as string | null, tracker: 'botsort.yaml',
 };
@@ -52,16 +52,16 @@ const BOOL_KEYS = new Set(['save', 'exist_ok', 'verbose', 'deterministic', 'sing
   'show_conf', 'visualize', 'augment', 'agnostic_nms', 'retina_masks', 'show_boxes', 'keras', 'optimize', 'int8', 'dynamic',
   'simplify', 'nms', 'profile', 'multi_scale']);
 
-/** Optimizers this toolkit implements (Ultralytics also has Adam, Adamax, NAdam, RAdam, RMSProp). */
-export const OPTIMIZERS = ['SGD', 'AdamW', 'auto'];
+/** Ultralytics' optimizer list (build_optimizer), every one implemented (nn/optim.ts, nn/optim_more.ts). */
+export const OPTIMIZERS = ['Adam', 'Adamax', 'AdamW', 'NAdam', 'RAdam', 'RMSProp', 'SGD', 'auto'];
 
 /**
  * Training keys whose non-default values change training in ways this toolkit does not implement:
  * rejected with a clear error instead of being silently ignored.
  */
-const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
-  time: 'timed training', multi_scale: 'multi-scale training', rect: 'rectangular training batches', profile: 'profiling',
-  freeze: 'freezing layers', single_cls: 'single-class training', fraction: 'training on a fraction of the dataset',
+export const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
+  multi_scale: 'multi-scale training', profile: 'profiling',
+  single_cls: 'single-class training',
   label_smoothing: 'label smoothing (deprecated in Ultralytics too)', bgr: 'BGR channel swapping', copy_paste: 'copy-paste (a segmentation augmentation)',
 };
 
@@ -84,7 +84,9 @@ export function resolveTrainArgs(overrides: TrainOverrides = {}): TrainArgs {
   if (typeof args.optimizer !== 'string' || !OPTIMIZERS.map((o) => o.toLowerCase()).includes(args.optimizer.toLowerCase()))
     throw new Error(`train: optimizer=${fmt(args.optimizer)} not found in this toolkit's list of optimizers [${OPTIMIZERS.join(', ')}]`);
   args.optimizer = OPTIMIZERS.find((o) => o.toLowerCase() === String(args.optimizer).toLowerCase());
-  if (!(Number.isInteger(args.batch) && (args.batch as number) > 0)) throw new Error(`train: batch=${fmt(args.batch)} must be a positive integer (AutoBatch, batch=-1, is not supported)`);
+  const b = args.batch as number;
+  if (!((Number.isInteger(b) && b > 0) || b === -1 || (b > 0 && b < 1)))
+    throw new Error(`train: batch=${fmt(args.batch)} must be a positive integer, -1 (AutoBatch) or a memory fraction between 0 and 1`);
   if (!(Number.isInteger(args.epochs) && (args.epochs as number) > 0)) throw new Error(`train: epochs=${fmt(args.epochs)} must be a positive integer`);
   const imgsz = args.imgsz;
   if (Array.isArray(imgsz) ? imgsz.length !== 1 && !(imgsz.length === 2 && imgsz[0] === imgsz[1]) : typeof imgsz !== 'number')
@@ -94,7 +96,7 @@ export function resolveTrainArgs(overrides: TrainOverrides = {}): TrainArgs {
   return args as TrainArgs;
 }
 
-function checkTypes(args: Record<string, unknown>) {
+export function checkTypes(args: Record<string, unknown>) {
   for (const [k, v] of Object.entries(args)) {
     if (v === null || v === undefined) continue;
     if (FLOAT_KEYS.has(k) && typeof v !== 'number')
@@ -111,7 +113,7 @@ function checkTypes(args: Record<string, unknown>) {
 }
 
 /** check_dict_alignment: every key must be one of default.yaml's; suggest the closest ones. */
-function checkAlignment(overrides: Record<string, unknown>) {
+export function checkAlignment(overrides: Record<string, unknown>) {
   const base = Object.keys(DEFAULT_CFG).filter((k) => k !== 'task' && k !== 'mode');
   const bad = Object.keys(overrides).filter((k) => !(k in DEFAULT_CFG) && k !== 'save_dir');
   if (!bad.length) return;

@@ -8,6 +8,7 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Module } from '../../nn/module.js';
 import { AdamW, SGD, type Optimizer } from '../../nn/optim.js';
+import { Adam, Adamax, NAdam, RAdam, RMSprop } from '../../nn/optim_more.js';
 import { interp, linearLf, oneCycle } from '../../nn/lr_schedule.js';
 
 /** Python's round() and numpy's .round(): halves go to the even neighbour. */
@@ -62,8 +63,8 @@ export function paramGroups(model: Module): ParamGroups {
 
 export interface BuiltOptimizer {
   optimizer: Optimizer;
-  /** 'SGD' or 'AdamW' (what 'auto' resolved to) */
-  name: 'SGD' | 'AdamW';
+  /** the optimizer's name ('auto' resolved to 'SGD' or 'AdamW') */
+  name: string;
   lr: number;
   momentum: number;
   /** 'auto' sets warmup_bias_lr to 0 ("no higher than 0.01 for Adam") */
@@ -88,12 +89,18 @@ export function buildOptimizer(model: Module, o: { name: string; lr: number; mom
   const g = paramGroups(model);
   const groups = [{ params: g.biases, weightDecay: 0 }, { params: g.decay, weightDecay: o.decay }, { params: g.bnWeights, weightDecay: 0 }];
   let optimizer: Optimizer;
-  if (name === 'AdamW') optimizer = new AdamW(groups, { lr, betas: [momentum, 0.999], weightDecay: 0 });
+  const betas: [number, number] = [momentum, 0.999]; // Ultralytics: betas=(momentum, 0.999) for the Adam family
+  if (name === 'AdamW') optimizer = new AdamW(groups, { lr, betas, weightDecay: 0 });
+  else if (name === 'Adam') optimizer = new Adam(groups, { lr, betas });
+  else if (name === 'Adamax') optimizer = new Adamax(groups, { lr, betas });
+  else if (name === 'NAdam') optimizer = new NAdam(groups, { lr, betas });
+  else if (name === 'RAdam') optimizer = new RAdam(groups, { lr, betas });
+  else if (name === 'RMSProp') optimizer = new RMSprop(groups, { lr, momentum });
   else if (name === 'SGD') optimizer = new SGD(groups, { lr, momentum, nesterov: true });
-  else throw new Error(`optimizer '${name}' not found in this toolkit's list of optimizers [SGD, AdamW, auto]`);
-  const summary = `optimizer: ${name}(lr=${lr}, momentum=${momentum}) with parameter groups ${g.bnWeights.length} weight(decay=0.0), ${g.decay.length} weight(decay=${o.decay}), ${g.biases.length} bias(decay=0.0)`;
+  else throw new Error(`optimizer '${name}' not found in list of available optimizers [Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto]`);
+  const summary = `optimizer: ${name === 'RMSProp' ? 'RMSprop' : name}(lr=${lr}, momentum=${momentum}) with parameter groups ${g.bnWeights.length} weight(decay=0.0), ${g.decay.length} weight(decay=${o.decay}), ${g.biases.length} bias(decay=0.0)`;
   log(summary);
-  return { optimizer, name: name as 'SGD' | 'AdamW', lr, momentum, warmupBiasLr, summary };
+  return { optimizer, name, lr, momentum, warmupBiasLr, summary };
 }
 
 /** _setup_scheduler's lf: one_cycle(1, lrf, epochs) with cos_lr, else linear decay to lrf. */

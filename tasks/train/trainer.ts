@@ -18,14 +18,14 @@ import { PoseModel } from '../../models/yolov8_pose.js';
 import { ModelEMA } from '../../nn/ema.js';
 import { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
 import { clipGradNorm, type Optimizer } from '../../nn/optim.js';
-import { loadDatasetYaml, type DatasetConfig } from '../data/dataset.js';
+import type { DatasetConfig } from '../data/dataset.js';
 import { PoseDataset, type PoseBatch } from '../data/loader.js';
 import { BatchPrefetcher } from '../data/prefetch.js';
 import { getSaveDir } from '../predict/save.js';
 import { ProgressBar } from '../progress.js';
 import { formatG } from '../val/report.js';
 import { PoseValidator } from '../val/validator.js';
-import { argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
+import { DEFAULT_CFG, argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
 import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
 import { emaCopy, setupModel } from './model.js';
 import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, scheduleEpoch, warmupIterations } from './optimizer.js';
@@ -33,6 +33,11 @@ import { plotResults } from './plots.js';
 import { LOSS_NAMES, METRIC_KEYS, appendResults, labelLossItems, readResults, truncateResults } from './results.js';
 import { findResumeCheckpoint } from './resume.js';
 import { validateEpoch } from './validate.js';
+import { freezeLayers } from './freeze.js';
+import { checkDataset } from '../data/dataset_download.js';
+import { plotTrainBatch } from '../val/plots.js';
+import { plotCorrelogram, plotLabels } from './label_plots.js';
+import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
 const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 
@@ -49,6 +54,8 @@ export interface TrainerOptions {
   log?: (s: string) => void;
   /** progress bars go here (default: stderr); tests capture them */
   progressWrite?: (s: string) => void;
+  /** Ultralytics' named events (tasks/callbacks.ts), also given to the validator */
+  events?: Callbacks;
   /** Ultralytics-style callbacks (awaited) */
   callbacks?: {
     /** after each batch (forward, backward and any optimizer step) */
@@ -120,12 +127,21 @@ export class PoseTrainer {
   /** Runs the whole training; resolves with the run folder and the final metrics. */
   async train(): Promise<TrainResult> {
     try {
+      await this.emit('on_pretrain_routine_start');
       await this.setup();
+      await this.emit('on_pretrain_routine_end');
       await this.loop();
-      return await this.finish();
+      const r = await this.finish();
+      await this.emit('on_train_end');
+      return r;
     } finally {
       await this.prefetch?.close();
+      await this.emit('teardown');
     }
+  }
+
+  private async emit(event: CallbackEvent) {
+    await this.opts.events?.run(event, this);
   }
 
   // ---- setup (BaseTrainer.__init__ + _setup_train) --------------------------------------------
@@ -144,28 +160,42 @@ export class PoseTrainer {
     if (!this.resumeFrom && existsSync(this.csv)) unlinkSync(this.csv); // exist_ok reuses a folder: start a fresh results.csv
     this.log(`engine/trainer: ${Object.entries(a).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}`);
 
-    this.data = loadDatasetYaml(a.data!);
+    this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, { nc: this.data.nc, kptShape: this.data.kptShape, names: this.data.names, pretrained: a.pretrained, device: this.device });
     this.model = model;
     this.log(model.info(640, { verbose: false }).line);
     if (transfer && !this.resumeFrom) this.log(transfer);
-    const frozen = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([k]) => k);
-    for (const k of frozen) this.log(`Freezing layer '${k}'`);
+    freezeLayers(model, a.freeze as number | number[] | null, this.log);
 
     const gs = Math.max(...model.stride, 32);
     const want = a.imgsz as number; // resolveTrainArgs made it one number
     const imgsz = Math.max(Math.ceil(want / gs) * gs, gs);
     if (imgsz !== want) this.log(`WARNING ⚠️ imgsz=${want} must be multiple of max stride ${gs}, updating to ${imgsz}`);
     a.imgsz = imgsz;
+    if (a.batch < 1) {
+      // check_train_batch_size -> autobatch: it measures CUDA memory; neither the cpu nor a WebGPU adapter reports its memory
+      const fraction = a.batch > 0 ? a.batch : 0.6;
+      this.log(`AutoBatch: Computing optimal batch size for imgsz=${imgsz} at ${(fraction * 100).toFixed(1)}% CUDA memory utilization.`);
+      this.log(`AutoBatch:  ⚠️ intended for CUDA devices, using default batch-size ${DEFAULT_CFG.batch}`);
+      a.batch = DEFAULT_CFG.batch;
+    }
 
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
+    if (a.rect) this.log("WARNING ⚠️ 'rect=True' is incompatible with DataLoader shuffle, setting shuffle=False");
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
-      imgsz, batch: a.batch, augment: true, rect: false, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs,
-      cache: a.cache === true || a.cache === 'ram' ? 'ram' : false, prefix: 'train: ', log: this.log,
+      imgsz, batch: a.batch, augment: true, rect: a.rect, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
+      cache: a.cache === true || String(a.cache).toLowerCase() === 'ram' ? 'ram' : String(a.cache).toLowerCase() === 'disk' ? 'disk' : false, prefix: 'train: ', log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
     if (a.workers > 0 && this.device.type !== 'cpu') this.prefetch = new BatchPrefetcher(this.loader);
+    if (a.plots && !this.resumeFrom) {
+      // plot_training_labels: before the first epoch, as Ultralytics
+      plotLabels(this.loader.labels, this.data.names, join(this.saveDir, 'labels.jpg'));
+      plotCorrelogram(this.loader.labels, join(this.saveDir, 'labels_correlogram.jpg'));
+      this.log(`Plotting labels to ${join(this.saveDir, 'labels.jpg')}... `);
+    }
     this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, plots: false, save_dir: this.saveDir, verbose: true });
+    this.validator.callbacks = this.opts.events ?? null;
     this.validator.log = this.log;
     this.ema = new ModelEMA(emaCopy(model, this.device));
     this.loss = new V8PoseLoss({ nc: model.nc, kptShape: model.kptShape, strides: model.stride, hyp: { box: a.box, cls: a.cls, dfl: a.dfl, pose: a.pose, kobj: a.kobj } });
@@ -176,7 +206,7 @@ export class PoseTrainer {
     const built = buildOptimizer(model, { name: a.optimizer, lr: a.lr0, momentum: a.momentum, decay: nb.weightDecay, iterations: nb.iterations, nc: model.nc, warmupBiasLr: a.warmup_bias_lr }, this.log);
     this.optimizer = built.optimizer;
     a.warmup_bias_lr = built.warmupBiasLr;
-    this.rampMomentum = built.name === 'SGD';
+    this.rampMomentum = built.name === 'SGD' || built.name === 'RMSProp'; // groups with a 'momentum' key, as the warmup checks
     this.lf = lrLambda(this.epochs, a.lrf, a.cos_lr);
     if (this.resumeFrom) await this.resumeTraining(this.resumeFrom);
   }
@@ -225,18 +255,23 @@ export class PoseTrainer {
     const nw = warmupIterations(a.warmup_epochs, nb);
     this.log(`Image sizes ${a.imgsz} train, ${a.imgsz} val\nUsing ${this.prefetch ? 1 : 0} dataloader workers\nLogging results to ${this.saveDir}\nStarting training for ${this.epochs} epochs...`);
     const t0 = performance.now();
+    await this.emit('on_train_start');
     for (let epoch = this.startEpoch; ; epoch++) {
       this.epoch = epoch;
+      await this.emit('on_train_epoch_start');
       scheduleEpoch(this.optimizer, this.lf, epoch);
       this.model.train();
       if (epoch === this.epochs - a.close_mosaic && a.close_mosaic > 0) this.log('Closing dataloader mosaic'); // the dataset drops mosaic and mixup from this epoch on
       this.log('\n' + ['Epoch', 'GPU_mem', ...LOSS_NAMES, 'Instances', 'Size'].map((s) => s.padStart(11)).join(''));
       const pbar = new ProgressBar(nb, { write: this.opts.progressWrite });
       let tloss: number[] | null = null;
-      let i = 0;
+      let i = 0, timeUp = false;
       for await (const batch of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
         const ni = i + nb * epoch;
+        if (a.time && performance.now() - t0 > a.time * 3.6e6) { timeUp = true; break; } // time= (hours) is up: end this epoch here
+        await this.emit('on_train_batch_start');
         if (ni <= nw) this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, { nw, nbs: a.nbs, batch: a.batch, warmupBiasLr: a.warmup_bias_lr, warmupMomentum: a.warmup_momentum, momentum: a.momentum, rampMomentum: this.rampMomentum });
+        if (a.plots && ni < 3) plotTrainBatch(batch, this.data.names, this.data.kptShape, join(this.saveDir, `train_batch${ni}.jpg`)); // plot_training_samples
         const items = await this.step(batch);
         if (!items.every(Number.isFinite)) {
           pbar.close();
@@ -252,11 +287,13 @@ export class PoseTrainer {
         pbar.update();
         i++;
         await this.opts.callbacks?.onTrainBatchEnd?.(this, ni);
+        await this.emit('on_train_batch_end');
       }
       pbar.close();
+      await this.emit('on_train_epoch_end');
       const lr = Object.fromEntries(this.optimizer.paramGroups.map((g, k) => [`lr/pg${k}`, g.lr]));
       const finalEpoch = epoch + 1 >= this.epochs;
-      if (a.val || finalEpoch || this.possibleStop) {
+      if (a.val || finalEpoch || this.possibleStop || timeUp) {
         try {
           await this.validate();
         } catch (e) {
@@ -267,9 +304,18 @@ export class PoseTrainer {
         }
       }
       appendResults(this.csv, epoch + 1, { ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'), ...this.metrics, ...lr });
-      const stop = this.earlyStop(epoch + 1) || finalEpoch;
+      let stop = this.earlyStop(epoch + 1) || finalEpoch || timeUp || (!!a.time && performance.now() - t0 > a.time * 3.6e6);
       if (a.save || finalEpoch) await this.saveModel(epoch, i - 1 + nb * epoch);
+      if (a.save || finalEpoch) await this.emit('on_model_save');
+      if (a.time) {
+        // time= overrides epochs: as many as the mean epoch time fits, the schedule stretched to them
+        const mean = (performance.now() - t0) / (epoch - this.startEpoch + 1);
+        this.epochs = a.epochs = Math.ceil((a.time * 3.6e6) / mean);
+        this.lf = lrLambda(this.epochs, a.lrf, a.cos_lr);
+        stop ||= epoch >= this.epochs;
+      }
       await this.opts.callbacks?.onFitEpochEnd?.(this);
+      await this.emit('on_fit_epoch_end');
       if (stop) break;
     }
     this.log(`\n${this.epoch - this.startEpoch + 1} epochs completed in ${((performance.now() - t0) / 3.6e6).toFixed(3)} hours.`);
@@ -356,10 +402,17 @@ export class PoseTrainer {
       best.loadStateDict(readPoseCheckpoint(this.best).stateDict);
       best.names = { ...this.model.names };
       best.eval().fuse();
+      for (const p of best.parameters()) p.requiresGrad = false; // loaded for inference, as AutoBackend: '0 gradients'
+      const dev = this.device;
+      this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+      this.log(best.info(640, { verbose: false }).line); // 'YOLOv8n-pose summary (fused): 187 layers, ...'
       const v = new PoseValidator({ ...this.validator.args, plots: this.args.plots, save_dir: this.saveDir });
       v.log = this.log;
+      v.callbacks = this.opts.events ?? null;
       const r = await v.run(best, this.device);
       metrics = { ...r.resultsDict };
+      this.metrics = { ...r.resultsDict };
+      await this.emit('on_fit_epoch_end');
     }
     if (this.args.plots) plotResults([{ file: this.csv, label: 'results' }], join(this.saveDir, 'results.png'));
     if (!this.args.plots || !existsSync(this.best)) this.log(`Results saved to ${this.saveDir}`); // else best.pt's validation said so

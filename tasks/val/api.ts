@@ -7,6 +7,10 @@
 import type { Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
+import type { Callbacks } from '../callbacks.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../engine/paths.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
 
 /** What val needs from the YOLO class. */
@@ -15,6 +19,8 @@ export interface ValTarget {
   ckptMeta: CheckpointMeta | null;
   device: Device | null;
   load(device?: string | Device): Promise<ValModel>;
+  /** Ultralytics' on_val_* callbacks */
+  callbacks?: Callbacks;
 }
 
 export type ValCallArgs = Partial<ValArgs> & { device?: string | Device };
@@ -28,11 +34,20 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
   const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
+  v.callbacks = target.callbacks ?? null;
+  if (args.verbose !== false) {
+    // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
+    const dev = target.device!;
+    const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+    v.log(`yolo-ts ${version} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+    const info = (model as { info?: (imgsz: number, o: { verbose: boolean }) => { line: string } }).info;
+    if (typeof info === 'function') v.log(info.call(model, 640, { verbose: false }).line);
+  }
   return v.run(model, target.device!);
 }
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
-const BOOL_KEYS = ['save_json', 'plots', 'exist_ok', 'verbose'];
+const BOOL_KEYS = ['save_json', 'save_txt', 'save_conf', 'plots', 'exist_ok', 'verbose'];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
 export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 

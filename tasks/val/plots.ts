@@ -12,6 +12,7 @@ import { boxLabel, classColor, drawKeypoints } from '../plot/annotator.js';
 import type { Detections } from '../predict/nms.js';
 import type { ConfusionMatrix } from './confusion.js';
 import type { ValBatch } from './loader.js';
+import type { PoseBatch } from '../data/loader.js';
 import { smooth, type Metric, type PoseMetrics } from './metrics.js';
 
 const WHITE: RGB = [255, 255, 255], BLACK: RGB = [0, 0, 0], GREY: RGB = [128, 128, 128], BLUE: RGB = [0, 0, 255];
@@ -107,7 +108,7 @@ export function plotCurves(metrics: PoseMetrics, names: Record<number, string>, 
 
 /** matplotlib's "Blues" colormap, 9 stops. */
 const BLUES: RGB[] = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214], [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107]];
-function blues(t: number): RGB {
+export function blues(t: number): RGB {
   const u = Math.min(Math.max(t, 0), 1) * (BLUES.length - 1);
   const i = Math.min(Math.floor(u), BLUES.length - 2), f = u - i;
   return BLUES[i].map((v, k) => Math.round(v + (BLUES[i + 1][k] - v) * f)) as unknown as RGB;
@@ -126,7 +127,16 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
     const labelW = Math.max(...labels.map((l) => textSize(l, s)[0])) + 16;
     const L = labelW + 40, T = 60, size = cell * k;
     const title = `Confusion Matrix${normalize ? ' Normalized' : ''}`;
-    const img = blank(Math.max(L + size + 40, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
+    const barX = L + size + 24, barW = 20; // the colour bar seaborn's heatmap draws beside the matrix
+    const img = blank(Math.max(barX + barW + 90, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
+    for (let y = 0; y < size; y++) fillRect(img, barX, T + y, barX + barW, T + y, blues(1 - y / Math.max(1, size - 1)));
+    strokeRect(img, barX, T, barX + barW, T + size, BLACK, 1);
+    for (let q = 0; q <= 4; q++) {
+      const y = Math.round(T + size - (q / 4) * size), v = (q / 4) * vmax;
+      fillRect(img, barX + barW, y, barX + barW + 4, y, BLACK);
+      const txt = normalize || vmax < 10 ? v.toFixed(2) : v.toFixed(0);
+      drawText(img, barX + barW + 8, y - textSize(txt, 1)[1] / 2, txt, BLACK, 1);
+    }
     for (let r = 0; r < k; r++)
       for (let c = 0; c < k; c++) {
         const v = val(r, c);
@@ -208,7 +218,7 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
   return img;
 }
 
-/** val_batch{i}_labels.png (ground truth) and val_batch{i}_pred.png (detections) for one batch. */
+/** val_batch{i}_labels.jpg (ground truth) and val_batch{i}_pred.jpg (detections), as Ultralytics names them. */
 export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<number, string>, kptShape: [number, number], saveDir: string, bi: number): void {
   const labels: TileAnnotations[] = batch.images.map((im) => ({ boxes: im.lbBoxes, cls: im.cls, conf: null, kpts: im.lbKpts, kptDims: 3 }));
   const per = kptShape[0] * kptShape[1];
@@ -222,6 +232,36 @@ export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<
       kptDims: kptShape[1],
     };
   });
-  writeImage(join(saveDir, `val_batch${bi}_labels.png`), mosaic(batch, labels, names, kptShape));
-  writeImage(join(saveDir, `val_batch${bi}_pred.png`), mosaic(batch, preds, names, kptShape));
+  writeImage(join(saveDir, `val_batch${bi}_labels.jpg`), mosaic(batch, labels, names, kptShape));
+  writeImage(join(saveDir, `val_batch${bi}_pred.jpg`), mosaic(batch, preds, names, kptShape));
+}
+
+/**
+ * train_batch{ni}.jpg (plot_training_samples): the augmented batch as the model sees it, with its
+ * labels (normalized xywh boxes and keypoints, scaled to the tile) and skeletons.
+ */
+export function plotTrainBatch(batch: PoseBatch, names: Record<number, string>, kptShape: [number, number], file: string): void {
+  const [B, , H, W] = batch.shape;
+  const letterboxed: RgbImage[] = [];
+  for (let b = 0; b < Math.min(B, 16); b++) {
+    const data = new Uint8Array(H * W * 3), base = b * 3 * H * W;
+    for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
+    letterboxed.push({ width: W, height: H, data });
+  }
+  const K = kptShape[0];
+  const tiles: TileAnnotations[] = letterboxed.map((_, b) => {
+    const idx = [...batch.batchIdx.keys()].filter((j) => batch.batchIdx[j] === b);
+    return {
+      boxes: idx.flatMap((j) => {
+        const [cx, cy, w, h] = batch.bboxes.subarray(j * 4, j * 4 + 4);
+        return [(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H];
+      }),
+      cls: idx.map((j) => batch.cls[j]),
+      conf: null,
+      kpts: Float32Array.from(idx.flatMap((j) => Array.from({ length: K * 3 }, (_, q) => batch.keypoints[j * K * 3 + q] * (q % 3 === 0 ? W : q % 3 === 1 ? H : 1)))),
+      kptDims: 3,
+    };
+  });
+  const vb = { shape: [H, W] as [number, number], letterboxed, images: batch.imFiles.map((imFile) => ({ imFile })), input: batch.images } as unknown as ValBatch;
+  writeImage(file, mosaic(vb, tiles, names, kptShape));
 }

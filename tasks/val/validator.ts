@@ -11,14 +11,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
-import { loadDatasetYaml, loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
+import { loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
 import { getSaveDir } from '../predict/save.js';
 import { ConfusionMatrix } from './confusion.js';
 import { loadValBatch, rectBatches, type ValBatch } from './loader.js';
 import { boxIou, keypointSigmas, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
 import { valNms, toNative, type NativeDetections } from './postprocess.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
+import type { Callbacks } from '../callbacks.js';
+import { checkDataset } from '../data/dataset_download.js';
+import { saveValTxt } from './save_txt.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
+import { ProgressBar, type ProgressOptions } from '../progress.js';
+import { dirname } from 'node:path';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
 export interface ValModel {
@@ -47,6 +52,9 @@ export interface ValArgs {
   max_det?: number;
   split?: 'val' | 'test' | 'train';
   save_json?: boolean;
+  /** labels/<stem>.txt per image with detections (Results.save_txt's format), and their confidences */
+  save_txt?: boolean;
+  save_conf?: boolean;
   /** PR/F1 curves, confusion matrix, val_batch images (default true) */
   plots?: boolean;
   project?: string | null;
@@ -80,6 +88,10 @@ const DEFAULTS = { imgsz: 640, batch: 16, conf: 0.001, iou: 0.7, max_det: 300, s
 export class PoseValidator {
   readonly args: typeof DEFAULTS & ValArgs;
   log: (s: string) => void = console.log;
+  /** Ultralytics' on_val_* events (tasks/callbacks.ts), given this validator */
+  callbacks: Callbacks | null = null;
+  /** the scan line and the batch bar (header as its description); default: stderr, drawn only on a terminal */
+  progress: Omit<ProgressOptions, 'desc' | 'initial'> | null = null;
 
   constructor(args: ValArgs) {
     this.args = { ...DEFAULTS, ...args };
@@ -96,12 +108,17 @@ export class PoseValidator {
    */
   async run(model: ValModel, device: Device, opts: { training?: boolean; onBatch?: (batch: ValBatch) => Promise<void> | void } = {}): Promise<ValResult> {
     const a = this.args;
-    const data = typeof a.data === 'string' ? loadDatasetYaml(a.data) : a.data;
+    const data = await checkDataset(a.data, { log: this.log }); // a missing dataset's `download:` zip is fetched first
     checkModelMatchesData(model, data, a.model_path);
     const stride = Math.max(...model.stride, 32);
     const imgsz = Math.max(Math.ceil(a.imgsz / stride) * stride, stride);
     if (imgsz !== a.imgsz) this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
+    const showBar = a.verbose && (this.progress ? true : !!process.stderr.isTTY);
+    if (showBar && !opts.training && split.samples.length) {
+      const n = split.samples.length, bg = split.nMissing + split.nEmpty;
+      new ProgressBar(n, { ...this.progress, desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`, initial: n }).close();
+    }
     const samples = split.samples;
     const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
@@ -124,8 +141,12 @@ export class PoseValidator {
     const dt = [0, 0, 0, 0]; // preprocess, inference, loss, postprocess (ms)
     let seen = 0;
 
-    if (a.verbose) this.log(headerRow());
+    await this.callbacks?.run('on_val_start', this);
+    // the header row is the batch bar's description on a terminal (as Ultralytics' tqdm), else a log line
+    const bar = showBar ? new ProgressBar(plan.batches.length, { ...this.progress, desc: headerRow() }) : null;
+    if (a.verbose && !bar) this.log(headerRow());
     for (const [bi, positions] of plan.batches.entries()) {
+      await this.callbacks?.run('on_val_batch_start', this);
       const t0 = performance.now();
       const batchSamples = positions.map((p) => samples[plan.order[p]]);
       const batch = loadValBatch(batchSamples, plan.shapes[bi], imgsz, kptShape, (e) => {
@@ -177,9 +198,13 @@ export class PoseValidator {
         stats.conf.push(...det.conf), stats.predCls.push(...det.cls);
         stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
         if (a.save_json) jdict.push(...predToJson(det, im.imFile, classMap, kptShape));
+        if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
       });
       if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
+      await this.callbacks?.run('on_val_batch_end', this);
+      bar?.update();
     }
+    bar?.close();
 
     // get_stats: metrics only when some box is a true positive, as Ultralytics.
     const ntPerClass = bincount(stats.targetCls, nc), ntPerImage = bincount(stats.targetImg, nc);
@@ -207,6 +232,7 @@ export class PoseValidator {
     }
     if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
     if (corrupt.length) this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
+    await this.callbacks?.run('on_val_end', this);
     return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen, nInstances: split.nInstances, saveDir, jdict, corrupt };
   }
 }

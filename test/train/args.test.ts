@@ -29,8 +29,10 @@ t.test('every key is a key=value override, typed like Ultralytics', async (t) =>
   t.throws(() => resolveTrainArgs({ lr0: 2 }), /'lr0=2' is an invalid value. Valid 'lr0' values are between 0.0 and 1.0/);
   t.throws(() => resolveTrainArgs({ cos_lr: 1 }), /'cos_lr' must be a bool/);
   t.throws(() => resolveTrainArgs({ box: 'big' }), /'box=big' is of invalid type str/);
-  t.throws(() => resolveTrainArgs({ optimizer: 'Lion' }), /optimizer=Lion not found .*SGD, AdamW, auto/);
-  t.throws(() => resolveTrainArgs({ batch: -1 }), /batch=-1 must be a positive integer/);
+  t.throws(() => resolveTrainArgs({ optimizer: 'Lion' }), /optimizer=Lion not found .*Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto/);
+  t.equal(resolveTrainArgs({ optimizer: 'rmsprop' }).optimizer, 'RMSProp');
+  t.equal(resolveTrainArgs({ batch: -1 }).batch, -1, 'AutoBatch is resolved by the trainer');
+  t.throws(() => resolveTrainArgs({ batch: -2 }), /batch=-2 must be a positive integer, -1 \(AutoBatch\) or a memory fraction/);
   t.throws(() => resolveTrainArgs({ imgsz: [640, 480] }), /imgsz=\[640, 480\] must be one integer/);
   t.throws(() => resolveTrainArgs({ multi_scale: true }), /multi_scale=True \(multi-scale training\) is not supported/);
 });
@@ -48,7 +50,7 @@ t.test('args.yaml: every argument in order, YAML scalars as Ultralytics writes t
   const lines = y.trim().split('\n');
   t.equal(lines.length, Object.keys(DEFAULT_CFG).length);
   t.equal(lines[0], 'task: pose');
-  for (const l of ['epochs: 3', 'data: coco8-pose.yaml', 'model: null', 'warmup_epochs: 3.0', 'lr0: 0.01', 'save: true', 'pose: 12.0', 'imgsz: 640', 'copy_paste_mode: flip'])
+  for (const l of ['epochs: 3', 'data: coco8-pose.yaml', 'model: null', 'warmup_epochs: 3.0', 'lr0: 0.01', 'save: true', 'pose: 12.0', 'imgsz: 640', 'copy_paste: 0.0'])
     t.ok(lines.includes(l), l);
 });
 

@@ -85,7 +85,7 @@ t.test('perfect predictions: box and pose mAP 0.995, table, json, plots', async 
   t.ok(best < 1, `bbox within ${best.toFixed(3)} px of the COCO annotation`);
 
   for (const f of ['BoxPR_curve.png', 'BoxF1_curve.png', 'PosePR_curve.png', 'PoseF1_curve.png', 'PoseR_curve.png', 'confusion_matrix.png',
-    'confusion_matrix_normalized.png', 'val_batch0_labels.png', 'val_batch0_pred.png', 'val_batch1_labels.png', 'val_batch1_pred.png'])
+    'confusion_matrix_normalized.png', 'val_batch0_labels.jpg', 'val_batch0_pred.jpg', 'val_batch1_labels.jpg', 'val_batch1_pred.jpg'])
     t.ok(existsSync(join(dir, f)), f);
   t.same(r.confusionMatrix.toRows(), [[14, 0], [0, 0]]);
 });
