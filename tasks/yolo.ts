@@ -112,12 +112,19 @@ export class YOLO {
 
   /**
    * Predicts `source` (a file, folder, glob, URL, RGB image or a list); returns one Results per
-   * image. For large folders prefer stream(), which does not keep every image in memory.
+   * image. For large folders and videos pass `stream: true` (Ultralytics' stream=True): an async
+   * generator of Results that holds one batch of frames at a time.
    */
-  async predict(source: SourceInput, args: PredictArgs = {}): Promise<Results[]> {
-    const out: Results[] = [];
-    for await (const r of this.stream(source, args)) out.push(r);
-    return out;
+  predict(source: SourceInput, args: PredictArgs & { stream: true }): AsyncGenerator<Results>;
+  predict(source: SourceInput, args?: PredictArgs & { stream?: false }): Promise<Results[]>;
+  predict(source: SourceInput, args: PredictArgs & { stream?: boolean } = {}): Promise<Results[]> | AsyncGenerator<Results> {
+    const { stream, ...rest } = args;
+    if (stream) return this.stream(source, rest);
+    return (async () => {
+      const out: Results[] = [];
+      for await (const r of this.stream(source, rest)) out.push(r);
+      return out;
+    })();
   }
 
   /** Like predict(), yielding Results one at a time. */

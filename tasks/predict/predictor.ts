@@ -3,10 +3,11 @@
 //   inference    model -> (1, 4 + nc + nk, A), read back to the host once
 //   postprocess  non_max_suppression -> boxes scaled to the original image and rounded, keypoints
 //                scaled and clipped -> Results
-// Each image is predicted on its own (batch 1), as Ultralytics does for files and folders. Per-image
-// log lines, the speed summary and saving (annotated image, labels/<stem>.txt) follow Ultralytics.
+// Images and video frames (./frames) are predicted batch=N at a time (./batch), one by default as in
+// Ultralytics. Per-image / per-frame log lines, the speed summary and saving (annotated image or mp4,
+// save_frames, labels/<stem>.txt or labels/<stem>_<frame>.txt) follow Ultralytics.
 //
-// Imports: engine, ../data (letterbox), ./nms, ./results, ./save, ./sources.
+// Imports: engine, ../data (letterbox), ./nms, ./results, ./save, ./sources, ./frames, ./batch, ./video.
 
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat } from '../data/letterbox.js';
@@ -17,6 +18,9 @@ import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFrames, type Frame } from './frames.js';
+import { predictBatch } from './batch.js';
+import { VideoSinks } from './video.js';
 
 /** What the predictor needs from a model (models/yolov8_pose.ts PoseModel has it). */
 export interface PoseNet {
@@ -49,6 +53,14 @@ export interface PredictArgs {
   show_labels?: boolean;
   show_conf?: boolean;
   show_boxes?: boolean;
+  /** Images or frames per forward pass (Ultralytics' batch; default 1). */
+  batch?: number;
+  /** Keep every vid_stride-th video frame (default 1). */
+  vid_stride?: number;
+  /** Streams: queue every frame (true) or keep only the newest (false, default). */
+  stream_buffer?: boolean;
+  /** With save: also write each annotated video frame as <stem>_frames/<frame>.jpg. */
+  save_frames?: boolean;
 }
 
 /** An image that could not be predicted, in a directory or list source. */
@@ -168,39 +180,62 @@ export class Predictor {
    */
   async *stream(source: SourceInput): AsyncGenerator<Results> {
     const src = await loadSource(source);
-    const { save = false, save_txt = false, save_conf = false } = this.args;
+    const { save = false, save_txt = false, save_conf = false, save_frames = false } = this.args;
+    const bs = Math.max(1, Math.floor(this.args.batch ?? 1));
     if ((save || save_txt) && !this.saveDir) {
       this.saveDir = getSaveDir({ project: this.args.project, name: this.args.name, existOk: !!this.args.exist_ok });
       mkdirSync(save_txt ? join(this.saveDir, 'labels') : this.saveDir, { recursive: true });
     }
     await this.warmup();
     this.log('');
-    const n = src.items.length;
-    for (const [i, item] of src.items.entries()) {
-      const inMemory = !item.path.includes('/') && !item.path.includes('\\');
-      const prefix = inMemory ? `${i}: ` : `image ${i + 1}/${n} ${item.path}: `;
-      let img: RgbImage;
-      try {
-        img = item.load();
-      } catch (e) {
-        if (src.single) throw e;
-        const message = (e as Error).message;
-        this.errors.push({ path: item.path, message });
-        console.warn(`WARNING ⚠️ ${prefix}skipped: ${message}`);
-        continue;
+    const sinks = this.saveDir && save ? new VideoSinks(this.saveDir) : null;
+    const plotOpts = { lineWidth: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes };
+    const live = this.args.verbose ?? true;
+    let batch: Frame[] = [];
+    let streamCount = -1;
+    const run = async function* (this: Predictor): AsyncGenerator<Results> {
+      const frames = batch;
+      batch = [];
+      const rs = await predictBatch(this, frames.map((f) => f.img), frames.map((f) => f.path));
+      const lines: string[] = [];
+      if (frames[0].mode === 'stream') streamCount++;
+      for (const [i, r] of rs.entries()) {
+        const f = frames[i];
+        this.totals.preprocess += r.speed.preprocess;
+        this.totals.inference += r.speed.inference;
+        this.totals.postprocess += r.speed.postprocess;
+        this.totals.seen++;
+        const frameNo = f.mode === 'stream' ? streamCount : f.frame;
+        if (this.saveDir) {
+          r.saveDir = this.saveDir;
+          const label = labelPath(this.saveDir, f.path);
+          if (save_txt) r.saveTxt(f.mode === 'image' ? label : label.replace(/\.txt$/, `_${frameNo}.txt`), save_conf);
+          if (save && f.video) await sinks!.write(f.path, r.plot(plotOpts), f.video.fps, save_frames ? frameNo : null);
+          else if (save) r.save(imageSavePath(this.saveDir, f.path), plotOpts);
+        }
+        const prefix = f.mode === 'stream' || !f.info ? `${i}: ` : f.info;
+        lines.push(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
       }
-      const r = await this.predictImage(img, item.path);
-      this.totals.preprocess += r.speed.preprocess;
-      this.totals.inference += r.speed.inference;
-      this.totals.postprocess += r.speed.postprocess;
-      this.totals.seen++;
-      if (this.saveDir) {
-        r.saveDir = this.saveDir;
-        if (save_txt) r.saveTxt(labelPath(this.saveDir, item.path), save_conf);
-        if (save) r.save(imageSavePath(this.saveDir, item.path), { lineWidth: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
+      this.log(lines.join('\n'));
+      yield* rs;
+    }.bind(this);
+    try {
+      for await (const ev of readFrames(src, { vid_stride: this.args.vid_stride, stream_buffer: this.args.stream_buffer, progress: live })) {
+        if ('problem' in ev) {
+          const { path, message, fatal } = ev.problem;
+          if (fatal) throw new Error(message);
+          this.errors.push({ path, message });
+          console.warn(`WARNING ⚠️ ${message}`);
+          continue;
+        }
+        // as Ultralytics, a batch never mixes images with video frames
+        if (batch.length && (batch[0].mode === 'image') !== (ev.frame.mode === 'image')) yield* run();
+        batch.push(ev.frame);
+        if (batch.length >= bs) yield* run();
       }
-      this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
-      yield r;
+      if (batch.length) yield* run();
+    } finally {
+      await sinks?.closeAll();
     }
     this.summary();
   }
