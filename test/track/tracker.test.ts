@@ -91,3 +91,22 @@ for (const name of ['bytetrack', 'botsort'] as const) {
     t.ok(ids.size >= 5, `${ids.size} distinct ids in the reference: births, losses and re-finds are exercised`);
   });
 }
+
+t.test("BoT-SORT's sparseOptFlow GMC = OpenCV's (Ultralytics GMC) on people.mp4", async (t) => {
+  const { FrameReader, probeVideo } = await import('../../tasks/predict/video.js');
+  const { SparseOptFlowGMC } = await import('../../tasks/track/gmc.js');
+  const file = new URL('../fixtures/video/people.mp4', import.meta.url).pathname;
+  const reader = new FrameReader(file, await probeVideo(file));
+  const gmc = new SparseOptFlowGMC();
+  const want: number[][] = fixture.gmc_people_mp4;
+  let worstT = 0, worstR = 0;
+  for (const [n, w] of want.entries()) {
+    const H = gmc.apply((await reader.next())!);
+    if (n === 0) t.same(H, [1, 0, 0, 0, 1, 0], 'first frame: identity');
+    worstT = Math.max(worstT, Math.abs(H[2] - w[2]), Math.abs(H[5] - w[5]));
+    worstR = Math.max(worstR, ...[0, 1, 3, 4].map((k) => Math.abs(H[k] - w[k])));
+  }
+  reader.close();
+  t.ok(worstT < 0.5, `translation within ${worstT.toFixed(3)} px of OpenCV over ${want.length} frames of a 20 px/frame pan`);
+  t.ok(worstR < 2e-3, `rotation/scale within ${worstR.toExponential(1)}`);
+});
