@@ -11,7 +11,7 @@
 
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat } from '../data/letterbox.js';
-import type { RgbImage } from '../data/image.js';
+import { writeImage, type RgbImage } from '../data/image.js';
 import { nonMaxSuppression } from './nms.js';
 import { Boxes, Keypoints, Results } from './results.js';
 import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
@@ -89,6 +89,8 @@ export class Predictor {
   /** Summed stage times (ms) and images seen, for the speed line. */
   readonly totals = { preprocess: 0, inference: 0, postprocess: 0, seen: 0 };
   lastShape: number[] = [];
+  /** mode=track: each frame's Results pass through the trackers (tasks/track/track.ts) before logging and saving. */
+  tracker: { apply(r: Results, slot: number): Results; drawTrails(img: RgbImage, r: Results): void } | null = null;
   private warmedUp = false;
 
   constructor(readonly model: PoseNet, readonly device: Device, args: PredictArgs = {}) {
@@ -196,7 +198,8 @@ export class Predictor {
     const run = async function* (this: Predictor): AsyncGenerator<Results> {
       const frames = batch;
       batch = [];
-      const rs = await predictBatch(this, frames.map((f) => f.img), frames.map((f) => f.path));
+      let rs = await predictBatch(this, frames.map((f) => f.img), frames.map((f) => f.path));
+      if (this.tracker) rs = rs.map((r, i) => this.tracker!.apply(r, frames[i].mode === 'stream' ? i : 0));
       const lines: string[] = [];
       if (frames[0].mode === 'stream') streamCount++;
       for (const [i, r] of rs.entries()) {
@@ -210,8 +213,12 @@ export class Predictor {
           r.saveDir = this.saveDir;
           const label = labelPath(this.saveDir, f.path);
           if (save_txt) r.saveTxt(f.mode === 'image' ? label : label.replace(/\.txt$/, `_${frameNo}.txt`), save_conf);
-          if (save && f.video) await sinks!.write(f.path, r.plot(plotOpts), f.video.fps, save_frames ? frameNo : null);
-          else if (save) r.save(imageSavePath(this.saveDir, f.path), plotOpts);
+          if (save) {
+            const plotted = r.plot(plotOpts);
+            this.tracker?.drawTrails(plotted, r);
+            if (f.video) await sinks!.write(f.path, plotted, f.video.fps, save_frames ? frameNo : null);
+            else writeImage(imageSavePath(this.saveDir, f.path), plotted);
+          }
         }
         const prefix = f.mode === 'stream' || !f.info ? `${i}: ` : f.info;
         lines.push(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
