@@ -18,7 +18,7 @@ export interface Frame {
   img: RgbImage;
   path: string;
   mode: 'image' | 'video' | 'stream';
-  /** The log prefix: 'image 1/3 /p/a.jpg: ', 'video 2/3 (frame 5/90) /p/c.mp4: ', '' for a stream. */
+  /** The log prefix: 'image 1/3 /p/a.jpg: ', 'video 2/3 (frame 5/90) /p/c.mp4: ', '2: ' for the third in-memory image, '' for a stream. */
   info: string;
   /** Video: frame number (1-based, counting kept frames); stream: frames read so far (0-based). */
   frame: number;
@@ -26,7 +26,8 @@ export interface Frame {
   video?: VideoInfo;
 }
 
-export type FrameEvent = { frame: Frame } | { problem: { path: string; message: string; fatal: boolean } };
+/** `prefix`: for an image, its log prefix ('image 2/4 /p/b.jpg: '), which the skip warning starts with. */
+export type FrameEvent = { frame: Frame } | { problem: { path: string; message: string; fatal: boolean; prefix?: string } };
 
 export interface FrameOptions {
   vid_stride?: number;
@@ -44,14 +45,15 @@ export async function* readFrames(src: Source, opts: FrameOptions = {}): AsyncGe
   for (const [i, item] of src.items.entries()) {
     if (!item.video) {
       const inMemory = !item.path.includes('/') && !item.path.includes('\\');
+      const info = inMemory ? `${i}: ` : `image ${i + 1}/${n} ${item.path}: `;
       let img: RgbImage;
       try {
         img = item.load();
       } catch (e) {
-        yield { problem: { path: item.path, message: (e as Error).message, fatal: src.single } };
+        yield { problem: { path: item.path, message: (e as Error).message, fatal: src.single, prefix: info } };
         continue;
       }
-      yield { frame: { img, path: item.path, mode: 'image', info: inMemory ? '' : `image ${i + 1}/${n} ${item.path}: `, frame: 0 } };
+      yield { frame: { img, path: item.path, mode: 'image', info, frame: 0 } };
       continue;
     }
     const { input, live } = item.video;

@@ -220,7 +220,7 @@ export class Predictor {
             else writeImage(imageSavePath(this.saveDir, f.path), plotted);
           }
         }
-        const prefix = f.mode === 'stream' || !f.info ? `${i}: ` : f.info;
+        const prefix = f.mode === 'stream' ? `${i}: ` : f.info;
         lines.push(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
       }
       this.log(lines.join('\n'));
@@ -229,10 +229,10 @@ export class Predictor {
     try {
       for await (const ev of readFrames(src, { vid_stride: this.args.vid_stride, stream_buffer: this.args.stream_buffer, progress: live })) {
         if ('problem' in ev) {
-          const { path, message, fatal } = ev.problem;
+          const { path, message, fatal, prefix } = ev.problem;
           if (fatal) throw new Error(message);
           this.errors.push({ path, message });
-          console.warn(`WARNING ⚠️ ${message}`);
+          console.warn(`WARNING ⚠️ ${prefix ? `${prefix}skipped: ` : ''}${message}`);
           continue;
         }
         // as Ultralytics, a batch never mixes images with video frames
