@@ -5,25 +5,27 @@
 // Annotated frames also get each track's trail (its last 30 box centres), as in Ultralytics' tracking
 // example.
 //
-// Imports: node, yaml, ../predict (types, Results), ../plot/canvas, ./byte_tracker, ./gmc.
+// Imports: node, yaml, engine/paths, ../predict (types, Results), ../plot/canvas, ./byte_tracker, ./gmc.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { packageRoot } from '../../engine/paths.js';
 import type { RgbImage } from '../data/image.js';
 import { drawLine } from '../plot/canvas.js';
 import { Boxes, Keypoints, Results } from '../predict/results.js';
 import { BYTETracker, type TrackerConfig } from './byte_tracker.js';
 import { SparseOptFlowGMC } from './gmc.js';
 
-const CFG_DIR = new URL('./cfg/', import.meta.url).pathname;
+// data/trackers/ ships with the package (package.json files), so the yaml files are found from dist/ too.
+const CFG_DIR = join(packageRoot(), 'data', 'trackers');
 const KEYS: Record<string, 'number' | 'boolean' | 'string'> = {
   tracker_type: 'string', track_high_thresh: 'number', track_low_thresh: 'number', new_track_thresh: 'number', track_buffer: 'number',
   match_thresh: 'number', fuse_score: 'boolean', gmc_method: 'string', proximity_thresh: 'number', appearance_thresh: 'number', with_reid: 'boolean',
 };
 const REQUIRED = ['tracker_type', 'track_high_thresh', 'track_low_thresh', 'new_track_thresh', 'track_buffer', 'match_thresh', 'fuse_score'];
 
-/** Reads a tracker yaml: a path, or bytetrack.yaml / botsort.yaml (bundled). Errors name the file and key. */
+/** Reads a tracker yaml: a path, or bytetrack.yaml / botsort.yaml (bundled in data/trackers/). Errors name the file and key. */
 export function loadTrackerConfig(tracker: string): TrackerConfig {
   const file = existsSync(tracker) ? tracker : existsSync(join(CFG_DIR, tracker)) ? join(CFG_DIR, tracker) : null;
   if (!file) throw new Error(`tracker=${tracker}: file not found (bundled: bytetrack.yaml, botsort.yaml)`);
