@@ -2,7 +2,8 @@
 # System packages a fresh Debian bookworm machine lacks:
 # - lavapipe (Mesa's Vulkan driver on the CPU) from bookworm-backports: Dawn refuses bookworm's Mesa 22;
 # - Debian's python3-torch and python3-onnx, used only to cross-check files we write with PyTorch and by the benchmarks
-#   (never at run time). Set SKIP_TORCH=1 to leave it out.
+#   (never at run time). Set SKIP_TORCH=1 to leave it out;
+# - ffmpeg (and its ffprobe): video and stream sources are decoded and annotated videos encoded through it.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -29,5 +30,9 @@ fi
 if ! /usr/bin/python3 -c 'import pyarmnn' 2>/dev/null; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22 >/dev/null
+fi
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq ffmpeg >/dev/null
 fi
 echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"

@@ -13,6 +13,7 @@ Modes:
   train    train a YOLOv8-pose model          yolo pose train data=coco8-pose.yaml model=yolov8n-pose.yaml epochs=100 imgsz=640
   val      validate (box and OKS pose mAP)     yolo pose val model=yolov8n-pose.pt data=coco8-pose.yaml
   predict  run inference on images            yolo pose predict model=yolov8n-pose.pt source=image.jpg
+  track    track objects in a video              yolo pose track model=yolov8n-pose.pt source=clip.mp4 tracker=bytetrack.yaml
   export   export to ONNX                     yolo export model=yolov8n-pose.pt format=onnx
   info     model summary                      yolo info model=yolov8n-pose.yaml imgsz=640
   demo     a short engine demo (autograd on the default device)
@@ -68,6 +69,10 @@ async function main(argv: string[]): Promise<number> {
     case 'predict': {
       const { predictCli } = await import('./predict/cli.js');
       return predictCli(overrides);
+    }
+    case 'track': {
+      const { trackCli } = await import('./track/cli.js');
+      return trackCli(overrides);
     }
     case 'export': {
       const { exportCli } = await import('./export/cli.js');

@@ -24,6 +24,10 @@ import { join } from 'node:path';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
+import { TrackRunner, loadTrackerConfig } from './track/track.js';
+
+/** model.track arguments: predict's plus the tracker yaml and persist. */
+export type TrackArgs = PredictArgs & { tracker?: string; persist?: boolean };
 import { OnnxPoseModel } from './export/onnx_model.js';
 import { TfPoseModel, tfFormatOf } from './export/tf_runtime.js';
 import { exportModel, type ExportArgs } from './export/exporter.js';
@@ -151,16 +155,49 @@ export class YOLO {
 
   /**
    * Predicts `source` (a file, folder, glob, URL, RGB image or a list); returns one Results per
-   * image. For large folders prefer stream(), which does not keep every image in memory.
+   * image. For large folders and videos pass `stream: true` (Ultralytics' stream=True): an async
+   * generator of Results that holds one batch of frames at a time.
    */
-  async predict(source: SourceInput, args: PredictArgs = {}): Promise<Results[]> {
-    const out: Results[] = [];
-    for await (const r of this.stream(source, args)) out.push(r);
-    return out;
+  predict(source: SourceInput, args: PredictArgs & { stream: true }): AsyncGenerator<Results>;
+  predict(source: SourceInput, args?: PredictArgs & { stream?: false }): Promise<Results[]>;
+  predict(source: SourceInput, args: PredictArgs & { stream?: boolean } = {}): Promise<Results[]> | AsyncGenerator<Results> {
+    const { stream, ...rest } = args;
+    if (stream) return this.stream(source, rest);
+    return (async () => {
+      const out: Results[] = [];
+      for await (const r of this.stream(source, rest)) out.push(r);
+      return out;
+    })();
   }
 
+  /**
+   * Ultralytics' model.track: predict with ByteTrack or BoT-SORT (`tracker`, default botsort.yaml) on
+   * each frame; Results.boxes.id holds the track ids. Defaults as Ultralytics: conf 0.1, batch 1,
+   * saved under runs/pose/track. `persist: true` keeps the tracks between calls (frame-by-frame use).
+   */
+  track(source: SourceInput, args: TrackArgs & { stream: true }): AsyncGenerator<Results>;
+  track(source: SourceInput, args?: TrackArgs & { stream?: false }): Promise<Results[]>;
+  track(source: SourceInput, args: TrackArgs & { stream?: boolean } = {}): Promise<Results[]> | AsyncGenerator<Results> {
+    const { tracker = 'botsort.yaml', persist = false, stream, ...rest } = args;
+    if (!persist || !this.trackRunner || this.trackerFile !== tracker) {
+      this.trackRunner = new TrackRunner(loadTrackerConfig(tracker), persist);
+      this.trackerFile = tracker;
+    }
+    const runner = this.trackRunner;
+    const pargs = { ...rest, conf: rest.conf || 0.1, batch: rest.batch || 1, name: rest.name ?? 'track' };
+    const gen = this.stream(source, pargs, runner);
+    if (stream) return gen;
+    return (async () => {
+      const out: Results[] = [];
+      for await (const r of gen) out.push(r);
+      return out;
+    })();
+  }
+  private trackRunner: TrackRunner | null = null;
+  private trackerFile = '';
+
   /** Like predict(), yielding Results one at a time. */
-  async *stream(source: SourceInput, args: PredictArgs = {}): AsyncGenerator<Results> {
+  async *stream(source: SourceInput, args: PredictArgs = {}, tracker: TrackRunner | null = null): AsyncGenerator<Results> {
     args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
     const fresh = !this.model;
     const model = await this.load(args.device);
@@ -173,6 +210,7 @@ export class YOLO {
     // an exported model predicts at its export size unless told otherwise
     const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
     const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });
+    p.tracker = tracker;
     this.predictor = p;
     p.callbacks = this.callbacks;
     this.errors = p.errors;

@@ -75,7 +75,7 @@ function checkPlotOptions(opts: object) {
 export interface PlottableResult {
   origImg: RgbImage;
   names: Record<number, string>;
-  boxes: { data: Float32Array; length: number };
+  boxes: { data: Float32Array; length: number; ids?: Int32Array | null };
   keypoints: { data: Float32Array; kptShape: [number, number]; length: number } | null;
 }
 
@@ -129,7 +129,7 @@ export function plotResult(r: PlottableResult, opts: PlotOptions = {}): RgbImage
   if (boxes) {
     for (let i = r.boxes.length - 1; i >= 0; i--) {
       const d = r.boxes.data.subarray(i * 6, i * 6 + 6);
-      const name = r.names[d[5]] ?? String(d[5]);
+      const name = (r.boxes.ids ? `id:${r.boxes.ids[i]} ` : '') + (r.names[d[5]] ?? String(d[5]));
       const label = labels ? (conf ? `${name} ${d[4].toFixed(2)}` : name) : '';
       boxLabel(img, [d[0], d[1], d[2], d[3]], label, classColor(d[5]), lw);
     }

@@ -10,9 +10,9 @@ import { packageRoot } from '../../engine/paths.js';
 import type { CfgValue } from '../cfg.js';
 import { YOLO, type PredictArgs } from '../yolo.js';
 
-const NUMBER_KEYS = ['conf', 'iou', 'max_det', 'line_width'];
-const BOOL_KEYS = ['save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize'];
-const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode', 'batch'];
+const NUMBER_KEYS = ['conf', 'iou', 'max_det', 'line_width', 'batch', 'vid_stride'];
+const BOOL_KEYS = ['save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize', 'stream_buffer', 'save_frames'];
+const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 
 /** The images used when no source is given (Ultralytics uses its bus.jpg and zidane.jpg assets). */
@@ -33,7 +33,8 @@ export function predictArgs(o: Record<string, CfgValue>): PredictArgs & { model:
   for (const k of ['conf', 'iou'])
     if (typeof o[k] === 'number' && !((o[k] as number) >= 0 && (o[k] as number) <= 1)) throw new Error(`yolo predict: '${k}=${o[k]}' must be between 0.0 and 1.0`);
   if (o.task != null && o.task !== 'pose') throw new Error(`yolo predict: task=${o.task} is not supported (this toolkit implements: pose)`);
-  if (o.batch != null && o.batch !== 1) throw new Error(`yolo predict: batch=${o.batch}: images are predicted one at a time (batch=1)`);
+  for (const k of ['batch', 'vid_stride'])
+    if (o[k] != null && !(Number.isInteger(o[k]) && (o[k] as number) >= 1)) throw new Error(`yolo predict: '${k}=${o[k]}' must be a whole number >= 1`);
   const imgsz = o.imgsz;
   if (imgsz != null && !(typeof imgsz === 'number' || (Array.isArray(imgsz) && imgsz.every((v) => typeof v === 'number'))))
     throw new Error(`yolo predict: 'imgsz=${imgsz}' must be a number or [height, width]`);

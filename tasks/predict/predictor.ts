@@ -3,14 +3,15 @@
 //   inference    model -> (1, 4 + nc + nk, A), read back to the host once
 //   postprocess  non_max_suppression -> boxes scaled to the original image and rounded, keypoints
 //                scaled and clipped -> Results
-// Each image is predicted on its own (batch 1), as Ultralytics does for files and folders. Per-image
-// log lines, the speed summary and saving (annotated image, labels/<stem>.txt) follow Ultralytics.
+// Images and video frames (./frames) are predicted batch=N at a time (./batch), one by default as in
+// Ultralytics. Per-image / per-frame log lines, the speed summary and saving (annotated image or mp4,
+// save_frames, labels/<stem>.txt or labels/<stem>_<frame>.txt) follow Ultralytics.
 //
-// Imports: engine, ../data (letterbox), ./nms, ./results, ./save, ./sources.
+// Imports: engine, ../data (letterbox), ./nms, ./results, ./save, ./sources, ./frames, ./batch, ./video.
 
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat } from '../data/letterbox.js';
-import type { RgbImage } from '../data/image.js';
+import { writeImage, type RgbImage } from '../data/image.js';
 import { nonMaxSuppression } from './nms.js';
 import { Boxes, Keypoints, Results } from './results.js';
 import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
@@ -19,6 +20,9 @@ import { visualizeImage } from './visualize.js';
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Callbacks } from '../callbacks.js';
+import { readFrames, type Frame } from './frames.js';
+import { predictBatch } from './batch.js';
+import { VideoSinks } from './video.js';
 
 /** What the predictor needs from a model (models/yolov8_pose.ts PoseModel has it). */
 export interface PoseNet {
@@ -55,6 +59,14 @@ export interface PredictArgs {
   show_boxes?: boolean;
   /** Save every layer's feature maps under <save_dir>/<image stem>/ (./visualize.ts). */
   visualize?: boolean;
+  /** Images or frames per forward pass (Ultralytics' batch; default 1). */
+  batch?: number;
+  /** Keep every vid_stride-th video frame (default 1). */
+  vid_stride?: number;
+  /** Streams: queue every frame (true) or keep only the newest (false, default). */
+  stream_buffer?: boolean;
+  /** With save: also write each annotated video frame as <stem>_frames/<frame>.jpg. */
+  save_frames?: boolean;
 }
 
 /** An image that could not be predicted, in a directory or list source. */
@@ -87,6 +99,8 @@ export class Predictor {
   callbacks: Callbacks | null = null;
   /** the current batch's Results (one image), as Ultralytics' predictor.results for callbacks */
   results: Results[] = [];
+  /** mode=track: each frame's Results pass through the trackers (tasks/track/track.ts) before logging and saving. */
+  tracker: { apply(r: Results, slot: number): Results; drawTrails(img: RgbImage, r: Results): void } | null = null;
   private warmedUp = false;
 
   constructor(readonly model: PoseNet, readonly device: Device, args: PredictArgs = {}) {
@@ -179,7 +193,8 @@ export class Predictor {
    */
   async *stream(source: SourceInput): AsyncGenerator<Results> {
     const src = await loadSource(source);
-    const { save = false, save_txt = false, save_conf = false, save_crop = false } = this.args;
+    const { save = false, save_txt = false, save_conf = false, save_crop = false, save_frames = false } = this.args;
+    const bs = Math.max(1, Math.floor(this.args.batch ?? 1));
     if ((save || save_txt || save_crop || this.args.visualize) && !this.saveDir) {
       this.saveDir = getSaveDir({ project: this.args.project, name: this.args.name, existOk: !!this.args.exist_ok });
       mkdirSync(save_txt ? join(this.saveDir, 'labels') : this.saveDir, { recursive: true });
@@ -187,37 +202,65 @@ export class Predictor {
     await this.warmup();
     this.log('');
     await this.callbacks?.run('on_predict_start', this);
-    const n = src.items.length;
-    for (const [i, item] of src.items.entries()) {
+    const sinks = this.saveDir && save ? new VideoSinks(this.saveDir) : null;
+    const plotOpts = { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes };
+    const live = this.args.verbose ?? true;
+    let batch: Frame[] = [];
+    let streamCount = -1;
+    const run = async function* (this: Predictor): AsyncGenerator<Results> {
+      const frames = batch;
+      batch = [];
       await this.callbacks?.run('on_predict_batch_start', this);
-      const inMemory = !item.path.includes('/') && !item.path.includes('\\');
-      const prefix = inMemory ? `${i}: ` : `image ${i + 1}/${n} ${item.path}: `;
-      let img: RgbImage;
-      try {
-        img = item.load();
-      } catch (e) {
-        if (src.single) throw e;
-        const message = (e as Error).message;
-        this.errors.push({ path: item.path, message });
-        console.warn(`WARNING ⚠️ ${prefix}skipped: ${message}`);
-        continue;
-      }
-      const r = await this.predictImage(img, item.path);
-      this.results = [r];
+      let rs = await predictBatch(this, frames.map((f) => f.img), frames.map((f) => f.path));
+      if (this.tracker) rs = rs.map((r, i) => this.tracker!.apply(r, frames[i].mode === 'stream' ? i : 0));
+      this.results = rs;
       await this.callbacks?.run('on_predict_postprocess_end', this);
-      this.totals.preprocess += r.speed.preprocess;
-      this.totals.inference += r.speed.inference;
-      this.totals.postprocess += r.speed.postprocess;
-      this.totals.seen++;
-      if (this.saveDir) {
-        r.saveDir = this.saveDir;
-        if (save_txt) r.saveTxt(labelPath(this.saveDir, item.path), save_conf);
-        if (save_crop) r.saveCrop(join(this.saveDir, 'crops'), basename(labelPath(this.saveDir, item.path), '.txt'));
-        if (save) r.save(imageSavePath(this.saveDir, item.path), { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes });
+      const lines: string[] = [];
+      if (frames[0].mode === 'stream') streamCount++;
+      for (const [i, r] of rs.entries()) {
+        const f = frames[i];
+        this.totals.preprocess += r.speed.preprocess;
+        this.totals.inference += r.speed.inference;
+        this.totals.postprocess += r.speed.postprocess;
+        this.totals.seen++;
+        const frameNo = f.mode === 'stream' ? streamCount : f.frame;
+        if (this.saveDir) {
+          r.saveDir = this.saveDir;
+          const label = labelPath(this.saveDir, f.path);
+          const frameLabel = f.mode === 'image' ? label : label.replace(/\.txt$/, `_${frameNo}.txt`);
+          if (save_txt) r.saveTxt(frameLabel, save_conf);
+          if (save_crop) r.saveCrop(join(this.saveDir, 'crops'), basename(frameLabel, '.txt'));
+          if (save) {
+            const plotted = r.plot(plotOpts);
+            this.tracker?.drawTrails(plotted, r);
+            if (f.video) await sinks!.write(f.path, plotted, f.video.fps, save_frames ? frameNo : null);
+            else writeImage(imageSavePath(this.saveDir, f.path), plotted);
+          }
+        }
+        const prefix = f.mode === 'stream' ? `${i}: ` : f.info;
+        lines.push(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
       }
-      this.log(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
+      this.log(lines.join('\n'));
       await this.callbacks?.run('on_predict_batch_end', this);
-      yield r;
+      yield* rs;
+    }.bind(this);
+    try {
+      for await (const ev of readFrames(src, { vid_stride: this.args.vid_stride, stream_buffer: this.args.stream_buffer, progress: live })) {
+        if ('problem' in ev) {
+          const { path, message, fatal, prefix } = ev.problem;
+          if (fatal) throw new Error(message);
+          this.errors.push({ path, message });
+          console.warn(`WARNING ⚠️ ${prefix ? `${prefix}skipped: ` : ''}${message}`);
+          continue;
+        }
+        // as Ultralytics, a batch never mixes images with video frames
+        if (batch.length && (batch[0].mode === 'image') !== (ev.frame.mode === 'image')) yield* run();
+        batch.push(ev.frame);
+        if (batch.length >= bs) yield* run();
+      }
+      if (batch.length) yield* run();
+    } finally {
+      await sinks?.closeAll();
     }
     this.summary();
     await this.callbacks?.run('on_predict_end', this);

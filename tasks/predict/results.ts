@@ -18,8 +18,19 @@ export type Shape2 = [number, number]; // (height, width)
 
 /** Detected boxes: `data` is (n, 6) row-major x1, y1, x2, y2, conf, cls in original pixels. */
 export class Boxes {
-  constructor(readonly data: Float32Array, readonly origShape: Shape2) {
+  /** Track ids (one per box) when the boxes come from a tracker (mode=track), else null. */
+  readonly ids: Int32Array | null;
+  constructor(readonly data: Float32Array, readonly origShape: Shape2, ids: Int32Array | null = null) {
     if (data.length % 6 !== 0) throw new Error(`Boxes: data must be (n, 6), got ${data.length} values`);
+    if (ids && ids.length !== data.length / 6) throw new Error(`Boxes: ${ids.length} track ids for ${data.length / 6} boxes`);
+    this.ids = ids;
+  }
+  /** Ultralytics' boxes.is_track / boxes.id: the track id of each box, or null when not tracking. */
+  get isTrack(): boolean {
+    return this.ids !== null;
+  }
+  get id(): number[] | null {
+    return this.ids ? Array.from(this.ids) : null;
   }
   get length(): number {
     return this.data.length / 6;
@@ -245,6 +256,7 @@ export class Results {
       const vals: number[] = [Math.trunc(c), ...xywhn[i]];
       if (xyn) xyn[i].forEach(([x, y], k) => vals.push(x, y, ...(kconf ? [kconf[i][k]] : [])));
       if (saveConf) vals.push(conf[i]);
+      if (this.boxes.ids) vals.push(this.boxes.ids[i]); // as Ultralytics: the track id last
       return vals.map(formatG).join(' ');
     });
   }

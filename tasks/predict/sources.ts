@@ -7,12 +7,18 @@
 // A missing or undecodable file in a directory or list is yielded as an item whose load() throws
 // (naming the file), so the predictor can report it and go on; a single bad source throws.
 //
-// Imports: node, ../data/image, ../download.
+// Video files (VID_FORMATS) in any of these, and live streams (a camera index, rtsp://, or an http URL
+// that names no image or video file), become items with a `video` field: the predictor reads their
+// frames through ffmpeg (./video). As in Ultralytics, a folder, glob or list yields its images first,
+// then its videos.
+//
+// Imports: node, ../data/image, ../download, ./video.
 
 import { existsSync, opendirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { readImage, type RgbImage } from '../data/image.js';
 import { cachedDownload, isUrl } from '../download.js';
+import { isStreamSource, isVideoFile, VID_FORMATS } from './video.js';
 
 /** Ultralytics' IMG_FORMATS: files with these extensions are picked from folders and globs. */
 export const IMG_FORMATS = new Set(['bmp', 'dng', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp', 'pfm', 'heic']);
@@ -24,6 +30,8 @@ export interface SourceItem {
   path: string;
   /** Decodes the image; throws an Error naming the file when it cannot. */
   load(): RgbImage;
+  /** Set for a video file or live stream: its frames are read through ffmpeg, load() throws. */
+  video?: { input: string; live: boolean };
 }
 
 export interface Source {
@@ -44,6 +52,11 @@ function checkRgb(img: RgbImage, name: string): RgbImage {
 }
 
 const isImageFile = (p: string) => IMG_FORMATS.has(extname(p).slice(1).toLowerCase());
+const isMediaFile = (p: string) => isImageFile(p) || isVideoFile(p);
+const FORMATS = `image formats: ${[...IMG_FORMATS].join(', ')}; video formats: ${[...VID_FORMATS].join(', ')}`;
+
+/** Images first, then videos, each group in its own order (Ultralytics' LoadImagesAndVideos). */
+const imagesThenVideos = (items: SourceItem[]) => [...items.filter((i) => !i.video), ...items.filter((i) => i.video)];
 const hasGlob = (s: string) => /[*?[]/.test(s);
 
 /** Image files directly inside `dir`, sorted (glob '*.*': no dot files); names only, not pixels. */
@@ -51,7 +64,7 @@ function listDir(dir: string): string[] {
   const names: string[] = [];
   const d = opendirSync(dir);
   try {
-    for (let e = d.readSync(); e; e = d.readSync()) if (!e.isDirectory() && !e.name.startsWith('.') && isImageFile(e.name)) names.push(join(dir, e.name));
+    for (let e = d.readSync(); e; e = d.readSync()) if (!e.isDirectory() && !e.name.startsWith('.') && isMediaFile(e.name)) names.push(join(dir, e.name));
   } finally {
     d.closeSync();
   }
@@ -114,7 +127,18 @@ export function globFiles(pattern: string): string[] {
 }
 
 function fileItem(path: string): SourceItem {
+  if (isVideoFile(path)) return videoItem(path, path, false);
   return { path, load: () => readImage(path) };
+}
+
+function videoItem(path: string, input: string, live: boolean): SourceItem {
+  return {
+    path,
+    video: { input, live },
+    load: () => {
+      throw new Error(`${path}: a ${live ? 'stream' : 'video'}, read frame by frame`);
+    },
+  };
 }
 
 function failedItem(path: string, message: string): SourceItem {
@@ -128,24 +152,25 @@ function failedItem(path: string, message: string): SourceItem {
 
 /** Expands one string source into file items (URLs are downloaded here, once). */
 async function expand(src: string, parent?: string): Promise<{ items: SourceItem[]; single: boolean }> {
+  if (isStreamSource(src)) return { items: [videoItem(src, src, true)], single: true };
   if (isUrl(src)) return { items: [fileItem(await cachedDownload(src))], single: true };
   const abs = resolve(src);
   if (hasGlob(abs)) {
-    const files = globFiles(src).filter(isImageFile);
-    if (!files.length) throw new Error(`${src}: no images match this pattern (image formats: ${[...IMG_FORMATS].join(', ')})`);
-    return { items: files.map(fileItem), single: false };
+    const files = globFiles(src).filter(isMediaFile);
+    if (!files.length) throw new Error(`${src}: no images match this pattern, nor videos (${FORMATS})`);
+    return { items: imagesThenVideos(files.map(fileItem)), single: false };
   }
   if (existsSync(abs) && statSync(abs).isDirectory()) {
     const files = listDir(abs);
-    if (!files.length) throw new Error(`${src}: no images found in this directory (image formats: ${[...IMG_FORMATS].join(', ')})`);
-    return { items: files.map(fileItem), single: false };
+    if (!files.length) throw new Error(`${src}: no images found in this directory, nor videos (${FORMATS})`);
+    return { items: imagesThenVideos(files.map(fileItem)), single: false };
   }
   if (extname(abs).toLowerCase() === '.txt' && existsSync(abs)) {
     // A text file listing sources, one per line; relative paths are relative to the file.
     const lines = readFileSync(abs, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
     const items: SourceItem[] = [];
     for (const l of lines) items.push(...(await expandInList(l, dirname(abs))));
-    return { items, single: false };
+    return { items: imagesThenVideos(items), single: false };
   }
   if (!existsSync(abs) && parent && !isAbsolute(src) && existsSync(join(parent, src))) return { items: [fileItem(join(parent, src))], single: true };
   if (!existsSync(abs)) throw new Error(`${src}: file not found`);
@@ -173,7 +198,7 @@ export async function loadSource(source: SourceInput): Promise<Source> {
       else if (isRgbImage(s)) items.push({ path: `image${i}.jpg`, load: () => checkRgb(s, `image${i}.jpg`) });
       else items.push(failedItem(`source[${i}]`, `source[${i}]: not a path, URL or RGB image`));
     }
-    return { items, single: false };
+    return { items: imagesThenVideos(items), single: false };
   }
   throw new Error(`source: expected a path, directory, glob, URL, RGB image ({width, height, data}) or a list of them, got ${typeof source}`);
 }

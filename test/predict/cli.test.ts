@@ -21,7 +21,9 @@ t.test('arguments', async (t) => {
   t.throws(() => args('source=x', 'conf=high'), /'conf=high' must be a number/);
   t.throws(() => args('source=x', 'conf=2'), /'conf=2' must be between 0.0 and 1.0/);
   t.throws(() => args('source=x', 'save_txt=yes'), /'save_txt=yes' must be True or False/);
-  t.throws(() => args('source=x', 'batch=4'), /batch=4: images are predicted one at a time/);
+  t.same(args('source=x', 'batch=4', 'vid_stride=2', 'save_frames=True').batch, 4, 'batch > 1 is accepted since issue 15');
+  t.throws(() => args('source=x', 'batch=0'), /'batch=0' must be a whole number >= 1/);
+  t.throws(() => args('source=x', 'vid_stride=1.5'), /'vid_stride=1.5' must be a whole number >= 1/);
   const warn = console.warn;
   const warns: string[] = [];
   console.warn = (s: string) => warns.push(s);
