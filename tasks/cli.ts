@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
   }
   if (['train', 'val', 'predict', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
-  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse'] : mode === 'demo' ? ['device'] : []);
+  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
     case 'help':

@@ -38,6 +38,11 @@ export interface DatasetConfig {
 export interface DatasetYamlOptions {
   /** Where a relative `path:` is looked up first (Ultralytics' settings datasets_dir). Default `<cwd>/datasets`. */
   datasetsDir?: string;
+  /**
+   * A relative `path:` that exists nowhere resolves under `datasetsDir` instead of failing: the
+   * place a `download:` archive unpacks to (checkDataset downloads, then reads the yaml again).
+   */
+  allowMissingRoot?: boolean;
 }
 
 /** Reads an Ultralytics pose dataset yaml and resolves its paths as check_det_dataset does. */
@@ -73,7 +78,7 @@ function readDatasetYaml(yamlFile: string, opts: DatasetYamlOptions): DatasetCon
     flipIdx = f as number[];
   }
 
-  const path = resolveRoot(raw.path, yamlFile, opts.datasetsDir ?? join(process.cwd(), 'datasets'));
+  const path = resolveRoot(raw.path, yamlFile, opts.datasetsDir ?? join(process.cwd(), 'datasets'), !!opts.allowMissingRoot);
   const cfg: DatasetConfig = { yamlFile, path, names, nc, kptShape, flipIdx };
   for (const k of ['train', 'val', 'test'] as const) {
     const v = raw[k];
@@ -135,15 +140,16 @@ function parseNames(names: unknown, nc: unknown, file: string): Record<number, s
 
 // check_det_dataset: the root is `path`, else the yaml's folder; a relative `path` lives under the
 // datasets dir. Ultralytics would download a missing one; we look beside the yaml too, then fail.
-function resolveRoot(p: unknown, yamlFile: string, datasetsDir: string): string {
+function resolveRoot(p: unknown, yamlFile: string, datasetsDir: string, allowMissing = false): string {
   if (p == null || p === '') return dirname(yamlFile);
   if (typeof p !== 'string') throw new Error(`${yamlFile}: 'path' must be a folder, got ${JSON.stringify(p)}`);
   if (isAbsolute(p)) {
-    if (!existsSync(p)) throw new Error(`${yamlFile}: 'path: ${p}' not found; set 'path' to the dataset's root folder`);
+    if (!existsSync(p) && !allowMissing) throw new Error(`${yamlFile}: 'path: ${p}' not found; set 'path' to the dataset's root folder`);
     return p;
   }
   const tried = [resolve(datasetsDir, p), resolve(dirname(yamlFile), p)];
   for (const c of tried) if (existsSync(c)) return c;
+  if (allowMissing) return tried[0];
   throw new Error(`${yamlFile}: 'path: ${p}' not found (looked for ${tried.join(' and ')}); set 'path' to the dataset's root folder, or remove it to use the yaml's folder`);
 }
 

@@ -30,13 +30,16 @@ export async function checkDataset(data: string | DatasetConfig, opts: CheckData
   if (typeof data !== 'string') return data;
   const datasetsDir = opts.datasetsDir ?? loadSettings().datasets_dir;
   const log = opts.log ?? console.log;
-  const cfg = loadDatasetYaml(data, { datasetsDir });
+  const cfg = loadDatasetYaml(data, { datasetsDir, allowMissingRoot: true }); // a missing root may be what download: brings
   const gone = missing(cfg);
   if (!gone.length) return cfg;
   const raw = (parseYaml(readFileSync(cfg.yamlFile, 'utf8')) ?? {}) as Record<string, unknown>;
   const url = raw.download;
   const name = basename(cfg.yamlFile);
-  if (url == null || url === '') throw new Error(`Dataset '${name}' images not found ⚠️, missing path '${gone[0]}' and the yaml has no 'download:' URL`);
+  if (url == null || url === '') {
+    const root = existsSync(cfg.path) ? '' : ` (its root, 'path: ${raw.path ?? ''}', resolves to ${cfg.path}, which does not exist)`;
+    throw new Error(`${cfg.yamlFile}: Dataset '${name}' images not found ⚠️, missing path '${gone[0]}' and the yaml has no 'download:' URL${root}`);
+  }
   if (typeof url !== 'string' || !isUrl(url) || !/\.zip(\?.*)?$/i.test(url))
     throw new Error(`${cfg.yamlFile}: 'download:' must be an http(s) URL of a .zip archive; download scripts are not run by yolo-ts (got ${JSON.stringify(String(url).slice(0, 80))})`);
   log(`\nDataset '${name}' images not found ⚠️, missing path '${gone[0]}'`);
