@@ -78,7 +78,8 @@ function implemented(mode: Mode): Set<string> {
       return new Set([...ULTRALYTICS_KEYS.train, ...ALWAYS, 'save_dir'].filter((k) => !refused.has(k)));
     }
     case 'val': return new Set([...VAL_KEYS, ...ALWAYS, 'save_dir']);
-    case 'predict': case 'track': return new Set([...PREDICT_KEYS, ...ALWAYS]);
+    case 'predict': return new Set([...PREDICT_KEYS, ...ALWAYS]);
+    case 'track': return new Set([...PREDICT_KEYS, ...ALWAYS, 'tracker']);
     case 'export': return new Set([...EXPORT_KEYS, ...ALWAYS]);
     case 'benchmark': return new Set([...ALWAYS]);
   }
