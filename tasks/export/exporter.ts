@@ -100,18 +100,17 @@ export async function hostWeights(model: PoseModel): Promise<HostWeights> {
   return out;
 }
 
-/** Builds the ONNX model of `model` (any device; unfused BatchNorms are folded on the host, the model is not changed). */
-export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: ExportSource = { file: model.yaml.yaml_file }): Promise<OnnxExport> {
-  const opset = args.opset ?? DEFAULT_OPSET;
-  if (!(opset in IR_VERSION)) throw new Error(`export: opset=${opset} is not supported; use 13 ... 21 (default ${DEFAULT_OPSET}). Opset 13 is the first with Split sizes and Unsqueeze axes as inputs and Softmax over one axis`);
+/**
+ * What every graph-lowering export starts from: the checked batch and imgsz (rounded up to the
+ * largest stride), the traced graph (BatchNorm folded; every dim a number when `fixed`), the host
+ * weights and `read`, the host values of a graph value (constant, parameter or buffer).
+ */
+async function prepareGraph(model: PoseModel, args: ExportArgs, opts: { fixed?: boolean } = {}) {
   const batch = args.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
-  const stride = Math.max(...model.stride);
   const sz = args.imgsz ?? 640;
-  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], stride, args.verbose === false ? () => {} : console.warn);
-  const dynamic = !!args.dynamic, half = !!args.half;
-
-  const g = await exportGraph(model, batch, imgsz);
+  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const g = await exportGraph(model, batch, imgsz, opts);
   const weights = await hostWeights(model);
   const read = (id: number) => {
     const v = g.values[id];
@@ -119,6 +118,15 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
     if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
     return data as Float32Array;
   };
+  return { batch, imgsz, g, weights, read };
+}
+
+/** Builds the ONNX model of `model` (any device; unfused BatchNorms are folded on the host, the model is not changed). */
+export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: ExportSource = { file: model.yaml.yaml_file }): Promise<OnnxExport> {
+  const opset = args.opset ?? DEFAULT_OPSET;
+  if (!(opset in IR_VERSION)) throw new Error(`export: opset=${opset} is not supported; use 13 ... 21 (default ${DEFAULT_OPSET}). Opset 13 is the first with Split sizes and Unsqueeze axes as inputs and Softmax over one axis`);
+  const { batch, imgsz, g, weights, read } = await prepareGraph(model, args);
+  const dynamic = !!args.dynamic, half = !!args.half;
   const { builder, outputs } = lowerToOnnx(g, { dynamic, half, input: 'images', read, weight: (n) => weights.get(n)?.data });
   // the last node's output becomes output0
   const last = builder.nodes[builder.nodes.length - 1];
@@ -312,18 +320,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
 
 /** The model as a TF graph on NHWC images at a fixed batch and imgsz (BatchNorm folded, anchors constant). */
 export async function buildTfGraph(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<{ graph: TfGraph; metadata: ExportMetadata }> {
-  const batch = args.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
-  const sz = args.imgsz ?? 640;
-  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
-  const g = await exportGraph(model, batch, imgsz, { fixed: true });
-  const weights = await hostWeights(model);
-  const read = (id: number) => {
-    const v = g.values[id];
-    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
-    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
-    return data as Float32Array;
-  };
+  const { batch, imgsz, g, read } = await prepareGraph(model, args, { fixed: true });
   return { graph: lowerToTf(g, { read }), metadata: exportMetadata(model, src, batch, imgsz) };
 }
 
@@ -348,18 +345,7 @@ const mbDir = (d: string) => (existsSync(d) ? readdirSync(d).reduce((s, f) => s 
  * Ultralytics' metadata as extra/config.txt (json.dumps). `file` names the archive's folder (its stem).
  */
 export async function buildTorchScript(model: PoseModel, args: ExportArgs, src: ExportSource, file = 'model.torchscript'): Promise<{ chunks: Uint8Array[]; metadata: ExportMetadata; module: TorchScriptModule }> {
-  const batch = args.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
-  const sz = args.imgsz ?? 640;
-  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
-  const g = await exportGraph(model, batch, imgsz);
-  const weights = await hostWeights(model);
-  const read = (id: number) => {
-    const v = g.values[id];
-    const data = v.data ?? (v.name ? weights.get(v.name)?.data : undefined);
-    if (!data) throw new Error(`export: no host values for ${v.kind} %${id} ${v.name ?? ''}`);
-    return data as Float32Array;
-  };
+  const { batch, imgsz, g, weights, read } = await prepareGraph(model, args);
   const module = lowerToTorchScript(g, { read, weight: (n) => weights.get(n)?.data });
   const metadata = exportMetadata(model, src, batch, imgsz);
   const archive = basename(file, extname(file)).replace(/[^\w.-]/g, '_') || 'archive';

@@ -3,43 +3,15 @@
 // the layers are the ones pnnx writes, and the folder runs back through the engine with the .pt
 // model's predictions (same square input: Ultralytics feeds fixed-size exports its square letterbox).
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
-import * as E from '../../engine/index.js';
-import { YOLO, type Results } from '../../tasks/yolo.js';
-import type { OnnxPoseModel } from '../../tasks/export/onnx_model.js';
+import { YOLO } from '../../tasks/yolo.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import { readNcnn } from '../../tasks/export/ncnn_format.js';
-import { readImage } from '../../tasks/data/image.js';
-import { letterbox, toCHWFloat } from '../../tasks/data/letterbox.js';
+import { setupRoundTrip, roundTripTests, valMatchesOnnx } from './round_trip.js';
 
-const gpu = await E.openWebGPU();
-const device = gpu ? 'webgpu' : 'cpu';
-t.teardown(E.releaseDevices);
-const dir = mkdtempSync(join(tmpdir(), 'yolo-ncnn-'));
-const pt = join(dir, 'coco128.pt');
-copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
-const quiet = { verbose: false, conf: 0.05 } as const;
-const S = 320, A = (S / 8) ** 2 + (S / 16) ** 2 + (S / 32) ** 2;
-
-// a square image: the predictor's letterbox is then the same for the .pt and the fixed-size export
-const bus = readImage('test/fixtures/images/bus.jpg');
-const side = Math.min(bus.width, bus.height);
-const png = new PNG({ width: side, height: side });
-for (let y = 0; y < side; y++)
-  for (let x = 0; x < side; x++) {
-    const s = (y * bus.width + x) * 3, d = (y * side + x) * 4;
-    png.data[d] = bus.data[s], png.data[d + 1] = bus.data[s + 1], png.data[d + 2] = bus.data[s + 2], png.data[d + 3] = 255;
-  }
-const square = join(dir, 'bus_square.png');
-writeFileSync(square, PNG.sync.write(png));
-
-const folder = await new YOLO(pt).export({ format: 'ncnn', imgsz: S, verbose: false });
-const halfPt = join(dir, 'half.pt');
-copyFileSync(pt, halfPt);
-const halfFolder = await new YOLO(halfPt).export({ format: 'ncnn', imgsz: S, half: true, verbose: false });
+const ctx = await setupRoundTrip('ncnn', 'yolo-ncnn-');
+const { device, dir, pt, quiet, S, A, square, folder, halfFolder } = ctx;
 const decode = (d: string) => readNcnn(readFileSync(join(d, 'model.ncnn.param'), 'utf8'), new Uint8Array(readFileSync(join(d, 'model.ncnn.bin'))), [3, S, S], d);
 
 t.test('the folder Ultralytics writes, decoded with the param grammar and bin rules', async (t) => {
@@ -76,56 +48,16 @@ t.test('half=True: float16 weights behind the fp16 tag, half the size', async (t
   t.match(readFileSync(join(halfFolder, 'model.ncnn.param'), 'utf8'), /^7767517\n/);
 });
 
-const rows = (r: Results) => r.boxes.xyxy.map((b, i) => ({ xyxy: b, kpts: r.keypoints!.xy[i].flat() }));
-const iou = (a: number[], b: number[]) => {
-  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])), h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  return (w * h) / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h);
-};
-
-t.test('round trip: YOLO(<folder>) predicts what the .pt predicts', async (t) => {
-  const ref = await new YOLO(pt).predict(square, { imgsz: S, device, ...quiet });
-  const m = new YOLO(folder);
-  const res = await m.predict(square, { device, ...quiet });
-  const om = m.model as OnnxPoseModel;
-  t.same([om.imgsz, om.kptShape, om.stride, m.names], [[S, S], [17, 3], [32], { 0: 'person' }], 'imgsz, kpt_shape, stride, names from metadata.yaml');
-  const a = rows(res[0]), b = rows(ref[0]);
-  t.ok(b.length > 0, `${b.length} people`);
-  t.equal(a.length, b.length);
-  let minIou = 1, dK = 0;
-  a.forEach((d, k) => {
-    minIou = Math.min(minIou, iou(d.xyxy, b[k].xyxy));
-    for (let j = 0; j < d.kpts.length; j++) dK = Math.max(dK, Math.abs(d.kpts[j] - b[k].kpts[j]));
-  });
-  t.ok(minIou >= 0.999 && dK <= 0.01, `box IoU >= ${minIou.toFixed(5)}, keypoints max |Δ| ${dK.toExponential(1)} px`);
-
-  // raw outputs on one square letterboxed input, fp32 and fp16 weights
-  const img = letterbox(readImage('test/fixtures/images/zidane.jpg'), { newShape: S, auto: false }).image;
-  const out = async (mm: { predict(x: E.Tensor): E.Tensor; device: E.Device }) => {
-    const x = E.tensor(toCHWFloat(img), [1, 3, S, S], { device: mm.device });
-    const y = mm.predict(x);
-    const d = (await y.data()) as Float32Array;
-    x.dispose(), y.dispose();
-    return d;
-  };
-  const r = await out((await new YOLO(pt).load(device)) as PoseModel), n = await out(om);
-  const maxD = (p: Float32Array) => p.reduce((s, v, k) => Math.max(s, Math.abs(v - r[k])), 0);
-  t.ok(maxD(n) < 2e-3, `fp32: raw (56 x ${A}) outputs max |Δ| ${maxD(n).toExponential(2)} (pixels and scores)`);
-  const half = rows((await new YOLO(halfFolder).predict(square, { device, ...quiet }))[0]);
-  t.equal(half.length, b.length, 'fp16 weights: the same detections');
-  const hIou = Math.min(...half.map((d, k) => iou(d.xyxy, b[k].xyxy)));
-  t.ok(hIou >= 0.99, `fp16 weights: box IoU >= ${hIou.toFixed(4)}`);
+roundTripTests(t, ctx, {
+  metaLabel: 'imgsz, kpt_shape, stride, names from metadata.yaml',
+  stride: true,
+  separateCount: true,
+  rawMessage: (d, A) => `fp32: raw (56 x ${A}) outputs max |Δ| ${d.toExponential(2)} (pixels and scores)`,
+  halfLabel: 'fp16 weights',
+  halfIouInMessage: true,
 });
 
-t.test('val through the ncnn folder gives the fixed-size ONNX export metrics', async (t) => {
-  const onnxPt = join(dir, 'sq.pt');
-  copyFileSync(pt, onnxPt);
-  const onnx = await new YOLO(onnxPt).export({ format: 'onnx', imgsz: S, verbose: false });
-  const args = { data: 'test/fixtures/val/coco8-pose/coco8-pose.yaml', plots: false, save_dir: join(dir, 'val'), verbose: false, device };
-  const a = await new YOLO(onnx).val(args), b = await new YOLO(folder).val(args);
-  t.equal(b.seen, a.seen);
-  const d = Math.max(Math.abs(a.metrics.pose.map - b.metrics.pose.map), Math.abs(a.metrics.box.map - b.metrics.box.map));
-  t.ok(d <= 1e-4, `pose mAP50-95 ${b.metrics.pose.map.toFixed(4)}, box ${b.metrics.box.map.toFixed(4)}; |Δ| ${d.toExponential(1)} vs the same square batches through ONNX`);
-});
+valMatchesOnnx(t, ctx, 'ncnn folder', (b, d) => `pose mAP50-95 ${b.pose.map.toFixed(4)}, box ${b.box.map.toFixed(4)}; |Δ| ${d.toExponential(1)} vs the same square batches through ONNX`);
 
 t.test('bad input', async (t) => {
   await t.rejects(new YOLO(pt).export({ format: 'ncnn', int8: true, verbose: false }), /int8=True is not supported for format='ncnn'/);

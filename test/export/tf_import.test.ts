@@ -5,22 +5,15 @@
 // equal the .pt model's on the same tensor (1e-4 rel), and the detections (checked on the TF.js export)
 // equal the static .onnx's.
 import t from 'tap';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { YOLO, type Results } from '../../tasks/yolo.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import type { TfPoseModel } from '../../tasks/export/tf_runtime.js';
 import { readImage } from '../../tasks/data/image.js';
 import { letterbox, toCHWFloat } from '../../tasks/data/letterbox.js';
+import { setupCheckpoint } from './round_trip.js';
 
-const gpu = await E.openWebGPU();
-const device = gpu ? 'webgpu' : 'cpu';
-t.teardown(E.releaseDevices);
-const dir = mkdtempSync(join(tmpdir(), 'yolo-tfimp-'));
-const pt = join(dir, 'coco128.pt');
-copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
+const { device, pt } = await setupCheckpoint('yolo-tfimp-');
 const IMAGES = ['test/fixtures/images/bus.jpg', 'test/fixtures/images/zidane.jpg'];
 const quiet = { verbose: false, conf: 0.05 } as const;
 const rows = (r: Results) => r.boxes.xyxy.map((b, i) => ({ xyxy: b, conf: r.boxes.conf[i], kpts: r.keypoints!.xy[i].flat() }));

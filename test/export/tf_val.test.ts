@@ -2,18 +2,11 @@
 // TF.js folder, both exported at 320, give the metrics of the fixed-size .onnx exported at 320 (the
 // same square-letterbox batches; that .onnx is itself checked against the .pt in yolo_onnx.test.ts).
 import t from 'tap';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as E from '../../engine/index.js';
 import { YOLO } from '../../tasks/yolo.js';
+import { setupCheckpoint } from './round_trip.js';
 
-const gpu = await E.openWebGPU();
-const device = gpu ? 'webgpu' : 'cpu';
-t.teardown(E.releaseDevices);
-const dir = mkdtempSync(join(tmpdir(), 'yolo-tfval-'));
-const pt = join(dir, 'coco128.pt');
-copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
+const { device, dir, pt } = await setupCheckpoint('yolo-tfval-');
 const args = { data: 'test/fixtures/val/coco8-pose/coco8-pose.yaml', plots: false, save_dir: join(dir, 'val'), verbose: false, device } as const;
 
 t.test('val on coco8-pose: .tflite and _web_model equal the fixed-size .onnx', async (t) => {

@@ -3,8 +3,7 @@
 // command line; a corrupt .onnx given to predict is a clear error. The trained coco128 checkpoint
 // (real detections) at imgsz 320.
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as E from '../../engine/index.js';
@@ -12,13 +11,9 @@ import { YOLO, type Results } from '../../tasks/yolo.js';
 import { OnnxPoseModel } from '../../tasks/export/onnx_model.js';
 import { readImage } from '../../tasks/data/image.js';
 import { letterbox, toCHWFloat } from '../../tasks/data/letterbox.js';
+import { setupCheckpoint } from './round_trip.js';
 
-const gpu = await E.openWebGPU();
-const device = gpu ? 'webgpu' : 'cpu';
-t.teardown(E.releaseDevices);
-const dir = mkdtempSync(join(tmpdir(), 'yolo-onnx-'));
-const pt = join(dir, 'coco128.pt');
-copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
+const { device, dir, pt } = await setupCheckpoint('yolo-onnx-');
 const IMAGES = ['test/fixtures/images/bus.jpg', 'test/fixtures/images/zidane.jpg'];
 const quiet = { verbose: false, conf: 0.05 } as const; // the weak coco128 model's scores are ~0.1-0.2 (its reference predictions use conf 0.05)
 
