@@ -74,7 +74,7 @@ t.test('optimizer=auto: AdamW for short runs (lr from nc, warmup_bias_lr 0), SGD
   t.same([s.name, s.lr, s.momentum, s.warmupBiasLr], ['SGD', 0.01, 0.9, 0]);
   const explicit = buildOptimizer(toy().root, { ...base, name: 'SGD', iterations: 10, nc: 1 });
   t.same([explicit.name, explicit.lr, explicit.momentum, explicit.warmupBiasLr], ['SGD', 0.01, 0.937, 0.1], 'an explicit optimizer keeps lr0, momentum and warmup_bias_lr');
-  t.throws(() => buildOptimizer(toy().root, { ...base, name: 'Adam', iterations: 10, nc: 1 }), /not found/);
+  t.throws(() => buildOptimizer(toy().root, { ...base, name: 'Adagrad', iterations: 10, nc: 1 }), /not found/);
 });
 
 t.test('SGD warmup: bias lr falls from warmup_bias_lr, others rise from 0, momentum from 0.8, accumulate from 1', async (t) => {
