@@ -1,6 +1,6 @@
 // Locates files shipped with the package (shaders/), whether running from the TS sources
 // (through tsx) or from the compiled dist/ tree.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +16,11 @@ export function packageRoot(): string {
     if (up === dir) throw new Error(`cannot find the package root (a folder with package.json and shaders/) above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
+}
+
+let version: string | null = null;
+
+/** This package's version (package.json's `version`), read once. */
+export function packageVersion(): string {
+  return (version ??= JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string);
 }

@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // The `yolo` command: `yolo [task] mode key=value ...`, as in Ultralytics.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs, MODES } from './cfg.js';
-import { packageRoot } from '../engine/paths.js';
+import { packageVersion } from '../engine/paths.js';
 import { releaseDevices } from '../engine/index.js';
 import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
@@ -51,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     case 'version':
-      console.log(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
+      console.log(packageVersion());
       return 0;
     case 'checks': {
       const { checksReport } = await import('./checks.js');

@@ -18,9 +18,8 @@ import { modelFromCheckpoint, readPoseCheckpoint, savePoseCheckpoint, type PoseC
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { buildModelFromYaml } from '../models/yaml_model.js';
 import { attemptDownloadAsset } from './download.js';
-import { packageRoot } from '../engine/paths.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { packageVersion } from '../engine/paths.js';
+import { existsSync } from 'node:fs';
 import { Predictor, type PredictArgs, type PredictError } from './predict/predictor.js';
 import type { Results } from './predict/results.js';
 import type { SourceInput } from './predict/sources.js';
@@ -53,7 +52,7 @@ export interface YOLOOptions {
   verbose?: boolean;
 }
 
-const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+const VERSION = packageVersion();
 
 export class YOLO {
   readonly task: string;

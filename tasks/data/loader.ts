@@ -27,7 +27,7 @@ import { readImage, type RgbImage } from './image.js';
 import { readThroughNpy } from './npy.js';
 import { toTargets, type Targets } from './instances.js';
 import type { LabelEntry } from './labels.js';
-import { toCHWFloat } from './letterbox.js';
+import { pyRound, toCHWFloat } from './letterbox.js';
 import { resizeBilinear } from './resize.js';
 
 export interface LoaderOptions {
@@ -183,7 +183,7 @@ export class PoseDataset {
     if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
     let files = imageFiles(source);
     const fraction = opts.fraction ?? 1;
-    if (fraction < 1) files = files.slice(0, roundHalfEven(files.length * fraction)); // Python's round()
+    if (fraction < 1) files = files.slice(0, pyRound(files.length * fraction)); // Python's round()
     const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
     if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
     return new PoseDataset(scan.labels, cfg, opts);
@@ -345,10 +345,4 @@ interface Item {
   ori: [number, number];
   resized: [number, number];
   ratioPad?: { ratio: [number, number]; pad: [number, number] };
-}
-
-/** Python's round(): halves go to the even neighbour. */
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v), d = v - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }

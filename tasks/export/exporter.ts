@@ -20,10 +20,10 @@
 //
 // Imports: engine, models, ./graph, ./onnx_lower, ./metadata, ./formats, ../predict (checkImgsz).
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import YAML from 'yaml';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { packageRoot } from '../../engine/paths.js';
+import { packageVersion } from '../../engine/paths.js';
 import { writeFileAtomic } from '../../engine/io/zip.js';
 import { DataType, encodeModel, type ModelProto, type Dim } from '../../engine/io/onnx_proto.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
@@ -91,7 +91,6 @@ export interface OnnxExport {
   outputShape: (number | string)[];
 }
 
-const packageVersion = () => JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
 
 /** Reads every float tensor of the model's state dict to the host. */
 export async function hostWeights(model: PoseModel): Promise<HostWeights> {

@@ -9,11 +9,11 @@
 //
 // Imports: engine, models, nn, ../val, ../predict/save, ../progress, ./*.
 
-import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward, getDevice, manualSeed, tensor, tidyAsync, WebGPUDevice, type Device, type Tensor } from '../../engine/index.js';
 import { getRngState, setRngState } from '../../engine/random.js';
-import { packageRoot } from '../../engine/paths.js';
+import { packageVersion } from '../../engine/paths.js';
 import { PoseModel } from '../../models/yolov8_pose.js';
 import { ModelEMA } from '../../nn/ema.js';
 import { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
@@ -39,7 +39,7 @@ import { plotTrainBatch } from '../val/plots.js';
 import { plotCorrelogram, plotLabels } from './label_plots.js';
 import type { Callbacks, CallbackEvent } from '../callbacks.js';
 
-const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+const VERSION = packageVersion();
 
 export interface TrainResult {
   saveDir: string;

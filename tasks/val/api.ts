@@ -8,9 +8,7 @@ import type { Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
 import type { Callbacks } from '../callbacks.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../engine/paths.js';
+import { packageVersion } from '../../engine/paths.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
 
 /** What val needs from the YOLO class. */
@@ -38,7 +36,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   if (args.verbose !== false) {
     // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
     const dev = target.device!;
-    const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+    const version = packageVersion();
     v.log(`yolo-ts ${version} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
     const info = (model as { info?: (imgsz: number, o: { verbose: boolean }) => { line: string } }).info;
     if (typeof info === 'function') v.log(info.call(model, 640, { verbose: false }).line);
