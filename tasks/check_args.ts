@@ -79,7 +79,7 @@ function implemented(mode: Mode): Set<string> {
     }
     case 'val': return new Set([...VAL_KEYS, ...ALWAYS, 'save_dir']);
     case 'predict': return new Set([...PREDICT_KEYS, ...ALWAYS]);
-    case 'track': return new Set([...PREDICT_KEYS, ...ALWAYS, 'tracker']);
+    case 'track': return new Set([...PREDICT_KEYS, ...ALWAYS, 'tracker', 'persist']); // persist: a YOLO.track() argument, not a default.yaml key
     case 'export': return new Set([...EXPORT_KEYS, ...ALWAYS]);
     case 'benchmark': return new Set([...ALWAYS]);
   }

@@ -36,12 +36,7 @@ async function main(argv: string[]): Promise<number> {
     mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
     if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
   }
-  if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) {
-    // track's persist is a YOLO.track() argument, not a default.yaml key: it passes the check untouched
-    const { persist, ...rest } = overrides;
-    overrides = checkModeArgs(mode as Mode, mode === 'track' ? rest : overrides) as typeof overrides;
-    if (mode === 'track' && persist !== undefined) overrides = { ...overrides, persist };
-  }
+  if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
   else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
