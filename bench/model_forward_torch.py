@@ -5,6 +5,7 @@ the checkpoint is read with an unpickler that turns Ultralytics' classes into pl
 shells, so only the state dict is taken from it. Prints one JSON line.
 
 usage: /usr/bin/python3 bench/model_forward_torch.py WEIGHTS.pt [--imgsz 640] [--batch 1] [--runs 10] [--threads 2]
+       [--device cpu|cuda]   (cuda: times include torch.cuda.synchronize(), as the engine's include the read-back)
 """
 import argparse
 import json
@@ -109,9 +110,9 @@ class Pose(nn.Module):
         anchors, strides = [], []
         for xi, s in zip(x, self.strides_):
             h, w = xi.shape[2:]
-            sy, sx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+            sy, sx = torch.meshgrid(torch.arange(h, device=xi.device) + 0.5, torch.arange(w, device=xi.device) + 0.5, indexing="ij")
             anchors.append(torch.stack((sx, sy), -1).view(-1, 2))
-            strides.append(torch.full((h * w, 1), float(s)))
+            strides.append(torch.full((h * w, 1), float(s), device=xi.device))
         anchors, strides = torch.cat(anchors).T, torch.cat(strides).T
         box, cls = torch.cat([xi.view(bs, self.no, -1) for xi in x], 2).split((64, self.nc), 1)
         lt, rb = self.dfl(box).chunk(2, 1)
@@ -188,21 +189,25 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     net = pose_n()
     net.load_state_dict(load_state_dict(a.weights))
-    net.eval().fuse()
-    x = torch.rand(a.batch, 3, a.imgsz, a.imgsz)
+    net.eval().fuse().to(a.device)
+    x = torch.rand(a.batch, 3, a.imgsz, a.imgsz, device=a.device)
+    sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
     times = []
     with torch.inference_mode():
         out = net(x)  # warm-up
+        sync()
         for _ in range(a.runs):
             t0 = time.perf_counter()
             out = net(x)
+            sync()
             times.append((time.perf_counter() - t0) * 1e3)
     print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "shape": list(out.shape),
+        "torch": torch.__version__, "device": a.device, "threads": torch.get_num_threads(), "shape": list(out.shape),
         "ms_median": statistics.median(times), "ms_min": min(times), "runs": a.runs,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "params": sum(p.numel() for p in net.parameters()),

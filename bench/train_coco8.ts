@@ -6,7 +6,7 @@
 // device memory per step, and draws both runs' curves into one PNG.
 //
 // usage: npx tsx bench/train_coco8.ts [--epochs 150] [--device webgpu] [--out runs/bench/train_coco8]
-//        [--resume]   (continue an interrupted run from its weights/last.pt)
+//        [--resume]   (continue an interrupted run from its weights/last.pt) [--workers 8] (0: batches built on the main thread)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ const memory: { ni: number; bytes: number }[] = [];
 const t0 = performance.now();
 const overrides = args.includes('--resume')
   ? { resume: join(out, 'run/weights/last.pt') }
-  : { data, model: 'yolov8n-pose.yaml', epochs, imgsz: 160, batch: 4, seed: 0, optimizer: 'auto', mosaic: 0, fliplr: 0, hsv_h: 0, hsv_s: 0, hsv_v: 0, translate: 0, scale: 0, device, project: out, name: 'run', exist_ok: true };
+  : { data, model: 'yolov8n-pose.yaml', epochs, imgsz: 160, batch: 4, seed: 0, optimizer: 'auto', mosaic: 0, fliplr: 0, hsv_h: 0, hsv_s: 0, hsv_v: 0, translate: 0, scale: 0, device, workers: Number(opt('workers', '8')), project: out, name: 'run', exist_ok: true };
 const trainer = new PoseTrainer(overrides, {
   callbacks: {
     onTrainBatchEnd: (t, ni) => {
