@@ -31,7 +31,8 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   if (!data) throw new Error(`val: no dataset given and ${target.modelSpec} does not record one (pass data=<dataset.yaml>)`);
   const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
-  const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
+  const singleCls = args.single_cls ?? (typeof train.single_cls === 'boolean' ? train.single_cls : undefined); // Model.val remembers it too
+  const v = new PoseValidator({ ...rest, data, imgsz, single_cls: singleCls, model_path: target.modelSpec });
   v.callbacks = target.callbacks ?? null;
   if (args.verbose !== false) {
     // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
@@ -45,7 +46,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 }
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
-const BOOL_KEYS = ['save_json', 'save_txt', 'save_conf', 'plots', 'exist_ok', 'verbose'];
+const BOOL_KEYS = ['save_json', 'save_txt', 'save_conf', 'save_hybrid', 'single_cls', 'plots', 'exist_ok', 'verbose'];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
 export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 
