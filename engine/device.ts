@@ -43,6 +43,10 @@ let webgpu: WebGPUDevice | null = null;
 let webgpuTried: Promise<WebGPUDevice | null> | null = null;
 let defaultDevice: Device | null = null;
 let gpuInstance: GPU | null = null;
+let adapterFeatures: ReadonlySet<string> = new Set();
+
+/** The opened WebGPU adapter's features (empty before openWebGPU): e.g. whether it has shader-f16. */
+export const webgpuAdapterFeatures = (): ReadonlySet<string> => adapterFeatures;
 
 const HOW_TO_GET_WEBGPU =
   'install a Vulkan driver (on Debian bookworm: libvulkan1 and mesa-vulkan-drivers from bookworm-backports) or run on a machine with a GPU';
@@ -63,6 +67,7 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     gpuInstance = mod.create([]);
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
+    adapterFeatures = new Set(adapter.features);
     // Ask for the adapter's real limits, not WebGPU's conservative defaults.
     const want = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
       'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension'] as const;

@@ -53,7 +53,6 @@ const REASONS: Record<string, string> = {
   embed: 'feature-embedding output',
   show: 'showing a window (there is no window system here; save=True writes the images)',
   save_crop: 'saving crops',
-  half: 'half-precision inference',
   save_txt: 'saving labels as .txt',
   save_conf: 'saving confidences in the .txt labels',
   classes: 'filtering the dataset by class',
