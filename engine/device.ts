@@ -65,6 +65,10 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
     // down the instance under the live device and the process aborts.
     gpuInstance = mod.create([]);
+    // Dawn prints "maxDynamic{Uniform,Storage}BuffersPerPipelineLayout artificially reduced from 1000000
+    // to 16" here, inside requestAdapter: its NormalizeLimits (src/dawn/native/Limits.cpp) clamps what
+    // the Vulkan driver reports while discovering adapters, and writes with dawn::WarningLog straight to
+    // fd 2, before any device or limit request; featureLevel, toggles and requiredLimits do not change it.
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
     adapterFeatures = new Set(adapter.features);
