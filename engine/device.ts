@@ -43,6 +43,10 @@ let webgpu: WebGPUDevice | null = null;
 let webgpuTried: Promise<WebGPUDevice | null> | null = null;
 let defaultDevice: Device | null = null;
 let gpuInstance: GPU | null = null;
+let adapterFeatures: ReadonlySet<string> = new Set();
+
+/** The opened WebGPU adapter's features (empty before openWebGPU): e.g. whether it has shader-f16. */
+export const webgpuAdapterFeatures = (): ReadonlySet<string> => adapterFeatures;
 
 const HOW_TO_GET_WEBGPU =
   'install a Vulkan driver (on Debian bookworm: libvulkan1 and mesa-vulkan-drivers from bookworm-backports) or run on a machine with a GPU';
@@ -61,8 +65,13 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
     // down the instance under the live device and the process aborts.
     gpuInstance = mod.create([]);
+    // Dawn prints "maxDynamic{Uniform,Storage}BuffersPerPipelineLayout artificially reduced from 1000000
+    // to 16" here, inside requestAdapter: its NormalizeLimits (src/dawn/native/Limits.cpp) clamps what
+    // the Vulkan driver reports while discovering adapters, and writes with dawn::WarningLog straight to
+    // fd 2, before any device or limit request; featureLevel, toggles and requiredLimits do not change it.
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
+    adapterFeatures = new Set(adapter.features);
     // Ask for the adapter's real limits, not WebGPU's conservative defaults.
     const want = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
       'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension'] as const;

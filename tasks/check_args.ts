@@ -53,11 +53,8 @@ const REASONS: Record<string, string> = {
   embed: 'feature-embedding output',
   show: 'showing a window (there is no window system here; save=True writes the images)',
   save_crop: 'saving crops',
-  half: 'half-precision inference',
-  save_hybrid: 'hybrid labels (ground truth merged into the predictions)',
   save_txt: 'saving labels as .txt',
   save_conf: 'saving confidences in the .txt labels',
-  single_cls: 'single-class validation',
   classes: 'filtering the dataset by class',
   save_json: 'a COCO predictions.json from training',
   workspace: 'a TensorRT workspace (TensorRT export is not available)',
@@ -74,7 +71,7 @@ const REASONS: Record<string, string> = {
 function implemented(mode: Mode): Set<string> {
   switch (mode) {
     case 'train': {
-      const refused = new Set([...Object.keys(UNSUPPORTED), 'save_json', 'save_hybrid']);
+      const refused = new Set([...Object.keys(UNSUPPORTED), 'save_json']);
       return new Set([...ULTRALYTICS_KEYS.train, ...ALWAYS, 'save_dir'].filter((k) => !refused.has(k)));
     }
     case 'val': return new Set([...VAL_KEYS, ...ALWAYS, 'save_dir']);

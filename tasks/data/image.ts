@@ -18,6 +18,7 @@ import { checkImageSize, checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
 import { InputError } from '../../engine/errors.js';
 import { decodeBmp, isBmp } from './bmp_decoder.js';
 import { decodeTiff, isTiff } from './tiff_decoder.js';
+import { decodeWebp, isWebp } from './webp_decoder.js';
 import type { JpegInfo, Pixels } from './exif.js';
 
 /** An 8-bit RGB image, row-major HWC: `data.length === width * height * 3`. */
@@ -50,11 +51,12 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
     }
     if (isBmp(bytes)) return decodeBmp(bytes); // BMP and TIFF: own decoders (bmp_decoder.ts, tiff_decoder.ts); MPO is JPEG
     if (isTiff(bytes)) return decodeTiff(bytes);
+    if (isWebp(bytes)) return decodeWebp(bytes); // libwebp as wasm (webp_decoder.ts), the library cv2 uses
   } catch (e) {
     if (e instanceof ImageFormatError) throw new InputError(name, e.message);
     throw new InputError(name, describeLibraryError(bytes[0] === 0xff ? 'JPEG' : 'PNG', e as Error), { cause: e });
   }
-  throw new InputError(name, 'unsupported image format (expected JPEG, PNG, BMP, TIFF or MPO)');
+  throw new InputError(name, 'unsupported image format (expected JPEG, PNG, BMP, TIFF, WebP or MPO)');
 }
 
 // Truncation is caught before the libraries run (readJpegInfo / readPngChunks), so what they

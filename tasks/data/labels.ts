@@ -16,6 +16,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { readJpegInfo, readTiffOrientation } from './exif.js';
 import { checkPng, MAX_IMAGE_PIXELS } from './image_checks.js';
+import { decodeImage } from './image.js';
+import { isBmp } from './bmp_decoder.js';
+import { isTiff } from './tiff_decoder.js';
+import { isWebp, readWebpInfo } from './webp_decoder.js';
 import { readingFile } from '../../engine/errors.js';
 
 /** img2label_paths: the last `/images/` becomes `/labels/` and the suffix `.txt`. */
@@ -94,7 +98,7 @@ function parseLines(text: string, file: string, kptShape: [number, number], nc: 
   return out;
 }
 
-/** Reads (height, width) from the file header of a JPEG or PNG (see imageSize). */
+/** Reads (height, width) from the file header of a JPEG, PNG or WebP, or by decoding a BMP / TIFF (see imageSize). */
 export function imageSizeOf(bytes: Uint8Array, file: string): [number, number] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length > 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return [b.readUInt32BE(20), b.readUInt32BE(16)];
@@ -107,7 +111,20 @@ export function imageSizeOf(bytes: Uint8Array, file: string): [number, number] {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
   }
-  throw new Error(`${file}: unsupported image format (expected JPEG or PNG)`);
+  try {
+    if (isWebp(b)) {
+      const { width, height } = readWebpInfo(b);
+      return [height, width];
+    }
+    // BMP, TIFF (MPO is a JPEG): their headers are small, decoding them is the check
+    if (isBmp(b) || isTiff(b)) {
+      const { width, height } = decodeImage(b, file);
+      return [height, width];
+    }
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message.replace(`${file}: `, '')}`);
+  }
+  throw new Error(`${file}: unsupported image format (expected JPEG, PNG, BMP, TIFF, WebP or MPO)`);
 }
 
 /**

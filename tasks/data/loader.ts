@@ -53,6 +53,8 @@ export interface LoaderOptions {
   labelCache?: boolean;
   /** keep the first round(n * fraction) images of the sorted list (Ultralytics' fraction=, default 1) */
   fraction?: number;
+  /** single_cls: every label's class becomes 0 (BaseDataset.update_labels) */
+  singleCls?: boolean;
   /** 'train: ' / 'val: ' */
   prefix?: string;
   log?: (m: string) => void;
@@ -186,7 +188,8 @@ export class PoseDataset {
     if (fraction < 1) files = files.slice(0, pyRound(files.length * fraction)); // Python's round()
     const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
     if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
-    return new PoseDataset(scan.labels, cfg, opts);
+    const labels = opts.singleCls ? scan.labels.map((l) => ({ ...l, cls: new Float32Array(l.cls.length) })) : scan.labels;
+    return new PoseDataset(labels, cfg, opts);
   }
 
   get length(): number {

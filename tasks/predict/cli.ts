@@ -11,7 +11,7 @@ import type { CfgValue } from '../cfg.js';
 import { YOLO, type PredictArgs } from '../yolo.js';
 
 const NUMBER_KEYS = ['conf', 'iou', 'max_det', 'line_width', 'batch', 'vid_stride'];
-const BOOL_KEYS = ['save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize', 'stream_buffer', 'save_frames'];
+const BOOL_KEYS = ['half', 'save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize', 'stream_buffer', 'save_frames'];
 const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 

@@ -36,6 +36,8 @@ export interface PoseNet {
 /** Ultralytics' predict arguments (snake_case, as on the command line). Defaults as Ultralytics. */
 export interface PredictArgs {
   imgsz?: number | [number, number];
+  /** accepted; runs in FP32 with a warning saying why (tasks/half.ts) */
+  half?: boolean;
   conf?: number;
   iou?: number;
   max_det?: number;

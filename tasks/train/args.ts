@@ -60,9 +60,7 @@ export const OPTIMIZERS = ['Adam', 'Adamax', 'AdamW', 'NAdam', 'RAdam', 'RMSProp
  * rejected with a clear error instead of being silently ignored.
  */
 export const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
-  multi_scale: 'multi-scale training', profile: 'profiling',
-  single_cls: 'single-class training',
-  label_smoothing: 'label smoothing (deprecated in Ultralytics too)', bgr: 'BGR channel swapping', copy_paste: 'copy-paste (a segmentation augmentation)',
+  profile: 'profiling', bgr: 'BGR channel swapping', copy_paste: 'copy-paste (a segmentation augmentation)',
 };
 
 /**

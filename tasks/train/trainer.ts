@@ -25,6 +25,7 @@ import { getSaveDir } from '../predict/save.js';
 import { ProgressBar } from '../progress.js';
 import { formatG } from '../val/report.js';
 import { PoseValidator } from '../val/validator.js';
+import { MultiScaleRng, multiScaleBatch } from './multi_scale.js';
 import { DEFAULT_CFG, argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
 import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
 import { emaCopy, setupModel } from './model.js';
@@ -160,6 +161,7 @@ export class PoseTrainer {
     if (!this.resumeFrom && existsSync(this.csv)) unlinkSync(this.csv); // exist_ok reuses a folder: start a fresh results.csv
     this.log(`engine/trainer: ${Object.entries(a).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}`);
 
+    if (a.label_smoothing) this.log(`WARNING ⚠️ label_smoothing=${a.label_smoothing} has no effect: Ultralytics 8.2.82's v8 pose loss does not read it either (plain BCE on the class scores); it is accepted for compatibility`);
     this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, { nc: this.data.nc, kptShape: this.data.kptShape, names: this.data.names, pretrained: a.pretrained, device: this.device });
     this.model = model;
@@ -183,7 +185,7 @@ export class PoseTrainer {
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
     if (a.rect) this.log("WARNING ⚠️ 'rect=True' is incompatible with DataLoader shuffle, setting shuffle=False");
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
-      imgsz, batch: a.batch, augment: true, rect: a.rect, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction,
+      imgsz, batch: a.batch, augment: true, rect: a.rect, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction, singleCls: a.single_cls,
       cache: a.cache === true || String(a.cache).toLowerCase() === 'ram' ? 'ram' : String(a.cache).toLowerCase() === 'disk' ? 'disk' : false, prefix: 'train: ', log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
@@ -194,7 +196,7 @@ export class PoseTrainer {
       plotCorrelogram(this.loader.labels, join(this.saveDir, 'labels_correlogram.jpg'));
       this.log(`Plotting labels to ${join(this.saveDir, 'labels.jpg')}... `);
     }
-    this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, plots: false, save_dir: this.saveDir, verbose: true });
+    this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, single_cls: a.single_cls, save_hybrid: a.save_hybrid, plots: false, save_dir: this.saveDir, verbose: true });
     this.validator.callbacks = this.opts.events ?? null;
     this.validator.log = this.log;
     this.ema = new ModelEMA(emaCopy(model, this.device));
@@ -266,7 +268,9 @@ export class PoseTrainer {
       const pbar = new ProgressBar(nb, { write: this.opts.progressWrite });
       let tloss: number[] | null = null;
       let i = 0, timeUp = false;
-      for await (const batch of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
+      const ms = a.multi_scale ? new MultiScaleRng(a.seed, epoch) : null; // preprocess_batch's random size per batch
+      for await (const loaded of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
+        const batch = ms ? multiScaleBatch(loaded, a.imgsz as number, Math.max(...this.model.stride, 32), ms.next) : loaded;
         const ni = i + nb * epoch;
         if (a.time && performance.now() - t0 > a.time * 3.6e6) { timeUp = true; break; } // time= (hours) is up: end this epoch here
         await this.emit('on_train_batch_start');

@@ -10,6 +10,7 @@ import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
 import type { Callbacks } from '../callbacks.js';
 import { packageVersion } from '../../engine/paths.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
+import { resolveHalf } from '../half.js';
 
 /** What val needs from the YOLO class. */
 export interface ValTarget {
@@ -31,8 +32,10 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   if (!data) throw new Error(`val: no dataset given and ${target.modelSpec} does not record one (pass data=<dataset.yaml>)`);
   const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
-  const v = new PoseValidator({ ...rest, data, imgsz, model_path: target.modelSpec });
+  const singleCls = args.single_cls ?? (typeof train.single_cls === 'boolean' ? train.single_cls : undefined); // Model.val remembers it too
+  const v = new PoseValidator({ ...rest, data, imgsz, single_cls: singleCls, model_path: target.modelSpec });
   v.callbacks = target.callbacks ?? null;
+  if (args.half) resolveHalf(args.half, target.device!, v.log); // FP32, with a warning naming why
   if (args.verbose !== false) {
     // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
     const dev = target.device!;
@@ -45,7 +48,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 }
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
-const BOOL_KEYS = ['save_json', 'save_txt', 'save_conf', 'plots', 'exist_ok', 'verbose'];
+const BOOL_KEYS = ['half', 'save_json', 'save_txt', 'save_conf', 'save_hybrid', 'single_cls', 'plots', 'exist_ok', 'verbose'];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
 export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 

@@ -15,6 +15,8 @@ export interface ValNmsOptions {
   nc: number;
   maxNms?: number;
   maxWh?: number;
+  /** one NMS over all classes (single_cls) */
+  agnostic?: boolean;
 }
 
 const f32 = Math.fround;
@@ -39,7 +41,7 @@ export function valNms(pred: Float32Array, shape: readonly number[], o: ValNmsOp
       const r = rows.subarray(k * cols, (k + 1) * cols);
       r.set([x - hw, y - hh, x + hw, y + hh, at(4 + c, a), c]);
       for (let m = 0; m < nm; m++) r[6 + m] = at(4 + nc + m, a);
-      const off = f32(c * maxWh);
+      const off = o.agnostic ? 0 : f32(c * maxWh);
       for (let q = 0; q < 4; q++) shifted[k * 4 + q] = r[q] + off;
       scores[k] = r[4];
     });

@@ -21,6 +21,7 @@ import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
 import { saveValTxt } from './save_txt.js';
+import { appendHybridLabels, HYBRID_WARNING } from './hybrid.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
 import { ProgressBar, type ProgressOptions } from '../progress.js';
 import { dirname } from 'node:path';
@@ -55,6 +56,12 @@ export interface ValArgs {
   /** labels/<stem>.txt per image with detections (Results.save_txt's format), and their confidences */
   save_txt?: boolean;
   save_conf?: boolean;
+  /** every label becomes class 0, class-agnostic NMS, every prediction class 0 (Ultralytics' single_cls) */
+  single_cls?: boolean;
+  /** ground truth appended to the predictions before NMS, for autolabelling (wrong mAP; ./hybrid.ts) */
+  save_hybrid?: boolean;
+  /** accepted; val runs in FP32 with a warning saying why (../half.ts) */
+  half?: boolean;
   /** PR/F1 curves, confusion matrix, val_batch images (default true) */
   plots?: boolean;
   project?: string | null;
@@ -119,7 +126,8 @@ export class PoseValidator {
       const n = split.samples.length, bg = split.nMissing + split.nEmpty;
       new ProgressBar(n, { ...this.progress, desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`, initial: n }).close();
     }
-    const samples = split.samples;
+    const samples = a.single_cls ? split.samples.map((s) => ({ ...s, labels: { ...s.labels, cls: new Float32Array(s.labels.cls.length) } })) : split.samples;
+    if (a.save_hybrid) this.log(HYBRID_WARNING);
     const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
     if (fixed) this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
@@ -172,7 +180,9 @@ export class PoseValidator {
       const t2 = performance.now();
       await opts.onBatch?.(batch);
       const t2b = performance.now();
-      const dets = valNms(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc });
+      if (a.save_hybrid) ({ pred, shape } = appendHybridLabels(pred, shape, batch.images, nc));
+      const dets = valNms(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc, agnostic: a.single_cls });
+      if (a.single_cls) for (const d of dets) for (let i = 0; i < d.n; i++) d.data[i * d.cols + 5] = 0;
       const t3 = performance.now();
       dt[0] += t1 - t0, dt[1] += t2 - t1, dt[2] += t2b - t2, dt[3] += t3 - t2b;
 

@@ -44,5 +44,6 @@ t.test('damaged files are errors naming the file and the problem', async (t) => 
   const badDepth = Buffer.from(bmp); badDepth.writeUInt16LE(7, 28);
   t.throws(() => decodeImage(badDepth, 'd.bmp'), /d.bmp: unsupported BMP bit depth 7/);
   t.throws(() => decodeImage(tif.subarray(0, 6), 'cut.tif'), /cut.tif: truncated TIFF header/);
-  t.throws(() => decodeImage(Buffer.from('RIFF\0\0\0\0WEBPVP8 '), 'x.webp'), /x.webp: unsupported image format \(expected JPEG, PNG, BMP, TIFF or MPO\)/);
+  t.throws(() => decodeImage(Buffer.from('RIFF\0\0\0\0WEBPVP8 '), 'x.webp'), /x.webp: truncated WebP header/);
+  t.throws(() => decodeImage(Buffer.from('GIF89a\0\0\0\0'), 'x.gif'), /x.gif: unsupported image format \(expected JPEG, PNG, BMP, TIFF, WebP or MPO\)/);
 });

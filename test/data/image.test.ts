@@ -119,7 +119,7 @@ t.test('bad inputs: errors name the file and the problem', async (t) => {
   t.throws(() => readImage(join(out, 'folder.jpg')), /folder\.jpg: cannot read file \(EISDIR\)/);
   t.throws(() => readImage(file('empty.jpg', new Uint8Array(0))), /empty\.jpg: empty file/);
   t.throws(() => readImage(file('x.gif', Buffer.from('GIF89a\x01\x00\x01\x00'))), {
-    message: `${join(out, 'x.gif')}: unsupported image format (expected JPEG, PNG, BMP, TIFF or MPO)`,
+    message: `${join(out, 'x.gif')}: unsupported image format (expected JPEG, PNG, BMP, TIFF, WebP or MPO)`,
   });
   t.throws(() => readImage(file('noise.jpg', new Uint8Array(100).fill(7))), /noise\.jpg: unsupported image format/);
   t.throws(() => readImage(file('bad.jpg', bus.subarray(0, bus.length >> 1))), /bad\.jpg: truncated JPEG data$/);

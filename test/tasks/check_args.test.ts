@@ -40,7 +40,9 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
   t.throws(() => checkModeArgs('predict', { show: true }), /'show=True': showing a window .* is not implemented by yolo-ts predict; leave it at its default False/);
   t.throws(() => checkModeArgs('predict', { dnn: true }), /'dnn=True': the OpenCV DNN backend/);
   t.throws(() => checkModeArgs('export', { agnostic_nms: true }), /'agnostic_nms=True': Ultralytics' agnostic_nms option is not implemented by yolo-ts export/);
-  t.throws(() => checkModeArgs('train', { multi_scale: true }), /'multi_scale=True': multi-scale training is not implemented by yolo-ts train/);
+  t.throws(() => checkModeArgs('train', { profile: true }), /'profile=True': profiling is not implemented by yolo-ts train/);
+  t.same(checkModeArgs('train', { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true }), { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true }, 'implemented now');
+  t.same(checkModeArgs('val', { single_cls: true, save_hybrid: true }), { single_cls: true, save_hybrid: true });
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
   for (const m of MODES) for (const k of refusedKeys(m)) {
     const d = (DEFAULT_CFG as Record<string, unknown>)[k];
@@ -90,8 +92,8 @@ t.test('modes outside the engine take only their own keys', async (t) => {
 t.test('the YOLO class checks its option objects the same way, before any loading', async (t) => {
   const m = new YOLO('yolov8n-pose.yaml');
   await t.rejects(m.predict([], { confx: 0.3 } as never), /YOLO.predict.*|'confx' is not a valid YOLO argument/);
-  await t.rejects(m.val({ save_hybrid: true } as never), /YOLO.val: 'save_hybrid=True'/);
-  await t.rejects(m.train({ multi_scale: true }), /YOLO.train: 'multi_scale=True'/);
+  await t.rejects(m.val({ augment: true } as never), /YOLO.val: 'augment=True'/);
+  await t.rejects(m.train({ profile: true }), /YOLO.train: 'profile=True'/);
   await t.rejects(m.export({ format: 'onnx', agnostic_nms: true } as never), /YOLO.export: 'agnostic_nms=True'/);
   t.equal(m.model, null, 'nothing was loaded');
 });
@@ -101,7 +103,7 @@ t.test('the CLI: cfg= supplies the mode and keys; typos and refused keys fail be
   const f = join(dir, 'custom.yaml');
   writeFileSync(f, 'mode: info\n');
   const run = (...a: string[]) => spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'tasks/cli.ts'), ...a], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
-  let r = run('val', 'save_hybrid=True', 'confx=1');
+  let r = run('val', 'augment=True', 'confx=1');
   t.equal(r.status, 1);
   t.match(r.stderr, /'confx' is not a valid YOLO argument. Similar arguments are i.e. conf=None/);
   r = run('predict', 'show');

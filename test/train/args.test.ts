@@ -34,7 +34,8 @@ t.test('every key is a key=value override, typed like Ultralytics', async (t) =>
   t.equal(resolveTrainArgs({ batch: -1 }).batch, -1, 'AutoBatch is resolved by the trainer');
   t.throws(() => resolveTrainArgs({ batch: -2 }), /batch=-2 must be a positive integer, -1 \(AutoBatch\) or a memory fraction/);
   t.throws(() => resolveTrainArgs({ imgsz: [640, 480] }), /imgsz=\[640, 480\] must be one integer/);
-  t.throws(() => resolveTrainArgs({ multi_scale: true }), /multi_scale=True \(multi-scale training\) is not supported/);
+  t.throws(() => resolveTrainArgs({ profile: true }), /profile=True \(profiling\) is not supported/);
+  t.equal(resolveTrainArgs({ multi_scale: true, single_cls: true }).multi_scale, true);
 });
 
 t.test('unknown keys: an error listing the close matches', async (t) => {
