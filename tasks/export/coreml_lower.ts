@@ -15,7 +15,7 @@
 // half=True: a FLOAT16 program (fp16 weights and activations, cast after the input and before the
 // output), which is what coremltools' default compute precision gives Ultralytics.
 //
-// Imports: engine (fp16, protobuf), engine/graph, ./coreml_proto, ./ncnn_lower (tileGroup).
+// Imports: engine (fp16, protobuf), engine/graph, ./coreml_proto, ./palettize, ./ncnn_lower (tileGroup).
 import { f32ToF16 } from '../../engine/io/torch_pt.js';
 import type { Message } from '../../engine/io/protobuf.js';
 import type { Graph } from '../../engine/graph/index.js';
