@@ -94,8 +94,8 @@ export class YOLO {
     this.task = opts.task ?? 'pose';
     if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', '.tflite', '.mlpackage', ''].includes(ext))
-      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .tflite, .pb, .mlpackage, _web_model, _saved_model, _ncnn_model, _openvino_model, _paddle_model) nor a model .yaml`);
+    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', '.tflite', '.mlpackage', '.torchscript', ''].includes(ext))
+      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .torchscript, .tflite, .pb, .mlpackage, _web_model, _saved_model, _ncnn_model, _openvino_model, _paddle_model) nor a model .yaml`);
   }
 
   private ckpt: PoseCheckpoint | null = null;

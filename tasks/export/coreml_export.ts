@@ -3,7 +3,9 @@
 // Data/com.apple.CoreML/model.mlmodel (the Model spec, ./coreml_lower.ts's program) and
 // Data/com.apple.CoreML/weights/weight.bin; Ultralytics' metadata in the spec (short description,
 // author, version, license, the rest as user-defined strings). batch must be 1 (Ultralytics' assert).
-// half=True: a FLOAT16 program. int8=True (Ultralytics: 8-bit k-means palettization) is refused.
+// half=True: a FLOAT16 program. int8=True: Ultralytics' palettize_weights(OpPalettizerConfig(mode='kmeans',
+// nbits=8, weight_threshold=512)) over the FLOAT16 program coremltools converts to: every weight of more
+// than 512 elements a constexpr_lut_to_dense (256-entry fp16 table + uint8 indices), specificationVersion 7.
 //
 // Imports: node, engine (protobuf), models (type), ./static_graph, ./coreml_lower, ./coreml_proto,
 // ./exporter, ./metadata, ./ncnn_export.
@@ -23,17 +25,16 @@ export async function exportCoreMl(model: PoseModel, args: ExportArgs & { nms?: 
   if (String(args.format).toLowerCase() === 'mlmodel')
     throw new Error("export: format='mlmodel' asks for the legacy NeuralNetwork .mlmodel (coremltools<=6.2), which this toolkit does not write; use format='coreml' for an ML Program .mlpackage");
   if ((args.batch ?? 1) !== 1) throw new Error("CoreML batch sizes > 1 are not supported. Please retry at 'batch=1'.");
-  if (args.int8) throw new Error("export: int8=True for format='coreml' is Ultralytics' 8-bit k-means weight palettization (coremltools.optimize, constexpr_lut_to_dense), which this toolkit does not implement; use half=True for a FLOAT16 program");
   if (args.nms) log("CoreML: WARNING ⚠️ 'nms=True' is only available for Detect models like 'yolov8n.pt'.");
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();
   log(`\nCoreML: starting export with yolo-ts (ML Program, own MIL writer)...`);
   const { g, read } = await staticGraph(model, 1, imgsz);
-  const mil = lowerToMil(g, { half: !!args.half, read });
+  const mil = lowerToMil(g, { half: !!args.half || !!args.int8, read, ...(args.int8 ? { palettize: { nbits: 8, threshold: 512 } } : {}) });
   const m = exportMetadata(model, src, 1, imgsz);
   const { description, author, version, license, ...rest } = m;
   const spec = {
-    specificationVersion: 6, // iOS15: the first with ML Programs
+    specificationVersion: args.int8 ? 7 : 6, // iOS15: the first with ML Programs; iOS16: constexpr ops
     description: {
       input: [{ name: 'image', type: { imageType: { width: imgsz[1], height: imgsz[0], colorSpace: COLOR_RGB } } }],
       output: [{ name: mil.outputName, type: { multiArrayType: { shape: mil.outputShape, dataType: ARRAY_FLOAT32 } } }],

@@ -6,17 +6,20 @@
 // a 'main' function and its opset's block, each op's arguments name a function input or an earlier
 // op's output (nothing read before written), output names unique, each op's output shape (MIL op
 // definitions) equal to its declared type, each const's blob record (sentinel, dtype, size, data
-// offset) inside weight.bin and matching the const's type, the block output equal to the described
+// offset) inside weight.bin and matching the const's type, each constexpr_lut_to_dense's lut/indices
+// blobs and shape against each other (iOS16 op definition) and its output, the block output equal to the described
 // output. An op type it does not know is an error naming it and the file.
 //
-// Imports: engine (fp16, protobuf), ./coreml_proto.
+// Imports: engine (fp16, protobuf), ./coreml_proto, ./palettize.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { f16ToF32 } from '../../engine/io/safetensors.js';
 import { decode, type Message } from '../../engine/io/protobuf.js';
-import { BLOB_FLOAT16, BLOB_FLOAT32, BLOB_SENTINEL, COREML_SCHEMA, MIL } from './coreml_proto.js';
+import { BLOB_FLOAT16, BLOB_FLOAT32, BLOB_SENTINEL, BLOB_UINT8, COREML_SCHEMA, MIL } from './coreml_proto.js';
+import { unpalettize } from './palettize.js';
 
-export interface MilOp { type: string; inputs: Record<string, (string | number[] | string[] | Float32Array)[]>; outputs: { name: string; dims: number[]; dtype: number }[]; blob?: { offset: number; range: [number, number]; dtype: number } }
+export interface BlobRecord { offset: number; range: [number, number]; dtype: number }
+export interface MilOp { type: string; inputs: Record<string, (string | number[] | string[] | Float32Array)[]>; outputs: { name: string; dims: number[]; dtype: number }[]; blob?: BlobRecord; /** every blob the op reads (a constexpr: lut and indices), in attribute order */ blobs?: BlobRecord[] }
 export interface MlPackage {
   spec: Message;
   ops: MilOp[];
@@ -28,7 +31,7 @@ export interface MlPackage {
   specFile: string;
 }
 
-const SUPPORTED = ['const', 'mul', 'add', 'sub', 'real_div', 'cast', 'conv', 'silu', 'sigmoid', 'concat', 'split', 'slice_by_index', 'max_pool', 'upsample_nearest_neighbor', 'reshape', 'transpose', 'softmax'];
+const SUPPORTED = ['const', 'constexpr_lut_to_dense', 'mul', 'add', 'sub', 'real_div', 'cast', 'conv', 'silu', 'sigmoid', 'concat', 'split', 'slice_by_index', 'max_pool', 'upsample_nearest_neighbor', 'reshape', 'transpose', 'softmax'];
 
 const dimsOf = (vt: Message | undefined) => ((vt?.tensorType as Message | undefined)?.dimensions as Message[] | undefined)?.map((d) => Number((d.constant as Message | undefined)?.size ?? -1)) ?? [];
 const dtypeOf = (vt: Message | undefined) => ((vt?.tensorType as Message | undefined)?.dataType as number) ?? 0;
@@ -82,6 +85,22 @@ export function readMlPackage(pkg: string): MlPackage {
   const wv = new DataView(wb.buffer, wb.byteOffset, wb.byteLength);
   if (wb.byteLength && (wb.byteLength < 64 || wv.getUint32(4, true) !== 2)) throw new Error(`${weightsFile}: not a blob v2 storage file (version ${wb.byteLength >= 8 ? wv.getUint32(4, true) : '?'})`);
 
+  /** a blobFileValue: its record (sentinel, dtype, size, data offset) checked against weight.bin and the value's type */
+  const readBlob = (val: Message, name: string) => {
+    const blob = val.blobFileValue as Message | undefined;
+    if (!blob) throw new Error(where(`${name}: not a blob file value`));
+    const dims = dimsOf(val.type as Message), dt = dtypeOf(val.type as Message), n = dims.reduce((a, b) => a * b, 1);
+    const off = Number(blob.offset);
+    if (off + 64 > wb.byteLength || wv.getUint32(off, true) !== BLOB_SENTINEL) throw new Error(where(`${name}: no blob metadata (sentinel 0xDEADBEEF) at offset ${off} of weight.bin (${wb.byteLength} bytes)`));
+    const bdt = wv.getUint32(off + 4, true), size = Number(wv.getBigUint64(off + 8, true)), dataAt = Number(wv.getBigUint64(off + 16, true));
+    const [want, width] = dt === MIL.FLOAT16 ? [BLOB_FLOAT16, 2] : dt === MIL.FLOAT32 ? [BLOB_FLOAT32, 4] : dt === MIL.UINT8 ? [BLOB_UINT8, 1] : [-1, 0];
+    if (bdt !== want) throw new Error(where(`${name}: blob dtype ${bdt}, the value is MIL dtype ${dt}`));
+    if (size !== n * width) throw new Error(where(`${name}: blob of ${size} bytes for ${n} values`));
+    if (dataAt % 64 || dataAt + size > wb.byteLength) throw new Error(where(`${name}: blob data ${dataAt}..${dataAt + size} is misaligned or outside weight.bin (${wb.byteLength} bytes)`));
+    const bytes = wb.slice(dataAt, dataAt + size);
+    const values = dt === MIL.FLOAT16 ? f16ToF32(new Uint16Array(bytes.buffer)) : dt === MIL.FLOAT32 ? new Float32Array(bytes.buffer) : Float32Array.from(bytes);
+    return { values, bytes, dims, dtype: dt, record: { offset: off, range: [off, dataAt + size] as [number, number], dtype: dt } };
+  };
   const known = new Map<string, number[]>([[fin.name as string, inDims]]);
   const consts = new Map<string, Float32Array>();
   const ops: MilOp[] = [];
@@ -101,26 +120,39 @@ export function readMlPackage(pkg: string): MlPackage {
     }
     const outputs = (m.outputs as Message[]).map((o) => ({ name: o.name as string, dims: dimsOf(o.type as Message), dtype: dtypeOf(o.type as Message) }));
     const op: MilOp = { type, inputs, outputs };
+    const attr = (key: string): Message => {
+      const v = ((m.attributes as Message[] | undefined) ?? []).find((a) => a.key === key)?.value as Message | undefined;
+      if (!v) throw new Error(where(`${at}: no '${key}' attribute`));
+      return v;
+    };
     const shape = (p: string, j = 0) => known.get(inputs[p]?.[j] as string)!;
     const num = (p: string) => (inputs[p]?.[0] as number[] | undefined) ?? [];
     let outs: number[][];
     switch (type) {
       case 'const': {
-        const val = (m.attributes as Message[]).find((a) => a.key === 'val')?.value as Message;
-        const dims = dimsOf(val.type as Message), dt = dtypeOf(val.type as Message), n = dims.reduce((a, b) => a * b, 1);
-        const blob = val.blobFileValue as Message | undefined;
-        if (blob) {
-          const off = Number(blob.offset);
-          if (off + 64 > wb.byteLength || wv.getUint32(off, true) !== BLOB_SENTINEL) throw new Error(where(`${at} '${outputs[0].name}': no blob metadata (sentinel 0xDEADBEEF) at offset ${off} of weight.bin (${wb.byteLength} bytes)`));
-          const bdt = wv.getUint32(off + 4, true), size = Number(wv.getBigUint64(off + 8, true)), dataAt = Number(wv.getBigUint64(off + 16, true));
-          const want = dt === MIL.FLOAT16 ? BLOB_FLOAT16 : dt === MIL.FLOAT32 ? BLOB_FLOAT32 : -1;
-          if (bdt !== want) throw new Error(where(`${at} '${outputs[0].name}': blob dtype ${bdt}, the const is MIL dtype ${dt}`));
-          if (size !== n * (dt === MIL.FLOAT16 ? 2 : 4)) throw new Error(where(`${at} '${outputs[0].name}': blob of ${size} bytes for ${n} values`));
-          if (dataAt % 64 || dataAt + size > wb.byteLength) throw new Error(where(`${at} '${outputs[0].name}': blob data ${dataAt}..${dataAt + size} is misaligned or outside weight.bin (${wb.byteLength} bytes)`));
-          const raw = wb.slice(dataAt, dataAt + size);
-          consts.set(outputs[0].name, dt === MIL.FLOAT16 ? f16ToF32(new Uint16Array(raw.buffer)) : new Float32Array(raw.buffer));
-          op.blob = { offset: off, range: [off, dataAt + size], dtype: dt };
+        const val = attr('val');
+        const dims = dimsOf(val.type as Message);
+        if (val.blobFileValue) {
+          const b = readBlob(val, `${at} '${outputs[0].name}'`);
+          consts.set(outputs[0].name, b.values);
+          op.blob = b.record, op.blobs = [b.record];
         } else consts.set(outputs[0].name, Float32Array.from(immediateOf(val) as number[]));
+        outs = [dims];
+        break;
+      }
+      case 'constexpr_lut_to_dense': {
+        // iOS16: lut (NUM_PALETTES,) float, indices (ceil(nbits * n / 8),) uint8 packed LSB-first, shape (rank,) uint32
+        const name = `${at} '${outputs[0].name}'`;
+        const lut = readBlob(attr('lut'), `${name} lut`), idx = readBlob(attr('indices'), `${name} indices`);
+        const shapeV = attr('shape'), dims = immediateOf(shapeV) as number[];
+        if (dtypeOf(shapeV.type as Message) !== MIL.UINT32) throw new Error(where(`${name}: shape is MIL dtype ${dtypeOf(shapeV.type as Message)}, not uint32`));
+        const k = lut.values.length, nbits = Math.log2(k), n = dims.reduce((a, b) => a * b, 1);
+        if (![1, 2, 4, 6, 8].includes(nbits)) throw new Error(where(`${name}: a lut of ${k} entries (NUM_PALETTES must be 2, 4, 16, 64 or 256)`));
+        if (lut.dims.length !== 1 || (lut.dtype !== MIL.FLOAT16 && lut.dtype !== MIL.FLOAT32)) throw new Error(where(`${name}: lut must be a 1-D float tensor`));
+        if (idx.dtype !== MIL.UINT8 || idx.values.length !== Math.ceil((nbits * n) / 8)) throw new Error(where(`${name}: indices hold ${idx.values.length} uint8 values, [${dims}] at ${nbits} bits needs ${Math.ceil((nbits * n) / 8)}`));
+        if (lut.dtype !== outputs[0].dtype) throw new Error(where(`${name}: lut dtype ${lut.dtype}, output dtype ${outputs[0].dtype}`));
+        consts.set(outputs[0].name, unpalettize(lut.values, idx.bytes, n));
+        op.blobs = [lut.record, idx.record];
         outs = [dims];
         break;
       }

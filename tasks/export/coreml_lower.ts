@@ -9,14 +9,19 @@
 //   | dfl -> reshape, transpose, softmax, conv(0..15), reshape | weights and constants -> const ops
 //   reading weights/weight.bin (blob v2: 64-byte storage header, per blob a 64-byte metadata record
 //   (sentinel 0xDEADBEEF, dtype, size, data offset) and the data, all 64-byte aligned).
+// palettize (int8=True): weights of more than 512 elements as constexpr_lut_to_dense (8-bit k-means
+// table + uint8 indices, ./palettize.ts), the opset CoreML6 (iOS16), as coremltools' palettize_weights
+// leaves Ultralytics' program.
 // half=True: a FLOAT16 program (fp16 weights and activations, cast after the input and before the
 // output), which is what coremltools' default compute precision gives Ultralytics.
 //
-// Imports: engine (fp16, protobuf), engine/graph, ./coreml_proto, ./ncnn_lower (tileGroup).
+// Imports: engine (fp16, protobuf), engine/graph, ./coreml_proto, ./palettize, ./ncnn_lower (tileGroup).
 import { f32ToF16 } from '../../engine/io/torch_pt.js';
 import type { Message } from '../../engine/io/protobuf.js';
 import type { Graph } from '../../engine/graph/index.js';
-import { BLOB_FLOAT16, BLOB_FLOAT32, BLOB_SENTINEL, MIL, WEIGHT_FILE } from './coreml_proto.js';
+import { BLOB_FLOAT16, BLOB_FLOAT32, BLOB_SENTINEL, BLOB_UINT8, MIL, WEIGHT_FILE } from './coreml_proto.js';
+import { palettize } from './palettize.js';
+import { f16ToF32 } from '../../engine/io/safetensors.js';
 import { tileGroup } from './ncnn_lower.js';
 
 export const tensorType = (dataType: number, dims: number[]): Message => ({
@@ -28,7 +33,7 @@ export function immediate(dataType: number, dims: number[], values: number[] | s
   let tensor: Message;
   if (dataType === MIL.STRING) tensor = { strings: { values } };
   else if (dataType === MIL.BOOL) tensor = { bools: { values: (values as boolean[]).map((b) => (b ? 1 : 0)) } };
-  else if (dataType === MIL.INT32) tensor = { ints: { values } };
+  else if (dataType === MIL.INT32 || dataType === MIL.UINT32) tensor = { ints: { values } };
   else if (dataType === MIL.FLOAT16) tensor = { bytes: { values: new Uint8Array(f32ToF16(Float32Array.from(values as number[])).buffer) } };
   else tensor = { floats: { values } };
   return { type: tensorType(dataType, dims), immediateValue: { tensor } };
@@ -36,7 +41,9 @@ export function immediate(dataType: number, dims: number[], values: number[] | s
 
 export interface MilFiles { program: Message; outputName: string; outputShape: number[]; weights: Uint8Array; opTypes: Map<string, number>; }
 
-export function lowerToMil(g: Graph, o: { half: boolean; read: (id: number) => Float32Array }): MilFiles {
+/** palettize: weights of more than `threshold` elements as constexpr_lut_to_dense (nbits k-means table), opset CoreML6 (iOS16). */
+export function lowerToMil(g: Graph, o: { half: boolean; read: (id: number) => Float32Array; palettize?: { nbits: number; threshold: number } }): MilFiles {
+  const opset = o.palettize ? 'CoreML6' : 'CoreML5';
   const ft = o.half ? MIL.FLOAT16 : MIL.FLOAT32;
   const ops: Message[] = [];
   const blobs: Uint8Array[] = [];
@@ -65,12 +72,12 @@ export function lowerToMil(g: Graph, o: { half: boolean; read: (id: number) => F
     });
     return outs;
   };
-  const constant = (label: string, data: Float32Array, dims: number[]): string => {
-    const bytes = o.half ? new Uint8Array(f32ToF16(data).buffer) : new Uint8Array(Float32Array.from(data).buffer);
+  /** one blob record + data in weight.bin; returns the record's offset */
+  const blob = (bytes: Uint8Array, blobType: number): number => {
     const meta = new Uint8Array(64), dv = new DataView(meta.buffer);
     const metaAt = blobEnd, dataAt = metaAt + 64;
     dv.setUint32(0, BLOB_SENTINEL, true);
-    dv.setUint32(4, o.half ? BLOB_FLOAT16 : BLOB_FLOAT32, true);
+    dv.setUint32(4, blobType, true);
     dv.setBigUint64(8, BigInt(bytes.byteLength), true);
     dv.setBigUint64(16, BigInt(dataAt), true);
     const padded = (bytes.byteLength + 63) & ~63;
@@ -78,14 +85,36 @@ export function lowerToMil(g: Graph, o: { half: boolean; read: (id: number) => F
     chunk.set(meta), chunk.set(bytes, 64);
     blobs.push(chunk);
     blobEnd += chunk.byteLength;
+    return metaAt;
+  };
+  const floatBytes = (data: Float32Array) => (o.half ? new Uint8Array(f32ToF16(data).buffer) : new Uint8Array(Float32Array.from(data).buffer));
+  const blobValue = (dataType: number, dims: number[], offset: number): Message => ({ type: tensorType(dataType, dims), blobFileValue: { fileName: WEIGHT_FILE, offset } });
+  const constant = (label: string, data: Float32Array, dims: number[]): string => {
     const n = label.replace(/[^A-Za-z0-9_]/g, '_');
     shapes.set(n, dims);
+    const pal = o.palettize;
+    if (pal && data.length > pal.threshold) {
+      // coremltools' palettize_weights: a constexpr_lut_to_dense whose lut/indices/shape are attributes (iOS16/17 serialization)
+      const { lut, indices } = palettize(data, pal.nbits, o.half ? (v) => f16ToF32(f32ToF16(v)) : (v) => v);
+      ops.push({
+        type: 'constexpr_lut_to_dense',
+        outputs: [{ name: n, type: tensorType(ft, dims) }],
+        attributes: [
+          { key: 'name', value: immediate(MIL.STRING, [], [n]) },
+          { key: 'lut', value: blobValue(ft, [lut.length], blob(floatBytes(lut), o.half ? BLOB_FLOAT16 : BLOB_FLOAT32)) },
+          { key: 'indices', value: blobValue(MIL.UINT8, [indices.length], blob(indices, BLOB_UINT8)) },
+          { key: 'shape', value: immediate(MIL.UINT32, [dims.length], dims) },
+        ],
+      });
+      return n;
+    }
+    const at = blob(floatBytes(data), o.half ? BLOB_FLOAT16 : BLOB_FLOAT32);
     ops.push({
       type: 'const',
       outputs: [{ name: n, type: tensorType(ft, dims) }],
       attributes: [
         { key: 'name', value: immediate(MIL.STRING, [], [n]) },
-        { key: 'val', value: { type: tensorType(ft, dims), blobFileValue: { fileName: WEIGHT_FILE, offset: metaAt } } },
+        { key: 'val', value: blobValue(ft, dims, at) },
       ],
     });
     return n;
@@ -180,8 +209,8 @@ export function lowerToMil(g: Graph, o: { half: boolean; read: (id: number) => F
       key: 'main',
       value: {
         inputs: [{ name: 'image', type: tensorType(MIL.FLOAT32, inShape) }],
-        opset: 'CoreML5',
-        block_specializations: [{ key: 'CoreML5', value: { outputs: [outName], operations: ops } }],
+        opset,
+        block_specializations: [{ key: opset, value: { outputs: [outName], operations: ops } }],
       },
     }],
   };

@@ -44,7 +44,7 @@ export class CoreMlSession implements ExportedSession {
         const pair = (p: string) => [n(p)[0], n(p)[2]] as [number, number]; // pad [top, bottom, left, right]
         let outs: Tensor[];
         switch (op.type) {
-          case 'const': continue;
+          case 'const': case 'constexpr_lut_to_dense': continue; // values decoded (dequantized) by readMlPackage
           case 'mul': outs = [E.mul(t('x'), operand('y'))]; break;
           case 'add': outs = [E.add(t('x'), operand('y'))]; break;
           case 'sub': outs = [E.sub(t('x'), operand('y'))]; break;

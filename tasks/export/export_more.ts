@@ -14,6 +14,7 @@ import { findPdmodel, loadPaddleModel } from './paddle_model.js';
 import { exportCoreMl } from './coreml_export.js';
 import { isMlPackage, loadCoreMlModel } from './coreml_model.js';
 import { loadOpenVinoModel, openVinoXml } from './openvino_model.js';
+import { isTorchScript, loadTorchScriptModel } from './torchscript_import.js';
 import type { Device } from '../../engine/index.js';
 import type { OnnxPoseModel } from './onnx_model.js';
 
@@ -23,6 +24,7 @@ export function loadExportedFolder(path: string, device: Device): OnnxPoseModel 
   if (/_openvino_model\/?$/.test(path) && openVinoXml(path)) return loadOpenVinoModel(path, device);
   if (/_paddle_model\/?$/.test(path) && findPdmodel(path)) return loadPaddleModel(path, device);
   if (isMlPackage(path)) return loadCoreMlModel(path, device);
+  if (isTorchScript(path)) return loadTorchScriptModel(path, device);
   return null;
 }
 

@@ -288,7 +288,9 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     pytorchLine(metadata.imgsz);
     log(`\nTensorFlow.js: starting export with yolo-ts ${packageVersion()} (own graph-model writer)...`);
     log(`\nTensorFlow.js: output node names: ${ex.graph.output.name}`);
-    const tj = buildTfjs(ex.graph, `yolo-ts ${packageVersion()}`);
+    // Ultralytics: tensorflowjs_converter --quantize_float16 (half) / --quantize_uint8 (int8)
+    if (args.half && args.int8) warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
+    const tj = buildTfjs(ex.graph, `yolo-ts ${packageVersion()}`, undefined, args.int8 ? 'uint8' : args.half ? 'float16' : undefined);
     writeTfjsFolder(f, tj, metadata);
     log(`TensorFlow.js: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
   } else {
@@ -304,7 +306,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const [h, w] = metadata.imgsz;
   const square = h === w;
   const imgszArg = square ? String(h) : `${h},${w}`;
-  const q = args.half ? 'half' : '';
+  const q = args.int8 ? 'int8' : args.half ? 'half' : '';
   const data = src.data ?? null;
   const s = square ? '' : `WARNING ⚠️ non-PyTorch val requires square images, 'imgsz=[${h}, ${w}]' will not work. Use export 'imgsz=${Math.max(h, w)}' if val is required.`;
   log(

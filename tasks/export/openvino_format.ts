@@ -6,7 +6,7 @@
 // readIr checks as it decodes: ids unique, every edge joins an existing output port to an existing
 // input port, each input port fed exactly once, the graph acyclic (so in topological order nothing
 // is read before it is written), every port's dims equal the shape its op gives (from the opset
-// specs), each Const's byte range inside the .bin and matching its shape and element type. A layer
+// specs; a dynamic dim, -1, matches anything), each Const's byte range inside the .bin and matching its shape and element type. A layer
 // type it does not know is an error naming it and the file.
 //
 // Imports: engine (fp16).
@@ -52,7 +52,7 @@ export interface IrLayer {
 }
 export interface IrModel { layers: IrLayer[]; order: IrLayer[]; rtInfo: Record<string, string>; }
 
-const SUPPORTED = ['Parameter', 'Const', 'Convert', 'Convolution', 'Add', 'Subtract', 'Multiply', 'Divide', 'Swish', 'Sigmoid', 'Concat', 'VariadicSplit', 'Slice', 'MaxPool', 'Interpolate', 'Reshape', 'Transpose', 'SoftMax', 'Result'];
+const SUPPORTED = ['Parameter', 'Const', 'Convert', 'ShapeOf', 'Gather', 'Range', 'Broadcast', 'Convolution', 'Add', 'Subtract', 'Multiply', 'Divide', 'Swish', 'Sigmoid', 'Concat', 'VariadicSplit', 'Slice', 'MaxPool', 'Interpolate', 'Reshape', 'Transpose', 'SoftMax', 'Result'];
 const BYTES: Record<string, number> = { f32: 4, f16: 2, i64: 8 };
 const PREC: Record<string, string> = { f32: 'FP32', f16: 'FP16', i64: 'I64' };
 
@@ -96,9 +96,10 @@ export function readIr(xmlText: string, bin: Uint8Array, file: string): IrModel 
   for (const l of order) {
     const where = `${file}: layer '${l.name}' (${l.type})`;
     const inDims = l.from.map(([f, k]) => byId.get(f)!.outputs[k].dims);
-    l.inputs.forEach((p, k) => { if (p.dims.join() !== inDims[k].join()) throw new Error(`${where}: input port ${p.id} says [${p.dims}], its source gives [${inDims[k]}]`); });
+    l.inputs.forEach((p, k) => { if (!sameDims(p.dims, inDims[k])) throw new Error(`${where}: input port ${p.id} says [${p.dims}], its source gives [${inDims[k]}]`); });
     const val = (k: number) => byId.get(l.from[k][0])!.value;
-    const ints = (s: string | undefined) => (s ?? '').split(',').filter(Boolean).map(Number);
+    const ints = (s: string | undefined) => (s ?? '').split(',').filter(Boolean).map((d) => (d.trim() === '?' ? -1 : Number(d)));
+    const conv = (x: number, k: number, p: number, s: number, d = 1) => (x < 0 ? -1 : Math.floor((x + 2 * p - d * (k - 1) - 1) / s) + 1);
     let out: number[][];
     switch (l.type) {
       case 'Parameter': out = [ints(l.data.shape)]; break;
@@ -124,14 +125,14 @@ export function readIr(xmlText: string, bin: Uint8Array, file: string): IrModel 
         const [x, w] = inDims, s = ints(l.data.strides), d = ints(l.data.dilations), pb = ints(l.data.pads_begin), pe = ints(l.data.pads_end);
         if (x[1] !== w[1]) throw new Error(`${where}: input has ${x[1]} channels, the weight expects ${w[1]}`);
         if (pb.join() !== pe.join() || (l.data.auto_pad && l.data.auto_pad !== 'explicit')) throw new Error(`${where}: only explicit symmetric pads are implemented`);
-        out = [[x[0], w[0], ...[0, 1].map((k) => Math.floor((x[2 + k] + 2 * pb[k] - d[k] * (w[2 + k] - 1) - 1) / s[k]) + 1)]];
+        out = [[x[0], w[0], ...[0, 1].map((k) => conv(x[2 + k], w[2 + k], pb[k], s[k], d[k]))]];
         break;
       }
       case 'Add': case 'Subtract': case 'Multiply': case 'Divide': out = [broadcast(inDims[0], inDims[1], where)]; break;
       case 'Swish': case 'Sigmoid': case 'SoftMax': out = [inDims[0]]; break;
       case 'Concat': {
         const r = inDims[0].length, ax = (Number(l.data.axis) + r) % r;
-        out = [inDims[0].map((v, k) => (k === ax ? inDims.reduce((s, x) => s + x[k], 0) : v))];
+        out = [inDims[0].map((v, k) => (k === ax ? (inDims.some((x) => x[k] < 0) ? -1 : inDims.reduce((s, x) => s + x[k], 0)) : v))];
         break;
       }
       case 'VariadicSplit': {
@@ -149,40 +150,68 @@ export function readIr(xmlText: string, bin: Uint8Array, file: string): IrModel 
       case 'MaxPool': {
         const x = inDims[0], k = ints(l.data.kernel), s = ints(l.data.strides), pb = ints(l.data.pads_begin);
         if (l.data.rounding_type !== 'floor' || ints(l.data.dilations).some((v) => v !== 1)) throw new Error(`${where}: only floor rounding without dilation is implemented`);
-        const o = [x[0], x[1], ...[0, 1].map((j) => Math.floor((x[2 + j] + 2 * pb[j] - k[j]) / s[j]) + 1)];
+        const o = [x[0], x[1], ...[0, 1].map((j) => conv(x[2 + j], k[j], pb[j], s[j]))];
         out = [o, o];
         break;
       }
       case 'Interpolate': {
         const sc = val(1) as Float32Array, ax = val(2) as number[];
         if (l.data.mode !== 'nearest' || l.data.shape_calculation_mode !== 'scales') throw new Error(`${where}: only nearest by scales is implemented`);
-        out = [inDims[0].map((v, k) => (ax.includes(k) ? v * sc[ax.indexOf(k)] : v))];
+        out = [inDims[0].map((v, k) => (ax.includes(k) && v >= 0 ? v * sc[ax.indexOf(k)] : v))];
         break;
       }
       case 'Reshape': {
-        const shape = val(1) as number[], n = inDims[0].reduce((a, b) => a * b, 1);
-        if (shape.reduce((a, b) => a * b, 1) !== n) throw new Error(`${where}: cannot reshape [${inDims[0]}] to [${shape}]`);
-        out = [shape];
+        const target = val(1) as number[] | undefined, x = inDims[0];
+        if (!target) throw new Error(`${where}: the target shape is not a Const (not implemented)`);
+        const shape = target.map((d, k) => (d === 0 && l.data.special_zero === 'true' ? x[k] : d));
+        if (shape.filter((d) => d === -1).length > 1 && !x.some((d) => d < 0)) throw new Error(`${where}: two -1 dims in [${target}]`);
+        const n = x.reduce((a, b) => a * b, 1), known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+        if (!x.some((d) => d < 0)) {
+          const filled = shape.map((d) => (d === -1 ? n / known : d));
+          if (!Number.isInteger(n / known) || filled.reduce((a, b) => a * b, 1) !== n) throw new Error(`${where}: cannot reshape [${x}] to [${target}]`);
+          out = [filled];
+        } else out = [shape];
         break;
       }
       case 'Transpose': out = [(val(1) as number[]).map((a) => inDims[0][a])]; break;
+      case 'ShapeOf': out = [[inDims[0].length]]; break;
+      case 'Gather': {
+        const [ax] = (val(2) as number[] | undefined) ?? [NaN];
+        if (!(ax >= 0 && ax < inDims[0].length) || Number(l.data.batch_dims ?? 0) !== 0) throw new Error(`${where}: only a Const axis and batch_dims 0 are implemented`);
+        out = [[...inDims[0].slice(0, ax), ...inDims[1], ...inDims[0].slice(ax + 1)]];
+        break;
+      }
+      case 'Range': {
+        if (inDims.some((d) => d.length !== 0)) throw new Error(`${where}: start, stop and step must be scalars`);
+        out = [[-1]];
+        break;
+      }
+      case 'Broadcast': {
+        if ((l.data.mode ?? 'numpy') !== 'numpy' || inDims[1].length !== 1) throw new Error(`${where}: only numpy mode with a 1-D target shape is implemented`);
+        const t = val(1) as number[] | undefined;
+        out = [t ? broadcast(inDims[0], t, where) : Array.from({ length: inDims[1][0] }, () => -1)];
+        break;
+      }
       case 'Result': out = []; break;
       default: throw new Error(`${where}: unreachable`);
     }
     if (out.length !== l.outputs.length) throw new Error(`${where}: ${l.outputs.length} output ports, the op gives ${out.length}`);
-    l.outputs.forEach((p, k) => { if (p.dims.join() !== out[k].join()) throw new Error(`${where}: output port ${p.id} says [${p.dims}], the op gives [${out[k]}]`); });
+    l.outputs.forEach((p, k) => { if (!sameDims(p.dims, out[k])) throw new Error(`${where}: output port ${p.id} says [${p.dims}], the op gives [${out[k]}]`); });
   }
   const rtInfo: Record<string, string> = {};
   for (const c of child(child(net, 'rt_info') ?? { tag: '', attrs: {}, children: [], text: '' }, 'model_info')?.children ?? []) rtInfo[c.tag] = c.attrs.value;
   return { layers, order, rtInfo };
 }
 
+/** Port dims against the op's: equal where both are known (-1: a dynamic dim). */
+const sameDims = (a: number[], b: number[]) => a.length === b.length && a.every((d, k) => d === b[k] || d < 0 || b[k] < 0);
+
 function broadcast(a: number[], b: number[], where: string): number[] {
   const r = Math.max(a.length, b.length), out: number[] = [];
   for (let k = 0; k < r; k++) {
     const x = a[a.length - r + k] ?? 1, y = b[b.length - r + k] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new Error(`${where}: shapes [${a}] and [${b}] do not broadcast`);
-    out.push(Math.max(x, y));
+    if (x >= 0 && y >= 0 && x !== y && x !== 1 && y !== 1) throw new Error(`${where}: shapes [${a}] and [${b}] do not broadcast`);
+    out.push(x === 1 ? y : y === 1 ? x : x < 0 ? y : x);
   }
   return out;
 }

@@ -10,12 +10,17 @@
 //   | reshape -> Reshape (opset1) | permute -> Transpose (opset1) | softmax -> SoftMax (opset8)
 //   | dfl -> Reshape, Transpose, SoftMax, Convolution(0..15), Reshape | constants -> Const (opset1)
 //   | the prediction -> Result (opset1).
+// dynamic=True (what ov.convert_model(input=None) gives Ultralytics): the symbolic traced graph (engine/graph
+// sizes B, H, W), the Parameter `shape="?,3,?,?"` and every size-dependent port dim -1 (IR v11's dynamic
+// dimension), Reshape targets with special_zero (0 copies the batch, -1 the one size-dependent dim), and
+// the anchors computed from the feature maps' shapes as the frontend converts make_anchors: ShapeOf
+// (opset3) -> Gather (opset8) -> Convert -> Range (opset4) -> Broadcast (opset3) -> Reshape/Concat.
 // half=True writes float weights as f16 Consts each followed by a Convert to f32 (what
 // save_model(compress_to_fp16=True) writes). The .bin is the Consts' bytes at their offsets.
 //
 // Imports: engine (fp16), engine/graph, ./static_graph.
 import { f32ToF16 } from '../../engine/io/torch_pt.js';
-import type { Graph } from '../../engine/graph/index.js';
+import type { Graph, Node } from '../../engine/graph/index.js';
 import { tileGroup } from './ncnn_lower.js';
 
 export type ElementType = 'f32' | 'f16' | 'i64';
@@ -38,7 +43,10 @@ export interface IrFiles { xml: string; bin: Uint8Array; layerTypes: Map<string,
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-export function lowerToOpenVino(g: Graph, o: { half: boolean; read: (id: number) => Float32Array; rtInfo: Record<string, string> }): IrFiles {
+export function lowerToOpenVino(g: Graph, o: { half: boolean; dynamic?: boolean; read: (id: number) => Float32Array; rtInfo: Record<string, string> }): IrFiles {
+  const dyn = !!o.dynamic;
+  /** a value's port dims: numbers, -1 where the size depends on the input (dynamic) */
+  const pdims = (id: number): number[] => (dyn ? g.values[id].shape.map((d) => (typeof d === 'number' ? d : -1)) : g.shapeOf(id));
   const layers: Layer[] = [];
   const edges: [Src, number, number][] = []; // from, to layer, to input index
   const chunks: Uint8Array[] = [];
@@ -79,19 +87,30 @@ export function lowerToOpenVino(g: Graph, o: { half: boolean; read: (id: number)
     src.set(id, s);
     return s;
   };
-  const binary = (type: string, name: string, a: Src, b: Src, out: number[]) => layer(type, 'opset1', name, [a, b], [f32(out)], { auto_broadcast: 'numpy' })[0];
+  const binary = (type: string, name: string, a: Src, b: Src, out: number[], et: ElementType = 'f32') => layer(type, 'opset1', name, [a, b], [{ dims: out, type: et }], { auto_broadcast: 'numpy' })[0];
+  /** Reshape to `target` (numbers; in a dynamic IR 0 copies that input dim and -1 is inferred) */
+  const reshape = (name: string, x: Src, target: number[], out: number[]) =>
+    layer('Reshape', 'opset1', name, [x, i64(`${name}/shape`, target)], [f32(out)], { special_zero: target.includes(0) ? 'true' : 'false' })[0];
+  /** a reshape node's target: as traced (static); dynamic: dims equal to the input's at the same place -> 0, the one other symbolic dim -> -1 */
+  const reshapeTarget = (n: Node): number[] => {
+    if (!dyn) return g.shapeOf(n.outputs[0]);
+    const target = n.attrs.shape as unknown[], inShape = g.values[n.inputs[0]!].shape;
+    const spec = target.map((d, k) => (typeof d === 'number' ? d : String(d) === String(inShape[k]) ? 0 : -1));
+    if (spec.filter((d) => d === -1).length > 1) throw new Error(`OpenVINO export: reshape at '${n.module}' to [${target.join(', ')}] has two size-dependent dims`);
+    return spec;
+  };
   const conv = (name: string, x: Src, w: Src, ws: number[], out: number[], a: Record<string, any>) =>
     layer('Convolution', 'opset1', name, [x, w], [f32(out)], {
       strides: a.stride.join(','), dilations: a.dilation.join(','), pads_begin: a.padding.join(','), pads_end: a.padding.join(','), auto_pad: 'explicit',
     })[0];
 
-  for (const id of g.inputs) src.set(id, layer('Parameter', 'opset1', 'x', [], [f32(g.shapeOf(id))], { shape: g.shapeOf(id).join(','), element_type: 'f32' })[0]);
+  for (const id of g.inputs) src.set(id, layer('Parameter', 'opset1', 'x', [], [f32(pdims(id))], { shape: pdims(id).map((d) => (d < 0 ? '?' : d)).join(','), element_type: 'f32' })[0]);
   const tiled = new Set<number>();
   for (const n of g.nodes) {
     if (tiled.has(n.id)) continue;
     const a = n.attrs as Record<string, any>;
     const name = (t: string) => `__module.${n.module}/${t}_${n.id}`;
-    const out = g.shapeOf(n.outputs[0]);
+    const out = pdims(n.outputs[0]);
     const x = () => valueSrc(n.inputs[0]!);
     let y: Src;
     switch (n.op) {
@@ -100,7 +119,7 @@ export function lowerToOpenVino(g: Graph, o: { half: boolean; read: (id: number)
           throw new Error(`OpenVINO export: grouped conv2d (GroupConvolution) has no rule yet (at '${n.module}')`);
         }
         const w = n.inputs[1]!, b = n.inputs[2];
-        y = conv(name('Convolution'), x(), valueSrc(w), g.shapeOf(w), out, a);
+        y = conv(name('Convolution'), x(), valueSrc(w), pdims(w), out, a);
         if (b != null) y = binary('Add', name('Add'), y, floats(g.values[b].name ?? `bias_${b}`, o.read(b), [1, out[1], 1, 1]), out);
         if (a.act === 'silu') y = layer('Swish', 'opset4', name('Swish'), [y], [f32(out)])[0];
         else if (a.act) throw new Error(`OpenVINO export: conv2d activation '${a.act}' has no rule (at '${n.module}')`);
@@ -124,13 +143,13 @@ export function lowerToOpenVino(g: Graph, o: { half: boolean; read: (id: number)
         break;
       case 'softmax': y = layer('SoftMax', 'opset8', name('Softmax'), [x()], [f32(out)], { axis: String(a.axis) })[0]; break;
       case 'permute': y = layer('Transpose', 'opset1', name('Transpose'), [x(), i64(name('order'), a.axes)], [f32(out)])[0]; break;
-      case 'reshape': y = layer('Reshape', 'opset1', name('Reshape'), [x(), i64(name('shape'), out)], [f32(out)], { special_zero: 'false' })[0]; break;
+      case 'reshape': y = reshape(name('Reshape'), x(), reshapeTarget(n), out); break;
       case 'narrow': {
         const group = tileGroup(g, n);
         if (group) {
           group.forEach((m) => tiled.add(m.id));
           const outs = layer('VariadicSplit', 'opset1', name('VariadicSplit'), [x(), i64(name('axis'), [a.axis], []), i64(name('split_lengths'), group.map((m) => m.attrs.length as number))],
-            group.map((m) => f32(g.shapeOf(m.outputs[0]))));
+            group.map((m) => f32(pdims(m.outputs[0]))));
           group.forEach((m, k) => src.set(m.outputs[0], outs[k]));
           continue;
         }
@@ -150,13 +169,44 @@ export function lowerToOpenVino(g: Graph, o: { half: boolean; read: (id: number)
         })[0];
         break;
       case 'dfl': {
-        const c1 = a.regMax as number, [B, , A] = g.shapeOf(n.inputs[0]!);
-        const v = layer('Reshape', 'opset1', name('Reshape'), [x(), i64(name('shape'), [B, 4, c1, A])], [f32([B, 4, c1, A])], { special_zero: 'false' })[0];
+        const c1 = a.regMax as number, [B, , A] = pdims(n.inputs[0]!);
+        const v = reshape(name('Reshape'), x(), dyn ? [0, 4, c1, -1] : [B, 4, c1, A], [B, 4, c1, A]);
         const t = layer('Transpose', 'opset1', name('Transpose'), [v, i64(name('order'), [0, 2, 1, 3])], [f32([B, c1, 4, A])])[0];
         const s = layer('SoftMax', 'opset8', name('Softmax'), [t], [f32([B, c1, 4, A])], { axis: '1' })[0];
         const c = conv(`__module.${n.module}.conv/Convolution_${n.id}`, s, floats(`${n.module}.conv.weight`, Float32Array.from({ length: c1 }, (_, k) => k), [1, c1, 1, 1]), [1, c1, 1, 1], [B, 1, 4, A], { stride: [1, 1], dilation: [1, 1], padding: [0, 0] });
-        y = layer('Reshape', 'opset1', name('Reshape'), [c, i64(name('shape'), [B, 4, A])], [f32([B, 4, A])], { special_zero: 'false' })[0];
+        y = reshape(name('Reshape'), c, dyn ? [0, 4, -1] : [B, 4, A], [B, 4, A]);
         break;
+      }
+      case 'anchors': {
+        // dynamic only (a static graph has them folded): per level, the grid of cell centres and the stride row
+        const strides = a.strides as number[], offset = a.offset as number;
+        const levels = n.inputs.map((f, i) => {
+          const at = (t: string) => `${name(t)}_${i}`;
+          const shape = layer('ShapeOf', 'opset3', at('ShapeOf'), [valueSrc(f!)], [{ dims: [4], type: 'i64' }], { output_type: 'i64' })[0];
+          const gather = (axis: number, scalar: boolean) =>
+            layer('Gather', 'opset8', at(`Gather${axis}${scalar ? 's' : ''}`), [shape, i64(at(`index${axis}${scalar ? 's' : ''}`), [axis], scalar ? [] : [1]), i64(at(`axis${axis}`), [0], [])], [{ dims: scalar ? [] : [1], type: 'i64' }], { batch_dims: '0' })[0];
+          const range = (axis: number) => {
+            const stop = layer('Convert', 'opset1', at(`Convert${axis}`), [gather(axis, true)], [{ dims: [], type: 'f32' }], { destination_type: 'f32' })[0];
+            const r = layer('Range', 'opset4', at(`Range${axis}`), [floats(at(`start${axis}`), Float32Array.of(0), []), stop, floats(at(`step${axis}`), Float32Array.of(1), [])], [f32([-1])], { output_type: 'f32' })[0];
+            return binary('Add', at(`Add${axis}`), r, floats(at(`offset${axis}`), Float32Array.of(offset), []), [-1]);
+          };
+          const h1 = gather(2, false), w1 = gather(3, false);
+          const hw = layer('Concat', 'opset1', at('hw'), [h1, w1], [{ dims: [2], type: 'i64' }], { axis: '0' })[0];
+          const grid = (axis: number, to: number[]) => {
+            const r = reshape(at(`Reshape${axis}`), range(axis), to, to.map((d) => (d === 1 ? 1 : -1)));
+            const b = layer('Broadcast', 'opset3', at(`Broadcast${axis}`), [r, hw], [f32([-1, -1])], { mode: 'numpy' })[0];
+            return reshape(at(`Flatten${axis}`), b, [1, -1], [1, -1]);
+          };
+          const pts = layer('Concat', 'opset1', at('points'), [grid(3, [1, -1]), grid(2, [-1, 1])], [f32([2, -1])], { axis: '0' })[0]; // (2, h*w): x, y
+          const count = binary('Multiply', at('count'), h1, w1, [1], 'i64');
+          const target = layer('Concat', 'opset1', at('strideShape'), [i64(at('one'), [1]), count], [{ dims: [2], type: 'i64' }], { axis: '0' })[0];
+          const st = layer('Broadcast', 'opset3', at('stride'), [floats(at('strideValue'), Float32Array.of(strides[i]), [1, 1]), target], [f32([1, -1])], { mode: 'numpy' })[0];
+          return { pts, st };
+        });
+        const [p, q] = n.outputs;
+        src.set(p, layer('Concat', 'opset1', name('Concat'), levels.map((l) => l.pts), [f32([2, -1])], { axis: '1' })[0]);
+        src.set(q, layer('Concat', 'opset1', name('Concat'), levels.map((l) => l.st), [f32([1, -1])], { axis: '1' })[0]);
+        continue;
       }
       default:
         throw new Error(`OpenVINO export: no OpenVINO rule for the op '${n.op}' (at '${n.module}')`);

@@ -14,7 +14,8 @@ import { exportImgsz } from './ncnn_export.js';
 
 export async function exportPaddle(model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void): Promise<string> {
   if (args.int8) throw new Error("export: int8=True is not supported for format='paddle' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)");
-  if (args.dynamic) throw new Error("export: dynamic=True for format='paddle' is not implemented (x2paddle traces a fixed input, as this writer does); use dynamic=False");
+  // Ultralytics 8.2.82 ignores dynamic here: pytorch2paddle(jit_type='trace', input_examples=[im]) records the fixed input
+  if (args.dynamic) log('PaddlePaddle: WARNING ⚠️ dynamic=True: the ProgramDesc is written at the fixed imgsz and batch (x2paddle traces the example input), setting dynamic=False.');
   const batch = args.batch ?? 1;
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();

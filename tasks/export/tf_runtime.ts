@@ -15,14 +15,14 @@ import { parse as parseYaml } from 'yaml';
 import {
   Tensor, add, concat, conv2d, div, maxPool2d, mul, narrow, permute, reshape, sigmoid, softmax, sub, tensor, tidy, upsampleNearest2d, type Device,
 } from '../../engine/index.js';
-import { readTfjsModel } from './tfjs.js';
+import { decodeTfjsWeight, readTfjsModel, type WeightSpec } from './tfjs.js';
 import { decodeGraphDef, decodeSavedModel, graphToTfjs } from './tf_proto.js';
 import { tfliteMetadata, tfliteToTfjs } from './tflite_import.js';
 import { OnnxPoseModel } from './onnx_model.js';
 import { metadataProps, type ExportMetadata } from './metadata.js';
 
 interface JsonNode { name: string; op: string; input?: string[]; attr?: Record<string, any> }
-interface Artifacts { modelTopology: { node: JsonNode[] }; weightSpecs: { name: string; shape: number[]; dtype: string }[]; weightData: ArrayBuffer }
+interface Artifacts { modelTopology: { node: JsonNode[] }; weightSpecs: WeightSpec[]; weightData: ArrayBuffer }
 
 const str = (a: any) => (a?.s !== undefined ? Buffer.from(a.s, 'base64').toString('utf8') : undefined);
 const ints = (a: any): number[] => (a?.list?.i ?? []).map(Number);
@@ -42,11 +42,9 @@ export class TfSession {
     this.nodes = a.modelTopology.node;
     let off = 0;
     for (const w of a.weightSpecs) {
-      const n = w.shape.reduce((s, d) => s * d, 1);
-      if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`${file}: weight '${w.name}' is ${w.dtype}; this importer reads float32 and int32 weights (export without quantization)`);
-      const data = w.dtype === 'float32' ? new Float32Array(a.weightData.slice(off, off + 4 * n)) : new Int32Array(a.weightData.slice(off, off + 4 * n));
+      const { data, bytes } = decodeTfjsWeight(w, a.weightData, off, file); // float32/int32, or float16/uint8-quantized (tfjs half/int8)
       this.consts.set(w.name, { shape: w.shape, data });
-      off += 4 * n;
+      off += bytes;
     }
     const inputs = this.nodes.filter((n) => n.op === 'Placeholder');
     this.inputNames = inputs.map((n) => n.name);

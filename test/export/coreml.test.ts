@@ -53,7 +53,6 @@ valMatchesOnnx(t, ctx, 'CoreML package', boxMapMessage);
 t.test('bad input', async (t) => {
   await t.rejects(new YOLO(pt).export({ format: 'coreml', batch: 2, verbose: false }), /CoreML batch sizes > 1 are not supported\. Please retry at 'batch=1'\./);
   await t.rejects(new YOLO(pt).export({ format: 'mlmodel', verbose: false }), /format='mlmodel' asks for the legacy NeuralNetwork \.mlmodel/);
-  await t.rejects(new YOLO(pt).export({ format: 'coreml', int8: true, verbose: false }), /int8=True for format='coreml' is Ultralytics' 8-bit k-means weight palettization/);
   // a foreign program with an op this importer does not implement: 'silu' -> 'gelu' (same length)
   const foreign = join(dir, 'foreign.mlpackage');
   cpSync(folder, foreign, { recursive: true });

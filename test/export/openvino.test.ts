@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { YOLO } from '../../tasks/yolo.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import { readIr } from '../../tasks/export/openvino_format.js';
+import * as E from '../../engine/index.js';
+import type { OnnxPoseModel } from '../../tasks/export/onnx_model.js';
 import { setupRoundTrip, roundTripTests, valMatchesOnnx, boxMapMessage } from './round_trip.js';
 
 const ctx = await setupRoundTrip('openvino', 'yolo-ov-');
@@ -42,13 +44,42 @@ t.test('half=True: f16 Consts each behind a Convert to f32', async (t) => {
   t.ok(b < 0.53 * a, `${b} bytes vs ${a}`);
 });
 
+t.test('dynamic=True: batch, height, width dynamic (?), anchors from the maps\' shapes; runs at other sizes', async (t) => {
+  const dynPt = join(dir, 'dyn.pt');
+  copyFileSync(pt, dynPt);
+  const dyn = await new YOLO(dynPt).export({ format: 'openvino', imgsz: S, dynamic: true, verbose: false });
+  const ir = decode(dyn, 'dyn');
+  const param = ir.layers.find((l) => l.type === 'Parameter')!, result = ir.layers.find((l) => l.type === 'Result')!;
+  t.same([param.data.shape, param.outputs[0].dims], ['?,3,?,?', [-1, 3, -1, -1]], 'Parameter shape="?,3,?,?", port dims -1');
+  t.same(result.inputs[0].dims, [-1, 56, -1], 'output (?, 56, ?)');
+  const kinds = new Set(ir.layers.map((l) => `${l.type}/${l.version}`));
+  t.ok(['ShapeOf/opset3', 'Gather/opset8', 'Range/opset4', 'Broadcast/opset3'].every((k) => kinds.has(k)), 'anchors: ShapeOf, Gather, Range, Broadcast');
+  const reshapes = ir.layers.filter((l) => l.type === 'Reshape');
+  t.ok(reshapes.every((l) => { const v = ir.layers.find((m) => m.id === l.from[1][0])!.value as number[]; return v.filter((d) => d === -1).length <= 1 && (!v.includes(0) || l.data.special_zero === 'true'); }), `${reshapes.length} Reshapes: at most one -1, a 0 only with special_zero`);
+  const m = new YOLO(dyn);
+  await m.predict(square, { device, ...quiet }); // loads it
+  const om = m.model as OnnxPoseModel, ref = (await new YOLO(pt).load(device)) as PoseModel;
+  for (const [b, h, w] of [[1, S, S], [2, 256, 416]]) {
+    const x = E.rand([b, 3, h, w], { device: om.device });
+    const [ya, yb] = [ref.predict(x), om.predict(x)];
+    const [a, c] = [(await ya.data()) as Float32Array, (await yb.data()) as Float32Array];
+    t.same(yb.shape, ya.shape, `(${b}, 3, ${h}, ${w}) -> [${ya.shape}]`);
+    t.ok(a.reduce((d, v, k) => Math.max(d, Math.abs(v - c[k])), 0) < 2e-3, 'raw outputs equal the .pt model\'s');
+    x.dispose(), ya.dispose(), yb.dispose();
+  }
+  // a non-square image: the minimal letterbox, as for the .pt
+  const [ra, rb] = [(await new YOLO(pt).predict('test/fixtures/images/bus.jpg', { imgsz: S, device, ...quiet }))[0], (await m.predict('test/fixtures/images/bus.jpg', { imgsz: S, device, ...quiet }))[0]];
+  t.same(rb.boxes.xyxy.length, ra.boxes.xyxy.length, `${ra.boxes.xyxy.length} people on bus.jpg`);
+  const dBox = Math.max(0, ...rb.boxes.xyxy.flatMap((q, i) => q.map((v, j) => Math.abs(v - ra.boxes.xyxy[i][j]))));
+  t.ok(dBox < 0.01, `boxes max |Δ| ${dBox.toExponential(1)} px`);
+});
+
 roundTripTests(t, ctx, { metaLabel: 'from metadata.yaml', rawMessage: (d, A) => `raw (1, 56, ${A}) outputs max |Δ| ${d.toExponential(2)}`, halfLabel: 'f16 weights' });
 
 valMatchesOnnx(t, ctx, 'OpenVINO folder', boxMapMessage);
 
 t.test('bad input', async (t) => {
   await t.rejects(new YOLO(pt).export({ format: 'openvino', int8: true, verbose: false }), /int8=True for format='openvino' needs NNCF/);
-  await t.rejects(new YOLO(pt).export({ format: 'openvino', dynamic: true, verbose: false }), /dynamic=True for format='openvino' is not implemented/);
   const xml = readFileSync(join(folder, 'coco128.xml'), 'utf8');
   const foreign = join(dir, 'foreign_openvino_model');
   mkdirSync(foreign);

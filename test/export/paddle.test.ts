@@ -51,7 +51,20 @@ valMatchesOnnx(t, ctx, 'Paddle folder', boxMapMessage);
 
 t.test('bad input', async (t) => {
   await t.rejects(new YOLO(pt).export({ format: 'paddle', int8: true, verbose: false }), /int8=True is not supported for format='paddle'/);
-  await t.rejects(new YOLO(pt).export({ format: 'paddle', dynamic: true, verbose: false }), /dynamic=True for format='paddle' is not implemented/);
+  // dynamic is ignored, as Ultralytics' x2paddle trace does: a fixed (1, 3, S, S) feed, with a warning
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+  const dynPt = join(dir, 'dyn.pt');
+  copyFileSync(pt, dynPt);
+  let dyn: string;
+  try {
+    dyn = await new YOLO(dynPt).export({ format: 'paddle', imgsz: S, dynamic: true });
+  } finally {
+    console.log = log;
+  }
+  t.ok(lines.some((l) => l.includes("WARNING ⚠️ dynamic=True: the ProgramDesc is written at the fixed imgsz and batch")), 'the warning');
+  t.same(read(dyn).dims.get(read(dyn).feed), [1, 3, S, S], 'a fixed feed');
   const [pm, pp] = files(folder).map((f) => new Uint8Array(readFileSync(f)));
   // a foreign program with an op this importer does not implement: rename 'silu' (same length) to 'gelu'
   const foreign = join(dir, 'foreign_paddle_model');
