@@ -53,6 +53,7 @@ const FORWARD: Case[] = [
   ['stem 3->16 k3 s2 batch 2, no bias', [2, 3, 20, 34], [16, 3, 3, 3], false, { stride: 2, padding: 1 }],
   ['1x1 32->24 batch 2, bias', [2, 32, 19, 21], [24, 32, 1, 1], true, {}],
   ['1x1 48->32 silu, no bias', [1, 48, 13, 15], [32, 48, 1, 1], false, { act: 'silu' }],
+  ['1x1 40->96 batch 2 (x read in place, a packed last panel)', [2, 40, 7, 9], [96, 40, 1, 1], true, { act: 'silu' }],
   ['3x3 s1 16->16 bias + silu', [1, 16, 23, 17], [16, 16, 3, 3], true, { padding: 1, act: 'silu' }],
   ['3x3 s2 32->64 batch 2', [2, 32, 21, 19], [64, 32, 3, 3], true, { stride: 2, padding: 1, act: 'silu' }],
   ['3x3 s1 64->51 (pose head cv4)', [1, 64, 10, 11], [51, 64, 3, 3], true, { padding: 1 }],
@@ -132,7 +133,7 @@ for (const [rtName, rt] of runtimes) {
   });
 
   t.test(`matmul ${rtName}`, async (t) => {
-    for (const [m, k, n] of [[7, 13, 19], [1, 1, 1], [37, 300, 45], [6, 8, 8], [13, 5, 3]])
+    for (const [m, k, n] of [[7, 13, 19], [1, 1, 1], [37, 300, 45], [6, 8, 8], [13, 5, 3], [85, 33, 29]])
       for (const transA of [false, true])
         for (const transB of [false, true]) {
           const a = randoms(m * k), b = randoms(k * n);

@@ -22,7 +22,7 @@ export async function compileWat(text: string, relaxed: boolean): Promise<WebAss
   const mod = wabt.parseWat('kernels.wat', text, features);
   try {
     (mod.validate as (f?: object) => void)(features); // the .d.ts omits the features argument
-    return new WebAssembly.Module(mod.toBinary({}).buffer);
+    return new WebAssembly.Module(mod.toBinary({}).buffer as Uint8Array<ArrayBuffer>);
   } finally {
     mod.destroy();
   }

@@ -46,7 +46,7 @@ interface PackA { src: number; rows: number; k1: number; k2: number; k3: number;
 
 const packedBytes = (p: PackA) => p.groups * cdiv(p.rows, MR) * p.k1 * p.k2 * p.k3 * MR * 4;
 
-/** Packs A into 6-row panels [g][panel][k][6] at dst (packedBytes(p) bytes); one task per panel. */
+/** Packs A into 4-row panels [g][panel][k][4] at dst (packedBytes(p) bytes); one task per panel. */
 function packA(rt: WasmRuntime, dst: number, p: PackA) {
   const mpan = cdiv(p.rows, MR);
   if (p.k1 * p.k2 * p.k3 === 0) return;

@@ -1,22 +1,25 @@
 // The wasm device's GEMM and convolution kernels, as one WAT fragment (abi.ts): a packed-panel
-// SGEMM micro-kernel on f32x4 with a 6x8 register tile, the packing kernels that feed it, and the
+// SGEMM micro-kernel on f32x4 with a 4x8 register tile, the packing kernels that feed it, and the
 // convolution forward / grad-weight drivers built on it (grad-input and matmul reuse the forward
 // driver with other geometry; see gemm.ts). README_gemm.md explains the tiling and the tasks.
 //
 // Layout of one GEMM, C (M x N) = A (M x K) . B (K x N), as the micro-kernel sees it:
-//   A packed in panels of MR = 6 rows:    apanel[k][r]  (6 floats per k, r = row in the panel)
+//   A packed in panels of MR = 4 rows:    apanel[k][r]  (4 floats per k, r = row in the panel)
 //   B packed in panels of NR = 8 columns: bpanel[k][j]  (8 floats per k = 2 v128)
-//   accumulators: 12 v128 locals $c{r}{h}, row r = 0..5, half h = 0..1 holding columns 4h..4h+3
-//       k step: b0 = bpanel[k][0..3], b1 = bpanel[k][4..7];
-//               for r: a = splat(apanel[k][r]); c{r}0 += a * b0; c{r}1 += a * b1
-//   12 accumulators + b0, b1 + the splat = 15 of x64's 16 xmm registers.
+//   accumulators: 8 v128 locals $c{r}{h}, row r = 0..3, half h = 0..1 holding columns 4h..4h+3
+//       k step: b0 = bpanel[k][0..3], b1 = bpanel[k][4..7]; s{r} = splat(apanel[k][r]);
+//               c{r}0 += s{r} * b0; c{r}1 += s{r} * b1
+//   8 accumulators + b0, b1 + 4 splats = 14 xmm registers: V8 allocates 15 on x64 (xmm15 is its
+//   scratch), and TurboFan issues a step's loads before its FMAs, so a 6x8 tile (12 accumulators +
+//   8 loaded values) spills: measured 6x8 ~21 GFLOP/s vs 4x8 ~30 on the same matmul here.
+//   8 independent FMA chains cover the FMA latency (4 cycles) x throughput (2 per cycle).
 // For a convolution, rows are output channels (A = the weights) and columns are output pixels
 // (B = the im2col of x, packed straight from x per task: no full im2col buffer), so a row of the
 // tile is 8 neighbouring pixels of one output plane: stores are two v128 stores into NCHW.
 import type { WasmFeatures, WatFragment } from './abi.js';
 
 /** rows (output channels) and columns (output pixels) of the register tile */
-export const MR = 6, NR = 8;
+export const MR = 4, NR = 8;
 
 /**
  * The i32 parameter block of `gemm_conv2d`, written by the launcher at 4 * index bytes.
@@ -48,16 +51,20 @@ const madd = (f: WasmFeatures, a: string, b: string, c: string) =>
 const rows = [...Array(MR).keys()];
 const acc = (r: number, h: number) => `$c${r}${h}`;
 
-/** One k step of the micro-kernel at unroll position u (constant offsets into the two panels). */
-function microStep(f: WasmFeatures, u: number) {
+/**
+ * One k step of the micro-kernel: 2 loads of B, 4 splat-loads of A, 8 FMAs. Not unrolled: TurboFan
+ * keeps wasm loads in program order but sinks the arithmetic to its uses, so an unrolled body issues
+ * every load first and spills accumulators (seen in --print-wasm-code); one step is 8 accumulators +
+ * b0, b1 + 4 splats = 14 xmm registers (V8 keeps xmm15 as scratch), no spills.
+ */
+function microStep(f: WasmFeatures) {
   const lines = [
-    `(local.set $b0 (v128.load offset=${u * 32} (local.get $b)))`,
-    `(local.set $b1 (v128.load offset=${u * 32 + 16} (local.get $b)))`,
+    `(local.set $b0 (v128.load (local.get $b)))`,
+    `(local.set $b1 (v128.load offset=16 (local.get $b)))`,
   ];
-  for (const r of rows) {
-    lines.push(`(local.set $s (v128.load32_splat offset=${u * 24 + r * 4} (local.get $a)))`);
-    for (const h of [0, 1]) lines.push(`(local.set ${acc(r, h)} ${madd(f, '(local.get $s)', `(local.get $b${h})`, `(local.get ${acc(r, h)})`)})`);
-  }
+  for (const r of rows) lines.push(`(local.set $s${r} (v128.load32_splat offset=${r * 4} (local.get $a)))`);
+  for (const r of rows)
+    for (const h of [0, 1]) lines.push(`(local.set ${acc(r, h)} ${madd(f, `(local.get $s${r})`, `(local.get $b${h})`, `(local.get ${acc(r, h)})`)})`);
   return lines.join('\n        ');
 }
 
@@ -83,37 +90,29 @@ function microStore(r: number) {
 }
 
 /**
- * $micro: C tile (6 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
- * cin = 0 starts from zero, else loads a full 6 x 8 tile (row stride 32 bytes) from cin.
+ * $micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
+ * B row k is at b + k * bs (bytes): 32 for a packed panel, the channel stride when it reads x in place.
+ * cin = 0 starts from zero, else loads a full 4 x 8 tile (row stride 32 bytes) from cin.
  * Stores rows < mv and columns < nv at cout + r * cms (bytes). bias: 0 or &bias[row 0]; act 1 = SiLU.
  */
 function microKernel(f: WasmFeatures) {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
-  const U = 4; // k unroll
-  const steps = [...Array(U).keys()].map((u) => microStep(f, u)).join('\n        ');
   const init = rows.map((r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
         (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`).join('\n        ');
   return `
-  (func $micro (param $a i32) (param $b i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32)
+  (func $micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
-    (local $b0 v128) (local $b1 v128) (local $s v128) (local $row i32)
+    (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
     (if (local.get $cin) (then
         ${init}))
-    (block $done (loop $unrolled
-        (br_if $done (i32.lt_u (local.get $k) (i32.const ${U})))
-        ${steps}
-        (local.set $a (i32.add (local.get $a) (i32.const ${U * 24})))
-        (local.set $b (i32.add (local.get $b) (i32.const ${U * 32})))
-        (local.set $k (i32.sub (local.get $k) (i32.const ${U})))
-        (br $unrolled)))
-    (block $done (loop $single
+    (block $done (loop $steps
         (br_if $done (i32.eqz (local.get $k)))
-        ${microStep(f, 0)}
-        (local.set $a (i32.add (local.get $a) (i32.const 24)))
-        (local.set $b (i32.add (local.get $b) (i32.const 32)))
+        ${microStep(f)}
+        (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4})))
+        (local.set $b (i32.add (local.get $b) (local.get $bs)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-        (br $single)))
+        (br $steps)))
     ${rows.map(microStore).join('\n    ')})`;
 }
 
@@ -157,7 +156,7 @@ const slots = `
     (i32.atomic.store (i32.add (local.get $flags) (i32.shl (local.get $s) (i32.const 2))) (i32.const 0)))`;
 
 /**
- * gemm_pack_a: A panels [task][k][6] for tasks = groups * mpanels (task = g * mpanels + panel).
+ * gemm_pack_a: A panels [task][k][4] for tasks = groups * mpanels (task = g * mpanels + panel).
  * Element (row m, k = (k1 * K2 + k2) * K3 + k3) of group g is src[g*sg + m*sm + k1*s1 + k2*s2 + k3*s3]
  * (element strides, may be negative: grad-input walks the taps backwards); rows >= M are zero.
  */
@@ -268,7 +267,7 @@ const packB = `
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $lj))))`;
 
-/** $scatter: a 6 x 8 tile at tmp (row stride 32 bytes) to the output pixels p.. (from (oy, ox)) of rows < mv. */
+/** $scatter: a 4 x 8 tile at tmp (row stride 32 bytes) to the output pixels p.. (from (oy, ox)) of rows < mv. */
 const scatter = `
   (func $scatter (param $tmp i32) (param $yb i32) (param $mv i32) (param $nv i32) (param $oy0 i32) (param $ox0 i32)
       (param $ow i32) (param $y_sc i32) (param $y_rs i32) (param $y_cs i32)
@@ -292,8 +291,8 @@ const min = (a: string, b: string) => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
 /**
  * gemm_conv2d(params, task_begin, task_end): y = act(conv(x, w) + bias) with A = packed weights.
  * Task t = ((n * groups + g) * mblocks + mb) * pblocks + pb: image n, group g, a block of mpb
- * weight panels (6 output channels each) and a block of npb pixel panels (8 output pixels each).
- * The task packs its B block (K x 8 npb) into its scratch slot, then runs the 6x8 micro-kernel for
+ * weight panels (4 output channels each) and a block of npb pixel panels (8 output pixels each).
+ * The task packs its B block (K x 8 npb) into its scratch slot, then runs the 4x8 micro-kernel for
  * every (weight panel, pixel panel) pair, weight panel outermost so it stays in L1.
  */
 const convForward = `
@@ -302,8 +301,18 @@ const convForward = `
     (local $t i32) (local $slot i32) (local $bpk i32) (local $tmp i32) (local $K i32) (local $P i32) (local $mpan i32) (local $ppan i32)
     (local $rest i32) (local $pb i32) (local $mb i32) (local $g i32) (local $img i32) (local $pp0 i32) (local $npn i32) (local $mp0 i32) (local $mpn i32)
     (local $i i32) (local $j i32) (local $xb i32) (local $yb i32) (local $ap i32) (local $bp i32) (local $m0 i32) (local $mv i32)
-    (local $p i32) (local $nv i32) (local $oy i32) (local $ox i32) (local $bias_r i32)
+    (local $p i32) (local $nv i32) (local $oy i32) (local $ox i32) (local $bias_r i32) (local $direct i32) (local $bs i32) (local $tail i32)
     ${loadParams(CONV_PARAMS)}
+    ;; 1x1, stride 1, no padding, rows contiguous, and enough output channels per task (>= 20 panels)
+    ;; to hide the strided reads (measured: 30 panels 35 vs 30 GFLOP/s packed, 12 panels 23 vs 27):
+    ;; B row k is channel k of x itself, read in place (only a last partial panel is packed, so no
+    ;; load runs past the end of x)
+    (local.set $direct (i32.and (i32.and (i32.and (i32.and (i32.and (i32.ge_s (local.get $mpb) (i32.const 20))
+      (i32.eq (i32.mul (local.get $kh) (local.get $kw)) (i32.const 1)))
+      (i32.eq (i32.mul (local.get $sh) (local.get $sw)) (i32.const 1)))
+      (i32.eqz (i32.or (local.get $ph) (local.get $pw))))
+      (i32.eq (local.get $x_rs) (local.get $ow)))
+      (i32.eq (local.get $w) (local.get $ow))))
     (local.set $K (i32.mul (i32.mul (local.get $c) (local.get $kh)) (local.get $kw)))
     (local.set $P (i32.mul (local.get $oh) (local.get $ow)))
     (local.set $mpan (i32.div_u (i32.add (local.get $og) (i32.const ${MR - 1})) (i32.const ${MR})))
@@ -328,13 +337,18 @@ const convForward = `
                        (i32.mul (i32.mul (local.get $g) (local.get $c)) (local.get $x_sc))) (i32.const 2))))
       (local.set $yb (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $img) (local.get $y_sb))
                        (i32.mul (i32.mul (local.get $g) (local.get $og)) (local.get $y_sc))) (i32.const 2))))
-      (call $pack_b (local.get $xb) (local.get $bpk) (i32.shl (local.get $pp0) (i32.const 3)) (local.get $npn) (local.get $P)
-        (local.get $c) (local.get $h) (local.get $w) (local.get $ow) (local.get $kh) (local.get $kw)
-        (local.get $sh) (local.get $sw) (local.get $ph) (local.get $pw) (local.get $dh) (local.get $dw) (local.get $x_sc) (local.get $x_rs))
+      (local.set $tail (i32.and (i32.eq (i32.add (local.get $pp0) (local.get $npn)) (local.get $ppan)) (i32.ne (i32.and (local.get $P) (i32.const 7)) (i32.const 0))))
+      (if (i32.eqz (local.get $direct))
+        (then (call $pack_b (local.get $xb) (local.get $bpk) (i32.shl (local.get $pp0) (i32.const 3)) (local.get $npn) (local.get $P)
+          (local.get $c) (local.get $h) (local.get $w) (local.get $ow) (local.get $kh) (local.get $kw)
+          (local.get $sh) (local.get $sw) (local.get $ph) (local.get $pw) (local.get $dh) (local.get $dw) (local.get $x_sc) (local.get $x_rs)))
+        (else (if (local.get $tail) (then (call $pack_b (local.get $xb) (local.get $bpk) (i32.shl (i32.sub (local.get $ppan) (i32.const 1)) (i32.const 3)) (i32.const 1) (local.get $P)
+          (local.get $c) (local.get $h) (local.get $w) (local.get $ow) (local.get $kh) (local.get $kw)
+          (local.get $sh) (local.get $sw) (local.get $ph) (local.get $pw) (local.get $dh) (local.get $dw) (local.get $x_sc) (local.get $x_rs))))))
       (local.set $i (i32.const 0))
       (block $ei (loop $li (br_if $ei (i32.ge_s (local.get $i) (local.get $mpn)))
         (local.set $m0 (i32.mul (i32.add (local.get $mp0) (local.get $i)) (i32.const ${MR})))
-        (local.set $mv ${min('(i32.const 6)', '(i32.sub (local.get $og) (local.get $m0))')})
+        (local.set $mv ${min(`(i32.const ${MR})`, '(i32.sub (local.get $og) (local.get $m0))')})
         (local.set $ap (i32.add (local.get $apack) (i32.mul (i32.mul (i32.add (i32.mul (local.get $g) (local.get $mpan)) (i32.add (local.get $mp0) (local.get $i))) (local.get $K)) (i32.const ${MR * 4}))))
         (local.set $bias_r (select (i32.add (local.get $bias) (i32.shl (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $m0)) (i32.const 2))) (i32.const 0) (local.get $bias)))
         (local.set $j (i32.const 0))
@@ -343,14 +357,20 @@ const convForward = `
           (local.set $nv ${min('(i32.const 8)', '(i32.sub (local.get $P) (local.get $p))')})
           (local.set $oy (i32.div_u (local.get $p) (local.get $ow)))
           (local.set $ox (i32.rem_u (local.get $p) (local.get $ow)))
+          (local.set $bs (i32.const ${NR * 4}))
           (local.set $bp (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $K)) (i32.const ${NR * 4}))))
+          (if (local.get $direct) (then
+            (local.set $bp (local.get $bpk))
+            (if (i32.eq (local.get $nv) (i32.const ${NR})) (then
+              (local.set $bp (i32.add (local.get $xb) (i32.shl (local.get $p) (i32.const 2))))
+              (local.set $bs (i32.shl (local.get $x_sc) (i32.const 2)))))))
           (if (i32.and (i32.eq (local.get $y_cs) (i32.const 1)) (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow)))
             (then ;; the 8 pixels are contiguous in every output plane: store straight into y
-              (call $micro (local.get $ap) (local.get $bp) (local.get $K) (i32.const 0)
+              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
                 (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (local.get $ox))) (i32.const 2)))
                 (i32.shl (local.get $y_sc) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
             (else ;; the pixels wrap a row or are strided (grad-input phases): via a tile in scratch
-              (call $micro (local.get $ap) (local.get $bp) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32)
+              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32)
                 (local.get $mv) (i32.const 8) (local.get $bias_r) (local.get $act))
               (call $scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
                 (local.get $mv) (local.get $nv) (local.get $oy) (local.get $ox) (local.get $ow) (local.get $y_sc) (local.get $y_rs) (local.get $y_cs))))
@@ -403,7 +423,7 @@ const convGradWeight = `
           (local.set $len ${min('(local.get $rc)', '(i32.sub (local.get $P) (local.get $p0))')})
           (local.set $first (i32.and (i32.eqz (local.get $img)) (i32.eqz (local.get $p0))))
           (local.set $last (i32.and (i32.eq (i32.add (local.get $img) (i32.const 1)) (local.get $n)) (i32.ge_s (i32.add (local.get $p0) (local.get $rc)) (local.get $P))))
-          ;; A: dy rows of the chunk, 6 per panel: apk[i][r][row]
+          ;; A: dy rows of the chunk, 4 per panel: apk[i][r][row]
           (local.set $i (i32.const 0))
           (block $eai (loop $lai (br_if $eai (i32.ge_s (local.get $i) (local.get $mpn)))
             (local.set $q (i32.const 0))
@@ -460,15 +480,15 @@ const convGradWeight = `
               (if (local.get $last)
                 (then (call $micro
                   (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
-                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4})))
+                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
                   (i32.add (local.get $gw) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $m0)) (local.get $K)) (local.get $n0)) (i32.const 2)))
                   (i32.shl (local.get $K) (i32.const 2))
-                  ${min('(i32.const 6)', '(i32.sub (local.get $og) (local.get $m0))')} ${min('(i32.const 8)', '(i32.sub (local.get $K) (local.get $n0))')}
+                  ${min(`(i32.const ${MR})`, '(i32.sub (local.get $og) (local.get $m0))')} ${min('(i32.const 8)', '(i32.sub (local.get $K) (local.get $n0))')}
                   (i32.const 0) (i32.const 0)))
                 (else (call $micro
                   (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
-                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4})))
+                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
                   (local.get $tile) (i32.const 32) (i32.const ${MR}) (i32.const ${NR}) (i32.const 0) (i32.const 0))))
               (local.set $j (i32.add (local.get $j) (i32.const 1))) (br $ltj)))
