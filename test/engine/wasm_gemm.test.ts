@@ -7,7 +7,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { convGeometry, conv2dCpu, type Conv2dOptions } from '../../engine/ops/conv2d.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
-import { conv2dForward, conv2dGradInput, conv2dGradWeight, matmul } from '../../engine/backends/wasm/gemm.js';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, matmul, packConvWeights } from '../../engine/backends/wasm/gemm.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
 
 enableRelaxedSimd();
@@ -78,6 +78,13 @@ for (const [rtName, rt] of runtimes) {
       conv2dForward(rt, xp, wp, b ? bp : 0, yp, g, opts.act ?? null);
       const err = relErr(rt.f32(yp, ref.length), ref);
       t.ok(err < TOL, `${name}: rel err ${err.toExponential(2)}`);
+      // the same with the weights packed once beforehand
+      const packed = packConvWeights(rt, wp, g);
+      rt.f32(yp, ref.length).fill(NaN);
+      conv2dForward(rt, xp, 0, b ? bp : 0, yp, g, opts.act ?? null, { packedWeights: packed });
+      const err2 = relErr(rt.f32(yp, ref.length), ref);
+      t.ok(err2 < TOL, `${name}, weights packed beforehand: rel err ${err2.toExponential(2)}`);
+      rt.free(packed);
       for (const p of [yp, bp, wp, xp]) rt.free(p);
       t.equal(rt.used, used, `${name}: scratch given back`);
     }
@@ -93,7 +100,7 @@ for (const [rtName, rt] of runtimes) {
     conv2dCpu(xbuf, wt, b, ref, g, true, yl, xl);
     const [xp, wp, bp, yp] = place(rt, xbuf, wt, b, ref.length);
     rt.f32(yp, ref.length).fill(7);
-    conv2dForward(rt, xp, wp, bp, yp, g, 'silu', { x: xl, y: yl });
+    conv2dForward(rt, xp, wp, bp, yp, g, 'silu', { layouts: { x: xl, y: yl } });
     const err = relErr(rt.f32(yp, ref.length), ref);
     t.ok(err < TOL, `rel err ${err.toExponential(2)} (and the other channels untouched)`);
     for (const p of [yp, bp, wp, xp]) rt.free(p);

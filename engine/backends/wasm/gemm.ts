@@ -91,25 +91,54 @@ function launchConv(rt: WasmRuntime, l: ConvLaunch) {
 /** Input/output plane layouts (elements), as conv2dCpu's `xat` / `at`: default contiguous NCHW. */
 export interface ConvLayouts { x?: PlaneLayout; y?: PlaneLayout }
 
+export interface ConvForwardOptions {
+  layouts?: ConvLayouts;
+  /** weights already packed by packConvWeights for this geometry: skips the per-call packing */
+  packedWeights?: number;
+}
+
+const forwardPack = (wPtr: number, g: ConvGeometry): PackA => {
+  const K = g.cg * g.kh * g.kw;
+  return { src: wPtr, rows: g.og, k1: g.cg, k2: g.kh, k3: g.kw, sm: K, s1: g.kh * g.kw, s2: g.kw, s3: 1, sg: g.og * K, groups: g.groups };
+};
+
+/** Bytes packConvWeights writes for w (O, C/groups, kh, kw): O rounded up to 4 per group, times C/groups kh kw floats. */
+export const packedConvWeightBytes = (g: ConvGeometry) => packedBytes(forwardPack(0, g));
+
+/**
+ * Packs w (O, C/groups, kh, kw) into the forward kernel's panels in a fresh block (the caller frees
+ * it with rt.free): a device can keep it per weight tensor and version, since packing costs a
+ * scalar pass over the weights on every call otherwise (about a tenth of the forward on the
+ * 20x20 layers at 640, where the weights are largest and the outputs smallest).
+ */
+export function packConvWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
+  const pa = forwardPack(wPtr, g);
+  const ptr = rt.alloc(Math.max(16, packedBytes(pa)));
+  packA(rt, ptr, pa);
+  return ptr;
+}
+
 /**
  * y = conv2d(x, w) + b, then SiLU if act = 'silu' (torch.nn.functional.conv2d semantics).
  * x (N, C, H, W), w (O, C/groups, kh, kw), b (O) or 0 for none, y (N, O, OH, OW); g from convGeometry.
- * Weights are packed into panels on every call (a pass over O*C/g*kh*kw floats, small beside the GEMM).
+ * x and y may be channel slices of larger buffers (opts.layouts, as a compiled graph's concat).
  */
 export function conv2dForward(rt: WasmRuntime, xPtr: number, wPtr: number, bPtr: number, yPtr: number, g: ConvGeometry,
-  act: 'silu' | null, layouts: ConvLayouts = {}) {
-  const xl = layouts.x ?? { sb: g.c * g.h * g.w, sc: g.h * g.w, off: 0 };
-  const yl = layouts.y ?? { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 };
-  const K = g.cg * g.kh * g.kw;
-  const pa: PackA = { src: wPtr, rows: g.og, k1: g.cg, k2: g.kh, k3: g.kw, sm: K, s1: g.kh * g.kw, s2: g.kw, s3: 1, sg: g.og * K, groups: g.groups };
-  withScratch(rt, [packedBytes(pa)], (apack) => {
-    packA(rt, apack, pa);
+  act: 'silu' | null, opts: ConvForwardOptions = {}) {
+  const xl = opts.layouts?.x ?? { sb: g.c * g.h * g.w, sc: g.h * g.w, off: 0 };
+  const yl = opts.layouts?.y ?? { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 };
+  const run = (apack: number) =>
     launchConv(rt, {
       x: xPtr + 4 * xl.off, apack, bias: bPtr, y: yPtr + 4 * yl.off, act: act === 'silu' ? 1 : 0,
       n: g.n, groups: g.groups, c: g.cg, h: g.h, w: g.w, og: g.og, oh: g.oh, ow: g.ow,
       kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw,
       x_sb: xl.sb, x_sc: xl.sc, x_rs: g.w, y_sb: yl.sb, y_sc: yl.sc, y_rs: g.ow, y_cs: 1,
     });
+  if (opts.packedWeights !== undefined) return run(opts.packedWeights);
+  const pa = forwardPack(wPtr, g);
+  withScratch(rt, [packedBytes(pa)], (apack) => {
+    packA(rt, apack, pa);
+    run(apack);
   });
 }
 

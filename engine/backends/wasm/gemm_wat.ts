@@ -120,7 +120,9 @@ function microKernel(f: WasmFeatures) {
  * x / (1 + exp(-x)) on f32x4. exp(t) = 2^n * p(r), n = round(t / ln2), r = t - n ln2 (ln2 split in
  * hi + lo so r is exact), p the degree-6 Taylor polynomial: |r| <= ln2/2 keeps the relative error
  * near 1e-7. t is clamped to [-87, 88] so 2^n stays a normal float (x beyond that: the result is
- * x or 0 to within f32 anyway).
+ * x or 0 to within f32 anyway). The rounding is the add of 1.5 * 2^23, whose float bits are then
+ * 0x4b400000 + n: 2^n's exponent field comes from those bits with an integer add and shift
+ * (no float-to-int conversion, a long instruction sequence on x64).
  */
 function silu(f: WasmFeatures) {
   const k = (v: number) => `(f32x4.splat (f32.const ${v}))`;
@@ -128,15 +130,16 @@ function silu(f: WasmFeatures) {
   let poly = k(coeffs[0]);
   for (const c of coeffs.slice(1)) poly = madd(f, poly, '(local.get $r)', k(c));
   return `
-  (func $silu4 (param $x v128) (result v128) (local $t v128) (local $n v128) (local $r v128)
+  (func $silu4 (param $x v128) (result v128) (local $t v128) (local $z v128) (local $n v128) (local $r v128)
     (local.set $t (f32x4.max (f32x4.min (f32x4.neg (local.get $x)) ${k(88)}) ${k(-87)}))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $t) ${k(1.4426950408889634)})))
+    (local.set $z (f32x4.add (f32x4.mul (local.get $t) ${k(1.4426950408889634)}) ${k(12582912)}))
+    (local.set $n (f32x4.sub (local.get $z) ${k(12582912)}))
     (local.set $r (f32x4.sub (f32x4.sub (local.get $t) (f32x4.mul (local.get $n) ${k(0.693145751953125)}))
                              (f32x4.mul (local.get $n) ${k(1.4286068203094172e-6)})))
     (f32x4.div (local.get $x)
       (f32x4.add ${k(1)}
         (f32x4.mul ${poly}
-          (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))))`;
+          (i32x4.shl (i32x4.add (local.get $z) (i32x4.splat (i32.const ${127 - 0x4b400000}))) (i32.const 23))))))`;
 }
 
 /** Scratch slots: a task range claims one of `n` slots (flags[s] 0 -> 1) and frees it when done. */
@@ -211,7 +214,9 @@ const packB = `
       (param $c i32) (param $h i32) (param $w i32) (param $ow i32) (param $kh i32) (param $kw i32)
       (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32) (param $dh i32) (param $dw i32) (param $x_sc i32) (param $x_rs i32)
     (local $j i32) (local $p i32) (local $nv i32) (local $oy0 i32) (local $ox0 i32) (local $fast i32) (local $ci i32) (local $xc i32)
-    (local $ky i32) (local $kx i32) (local $iy i32) (local $ix0 i32) (local $src i32) (local $jj i32) (local $oy i32) (local $ox i32)
+    (local $ky i32) (local $kx i32) (local $iy i32) (local $ix0 i32) (local $src i32) (local $jj i32) (local $oy i32) (local $ox i32) (local $point i32)
+    (local.set $point (i32.and (i32.and (i32.eq (i32.mul (local.get $kh) (local.get $kw)) (i32.const 1)) (i32.eq (i32.mul (local.get $sh) (local.get $sw)) (i32.const 1)))
+                               (i32.eqz (i32.or (local.get $ph) (local.get $pw)))))
     (local.set $j (i32.const 0))
     (block $ej (loop $lj (br_if $ej (i32.ge_s (local.get $j) (local.get $npn)))
       (local.set $p (i32.add (local.get $p0) (i32.shl (local.get $j) (i32.const 3))))
@@ -219,6 +224,17 @@ const packB = `
       (local.set $oy0 (i32.div_u (local.get $p) (local.get $ow)))
       (local.set $ox0 (i32.rem_u (local.get $p) (local.get $ow)))
       (local.set $fast (i32.and (i32.ge_s (local.get $nv) (i32.const 8)) (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $ow))))
+      (block $panel
+      (if (i32.and (local.get $point) (local.get $fast)) (then ;; 1x1 stride 1: a copy of 8 pixels per channel
+        (local.set $src (i32.add (local.get $xb) (i32.shl (i32.add (i32.mul (local.get $oy0) (local.get $x_rs)) (local.get $ox0)) (i32.const 2))))
+        (local.set $ci (i32.const 0))
+        (block $epc (loop $lpc (br_if $epc (i32.ge_s (local.get $ci) (local.get $c)))
+          (v128.store (local.get $dst) (v128.load (local.get $src)))
+          (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $src)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+          (local.set $src (i32.add (local.get $src) (i32.shl (local.get $x_sc) (i32.const 2))))
+          (local.set $ci (i32.add (local.get $ci) (i32.const 1))) (br $lpc)))
+        (br $panel)))
       (local.set $ci (i32.const 0))
       (block $ec (loop $lc (br_if $ec (i32.ge_s (local.get $ci) (local.get $c)))
         (local.set $xc (i32.add (local.get $xb) (i32.shl (i32.mul (local.get $ci) (local.get $x_sc)) (i32.const 2))))
@@ -263,7 +279,7 @@ const packB = `
             (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
             (local.set $kx (i32.add (local.get $kx) (i32.const 1))) (br $lkx)))
           (local.set $ky (i32.add (local.get $ky) (i32.const 1))) (br $lky)))
-        (local.set $ci (i32.add (local.get $ci) (i32.const 1))) (br $lc)))
+        (local.set $ci (i32.add (local.get $ci) (i32.const 1))) (br $lc))))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $lj))))`;
 
