@@ -217,7 +217,7 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
  */
 export function matmul(rt: WasmRuntime, aPtr: number, bPtr: number, cPtr: number, m: number, k: number, n: number, transA = false, transB = false) {
   if (m * n === 0) return;
-  const pa: PackA = { src: aPtr, rows: m, k1: k, k2: 1, k3: 1, sm: transA ? 1 : k, s1: transA ? m : 1, s2: 0, s3: 0, sg: 0, groups: 1 };
+  const pa: PackA = { src: aPtr, rows: m, k1: k, k2: 1, k3: 1, sm: transA ? 1 : k, s1: transA ? m : 1, s2: 1, s3: 1, sg: 0, groups: 1 };
   withScratch(rt, [packedBytes(pa)], (apack) => {
     packA(rt, apack, pa);
     const [h, w] = transB ? [n, 1] : [1, n];

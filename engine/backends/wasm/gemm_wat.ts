@@ -162,18 +162,34 @@ const slots = `
  * gemm_pack_a: A panels [task][k][4] for tasks = groups * mpanels (task = g * mpanels + panel).
  * Element (row m, k = (k1 * K2 + k2) * K3 + k3) of group g is src[g*sg + m*sm + k1*s1 + k2*s2 + k3*s3]
  * (element strides, may be negative: grad-input walks the taps backwards); rows >= M are zero.
+ * A full panel whose k walks memory contiguously (the forward's weights, matmul's A) is copied
+ * row pointer by row pointer; the rest goes element by element.
  */
+const rowPtrs = [...Array(MR).keys()].map((r) => `$q${r}`);
 const packA = `
   (func (export "gemm_pack_a") (param $src i32) (param $dst i32) (param $m i32) (param $k1 i32) (param $k2 i32) (param $k3 i32)
       (param $sm i32) (param $s1 i32) (param $s2 i32) (param $s3 i32) (param $sg i32) (param $mpan i32)
       (param $task_begin i32) (param $task_end i32)
     (local $t i32) (local $d i32) (local $base i32) (local $a i32) (local $b i32) (local $c i32) (local $r i32) (local $row i32) (local $off i32)
+    (local $kk i32) (local $linear i32) ${rowPtrs.map((q) => `(local ${q} i32)`).join(' ')}
+    (local.set $kk (i32.mul (i32.mul (local.get $k1) (local.get $k2)) (local.get $k3)))
+    (local.set $linear (i32.and (i32.eq (local.get $s3) (i32.const 1))
+      (i32.and (i32.eq (local.get $s2) (local.get $k3)) (i32.eq (local.get $s1) (i32.mul (local.get $k2) (local.get $k3))))))
     (local.set $t (local.get $task_begin))
     (block $end (loop $tasks
       (br_if $end (i32.ge_u (local.get $t) (local.get $task_end)))
+      (block $panel
       (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $t) (i32.mul (i32.mul (i32.mul (local.get $k1) (local.get $k2)) (local.get $k3)) (i32.const ${MR * 4})))))
       (local.set $base (i32.add (i32.mul (i32.div_u (local.get $t) (local.get $mpan)) (local.get $sg))
                                 (i32.mul (i32.mul (i32.rem_u (local.get $t) (local.get $mpan)) (i32.const ${MR})) (local.get $sm))))
+      (if (i32.and (local.get $linear) (i32.le_s (i32.mul (i32.add (i32.rem_u (local.get $t) (local.get $mpan)) (i32.const 1)) (i32.const ${MR})) (local.get $m))) (then
+        ${rowPtrs.map((q, r) => `(local.set ${q} (i32.add (local.get $src) (i32.shl (i32.add (local.get $base) (i32.mul (local.get $sm) (i32.const ${r}))) (i32.const 2))))`).join('\n        ')}
+        (local.set $a (i32.const 0))
+        (block $eq (loop $lq (br_if $eq (i32.ge_s (local.get $a) (local.get $kk)))
+          ${rowPtrs.map((q, r) => `(f32.store offset=${4 * r} (local.get $d) (f32.load (local.get ${q}))) (local.set ${q} (i32.add (local.get ${q}) (i32.const 4)))`).join('\n          ')}
+          (local.set $d (i32.add (local.get $d) (i32.const ${MR * 4})))
+          (local.set $a (i32.add (local.get $a) (i32.const 1))) (br $lq)))
+        (br $panel)))
       (local.set $a (i32.const 0))
       (block $ea (loop $la (br_if $ea (i32.ge_s (local.get $a) (local.get $k1)))
         (local.set $b (i32.const 0))
@@ -194,7 +210,7 @@ const packA = `
               (br $lr)))
             (local.set $c (i32.add (local.get $c) (i32.const 1))) (br $lc)))
           (local.set $b (i32.add (local.get $b) (i32.const 1))) (br $lb)))
-        (local.set $a (i32.add (local.get $a) (i32.const 1))) (br $la)))
+        (local.set $a (i32.add (local.get $a) (i32.const 1))) (br $la))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tasks))))`;
 
