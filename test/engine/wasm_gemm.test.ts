@@ -169,3 +169,35 @@ t.test('the 3-range runtime really split the kernels into uneven ranges', async 
   t.ok(rt.log.some(([, b, e], i) => i > 0 && e - b !== rt.log[i - 1][2] - rt.log[i - 1][1] && rt.log[i - 1][0] === rt.log[i][0]), 'ranges of unequal length');
   t.ok(rt.log.some(([k]) => k === 'gemm_conv2d_grad_weight'), 'grad-weight ran');
 });
+
+t.test('real worker threads: 3 ranges at once on one memory (scratch slots claimed atomically)', async (t) => {
+  const rt = await TestRuntime.create([gemmFragment], { relaxed: false, threads: 3, workers: true });
+  t.teardown(() => rt.close());
+  // a layer big enough (~8 ms) that the three ranges overlap in time even on a busy machine
+  const big: Case = ['3x3 32->64 batch 2 at 48x48', [2, 32, 48, 48], [64, 32, 3, 3], true, { padding: 1, act: 'silu' }];
+  for (let rep = 0; rep < 3; rep++)
+    for (const [name, xs, ws, hasBias, opts] of [big, ...FORWARD.slice(0, 8)]) {
+      const g = convGeometry('test', xs, ws, opts);
+      const x = randoms(numel(xs)), w = randoms(numel(ws)), b = hasBias ? randoms(g.o) : null;
+      const ref = new Float32Array(g.n * g.o * g.oh * g.ow);
+      conv2dCpu(x, w, b, ref, g, opts.act === 'silu');
+      const [xp, wp, bp, yp] = place(rt, x, w, b ?? 1, ref.length);
+      conv2dForward(rt, xp, wp, b ? bp : 0, yp, g, opts.act ?? null);
+      const err = relErr(rt.f32(yp, ref.length), ref);
+      if (rep === 2 || !(err < TOL)) t.ok(err < TOL, `${name}: rel err ${err.toExponential(2)}`);
+      for (const p of [yp, bp, wp, xp]) rt.free(p);
+    }
+  for (const [name, xs, ws, opts] of BACKWARD.slice(0, 3)) {
+    const g = convGeometry('test', xs, ws, opts);
+    const ys = [g.n, g.o, g.oh, g.ow];
+    const x = randoms(numel(xs)), w = randoms(numel(ws)), gy = randoms(numel(ys));
+    const refGx = E.conv2dGradInput(E.tensor(gy, ys, { device: E.cpu }), E.tensor(w, ws, { device: E.cpu }), xs, opts).dataSync();
+    const refGw = E.conv2dGradWeight(E.tensor(x, xs, { device: E.cpu }), E.tensor(gy, ys, { device: E.cpu }), ws, opts).dataSync();
+    const [xp, wp, gyp, gxp, gwp] = place(rt, x, w, gy, refGx.length, refGw.length);
+    conv2dGradInput(rt, gyp, wp, gxp, g);
+    conv2dGradWeight(rt, xp, gyp, gwp, g);
+    t.ok(relErr(rt.f32(gxp, refGx.length), refGx) < TOL, `${name}: grad-input`);
+    t.ok(relErr(rt.f32(gwp, refGw.length), refGw) < TOL, `${name}: grad-weight`);
+    for (const p of [gwp, gxp, gyp, wp, xp]) rt.free(p);
+  }
+});
