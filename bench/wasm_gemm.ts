@@ -3,11 +3,11 @@
 // the 128-bit peak of this CPU measured the same way: a wasm loop of 12 independent f32x4 FMA
 // (or mul + add) chains on registers only, no memory traffic.
 //
-// usage: node --import=tsx bench/wasm_gemm.ts [--min-time 0.3] [--only down] [--no-backward] [--wall]
+// usage: node --import=tsx bench/wasm_gemm.ts [--min-time 0.3] [--only down] [--no-backward] [--wall] [--threads N]
 // Forward (fused bias + SiLU) at 640x1; grad-input and grad-weight at 320x8. Times include the
 // weight packing each launcher does per call. The kernels run through the test runtime
-// (test/engine/wasm_test_runtime.ts: the calling thread only); the real runtime is
-// engine/backends/wasm/runtime.ts. Node 20 needs relaxed SIMD switched on: done below with
+// (test/engine/wasm_test_runtime.ts: the calling thread, plus N - 1 worker threads with
+// --threads N, timed by wall clock then); the real runtime is engine/backends/wasm/runtime.ts. Node 20 needs relaxed SIMD switched on: done below with
 // v8.setFlagsFromString before any module compiles.
 import { readFileSync } from 'node:fs';
 import { gemmFragment } from '../engine/backends/wasm/gemm_wat.js';
@@ -24,6 +24,7 @@ const opt = (name: string, def: string) => {
 const minTime = Number(opt('min-time', '0.3'));
 const only = opt('only', '');
 const backward = !args.includes('--no-backward');
+const threads = Number(opt('threads', '1'));
 
 // [name, c, o, k, s, input side at 640]: the same subset as bench/conv2d.ts
 const LAYERS: [string, number, number, number, number, number][] = [
@@ -66,7 +67,7 @@ const peakFragment: WatFragment = {
  * time this process used (one busy thread), not wall time, so that other jobs sharing the cores
  * slow the numbers less (they still share caches and memory bandwidth). --wall: wall time.
  */
-const wall = args.includes('--wall');
+const wall = args.includes('--wall') || threads > 1;
 function time(fn: () => void) {
   fn();
   let reps = 0;
@@ -107,11 +108,11 @@ function benchConv(rt: TestRuntime, kind: 'forward' | 'grad-input' | 'grad-weigh
 
 enableRelaxedSimd();
 const builds = [true, false];
-const rts = await Promise.all(builds.map((relaxed) => TestRuntime.create([gemmFragment, peakFragment], { relaxed, threads: 1 })));
+const rts = await Promise.all(builds.map((relaxed) => TestRuntime.create([gemmFragment, peakFragment], { relaxed, threads, workers: threads > 1 })));
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`node ${process.version}, 1 thread, ${wall ? 'wall' : 'CPU'} time, load average at start ${load()}`);
+console.log(`node ${process.version}, ${threads} thread(s), ${wall ? 'wall' : 'CPU'} time, load average at start ${load()}`);
 const peaks = rts.map(peakGflops);
-console.log(`128-bit peak (register-only f32x4 loop, 12 chains): relaxed_madd ${peaks[0].toFixed(1)} GFLOP/s, mul+add ${peaks[1].toFixed(1)} GFLOP/s\n`);
+console.log(`128-bit peak per thread (register-only f32x4 loop, 12 chains, one thread): relaxed_madd ${peaks[0].toFixed(1)} GFLOP/s, mul+add ${peaks[1].toFixed(1)} GFLOP/s\n`);
 
 const rows: Row[] = [];
 const jobs: [string, 'forward' | 'grad-input' | 'grad-weight', number, number][] = [[`forward @640x1`, 'forward', 640, 1]];
@@ -135,3 +136,4 @@ for (const [label] of jobs) {
 }
 console.log(`\ncolumns: pass | layer | shape | GFLOP per call | relaxed GFLOP/s | % of relaxed peak | plain GFLOP/s | % of plain peak | relaxed GFLOP/s with weights packed beforehand (forward)`);
 console.log(`load average at end ${load()}`);
+await Promise.all(rts.map((rt) => rt.close()));
