@@ -72,7 +72,7 @@ function microStep(f: WasmFeatures) {
 function microStore(r: number) {
   const c0 = acc(r, 0), c1 = acc(r, 1);
   const lanes = [...Array(NR).keys()].map((j) =>
-    `(if (i32.gt_u (local.get $nv) (i32.const ${j})) (then (v128.store32_lane offset=${j * 4} ${j % 4} (local.get $row) (local.get ${j < 4 ? c0 : c1}))))`);
+    `(if (i32.gt_u (local.get $nv) (i32.const ${j})) (then (v128.store32_lane ${j % 4} (i32.add (local.get $row) (i32.mul (local.get $ccs) (i32.const ${j}))) (local.get ${j < 4 ? c0 : c1}))))`);
   return `(if (i32.gt_u (local.get $mv) (i32.const ${r})) (then
       (if (local.get $bias) (then
         (local.set $s (v128.load32_splat offset=${r * 4} (local.get $bias)))
@@ -82,7 +82,7 @@ function microStore(r: number) {
         (local.set ${c0} (call $silu4 (local.get ${c0})))
         (local.set ${c1} (call $silu4 (local.get ${c1})))))
       (local.set $row (i32.add (local.get $cout) (i32.mul (local.get $cms) (i32.const ${r}))))
-      (if (i32.ge_u (local.get $nv) (i32.const ${NR})) (then
+      (if (i32.and (i32.ge_u (local.get $nv) (i32.const ${NR})) (i32.eq (local.get $ccs) (i32.const 4))) (then
           (v128.store (local.get $row) (local.get ${c0}))
           (v128.store offset=16 (local.get $row) (local.get ${c1})))
         (else
@@ -93,14 +93,15 @@ function microStore(r: number) {
  * $micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
  * B row k is at b + k * bs (bytes): 32 for a packed panel, the channel stride when it reads x in place.
  * cin = 0 starts from zero, else loads a full 4 x 8 tile (row stride 32 bytes) from cin.
- * Stores rows < mv and columns < nv at cout + r * cms (bytes). bias: 0 or &bias[row 0]; act 1 = SiLU.
+ * Stores rows < mv and columns j < nv at cout + r * cms + j * ccs (bytes; ccs = 4: two v128 stores
+ * per full row, else lane by lane). bias: 0 or &bias[row 0]; act 1 = SiLU.
  */
 function microKernel(f: WasmFeatures) {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
   const init = rows.map((r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
         (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`).join('\n        ');
   return `
-  (func $micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32)
+  (func $micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
     (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
@@ -396,13 +397,13 @@ const convForward = `
             (if (i32.eq (local.get $nv) (i32.const ${NR})) (then
               (local.set $bp (i32.add (local.get $xb) (i32.shl (local.get $p) (i32.const 2))))
               (local.set $bs (i32.shl (local.get $x_sc) (i32.const 2)))))))
-          (if (i32.and (i32.eq (local.get $y_cs) (i32.const 1)) (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow)))
-            (then ;; the 8 pixels are contiguous in every output plane: store straight into y
+          (if (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow))
+            (then ;; the 8 pixels lie on one output row (every y_cs apart): store straight into y
               (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
-                (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (local.get $ox))) (i32.const 2)))
-                (i32.shl (local.get $y_sc) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
-            (else ;; the pixels wrap a row or are strided (grad-input phases): via a tile in scratch
-              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32)
+                (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (i32.mul (local.get $ox) (local.get $y_cs)))) (i32.const 2)))
+                (i32.shl (local.get $y_sc) (i32.const 2)) (i32.shl (local.get $y_cs) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
+            (else ;; the pixels wrap a row: via a tile in scratch
+              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32) (i32.const 4)
                 (local.get $mv) (i32.const 8) (local.get $bias_r) (local.get $act))
               (call $scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
                 (local.get $mv) (local.get $nv) (local.get $oy) (local.get $ox) (local.get $ow) (local.get $y_sc) (local.get $y_rs) (local.get $y_cs))))
@@ -528,14 +529,14 @@ const convGradWeight = `
                   (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
                   (i32.add (local.get $gw) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $m0)) (local.get $K)) (local.get $n0)) (i32.const 2)))
-                  (i32.shl (local.get $K) (i32.const 2))
+                  (i32.shl (local.get $K) (i32.const 2)) (i32.const 4)
                   ${min(`(i32.const ${MR})`, '(i32.sub (local.get $og) (local.get $m0))')} ${min('(i32.const 8)', '(i32.sub (local.get $K) (local.get $n0))')}
                   (i32.const 0) (i32.const 0)))
                 (else (call $micro
                   (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
                   (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
-                  (local.get $tile) (i32.const 32) (i32.const ${MR}) (i32.const ${NR}) (i32.const 0) (i32.const 0))))
+                  (local.get $tile) (i32.const 32) (i32.const 4) (i32.const ${MR}) (i32.const ${NR}) (i32.const 0) (i32.const 0))))
               (local.set $j (i32.add (local.get $j) (i32.const 1))) (br $ltj)))
             (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $lti)))
           (local.set $p0 (i32.add (local.get $p0) (local.get $rc))) (br $lp)))
