@@ -79,8 +79,8 @@ function microStore(r: number) {
         (local.set ${c0} (f32x4.add (local.get ${c0}) (local.get $s)))
         (local.set ${c1} (f32x4.add (local.get ${c1}) (local.get $s)))))
       (if (local.get $act) (then
-        (local.set ${c0} (call $silu4 (local.get ${c0})))
-        (local.set ${c1} (call $silu4 (local.get ${c1})))))
+        (local.set ${c0} (call $gemm_silu4 (local.get ${c0})))
+        (local.set ${c1} (call $gemm_silu4 (local.get ${c1})))))
       (local.set $row (i32.add (local.get $cout) (i32.mul (local.get $cms) (i32.const ${r}))))
       (if (i32.and (i32.ge_u (local.get $nv) (i32.const ${NR})) (i32.eq (local.get $ccs) (i32.const 4))) (then
           (v128.store (local.get $row) (local.get ${c0}))
@@ -90,7 +90,7 @@ function microStore(r: number) {
 }
 
 /**
- * $micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
+ * $gemm_micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
  * B row k is at b + k * bs (bytes): 32 for a packed panel, the channel stride when it reads x in place.
  * cin = 0 starts from zero, else loads a full 4 x 8 tile (row stride 32 bytes) from cin.
  * Stores rows < mv and columns j < nv at cout + r * cms + j * ccs (bytes; ccs = 4: two v128 stores
@@ -101,7 +101,7 @@ function microKernel(f: WasmFeatures) {
   const init = rows.map((r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
         (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`).join('\n        ');
   return `
-  (func $micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
+  (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
     (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
@@ -131,7 +131,7 @@ function silu(f: WasmFeatures) {
   let poly = k(coeffs[0]);
   for (const c of coeffs.slice(1)) poly = madd(f, poly, '(local.get $r)', k(c));
   return `
-  (func $silu4 (param $x v128) (result v128) (local $t v128) (local $z v128) (local $n v128) (local $r v128)
+  (func $gemm_silu4 (param $x v128) (result v128) (local $t v128) (local $z v128) (local $n v128) (local $r v128)
     (local.set $t (f32x4.max (f32x4.min (f32x4.neg (local.get $x)) ${k(88)}) ${k(-87)}))
     (local.set $z (f32x4.add (f32x4.mul (local.get $t) ${k(1.4426950408889634)}) ${k(12582912)}))
     (local.set $n (f32x4.sub (local.get $z) ${k(12582912)}))
@@ -145,7 +145,7 @@ function silu(f: WasmFeatures) {
 
 /** Scratch slots: a task range claims one of `n` slots (flags[s] 0 -> 1) and frees it when done. */
 const slots = `
-  (func $claim (param $flags i32) (param $n i32) (result i32) (local $s i32)
+  (func $gemm_claim (param $flags i32) (param $n i32) (result i32) (local $s i32)
     (loop $retry
       (local.set $s (i32.const 0))
       (block $full (loop $scan
@@ -156,7 +156,7 @@ const slots = `
         (br $scan)))
       (br $retry))
     (unreachable))
-  (func $release (param $flags i32) (param $s i32)
+  (func $gemm_release (param $flags i32) (param $s i32)
     (i32.atomic.store (i32.add (local.get $flags) (i32.shl (local.get $s) (i32.const 2))) (i32.const 0)))`;
 
 /**
@@ -221,13 +221,13 @@ const xAt = (iy: string, ix: string) => `(if (result f32) (i32.and (i32.lt_u ${i
             (else (f32.const 0)))`;
 
 /**
- * $pack_b: implicit im2col straight into B panels. Panel j (pixels p0 + 8j ..) gets, for every
+ * $gemm_pack_b: implicit im2col straight into B panels. Panel j (pixels p0 + 8j ..) gets, for every
  * k = (c, ky, kx), the 8 input values under that tap: dst[j][k][0..7]. An in-bounds run of 8 pixels
  * on one output row is two v128 loads at stride 1, four loads and two shuffles at stride 2 (the
  * stem and the downsampling convs); the rest (padding borders, rows that wrap) goes lane by lane.
  */
 const packB = `
-  (func $pack_b (param $xb i32) (param $dst i32) (param $p0 i32) (param $npn i32) (param $P i32)
+  (func $gemm_pack_b (param $xb i32) (param $dst i32) (param $p0 i32) (param $npn i32) (param $P i32)
       (param $c i32) (param $h i32) (param $w i32) (param $ow i32) (param $kh i32) (param $kw i32)
       (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32) (param $dh i32) (param $dw i32) (param $x_sc i32) (param $x_rs i32)
     (local $j i32) (local $p i32) (local $nv i32) (local $oy0 i32) (local $ox0 i32) (local $fast i32) (local $ci i32) (local $xc i32)
@@ -300,9 +300,9 @@ const packB = `
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $lj))))`;
 
-/** $scatter: a 4 x 8 tile at tmp (row stride 32 bytes) to the output pixels p.. (from (oy, ox)) of rows < mv. */
+/** $gemm_scatter: a 4 x 8 tile at tmp (row stride 32 bytes) to the output pixels p.. (from (oy, ox)) of rows < mv. */
 const scatter = `
-  (func $scatter (param $tmp i32) (param $yb i32) (param $mv i32) (param $nv i32) (param $oy0 i32) (param $ox0 i32)
+  (func $gemm_scatter (param $tmp i32) (param $yb i32) (param $mv i32) (param $nv i32) (param $oy0 i32) (param $ox0 i32)
       (param $ow i32) (param $y_sc i32) (param $y_rs i32) (param $y_cs i32)
     (local $r i32) (local $jj i32) (local $oy i32) (local $ox i32)
     (local.set $r (i32.const 0))
@@ -350,7 +350,7 @@ const convForward = `
     (local.set $P (i32.mul (local.get $oh) (local.get $ow)))
     (local.set $mpan (i32.div_u (i32.add (local.get $og) (i32.const ${MR - 1})) (i32.const ${MR})))
     (local.set $ppan (i32.div_u (i32.add (local.get $P) (i32.const ${NR - 1})) (i32.const ${NR})))
-    (local.set $slot (call $claim (local.get $flags) (local.get $nslots)))
+    (local.set $slot (call $gemm_claim (local.get $flags) (local.get $nslots)))
     (local.set $bpk (i32.add (local.get $scratch) (i32.mul (local.get $slot) (local.get $slot_bytes))))
     (local.set $tmp (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $npb) (local.get $K)) (i32.const ${NR * 4}))))
     (local.set $t (local.get $task_begin))
@@ -372,10 +372,10 @@ const convForward = `
                        (i32.mul (i32.mul (local.get $g) (local.get $og)) (local.get $y_sc))) (i32.const 2))))
       (local.set $tail (i32.and (i32.eq (i32.add (local.get $pp0) (local.get $npn)) (local.get $ppan)) (i32.ne (i32.and (local.get $P) (i32.const 7)) (i32.const 0))))
       (if (i32.eqz (local.get $direct))
-        (then (call $pack_b (local.get $xb) (local.get $bpk) (i32.shl (local.get $pp0) (i32.const 3)) (local.get $npn) (local.get $P)
+        (then (call $gemm_pack_b (local.get $xb) (local.get $bpk) (i32.shl (local.get $pp0) (i32.const 3)) (local.get $npn) (local.get $P)
           (local.get $c) (local.get $h) (local.get $w) (local.get $ow) (local.get $kh) (local.get $kw)
           (local.get $sh) (local.get $sw) (local.get $ph) (local.get $pw) (local.get $dh) (local.get $dw) (local.get $x_sc) (local.get $x_rs)))
-        (else (if (local.get $tail) (then (call $pack_b (local.get $xb) (local.get $bpk) (i32.shl (i32.sub (local.get $ppan) (i32.const 1)) (i32.const 3)) (i32.const 1) (local.get $P)
+        (else (if (local.get $tail) (then (call $gemm_pack_b (local.get $xb) (local.get $bpk) (i32.shl (i32.sub (local.get $ppan) (i32.const 1)) (i32.const 3)) (i32.const 1) (local.get $P)
           (local.get $c) (local.get $h) (local.get $w) (local.get $ow) (local.get $kh) (local.get $kw)
           (local.get $sh) (local.get $sw) (local.get $ph) (local.get $pw) (local.get $dh) (local.get $dw) (local.get $x_sc) (local.get $x_rs))))))
       (local.set $i (i32.const 0))
@@ -399,19 +399,19 @@ const convForward = `
               (local.set $bs (i32.shl (local.get $x_sc) (i32.const 2)))))))
           (if (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow))
             (then ;; the 8 pixels lie on one output row (every y_cs apart): store straight into y
-              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
                 (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (i32.mul (local.get $ox) (local.get $y_cs)))) (i32.const 2)))
                 (i32.shl (local.get $y_sc) (i32.const 2)) (i32.shl (local.get $y_cs) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
             (else ;; the pixels wrap a row: via a tile in scratch
-              (call $micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32) (i32.const 4)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32) (i32.const 4)
                 (local.get $mv) (i32.const 8) (local.get $bias_r) (local.get $act))
-              (call $scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
+              (call $gemm_scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
                 (local.get $mv) (local.get $nv) (local.get $oy) (local.get $ox) (local.get $ow) (local.get $y_sc) (local.get $y_rs) (local.get $y_cs))))
           (local.set $j (i32.add (local.get $j) (i32.const 1))) (br $lj)))
         (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $li)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tasks)))
-    (call $release (local.get $flags) (local.get $slot)))`;
+    (call $gemm_release (local.get $flags) (local.get $slot)))`;
 
 /**
  * gemm_conv2d_grad_weight(params, task_begin, task_end): dw[g og + o][(c, ky, kx)] =
@@ -435,7 +435,7 @@ const convGradWeight = `
     (local.set $P (i32.mul (local.get $oh) (local.get $ow)))
     (local.set $mpan (i32.div_u (i32.add (local.get $og) (i32.const ${MR - 1})) (i32.const ${MR})))
     (local.set $npan (i32.div_u (i32.add (local.get $K) (i32.const ${NR - 1})) (i32.const ${NR})))
-    (local.set $slot (call $claim (local.get $flags) (local.get $nslots)))
+    (local.set $slot (call $gemm_claim (local.get $flags) (local.get $nslots)))
     (local.set $apk (i32.add (local.get $scratch) (i32.mul (local.get $slot) (local.get $slot_bytes))))
     (local.set $bpk (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $mpb) (local.get $rc)) (i32.const ${MR * 4}))))
     (local.set $tmp (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $npb) (local.get $rc)) (i32.const ${NR * 4}))))
@@ -524,7 +524,7 @@ const convGradWeight = `
               (local.set $n0 (i32.shl (i32.add (local.get $np0) (local.get $j)) (i32.const 3)))
               (local.set $tile (i32.add (local.get $tmp) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $npb)) (local.get $j)) (i32.const ${MR * NR * 4}))))
               (if (local.get $last)
-                (then (call $micro
+                (then (call $gemm_micro
                   (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
                   (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
@@ -532,7 +532,7 @@ const convGradWeight = `
                   (i32.shl (local.get $K) (i32.const 2)) (i32.const 4)
                   ${min(`(i32.const ${MR})`, '(i32.sub (local.get $og) (local.get $m0))')} ${min('(i32.const 8)', '(i32.sub (local.get $K) (local.get $n0))')}
                   (i32.const 0) (i32.const 0)))
-                (else (call $micro
+                (else (call $gemm_micro
                   (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
                   (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
                   (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
@@ -543,7 +543,7 @@ const convGradWeight = `
         (local.set $img (i32.add (local.get $img) (i32.const 1))) (br $limg)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tasks)))
-    (call $release (local.get $flags) (local.get $slot)))`;
+    (call $gemm_release (local.get $flags) (local.get $slot)))`;
 
 /** The GEMM / convolution kernels (exports gemm_pack_a, gemm_conv2d, gemm_conv2d_grad_weight). */
 export const gemmFragment: WatFragment = {
