@@ -69,7 +69,7 @@ function microStep(f: WasmFeatures) {
 }
 
 /** Row r of the epilogue: bias, SiLU, then a full or a lane-by-lane store of the valid columns. */
-function microStore(r: number) {
+function microStore(f: WasmFeatures, r: number) {
   const c0 = acc(r, 0), c1 = acc(r, 1);
   const lanes = [...Array(NR).keys()].map((j) =>
     `(if (i32.gt_u (local.get $nv) (i32.const ${j})) (then (v128.store32_lane ${j % 4} (i32.add (local.get $row) (i32.mul (local.get $ccs) (i32.const ${j}))) (local.get ${j < 4 ? c0 : c1}))))`);
@@ -79,8 +79,8 @@ function microStore(r: number) {
         (local.set ${c0} (f32x4.add (local.get ${c0}) (local.get $s)))
         (local.set ${c1} (f32x4.add (local.get ${c1}) (local.get $s)))))
       (if (local.get $act) (then
-        (local.set ${c0} (call $gemm_silu4 (local.get ${c0})))
-        (local.set ${c1} (call $gemm_silu4 (local.get ${c1})))))
+        ${siluInline(f, c0)}
+        ${siluInline(f, c1)}))
       (local.set $row (i32.add (local.get $cout) (i32.mul (local.get $cms) (i32.const ${r}))))
       (if (i32.and (i32.ge_u (local.get $nv) (i32.const ${NR})) (i32.eq (local.get $ccs) (i32.const 4))) (then
           (v128.store (local.get $row) (local.get ${c0}))
@@ -105,6 +105,7 @@ function microKernel(f: WasmFeatures) {
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
     (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
+    (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
     (if (local.get $cin) (then
         ${init}))
     (block $done (loop $steps
@@ -114,7 +115,7 @@ function microKernel(f: WasmFeatures) {
         (local.set $b (i32.add (local.get $b) (local.get $bs)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $steps)))
-    ${rows.map(microStore).join('\n    ')})`;
+    ${rows.map((r) => microStore(f, r)).join('\n    ')})`;
 }
 
 /**
@@ -123,24 +124,23 @@ function microKernel(f: WasmFeatures) {
  * near 1e-7. t is clamped to [-87, 88] so 2^n stays a normal float (x beyond that: the result is
  * x or 0 to within f32 anyway). The rounding is the add of 1.5 * 2^23, whose float bits are then
  * 0x4b400000 + n: 2^n's exponent field comes from those bits with an integer add and shift
- * (no float-to-int conversion, a long instruction sequence on x64).
+ * (no float-to-int conversion, a long instruction sequence on x64). Emitted inline into the
+ * epilogue, on x: a call would spill the live accumulators around it (V8 saves no v128 registers).
  */
-function silu(f: WasmFeatures) {
+function siluInline(f: WasmFeatures, x: string) {
   const k = (v: number) => `(f32x4.splat (f32.const ${v}))`;
   const coeffs = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1];
   let poly = k(coeffs[0]);
-  for (const c of coeffs.slice(1)) poly = madd(f, poly, '(local.get $r)', k(c));
-  return `
-  (func $gemm_silu4 (param $x v128) (result v128) (local $t v128) (local $z v128) (local $n v128) (local $r v128)
-    (local.set $t (f32x4.max (f32x4.min (f32x4.neg (local.get $x)) ${k(88)}) ${k(-87)}))
-    (local.set $z (f32x4.add (f32x4.mul (local.get $t) ${k(1.4426950408889634)}) ${k(12582912)}))
-    (local.set $n (f32x4.sub (local.get $z) ${k(12582912)}))
-    (local.set $r (f32x4.sub (f32x4.sub (local.get $t) (f32x4.mul (local.get $n) ${k(0.693145751953125)}))
-                             (f32x4.mul (local.get $n) ${k(1.4286068203094172e-6)})))
-    (f32x4.div (local.get $x)
-      (f32x4.add ${k(1)}
-        (f32x4.mul ${poly}
-          (i32x4.shl (i32x4.add (local.get $z) (i32x4.splat (i32.const ${127 - 0x4b400000}))) (i32.const 23))))))`;
+  for (const c of coeffs.slice(1)) poly = madd(f, poly, '(local.get $sr)', k(c));
+  return `(local.set $st (f32x4.max (f32x4.min (f32x4.neg (local.get ${x})) ${k(88)}) ${k(-87)}))
+        (local.set $sz (f32x4.add (f32x4.mul (local.get $st) ${k(1.4426950408889634)}) ${k(12582912)}))
+        (local.set $sn (f32x4.sub (local.get $sz) ${k(12582912)}))
+        (local.set $sr (f32x4.sub (f32x4.sub (local.get $st) (f32x4.mul (local.get $sn) ${k(0.693145751953125)}))
+                                  (f32x4.mul (local.get $sn) ${k(1.4286068203094172e-6)})))
+        (local.set ${x} (f32x4.div (local.get ${x})
+          (f32x4.add ${k(1)}
+            (f32x4.mul ${poly}
+              (i32x4.shl (i32x4.add (local.get $sz) (i32x4.splat (i32.const ${127 - 0x4b400000}))) (i32.const 23))))))`;
 }
 
 /** Scratch slots: a task range claims one of `n` slots (flags[s] 0 -> 1) and frees it when done. */
@@ -548,5 +548,5 @@ const convGradWeight = `
 /** The GEMM / convolution kernels (exports gemm_pack_a, gemm_conv2d, gemm_conv2d_grad_weight). */
 export const gemmFragment: WatFragment = {
   name: 'gemm',
-  wat: (f) => [microKernel(f), silu(f), slots, packA, packB, scatter, convForward, convGradWeight].join('\n'),
+  wat: (f) => [microKernel(f), slots, packA, packB, scatter, convForward, convGradWeight].join('\n'),
 };
