@@ -9,6 +9,7 @@ import { C2, C2f, Concat, Conv, SPPF } from '../nn/blocks.js';
 import { Pose, type PoseEvalOutput, type PoseTrainOutput } from '../nn/head.js';
 import { getFlops, modelInfo, type ModelInfo } from './summary.js';
 import { CompiledForward } from '../engine/graph/index.js';
+import { roundHalfEven } from '../engine/math.js';
 
 export type Scale = 'n' | 's' | 'm' | 'l' | 'x';
 export type ModuleName = 'Conv' | 'C2f' | 'C2' | 'SPPF' | 'nn.Upsample' | 'Concat' | 'Pose';
@@ -249,7 +250,6 @@ export class PoseModel extends Module {
 // ---- building ------------------------------------------------------------------------------------
 
 /** Python's round(): halves go to the even neighbour. */
-const roundHalfEven = (v: number) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
 const makeDivisible = (x: number, d: number) => Math.ceil(x / d) * d;
 
 /** Ultralytics' parse_model for the modules the pose yamls use. Also tracks each layer's stride. */

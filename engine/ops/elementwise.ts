@@ -8,6 +8,7 @@ import type { WebGPUDevice } from '../device.js';
 import { sumTo } from './reduce.js';
 import { full, zerosLike } from './create.js';
 import { metaOp } from '../graph/hook.js';
+import { roundHalfEven } from '../math.js';
 
 type Grad1 = (x: Tensor, y: Tensor, g: Tensor, alpha: number, beta: number) => Tensor;
 type Grad2 = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
@@ -97,11 +98,6 @@ export function elementwiseRow(op: string): Readonly<Row> {
   const row = ROWS[op];
   if (!row) throw new Error(`elementwise: no table row named '${op}'`);
   return row;
-}
-
-function roundHalfEven(x: number) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 // ---- the launcher ----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import { readImage, type RgbImage } from './image.js';
 import { readThroughNpy } from './npy.js';
 import { toTargets, type Targets } from './instances.js';
 import type { LabelEntry } from './labels.js';
-import { pyRound, toCHWFloat } from './letterbox.js';
+import { toCHWFloat } from './letterbox.js';
+import { pyRound } from '../../engine/math.js';
 import { resizeBilinear } from './resize.js';
 
 export interface LoaderOptions {
