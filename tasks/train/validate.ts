@@ -7,7 +7,7 @@
 import { noGrad, tidyAsync, type Device, type Tensor } from '../../engine/index.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
 import type { PoseEvalOutput, PoseTrainOutput } from '../../nn/head.js';
-import { V8PoseLoss, type PoseBatch } from '../../nn/loss/v8_pose_loss.js';
+import { V8PoseLoss, type BatchTargets } from '../../nn/loss/v8_pose_loss.js';
 import type { ValBatch } from '../val/loader.js';
 import { PoseValidator, type ValModel } from '../val/validator.js';
 import { METRIC_KEYS, labelLossItems } from './results.js';
@@ -40,7 +40,7 @@ class EvalWithRaw implements ValModel {
 }
 
 /** The targets of a val batch in the collate layout the loss takes (normalized to the letterboxed input). */
-export function valBatchTargets(batch: ValBatch): PoseBatch {
+export function valBatchTargets(batch: ValBatch): BatchTargets {
   const [H, W] = batch.shape;
   const batchIdx: number[] = [], cls: number[] = [], bboxes: number[] = [], keypoints: number[] = [];
   batch.images.forEach((im, b) => {
