@@ -17,7 +17,8 @@ import { ConfusionMatrix } from './confusion.js';
 import { loadValBatch, rectBatches, type ValBatch } from './loader.js';
 import { keypointSigmas } from '../../nn/loss/keypoint_loss.js';
 import { boxIou, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
-import { valNms, toNative, type NativeDetections } from './postprocess.js';
+import { toNative, type NativeDetections } from './postprocess.js';
+import { nonMaxSuppression } from '../predict/nms.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
@@ -173,7 +174,7 @@ export class PoseValidator {
       const t2 = performance.now();
       await opts.onBatch?.(batch);
       const t2b = performance.now();
-      const dets = valNms(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc });
+      const dets = nonMaxSuppression(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc, multiLabel: true });
       const t3 = performance.now();
       dt[0] += t1 - t0, dt[1] += t2 - t1, dt[2] += t2b - t2, dt[3] += t3 - t2b;
 
