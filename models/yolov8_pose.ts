@@ -3,7 +3,7 @@
 // max_channels). parseModel follows Ultralytics' parse_model, so channel counts, repeat counts and
 // module names (hence state-dict keys `model.<i>.<attr>...`) are the same.
 import { Tensor, isGradEnabled, manualSeed, noGrad, tidy, type Device } from '../engine/index.js';
-import { Module, Sequential, type Shape } from '../nn/module.js';
+import { Module, Sequential } from '../nn/module.js';
 import { BatchNorm2d, Upsample } from '../nn/layers.js';
 import { C2, C2f, Concat, Conv, SPPF } from '../nn/blocks.js';
 import { Pose, type PoseEvalOutput, type PoseTrainOutput } from '../nn/head.js';
