@@ -13,6 +13,7 @@ export function formatG(v: number, precision = 6): string {
   const [mant, expStr] = v.toExponential(precision - 1).split('e'); // rounding decides the exponent, as in C
   const exp = Number(expStr);
   const strip = (s: string) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
-  if (exp < -4 || exp >= precision) return `${strip(mant)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  if (exp < -4 || exp >= precision)
+    return `${strip(mant)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   return strip(v.toFixed(precision - 1 - exp));
 }

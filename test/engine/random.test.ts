@@ -8,13 +8,22 @@ t.test('a Generator seeded like the default one gives the same stream, without m
   seed(7);
   const before = getRngState();
   const g = new Generator(7);
-  t.same(Array.from({ length: 5 }, () => g.random()), want, 'same seed, same numbers');
+  t.same(
+    Array.from({ length: 5 }, () => g.random()),
+    want,
+    'same seed, same numbers',
+  );
   t.same(getRngState(), before, 'the default generator did not move');
-  t.same(Array.from({ length: 5 }, () => random()), want, 'and still gives its own stream');
+  t.same(
+    Array.from({ length: 5 }, () => random()),
+    want,
+    'and still gives its own stream',
+  );
 });
 
 t.test('state round-trips; reseeding restarts; streams are independent', async (t) => {
-  const a = new Generator(1), b = new Generator(2);
+  const a = new Generator(1),
+    b = new Generator(2);
   t.not(a.random(), b.random(), 'different seeds differ');
   const s = a.getState();
   const next = [a.random(), a.randomNormal(), a.randomInt(0, 10)];
