@@ -3,6 +3,7 @@
 // ops so it runs on every device. The graph is freed as backward walks it.
 import type { Tensor } from './tensor.js';
 import { keep, tidy } from './memory.js';
+import { sameShape } from './shape.js';
 
 export interface GradFn {
   name: string;
@@ -101,10 +102,6 @@ export function backward(root: Tensor, grad: Tensor | undefined, ops: { add(a: T
     gradEnabled = prev;
     for (const g of grads.values()) if (g !== grad) g.dispose();
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]) {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** Depth-first post-order over gradFn inputs, iterative (graphs are deep). */

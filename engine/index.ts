@@ -4,5 +4,5 @@ export * from './ops/index.js';
 export { noGrad, isGradEnabled, needsGrad } from './autograd.js';
 export { tidy, tidyAsync, keep } from './memory.js';
 export { getDevice, openWebGPU, releaseDevices, cpu, meta, type Device, type DeviceType, WebGPUDevice, CpuDevice, MetaDevice } from './device.js';
-export { seed as manualSeed } from './random.js';
+export { seed as manualSeed, Generator } from './random.js';
 export type { DType, TypedArray } from './dtype.js';

@@ -15,7 +15,7 @@ import { intKeys, orderedDict } from '../engine/io/pickle.js';
 import { InputError, readingFile } from '../engine/errors.js';
 import { asF32, readSafetensors, writeSafetensors, type STEntry } from '../engine/io/safetensors.js';
 import type { Device, Tensor } from '../engine/index.js';
-import type { HostTensor } from '../nn/module.js';
+import type { HostArray } from '../nn/module.js';
 import { ultralyticsGraph, type HostStateDict } from './ultralytics_pt.js';
 import { PoseModel, parsePoseName, type PoseYaml, type Scale } from './yolov8_pose.js';
 
@@ -29,7 +29,7 @@ export const ULTRALYTICS_VERSION = '8.2.82';
 export const ULTRALYTICS_NOTICE = { license: 'AGPL-3.0 License (https://ultralytics.com/license)', docs: 'https://docs.ultralytics.com' };
 
 export interface PoseCheckpoint {
-  stateDict: Map<string, HostTensor>;
+  stateDict: Map<string, HostArray>;
   yaml: PoseYaml;
   names: Record<number, string>;
   stride: number[];
@@ -84,7 +84,7 @@ function fromUltralytics(sd: Map<string, StateTensor>, meta: CheckpointMeta, pat
   const yaml: PoseYaml = { yaml_file: yamlFile || `yolov8${scale}-pose${p6 ? '-p6' : ''}.yaml`, scale, nc, kpt_shape: [kpt[0], kpt[1]], p6 };
   const names = meta.names ?? defaultNames(nc);
   const extra: Record<string, unknown> = { source: meta.source, train_args: meta.train_args, epoch: meta.epoch, best_fitness: meta.best_fitness, date: meta.date, version: meta.version };
-  return { stateDict: sd as Map<string, HostTensor>, yaml, names, stride: meta.stride ?? [], extra };
+  return { stateDict: sd as Map<string, HostArray>, yaml, names, stride: meta.stride ?? [], extra };
 }
 
 /**
@@ -108,7 +108,7 @@ function checkHeadMatchesYaml(ck: PoseCheckpoint, path: string): void {
 
 function readOurs(ck: Record<string, unknown>, path: string): PoseCheckpoint {
   const { state_dict, yaml, names, stride, ...extra } = ck;
-  const sd = new Map<string, HostTensor>();
+  const sd = new Map<string, HostArray>();
   for (const [k, t] of Object.entries((state_dict ?? {}) as Record<string, unknown>)) {
     if (!(t instanceof TorchTensor)) throw new Error(`${path}: state_dict entry '${k}' is not a tensor`);
     sd.set(k, { shape: t.shape, data: t.dtype === 'int64' ? (t.data as BigInt64Array) : t.toFloat32() });
@@ -123,9 +123,9 @@ function readOurs(ck: Record<string, unknown>, path: string): PoseCheckpoint {
  */
 function readOursUltralytics(ck: Record<string, unknown>, ours: Record<string, unknown>, path: string): PoseCheckpoint {
   const { state_dict, yaml, names, stride, ...rest } = ours;
-  let sd: Map<string, HostTensor>;
+  let sd: Map<string, HostArray>;
   if (state_dict) sd = readOurs({ state_dict, yaml, names, stride }, path).stateDict;
-  else sd = extractStateDict(ck).stateDict as Map<string, HostTensor>;
+  else sd = extractStateDict(ck).stateDict as Map<string, HostArray>;
   const { model: _m, ema: _e, optimizer: _o, [OURS_KEY]: _x, ...top } = ck;
   const stripped = ck.optimizer === null ? { optimizer: null } : {}; // Ultralytics' strip_optimizer leaves None, as ours
   return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra: { ...top, ...stripped, ...rest } };
@@ -139,7 +139,7 @@ function readSafetensorsCheckpoint(path: string): PoseCheckpoint {
   } catch {
     throw new Error(`${path}: no yolo-ts metadata (__metadata__.yolo) in this safetensors file`);
   }
-  const sd = new Map<string, HostTensor>();
+  const sd = new Map<string, HostArray>();
   for (const [k, e] of tensors) sd.set(k, { shape: e.shape, data: e.dtype === 'I64' ? (e.data as BigInt64Array) : asF32(e) });
   const { yaml, names, stride, ...extra } = meta;
   return { stateDict: sd, yaml: checkYaml(yaml, path), names: (names ?? {}) as Record<number, string>, stride: (stride ?? []) as number[], extra };

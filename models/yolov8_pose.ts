@@ -3,12 +3,13 @@
 // max_channels). parseModel follows Ultralytics' parse_model, so channel counts, repeat counts and
 // module names (hence state-dict keys `model.<i>.<attr>...`) are the same.
 import { Tensor, isGradEnabled, manualSeed, noGrad, tidy, type Device } from '../engine/index.js';
-import { Module, Sequential, type Shape } from '../nn/module.js';
+import { Module, Sequential } from '../nn/module.js';
 import { BatchNorm2d, Upsample } from '../nn/layers.js';
 import { C2, C2f, Concat, Conv, SPPF } from '../nn/blocks.js';
 import { Pose, type PoseEvalOutput, type PoseTrainOutput } from '../nn/head.js';
 import { getFlops, modelInfo, type ModelInfo } from './summary.js';
 import { CompiledForward } from '../engine/graph/index.js';
+import { roundHalfEven } from '../engine/math.js';
 
 export type Scale = 'n' | 's' | 'm' | 'l' | 'x';
 export type ModuleName = 'Conv' | 'C2f' | 'C2' | 'SPPF' | 'nn.Upsample' | 'Concat' | 'Pose';
@@ -249,7 +250,6 @@ export class PoseModel extends Module {
 // ---- building ------------------------------------------------------------------------------------
 
 /** Python's round(): halves go to the even neighbour. */
-const roundHalfEven = (v: number) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
 const makeDivisible = (x: number, d: number) => Math.ceil(x / d) * d;
 
 /** Ultralytics' parse_model for the modules the pose yamls use. Also tracks each layer's stride. */

@@ -1,7 +1,7 @@
 // The YOLOv8 building blocks, as ultralytics/nn/modules/{conv,block}.py defines them, with the
 // same attribute names (cv1, cv2, m, bn, ...) so state-dict keys match Ultralytics one to one.
 import { Tensor, chunk, concat, dfl, div, mul, noGrad, reshape, sqrt, sub, add, arange, type Device } from '../engine/index.js';
-import { Module, ModuleList, Sequential, type Shape } from './module.js';
+import { Module, ModuleList, Sequential } from './module.js';
 import { BatchNorm2d, Conv2d, Identity, MaxPool2d, SiLU } from './layers.js';
 
 /** Ultralytics' Conv.default_act: ONE SiLU instance shared by every Conv (so torch counts it once in model.modules()). */

@@ -3,7 +3,7 @@
 // ultralytics/utils/tal.py, version 8.2). Shapes: nl levels, level i is (B, C_i, h_i, w_i),
 // A = sum of h_i * w_i anchors ordered level by level, row-major inside a level.
 import { Tensor, add, concat, div, keep, mul, narrow, reshape, sigmoid, split, sub, tensor, chunk, type Device } from '../engine/index.js';
-import { Module, ModuleList, Sequential, type Shape } from './module.js';
+import { Module, ModuleList, Sequential } from './module.js';
 import { Conv2d } from './layers.js';
 import { Conv, DFL } from './blocks.js';
 import { makeAnchors } from './anchors.js';

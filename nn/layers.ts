@@ -117,11 +117,9 @@ export class BatchNorm2d extends Module {
     if (n.device.type === 'cpu') return void n.storage.array![n.offset]++;
     if (n.device.type === 'meta') return; // a trace records the batch_norm2d node; the counter is host bookkeeping
     noGrad(() => {
-      // i32 + i32 tensor: the scalar form (add_scalar, an f32 alpha) does not type-check in WGSL for i32
-      const one = full([], 1, { dtype: 'i32', device: n.device });
-      const next = add(n, one);
+      const next = add(n, 1);
       assign(n, next);
-      [one, next].forEach((t) => t.dispose());
+      next.dispose();
     });
   }
 }

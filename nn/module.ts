@@ -3,13 +3,14 @@
 // eval, moving to a device, counting) is derived from those three ordered maps, so names come out
 // exactly as PyTorch spells them (`model.22.cv4.0.2.weight`) and checkpoints map one to one.
 import { Tensor, assign, keep, noGrad, tensor, type Device } from '../engine/index.js';
+import { sameShape } from '../engine/shape.js';
 
 /** Host-side tensor data, as checkpoint readers give it (int64 arrives as BigInt64Array). */
-export interface HostTensor {
+export interface HostArray {
   shape: readonly number[];
   data: ArrayLike<number> | BigInt64Array;
 }
-export type StateValue = Tensor | HostTensor;
+export type StateValue = Tensor | HostArray;
 
 export type Shape = readonly number[];
 
@@ -230,10 +231,6 @@ function replace(map: Map<string, Tensor>, name: string, t: Tensor) {
   const old = map.get(name);
   if (old && old !== t) old.dispose();
   map.set(name, t);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]) {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** Children called '0', '1', ... run one after another (torch.nn.Sequential). */

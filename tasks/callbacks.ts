@@ -19,7 +19,6 @@ export const CALLBACK_EVENTS = {
 } as const;
 
 export type CallbackEvent = (typeof CALLBACK_EVENTS)[keyof typeof CALLBACK_EVENTS][number];
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Callback = (ctx: any) => void | Promise<void>;
 
 const ALL: readonly string[] = Object.values(CALLBACK_EVENTS).flat();

@@ -16,7 +16,6 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { CfgValue } from './cfg.js';
 import { DEFAULT_CFG, UNSUPPORTED, checkAlignment, checkTypes, fmt } from './train/args.js';
 import { PREDICT_KEYS } from './predict/cli.js';
 import { VAL_KEYS } from './val/api.js';

@@ -102,5 +102,3 @@ main(process.argv.slice(2))
     console.error(process.env.YOLO_DEBUG ? e.stack : `Error: ${e.message}`);
     process.exitCode = 1;
   });
-
-export { MODES };

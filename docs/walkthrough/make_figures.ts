@@ -19,7 +19,7 @@ import { parsePoseLabels } from '../../tasks/data/labels.js';
 import { letterbox, toCHWFloat } from '../../tasks/data/letterbox.js';
 import { resizeBilinear, resizeNearest } from '../../tasks/data/resize.js';
 import { drawKeypoints } from '../../tasks/plot/annotator.js';
-import { drawLine, fillCircle, strokeRect, type RGB } from '../../tasks/plot/canvas.js';
+import { drawLine, fillCircle, strokeRect } from '../../tasks/plot/canvas.js';
 import { nonMaxSuppression } from '../../tasks/predict/nms.js';
 import { Predictor } from '../../tasks/predict/predictor.js';
 import { featureGrid, layerOutputs, viridis } from '../../tasks/predict/visualize.js';

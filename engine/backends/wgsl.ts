@@ -23,7 +23,7 @@ function readShader(file: string): string {
 
 /** Final WGSL of a shader file with its slots filled. Set YOLO_DUMP_WGSL=dir to write it out. */
 export function buildShader(file: string, slots: Record<string, string> = {}): string {
-  let code = readShader(file).replace(/\/\*@(\w+)\*\//g, (m, name) => {
+  const code = readShader(file).replace(/\/\*@(\w+)\*\//g, (m, name) => {
     if (!(name in slots)) throw new Error(`shader ${file}: slot ${name} was not filled`);
     return slots[name];
   });

@@ -180,60 +180,84 @@ export function buildZip(entries: { name: string; data: Uint8Array }[], opts: Zi
   for (const { name, data } of entries) {
     if (seen.has(name)) throw new Error(`zip: duplicate entry name '${name}'`);
     seen.add(name);
-    const nameBytes = new TextEncoder().encode(name);
-    const crc = crc32(data), size = data.length;
-    const zip64 = !!opts.forceZip64 || size >= U32_MAX || offset >= U32_MAX;
-    // Local header: 30 bytes + name + [ZIP64 sizes] + padding extra field ('FB', as torch) up to the alignment.
-    const z64Len = zip64 ? 20 : 0;
-    const pad = (align - ((offset + 30 + nameBytes.length + z64Len + 4) % align)) % align;
-    const local = new Uint8Array(30 + nameBytes.length + z64Len + 4 + pad);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, SIG_LOCAL, true);
-    lv.setUint16(4, zip64 ? 45 : 20, true);
-    lv.setUint16(6, 0x0800, true); // names are UTF-8
-    lv.setUint16(12, 0x21, true); // 1980-01-01, a fixed date keeps files reproducible
-    lv.setUint32(14, crc, true);
-    lv.setUint32(18, zip64 ? U32_MAX : size, true);
-    lv.setUint32(22, zip64 ? U32_MAX : size, true);
-    lv.setUint16(26, nameBytes.length, true);
-    lv.setUint16(28, z64Len + 4 + pad, true);
-    local.set(nameBytes, 30);
-    let q = 30 + nameBytes.length;
-    if (zip64) {
-      lv.setUint16(q, 1, true); lv.setUint16(q + 2, 16, true);
-      lv.setBigUint64(q + 4, BigInt(size), true); lv.setBigUint64(q + 12, BigInt(size), true);
-      q += 20;
-    }
-    lv.setUint16(q, 0x4246, true); lv.setUint16(q + 2, pad, true); // 'FB' + pad bytes
-    local.fill(0x5a, q + 4); // 'Z', as torch pads
+    const e: EntryRecord = { nameBytes: new TextEncoder().encode(name), crc: crc32(data), size: data.length, offset, zip64: false };
+    e.zip64 = !!opts.forceZip64 || e.size >= U32_MAX || offset >= U32_MAX;
+    const local = localHeader(e, align);
     chunks.push(local, data);
-
-    const c = new Uint8Array(46 + nameBytes.length + (zip64 ? 28 : 0));
-    const cv = new DataView(c.buffer);
-    cv.setUint32(0, SIG_CENTRAL, true);
-    cv.setUint16(4, zip64 ? 45 : 20, true);
-    cv.setUint16(6, zip64 ? 45 : 20, true);
-    cv.setUint16(8, 0x0800, true);
-    cv.setUint16(14, 0x21, true);
-    cv.setUint32(16, crc, true);
-    cv.setUint32(20, zip64 ? U32_MAX : size, true);
-    cv.setUint32(24, zip64 ? U32_MAX : size, true);
-    cv.setUint16(28, nameBytes.length, true);
-    cv.setUint16(30, zip64 ? 28 : 0, true);
-    cv.setUint32(42, zip64 ? U32_MAX : offset, true);
-    c.set(nameBytes, 46);
-    if (zip64) {
-      const e = 46 + nameBytes.length;
-      cv.setUint16(e, 1, true); cv.setUint16(e + 2, 24, true);
-      cv.setBigUint64(e + 4, BigInt(size), true); cv.setBigUint64(e + 12, BigInt(size), true);
-      cv.setBigUint64(e + 20, BigInt(offset), true);
-    }
-    central.push(c);
-    offset += local.length + size;
+    central.push(centralHeader(e));
+    offset += local.length + e.size;
   }
-  const cdOffset = offset, cdSize = central.reduce((s, c) => s + c.length, 0), n = entries.length;
-  chunks.push(...central);
-  const zip64 = !!opts.forceZip64 || cdOffset + cdSize >= U32_MAX || n >= U16_MAX;
+  const cdSize = central.reduce((s, c) => s + c.length, 0);
+  chunks.push(...central, ...endRecords(offset, cdSize, entries.length, !!opts.forceZip64));
+  return chunks;
+}
+
+/** What the local and central headers of one stored entry say. */
+interface EntryRecord {
+  nameBytes: Uint8Array;
+  crc: number;
+  size: number;
+  /** where its local header starts */
+  offset: number;
+  zip64: boolean;
+}
+
+/** Local header: 30 bytes + name + [ZIP64 sizes] + padding extra field ('FB', as torch) up to the alignment. */
+function localHeader({ nameBytes, crc, size, offset, zip64 }: EntryRecord, align: number): Uint8Array {
+  const z64Len = zip64 ? 20 : 0;
+  const pad = (align - ((offset + 30 + nameBytes.length + z64Len + 4) % align)) % align;
+  const local = new Uint8Array(30 + nameBytes.length + z64Len + 4 + pad);
+  const lv = new DataView(local.buffer);
+  lv.setUint32(0, SIG_LOCAL, true);
+  lv.setUint16(4, zip64 ? 45 : 20, true);
+  lv.setUint16(6, 0x0800, true); // names are UTF-8
+  lv.setUint16(12, 0x21, true); // 1980-01-01, a fixed date keeps files reproducible
+  lv.setUint32(14, crc, true);
+  lv.setUint32(18, zip64 ? U32_MAX : size, true);
+  lv.setUint32(22, zip64 ? U32_MAX : size, true);
+  lv.setUint16(26, nameBytes.length, true);
+  lv.setUint16(28, z64Len + 4 + pad, true);
+  local.set(nameBytes, 30);
+  let q = 30 + nameBytes.length;
+  if (zip64) {
+    lv.setUint16(q, 1, true); lv.setUint16(q + 2, 16, true);
+    lv.setBigUint64(q + 4, BigInt(size), true); lv.setBigUint64(q + 12, BigInt(size), true);
+    q += 20;
+  }
+  lv.setUint16(q, 0x4246, true); lv.setUint16(q + 2, pad, true); // 'FB' + pad bytes
+  local.fill(0x5a, q + 4); // 'Z', as torch pads
+  return local;
+}
+
+/** Central directory header: 46 bytes + name + [ZIP64 sizes and offset]. */
+function centralHeader({ nameBytes, crc, size, offset, zip64 }: EntryRecord): Uint8Array {
+  const c = new Uint8Array(46 + nameBytes.length + (zip64 ? 28 : 0));
+  const cv = new DataView(c.buffer);
+  cv.setUint32(0, SIG_CENTRAL, true);
+  cv.setUint16(4, zip64 ? 45 : 20, true);
+  cv.setUint16(6, zip64 ? 45 : 20, true);
+  cv.setUint16(8, 0x0800, true);
+  cv.setUint16(14, 0x21, true);
+  cv.setUint32(16, crc, true);
+  cv.setUint32(20, zip64 ? U32_MAX : size, true);
+  cv.setUint32(24, zip64 ? U32_MAX : size, true);
+  cv.setUint16(28, nameBytes.length, true);
+  cv.setUint16(30, zip64 ? 28 : 0, true);
+  cv.setUint32(42, zip64 ? U32_MAX : offset, true);
+  c.set(nameBytes, 46);
+  if (zip64) {
+    const e = 46 + nameBytes.length;
+    cv.setUint16(e, 1, true); cv.setUint16(e + 2, 24, true);
+    cv.setBigUint64(e + 4, BigInt(size), true); cv.setBigUint64(e + 12, BigInt(size), true);
+    cv.setBigUint64(e + 20, BigInt(offset), true);
+  }
+  return c;
+}
+
+/** [ZIP64 end record + locator] and the end of central directory record, for n entries. */
+function endRecords(cdOffset: number, cdSize: number, n: number, forceZip64: boolean): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const zip64 = forceZip64 || cdOffset + cdSize >= U32_MAX || n >= U16_MAX;
   if (zip64) {
     const z = new Uint8Array(56 + 20);
     const zv = new DataView(z.buffer);
@@ -245,15 +269,15 @@ export function buildZip(entries: { name: string; data: Uint8Array }[], opts: Zi
     zv.setUint32(56, SIG_EOCD64_LOCATOR, true);
     zv.setBigUint64(64, BigInt(cdOffset + cdSize), true);
     zv.setUint32(72, 1, true); // total disks
-    chunks.push(z);
+    out.push(z);
   }
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
   ev.setUint32(0, SIG_EOCD, true);
   ev.setUint16(8, zip64 ? U16_MAX : n, true); ev.setUint16(10, zip64 ? U16_MAX : n, true);
   ev.setUint32(12, zip64 ? U32_MAX : cdSize, true); ev.setUint32(16, zip64 ? U32_MAX : cdOffset, true);
-  chunks.push(end);
-  return chunks;
+  out.push(end);
+  return out;
 }
 
 /** The archive as one buffer (for small archives and tests). */

@@ -11,22 +11,12 @@ export interface CreateOptions {
   requiresGrad?: boolean;
 }
 
-let current: Device = cpu;
-
-/** The device new tensors go to when none is given (cpu until set). */
-export function setDefaultDevice(d: Device) {
-  current = d;
-}
-export function defaultDevice(): Device {
-  return current;
-}
-
 /** A tensor holding `data` (row-major), shape defaulting to 1-D. */
 export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, opts: CreateOptions = {}): Tensor {
   const dtype = opts.dtype ?? (ArrayBuffer.isView(data) ? dtypeOf(data as TypedArray) : 'f32');
   const s = shape ? [...shape] : [data.length];
   if (numel(s) !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(s)} (${numel(s)} elements)`);
-  const device = opts.device ?? current;
+  const device = opts.device ?? cpu; // as torch: cpu unless asked (getDevice() picks the run's device)
   const t = Tensor.empty(s, dtype, device);
   if (device.type === 'cpu') t.storage.array!.set(data);
   else if (device.type === 'meta') t.storage.array = arrayFrom(dtype, data); // a traced constant keeps its values

@@ -8,6 +8,7 @@ import type { WebGPUDevice } from '../device.js';
 import { sumTo } from './reduce.js';
 import { full, zerosLike } from './create.js';
 import { metaOp } from '../graph/hook.js';
+import { roundHalfEven } from '../math.js';
 
 type Grad1 = (x: Tensor, y: Tensor, g: Tensor, alpha: number, beta: number) => Tensor;
 type Grad2 = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
@@ -71,8 +72,6 @@ const BINARY = {
   le: { wgsl: 'select(0.0, 1.0, x <= y)', cpu: (x, y) => mask(x <= y), out: 'mask' },
   gt: { wgsl: 'select(0.0, 1.0, x > y)', cpu: (x, y) => mask(x > y), out: 'mask' },
   ge: { wgsl: 'select(0.0, 1.0, x >= y)', cpu: (x, y) => mask(x >= y), out: 'mask' },
-  and: { wgsl: 'select(0.0, 1.0, x != 0.0 && y != 0.0)', cpu: (x, y) => mask(x !== 0 && y !== 0), out: 'mask' },
-  or: { wgsl: 'select(0.0, 1.0, x != 0.0 || y != 0.0)', cpu: (x, y) => mask(x !== 0 || y !== 0), out: 'mask' },
   // Fused backward rows: one dispatch instead of a chain (x = forward input or output, y = grad).
   sigmoid_backward: { wgsl: 'y * x * (1.0 - x)', cpu: (s, g) => g * s * (1 - s) },
   silu_backward: { wgsl: 'y * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))', cpu: (x, g) => { const s = sigm(x); return g * s * (1 + x * (1 - s)); } },
@@ -97,11 +96,6 @@ export function elementwiseRow(op: string): Readonly<Row> {
   const row = ROWS[op];
   if (!row) throw new Error(`elementwise: no table row named '${op}'`);
   return row;
-}
-
-function roundHalfEven(x: number) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 // ---- the launcher ----------------------------------------------------------------------------
@@ -203,7 +197,6 @@ export const atan = (x: Tensor): Tensor => unary('atan', x, (x, _y, g) => div(g,
 export const sin = (x: Tensor): Tensor => unary('sin', x, (x, _y, g) => mul(g, cos(x)));
 export const cos = (x: Tensor): Tensor => unary('cos', x, (x, _y, g) => neg(mul(g, sin(x))));
 export const softplus = (x: Tensor): Tensor => unary('softplus', x, (x, _y, g) => mul(g, sigmoid(x)));
-export const logicalNot = (x: Tensor): Tensor => unary('not', x, null);
 export const isfinite = (x: Tensor): Tensor => unary('isfinite', x, null);
 
 /** Clamps to [min, max]; either bound may be omitted. The gradient passes where x is inside. */
@@ -328,8 +321,6 @@ export const lt = compare('lt');
 export const le = compare('le');
 export const gt = compare('gt');
 export const ge = compare('ge');
-export const logicalAnd = compare('and');
-export const logicalOr = compare('or');
 
 /** where(cond, a, b): a where cond != 0, else b; all three broadcast. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {

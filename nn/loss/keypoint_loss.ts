@@ -3,8 +3,14 @@
 import { Tensor, add, div, exp, mul, narrow, neg, reshape, sub, sum, tensor } from '../../engine/index.js';
 import { bceWithLogits } from './bce.js';
 
-/** COCO keypoint OKS sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles). */
-export const OKS_SIGMA = [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map((s) => s / 10);
+/** COCO keypoint OKS sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles); the loss and val's OKS share them. */
+export const OKS_SIGMA: readonly number[] = [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map((s) => s / 10);
+
+/** Ultralytics' sigmas: COCO's for the 17-keypoint person skeleton, else 1/K for every keypoint. */
+export function keypointSigmas(kptShape: readonly [number, number]): number[] {
+  const [K, ndim] = kptShape;
+  return K === 17 && ndim === 3 ? [...OKS_SIGMA] : new Array<number>(K).fill(1 / K);
+}
 
 export interface FgKeypointTargets {
   n: number;
@@ -19,8 +25,8 @@ export class KeypointLoss {
 
   /** OKS sigmas for COCO's 17-keypoint skeleton, else 1/K for every keypoint (Ultralytics' rule). */
   constructor(readonly kptShape: [number, number], sigmas?: number[]) {
-    const [K, ndim] = kptShape;
-    this.sigmas = sigmas ?? (K === 17 && ndim === 3 ? OKS_SIGMA : new Array(K).fill(1 / K));
+    const K = kptShape[0];
+    this.sigmas = sigmas ?? keypointSigmas(kptShape);
     if (this.sigmas.length !== K) throw new Error(`KeypointLoss: ${this.sigmas.length} sigmas for ${K} keypoints`);
   }
 

@@ -8,7 +8,7 @@ import type { FgBoxTargets } from './bbox_loss.js';
 import type { FgKeypointTargets } from './keypoint_loss.js';
 
 /** The targets of one batch, one row per object, as the dataloader collates them. */
-export interface PoseBatch {
+export interface BatchTargets {
   /** (n) image of each object, 0..B-1 */
   batchIdx: ArrayLike<number>;
   /** (n) class of each object */
@@ -34,7 +34,7 @@ export interface GtTargets {
   kpts: Float32Array;
 }
 
-export function buildTargets(batch: PoseBatch, B: number, kptValues: number, imgW: number, imgH: number): GtTargets {
+export function buildTargets(batch: BatchTargets, B: number, kptValues: number, imgW: number, imgH: number): GtTargets {
   const n = batch.batchIdx.length;
   if (batch.cls.length !== n || batch.bboxes.length !== 4 * n || batch.keypoints.length !== kptValues * n)
     throw new Error(

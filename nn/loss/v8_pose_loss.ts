@@ -18,9 +18,9 @@ import { TaskAlignedAssigner, type Assignment } from './tal.js';
 import { BboxLoss } from './bbox_loss.js';
 import { KeypointLoss } from './keypoint_loss.js';
 import { bceWithLogits } from './bce.js';
-import { buildTargets, fgTargets, type GtTargets, type PoseBatch } from './targets.js';
+import { buildTargets, fgTargets, type GtTargets, type BatchTargets } from './targets.js';
 
-export type { PoseBatch } from './targets.js';
+export type { BatchTargets } from './targets.js';
 
 /** Loss gains, Ultralytics' defaults (default.yaml: box 7.5, cls 0.5, dfl 1.5, pose 12.0, kobj 1.0). */
 export interface PoseLossGains {
@@ -74,10 +74,10 @@ export class V8PoseLoss {
 
   /**
    * feats: per level (B, 4·regMax + nc, h_i, w_i) raw maps; kpt: (B, K·ndim, A) raw keypoints
-   * (the model's train-mode output). batch: the targets of the B images (see PoseBatch).
+   * (the model's train-mode output). batch: the targets of the B images (see BatchTargets).
    * opts.assignment: reuse an earlier assignment instead of running the assigner (targets frozen).
    */
-  async forward([feats, kpt]: [Tensor[], Tensor], batch: PoseBatch, opts: { assignment?: Assignment } = {}): Promise<PoseLossResult> {
+  async forward([feats, kpt]: [Tensor[], Tensor], batch: BatchTargets, opts: { assignment?: Assignment } = {}): Promise<PoseLossResult> {
     const { nc, regMax: R } = this;
     const [K, ndim] = this.kptShape;
     const no = 4 * R + nc;

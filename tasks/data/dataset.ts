@@ -7,9 +7,9 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { readingFile } from '../../engine/errors.js';
+import { packageRoot } from '../../engine/paths.js';
 import { labelPath, verifyImageLabel, type PoseLabels } from './labels.js';
 
 // The label-file half moved to ./labels.ts (shared with the training scan); re-exported for tasks/val.
@@ -107,15 +107,10 @@ function findDatasetYaml(file: string, datasetsDir: string): string {
   return found;
 }
 
-/** <package>/data, found by walking up from this file (tasks/data in the sources, dist/tasks/data when built). */
+/** <package>/data (the bundled dataset yamls), or null where the package ships without it. */
 function bundledDataRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'data'))) return join(dir, 'data');
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
+  const dir = join(packageRoot(), 'data');
+  return existsSync(dir) ? dir : null;
 }
 
 function parseNames(names: unknown, nc: unknown, file: string): Record<number, string> {

@@ -1,11 +1,9 @@
 // Image files <-> interleaved RGB arrays, matching cv2.imread(path, IMREAD_COLOR)[..., ::-1]
 // (what Ultralytics feeds its models) as closely as the pure-JS decoders allow.
 //
-// JPEG: jpeg-js does the entropy decoding and the IDCT; chroma upsampling and YCbCr->RGB are
-// redone here with libjpeg-turbo's integer formulas (fancy upsampling, fixed-point tables), because
-// jpeg-js's nearest-neighbour chroma and float colour math were the bulk of the difference to
-// OpenCV (max 41 -> a few levels). The IDCT is libjpeg's too (./jpeg_decoder.ts), which makes 1- and
-// 3-component JPEGs bit-exact with cv2. PNG: pngjs, then cv2's rules (alpha dropped, 16-bit >> 8).
+// JPEG (1 and 3 components): ./jpeg_decoder.ts does the entropy decoding and libjpeg's integer IDCT;
+// chroma upsampling and YCbCr->RGB follow here with libjpeg-turbo's integer formulas (fancy
+// upsampling, fixed-point tables), which makes them bit-exact with cv2. CMYK/YCCK go through jpeg-js. PNG: pngjs, then cv2's rules (alpha dropped, 16-bit >> 8).
 // EXIF orientation is applied as cv2 does by default. Imports: node, jpeg-js, pngjs, ./exif.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -87,14 +85,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
   } else if (n === 1) {
     img = decodeJpegComponents(bytes, MAX_IMAGE_PIXELS); // gray replicated to 3 channels, as cv2 does
   } else {
-    // Ask jpeg-js for the raw components (no colour transform); it would force one whenever the
-    // Adobe transform byte is set, so zero that byte in a copy.
-    let raw = bytes;
-    if (info.adobeTransformOffset >= 0 && bytes[info.adobeTransformOffset] !== 0) {
-      raw = new Uint8Array(bytes); // a copy (Buffer.slice would be a view of the caller's bytes)
-      raw[info.adobeTransformOffset] = 0;
-    }
-    img = decodeJpegComponents(raw, MAX_IMAGE_PIXELS);
+    img = decodeJpegComponents(bytes, MAX_IMAGE_PIXELS); // raw components; the Adobe transform flag is read from `info`
     upsampleChromaLikeLibjpeg(img, info);
     if (isYCbCr(info)) yccToRgb(img.data);
   }

@@ -133,14 +133,31 @@ class BitReader {
   }
 }
 
+/** The frame header (SOFn): size, components and the MCU grid. */
+interface Frame {
+  width: number;
+  height: number;
+  progressive: boolean;
+  comps: Component[];
+  maxH: number;
+  maxV: number;
+  mcusX: number;
+  mcusY: number;
+}
+
+/** The tables a scan may name, as the segments before it defined them. */
+interface Tables {
+  qt: (Int32Array | undefined)[];
+  dc: (Huffman | null)[];
+  ac: (Huffman | null)[];
+}
+
 /** Decodes a Huffman-coded JPEG to width x height x 3 bytes of raw (not colour-converted) components. */
 export function decodeJpegComponents(bytes: Uint8Array, maxPixels = 2 * 89_478_485): { width: number; height: number; data: Uint8Array } {
   const u16 = (p: number) => (bytes[p] << 8) | bytes[p + 1];
-  const qt: (Int32Array | undefined)[] = [];
-  const dcTables: (Huffman | null)[] = [null, null, null, null];
-  const acTables: (Huffman | null)[] = [null, null, null, null];
-  let comps: Component[] = [];
-  let width = 0, height = 0, maxH = 1, maxV = 1, mcusX = 0, mcusY = 0, restartInterval = 0, progressive = false;
+  const tables: Tables = { qt: [], dc: [null, null, null, null], ac: [null, null, null, null] };
+  let frame: Frame | null = null;
+  let restartInterval = 0;
   let pos = 2;
   while (pos < bytes.length) {
     if (bytes[pos] !== 0xff) {
@@ -157,168 +174,205 @@ export function decodeJpegComponents(bytes: Uint8Array, maxPixels = 2 * 89_478_4
     if (pos + 2 > bytes.length) break;
     const len = u16(pos);
     const seg = bytes.subarray(pos + 2, pos + len);
-    if (marker === 0xdb) {
-      for (let p = 0; p < seg.length; ) {
-        const precision = seg[p] >> 4, id = seg[p] & 15;
-        const q = new Int32Array(64);
-        for (let k = 0; k < 64; k++) q[ZIGZAG[k]] = precision ? (seg[p + 1 + 2 * k] << 8) | seg[p + 2 + 2 * k] : seg[p + 1 + k];
-        qt[id & 3] = q;
-        p += 1 + 64 * (precision ? 2 : 1);
-      }
-    } else if (marker === 0xc4) {
-      for (let p = 0; p < seg.length; ) {
-        const tc = seg[p] >> 4, th = seg[p] & 3;
-        const counts = seg.slice(p + 1, p + 17);
-        const total = counts.reduce((a, b) => a + b, 0);
-        const h = buildHuffman(counts, seg.slice(p + 17, p + 17 + total));
-        (tc ? acTables : dcTables)[th] = h;
-        p += 17 + total;
-      }
-    } else if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) {
-      progressive = marker === 0xc2;
-      height = u16(pos + 3);
-      width = u16(pos + 5);
-      if (width * height > maxPixels) throw new ImageFormatError(`image too large (${width}×${height}, limit ${maxPixels} pixels)`);
-      const n = seg[5];
-      comps = [];
-      for (let i = 0; i < n; i++) {
-        const c = seg.subarray(6 + 3 * i, 9 + 3 * i);
-        comps.push({ id: c[0], h: c[1] >> 4 || 1, v: c[1] & 15 || 1, tq: c[2] & 3, bw: 0, bh: 0, bwPad: 0, coefs: new Int16Array(0), dc: null, ac: null, pred: 0 });
-      }
-      maxH = Math.max(...comps.map((c) => c.h));
-      maxV = Math.max(...comps.map((c) => c.v));
-      mcusX = Math.ceil(width / (8 * maxH));
-      mcusY = Math.ceil(height / (8 * maxV));
-      for (const c of comps) {
-        c.bw = Math.ceil(Math.ceil((width * c.h) / maxH) / 8);
-        c.bh = Math.ceil(Math.ceil((height * c.v) / maxV) / 8);
-        c.bwPad = mcusX * c.h;
-        c.coefs = new Int16Array(c.bwPad * mcusY * c.v * 64);
-      }
-    } else if (marker === 0xdd) {
-      restartInterval = u16(pos + 2);
-    } else if (marker === 0xda) {
-      if (!comps.length) throw new ImageFormatError('corrupt JPEG data (scan before frame header)');
-      const ns = seg[0];
-      const scan: Component[] = [];
-      for (let i = 0; i < ns; i++) {
-        const c = comps.find((k) => k.id === seg[1 + 2 * i]);
-        if (!c) throw new ImageFormatError('corrupt JPEG data (scan names an unknown component)');
-        c.dc = dcTables[seg[2 + 2 * i] >> 4 & 3];
-        c.ac = acTables[seg[2 + 2 * i] & 3];
-        scan.push(c);
-      }
-      const p = 1 + 2 * ns;
+    if (marker === 0xdb) readQuantTables(seg, tables.qt);
+    else if (marker === 0xc4) readHuffmanTables(seg, tables);
+    else if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) frame = readFrame(seg, marker === 0xc2, maxPixels);
+    else if (marker === 0xdd) restartInterval = u16(pos + 2);
+    else if (marker === 0xda) {
+      if (!frame?.comps.length) throw new ImageFormatError('corrupt JPEG data (scan before frame header)');
+      const scan = scanComponents(seg, frame.comps, tables);
+      const p = 1 + 2 * scan.length;
+      const { progressive, mcusX, mcusY } = frame;
       pos = decodeScan(bytes, pos + len, scan, { ss: seg[p], se: seg[p + 1], ah: seg[p + 2] >> 4, al: seg[p + 2] & 15, progressive, restartInterval, mcusX, mcusY });
       continue;
     }
     pos += len;
   }
-  if (!comps.length) throw new ImageFormatError('corrupt JPEG data (no frame header)');
-  return toImage(comps, qt, width, height, maxH, maxV);
+  if (!frame?.comps.length) throw new ImageFormatError('corrupt JPEG data (no frame header)');
+  return toImage(frame.comps, tables.qt, frame.width, frame.height, frame.maxH, frame.maxV);
+}
+
+/** DQT: one or more 8- or 16-bit quantization tables, stored in natural order. */
+function readQuantTables(seg: Uint8Array, qt: (Int32Array | undefined)[]) {
+  for (let p = 0; p < seg.length; ) {
+    const precision = seg[p] >> 4, id = seg[p] & 15;
+    const q = new Int32Array(64);
+    for (let k = 0; k < 64; k++) q[ZIGZAG[k]] = precision ? (seg[p + 1 + 2 * k] << 8) | seg[p + 2 + 2 * k] : seg[p + 1 + k];
+    qt[id & 3] = q;
+    p += 1 + 64 * (precision ? 2 : 1);
+  }
+}
+
+/** DHT: one or more DC or AC Huffman tables. */
+function readHuffmanTables(seg: Uint8Array, tables: Tables) {
+  for (let p = 0; p < seg.length; ) {
+    const tc = seg[p] >> 4, th = seg[p] & 3;
+    const counts = seg.slice(p + 1, p + 17);
+    const total = counts.reduce((a, b) => a + b, 0);
+    const h = buildHuffman(counts, seg.slice(p + 17, p + 17 + total));
+    (tc ? tables.ac : tables.dc)[th] = h;
+    p += 17 + total;
+  }
+}
+
+/** SOF0/1/2: the image size (checked against maxPixels) and the components with their block grids. */
+function readFrame(seg: Uint8Array, progressive: boolean, maxPixels: number): Frame {
+  const height = (seg[1] << 8) | seg[2];
+  const width = (seg[3] << 8) | seg[4];
+  if (width * height > maxPixels) throw new ImageFormatError(`image too large (${width}×${height}, limit ${maxPixels} pixels)`);
+  const n = seg[5];
+  const comps: Component[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = seg.subarray(6 + 3 * i, 9 + 3 * i);
+    comps.push({ id: c[0], h: c[1] >> 4 || 1, v: c[1] & 15 || 1, tq: c[2] & 3, bw: 0, bh: 0, bwPad: 0, coefs: new Int16Array(0), dc: null, ac: null, pred: 0 });
+  }
+  const maxH = Math.max(...comps.map((c) => c.h));
+  const maxV = Math.max(...comps.map((c) => c.v));
+  const mcusX = Math.ceil(width / (8 * maxH));
+  const mcusY = Math.ceil(height / (8 * maxV));
+  for (const c of comps) {
+    c.bw = Math.ceil(Math.ceil((width * c.h) / maxH) / 8);
+    c.bh = Math.ceil(Math.ceil((height * c.v) / maxV) / 8);
+    c.bwPad = mcusX * c.h;
+    c.coefs = new Int16Array(c.bwPad * mcusY * c.v * 64);
+  }
+  return { width, height, progressive, comps, maxH, maxV, mcusX, mcusY };
+}
+
+/** SOS: the components of this scan, each given the Huffman tables it names. */
+function scanComponents(seg: Uint8Array, comps: Component[], tables: Tables): Component[] {
+  const ns = seg[0];
+  const scan: Component[] = [];
+  for (let i = 0; i < ns; i++) {
+    const c = comps.find((k) => k.id === seg[1 + 2 * i]);
+    if (!c) throw new ImageFormatError('corrupt JPEG data (scan names an unknown component)');
+    c.dc = tables.dc[(seg[2 + 2 * i] >> 4) & 3];
+    c.ac = tables.ac[seg[2 + 2 * i] & 3];
+    scan.push(c);
+  }
+  return scan;
 }
 
 interface ScanParams { ss: number; se: number; ah: number; al: number; progressive: boolean; restartInterval: number; mcusX: number; mcusY: number }
 
 /** Decodes one scan's coefficients into the components' blocks; returns where the entropy data ends. */
 function decodeScan(bytes: Uint8Array, start: number, scan: Component[], s: ScanParams): number {
-  const r = new BitReader(bytes, start);
-  const { ss, se, ah, al } = s;
-  let eobrun = 0;
-  const p1 = 1 << al, m1 = -1 << al;
-
-  const block = (c: Component, off: number) => {
-    const z = c.coefs;
-    if (!s.progressive) {
-      c.pred += r.receiveExtend(r.decode(c.dc));
-      z[off] = c.pred;
-      for (let k = 1; k < 64; k++) {
-        const rs = r.decode(c.ac), run = rs >> 4, size = rs & 15;
-        if (!size) {
-          if (run < 15) break;
-          k += 15;
-          continue;
-        }
-        k += run;
-        if (k > 63) break;
-        z[off + ZIGZAG[k]] = r.receiveExtend(size);
-      }
-    } else if (ss === 0) {
-      // DC scan: first pass gets the value, refinements one bit each
-      if (ah === 0) {
-        c.pred += r.receiveExtend(r.decode(c.dc));
-        z[off] = c.pred * p1;
-      } else if (r.bit()) z[off] |= p1;
-    } else if (ah === 0) {
-      // AC first pass, with end-of-band runs spanning blocks
-      if (eobrun > 0) return void eobrun--;
-      for (let k = ss; k <= se; k++) {
-        const rs = r.decode(c.ac), run = rs >> 4, size = rs & 15;
-        if (!size) {
-          if (run < 15) {
-            eobrun = (1 << run) - 1 + (run ? r.bits(run) : 0);
-            break;
-          }
-          k += 15;
-          continue;
-        }
-        k += run;
-        if (k > 63) break;
-        z[off + ZIGZAG[k]] = r.receiveExtend(size) * p1;
-      }
-    } else {
-      // AC refinement (libjpeg's decode_mcu_AC_refine): a correction bit for every nonzero coefficient passed
-      let k = ss;
-      if (eobrun === 0) {
-        for (; k <= se; k++) {
-          const rs = r.decode(c.ac);
-          let run = rs >> 4, val = rs & 15;
-          if (val) val = r.bit() ? p1 : m1;
-          else if (run !== 15) {
-            eobrun = (1 << run) + (run ? r.bits(run) : 0);
-            break;
-          }
-          while (k <= se) {
-            const i = off + ZIGZAG[k];
-            if (z[i] !== 0) refine(r, z, i, p1, m1);
-            else if (--run < 0) break;
-            k++;
-          }
-          if (val && k <= se) z[off + ZIGZAG[k]] = val;
-        }
-      }
-      if (eobrun > 0) {
-        for (; k <= se; k++) if (z[off + ZIGZAG[k]] !== 0) refine(r, z, off + ZIGZAG[k], p1, m1);
-        eobrun--;
-      }
-    }
-  };
-
+  const st: ScanState = { r: new BitReader(bytes, start), ss: s.ss, se: s.se, ah: s.ah, eobrun: 0, p1: 1 << s.al, m1: -1 << s.al };
+  // which kind of block this scan holds: baseline, or one of progressive JPEG's three passes
+  const block = !s.progressive ? baselineBlock : s.ss === 0 ? dcPassBlock : s.ah === 0 ? acFirstBlock : acRefineBlock;
   const single = scan.length === 1;
   const c0 = scan[0];
   const total = single ? c0.bw * c0.bh : s.mcusX * s.mcusY;
   for (const c of scan) c.pred = 0;
   for (let m = 0; m < total; m++) {
     if (s.restartInterval && m > 0 && m % s.restartInterval === 0) {
-      r.restart();
+      st.r.restart();
       for (const c of scan) c.pred = 0;
-      eobrun = 0;
+      st.eobrun = 0;
     }
     if (single) {
       // non-interleaved: the component's own blocks, row by row
       const by = Math.floor(m / c0.bw), bx = m % c0.bw;
-      block(c0, (by * c0.bwPad + bx) * 64);
+      block(st, c0, (by * c0.bwPad + bx) * 64);
     } else {
       const my = Math.floor(m / s.mcusX), mx = m % s.mcusX;
       for (const c of scan)
-        for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(c, ((my * c.v + v) * c.bwPad + mx * c.h + h) * 64);
+        for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(st, c, ((my * c.v + v) * c.bwPad + mx * c.h + h) * 64);
     }
   }
-  r.check();
+  st.r.check();
   // the scan's data ends at the next marker that is not a restart
-  let p = r.pos;
+  let p = st.r.pos;
   while (p + 1 < bytes.length && !(bytes[p] === 0xff && bytes[p + 1] !== 0 && !(bytes[p + 1] >= 0xd0 && bytes[p + 1] <= 0xd7))) p++;
   return p;
+}
+
+/** A scan's reader, spectral range, successive-approximation bits (p1 = 1 << al, m1 = -1 << al) and end-of-band run. */
+interface ScanState {
+  r: BitReader;
+  ss: number;
+  se: number;
+  ah: number;
+  eobrun: number;
+  p1: number;
+  m1: number;
+}
+
+/** Baseline/extended: the DC difference, then run-length coded AC coefficients. */
+function baselineBlock({ r }: ScanState, c: Component, off: number) {
+  const z = c.coefs;
+  c.pred += r.receiveExtend(r.decode(c.dc));
+  z[off] = c.pred;
+  for (let k = 1; k < 64; k++) {
+    const rs = r.decode(c.ac), run = rs >> 4, size = rs & 15;
+    if (!size) {
+      if (run < 15) break;
+      k += 15;
+      continue;
+    }
+    k += run;
+    if (k > 63) break;
+    z[off + ZIGZAG[k]] = r.receiveExtend(size);
+  }
+}
+
+/** Progressive DC scan: the first pass gets the value, refinements one bit each. */
+function dcPassBlock({ r, ah, p1 }: ScanState, c: Component, off: number) {
+  const z = c.coefs;
+  if (ah === 0) {
+    c.pred += r.receiveExtend(r.decode(c.dc));
+    z[off] = c.pred * p1;
+  } else if (r.bit()) z[off] |= p1;
+}
+
+/** Progressive AC first pass, with end-of-band runs spanning blocks. */
+function acFirstBlock(st: ScanState, c: Component, off: number) {
+  const { r, ss, se, p1 } = st;
+  const z = c.coefs;
+  if (st.eobrun > 0) return void st.eobrun--;
+  for (let k = ss; k <= se; k++) {
+    const rs = r.decode(c.ac), run = rs >> 4, size = rs & 15;
+    if (!size) {
+      if (run < 15) {
+        st.eobrun = (1 << run) - 1 + (run ? r.bits(run) : 0);
+        break;
+      }
+      k += 15;
+      continue;
+    }
+    k += run;
+    if (k > 63) break;
+    z[off + ZIGZAG[k]] = r.receiveExtend(size) * p1;
+  }
+}
+
+/** Progressive AC refinement (libjpeg's decode_mcu_AC_refine): a correction bit for every nonzero coefficient passed. */
+function acRefineBlock(st: ScanState, c: Component, off: number) {
+  const { r, ss, se, p1, m1 } = st;
+  const z = c.coefs;
+  let k = ss;
+  if (st.eobrun === 0) {
+    for (; k <= se; k++) {
+      const rs = r.decode(c.ac);
+      let run = rs >> 4, val = rs & 15;
+      if (val) val = r.bit() ? p1 : m1;
+      else if (run !== 15) {
+        st.eobrun = (1 << run) + (run ? r.bits(run) : 0);
+        break;
+      }
+      while (k <= se) {
+        const i = off + ZIGZAG[k];
+        if (z[i] !== 0) refine(r, z, i, p1, m1);
+        else if (--run < 0) break;
+        k++;
+      }
+      if (val && k <= se) z[off + ZIGZAG[k]] = val;
+    }
+  }
+  if (st.eobrun > 0) {
+    for (; k <= se; k++) if (z[off + ZIGZAG[k]] !== 0) refine(r, z, off + ZIGZAG[k], p1, m1);
+    st.eobrun--;
+  }
 }
 
 function refine(r: BitReader, z: Int16Array, i: number, p1: number, m1: number) {

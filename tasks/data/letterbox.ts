@@ -7,6 +7,7 @@
 
 import type { RgbImage } from './image.js';
 import { resizeBilinear } from './resize.js';
+import { pyRound } from '../../engine/math.js';
 
 export interface LetterBoxOptions {
   /** Target (height, width), or one number for a square. Default 640. */
@@ -33,12 +34,6 @@ export interface LetterBoxResult {
   /** Padding per side before rounding (Ultralytics' dw, dh after halving when centred). */
   dw: number;
   dh: number;
-}
-
-/** Python's round(): nearest integer, ties to even (and no -0: Python ints have no sign bit). */
-export function pyRound(x: number): number {
-  const r = Math.round(x);
-  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0;
 }
 
 /** LetterBox()(image=img): resize with cv2.INTER_LINEAR (only if the size changes), then pad. */

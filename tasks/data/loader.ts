@@ -10,14 +10,15 @@
 // Val (rect): images sorted by aspect ratio, each batch letterboxed to its own shape
 // (set_rectangle: ceil(shape * imgsz / stride + pad) * stride), no augmentation.
 //
-// Randomness: the shuffle and every augmentation draw come from engine/random.ts, seeded from
-// (seed, epoch) at the start of each epoch and swapped in only while this dataset draws, so batches
-// are a pure function of (dataset, options, epoch): the same on every run and after a resume, and
-// unaffected by other users of the generator. The image buffer behind Mosaic restarts each epoch.
+// Randomness: the shuffle and every augmentation draw come from the dataset's own engine/random.ts
+// Generator, seeded from (seed, epoch) at the start of each epoch, so batches are a pure function of
+// (dataset, options, epoch): the same on every run and after a resume, and neither moving nor moved
+// by the engine's default generator. The image buffer behind Mosaic restarts each epoch.
 //
-// Imports: node, ../../engine/random.ts (the generator only), ./*.
+// Imports: node, ../../engine/random.ts (Generator only), ./*.
 
-import { getRngState, random, seed as seedRng, setRngState } from '../../engine/random.js';
+// aliased: `Generator` would shadow the built-in iterator type batches() returns
+import { Generator as RandomGenerator } from '../../engine/random.js';
 import type { ProgressOptions } from '../progress.js';
 import { augmentHyp, betaSample, letterboxSample, mosaic4, mosaicBorder, mixup, randomFlip, randomPerspective, type AugmentHyp, type LoadedImage, type Sample } from './augment.js';
 import { scanLabels } from './cache.js';
@@ -27,7 +28,8 @@ import { readImage, type RgbImage } from './image.js';
 import { readThroughNpy } from './npy.js';
 import { toTargets, type Targets } from './instances.js';
 import type { LabelEntry } from './labels.js';
-import { pyRound, toCHWFloat } from './letterbox.js';
+import { toCHWFloat } from './letterbox.js';
+import { pyRound } from '../../engine/math.js';
 import { resizeBilinear } from './resize.js';
 
 export interface LoaderOptions {
@@ -73,27 +75,6 @@ export interface PoseBatch {
   resizedShapes: [number, number][]; // (h, w) after the long-side resize
   /** (ratio (h, w) resized / original, pad (left, top)) as Ultralytics' ratio_pad; val only */
   ratioPad: { ratio: [number, number]; pad: [number, number] }[];
-}
-
-/** The dataset's own state inside engine/random's single generator. */
-class LoaderRng {
-  private state: number[];
-  constructor(s: number) {
-    const saved = getRngState();
-    seedRng(s);
-    this.state = getRngState();
-    setRngState(saved);
-  }
-  run<T>(fn: (rand: () => number) => T): T {
-    const saved = getRngState();
-    setRngState(this.state);
-    try {
-      return fn(random);
-    } finally {
-      this.state = getRngState();
-      setRngState(saved);
-    }
-  }
 }
 
 /** The generator's seed for an epoch: a 32-bit mix of (seed, epoch). */
@@ -208,22 +189,22 @@ export class PoseDataset {
 
   /** The batches of one epoch, in order. */
   *batches(epoch = 0): Generator<PoseBatch> {
-    const rng = new LoaderRng(epochSeed(this.opts.seed ?? 0, epoch));
+    // the dataset's own generator, so augmentation never moves the engine's default stream
+    const gen = new RandomGenerator(epochSeed(this.opts.seed ?? 0, epoch));
+    const rand = () => gen.random();
     const hyp = this.mosaicActive(epoch) ? this.hyp : { ...this.hyp, mosaic: 0, mixup: 0 };
     this.buffer = [];
     this.buffered = new Map();
     const n = this.labels.length;
     const order = Array.from({ length: n }, (_, i) => i);
     if (this.shuffle)
-      rng.run((rand) => {
-        for (let i = n - 1; i > 0; i--) {
-          const j = Math.floor(rand() * (i + 1));
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-      });
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
     for (let b = 0; b < this.numBatches; b++) {
       const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      const items = idx.map((i) => rng.run((rand) => (this.augment ? this.trainItem(i, b, hyp, rand) : this.valItem(i, b))));
+      const items = idx.map((i) => (this.augment ? this.trainItem(i, b, hyp, rand) : this.valItem(i, b)));
       yield this.collate(items);
     }
   }

@@ -18,15 +18,10 @@
 // Works on any channel count (channels = data.length / (width * height)). No project imports.
 
 import type { Pixels } from './exif.js';
+import { roundHalfEven } from '../../engine/math.js'; // OpenCV's saturate_cast<short>(float) / cvRound
 
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS;
-
-/** OpenCV's saturate_cast<short>(float) / cvRound: round half to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** Per destination index along one axis: source index and the two fixed-point weights. */
 interface AxisTable {

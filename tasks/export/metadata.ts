@@ -58,85 +58,110 @@ export function isoformatNow(d = new Date()): string {
 
 /** Reads a Python literal (what str() of a dict/list/number/string gives). Throws on anything else. */
 export function parsePyLiteral(text: string): PyValue {
-  let i = 0;
-  const fail = (why: string): never => {
-    throw new Error(`not a Python literal (${why} at character ${i}): ${text.length > 80 ? text.slice(0, 80) + '...' : text}`);
-  };
-  const ws = () => {
-    while (i < text.length && /\s/.test(text[i])) i++;
-  };
-  const value = (): PyValue => {
-    ws();
-    const c = text[i];
-    if (c === '{') return dict();
-    if (c === '[' || c === '(') return list(c === '[' ? ']' : ')');
-    if (c === "'" || c === '"') return str();
-    const m = /^(True|False|None|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))/.exec(text.slice(i));
-    if (!m) return fail('unexpected character');
-    i += m[0].length;
+  return new PyLiteralReader(text).all();
+}
+
+/** A recursive-descent reader over one literal: a method per kind of value, `i` the read position. */
+class PyLiteralReader {
+  private i = 0;
+  constructor(private readonly text: string) {}
+
+  /** The whole text as one value, nothing after it. */
+  all(): PyValue {
+    const v = this.value();
+    this.ws();
+    if (this.i !== this.text.length) this.fail('trailing text');
+    return v;
+  }
+
+  private fail(why: string): never {
+    const t = this.text;
+    throw new Error(`not a Python literal (${why} at character ${this.i}): ${t.length > 80 ? t.slice(0, 80) + '...' : t}`);
+  }
+
+  private ws() {
+    while (this.i < this.text.length && /\s/.test(this.text[this.i])) this.i++;
+  }
+
+  private value(): PyValue {
+    this.ws();
+    const c = this.text[this.i];
+    if (c === '{') return this.dict();
+    if (c === '[' || c === '(') return this.list(c === '[' ? ']' : ')');
+    if (c === "'" || c === '"') return this.str();
+    return this.atom();
+  }
+
+  /** True, False, None, a number, inf or nan. */
+  private atom(): PyValue {
+    const m = /^(True|False|None|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))/.exec(this.text.slice(this.i));
+    if (!m) return this.fail('unexpected character');
+    this.i += m[0].length;
     if (m[0] === 'True') return true;
     if (m[0] === 'False') return false;
     if (m[0] === 'None') return null;
     return m[0] === 'inf' ? Infinity : m[0] === 'nan' ? NaN : Number(m[0]);
-  };
-  const str = (): string => {
-    const q = text[i++];
+  }
+
+  private str(): string {
+    const text = this.text;
+    const q = text[this.i++];
     let out = '';
-    while (i < text.length && text[i] !== q) {
-      if (text[i] !== '\\') {
-        out += text[i++];
-        continue;
-      }
-      const e = text[i + 1];
-      i += 2;
-      const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
-      if (e in simple) out += simple[e];
-      else if (e === 'x' || e === 'u' || e === 'U') {
-        const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
-        const hex = text.slice(i, i + n);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== n) fail('bad escape');
-        out += String.fromCodePoint(parseInt(hex, 16));
-        i += n;
-      } else out += '\\' + e;
+    while (this.i < text.length && text[this.i] !== q) {
+      if (text[this.i] !== '\\') out += text[this.i++];
+      else out += this.escape();
     }
-    if (text[i] !== q) fail('unterminated string');
-    i++;
+    if (text[this.i] !== q) this.fail('unterminated string');
+    this.i++;
     // adjacent literals concatenate, as in Python ('a' 'b')
-    ws();
-    return text[i] === "'" || text[i] === '"' ? out + str() : out;
-  };
-  const list = (close: string): PyValue[] => {
-    i++;
+    this.ws();
+    return text[this.i] === "'" || text[this.i] === '"' ? out + this.str() : out;
+  }
+
+  /** One backslash escape inside a string: \n \t ... \xHH \uHHHH \UHHHHHHHH, else kept as written. */
+  private escape(): string {
+    const text = this.text;
+    const e = text[this.i + 1];
+    this.i += 2;
+    const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
+    if (e in simple) return simple[e];
+    if (e !== 'x' && e !== 'u' && e !== 'U') return '\\' + e;
+    const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+    const hex = text.slice(this.i, this.i + n);
+    if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== n) this.fail('bad escape');
+    this.i += n;
+    return String.fromCodePoint(parseInt(hex, 16));
+  }
+
+  private list(close: string): PyValue[] {
+    this.i++;
     const out: PyValue[] = [];
     for (;;) {
-      ws();
-      if (text[i] === close) return i++, out;
-      out.push(value());
-      ws();
-      if (text[i] === ',') i++;
-      else if (text[i] !== close) fail(`expected ',' or '${close}'`);
+      this.ws();
+      if (this.text[this.i] === close) return this.i++, out;
+      out.push(this.value());
+      this.ws();
+      if (this.text[this.i] === ',') this.i++;
+      else if (this.text[this.i] !== close) this.fail(`expected ',' or '${close}'`);
     }
-  };
-  const dict = (): { [k: string]: PyValue } => {
-    i++;
+  }
+
+  private dict(): { [k: string]: PyValue } {
+    this.i++;
     const out: { [k: string]: PyValue } = {};
     for (;;) {
-      ws();
-      if (text[i] === '}') return i++, out;
-      const k = value();
-      if (k === null || typeof k === 'object') fail('unhashable dict key');
-      ws();
-      if (text[i++] !== ':') fail("expected ':'");
-      out[String(k)] = value();
-      ws();
-      if (text[i] === ',') i++;
-      else if (text[i] !== '}') fail("expected ',' or '}'");
+      this.ws();
+      if (this.text[this.i] === '}') return this.i++, out;
+      const k = this.value();
+      if (k === null || typeof k === 'object') this.fail('unhashable dict key');
+      this.ws();
+      if (this.text[this.i++] !== ':') this.fail("expected ':'");
+      out[String(k)] = this.value();
+      this.ws();
+      if (this.text[this.i] === ',') this.i++;
+      else if (this.text[this.i] !== '}') this.fail("expected ',' or '}'");
     }
-  };
-  const v = value();
-  ws();
-  if (i !== text.length) fail('trailing text');
-  return v;
+  }
 }
 
 /** What a pose model export records (Ultralytics' Exporter.metadata for task 'pose'). */

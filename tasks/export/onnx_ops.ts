@@ -273,7 +273,7 @@ export const OPS: Record<string, OpFn> = {
     return split(x, sizes, axis);
   },
 
-  Reshape: (ins, a, ctx) => {
+  Reshape: (ins, a) => {
     if (a.int('allowzero', 0)) throw new Error(`${a.op}: allowzero=1 is not supported`);
     const x = ins[0]!;
     const shape = reshapeTarget(x.shape, hostInts(ins[1], a.op), a.op);
@@ -331,7 +331,7 @@ export const OPS: Record<string, OpFn> = {
     return [HostTensor.ints(s.slice(norm(a.int('start', 0)), norm(a.int('end', r))))];
   },
 
-  Cast: (ins, a, ctx) => {
+  Cast: (ins, a) => {
     const to = a.int('to'), x = ins[0]!;
     const toFloat = [DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE].includes(to as 1);
     const toInt = [DataType.INT64, DataType.INT32].includes(to as 7);
@@ -366,7 +366,7 @@ export const OPS: Record<string, OpFn> = {
     return [new HostTensor(start.dtype, [n], out)];
   },
 
-  Expand: (ins, a, ctx) => {
+  Expand: (ins, a) => {
     const x = ins[0]!, spec = hostInts(ins[1], a.op);
     // bidirectional broadcasting of x's shape and spec
     const r = Math.max(x.shape.length, spec.length);

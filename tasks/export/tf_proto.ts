@@ -8,7 +8,7 @@
 // Imports: engine/io (protobuf), ./tf_lower (types).
 
 import { decode, encode, type Schema } from '../../engine/io/protobuf.js';
-import type { TfAttr, TfDType, TfGraph, TfTensor } from './tf_lower.js';
+import type { TfAttr, TfDType, TfGraph } from './tf_lower.js';
 
 export const TF_SCHEMA: Schema = {
   GraphDef: [

@@ -114,7 +114,7 @@ export class TfSession {
           case 'Conv2D': {
             const c = this.consts.get(ins[1]);
             if (!c) throw new Error(`${this.file}: Conv2D '${n.name}': the filter must be a constant`);
-            const [kh, kw, ci, co] = c.shape;
+            const [kh, kw] = c.shape; // HWIO
             const w = this.dev(`${ins[1]}#oihw`);
             const st = ints(a.strides), same = str(a.padding) === 'SAME';
             if (same && (st[1] !== 1 || st[2] !== 1 || kh % 2 === 0 || kw % 2 === 0)) throw new Error(`${this.file}: Conv2D '${n.name}': SAME padding is supported for stride 1 and odd kernels`);

@@ -60,6 +60,11 @@ export interface NmsOptions {
   maxNms?: number;
   /** Class offset for class-aware NMS: boxes of class c are shifted by c * maxWh pixels. */
   maxWh?: number;
+  /**
+   * Every (anchor, class) pair scoring > conf is a candidate, not only each anchor's best class
+   * (Ultralytics' multi_label, which val uses; it only matters for nc > 1).
+   */
+  multiLabel?: boolean;
 }
 
 /** The detections of one image: `n` rows of `6 + nm` values (x1, y1, x2, y2, conf, cls, extras...). */
@@ -71,11 +76,11 @@ export interface Detections {
 }
 
 /**
- * Ultralytics' non_max_suppression (multi_label=False, as predict uses it).
+ * Ultralytics' non_max_suppression (multi_label=False as predict uses it, or multiLabel as val does).
  * `pred`: the model output (B, 4 + nc + nm, A), row-major, as read back from the device.
  */
 export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], opts: NmsOptions = {}): Detections[] {
-  const { conf = 0.25, iou = 0.7, classes = null, agnostic = false, maxDet = 300, maxNms = 30000, maxWh = 7680 } = opts;
+  const { conf = 0.25, iou = 0.7, classes = null, agnostic = false, maxDet = 300, maxNms = 30000, maxWh = 7680, multiLabel = false } = opts;
   if (!(conf >= 0 && conf <= 1)) throw new Error(`nonMaxSuppression: invalid confidence threshold ${conf}, valid values are between 0.0 and 1.0`);
   if (!(iou >= 0 && iou <= 1)) throw new Error(`nonMaxSuppression: invalid IoU ${iou}, valid values are between 0.0 and 1.0`);
   if (shape.length !== 3 || pred.length !== shape[0] * shape[1] * shape[2])
@@ -90,23 +95,9 @@ export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], 
   for (let b = 0; b < bs; b++) {
     const base = b * ch * na;
     const at = (c: number, a: number) => pred[base + c * na + a];
-    // Candidates: best class score > conf (Ultralytics filters on amax, then again on the max).
-    let rows: number[] = [];
-    const rowConf: number[] = [];
-    const rowCls: number[] = [];
-    for (let a = 0; a < na; a++) {
-      let best = at(4, a), bestC = 0;
-      for (let c = 1; c < nc; c++) {
-        const s = at(4 + c, a);
-        if (s > best) (best = s), (bestC = c); // torch.max: first index among equal maxima
-      }
-      if (!(best > conf)) continue;
-      if (classes && !classes.includes(bestC)) continue;
-      rows.push(a);
-      rowConf[a] = best;
-      rowCls[a] = bestC;
-    }
-    if (rows.length > maxNms) rows = rows.map((a, k) => [a, k]).sort((p, q) => rowConf[q[0]] - rowConf[p[0]] || p[1] - q[1]).slice(0, maxNms).map((p) => p[0]);
+    // Candidates (anchor, class, score), row-major as torch.where lists them.
+    let rows = multiLabel && nc > 1 ? everyClassAbove(at, na, nc, conf, classes) : bestClassAbove(at, na, nc, conf, classes);
+    if (rows.length > maxNms) rows = rows.map((r, k) => [r, k] as const).sort((p, q) => q[0].score - p[0].score || p[1] - q[1]).slice(0, maxNms).map((p) => p[0]);
 
     // (n, cols) candidate matrix: xywh -> xyxy in float32 as ops.xywh2xyxy does.
     const n = rows.length;
@@ -114,17 +105,17 @@ export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], 
     const shifted = new Float32Array(n * 4);
     const scores = new Float32Array(n);
     for (let k = 0; k < n; k++) {
-      const a = rows[k];
+      const { a, c, score } = rows[k];
       const x = at(0, a), y = at(1, a), hw = f32(at(2, a) / 2), hh = f32(at(3, a) / 2);
       const r = cand.subarray(k * cols, (k + 1) * cols);
       r[0] = x - hw;
       r[1] = y - hh;
       r[2] = x + hw;
       r[3] = y + hh;
-      r[4] = rowConf[a];
-      r[5] = rowCls[a];
+      r[4] = score;
+      r[5] = c;
       for (let m = 0; m < nm; m++) r[6 + m] = at(4 + nc + m, a);
-      const off = agnostic ? 0 : f32(rowCls[a] * maxWh);
+      const off = agnostic ? 0 : f32(c * maxWh);
       for (let q = 0; q < 4; q++) shifted[k * 4 + q] = r[q] + off;
       scores[k] = r[4];
     }
@@ -133,5 +124,39 @@ export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], 
     keep.forEach((k, i) => data.set(cand.subarray(k * cols, (k + 1) * cols), i * cols));
     out.push({ n: keep.length, cols, data });
   }
+  return out;
+}
+
+interface Candidate {
+  a: number; // anchor
+  c: number; // class
+  score: number;
+}
+type At = (channel: number, anchor: number) => number;
+
+/** multi_label=False: each anchor's best class, when its score is > conf (Ultralytics filters on amax, then on the max). */
+function bestClassAbove(at: At, na: number, nc: number, conf: number, classes: number[] | null): Candidate[] {
+  const out: Candidate[] = [];
+  for (let a = 0; a < na; a++) {
+    let best = at(4, a), bestC = 0;
+    for (let c = 1; c < nc; c++) {
+      const s = at(4 + c, a);
+      if (s > best) (best = s), (bestC = c); // torch.max: first index among equal maxima
+    }
+    if (!(best > conf)) continue;
+    if (classes && !classes.includes(bestC)) continue;
+    out.push({ a, c: bestC, score: best });
+  }
+  return out;
+}
+
+/** multi_label=True: every (anchor, class) pair scoring > conf, in torch.where(cls > conf)'s order. */
+function everyClassAbove(at: At, na: number, nc: number, conf: number, classes: number[] | null): Candidate[] {
+  const out: Candidate[] = [];
+  for (let a = 0; a < na; a++)
+    for (let c = 0; c < nc; c++) {
+      const score = at(4 + c, a);
+      if (score > conf && (!classes || classes.includes(c))) out.push({ a, c, score });
+    }
   return out;
 }

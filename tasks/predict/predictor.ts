@@ -10,6 +10,7 @@
 // Imports: engine, ../data (letterbox), ./nms, ./results, ./save, ./sources, ./frames, ./batch, ./video.
 
 import { tensor, type Device, type Tensor } from '../../engine/index.js';
+import { roundHalfEven } from '../../engine/math.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat } from '../data/letterbox.js';
 import { writeImage, type RgbImage } from '../data/image.js';
 import { nonMaxSuppression } from './nms.js';
@@ -283,10 +284,4 @@ export class Predictor {
     }
     if (this.errors.length) console.warn(`WARNING ⚠️ ${this.errors.length} image${this.errors.length > 1 ? 's' : ''} could not be predicted (see above)`);
   }
-}
-
-/** torch.round on float32: halves to even. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

@@ -4,11 +4,11 @@
 // Derived views (xywh, xyxyn, ...) are computed in float32 like the torch ops they mirror and
 // returned as nested number arrays: boxes.xyxy[i] = [x1, y1, x2, y2].
 //
-// Imports: ../data/image (writing), ../plot/annotator (plot), ./save (the label-file format).
+// Imports: ../data/image (writing), ../plot/annotator (plot), ../format (Python's %g in label files).
 
 import { writeImage, type RgbImage } from '../data/image.js';
 import { plotResult, type PlotOptions } from '../plot/annotator.js';
-import { formatG } from './save.js';
+import { formatG } from '../format.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -257,7 +257,7 @@ export class Results {
       if (xyn) xyn[i].forEach(([x, y], k) => vals.push(x, y, ...(kconf ? [kconf[i][k]] : [])));
       if (saveConf) vals.push(conf[i]);
       if (this.boxes.ids) vals.push(this.boxes.ids[i]); // as Ultralytics: the track id last
-      return vals.map(formatG).join(' ');
+      return vals.map((v) => formatG(v)).join(' ');
     });
   }
 }

@@ -1,30 +1,12 @@
-// Where predictions are written and how numbers look in label files, as Ultralytics does it:
+// Where predictions are written, as Ultralytics does it:
 // runs/pose/predict, predict2, predict3... (utils/files.increment_path), images saved under
-// their own file name, labels as labels/<stem>.txt with numbers printed by Python's "%g".
+// their own file name, labels as labels/<stem>.txt.
 //
 // Imports: node only.
 
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { loadSettings } from '../settings.js';
 import { basename, extname, join } from 'node:path';
-
-/**
- * Python's "%g" (precision 6): 6 significant digits, trailing zeros dropped, exponent form when
- * the decimal exponent is < -4 or >= 6 ("1e-05", "1.5e+06").
- */
-export function formatG(v: number): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const [mant, expStr] = v.toExponential(5).split('e'); // rounding decides the exponent, as in C
-  const exp = Number(expStr);
-  const strip = (s: string) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
-  if (exp < -4 || exp >= 6) {
-    const e = Math.abs(exp).toString().padStart(2, '0');
-    return `${strip(mant)}e${exp < 0 ? '-' : '+'}${e}`;
-  }
-  return strip(v.toFixed(5 - exp));
-}
 
 /**
  * increment_path: `path` itself if it does not exist (or existOk), else path2, path3, ...

@@ -12,16 +12,15 @@
 // frames through ffmpeg (./video). As in Ultralytics, a folder, glob or list yields its images first,
 // then its videos.
 //
-// Imports: node, ../data/image, ../download, ./video.
+// Imports: node, ../data/image, ../data/dataset (IMG_FORMATS), ../download, ./video.
 
 import { existsSync, opendirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { readImage, type RgbImage } from '../data/image.js';
+import { IMG_FORMATS } from '../data/dataset.js'; // files with these extensions are picked from folders and globs
 import { cachedDownload, isUrl } from '../download.js';
 import { isStreamSource, isVideoFile, VID_FORMATS } from './video.js';
 
-/** Ultralytics' IMG_FORMATS: files with these extensions are picked from folders and globs. */
-export const IMG_FORMATS = new Set(['bmp', 'dng', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp', 'pfm', 'heic']);
 
 export type SourceInput = string | RgbImage | (string | RgbImage)[];
 

@@ -20,7 +20,7 @@ import { FORMAT, OURS_KEY, ULTRALYTICS_NOTICE, ULTRALYTICS_VERSION, hostStateDic
 import { ultralyticsGraph } from '../../models/ultralytics_pt.js';
 import { tuple } from '../../engine/io/pickle.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
-import type { HostTensor, Module } from '../../nn/module.js';
+import type { HostArray, Module } from '../../nn/module.js';
 import type { Optimizer, OptimizerState } from '../../nn/optim.js';
 
 type HostLike = { dtype: 'float32' | 'int64'; shape: number[]; data: Float32Array | BigInt64Array };
@@ -208,9 +208,9 @@ export function optimizerStateFrom(v: unknown): OptimizerState {
 }
 
 /** The state dict under `key` ('model' or 'grads') as host tensors for Module.loadStateDict. */
-export function hostDictFrom(v: unknown, key: string): Map<string, HostTensor> {
+export function hostDictFrom(v: unknown, key: string): Map<string, HostArray> {
   if (!v || typeof v !== 'object') throw new Error(`checkpoint: no '${key}' state dict (a checkpoint stripped at the end of training cannot be resumed)`);
-  const out = new Map<string, HostTensor>();
+  const out = new Map<string, HostArray>();
   for (const [k, t] of Object.entries(v)) {
     if (!(t instanceof TorchTensor)) throw new Error(`checkpoint: '${key}.${k}' is not a tensor`);
     out.set(k, { shape: t.shape, data: t.dtype === 'int64' ? (t.data as BigInt64Array) : t.toFloat32() });

@@ -12,7 +12,7 @@ import { buildPoseModel, parsePoseName, PoseModel } from '../../models/yolov8_po
 import { readPoseCheckpoint } from '../../models/checkpoint.js';
 import { buildModelFromYaml } from '../../models/yaml_model.js';
 import { existsSync } from 'node:fs';
-import type { HostTensor } from '../../nn/module.js';
+import type { HostArray } from '../../nn/module.js';
 import { attemptDownloadAsset } from '../download.js';
 
 const isWeights = (s: string) => ['.pt', '.safetensors'].includes(extname(s).toLowerCase());
@@ -29,7 +29,7 @@ export interface ModelSetup {
  */
 export async function setupModel(spec: string, o: { nc: number; kptShape: [number, number]; names: Record<number, string>; pretrained: boolean | string; device: Device }): Promise<ModelSetup> {
   let model: PoseModel;
-  let weights: Map<string, HostTensor> | null = null;
+  let weights: Map<string, HostArray> | null = null;
   if (isWeights(spec)) {
     const ck = readPoseCheckpoint(await attemptDownloadAsset(spec));
     model = new PoseModel({ ...ck.yaml, nc: o.nc, kpt_shape: [...o.kptShape] as [number, number] }, o.device);
@@ -44,7 +44,7 @@ export async function setupModel(spec: string, o: { nc: number; kptShape: [numbe
 }
 
 /** Loads every entry of `sd` whose name and shape match the model's; returns Ultralytics' log line. */
-export function transferWeights(model: PoseModel, sd: Map<string, HostTensor>): string {
+export function transferWeights(model: PoseModel, sd: Map<string, HostArray>): string {
   const own = model.stateDict();
   const csd = new Map([...sd].filter(([k, v]) => {
     const t = own.get(k);

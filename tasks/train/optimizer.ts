@@ -10,12 +10,7 @@ import type { Module } from '../../nn/module.js';
 import { AdamW, SGD, type Optimizer } from '../../nn/optim.js';
 import { Adam, Adamax, NAdam, RAdam, RMSprop } from '../../nn/optim_more.js';
 import { interp, linearLf, oneCycle } from '../../nn/lr_schedule.js';
-
-/** Python's round() and numpy's .round(): halves go to the even neighbour. */
-export const roundHalfEven = (v: number) => {
-  const f = Math.floor(v), d = v - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-};
+import { roundHalfEven } from '../../engine/math.js';
 
 /** The numbers _setup_train derives from batch, nbs and the dataset size. */
 export function nominalBatch(o: { batch: number; nbs: number; weightDecay: number; datasetSize: number; epochs: number }) {

@@ -2,10 +2,10 @@
 // (epoch, the train losses, the val metrics, the val losses, the learning rates) and one `%23.5g`
 // row per epoch, appended as each epoch ends (so a resumed run continues the same file).
 //
-// Imports: node, ../val/report (Python's %g).
+// Imports: node, ../format (Python's %g).
 
 import { existsSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
-import { formatG } from '../val/report.js';
+import { formatG } from '../format.js';
 
 /** PoseTrainer.loss_names. */
 export const LOSS_NAMES = ['box_loss', 'pose_loss', 'kobj_loss', 'cls_loss', 'dfl_loss'] as const;

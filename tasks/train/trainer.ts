@@ -23,7 +23,7 @@ import { PoseDataset, type PoseBatch } from '../data/loader.js';
 import { BatchPrefetcher } from '../data/prefetch.js';
 import { getSaveDir } from '../predict/save.js';
 import { ProgressBar } from '../progress.js';
-import { formatG } from '../val/report.js';
+import { formatG } from '../format.js';
 import { PoseValidator } from '../val/validator.js';
 import { MultiScaleRng, multiScaleBatch } from './multi_scale.js';
 import { DEFAULT_CFG, argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';

@@ -4,7 +4,7 @@
 import { boxIou } from './metrics.js';
 
 /** N detections: boxes (N, 4) xyxy, conf (N), cls (N). */
-export interface Detections {
+export interface DetectionArrays {
   boxes: ArrayLike<number>;
   conf: ArrayLike<number>;
   cls: ArrayLike<number>;
@@ -24,7 +24,7 @@ export class ConfusionMatrix {
   }
 
   /** One image: detections (or null when there are none), gtBoxes (M, 4) xyxy, gtCls (M). */
-  processBatch(det: Detections | null, gtBoxes: ArrayLike<number>, gtCls: ArrayLike<number>): void {
+  processBatch(det: DetectionArrays | null, gtBoxes: ArrayLike<number>, gtCls: ArrayLike<number>): void {
     const bg = this.nc;
     const keep: number[] = [];
     if (det) for (let i = 0; i < det.conf.length; i++) if (det.conf[i] > this.conf) keep.push(i);

@@ -4,13 +4,14 @@
 // labels taken to the original image's pixels the way DetectionValidator._prepare_batch and
 // PoseValidator._prepare_batch do (via the letterboxed image and ratio_pad).
 //
-// Imports: ../data (images, letterbox, dataset types).
+// Imports: ../data (images, letterbox, dataset types), nn/loss (the loss's batch type).
 
 import { InputError } from '../../engine/errors.js';
 import { readImage, type RgbImage } from '../data/image.js';
 import { letterbox, scaleBoxes, scaleCoords, toCHWFloat, type RatioPad } from '../data/letterbox.js';
 import { resizeBilinear } from '../data/resize.js';
 import type { PoseSample } from '../data/dataset.js';
+import type { BatchTargets } from '../../nn/loss/targets.js';
 
 /** Images in batch order and the (height, width) every batch is letterboxed to. */
 // Ultralytics' set_rectangle lives with the dataset code; val uses the same plan.
@@ -104,4 +105,21 @@ export function loadValBatch(samples: PoseSample[], shape: [number, number], img
     images.push({ imFile: s.imFile, ori, ratioPad, cls, boxes, kpts, lbBoxes, lbKpts });
   }
   return { shape, images, letterboxed, input: input.subarray(0, images.length * 3 * H * W) };
+}
+
+/** The targets of a val batch in the collate layout the loss takes (normalized to the letterboxed input). */
+export function valBatchTargets(batch: ValBatch): BatchTargets {
+  const [H, W] = batch.shape;
+  const batchIdx: number[] = [], cls: number[] = [], bboxes: number[] = [], keypoints: number[] = [];
+  batch.images.forEach((im, b) => {
+    const n = im.cls.length, per = im.lbKpts.length / Math.max(n, 1);
+    for (let i = 0; i < n; i++) {
+      const [x1, y1, x2, y2] = im.lbBoxes.subarray(i * 4, i * 4 + 4);
+      batchIdx.push(b);
+      cls.push(im.cls[i]);
+      bboxes.push((x1 + x2) / 2 / W, (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H);
+      for (let q = 0; q < per; q += 3) keypoints.push(im.lbKpts[i * per + q] / W, im.lbKpts[i * per + q + 1] / H, im.lbKpts[i * per + q + 2]);
+    }
+  });
+  return { batchIdx, cls, bboxes, keypoints };
 }

@@ -4,19 +4,10 @@
 //
 // Plain arrays, float64 throughout (Ultralytics works in float32 torch for IoU/OKS and float64
 // numpy afterwards; the difference is far below the printed precision). Matrices are row-major
-// flat arrays with their shape in the comment. No imports: this file is pure arithmetic.
+// flat arrays with their shape in the comment. Pure arithmetic: imports only engine/math (rounding).
+// The OKS sigmas live beside the keypoint loss (nn/loss/keypoint_loss.ts), which uses them too.
 
-/** COCO keypoint sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles). */
-export const OKS_SIGMA = Float64Array.from(
-  [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89],
-  (v) => v / 10.0,
-);
-
-/** Ultralytics' sigmas: COCO's for the 17-keypoint person skeleton, else 1/K for every keypoint. */
-export function keypointSigmas(kptShape: [number, number]): Float64Array {
-  const [k, d] = kptShape;
-  return k === 17 && d === 3 ? OKS_SIGMA : new Float64Array(k).fill(1 / k);
-}
+import { pyRound } from '../../engine/math.js';
 
 /** np.linspace(start, stop, num): i * step + start, the last value set to stop exactly. */
 export function linspace(start: number, stop: number, num: number): Float64Array {
@@ -173,12 +164,6 @@ export function computeAp(recall: ArrayLike<number>, precision: ArrayLike<number
   for (let i = 0; i < n; i++) (mrec[i + 1] = recall[i]), (mpre[i + 1] = precision[i]);
   for (let i = n; i >= 0; i--) mpre[i] = Math.max(mpre[i], mpre[i + 1]); // envelope
   return { ap: trapz(interp(X101, mrec, mpre), X101), mpre, mrec };
-}
-
-/** Python's round(): ties to even. */
-function pyRound(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Ultralytics' smooth(y, f): a box filter over a fraction f of the points, edges padded. */

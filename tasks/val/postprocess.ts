@@ -1,57 +1,10 @@
-// Val's NMS and the mapping of detections back to the original image.
-// PoseValidator.postprocess calls non_max_suppression with multi_label=True: for one class that is
-// predict's NMS (tasks/predict/nms.ts); for several, every (anchor, class) pair with score > conf
-// becomes a candidate, as torch.where(cls > conf) lists them.
+// The mapping of val's detections back to the original image (PoseValidator._prepare_pred). Val's
+// NMS is predict's (tasks/predict/nms.ts) with multiLabel, as PoseValidator.postprocess calls it.
 //
-// Imports: ../predict/nms, ../data/letterbox.
+// Imports: ../predict/nms (types), ../data/letterbox.
 
-import { nms, nonMaxSuppression, type Detections } from '../predict/nms.js';
+import type { Detections } from '../predict/nms.js';
 import { scaleBoxes, scaleCoords, type RatioPad } from '../data/letterbox.js';
-
-export interface ValNmsOptions {
-  conf: number;
-  iou: number;
-  maxDet: number;
-  nc: number;
-  maxNms?: number;
-  maxWh?: number;
-  /** one NMS over all classes (single_cls) */
-  agnostic?: boolean;
-}
-
-const f32 = Math.fround;
-
-/** pred (B, 4 + nc + nm, A) row-major -> per image rows (x1, y1, x2, y2, conf, cls, extras...). */
-export function valNms(pred: Float32Array, shape: readonly number[], o: ValNmsOptions): Detections[] {
-  if (o.nc <= 1) return nonMaxSuppression(pred, shape, { conf: o.conf, iou: o.iou, maxDet: o.maxDet, nc: o.nc });
-  const [bs, ch, na] = shape;
-  const { nc, maxNms = 30000, maxWh = 7680 } = o;
-  const nm = ch - 4 - nc;
-  const cols = 6 + nm;
-  const out: Detections[] = [];
-  for (let b = 0; b < bs; b++) {
-    const at = (c: number, a: number) => pred[(b * ch + c) * na + a];
-    let cand: [number, number][] = []; // (anchor, class), row-major
-    for (let a = 0; a < na; a++) for (let c = 0; c < nc; c++) if (at(4 + c, a) > o.conf) cand.push([a, c]);
-    if (cand.length > maxNms) cand = cand.map((p, k) => [p, k] as const).sort((p, q) => at(4 + q[0][1], q[0][0]) - at(4 + p[0][1], p[0][0]) || p[1] - q[1]).slice(0, maxNms).map((p) => p[0]);
-    const n = cand.length;
-    const rows = new Float32Array(n * cols), shifted = new Float32Array(n * 4), scores = new Float32Array(n);
-    cand.forEach(([a, c], k) => {
-      const x = at(0, a), y = at(1, a), hw = f32(at(2, a) / 2), hh = f32(at(3, a) / 2);
-      const r = rows.subarray(k * cols, (k + 1) * cols);
-      r.set([x - hw, y - hh, x + hw, y + hh, at(4 + c, a), c]);
-      for (let m = 0; m < nm; m++) r[6 + m] = at(4 + nc + m, a);
-      const off = o.agnostic ? 0 : f32(c * maxWh);
-      for (let q = 0; q < 4; q++) shifted[k * 4 + q] = r[q] + off;
-      scores[k] = r[4];
-    });
-    const keep = nms(shifted, scores, o.iou).subarray(0, o.maxDet);
-    const data = new Float32Array(keep.length * cols);
-    keep.forEach((k, i) => data.set(rows.subarray(k * cols, (k + 1) * cols), i * cols));
-    out.push({ n: keep.length, cols, data });
-  }
-  return out;
-}
 
 /** One image's detections in original pixels: boxes (n, 4) xyxy, conf, cls, keypoints (n, K, dims). */
 export interface NativeDetections {

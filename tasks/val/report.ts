@@ -1,23 +1,12 @@
 // What val prints and writes besides the metrics: the console table in Ultralytics' format
 // ("%22s" + "%11i" * 2 + "%11.3g" * 8) and the class ids written to predictions.json.
 //
-// Imports: node, ../data/dataset (types).
+// Imports: node, ../data/dataset (types), ../format (Python's %g).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { DatasetConfig } from '../data/dataset.js';
-
-/** Python's "%.{p}g". */
-export function formatG(v: number, p = 3): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-  if (v === 0) return '0';
-  const [mant, expStr] = v.toExponential(p - 1).split('e'); // rounding decides the exponent, as in C
-  const exp = Number(expStr);
-  const strip = (s: string) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
-  if (exp < -4 || exp >= p) return `${strip(mant)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  return strip(v.toFixed(p - 1 - exp));
-}
+import { formatG } from '../format.js';
 
 const COLUMNS = ['Class', 'Images', 'Instances', 'Box(P', 'R', 'mAP50', 'mAP50-95)', 'Pose(P', 'R', 'mAP50', 'mAP50-95)'];
 
@@ -28,7 +17,7 @@ export function headerRow(): string {
 
 /** One row: class name, images, instances, then box P R mAP50 mAP50-95 and the same for pose. */
 export function formatRow(name: string, images: number, instances: number, values: number[]): string {
-  return name.padStart(22) + String(images).padStart(11) + String(instances).padStart(11) + values.map((v) => formatG(v).padStart(11)).join('');
+  return name.padStart(22) + String(images).padStart(11) + String(instances).padStart(11) + values.map((v) => formatG(v, 3).padStart(11)).join('');
 }
 
 /** converter.coco80_to_coco91_class: COCO's 80 detection classes -> the 91 paper ids. */

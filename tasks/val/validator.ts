@@ -6,17 +6,26 @@
 //   const v = new PoseValidator({ data: 'coco8-pose.yaml', imgsz: 640, batch: 16 });
 //   const r = await v.run(model, device);        // r.metrics.box.map, r.metrics.pose.map50, ...
 //
-// Imports: engine (tensor), ../data, ../predict/save, ./*.
+// run() is BaseValidator.__call__'s steps: setup, then per batch preprocess -> inference -> loss
+// (training only) -> postprocess -> updateMetrics, then finalize. The trainer runs it with its
+// criterion to get the val losses from the same forward pass.
+//
+// Imports: engine, models (PoseModel, for the val loss), nn (sigmas, loss types), ../data, ../predict, ./*.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { tensor, type Device, type Tensor } from '../../engine/index.js';
-import { loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
+import { noGrad, tensor, tidyAsync, type Device, type Tensor } from '../../engine/index.js';
+import { PoseModel } from '../../models/yolov8_pose.js';
+import type { PoseEvalOutput, PoseTrainOutput } from '../../nn/head.js';
+import type { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
+import { loadPoseSplit, type DatasetConfig, type PoseSample } from '../data/dataset.js';
 import { getSaveDir } from '../predict/save.js';
 import { ConfusionMatrix } from './confusion.js';
-import { loadValBatch, rectBatches, type ValBatch } from './loader.js';
-import { boxIou, keypointSigmas, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
-import { valNms, toNative, type NativeDetections } from './postprocess.js';
+import { loadValBatch, rectBatches, valBatchTargets, type ValBatch } from './loader.js';
+import { keypointSigmas } from '../../nn/loss/keypoint_loss.js';
+import { boxIou, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
+import { toNative, type NativeDetections } from './postprocess.js';
+import { nonMaxSuppression, type Detections } from '../predict/nms.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
@@ -88,9 +97,66 @@ export interface ValResult {
   jdict: Record<string, unknown>[];
   /** images skipped as corrupt (unreadable image or bad label line), each naming the file */
   corrupt: string[];
+  /** with a criterion: the mean val losses (box, pose, kobj, cls, dfl) over the batches */
+  loss: number[] | null;
 }
 
 const DEFAULTS = { imgsz: 640, batch: 16, conf: 0.001, iou: 0.7, max_det: 300, split: 'val' as 'val' | 'test' | 'train', save_json: false, plots: true, verbose: true };
+
+/** A batch after preprocess: its images and labels, and the (B, 3, H, W) input on the device. */
+export interface ValInput {
+  batch: ValBatch;
+  x: Tensor;
+}
+
+/** The model output of one batch, read back: (B, 4 + nc + K * dims, A). */
+export interface ValOutput {
+  pred: Float32Array;
+  shape: number[];
+  /** the eval-mode raw head maps, kept only when the run computes the val loss (training) */
+  raw: PoseTrainOutput | null;
+}
+
+/** Options of one run. */
+export interface ValRunOptions {
+  /** validation inside training: no plots, no per-class rows, no scan line */
+  training?: boolean;
+  /**
+   * The trainer's criterion: the val losses are computed on the same forward pass, from the eval-mode
+   * raw maps, and averaged over the batches (ValResult.loss), as BaseValidator does with model.loss.
+   * The model must then be a PoseModel (its forward gives the raw maps).
+   */
+  criterion?: V8PoseLoss;
+}
+
+/** What one run keeps between its steps (BaseValidator's self.* for one call). */
+interface RunState {
+  training: boolean;
+  criterion: V8PoseLoss | null;
+  device: Device;
+  split: ReturnType<typeof loadPoseSplit>;
+  samples: PoseSample[];
+  plan: { order: number[]; batches: number[][]; shapes: [number, number][] };
+  imgsz: number;
+  plots: boolean;
+  saveDir: string | null;
+  names: Record<number, string>;
+  nc: number;
+  kptShape: [number, number];
+  sigma: ArrayLike<number>;
+  classMap: number[];
+  metrics: PoseMetrics;
+  cm: ConfusionMatrix;
+  stats: { tp: number[]; tpP: number[]; conf: number[]; predCls: number[]; targetCls: number[]; targetImg: number[] };
+  jdict: Record<string, unknown>[];
+  /** preprocess, inference, loss, postprocess (ms) */
+  dt: [number, number, number, number];
+  lossSums: Float64Array;
+  lossBatches: number;
+  seen: number;
+  corrupt: string[];
+  showBar: boolean;
+}
 
 export class PoseValidator {
   readonly args: typeof DEFAULTS & ValArgs;
@@ -99,6 +165,7 @@ export class PoseValidator {
   callbacks: Callbacks | null = null;
   /** the scan line and the batch bar (header as its description); default: stderr, drawn only on a terminal */
   progress: Omit<ProgressOptions, 'desc' | 'initial'> | null = null;
+  private state: RunState | null = null;
 
   constructor(args: ValArgs) {
     this.args = { ...DEFAULTS, ...args };
@@ -110,10 +177,33 @@ export class PoseValidator {
   }
 
   /**
-   * Validates `model` on `device` (where its weights live). `training`: no plots, no per-class rows.
-   * `onBatch` runs after each batch's forward pass (the trainer computes the val losses there).
+   * Validates `model` on `device` (where its weights live): setup, then per batch preprocess,
+   * inference, postprocess and updateMetrics, then finalize, as Ultralytics' BaseValidator.__call__.
    */
-  async run(model: ValModel, device: Device, opts: { training?: boolean; onBatch?: (batch: ValBatch) => Promise<void> | void } = {}): Promise<ValResult> {
+  async run(model: ValModel, device: Device, opts: ValRunOptions = {}): Promise<ValResult> {
+    const { plan } = await this.setup(model, device, opts);
+    const st = this.state!;
+    await this.callbacks?.run('on_val_start', this);
+    // the header row is the batch bar's description on a terminal (as Ultralytics' tqdm), else a log line
+    const bar = st.showBar ? new ProgressBar(plan.batches.length, { ...this.progress, desc: headerRow() }) : null;
+    if (this.args.verbose && !bar) this.log(headerRow());
+    for (let bi = 0; bi < plan.batches.length; bi++) {
+      await this.callbacks?.run('on_val_batch_start', this);
+      const input = this.preprocess(bi);
+      if (!input) continue;
+      const out = await this.inference(model, input);
+      await this.loss(out, input.batch);
+      const dets = this.postprocess(out, input.batch);
+      this.updateMetrics(dets, input.batch, bi);
+      await this.callbacks?.run('on_val_batch_end', this);
+      bar?.update();
+    }
+    bar?.close();
+    return this.finalize();
+  }
+
+  /** Checks the dataset and the model against it, plans the batches and starts fresh metrics (init_metrics). */
+  async setup(model: ValModel, device: Device, opts: ValRunOptions = {}): Promise<{ plan: RunState['plan'] }> {
     const a = this.args;
     const data = await checkDataset(a.data, { log: this.log }); // a missing dataset's `download:` zip is fetched first
     checkModelMatchesData(model, data, a.model_path);
@@ -140,98 +230,149 @@ export class PoseValidator {
     const names = model.names;
     const nc = Object.keys(names).length;
     const kptShape = data.kptShape;
-    const sigma = keypointSigmas(kptShape);
-    const classMap = a.save_json ? cocoClassMap(data, a.split, nc) : [];
-    const metrics = new PoseMetrics(names);
-    const cm = new ConfusionMatrix(nc, a.conf);
-    const stats = { tp: [] as number[], tpP: [] as number[], conf: [] as number[], predCls: [] as number[], targetCls: [] as number[], targetImg: [] as number[] };
-    const jdict: Record<string, unknown>[] = [];
-    const dt = [0, 0, 0, 0]; // preprocess, inference, loss, postprocess (ms)
-    let seen = 0;
+    this.state = {
+      training: !!opts.training, criterion: opts.criterion ?? null, device, split, samples, plan, imgsz, plots, saveDir, names, nc, kptShape,
+      sigma: keypointSigmas(kptShape),
+      classMap: a.save_json ? cocoClassMap(data, a.split, nc) : [],
+      metrics: new PoseMetrics(names),
+      cm: new ConfusionMatrix(nc, a.conf),
+      stats: { tp: [], tpP: [], conf: [], predCls: [], targetCls: [], targetImg: [] },
+      jdict: [], dt: [0, 0, 0, 0], lossSums: new Float64Array(5), lossBatches: 0, seen: 0, corrupt, showBar,
+    };
+    return { plan };
+  }
 
-    await this.callbacks?.run('on_val_start', this);
-    // the header row is the batch bar's description on a terminal (as Ultralytics' tqdm), else a log line
-    const bar = showBar ? new ProgressBar(plan.batches.length, { ...this.progress, desc: headerRow() }) : null;
-    if (a.verbose && !bar) this.log(headerRow());
-    for (const [bi, positions] of plan.batches.entries()) {
-      await this.callbacks?.run('on_val_batch_start', this);
-      const t0 = performance.now();
-      const batchSamples = positions.map((p) => samples[plan.order[p]]);
-      const batch = loadValBatch(batchSamples, plan.shapes[bi], imgsz, kptShape, (e) => {
-        corrupt.push(e.message);
-        this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
-      });
-      if (!batch.images.length) continue;
-      const [H, W] = batch.shape;
-      const x = tensor(batch.input, [batch.images.length, 3, H, W], { device });
-      const t1 = performance.now();
-      let pred: Float32Array, shape: number[];
+  private get st(): RunState {
+    if (!this.state) throw new Error('PoseValidator: call setup() (or run()) first');
+    return this.state;
+  }
+
+  /** Batch `bi` of the plan: images loaded, letterboxed and uploaded; null when none of them decodes. */
+  preprocess(bi: number): ValInput | null {
+    const st = this.st, a = this.args;
+    const t0 = performance.now();
+    const batchSamples = st.plan.batches[bi].map((p) => st.samples[st.plan.order[p]]);
+    const batch = loadValBatch(batchSamples, st.plan.shapes[bi], st.imgsz, st.kptShape, (e) => {
+      st.corrupt.push(e.message);
+      this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
+    });
+    if (!batch.images.length) return null;
+    const [H, W] = batch.shape;
+    const x = tensor(batch.input, [batch.images.length, 3, H, W], { device: st.device });
+    st.dt[0] += performance.now() - t0;
+    return { batch, x };
+  }
+
+  /** The model's eval-mode output, read back (the input tensor is freed); with a criterion, the raw maps too. */
+  async inference(model: ValModel, { x }: ValInput): Promise<ValOutput> {
+    const st = this.st;
+    const t1 = performance.now();
+    let pred: Float32Array, shape: number[];
+    let raw: PoseTrainOutput | null = null;
+    try {
+      let out: Tensor;
+      if (st.criterion) {
+        if (!(model instanceof PoseModel)) throw new Error('val: the val loss needs a PoseModel (its raw head maps)');
+        [out, raw] = noGrad(() => model.forward(x) as PoseEvalOutput);
+      } else out = model.predict(x);
       try {
-        const out = model.predict(x);
-        try {
-          pred = (await out.data()) as Float32Array;
-          shape = [...out.shape];
-        } finally {
-          out.dispose();
-        }
+        pred = (await out.data()) as Float32Array;
+        shape = [...out.shape];
       } finally {
-        x.dispose();
+        out.dispose();
       }
-      const t2 = performance.now();
-      await opts.onBatch?.(batch);
-      const t2b = performance.now();
-      if (a.save_hybrid) ({ pred, shape } = appendHybridLabels(pred, shape, batch.images, nc));
-      const dets = valNms(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc, agnostic: a.single_cls });
-      if (a.single_cls) for (const d of dets) for (let i = 0; i < d.n; i++) d.data[i * d.cols + 5] = 0;
-      const t3 = performance.now();
-      dt[0] += t1 - t0, dt[1] += t2 - t1, dt[2] += t2b - t2, dt[3] += t3 - t2b;
-
-      batch.images.forEach((im, si) => {
-        seen++;
-        const det = toNative(dets[si], batch.shape, im.ori, im.ratioPad, kptShape);
-        const nl = im.cls.length, npr = det.n;
-        const targetImg = [...new Set(im.cls)];
-        if (npr === 0) {
-          if (nl) {
-            stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
-            if (plots) cm.processBatch(null, im.boxes, im.cls);
-          }
-          return;
-        }
-        let tp: ArrayLike<number> = new Uint8Array(npr * 10), tpP: ArrayLike<number> = tp;
-        if (nl) {
-          tp = matchPredictions(det.cls, im.cls, boxIou(im.boxes, det.boxes));
-          tpP = matchPredictions(det.cls, im.cls, kptIou(im.kpts, det.kpts, oksAreas(im.boxes), sigma, kptShape[1]));
-          if (plots) cm.processBatch(det, im.boxes, im.cls);
-        }
-        for (let i = 0; i < tp.length; i++) stats.tp.push(tp[i]), stats.tpP.push(tpP[i]);
-        stats.conf.push(...det.conf), stats.predCls.push(...det.cls);
-        stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
-        if (a.save_json) jdict.push(...predToJson(det, im.imFile, classMap, kptShape));
-        if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
-      });
-      if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
-      await this.callbacks?.run('on_val_batch_end', this);
-      bar?.update();
+    } catch (e) {
+      if (raw) disposeRaw(raw);
+      throw e;
+    } finally {
+      x.dispose();
     }
-    bar?.close();
+    st.dt[1] += performance.now() - t1;
+    return { pred, shape, raw };
+  }
 
+  /** With a criterion: the batch's five val losses, from the raw maps of the same forward pass (freed here). */
+  async loss(out: ValOutput, batch: ValBatch): Promise<void> {
+    const st = this.st, raw = out.raw;
+    if (!st.criterion || !raw) return;
+    const t2 = performance.now();
+    try {
+      // the loss's temporaries are freed with the scope; only the five numbers come back
+      const items = await tidyAsync(() => noGrad(async () => (await st.criterion!.forward(raw, valBatchTargets(batch))).items.data()));
+      for (let k = 0; k < 5; k++) st.lossSums[k] += items[k];
+      st.lossBatches++;
+    } finally {
+      disposeRaw(raw);
+      out.raw = null;
+    }
+    st.dt[2] += performance.now() - t2;
+  }
+
+  /**
+   * NMS at conf / iou / max_det, multi-label, per image: rows (x1, y1, x2, y2, conf, cls, keypoints...) in input pixels.
+   * save_hybrid: the batch's labels join the candidates first; single_cls: class-agnostic, every class 0.
+   */
+  postprocess(out: ValOutput, batch: ValBatch): Detections[] {
+    const st = this.st, a = this.args;
+    const t2b = performance.now();
+    const { pred, shape } = a.save_hybrid ? appendHybridLabels(out.pred, out.shape, batch.images, st.nc) : out;
+    const dets = nonMaxSuppression(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc: st.nc, multiLabel: true, agnostic: !!a.single_cls });
+    if (a.single_cls) for (const d of dets) for (let i = 0; i < d.n; i++) d.data[i * d.cols + 5] = 0;
+    st.dt[3] += performance.now() - t2b;
+    return dets;
+  }
+
+  /** update_metrics: per image, true positives by box IoU and keypoint OKS, the confusion matrix, JSON and txt records, val_batch plots. */
+  updateMetrics(dets: Detections[], batch: ValBatch, bi: number): void {
+    const st = this.st, a = this.args;
+    const { stats, cm, plots, kptShape, sigma, saveDir, names } = st;
+    batch.images.forEach((im, si) => {
+      st.seen++;
+      const det = toNative(dets[si], batch.shape, im.ori, im.ratioPad, kptShape);
+      const nl = im.cls.length, npr = det.n;
+      const targetImg = [...new Set(im.cls)];
+      if (npr === 0) {
+        if (nl) {
+          stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
+          if (plots) cm.processBatch(null, im.boxes, im.cls);
+        }
+        return;
+      }
+      let tp: ArrayLike<number> = new Uint8Array(npr * 10), tpP: ArrayLike<number> = tp;
+      if (nl) {
+        tp = matchPredictions(det.cls, im.cls, boxIou(im.boxes, det.boxes));
+        tpP = matchPredictions(det.cls, im.cls, kptIou(im.kpts, det.kpts, oksAreas(im.boxes), sigma, kptShape[1]));
+        if (plots) cm.processBatch(det, im.boxes, im.cls);
+      }
+      for (let i = 0; i < tp.length; i++) stats.tp.push(tp[i]), stats.tpP.push(tpP[i]);
+      stats.conf.push(...det.conf), stats.predCls.push(...det.cls);
+      stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
+      if (a.save_json) st.jdict.push(...predToJson(det, im.imFile, st.classMap, kptShape));
+      if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
+    });
+    if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
+  }
+
+  /** get_stats, print_results, the plots and predictions.json; ends the run. */
+  async finalize(): Promise<ValResult> {
+    const st = this.st, a = this.args;
+    const { stats, metrics, cm, nc, names, plots, saveDir, jdict, corrupt, dt } = st;
     // get_stats: metrics only when some box is a true positive, as Ultralytics.
     const ntPerClass = bincount(stats.targetCls, nc), ntPerImage = bincount(stats.targetImg, nc);
     if (stats.tp.some((v) => v)) metrics.process(stats.tp, stats.tpP, stats.conf, stats.predCls, stats.targetCls);
-    const nImages = samples.length;
+    const nImages = st.samples.length;
     metrics.speed = { preprocess: dt[0] / nImages, inference: dt[1] / nImages, loss: dt[2] / nImages, postprocess: dt[3] / nImages };
 
     if (a.verbose) {
-      this.log(formatRow('all', seen, ntPerClass.reduce((s, v) => s + v, 0), metrics.meanResults()));
-      if (!opts.training && nc > 1)
+      this.log(formatRow('all', st.seen, ntPerClass.reduce((s, v) => s + v, 0), metrics.meanResults()));
+      if (!st.training && nc > 1)
         metrics.apClassIndex.forEach((c, i) => this.log(formatRow(names[c], ntPerImage[c], ntPerClass[c], metrics.classResult(i))));
     }
     if (plots && saveDir) {
       plotCurves(metrics, names, saveDir);
       plotConfusion(cm, names, saveDir);
     }
-    if (!opts.training && a.verbose) {
+    if (!st.training && a.verbose) {
       const s = metrics.speed;
       this.log(`Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.loss.toFixed(1)}ms loss, ${s.postprocess.toFixed(1)}ms postprocess per image`);
     }
@@ -243,8 +384,15 @@ export class PoseValidator {
     if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
     if (corrupt.length) this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
     await this.callbacks?.run('on_val_end', this);
-    return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen, nInstances: split.nInstances, saveDir, jdict, corrupt };
+    const loss = st.criterion ? Array.from(st.lossSums, (s) => s / Math.max(st.lossBatches, 1)) : null;
+    this.state = null;
+    return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen: st.seen, nInstances: st.split.nInstances, saveDir, jdict, corrupt, loss };
   }
+}
+
+function disposeRaw([feats, kpt]: PoseTrainOutput): void {
+  feats.forEach((f) => f.dispose());
+  kpt.dispose();
 }
 
 /** A clear error when the model and the data disagree on keypoints or classes. */

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { readImage, type RgbImage } from '../../tasks/data/image.js';
-import { letterbox, pyRound, scaleBoxes, scaleCoords, toCHWFloat, type LetterBoxOptions, type RatioPad } from '../../tasks/data/letterbox.js';
+import { pyRound } from '../../engine/math.js';
+import { letterbox, scaleBoxes, scaleCoords, toCHWFloat, type LetterBoxOptions, type RatioPad } from '../../tasks/data/letterbox.js';
 
 const dir = new URL('../fixtures/images/', import.meta.url).pathname;
 const goldens = JSON.parse(readFileSync(dir + 'cv2_goldens.json', 'utf8'));

@@ -28,7 +28,7 @@ t.test('the folder Ultralytics writes, decoded as IR v11', async (t) => {
   const convs = [...model.stateDict()].filter(([, v]) => v.shape.length === 4).length;
   t.equal(ir.layers.filter((l) => l.type === 'Convolution').length, convs, `${convs} Convolution layers`);
   const consts = ir.layers.filter((l) => l.type === 'Const').map((l) => [Number(l.data.offset), Number(l.data.size)]).sort((a, b) => a[0] - b[0]);
-  t.ok(consts.every(([o, s], k) => k === 0 || o >= consts[k - 1][0] + consts[k - 1][1]), `${consts.length} Const byte ranges, none overlapping`);
+  t.ok(consts.every(([o], k) => k === 0 || o >= consts[k - 1][0] + consts[k - 1][1]), `${consts.length} Const byte ranges, none overlapping`);
   const w0 = (await model.stateDict().get('model.0.conv.weight')!.data()) as Float32Array;
   t.same(Array.from((ir.layers.find((l) => l.name === 'model.0.conv.weight')!.value as Float32Array).slice(0, 8)), Array.from(w0.slice(0, 8)), 'model.0.conv.weight (fused) in the .bin');
   t.same([ir.rtInfo.model_type, ir.rtInfo.pad_value, ir.rtInfo.labels, ir.rtInfo.resize_type], ['YOLOv8', '114', 'person', 'fit_to_window_letterbox'], "rt_info model_info as Ultralytics sets it");

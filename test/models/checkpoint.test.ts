@@ -77,7 +77,7 @@ t.test('our checkpoints round-trip through .pt and .safetensors', async (t) => {
     'm, sd = ck["model"], ck["yolo_ts"]["state_dict"]',
     'print(len(sd), m.yaml["nc"], m.names, m.yaml["kpt_shape"], sd["model.22.cv4.0.2.weight"].shape, sd["model.0.bn.num_batches_tracked"].dtype, float(m.state_dict()["model.3.bn.running_mean"][0]))',
   ].join('\n');
-  let out = '';
+  let out: string;
   try {
     out = execFileSync(py, ['-c', script, join(dir, 'ours.pt')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {

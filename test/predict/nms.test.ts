@@ -1,5 +1,6 @@
 // torchvision.ops.nms and Ultralytics' non_max_suppression on hand-made cases.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { nms, nonMaxSuppression } from '../../tasks/predict/nms.js';
 
 const f = (a: number[]) => Float32Array.from(a);
@@ -62,4 +63,19 @@ t.test('non_max_suppression: batches and bad arguments', async (t) => {
   t.throws(() => nonMaxSuppression(two, [2, 5, 2]), /expected a \(B, 4 \+ nc \+ nm, A\) output, got shape \[2, 5, 2\]/);
   t.throws(() => nonMaxSuppression(one.data, one.shape, { conf: 1.5 }), /invalid confidence threshold 1.5/);
   t.throws(() => nonMaxSuppression(one.data, one.shape, { iou: -1 }), /invalid IoU -1/);
+});
+
+t.test("multiLabel: Ultralytics' non_max_suppression(multi_label=True), as val calls it", async (t) => {
+  // golden: test/fixtures/predict/gen_nms_multilabel.py (3 classes, 2 extra values, 2 images)
+  const g = JSON.parse(readFileSync(new URL('../fixtures/predict/nms_multilabel.json', import.meta.url), 'utf8'));
+  const pred = Float32Array.from(g.pred as number[]);
+  for (const c of g.cases as { conf: number; iou: number; max_det: number; max_nms: number; out: number[][][] }[]) {
+    const got = nonMaxSuppression(pred, g.shape, { conf: c.conf, iou: c.iou, maxDet: c.max_det, maxNms: c.max_nms, nc: g.nc, multiLabel: true });
+    c.out.forEach((want, b) => {
+      t.equal(got[b].n, want.length, `conf ${c.conf} iou ${c.iou} max_det ${c.max_det} max_nms ${c.max_nms}: image ${b} keeps ${want.length}`);
+      t.same(Array.from(got[b].data), want.flat(), 'rows identical (boxes, conf, cls, extras)');
+    });
+  }
+  const single = nonMaxSuppression(pred, g.shape, { conf: 0.001, iou: 0.7, nc: g.nc });
+  t.ok(single[0].n < g.cases[0].out[0].length, 'without multiLabel: one class per anchor, fewer rows');
 });

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, mkdirSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Boxes, Keypoints, Results } from '../../tasks/predict/results.js';
-import { formatG, getSaveDir, imageSavePath, incrementPath, labelPath } from '../../tasks/predict/save.js';
+import { formatG } from '../../tasks/format.js';
+import { getSaveDir, imageSavePath, incrementPath, labelPath } from '../../tasks/predict/save.js';
 
 const f32 = Math.fround;
 function sample(): Results {

@@ -5,9 +5,10 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import * as E from '../../engine/index.js';
 import { Module } from '../../nn/module.js';
-import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, paramGroups, roundHalfEven, scheduleEpoch, warmupIterations } from '../../tasks/train/optimizer.js';
+import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, paramGroups, scheduleEpoch, warmupIterations } from '../../tasks/train/optimizer.js';
+import { roundHalfEven } from '../../engine/math.js';
 import { readResults } from '../../tasks/train/results.js';
-import { formatG } from '../../tasks/val/report.js';
+import { formatG } from '../../tasks/format.js';
 
 const REF = fileURLToPath(new URL('../fixtures/train/train-curve-coco8-n160.csv', import.meta.url));
 

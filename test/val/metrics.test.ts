@@ -3,9 +3,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { apPerClass, boxIou, computeAp, IOU_THRESHOLDS, kptIou, matchPredictions, OKS_SIGMA, oksAreas, PoseMetrics, smooth } from '../../tasks/val/metrics.js';
+import { apPerClass, boxIou, computeAp, IOU_THRESHOLDS, kptIou, matchPredictions, oksAreas, PoseMetrics, smooth } from '../../tasks/val/metrics.js';
 import { ConfusionMatrix } from '../../tasks/val/confusion.js';
 import { assertClose } from '../helpers.js';
+import { OKS_SIGMA } from '../../nn/loss/keypoint_loss.js';
 
 const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/val/metrics_goldens.json'), 'utf8'));
 const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flat(Infinity as 1) as number[] : [a as number]);

@@ -24,7 +24,7 @@ t.test('labels/*.txt agree with predictions.json', async (t) => {
   t.equal(lines.length, json.length, 'one line per detection');
   const { width: W, height: H } = readImage(IMG);
   for (const rec of json.slice(0, 5)) {
-    const [x, y, w, h] = rec.bbox;
+    const [x, , w, h] = rec.bbox;
     const line = lines.find((l) => Math.abs(l[lines[0].length - 1] - rec.score) < 1e-4 && Math.abs(l[1] - (x + w / 2) / W) < 2e-3);
     t.ok(line, `detection with score ${rec.score} is in the txt`);
     if (line) t.ok(Math.abs(line[3] - w / W) < 2e-3 && Math.abs(line[4] - h / H) < 2e-3, 'same size');

@@ -9,7 +9,8 @@ import { cpu, tensor, type Tensor } from '../../engine/index.js';
 import { loadDatasetYaml, loadPoseSplit } from '../../tasks/data/dataset.js';
 import { loadValBatch, rectBatches } from '../../tasks/val/loader.js';
 import { PoseValidator, type ValModel } from '../../tasks/val/validator.js';
-import { formatG, formatRow, headerRow } from '../../tasks/val/report.js';
+import { formatRow, headerRow } from '../../tasks/val/report.js';
+import { formatG } from '../../tasks/format.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/val/coco8-pose');
 const YAML = join(FIX, 'coco8-pose.yaml');
@@ -106,5 +107,5 @@ t.test('bad input: model kpt_shape differs from the data', async (t) => {
 
 t.test("Python's %.3g", async (t) => {
   const cases: [number, string][] = [[0, '0'], [1, '1'], [0.995, '0.995'], [0.0180996, '0.0181'], [0.000379077, '0.000379'], [1.23e-5, '1.23e-05'], [0.99951, '1'], [123.4, '123'], [1234, '1.23e+03']];
-  for (const [v, s] of cases) t.equal(formatG(v), s, `${v}`);
+  for (const [v, s] of cases) t.equal(formatG(v, 3), s, `${v}`);
 });

@@ -20,7 +20,7 @@ export function fuseElementwise(g: Graph): Chain[] {
   const users = g.users();
   const outputs = new Set(g.outputIds());
   const taken = new Set<number>();
-  const sameShape = (a: number, b: number) => g.values[a].shape.map(dimString).join() === g.values[b].shape.map(dimString).join();
+  const sameValueShape = (a: number, b: number) => g.values[a].shape.map(dimString).join() === g.values[b].shape.map(dimString).join();
   const chains: Chain[] = [];
   for (const n of g.nodes) {
     if (taken.has(n.id) || !ELEMENTWISE_OPS.has(n.op) || n.outputs.length !== 1) continue;
@@ -30,7 +30,7 @@ export function fuseElementwise(g: Graph): Chain[] {
       const out = cur.outputs[0];
       if (outputs.has(out) || users[out].length !== 1) break;
       const next = g.nodes[users[out][0]];
-      if (!ELEMENTWISE_OPS.has(next.op) || taken.has(next.id) || !sameShape(next.outputs[0], out)) break;
+      if (!ELEMENTWISE_OPS.has(next.op) || taken.has(next.id) || !sameValueShape(next.outputs[0], out)) break;
       nodes.push(next.id);
       cur = next;
     }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as E from '../../../engine/index.js';
-import { V8PoseLoss, type PoseBatch } from '../../../nn/loss/v8_pose_loss.js';
+import { V8PoseLoss, type BatchTargets } from '../../../nn/loss/v8_pose_loss.js';
 import { assertClose, testDevices } from '../../helpers.js';
 import { hashed, loadFixture } from './fixtures.js';
 
@@ -20,7 +20,7 @@ function heads(c: (typeof CASES)['s1'], device: E.Device, dtype: 'f32' | 'f64' =
   return { feats, kpt };
 }
 
-function batchOf(p: string): PoseBatch {
+function batchOf(p: string): BatchTargets {
   const g = (k: string) => fx.get(`${p}.batch_${k}`).data;
   return { batchIdx: g('batch_idx'), cls: g('cls'), bboxes: g('bboxes'), keypoints: g('keypoints') };
 }
@@ -47,7 +47,7 @@ for (const [p, c] of Object.entries(CASES)) {
 // the box gain at 0 (CIoU's gradient is checked against torch in bbox.test.ts and above).
 t.test('f64 central differences agree with backward, targets frozen', async (t) => {
   const c = { nc: 2, kptShape: [4, 3] as [number, number], imgsz: 32, seed: 5 };
-  const batch: PoseBatch = {
+  const batch: BatchTargets = {
     batchIdx: [0, 1, 1],
     cls: [1, 0, 1],
     bboxes: [0.5, 0.5, 0.6, 0.7, 0.4, 0.45, 0.5, 0.5, 0.6, 0.55, 0.4, 0.5],
