@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { appendHybridLabels } from '../../tasks/val/hybrid.js';
-import { valNms } from '../../tasks/val/postprocess.js';
+import { nonMaxSuppression } from '../../tasks/predict/nms.js';
 import { YOLO } from '../../tasks/yolo.js';
 
 const G = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/longtail/options_goldens.json', import.meta.url)), 'utf8'));
@@ -23,7 +23,7 @@ t.test('labels join the candidates as Ultralytics does; agnostic NMS for single_
       }));
       ({ pred, shape } = appendHybridLabels(pred, shape, images, c.nc));
     }
-    const dets = valNms(pred, shape, { conf: 0.25, iou: 0.5, maxDet: 300, nc: c.nc, agnostic: c.agnostic });
+    const dets = nonMaxSuppression(pred, shape, { conf: 0.25, iou: 0.5, maxDet: 300, nc: c.nc, agnostic: c.agnostic, multiLabel: true });
     dets.forEach((d, b) => {
       const want: number[][] = c.out[b];
       t.equal(d.n, want.length, `nc=${c.nc} agnostic=${c.agnostic} hybrid=${!!c.labels.length} image ${b}: detections`);
