@@ -114,7 +114,7 @@ export class BatchNorm2d extends Module {
 
   private countBatch() {
     const n = this.tensor('num_batches_tracked');
-    if (n.device.type === 'cpu') return void n.storage.array![n.offset]++;
+    if (n.device.type === 'cpu' || n.device.type === 'wasm') return void n.storage.array![n.offset]++;
     if (n.device.type === 'meta') return; // a trace records the batch_norm2d node; the counter is host bookkeeping
     noGrad(() => {
       // i32 + i32 tensor: the scalar form (add_scalar, an f32 alpha) does not type-check in WGSL for i32

@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.js';
 import { wgslType } from '../dtype.js';
 import { fmt, normAxes, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous, eq, mul } from './elementwise.js';
 import { expand, permute, reshape } from './view.js';
 import { arange } from './create.js';
@@ -49,7 +49,7 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
   if (r === 0 && op !== 'sum') throw new Error(`${name}: cannot reduce an empty axis of a tensor of shape ${fmt(x.shape)}`);
   const values = Tensor.empty(kshape, x.dtype, x.device);
   const indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
-  if (x.device.type === 'cpu') {
+  if (onHost(x.device)) {
     const a = src.storage.array!, v = values.storage.array!, ix = indices?.storage.array;
     for (let o = 0; o < outer * inner; o++) {
       const oo = Math.floor(o / inner), ii = o % inner;

@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { metaOp } from '../graph/hook.js';
 import { planeLayout } from './conv2d.js';
@@ -45,7 +45,7 @@ export function upsampleNearest2dBackward(g: Tensor, scale: number | [number, nu
 function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tensor, h: number, w: number, sh: number, sw: number) {
   if (to.numel === 0) return;
   const src = contiguous(from);
-  if (from.device.type === 'cpu') {
+  if (onHost(from.device)) {
     const a = src.storage.array!, b = to.storage.array!;
     const planes = to.shape[0] * to.shape[1], ow = w * sw;
     for (let pl = 0; pl < planes; pl++)

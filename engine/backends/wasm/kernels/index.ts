@@ -1,0 +1,8 @@
+// The kernel module's fragments, in module order. A new kernel family is one import and one entry.
+import type { WatFragment } from '../abi.js';
+import { common } from './common.js';
+import { elementwise } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { copy } from './copy.js';
+
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy];

@@ -1,0 +1,118 @@
+// conv2d on the wasm device: forward, grad-input and grad-weight, each ONE function, as GEMMs over
+// im2col panels. This is the interim path (the plain SIMD `mm` kernel of kernels/matmul.ts and
+// im2col/col2im loops in TS over the memory views); the packed-panel GEMM launcher (gemm.ts) takes
+// these three functions over when it is wired in. All tensors here are contiguous f32 blocks.
+import type { ConvGeometry } from '../../ops/conv2d.js';
+import type { WasmRuntimeImpl } from './runtime.js';
+
+export interface ConvBlock {
+  /** byte offset of element 0 */
+  ptr: number;
+}
+
+const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+
+/** im2col of image n, group gi: col[ck, p] (transposed: colT[p, ck]) for ck = (c, ky, kx), p = (oy, ox) */
+function im2col(x: Float32Array, col: Float32Array, g: ConvGeometry, n: number, gi: number, transposed: boolean) {
+  const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
+  for (let c = 0; c < g.cg; c++) {
+    const plane = ((n * g.c + gi * g.cg + c) * g.h) * g.w;
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++) {
+        const ck = (c * g.kh + ky) * g.kw + kx;
+        for (let oy = 0; oy < g.oh; oy++) {
+          const iy = oy * g.sh - g.ph + ky * g.dh;
+          const rowOk = iy >= 0 && iy < g.h;
+          for (let ox = 0; ox < g.ow; ox++) {
+            const ix = ox * g.sw - g.pw + kx * g.dw;
+            const v = rowOk && ix >= 0 && ix < g.w ? x[plane + iy * g.w + ix] : 0;
+            const p = oy * g.ow + ox;
+            col[transposed ? p * CK + ck : ck * P + p] = v;
+          }
+        }
+      }
+  }
+}
+
+/** gx[n, gi] += col2im(col) */
+function col2im(col: Float32Array, gx: Float32Array, g: ConvGeometry, n: number, gi: number) {
+  const P = g.oh * g.ow;
+  for (let c = 0; c < g.cg; c++) {
+    const plane = ((n * g.c + gi * g.cg + c) * g.h) * g.w;
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++) {
+        const row = ((c * g.kh + ky) * g.kw + kx) * P;
+        for (let oy = 0; oy < g.oh; oy++) {
+          const iy = oy * g.sh - g.ph + ky * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          for (let ox = 0; ox < g.ow; ox++) {
+            const ix = ox * g.sw - g.pw + kx * g.dw;
+            if (ix >= 0 && ix < g.w) gx[plane + iy * g.w + ix] += col[row + oy * g.ow + ox];
+          }
+        }
+      }
+  }
+}
+
+/** C (M, N) = A (M, K) · B (K, N), A read through (sam, sak), rows of C split across threads. */
+export function gemmWasm(rt: WasmRuntimeImpl, a: number, b: number, c: number, M: number, N: number, K: number, sam: number, sak: number, ldb: number, ldc: number, acc: boolean) {
+  const minRows = Math.max(1, Math.ceil(65536 / Math.max(1, N * K)));
+  rt.parallel('mm', [a, b, c, M, N, K, sam, sak, ldb, ldc, acc ? 1 : 0], M, minRows);
+}
+
+/** out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU] */
+export function conv2dWasm(rt: WasmRuntimeImpl, x: ConvBlock, w: ConvBlock, b: ConvBlock | null, out: ConvBlock, g: ConvGeometry, silu: boolean) {
+  const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
+  const direct = isPointwise(g);
+  const tmp = direct ? -1 : rt.alloc(4 * CK * P);
+  try {
+    const xs = rt.f32(x.ptr, g.n * g.c * g.h * g.w), col = direct ? null : rt.f32(tmp, CK * P);
+    for (let n = 0; n < g.n; n++)
+      for (let gi = 0; gi < g.groups; gi++) {
+        if (col) im2col(xs, col, g, n, gi, false);
+        const B = col ? tmp : x.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+        gemmWasm(rt, w.ptr + 4 * gi * g.og * CK, B, out.ptr + 4 * (n * g.o + gi * g.og) * P, g.og, P, CK, CK, 1, P, P, false);
+      }
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+  const total = g.n * g.o * P;
+  if (b) rt.parallel('bc_add', [out.ptr, b.ptr, out.ptr, P, g.o, 0, 0], g.n * g.o, Math.ceil(16384 / P));
+  if (silu) rt.parallel('u_silu', [out.ptr, out.ptr, total, 0, 0], Math.ceil(total / 1024), 16);
+}
+
+/** gx (N, C, H, W) = the transposed convolution of gy (N, O, OH, OW) with w */
+export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvBlock, gx: ConvBlock, g: ConvGeometry) {
+  const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
+  const direct = isPointwise(g);
+  const tmp = direct ? -1 : rt.alloc(4 * CK * P);
+  try {
+    const gxs = rt.f32(gx.ptr, g.n * g.c * g.h * g.w), col = direct ? null : rt.f32(tmp, CK * P);
+    if (col) gxs.fill(0);
+    for (let n = 0; n < g.n; n++)
+      for (let gi = 0; gi < g.groups; gi++) {
+        const C = col ? tmp : gx.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+        // col (CK, P) = W_g^T (CK, og) · gy_g (og, P)
+        gemmWasm(rt, w.ptr + 4 * gi * g.og * CK, gy.ptr + 4 * (n * g.o + gi * g.og) * P, C, CK, P, g.og, 1, CK, P, P, false);
+        if (col) col2im(col, gxs, g, n, gi);
+      }
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+}
+
+/** gw (O, C/groups, kh, kw) = sum over the batch of gy_g (og, P) · im2col(x)^T (P, CK) */
+export function conv2dGradWeightWasm(rt: WasmRuntimeImpl, x: ConvBlock, gy: ConvBlock, gw: ConvBlock, g: ConvGeometry) {
+  const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
+  const tmp = rt.alloc(4 * CK * P);
+  try {
+    const xs = rt.f32(x.ptr, g.n * g.c * g.h * g.w), colT = rt.f32(tmp, CK * P);
+    for (let n = 0; n < g.n; n++)
+      for (let gi = 0; gi < g.groups; gi++) {
+        im2col(xs, colT, g, n, gi, true);
+        gemmWasm(rt, gy.ptr + 4 * (n * g.o + gi * g.og) * P, tmp, gw.ptr + 4 * gi * g.og * CK, g.og, CK, P, P, 1, CK, CK, n > 0);
+      }
+  } finally {
+    rt.free(tmp);
+  }
+}
