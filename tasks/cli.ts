@@ -2,7 +2,7 @@
 // The `yolo` command: `yolo [task] mode key=value ...`, as in Ultralytics.
 import { parseArgs, MODES } from './cfg.js';
 import { packageVersion } from '../engine/paths.js';
-import { releaseDevices } from '../engine/index.js';
+import { parseThreads, releaseDevices } from '../engine/index.js';
 import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
@@ -39,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
   if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
   else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
+  // threads=N: the wasm device's thread count (read from YOLO_THREADS wherever the device is opened)
+  if (overrides.threads != null) process.env.YOLO_THREADS = String(parseThreads(overrides.threads as number | string));
   switch (mode) {
     case 'help':
       console.log(HELP);
