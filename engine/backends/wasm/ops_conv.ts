@@ -12,26 +12,11 @@ export interface ConvBlock {
 
 const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 
-/** im2col of image n, group gi: col[ck, p] (transposed: colT[p, ck]) for ck = (c, ky, kx), p = (oy, ox) */
-function im2col(x: Float32Array, col: Float32Array, g: ConvGeometry, n: number, gi: number, transposed: boolean) {
-  const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
-  for (let c = 0; c < g.cg; c++) {
-    const plane = ((n * g.c + gi * g.cg + c) * g.h) * g.w;
-    for (let ky = 0; ky < g.kh; ky++)
-      for (let kx = 0; kx < g.kw; kx++) {
-        const ck = (c * g.kh + ky) * g.kw + kx;
-        for (let oy = 0; oy < g.oh; oy++) {
-          const iy = oy * g.sh - g.ph + ky * g.dh;
-          const rowOk = iy >= 0 && iy < g.h;
-          for (let ox = 0; ox < g.ow; ox++) {
-            const ix = ox * g.sw - g.pw + kx * g.dw;
-            const v = rowOk && ix >= 0 && ix < g.w ? x[plane + iy * g.w + ix] : 0;
-            const p = oy * g.ow + ox;
-            col[transposed ? p * CK + ck : ck * P + p] = v;
-          }
-        }
-      }
-  }
+/** im2col of image n, group gi into the block at `col`: col[ck, p] (transposed: colT[p, ck]), ck = (c, ky, kx), p = (oy, ox) */
+function im2col(rt: WasmRuntimeImpl, x: number, col: number, g: ConvGeometry, n: number, gi: number, transposed: boolean) {
+  const CK = g.cg * g.kh * g.kw;
+  const plane = x + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+  rt.parallel('im2col', [plane, col, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow, CK, transposed ? 1 : 0], CK, Math.ceil(16384 / (g.oh * g.ow)));
 }
 
 /** gx[n, gi] += col2im(col) */
@@ -66,11 +51,10 @@ export function conv2dWasm(rt: WasmRuntimeImpl, x: ConvBlock, w: ConvBlock, b: C
   const direct = isPointwise(g);
   const tmp = direct ? -1 : rt.alloc(4 * CK * P);
   try {
-    const xs = rt.f32(x.ptr, g.n * g.c * g.h * g.w), col = direct ? null : rt.f32(tmp, CK * P);
     for (let n = 0; n < g.n; n++)
       for (let gi = 0; gi < g.groups; gi++) {
-        if (col) im2col(xs, col, g, n, gi, false);
-        const B = col ? tmp : x.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+        if (!direct) im2col(rt, x.ptr, tmp, g, n, gi, false);
+        const B = !direct ? tmp : x.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
         gemmWasm(rt, w.ptr + 4 * gi * g.og * CK, B, out.ptr + 4 * (n * g.o + gi * g.og) * P, g.og, P, CK, CK, 1, P, P, false);
       }
   } finally {
@@ -106,10 +90,9 @@ export function conv2dGradWeightWasm(rt: WasmRuntimeImpl, x: ConvBlock, gy: Conv
   const P = g.oh * g.ow, CK = g.cg * g.kh * g.kw;
   const tmp = rt.alloc(4 * CK * P);
   try {
-    const xs = rt.f32(x.ptr, g.n * g.c * g.h * g.w), colT = rt.f32(tmp, CK * P);
     for (let n = 0; n < g.n; n++)
       for (let gi = 0; gi < g.groups; gi++) {
-        im2col(xs, colT, g, n, gi, true);
+        im2col(rt, x.ptr, tmp, g, n, gi, true);
         gemmWasm(rt, gy.ptr + 4 * (n * g.o + gi * g.og) * P, tmp, gw.ptr + 4 * gi * g.og * CK, g.og, CK, P, P, 1, CK, CK, n > 0);
       }
   } finally {
