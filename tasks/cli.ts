@@ -36,11 +36,15 @@ async function main(argv: string[]): Promise<number> {
     mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
     if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
   }
+  // threads=N: the wasm device's thread count, an engine setting rather than a mode argument: it
+  // becomes YOLO_THREADS, which the device reads wherever it is opened (an error names threads=)
+  if (overrides.threads != null) {
+    process.env.YOLO_THREADS = String(parseThreads(overrides.threads as number | string));
+    delete overrides.threads;
+  }
   if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
   else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
-  // threads=N: the wasm device's thread count (read from YOLO_THREADS wherever the device is opened)
-  if (overrides.threads != null) process.env.YOLO_THREADS = String(parseThreads(overrides.threads as number | string));
   switch (mode) {
     case 'help':
       console.log(HELP);
