@@ -34,7 +34,7 @@ export class Storage {
     if (device.type === 'wasm') {
       const ptr = device.wasm.alloc(Math.max(size, 1) * 4);
       const array = dtype === 'i32' ? device.wasm.i32(ptr, size) : device.wasm.f32(ptr, size);
-      array.fill(0); // blocks are reused: zero them like the cpu device's fresh arrays
+      device.wasm.zero(ptr, size * 4); // blocks are reused: zero them like the cpu device's fresh arrays
       return new Storage(device, dtype, size, array, null, ptr);
     }
     return new Storage(device, dtype, size, null, device.gpu.createBuffer(Math.max(size, 1) * 4));

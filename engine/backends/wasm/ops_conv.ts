@@ -1,6 +1,6 @@
 // conv2d on the wasm device: forward, grad-input and grad-weight, each ONE function, as GEMMs over
 // im2col panels. This is the interim path (the plain SIMD `mm` kernel of kernels/matmul.ts and
-// im2col/col2im loops in TS over the memory views); the packed-panel GEMM launcher (gemm.ts) takes
+// the im2col/col2im kernels of kernels/im2col.ts); the packed-panel GEMM launcher (gemm.ts) takes
 // these three functions over when it is wired in. All tensors here are contiguous f32 blocks.
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import type { WasmRuntimeImpl } from './runtime.js';
@@ -19,24 +19,10 @@ function im2col(rt: WasmRuntimeImpl, x: number, col: number, g: ConvGeometry, n:
   rt.parallel('im2col', [plane, col, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow, CK, transposed ? 1 : 0], CK, Math.ceil(16384 / (g.oh * g.ow)));
 }
 
-/** gx[n, gi] += col2im(col) */
-function col2im(col: Float32Array, gx: Float32Array, g: ConvGeometry, n: number, gi: number) {
-  const P = g.oh * g.ow;
-  for (let c = 0; c < g.cg; c++) {
-    const plane = ((n * g.c + gi * g.cg + c) * g.h) * g.w;
-    for (let ky = 0; ky < g.kh; ky++)
-      for (let kx = 0; kx < g.kw; kx++) {
-        const row = ((c * g.kh + ky) * g.kw + kx) * P;
-        for (let oy = 0; oy < g.oh; oy++) {
-          const iy = oy * g.sh - g.ph + ky * g.dh;
-          if (iy < 0 || iy >= g.h) continue;
-          for (let ox = 0; ox < g.ow; ox++) {
-            const ix = ox * g.sw - g.pw + kx * g.dw;
-            if (ix >= 0 && ix < g.w) gx[plane + iy * g.w + ix] += col[row + oy * g.ow + ox];
-          }
-        }
-      }
-  }
+/** gx[n, gi] += col2im(col): one task per input channel of the group */
+function col2im(rt: WasmRuntimeImpl, col: number, gx: number, g: ConvGeometry, n: number, gi: number) {
+  const plane = gx + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+  rt.parallel('col2im', [col, plane, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow], g.cg, Math.ceil(16384 / (g.kh * g.kw * g.oh * g.ow)));
 }
 
 /** C (M, N) = A (M, K) · B (K, N), A read through (sam, sak), rows of C split across threads. */
@@ -71,14 +57,13 @@ export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvB
   const direct = isPointwise(g);
   const tmp = direct ? -1 : rt.alloc(4 * CK * P);
   try {
-    const gxs = rt.f32(gx.ptr, g.n * g.c * g.h * g.w), col = direct ? null : rt.f32(tmp, CK * P);
-    if (col) gxs.fill(0);
+    if (!direct) rt.zero(gx.ptr, 4 * g.n * g.c * g.h * g.w);
     for (let n = 0; n < g.n; n++)
       for (let gi = 0; gi < g.groups; gi++) {
-        const C = col ? tmp : gx.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
+        const C = !direct ? tmp : gx.ptr + 4 * (n * g.c + gi * g.cg) * g.h * g.w;
         // col (CK, P) = W_g^T (CK, og) · gy_g (og, P)
         gemmWasm(rt, w.ptr + 4 * gi * g.og * CK, gy.ptr + 4 * (n * g.o + gi * g.og) * P, C, CK, P, g.og, 1, CK, P, P, false);
-        if (col) col2im(col, gxs, g, n, gi);
+        if (!direct) col2im(rt, tmp, gx.ptr, g, n, gi);
       }
   } finally {
     if (tmp >= 0) rt.free(tmp);

@@ -1,6 +1,7 @@
 // Strided copy at rank 4 (views collapse to at most 4 dims first): contiguous(), writes into views,
 // concat. One task per row of the innermost dim; a contiguous innermost dim on both sides is one
 // memory.copy.
+//   zero(p, bytes)   memory.fill, for fresh tensors
 //   copy4(src, dst, d0, d1, d2, d3, s0, s1, s2, s3, o0, o1, o2, o3, t0, t1)   (element strides)
 import type { WatFragment } from '../abi.js';
 
@@ -8,7 +9,9 @@ const g = (n: string) => `(local.get $${n})`;
 
 export const copy: WatFragment = {
   name: 'copy',
-  wat: () => `  (func (export "copy4") (param $src i32) (param $dst i32) (param $d0 i32) (param $d1 i32) (param $d2 i32) (param $d3 i32)
+  wat: () => `  (func (export "zero") (param $p i32) (param $bytes i32)
+    (memory.fill (local.get $p) (i32.const 0) (local.get $bytes)))
+  (func (export "copy4") (param $src i32) (param $dst i32) (param $d0 i32) (param $d1 i32) (param $d2 i32) (param $d3 i32)
       (param $s0 i32) (param $s1 i32) (param $s2 i32) (param $s3 i32) (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32)
       (param $t0 i32) (param $t1 i32)
     (local $r i32) (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $sp i32) (local $dp i32) (local $j i32)

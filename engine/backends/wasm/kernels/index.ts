@@ -4,7 +4,7 @@ import { common } from './common.js';
 import { elementwise } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { copy } from './copy.js';
-import { im2col } from './im2col.js';
+import { col2im, im2col } from './im2col.js';
 import { reduce } from './reduce.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, reduce];
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, col2im, reduce];
