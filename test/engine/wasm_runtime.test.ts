@@ -101,3 +101,15 @@ t.test('threads= errors name the option; device=wasm and the device line', async
   t.match(E.describeDevice(d), /^wasm \(SIMD.*2 threads/);
   E.releaseDevices();
 });
+
+t.test('inference-only kernels (no autograd): max_pool2d without indices matches the cpu reference', async (t) => {
+  const d = await E.getDevice('wasm', { threads: 2 });
+  t.teardown(E.releaseDevices);
+  E.manualSeed(5);
+  const host = E.randn([2, 3, 13, 11]).dataSync();
+  host[7] = NaN; // NaN wins its windows, as in the reference
+  for (const opts of [{ kernelSize: 5, stride: 1, padding: 2 }, { kernelSize: 3, stride: 2, padding: 1 }, { kernelSize: 2, dilation: 2 }] as E.MaxPool2dOptions[]) {
+    const run = (dev: E.Device) => E.noGrad(() => E.maxPool2d(E.tensor(host, [2, 3, 13, 11], { device: dev }), opts));
+    assertClose(t, await run(d).data(), await run(E.cpu).data(), `maxPool2d ${JSON.stringify(opts)} wasm vs cpu`, 0, 0);
+  }
+});

@@ -6,5 +6,6 @@ import { matmul } from './matmul.js';
 import { copy } from './copy.js';
 import { col2im, im2col } from './im2col.js';
 import { reduce } from './reduce.js';
+import { maxPool2d } from './max_pool2d.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, col2im, reduce];
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, col2im, reduce, maxPool2d];
