@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadKernelBinary } from './build.js';
+import type { WasmRuntime } from './abi.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: wasm32's whole address space
@@ -65,7 +66,7 @@ interface WorkerSlot {
   lastError: string;
 }
 
-export class WasmRuntimeImpl {
+export class WasmRuntimeImpl implements WasmRuntime {
   readonly memory: WebAssembly.Memory;
   readonly exports: Record<string, (...a: number[]) => number>;
   private readonly names: string[];
