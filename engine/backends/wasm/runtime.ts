@@ -114,6 +114,7 @@ export class WasmRuntimeImpl implements WasmRuntime {
         worker.once('error', reject);
       }));
       worker.on('message', (m) => { if (m !== 'ready') slot.lastError = String(m); });
+      worker.on('error', (e) => { slot.lastError = String(e); }); // kernel traps are caught inside; this is the worker itself failing
       this.workers.push(slot);
     }
     await Promise.all(ready);
