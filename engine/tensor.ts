@@ -9,7 +9,11 @@ import type { GradFn } from './autograd.js';
 import { hostRead } from './graph/hook.js';
 import * as ops from './ops/index.js';
 
-/** Memory of one tensor or of several views: a TypedArray on cpu, a GPUBuffer on webgpu. */
+/**
+ * Memory of one tensor or of several views: a TypedArray on cpu, a GPUBuffer on webgpu, a block
+ * [ptr, ptr + 4 * size) of the shared WebAssembly.Memory on wasm (with `array` a view over it, so
+ * host loops read and write it in place).
+ */
 export class Storage {
   private refs = 0;
   constructor(
@@ -19,14 +23,21 @@ export class Storage {
     readonly size: number,
     public array: TypedArray | null,
     public buffer: GPUBuffer | null,
+    /** wasm: byte offset of the block in the device's memory (-1 elsewhere) */
+    public ptr = -1,
   ) {}
 
   static alloc(device: Device, dtype: DType, size: number): Storage {
     if (device.type === 'cpu') return new Storage(device, dtype, size, allocArray(dtype, size), null);
     if (device.type === 'meta') return new Storage(device, dtype, size, null, null); // shapes only
-    if (dtype === 'f64') throw new Error('f64 tensors exist only on the cpu device (WGSL has no f64)');
-    const gpu = (device as WebGPUDevice).gpu;
-    return new Storage(device, dtype, size, null, gpu.createBuffer(Math.max(size, 1) * 4));
+    if (dtype === 'f64') throw new Error(`f64 tensors exist only on the cpu device (${device.type === 'wasm' ? 'the wasm kernels are f32' : 'WGSL has no f64'})`);
+    if (device.type === 'wasm') {
+      const ptr = device.wasm.alloc(Math.max(size, 1) * 4);
+      const array = dtype === 'i32' ? device.wasm.i32(ptr, size) : device.wasm.f32(ptr, size);
+      device.wasm.zero(ptr, size * 4); // blocks are reused: zero them like the cpu device's fresh arrays
+      return new Storage(device, dtype, size, array, null, ptr);
+    }
+    return new Storage(device, dtype, size, null, device.gpu.createBuffer(Math.max(size, 1) * 4));
   }
 
   retain() {
@@ -36,6 +47,8 @@ export class Storage {
   release() {
     if (--this.refs > 0) return;
     if (this.buffer) (this.device as WebGPUDevice).gpu.releaseBuffer(this.buffer);
+    if (this.ptr >= 0 && this.device.type === 'wasm') this.device.wasm.free(this.ptr);
+    this.ptr = -1;
     this.buffer = null;
     this.array = null;
   }
@@ -64,7 +77,7 @@ export class Tensor {
   ) {
     storage.retain();
     trackTensor(this);
-    if (storage.buffer) finalizer.register(this, storage, this);
+    if (storage.buffer || storage.ptr >= 0) finalizer.register(this, storage, this);
   }
 
   /** A new uninitialized contiguous tensor. */
@@ -119,18 +132,18 @@ export class Tensor {
 
   private async readData(): Promise<TypedArray> {
     this.assertAlive('data');
-    if (this.device.type === 'cpu') return this.readCpu();
+    if (this.device.type === 'cpu' || this.device.type === 'wasm') return this.readCpu();
     const src = this.isContiguous ? this : ops.contiguous(this);
     const bytes = await (this.device as WebGPUDevice).gpu.read(src.storage.buffer!, src.offset * 4, this.numel * 4);
     if (src !== this) src.dispose();
     return this.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
   }
 
-  /** Synchronous read, cpu device only (the reference backend and tests use it). */
+  /** Synchronous read, cpu and wasm devices only (the reference backend and tests use it). */
   dataSync(): TypedArray {
     this.assertAlive('dataSync');
     if (this.device.type === 'meta') hostRead(this, 'dataSync');
-    if (this.device.type !== 'cpu') throw new Error('dataSync: only for cpu tensors; use `await t.data()` on webgpu');
+    if (this.device.type !== 'cpu' && this.device.type !== 'wasm') throw new Error('dataSync: only for cpu and wasm tensors; use `await t.data()` on webgpu');
     return this.readCpu();
   }
 

@@ -114,7 +114,7 @@ export class BatchNorm2d extends Module {
 
   private countBatch() {
     const n = this.tensor('num_batches_tracked');
-    if (n.device.type === 'cpu') return void n.storage.array![n.offset]++;
+    if (n.device.type === 'cpu' || n.device.type === 'wasm') return void n.storage.array![n.offset]++;
     if (n.device.type === 'meta') return; // a trace records the batch_norm2d node; the counter is host bookkeeping
     noGrad(() => {
       const next = add(n, 1);

@@ -24,7 +24,7 @@ import { EXPORT_KEYS } from './export/cli.js';
 export type Mode = 'train' | 'val' | 'predict' | 'track' | 'export' | 'benchmark';
 type Overrides = Record<string, unknown>;
 
-const ALWAYS = ['task', 'mode', 'cfg', 'model', 'device', 'verbose'];
+const ALWAYS = ['task', 'mode', 'cfg', 'model', 'device', 'verbose', 'threads']; // threads: the wasm device's (engine/device.ts)
 
 /** The keys Ultralytics 8.2.82 reads in each mode (its engine/*.py, models/yolo/pose/*.py, data/build.py). */
 const ULTRALYTICS_KEYS: Record<Mode, string[]> = {

@@ -3,13 +3,14 @@
 // the features and limits the engine uses, ffmpeg (video sources), and each runtime dependency
 // beside the range package.json asks for.
 //
-// Imports: engine/paths, ./settings, node.
+// Imports: engine/paths, engine/device, ./settings, node.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem, platform, release, arch, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../engine/paths.js';
+import { describeDevice, getDevice, openWasm } from '../engine/device.js';
 import { settingsFile } from './settings.js';
 
 const GB = 1024 ** 3;
@@ -51,8 +52,11 @@ export async function checksReport(): Promise<string> {
     try { return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''; } catch { return ''; }
   })();
   const ff = ffmpegVersion();
+  // the device a run without device= gets, and the wasm device's build (SIMD, relaxed FMA, threads)
+  const dflt = await getDevice().then(describeDevice, (e: Error) => `none: ${e.message}`);
+  const wasm = await openWasm().then((d) => `✅ ${d.name} (threads= or YOLO_THREADS to change)`, (e: Error) => `❌ ${e.message}`);
   const lines = [
-    `yolo-ts ${pkg.version} 🚀 Node-${process.versions.node} ${a ? `webgpu (${a.name})` : 'cpu (TypeScript reference)'}`,
+    `yolo-ts ${pkg.version} 🚀 Node-${process.versions.node} ${dflt}`,
     `Setup complete ✅ (${cpu.length} CPUs, ${ram.toFixed(1)} GB RAM, ${(diskTotal - diskFree).toFixed(1)}/${diskTotal.toFixed(1)} GB disk)`,
     '',
     row('OS', `${platform()}-${release()}-${arch()}${osName ? ` (${osName})` : ''}`),
@@ -62,12 +66,13 @@ export async function checksReport(): Promise<string> {
     row('Disk', `${diskFree.toFixed(1)} GB free of ${diskTotal.toFixed(1)} GB`),
     row('CPU', cpu[0]?.model?.trim() ?? 'unknown'),
     row('Settings', settingsFile()),
-    row('WebGPU adapter', a ? a.name : 'none: the engine runs on the cpu backend (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'),
+    row('WebGPU adapter', a ? a.name : 'none (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'),
   ];
   if (a) {
     for (const f of ['shader-f16', 'subgroups']) lines.push(row(`  ${f}`, a.features.includes(f) ? '✅' : '❌ (not offered by this adapter)'));
     for (const [k, v] of Object.entries(a.limits)) lines.push(row(`  ${k}`, String(v)));
   }
+  lines.push(row('WebAssembly', wasm), row('Default device', dflt));
   lines.push(row('ffmpeg', ff ? `✅ ${ff}` : '❌ not found (needed for video sources; apt-get install ffmpeg)'), '');
   for (const [name, range] of Object.entries(pkg.dependencies as Record<string, string>)) {
     const v = installedVersion(name);

@@ -2,7 +2,7 @@
 // The `yolo` command: `yolo [task] mode key=value ...`, as in Ultralytics.
 import { parseArgs, MODES } from './cfg.js';
 import { packageVersion } from '../engine/paths.js';
-import { releaseDevices } from '../engine/index.js';
+import { parseThreads, releaseDevices } from '../engine/index.js';
 import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
@@ -35,6 +35,12 @@ async function main(argv: string[]): Promise<number> {
     overrides = applyCfgFile(overrides) as typeof overrides;
     mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
     if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
+  }
+  // threads=N: the wasm device's thread count, an engine setting rather than a mode argument: it
+  // becomes YOLO_THREADS, which the device reads wherever it is opened (an error names threads=)
+  if (overrides.threads != null) {
+    process.env.YOLO_THREADS = String(parseThreads(overrides.threads as number | string));
+    delete overrides.threads;
   }
   if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
   else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);

@@ -12,7 +12,7 @@
 // Imports: engine, models, ./predict, ./download, ./export.
 
 import { extname } from 'node:path';
-import { getDevice, type Device } from '../engine/index.js';
+import { describeDevice, getDevice, type Device } from '../engine/index.js';
 import type { CheckpointMeta } from '../engine/io/torch_pt.js';
 import { modelFromCheckpoint, readPoseCheckpoint, savePoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
@@ -204,7 +204,7 @@ export class YOLO {
     if (fresh && (args.verbose ?? true)) {
       // as Ultralytics' select_device and AutoBackend's fuse(verbose=True) print on first use
       const dev = this.device!;
-      console.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+      console.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
       console.log(model.info(640, { verbose: false }).line);
     }
     if (args.half) args = { ...args, half: resolveHalf(args.half, this.device!) }; // FP32, with a warning naming why

@@ -5,18 +5,20 @@ import { cpu, getDevice, openWebGPU, releaseDevices, tensor, mul, sum, noGrad, t
 import { random, randomNormal } from '../engine/random.js';
 
 /**
- * The devices to test: cpu and webgpu. Without an adapter the webgpu half is skipped with a
- * note, except under CI (CI=true), where a missing adapter fails the suite.
+ * The devices to test: cpu and webgpu, plus wasm when `wasm: true` (the op and nn tests ask for it;
+ * the model-sized tests keep to one fast device). Without an adapter the webgpu half is skipped
+ * with a note, except under CI (CI=true), where a missing adapter fails the suite.
  */
-export async function testDevices(t: Test): Promise<Device[]> {
+export async function testDevices(t: Test, opts: { wasm?: boolean } = {}): Promise<Device[]> {
   const gpu = await openWebGPU();
   t.teardown(releaseDevices);
+  const wasm = opts.wasm ? [await getDevice('wasm')] : [];
   if (!gpu) {
     if (process.env.CI) throw new Error('no WebGPU adapter under CI: .ci/run must install lavapipe (mesa-vulkan-drivers from bookworm-backports)');
     t.comment('no WebGPU adapter: testing the cpu device only');
-    return [cpu];
+    return [cpu, ...wasm];
   }
-  return [cpu, await getDevice('webgpu')];
+  return [cpu, await getDevice('webgpu'), ...wasm];
 }
 
 export interface InputSpec {

@@ -61,6 +61,7 @@ export class Executor {
   constructor(readonly plan: Plan, readonly device: Device, weights: WeightCache) {
     const g = plan.graph;
     if (device.type === 'meta') throw new Error('compile: the meta device runs nothing');
+    if (device.type === 'wasm') throw new Error('compile: the wasm device has no compiled plan yet; its forward runs eager (the default on wasm)');
     this.inputIds = [...g.inputs];
     this.outputIds = g.outputIds();
     for (const size of plan.slots) this.holders.push(keep(new Tensor(Storage.alloc(device, 'f32', Math.max(size, 1)), [Math.max(size, 1)])));

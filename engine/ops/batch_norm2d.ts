@@ -11,7 +11,7 @@ import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
 import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { assign, clone, contiguous } from './elementwise.js';
 
 export interface BatchNorm2dOptions {
@@ -48,12 +48,12 @@ export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: T
   const update = training && !!runningMean;
   // Both running buffers are bound writable; Dawn refuses one buffer in two writable slots, so
   // buffers carved from one arena are updated through a scratch copy of the variance.
-  const rvWork = runningVar && runningMean && runningVar.storage === runningMean.storage && x.device.type !== 'cpu' ? clone(runningVar) : runningVar;
+  const rvWork = runningVar && runningMean && runningVar.storage === runningMean.storage && !onHost(x.device) ? clone(runningVar) : runningVar;
   const params = {
     ...geo, training: training ? 1 : 0, update_running: update ? 1 : 0, has_weight: wt ? 1 : 0, has_bias: bs ? 1 : 0,
     off_rm: runningMean?.offset ?? 0, off_rv: rvWork?.offset ?? 0, eps, momentum,
   };
-  if (x.device.type === 'cpu') forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
+  if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
   else if (y.numel > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;
     const file = 'batch_norm2d.wgsl';
@@ -129,7 +129,7 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
   const params = { ...geo, training: training ? 1 : 0, update_running: 0, has_weight: 0, has_bias: 0, off_rm: 0, off_rv: 0, eps: 0, momentum: 0 };
   const xs = contiguous(x), gs = contiguous(gy);
   const gx = wantGx ? Tensor.empty(x.shape, x.dtype, x.device) : null;
-  if (x.device.type === 'cpu') backwardCpu(xs, gs, chan, gx, params);
+  if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;
     const file = 'batch_norm2d.wgsl';

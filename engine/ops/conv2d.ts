@@ -10,6 +10,7 @@ import { fmt } from '../shape.js';
 import { needsGrad, noGrad, record } from '../autograd.js';
 import { tidy } from '../memory.js';
 import type { WebGPUDevice } from '../device.js';
+import { conv2dGradInputWasm, conv2dGradWeightWasm, conv2dWasm } from '../backends/wasm/ops_conv.js';
 import { gemmLaunch } from '../backends/kernel_variants.js';
 import { assign, contiguous, silu } from './elementwise.js';
 import { zeros } from './create.js';
@@ -78,7 +79,10 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
     return metaOp('conv2d', [x, w, b], { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups, act }, out);
   if (out.numel > 0) {
     if (x.device.type === 'cpu') conv2dCpu(x.dataSync(), w.dataSync(), b ? b.dataSync() : null, out.storage.array!, g, act === 'silu');
-    else conv2dGpu(x, w, b ?? null, out, g, act === 'silu');
+    else if (x.device.type === 'wasm') {
+      const rt = x.device.wasm;
+      withBlocks([x, w, b ?? null], ([xb, wb, bb]) => conv2dWasm(rt, xb!, wb!, bb, { ptr: out.storage.ptr }, g, act === 'silu'));
+    } else conv2dGpu(x, w, b ?? null, out, g, act === 'silu');
   }
   const inputs = b ? [x, w, b] : [x, w];
   return record(out, 'conv2d', inputs, (gy) => [
@@ -97,7 +101,10 @@ export function conv2dGradInput(gy: Tensor, w: Tensor, inputShape: readonly numb
   const gx = Tensor.empty([g.n, g.c, g.h, g.w], gy.dtype, gy.device);
   if (gx.numel === 0) return gx;
   if (gy.device.type === 'cpu') convBackwardCpu('input', gy.dataSync(), w.dataSync(), gx.storage.array!, g);
-  else gradInputGpu(gy, w, gx, g);
+  else if (gy.device.type === 'wasm') {
+    const rt = gy.device.wasm;
+    withBlocks([gy, w], ([gb, wb]) => conv2dGradInputWasm(rt, gb!, wb!, { ptr: gx.storage.ptr }, g));
+  } else gradInputGpu(gy, w, gx, g);
   return gx;
 }
 
@@ -112,7 +119,22 @@ export function conv2dGradWeight(x: Tensor, gy: Tensor, weightShape: readonly nu
     convBackwardCpu('weight', gy.dataSync(), x.dataSync(), gw.storage.array!, g);
     return gw;
   }
+  if (gy.device.type === 'wasm') {
+    const gw = Tensor.empty([...weightShape], x.dtype, x.device), rt = gy.device.wasm;
+    withBlocks([x, gy], ([xb, gb]) => conv2dGradWeightWasm(rt, xb!, gb!, { ptr: gw.storage.ptr }, g));
+    return gw;
+  }
   return gradWeightGpu(x, gy, g);
+}
+
+/** wasm: the tensors as contiguous blocks (a copy where a view is strided), freed after fn */
+function withBlocks(ts: (Tensor | null)[], fn: (blocks: ({ ptr: number } | null)[]) => void) {
+  const cs = ts.map((t) => (t && !(t.isContiguous && t.offset === 0) ? noGrad(() => contiguous(t)) : t));
+  try {
+    fn(cs.map((t) => (t ? { ptr: t.storage.ptr + 4 * t.offset } : null)));
+  } finally {
+    cs.forEach((c, i) => c !== ts[i] && c?.dispose());
+  }
 }
 
 // ---- cpu reference: direct loops; accumulates in doubles, rounds once on store -------------

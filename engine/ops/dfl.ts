@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { mul, sub } from './elementwise.js';
 import { reshape } from './view.js';
 import { arange } from './create.js';
@@ -26,7 +26,7 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
   if (x.device.type === 'meta') return metaOp('dfl', [x], { regMax }, out);
   const [stB, stC, stA] = x.strides;
   if (out.numel > 0) {
-    if (x.device.type === 'cpu') dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);
+    if (onHost(x.device)) dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       gpu.dispatch(

@@ -5,6 +5,7 @@ import { promote, wgslType, type DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguous, numel, stridedIndices, sameShape } from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
+import { pointwiseWasm } from '../backends/wasm/ops_elementwise.js';
 import { sumTo } from './reduce.js';
 import { full, zerosLike } from './create.js';
 import { metaOp } from '../graph/hook.js';
@@ -127,7 +128,10 @@ export function pointwise(op: string, inputs: Tensor[], opts: { alpha?: number; 
   // Scalars reach the GPU as f32; round them the same way on cpu so both devices agree exactly.
   const f32 = inputs.every((t) => t.dtype !== 'f64');
   if (device.type === 'cpu') runCpu(row, inputs, out, shape, f32 ? Math.fround(alpha) : alpha, f32 ? Math.fround(beta) : beta);
-  else runGpu(op, row, inputs, out, shape, alpha, beta);
+  else if (device.type === 'wasm') {
+    // SIMD kernels for contiguous and per-channel layouts; the cpu loop over the memory views for the rest
+    if (!pointwiseWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta))) runCpu(row, inputs, out, shape, Math.fround(alpha), Math.fround(beta));
+  } else runGpu(op, row, inputs, out, shape, alpha, beta);
   return out;
 }
 

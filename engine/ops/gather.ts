@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 import { metaOp } from '../graph/hook.js';
 import { fmt, normAxis, stridedIndices } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { zeros } from './create.js';
 import { scatterAddInto } from './scatter_add.js';
 
@@ -67,7 +67,7 @@ export function gatherRaw(op: string, x: Tensor, ax: number, index: Tensor, chec
   const n = index.numel;
   if (n === 0) return out;
   const dim = x.shape[ax];
-  if (x.device.type === 'cpu') {
+  if (onHost(x.device)) {
     const j = index.dataSync(); // row-major over the index (= output) shape
     if (checkRange) checkIndexRange(op, j, dim, ax, x, index);
     // Offsets of x at the index's coordinates with the axis coordinate 0; the index adds j * stride.

@@ -7,6 +7,7 @@ import type { TypedArray } from '../dtype.js';
 import { broadcastShapes, fmt, numel, sameShape } from '../shape.js';
 import { noGrad, record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
+import { matmulWasm } from '../backends/wasm/ops_matmul.js';
 import { gemmLaunch } from '../backends/kernel_variants.js';
 import { contiguous } from './elementwise.js';
 import { sumTo } from './reduce.js';
@@ -34,7 +35,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (out.numel > 0) {
     const A = batchView(a, batch), B = batchView(b, batch);
     if (a.device.type === 'cpu') matmulCpu(A, B, out.storage.array!, numel(batch), M, N, K);
-    else matmulGpu(A, B, out, numel(batch), M, N, K);
+    else if (a.device.type === 'wasm') {
+      // the kernel reads B's rows contiguously: a copy when its columns are strided
+      const Bc = B.strides[2] === 1 || N === 1 ? B : noGrad(() => contiguous(B));
+      matmulWasm(a.device.wasm, { ptr: A.storage.ptr + 4 * A.offset, strides: A.strides }, { ptr: Bc.storage.ptr + 4 * Bc.offset, strides: [Bc.shape[0] === 1 ? 0 : Bc.strides[0], Bc.strides[1], Bc.strides[2]] }, out.storage.ptr, numel(batch), M, N, K);
+      if (Bc !== B) Bc.dispose();
+    } else matmulGpu(A, B, out, numel(batch), M, N, K);
     for (const [v, t] of [[A, a], [B, b]]) if (v !== t) v.dispose();
   }
   return record(out, 'matmul', [a, b], (g) => [

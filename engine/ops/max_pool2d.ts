@@ -11,7 +11,7 @@ import { fmt } from '../shape.js';
 import type { TypedArray } from '../dtype.js';
 import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 
 export interface MaxPool2dOptions {
@@ -73,7 +73,10 @@ export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions, withIndi
   const values = Tensor.empty([n, c, oh, ow], x.dtype, x.device);
   const indices = withIndices || needsGrad(x) ? Tensor.empty([n, c, oh, ow], 'i32', x.device) : null;
   if (values.numel > 0) {
-    if (x.device.type === 'cpu') poolCpu(src.storage.array!, values.storage.array!, indices?.storage.array ?? null, n * c, h, w, oh, ow, g);
+    if (x.device.type === 'wasm' && !indices && x.dtype === 'f32') {
+      // inference (no indices): the SIMD kernel, one task per plane
+      x.device.wasm.parallel('maxpool', [src.storage.ptr + 4 * src.offset, values.storage.ptr, h, w, oh, ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw], n * c, Math.ceil(4096 / (oh * ow)));
+    } else if (onHost(x.device)) poolCpu(src.storage.array!, values.storage.array!, indices?.storage.array ?? null, n * c, h, w, oh, ow, g);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       gpu.dispatch(
@@ -107,7 +110,7 @@ export function maxPool2dBackward(gy: Tensor, indices: Tensor, inputShape: reado
   const gs = contiguous(gy), is = contiguous(indices);
   const gx = Tensor.empty([n, c, h, w], gy.dtype, gy.device);
   if (gx.numel > 0) {
-    if (gy.device.type === 'cpu') {
+    if (onHost(gy.device)) {
       // Scatter in output order: the same per-input summation order as the GPU gather.
       const a = gs.storage.array!, ix = is.storage.array!, b = gx.storage.array!;
       b.fill(0);

@@ -5,7 +5,8 @@ import { Tensor } from '../tensor.js';
 import { wgslType } from '../dtype.js';
 import { fmt, normAxes, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
+import { sumWasm } from '../backends/wasm/ops_reduce.js';
 import { contiguous, eq, mul } from './elementwise.js';
 import { expand, permute, reshape } from './view.js';
 import { arange } from './create.js';
@@ -49,7 +50,9 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
   if (r === 0 && op !== 'sum') throw new Error(`${name}: cannot reduce an empty axis of a tensor of shape ${fmt(x.shape)}`);
   const values = Tensor.empty(kshape, x.dtype, x.device);
   const indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
-  if (x.device.type === 'cpu') {
+  if (x.device.type === 'wasm' && op === 'sum' && sumWasm(x.device.wasm, src, values, outer, r, inner, scale)) {
+    // SIMD, threaded (sums only; max/min with their indices run the loop below)
+  } else if (onHost(x.device)) {
     const a = src.storage.array!, v = values.storage.array!, ix = indices?.storage.array;
     for (let o = 0; o < outer * inner; o++) {
       const oo = Math.floor(o / inner), ii = o % inner;

@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { contiguousStrides, sameShape, stridedIndices } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { assign, pointwise } from './elementwise.js';
 import { narrow } from './view.js';
 import { zeros } from './create.js';
@@ -51,7 +51,7 @@ export function scatterAddInto(op: string, out: Tensor, ax: number, index: Tenso
   const dim = out.shape[ax];
   // Offsets into out at the index's coordinates with the axis coordinate 0; the index adds j * stride.
   const st = contiguousStrides(out.shape);
-  if (out.device.type === 'cpu') {
+  if (onHost(out.device)) {
     const j = index.dataSync(); // row-major over the index shape
     checkIndexRange(op, j, dim, ax, out, index);
     const axisStride = st[ax];

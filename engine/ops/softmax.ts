@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { fmt, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous, exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { metaOp } from '../graph/hook.js';
@@ -39,7 +39,7 @@ function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
   const outer = numel(shape.slice(0, ax)), r = shape[ax], inner = numel(shape.slice(ax + 1));
   const y = Tensor.empty(x.shape, x.dtype, x.device);
   if (outer * r * inner > 0) {
-    if (x.device.type === 'cpu') softmaxCpu(src.storage.array!, y.storage.array!, src.offset, outer, r, inner, log);
+    if (onHost(x.device)) softmaxCpu(src.storage.array!, y.storage.array!, src.offset, outer, r, inner, log);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       const wide = r >= WIDE_ROWS;

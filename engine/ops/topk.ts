@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.js';
 import { metaOp } from '../graph/hook.js';
 import { fmt, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { zeros } from './create.js';
 import { scatterAddInto } from './scatter_add.js';
@@ -28,7 +28,7 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): { values:
   const outer = numel(x.shape.slice(0, ax)), inner = numel(x.shape.slice(ax + 1));
   if (outer * k * inner > 0) {
     const src = contiguous(x);
-    if (x.device.type === 'cpu') topkCpu(src.storage.array!, values.storage.array!, indices.storage.array!, outer, r, inner, k, largest);
+    if (onHost(x.device)) topkCpu(src.storage.array!, values.storage.array!, indices.storage.array!, outer, r, inner, k, largest);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       const wg = r <= 64 ? 64 : 256; // short rows: fewer idle threads

@@ -4,7 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
-import type { WebGPUDevice } from '../device.js';
+import { copyWasm } from '../backends/wasm/ops_elementwise.js';
+import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { metaOp } from '../graph/hook.js';
 import { planeLayout } from './conv2d.js';
@@ -45,7 +46,13 @@ export function upsampleNearest2dBackward(g: Tensor, scale: number | [number, nu
 function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tensor, h: number, w: number, sh: number, sw: number) {
   if (to.numel === 0) return;
   const src = contiguous(from);
-  if (from.device.type === 'cpu') {
+  if (entry === 'upsample' && from.device.type === 'wasm') {
+    // a broadcast copy: src seen as (planes * h, sh, w, sw) with strides (w, 0, 1, 0)
+    const shape = [to.shape[0] * to.shape[1] * h, sh, w, sw];
+    const views = [new Tensor(src.storage, shape, [w, 0, 1, 0], src.offset), new Tensor(to.storage, shape)];
+    copyWasm(from.device.wasm, views[0], views[1], shape);
+    for (const v of views) v.dispose(); // views only: the storages keep their other owners
+  } else if (onHost(from.device)) {
     const a = src.storage.array!, b = to.storage.array!;
     const planes = to.shape[0] * to.shape[1], ow = w * sw;
     for (let pl = 0; pl < planes; pl++)

@@ -179,7 +179,7 @@ export class Predictor {
 
   /** Ultralytics warms GPU models up with one forward so the first image is not charged pipeline compiles. */
   private async warmup() {
-    if (this.warmedUp || this.device.type === 'cpu') return;
+    if (this.warmedUp || this.device.type === 'cpu' || this.device.type === 'wasm') return; // no pipelines to compile on the host devices
     this.warmedUp = true;
     const x = tensor(new Float32Array(3 * this.imgsz[0] * this.imgsz[1]), [1, 3, ...this.imgsz], { device: this.device });
     try {

@@ -11,7 +11,7 @@
 
 import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, getDevice, manualSeed, tensor, tidyAsync, WebGPUDevice, type Device, type Tensor } from '../../engine/index.js';
+import { backward, describeDevice, getDevice, manualSeed, tensor, tidyAsync, WebGPUDevice, type Device, type Tensor } from '../../engine/index.js';
 import { getRngState, setRngState } from '../../engine/random.js';
 import { packageVersion } from '../../engine/paths.js';
 import { PoseModel } from '../../models/yolov8_pose.js';
@@ -151,7 +151,7 @@ export class PoseTrainer {
     const a = this.args;
     this.device = await getDevice(a.device ?? undefined);
     const dev = this.device;
-    this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+    this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
     manualSeed(a.seed + 1); // init_seeds(seed + 1 + RANK)
     this.saveDir = this.resumeFrom && a.save_dir ? a.save_dir : getSaveDir({ project: a.project, name: a.name, existOk: a.exist_ok, mode: 'train' });
     a.name = this.saveDir.split(/[\\/]/).pop() ?? a.name;
@@ -408,7 +408,7 @@ export class PoseTrainer {
       best.eval().fuse();
       for (const p of best.parameters()) p.requiresGrad = false; // loaded for inference, as AutoBackend: '0 gradients'
       const dev = this.device;
-      this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+      this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
       this.log(best.info(640, { verbose: false }).line); // 'YOLOv8n-pose summary (fused): 187 layers, ...'
       const v = new PoseValidator({ ...this.validator.args, plots: this.args.plots, save_dir: this.saveDir });
       v.log = this.log;

@@ -4,7 +4,7 @@
 //
 // Imports: ../cfg (types), ./validator; the YOLO class only as a type.
 
-import type { Device } from '../../engine/index.js';
+import { describeDevice, type Device } from '../../engine/index.js';
 import type { CfgValue } from '../cfg.js';
 import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
 import type { Callbacks } from '../callbacks.js';
@@ -40,7 +40,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
     // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
     const dev = target.device!;
     const version = packageVersion();
-    v.log(`yolo-ts ${version} 🚀 Node-${process.versions.node} ${dev.type === 'cpu' ? dev.name : `webgpu (${dev.name})`}`);
+    v.log(`yolo-ts ${version} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
     const info = (model as { info?: (imgsz: number, o: { verbose: boolean }) => { line: string } }).info;
     if (typeof info === 'function') v.log(info.call(model, 640, { verbose: false }).line);
   }

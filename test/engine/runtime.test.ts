@@ -10,10 +10,14 @@ const gpuDev = devices.find((d) => d.type === 'webgpu') as E.WebGPUDevice | unde
 
 t.test('device selection', async (t) => {
   t.equal(await E.getDevice('cpu'), E.cpu);
-  await t.rejects(E.getDevice('tpu'), /device=tpu: unknown device \(expected webgpu or cpu\)/);
+  await t.rejects(E.getDevice('tpu'), /device=tpu: unknown device \(expected webgpu, wasm or cpu\)/);
   if (gpuDev) {
     t.equal((await E.getDevice('webgpu')).type, 'webgpu');
-    t.equal((await E.getDevice()).type, 'webgpu', 'default is webgpu when an adapter exists');
+    const d = await E.getDevice();
+    if (gpuDev.cpuAdapter) {
+      t.equal(d.type, 'wasm', `default is wasm when the only adapter (${gpuDev.name}) is a CPU one`);
+      t.match(E.describeDevice(d), new RegExp(`chosen because the only WebGPU adapter \\(.*\\) runs on the CPU`), 'with the reason on the device line');
+    } else t.equal(d.type, 'webgpu', 'default is webgpu on a real GPU');
     t.match(gpuDev.name, /\S/, 'adapter name reported');
   }
 });

@@ -8,7 +8,7 @@ import { loadPoseModel } from '../../models/index.js';
 import type { PoseEvalOutput, PoseTrainOutput } from '../../nn/index.js';
 import { testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const ref = readSafetensors('test/fixtures/models/parity-n-seed0-small.safetensors').tensors;
 const get = (k: string) => {
   const e = ref.get(k);

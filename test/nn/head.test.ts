@@ -4,7 +4,7 @@ import { C2, C2f, Conv, DFL, Module, Pose, SPPF, dist2bbox, makeAnchors } from '
 import { assertClose, testDevices } from '../helpers.js';
 import { traceModule } from '../../engine/graph/index.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 
 t.test('makeAnchors: cell centres level by level, row-major, with their strides', async (t) => {
   const a = makeAnchors([[2, 3], [1, 1]], [8, 16]);

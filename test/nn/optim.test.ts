@@ -6,7 +6,7 @@ import { ModelEMA } from '../../nn/ema.js';
 import { linearLf, interp } from '../../nn/lr_schedule.js';
 import { assertClose, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const gold = readSafetensors(new URL('../fixtures/torch/optim.safetensors', import.meta.url).pathname).tensors;
 const g = (k: string) => asF32(gold.get(k)!);
 

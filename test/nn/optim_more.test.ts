@@ -7,7 +7,7 @@ import { clipGradNorm, type Optimizer, type ParamGroupOptions } from '../../nn/o
 import { Adam, Adamax, NAdam, RAdam, RMSprop } from '../../nn/optim_more.js';
 import { assertClose, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const gold = readSafetensors(new URL('../fixtures/torch/optim_more.safetensors', import.meta.url).pathname).tensors;
 const g = (k: string) => asF32(gold.get(k)!);
 const m = 0.937;

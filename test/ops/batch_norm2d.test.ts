@@ -5,7 +5,7 @@ import { readSafetensors } from '../../engine/io/safetensors.js';
 import { randomNormal } from '../../engine/random.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(fileURLToPath(new URL('../fixtures/torch/batch_norm2d.safetensors', import.meta.url))).tensors;
 const g = (name: string) => golden.get(name)!;
 const ult = { momentum: 0.03, eps: 1e-3 }; // Ultralytics' BatchNorm2d settings

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 
 t.test('concat: webgpu matches cpu, gradients are narrows of the output gradient', async (t) => {
   const cat1 = (a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.concat([a, b, c], 1);

@@ -5,7 +5,7 @@ import { readSafetensors } from '../../engine/io/safetensors.js';
 import { setGemmVariant, supportsSubgroupGemm, type GemmVariant } from '../../engine/backends/kernel_variants.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const gpu = devices.find((d) => d.type === 'webgpu') as E.WebGPUDevice | undefined;
 // Both GEMM cores run on whatever adapter is here (the subgroup one when the adapter has subgroups).
 const variants: GemmVariant[] = gpu ? (supportsSubgroupGemm(gpu.gpu) ? ['cpu-like', 'gpu'] : ['gpu']) : [];

@@ -3,7 +3,7 @@ import * as E from '../../engine/index.js';
 import { readSafetensors } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(new URL('../fixtures/torch/dfl.safetensors', import.meta.url).pathname).tensors;
 
 /** The input formula of test/fixtures/torch/gen_dfl.py (float64, rounded to float32). */

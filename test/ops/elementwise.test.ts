@@ -2,7 +2,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const pos = { gen: (i: number) => 0.5 + ((i * 7919) % 97) / 40 }; // strictly positive values
 const away = { gen: (i: number) => (((i * 7919) % 97) / 20 - 2.4) }; // avoids kinks at 0
 

@@ -3,7 +3,7 @@ import * as E from '../../engine/index.js';
 import { readSafetensors, type STEntry } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(new URL('../fixtures/torch/gather.safetensors', import.meta.url).pathname).tensors;
 const upload = (e: STEntry, device: E.Device, requiresGrad = false) =>
   E.tensor(e.data as Float32Array | Int32Array, e.shape, { device, requiresGrad });

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 
 t.test('sum and mean over axes, blocks and scattered axes, keepdim', async (t) => {
   for (const [axes, keep] of [[undefined, false], [1, false], [[0, 2], true], [[1, 2], false], [-1, true]] as const) {

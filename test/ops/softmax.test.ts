@@ -3,7 +3,7 @@ import * as E from '../../engine/index.js';
 import { readSafetensors } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(new URL('../fixtures/torch/softmax.safetensors', import.meta.url).pathname).tensors;
 const fns = { softmax: E.softmax, log_softmax: E.logSoftmax } as const;
 

@@ -4,7 +4,7 @@ import * as E from '../../engine/index.js';
 import { readSafetensors } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(new URL('../fixtures/torch/topk.safetensors', import.meta.url).pathname).tensors;
 const distinct = { gen: (i: number) => ((Math.sin(i * 12.9898) * 43758.5453) % 1) * 4 };
 const ties = { gen: (i: number) => (i * 7919) % 5 };

@@ -4,7 +4,7 @@ import * as E from '../../engine/index.js';
 import { readSafetensors } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const golden = readSafetensors(fileURLToPath(new URL('../fixtures/torch/upsample_nearest2d.safetensors', import.meta.url))).tensors;
 const g = (name: string) => golden.get(name)!;
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { checkDevices, gradcheck, testDevices } from '../helpers.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 
 t.test('views read the right elements and route gradients back', async (t) => {
   const cases: [string, (x: E.Tensor) => E.Tensor][] = [

@@ -11,7 +11,7 @@ import { CKPT, FIXTURES, compareToReference, reference } from './reference.js';
 const CPU_SUBSET = ['bus.jpg', 'zidane.jpg']; // the two most sensitive: downscaled 3.4x and 4x
 
 t.test('parity with Ultralytics predictions', async (t) => {
-  const devices = await testDevices(t);
+  const devices = await testDevices(t, { wasm: true });
   t.teardown(releaseDevices);
   for (const dev of devices) {
     await t.test(dev.type, async (t) => {

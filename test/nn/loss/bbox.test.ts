@@ -5,7 +5,7 @@ import { makeAnchors } from '../../../nn/anchors.js';
 import { assertClose, checkDevices, testDevices } from '../../helpers.js';
 import { loadFixture } from './fixtures.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const fx = loadFixture('bbox');
 
 t.test('CIoU matches torch (values, and gradients with alpha held constant) on every device', async (t) => {

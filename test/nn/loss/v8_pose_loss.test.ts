@@ -4,7 +4,7 @@ import { V8PoseLoss, type BatchTargets } from '../../../nn/loss/v8_pose_loss.js'
 import { assertClose, testDevices } from '../../helpers.js';
 import { hashed, loadFixture } from './fixtures.js';
 
-const devices = await testDevices(t);
+const devices = await testDevices(t, { wasm: true });
 const fx = loadFixture('loss_small');
 
 // The two synthetic cases of gen_loss.py: s1 = 2 images at 64 px, 2 classes, 17×3 keypoints (OKS

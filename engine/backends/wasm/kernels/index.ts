@@ -1,0 +1,11 @@
+// The kernel module's fragments, in module order. A new kernel family is one import and one entry.
+import type { WatFragment } from '../abi.js';
+import { common } from './common.js';
+import { elementwise } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { copy } from './copy.js';
+import { col2im, im2col } from './im2col.js';
+import { reduce } from './reduce.js';
+import { maxPool2d } from './max_pool2d.js';
+
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, col2im, reduce, maxPool2d];
