@@ -4,8 +4,8 @@ import { common } from './common.js';
 import { elementwise } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { copy } from './copy.js';
-import { col2im, im2col } from './im2col.js';
 import { reduce } from './reduce.js';
 import { maxPool2d } from './max_pool2d.js';
+import { gemmFragment } from '../gemm_wat.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, im2col, col2im, reduce, maxPool2d];
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment];
