@@ -67,7 +67,10 @@ export async function startAppServer(opts: { port?: number; model?: string } = {
   return {
     url: `http://127.0.0.1:${port}/`,
     server,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: () => new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections(); // a browser's keep-alive sockets would otherwise hold Ctrl-C up
+    }),
   };
 }
 
