@@ -9,7 +9,7 @@
 
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, normalize, resolve } from 'node:path';
+import { basename, extname, join, normalize, resolve } from 'node:path';
 import { packageRoot } from '../engine/paths.js';
 
 const TYPES: Record<string, string> = {
@@ -55,7 +55,9 @@ export async function startAppServer(opts: { port?: number; model?: string } = {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    const headers: Record<string, string> = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' };
+    if (file === weights) headers['x-yolo-weights'] = basename(weights); // the page names what it runs
+    res.writeHead(200, headers);
     res.end(readFileSync(file));
   });
   await new Promise<void>((ok, fail) => {

@@ -25,6 +25,22 @@ function say(msg: string, kind: 'info' | 'error' = 'info') {
   if (kind === 'error') console.warn(msg); // a warning, not console.error: bad input is handled, the page goes on
 }
 
+/** What `yolo app` serves at BUNDLED.url (its file name comes in the x-yolo-weights header). */
+const bundled: { bytes: Uint8Array | null; file: string } = { bytes: null, file: '' };
+const WEAK_FIXTURE = 'yolov8n-pose-coco128.pt';
+
+async function fetchBundled(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${r.statusText}`);
+  bundled.file = r.headers.get('x-yolo-weights') ?? '';
+  return (bundled.bytes = new Uint8Array(await r.arrayBuffer()));
+}
+
+function setConf(v: number) {
+  $<HTMLInputElement>('conf').value = String(v);
+  $('conf-v').textContent = v.toFixed(2);
+}
+
 function args() {
   return { conf: Number($<HTMLInputElement>('conf').value), iou: Number($<HTMLInputElement>('iou').value), imgsz: Number($<HTMLSelectElement>('imgsz').value) };
 }
@@ -52,7 +68,15 @@ async function openModel(name: string, bytes: Uint8Array) {
   say(`loading ${name}…`);
   try {
     model = await loadModel(name, bytes, device);
-    $('model-name').textContent = name;
+    $('model-name').textContent = bytes === bundled.bytes && bundled.file ? `${name} (${bundled.file})` : name;
+    // as Ultralytics, predict at the size the checkpoint was trained at unless told otherwise
+    const trained = Number(model.ckptMeta?.train_args?.imgsz);
+    if (trained > 0) {
+      const sel = $<HTMLSelectElement>('imgsz');
+      if (![...sel.options].some((o) => o.value === String(trained))) sel.add(new Option(String(trained)));
+      sel.value = String(trained);
+    }
+    if (bytes === bundled.bytes && bundled.file === WEAK_FIXTURE) setConf(0.05); // the README's model is weak: best person score ~0.19
     say('');
     await run();
   } catch (e) {
@@ -155,7 +179,7 @@ async function main() {
   if (pick.fallback) say(pick.fallback, 'error');
   // ?model=none leaves loading to the caller (tests time each step themselves)
   if (new URLSearchParams(location.search).get('model') === 'none') return;
-  await openModel(BUNDLED.name, await fetchBytes(BUNDLED.url));
+  await openModel(BUNDLED.name, await fetchBundled(BUNDLED.url));
   await openImage('bus.jpg', await fetchBytes(SAMPLE));
 }
 
@@ -177,7 +201,7 @@ const ready = main();
   async loadUrl(url = BUNDLED.url, name = BUNDLED.name) {
     await ready;
     const t0 = performance.now();
-    await openModel(name, await fetchBytes(url));
+    await openModel(name, url === BUNDLED.url ? await fetchBundled(url) : await fetchBytes(url));
     if (!model) throw new Error(banner.textContent ?? `${name}: not loaded`);
     return performance.now() - t0;
   },
