@@ -8,7 +8,7 @@
 // Imports: node:http, node:fs, ../engine/paths.
 
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, normalize, resolve } from 'node:path';
 import { packageRoot } from '../engine/paths.js';
 
@@ -42,6 +42,11 @@ export async function startAppServer(opts: { port?: number; model?: string } = {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file: string | null = null;
+    const listing = /^\/data-files\/([\w.-]+)$/.exec(path); // a bundled dataset's files, for fine-tuning in the tab
+    if (listing && existsSync(join(root, 'data', listing[1]))) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(filesUnder(join(root, 'data', listing[1]))));
+      return;
+    }
     if (path === '/weights/yolov8n-pose.pt') file = weights;
     else {
       for (const [prefix, dir] of mounts) {
@@ -74,6 +79,17 @@ export async function startAppServer(opts: { port?: number; model?: string } = {
       server.closeAllConnections(); // a browser's keep-alive sockets would otherwise hold Ctrl-C up
     }),
   };
+}
+
+/** Paths (relative, '/'-separated) of the files under `dir`, skipping label caches. */
+function filesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...filesUnder(dir, p));
+    else if (!e.name.endsWith('.cache')) out.push(p);
+  }
+  return out.sort();
 }
 
 /** The CLI mode: serve until Ctrl-C. */

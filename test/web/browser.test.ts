@@ -63,5 +63,32 @@ t.test('predict in headless Chromium on WebGPU equals Node', async (t) => {
   t.ok(minIou >= 0.999, `box IoU >= 0.999 (min ${minIou})`);
   t.ok(maxKpt <= 0.01, `keypoints within 0.01 px (max ${maxKpt.toExponential(2)})`);
   t.ok(maxConf <= 1e-4, `scores within 1e-4 (max ${maxConf.toExponential(2)})`);
+
+  // bad input: an unreadable dropped file is named, with the reason; the page goes on
+  const junk = [...new TextEncoder().encode('not a checkpoint')];
+  await page.evaluate((b) => (window as any).yolo.dropFile('broken.pt', b), junk);
+  t.match(await page.evaluate(() => (window as any).yolo.message), /^broken\.pt: /, 'a bad .pt names itself');
+  await page.evaluate((b) => (window as any).yolo.dropFile('notes.jpg', b, 'image/jpeg'), junk);
+  t.match(await page.evaluate(() => (window as any).yolo.message), /^notes\.jpg: unsupported image format/, 'a bad image names itself and why');
+  await page.evaluate((b) => (window as any).yolo.dropFile('readme.txt', b), junk);
+  t.match(await page.evaluate(() => (window as any).yolo.message), /^readme\.txt: /, 'a file of another kind names itself');
   t.same(problems, [], 'no console errors, uncaught exceptions or failed requests');
+});
+
+t.test('a browser without WebGPU is told so and gets the cpu engine', async (t) => {
+  const app = await startAppServer();
+  const browser = await launchChromium();
+  t.teardown(async () => {
+    await browser.close();
+    await app.close();
+  });
+  const page = await browser.newPage();
+  await page.evaluateOnNewDocument(() => {
+    delete (Navigator.prototype as any).gpu;
+  });
+  await page.goto(`${app.url}?model=none`);
+  await page.waitForFunction(() => 'yolo' in window);
+  await page.evaluate(() => (window as any).yolo.ready);
+  t.equal((await page.evaluate(() => (window as any).yolo.device)).type, 'cpu');
+  t.match(await page.evaluate(() => (window as any).yolo.message), /no WebGPU.*cpu engine/);
 });

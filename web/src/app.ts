@@ -3,6 +3,9 @@
 // `window.yolo` exposes the same steps to tests (test/web/browser.test.ts).
 import { blit, decodeBytes, grabFrame, loadModel, pickDevice, predictImage, resultsJson } from './engine_page.js';
 import type { Device } from '../../engine/index.js';
+import { fetchDataset, fineTune } from './finetune.js';
+import { putFile } from './platform/fs.js';
+import { LOSS_NAMES } from '../../tasks/train/results.js';
 import type { YOLO, Results } from '../../tasks/yolo.js';
 import type { RgbImage } from '../../tasks/data/image.js';
 
@@ -149,7 +152,30 @@ async function openWebcam() {
   }
 }
 
+/** Trains from the current model's checkpoint (the bundled one by default) on coco8-pose; best.pt offered for download. */
+async function train(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean } = {}) {
+  const log = $('ft-log');
+  const weights = bundled.bytes ?? (await fetchBundled(BUNDLED.url));
+  const path = putFile('/models/finetune-from.pt', weights);
+  log.textContent = `fetching coco8-pose… `;
+  log.textContent += `${await fetchDataset('coco8-pose')} files\n${LOSS_NAMES.join('  ')}\n`;
+  const r = await fineTune(path, { epochs: 1, batch: 2, imgsz: 160, ...a }, (tl, epoch) => {
+    log.textContent += `epoch ${epoch + 1}: ${tl.map((v) => v.toFixed(4)).join('  ')}\n`;
+  });
+  log.textContent += `done in ${(r.ms / 1000).toFixed(1)} s: ${r.bestPath}`;
+  if (r.best) {
+    const a = $<HTMLAnchorElement>('ft-best');
+    a.href = URL.createObjectURL(new Blob([r.best as BlobPart], { type: 'application/octet-stream' }));
+    a.style.display = 'inline';
+  }
+  return { losses: r.losses, bestBytes: r.best?.length ?? 0, ms: r.ms };
+}
+
 function wire() {
+  $('ft-start').addEventListener('click', () => {
+    const n = (id: string) => Number($<HTMLInputElement>(id).value);
+    train({ epochs: n('ft-epochs'), imgsz: n('ft-imgsz'), batch: n('ft-batch') }).catch((e: Error) => say(`fine-tune: ${e.message}`, 'error'));
+  });
   for (const id of ['conf', 'iou']) $<HTMLInputElement>(id).addEventListener('input', (e) => {
     $(`${id}-v`).textContent = Number((e.target as HTMLInputElement).value).toFixed(2);
     void run();
@@ -190,6 +216,14 @@ const ready = main();
   get device() {
     return { type: device.type, name: device.name };
   },
+  /** the banner's text: the no-WebGPU notice or the last bad file */
+  get message() {
+    return banner.style.display === 'none' ? '' : banner.textContent ?? '';
+  },
+  /** a file as if dropped on the page (bytes, name) */
+  async dropFile(name: string, bytes: number[], type = '') {
+    await openFile(new File([new Uint8Array(bytes)], name, { type }));
+  },
   /** predict an image URL with the current model; plain JSON results */
   async predictUrl(url: string, a: { conf?: number; iou?: number; imgsz?: number } = {}) {
     await ready;
@@ -207,4 +241,9 @@ const ready = main();
   },
   openModel,
   openImage,
+  /** fine-tune on coco8-pose from the bundled checkpoint: per-step losses, best.pt's size, ms */
+  async fineTune(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean }) {
+    await ready;
+    return train(a);
+  },
 };

@@ -40,8 +40,9 @@ export async function loadModel(name: string, bytes: Uint8Array, device: Device)
   try {
     await model.load(device);
   } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(msg.includes(name) || msg.includes(path) ? msg : `${name}: ${msg}`);
+    // errors name the in-memory path; the user knows the file by its own name
+    const msg = (e as Error).message.split(path).join(name);
+    throw new Error(msg.includes(name) ? msg : `${name}: ${msg}`);
   }
   return model;
 }
