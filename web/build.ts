@@ -16,7 +16,7 @@ const web = dirname(fileURLToPath(import.meta.url));
 const root = dirname(web);
 const platform = join(web, 'src', 'platform');
 /** Node built-ins with a working browser version. */
-const SHIMMED: Record<string, string> = { fs: 'fs.ts', path: 'path.ts', url: 'url.ts', zlib: 'zlib.ts' };
+const SHIMMED: Record<string, string> = { fs: 'fs.ts', path: 'path.ts', url: 'url.ts', zlib: 'zlib.ts', os: 'os.ts', crypto: 'crypto.ts' };
 /** Packages the page never reaches (Node runtimes, exporters' toolchains): a throwing stand-in. */
 const NODE_ONLY_PACKAGES = ['onnxruntime-node', '@tensorflow/tfjs', '@litertjs/core', 'wabt', 'pngjs'];
 
@@ -90,7 +90,7 @@ export async function buildWeb(opts: { watch?: boolean; minify?: boolean } = {})
     outfile: join(out, 'app.js'),
     sourcemap: true,
     minify: opts.minify ?? true,
-    inject: [join(platform, 'process.ts')],
+    inject: [join(platform, 'process.ts'), join(platform, 'buffer.ts')],
     define: { 'import.meta.url': JSON.stringify('http://localhost/web/dist/app.js') },
     plugins: [nodeForBrowser],
     logLevel: 'warning',

@@ -152,6 +152,8 @@ async function openWebcam() {
   }
 }
 
+let lastBest: Uint8Array | null = null;
+
 /** Trains from the current model's checkpoint (the bundled one by default) on coco8-pose; best.pt offered for download. */
 async function train(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean } = {}) {
   const log = $('ft-log');
@@ -163,6 +165,7 @@ async function train(a: { epochs?: number; imgsz?: number; batch?: number; nbs?:
     log.textContent += `epoch ${epoch + 1}: ${tl.map((v) => v.toFixed(4)).join('  ')}\n`;
   });
   log.textContent += `done in ${(r.ms / 1000).toFixed(1)} s: ${r.bestPath}`;
+  lastBest = r.best;
   if (r.best) {
     const a = $<HTMLAnchorElement>('ft-best');
     a.href = URL.createObjectURL(new Blob([r.best as BlobPart], { type: 'application/octet-stream' }));
@@ -245,5 +248,12 @@ const ready = main();
   async fineTune(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean }) {
     await ready;
     return train(a);
+  },
+  /** the last fine-tune's best.pt, base64 (what the download link gives) */
+  bestBase64() {
+    if (!lastBest) return null;
+    let s = '';
+    for (let i = 0; i < lastBest.length; i += 0x8000) s += String.fromCharCode(...lastBest.subarray(i, i + 0x8000));
+    return btoa(s);
   },
 };
