@@ -2,7 +2,7 @@
 // SwiftShader, web/chromium.ts) beside Node on this machine (Dawn on lavapipe), the same code
 // (Predictor.predictImage) and the same checkpoint and image. Optionally a screenshot of the page.
 //
-//   node --import=tsx bench/web_predict.ts [--runs 3] [--imgsz 320] [--screenshot docs/web-predict.jpg]
+//   node --import=tsx bench/web_predict.ts [--runs 3] [--imgsz 320] [--screenshot docs/web-predict.jpg] [--inside docs/web-inside.jpg]
 import { gzipSync } from 'node:zlib';
 import { readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,6 +21,7 @@ const opt = (k: string, d: string) => (argv.includes(k) ? argv[argv.indexOf(k) +
 const runs = Number(opt('--runs', '3'));
 const imgsz = Number(opt('--imgsz', '320'));
 const shot = opt('--screenshot', '');
+const inside = opt('--inside', ''); // a screenshot of the look-inside panel (feature maps, WGSL)
 const ARGS = { conf: 0.05, iou: 0.7, imgsz };
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
@@ -71,6 +72,18 @@ try {
     await page.evaluate(() => (window as any).yolo.ready);
     await page.screenshot({ path: shot as `${string}.png`, fullPage: true, ...(/\.jpe?g$/i.test(shot) && { type: 'jpeg' as const, quality: 80 }) });
     console.log(`screenshot: ${shot}`);
+  }
+  if (inside) {
+    if (!shot) {
+      await page.goto(app.url);
+      await page.evaluate(() => (window as any).yolo.ready);
+    }
+    t0 = performance.now();
+    const n = await page.evaluate(() => (window as any).yolo.featureMaps());
+    console.log(`look inside: ${n} layers' feature maps in ${(performance.now() - t0).toFixed(0)} ms`);
+    const el = await page.$('#inside');
+    await el!.screenshot({ path: inside as `${string}.png`, ...(/\.jpe?g$/i.test(inside) && { type: 'jpeg' as const, quality: 80 }) });
+    console.log(`screenshot: ${inside}`);
   }
 } finally {
   await browser.close();

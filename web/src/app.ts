@@ -4,6 +4,7 @@
 import { blit, decodeBytes, grabFrame, loadModel, pickDevice, predictImage, resultsJson } from './engine_page.js';
 import type { Device } from '../../engine/index.js';
 import { fetchDataset, fineTune } from './finetune.js';
+import { featureMaps, shaderSources } from './inside.js';
 import { putFile } from './platform/fs.js';
 import { LOSS_NAMES } from '../../tasks/train/results.js';
 import type { YOLO, Results } from '../../tasks/yolo.js';
@@ -174,7 +175,37 @@ async function train(a: { epochs?: number; imgsz?: number; batch?: number; nbs?:
   return { losses: r.losses, bestBytes: r.best?.length ?? 0, ms: r.ms };
 }
 
+/** Look inside: the current image's feature maps, one small canvas per layer. */
+async function showMaps() {
+  if (!model || !image) return 0;
+  const box = $('maps');
+  box.textContent = 'running the layers…';
+  const maps = await featureMaps(model, image, args().imgsz);
+  box.textContent = '';
+  for (const m of maps) {
+    const fig = document.createElement('figure');
+    fig.style.margin = '0';
+    const c = document.createElement('canvas');
+    blit(c, m.grid);
+    c.style.width = '240px';
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${m.i} ${m.type} (${m.shape.slice(1).join(', ')})`;
+    cap.style.fontSize = '11px';
+    fig.append(c, cap);
+    box.append(fig);
+  }
+  return maps.length;
+}
+
 function wire() {
+  const shaders = shaderSources();
+  const sel = $<HTMLSelectElement>('wgsl-file');
+  for (const f of Object.keys(shaders).sort()) sel.add(new Option(f));
+  const showWgsl = () => ($('wgsl').textContent = shaders[sel.value] ?? '');
+  sel.addEventListener('change', showWgsl);
+  sel.value = 'conv2d_tiled.wgsl' in shaders ? 'conv2d_tiled.wgsl' : sel.options[0]?.value ?? '';
+  showWgsl();
+  $('maps-run').addEventListener('click', () => void showMaps().catch((e: Error) => say(e.message, 'error')));
   $('ft-start').addEventListener('click', () => {
     const n = (id: string) => Number($<HTMLInputElement>(id).value);
     train({ epochs: n('ft-epochs'), imgsz: n('ft-imgsz'), batch: n('ft-batch') }).catch((e: Error) => say(`fine-tune: ${e.message}`, 'error'));
@@ -248,6 +279,12 @@ const ready = main();
   async fineTune(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean }) {
     await ready;
     return train(a);
+  },
+  /** look inside: draws every layer's feature maps; resolves with the number of layers */
+  async featureMaps() {
+    await ready;
+    ($('inside') as HTMLDetailsElement).open = true;
+    return showMaps();
   },
   /** the last fine-tune's best.pt, base64 (what the download link gives) */
   bestBase64() {
