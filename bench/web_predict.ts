@@ -18,7 +18,7 @@ import { releaseDevices } from '../engine/index.js';
 
 const argv = process.argv.slice(2);
 const opt = (k: string, d: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
-const runs = Number(opt('--runs', '3'));
+const runs = Math.max(1, Number(opt('--runs', '3'))); // timed runs after the first
 const imgsz = Number(opt('--imgsz', '320'));
 const shot = opt('--screenshot', '');
 const inside = opt('--inside', ''); // a screenshot of the look-inside panel (feature maps, WGSL)
