@@ -42,7 +42,7 @@ export async function startAppServer(opts: { port?: number; model?: string } = {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file: string | null = null;
-    const listing = /^\/data-files\/([\w.-]+)$/.exec(path); // a bundled dataset's files, for fine-tuning in the tab
+    const listing = /^\/data-files\/(\w[\w.-]*)$/.exec(path); // a bundled dataset's files, for fine-tuning in the tab (a folder name: no '..')
     if (listing && existsSync(join(root, 'data', listing[1]))) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(filesUnder(join(root, 'data', listing[1]))));
       return;
