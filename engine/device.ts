@@ -50,22 +50,18 @@ const HOW_TO_GET_WEBGPU =
 /** Opens the WebGPU device once; null when no adapter is available. */
 export function openWebGPU(): Promise<WebGPUDevice | null> {
   webgpuTried ??= (async () => {
-    // In a browser tab (web/) the page's own navigator.gpu; in Node, Dawn through the `webgpu` package.
-    const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-    if (browserGpu) gpuInstance = browserGpu;
-    else {
-      if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp'; // silences a harmless Vulkan loader warning
-      let mod: typeof import('webgpu');
-      try {
-        mod = await import('webgpu');
-      } catch {
-        return null;
-      }
-      Object.assign(globalThis, mod.globals); // GPUBufferUsage etc.
-      // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
-      // down the instance under the live device and the process aborts.
-      gpuInstance = mod.create([]);
+    const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu; // in a browser tab (web/): the page's WebGPU, not Dawn
+    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp'; // silences a harmless Vulkan loader warning
+    let mod: typeof import('webgpu') | null = null;
+    try {
+      if (!browserGpu) mod = await import('webgpu');
+    } catch {
+      return null;
     }
+    if (mod) Object.assign(globalThis, mod.globals); // GPUBufferUsage etc.
+    // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
+    // down the instance under the live device and the process aborts.
+    gpuInstance = browserGpu ?? mod!.create([]);
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
     // Ask for the adapter's real limits, not WebGPU's conservative defaults.
