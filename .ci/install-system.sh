@@ -35,4 +35,9 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq ffmpeg >/dev/null
 fi
+# Chromium: test/web/browser.test.ts drives the page headless with WebGPU on SwiftShader (web/README.md).
+if ! command -v chromium >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 echo "system packages ready: $(dpkg-query -W -f='mesa-vulkan-drivers ${Version}' mesa-vulkan-drivers)"

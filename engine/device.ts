@@ -74,17 +74,18 @@ const HOW_TO_GET_WEBGPU =
 /** Opens the WebGPU device once; null when no adapter is available. */
 export function openWebGPU(): Promise<WebGPUDevice | null> {
   webgpuTried ??= (async () => {
+    const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu; // in a browser tab (web/): the page's WebGPU, not Dawn
     if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp'; // silences a harmless Vulkan loader warning
-    let mod: typeof import('webgpu');
+    let mod: typeof import('webgpu') | null = null;
     try {
-      mod = await import('webgpu');
+      if (!browserGpu) mod = await import('webgpu');
     } catch {
       return null;
     }
-    Object.assign(globalThis, mod.globals); // GPUBufferUsage etc.
+    if (mod) Object.assign(globalThis, mod.globals); // GPUBufferUsage etc.
     // Keep the GPU instance referenced for the device's lifetime: if it is collected, Dawn tears
     // down the instance under the live device and the process aborts.
-    gpuInstance = mod.create([]);
+    gpuInstance = browserGpu ?? mod!.create([]);
     // Dawn prints "maxDynamic{Uniform,Storage}BuffersPerPipelineLayout artificially reduced from 1000000
     // to 16" here, inside requestAdapter: its NormalizeLimits (src/dawn/native/Limits.cpp) clamps what
     // the Vulkan driver reports while discovering adapters, and writes with dawn::WarningLog straight to

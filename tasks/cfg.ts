@@ -4,7 +4,7 @@ import { DEFAULT_CFG } from './train/args.js';
 export type CfgValue = string | number | boolean | null | CfgValue[];
 
 export const TASKS = ['pose'] as const;
-export const MODES = ['train', 'val', 'predict', 'track', 'export', 'info', 'demo', 'checks', 'version', 'settings', 'cfg', 'copy-cfg', 'help'] as const;
+export const MODES = ['train', 'val', 'predict', 'track', 'export', 'info', 'demo', 'app', 'checks', 'version', 'settings', 'cfg', 'copy-cfg', 'help'] as const;
 
 export interface ParsedArgs {
   task: string;

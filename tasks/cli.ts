@@ -15,6 +15,7 @@ Modes:
   export   export to ONNX                     yolo export model=yolov8n-pose.pt format=onnx
   info     model summary                      yolo info model=yolov8n-pose.yaml imgsz=640
   demo     a short engine demo (autograd on the default device)
+  app      the browser page on 127.0.0.1 (predict on WebGPU in a tab)   yolo app [port=0] [model=best.pt]
   checks   the versions, devices, adapter limits, ffmpeg, RAM and disk of this machine
   version  print the version
   settings print the user settings      yolo settings | yolo settings runs_dir=path | yolo settings reset
@@ -43,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     delete overrides.threads;
   }
   if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
-  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : []);
+  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : mode === 'app' ? ['port', 'model'] : []);
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
     case 'help':
@@ -69,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
       const { demo } = await import('./demo.js');
       await demo(device);
       return 0;
+    }
+    case 'app': {
+      const { appCli } = await import('./app.js');
+      return appCli(overrides);
     }
     case 'predict': {
       const { predictCli } = await import('./predict/cli.js');

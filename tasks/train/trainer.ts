@@ -86,6 +86,8 @@ export class PoseTrainer {
   epochs: number;
   startEpoch = 0;
   epoch = 0;
+  /** the epoch's running mean of the loss items so far (Ultralytics' trainer.tloss), for callbacks */
+  tloss: number[] | null = null;
   bestFitness: number | null = null;
   fitness: number | null = null;
   metrics: Record<string, number> = {};
@@ -283,6 +285,7 @@ export class PoseTrainer {
             `${existsSync(this.last) ? `The last good checkpoint ${this.last} (end of epoch ${epoch}) is intact: lower lr0 or check the labels, then resume=True.` : 'No checkpoint was written yet.'}`);
         }
         tloss = tloss ? tloss.map((t, k) => Math.fround((t * i + items[k]) / (i + 1))) : Array.from(items);
+        this.tloss = tloss;
         if (ni - this.lastOptStep >= this.accumulate) {
           await this.optimizerStep(epoch, i);
           this.lastOptStep = ni;
