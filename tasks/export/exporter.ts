@@ -274,16 +274,8 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     if (args.int8) f = (await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)).dynamic_range; // Ultralytics returns _int8.tflite
     else writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
     log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
-  } else if (fmt.argument === 'edgetpu') {
-    const ex = await buildTfGraph(model, args, src);
-    metadata = ex.metadata;
-    pytorchLine(metadata.imgsz);
-    const folder = exportPath(src.file, '_saved_model'), stem = basename(src.file, extname(src.file));
-    mkdirSync(folder, { recursive: true });
-    log(`\nTensorFlow SavedModel: starting export with yolo-ts ${packageVersion()} (own flatbuffer writer, int8 calibration on the engine)...`);
-    const q = await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`);
-    f = await exportEdgeTpu(q.full_integer, metadata, log, warn);
-  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model') {
+  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model' || fmt.argument === 'edgetpu') { // edgetpu: the SavedModel folder, then the compiler step
+    if (fmt.argument === 'edgetpu') f = exportPath(src.file, '_saved_model');
     if (args.int8 && fmt.argument === 'pb') throw new Error(`export: int8=True does not apply to ${fmt.format} (a float graph); int8 TFLite files are written by format=tflite or format=saved_model int8=True`);
     if (args.dynamic) warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
     const ex = await buildTfGraph(model, args, src);
@@ -300,9 +292,10 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
       const stem = basename(src.file, extname(src.file));
       for (const half of [false, true]) // the TFLite files Ultralytics writes beside the SavedModel
         writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
-      if (args.int8) await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`); // onnx2tf's int8 files too
+      const q = args.int8 ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`) : null; // onnx2tf's int8 files too
       writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
       log(`TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+      if (fmt.argument === 'edgetpu') f = await exportEdgeTpu(q!.full_integer, metadata, log, warn);
     }
   } else if (fmt.argument === 'tfjs') {
     if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');

@@ -8,7 +8,7 @@
 // compared with our importer's reading of it (the same int8 arithmetic), as its decode tail is int8 too.
 // A missing runtime fails.
 import t from 'tap';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -135,12 +135,17 @@ t.test('int8=True: the files onnx2tf writes, each run in LiteRT and Arm NN', asy
 
 t.test('format=edgetpu: batch=1, int8 forced, default data, the full-integer file and the compiler command', async (t) => {
   const logs: string[] = [], warns: string[] = [], E = 64; // a small imgsz: this checks the flow, the numbers are checked above
-  const f = await quietly(() => new YOLO(pt).export({ format: 'edgetpu', imgsz: E, batch: 2 }), logs, warns);
+  const sub = join(dir, 'edgetpu'), folder = join(sub, 'coco128_saved_model'), file = (q: string) => join(folder, `coco128_${q}.tflite`);
+  mkdirSync(sub);
+  copyFileSync(pt, join(sub, 'coco128.pt'));
+  const f = await quietly(() => new YOLO(join(sub, 'coco128.pt')).export({ format: 'edgetpu', imgsz: E, batch: 2 }), logs, warns);
   const w = warns.join('\n'), l = logs.join('\n');
   t.match(w, 'WARNING ⚠️ Edge TPU export requires batch size 1, setting batch=1.');
   t.match(w, "WARNING ⚠️ INT8 export requires a missing 'data' arg for calibration. Using default 'data=coco8-pose.yaml'.");
   t.match(w, 'Edge TPU: WARNING ⚠️ Edge TPU known bug https://github.com/ultralytics/ultralytics/issues/1185');
   t.equal(f, file('full_integer_quant'), 'stops at the full-integer model');
+  for (const x of ['saved_model.pb', 'variables', 'metadata.yaml', 'coco128_float32.tflite', 'coco128_float16.tflite', 'coco128_int8.tflite', 'coco128_integer_quant.tflite'])
+    t.ok(existsSync(join(folder, x)), `the SavedModel folder Ultralytics writes first: ${x}`);
   const cmd = `edgetpu_compiler -s -d -k 10 --out_dir "${folder}" "${file('full_integer_quant')}"`; // exporter.py export_edgetpu
   t.ok(l.split('\n').some((s) => s.endsWith(`compile the full-integer model with: ${cmd}`)), `one line with: ${cmd}`);
   const fq = inspect(f);
