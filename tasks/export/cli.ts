@@ -32,6 +32,7 @@ export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
     half: o.half as boolean | undefined,
     simplify: o.simplify as boolean | undefined,
     int8: o.int8 as boolean | undefined,
+    data: o.data == null ? undefined : String(o.data),
     opset: o.opset as number | undefined,
     workspace: o.workspace as number | undefined,
     optimize: o.optimize as boolean | undefined,

@@ -34,6 +34,8 @@ import { exportMore, MORE_FORMATS } from './export_more.js';
 import { lowerToTf, type TfGraph } from './tf_lower.js';
 import { buildTfjs, type TfjsModel } from './tfjs.js';
 import { encodeTflite, lowerToTflite, tfliteWithMetadata } from './tflite.js';
+import { writeTfliteInt8 } from './tflite_int8.js';
+import { exportEdgeTpu } from './edgetpu_export.js';
 import { encodeGraphDef, encodeSavedModel } from './tf_proto.js';
 import { lowerToTorchScript, pyJsonDumps, torchScriptArchive, type TorchScriptModule } from './torchscript.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
@@ -67,6 +69,8 @@ export interface ExportArgs {
   opset?: number | null;
   simplify?: boolean;
   int8?: boolean;
+  /** int8 calibration dataset yaml (TFLite / Edge TPU): its val images */
+  data?: string;
   /** TensorRT builder workspace in GB (format=engine) */
   workspace?: number;
   /** TorchScript: accepted (what it means here is printed); refused for ncnn, as Ultralytics does */
@@ -225,6 +229,19 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
   if (MORE_FORMATS.includes(fmt.argument)) return exportMore(fmt.argument, model, args, src, log, t0); // ./export_more.ts
   if (args.int8 && fmt.argument === 'onnx') throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
+  if (args.half && args.int8 && ['tflite', 'saved_model', 'edgetpu'].includes(fmt.argument)) {
+    warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
+    args.half = false;
+  }
+  if (fmt.argument === 'edgetpu' && (args.batch ?? 1) !== 1) {
+    warn('WARNING ⚠️ Edge TPU export requires batch size 1, setting batch=1.');
+    args.batch = 1;
+  }
+  if (fmt.argument === 'edgetpu') args.int8 = true; // Ultralytics: self.args.int8 |= edgetpu (after its data check, as here)
+  if ((args.int8 || fmt.argument === 'edgetpu') && !args.data) {
+    args.data = 'coco8-pose.yaml'; // Ultralytics' TASK2DATA['pose'] (DEFAULT_CFG.data is None)
+    warn(`WARNING ⚠️ INT8 export requires a missing 'data' arg for calibration. Using default 'data=${args.data}'.`);
+  }
   const opset = args.opset ?? DEFAULT_OPSET;
   const t1 = performance.now();
   let f = exportPath(src.file, fmt.suffix);
@@ -245,11 +262,6 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     writeFileAtomic(f, ex.chunks);
     log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
   } else if (fmt.argument === 'tflite') {
-    if (args.half && args.int8) {
-      warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
-      args = { ...args, half: false };
-    }
-    if (args.int8) throw new Error('export: int8=True TFLite (full-integer quantization) is not implemented yet; use half=True (float16 weights) or float32');
     if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TFLite is written at the fixed imgsz and batch, setting dynamic=False.');
     const ex = await buildTfGraph(model, args, src);
     metadata = ex.metadata;
@@ -259,10 +271,12 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     const stem = basename(src.file, extname(src.file));
     f = join(folder, `${stem}_${args.half ? 'float16' : 'float32'}.tflite`);
     mkdirSync(folder, { recursive: true });
-    writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+    if (args.int8) f = (await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)).dynamic_range; // Ultralytics returns _int8.tflite
+    else writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
     log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
-  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model') {
-    if (args.int8) throw new Error(`export: int8=True is not implemented yet for ${fmt.format}`);
+  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model' || fmt.argument === 'edgetpu') { // edgetpu: the SavedModel folder, then the compiler step
+    if (fmt.argument === 'edgetpu') f = exportPath(src.file, '_saved_model');
+    if (args.int8 && fmt.argument === 'pb') throw new Error(`export: int8=True does not apply to ${fmt.format} (a float graph); int8 TFLite files are written by format=tflite or format=saved_model int8=True`);
     if (args.dynamic) warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
     const ex = await buildTfGraph(model, args, src);
     metadata = ex.metadata;
@@ -278,8 +292,10 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
       const stem = basename(src.file, extname(src.file));
       for (const half of [false, true]) // the TFLite files Ultralytics writes beside the SavedModel
         writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
+      const q = args.int8 ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`) : null; // onnx2tf's int8 files too
       writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
       log(`TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+      if (fmt.argument === 'edgetpu') f = await exportEdgeTpu(q!.full_integer, metadata, log, warn);
     }
   } else if (fmt.argument === 'tfjs') {
     if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');

@@ -19,7 +19,7 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'tfjs', 'paddle', 'ncnn'].includes(argument),
+  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle', 'ncnn'].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [

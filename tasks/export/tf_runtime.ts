@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  Tensor, add, concat, conv2d, div, maxPool2d, mul, narrow, permute, reshape, sigmoid, softmax, sub, tensor, tidy, upsampleNearest2d, type Device,
+  Tensor, add, clamp, concat, conv2d, div, maxPool2d, mul, narrow, permute, reshape, round, sigmoid, softmax, sub, tensor, tidy, upsampleNearest2d, type Device,
 } from '../../engine/index.js';
 import { decodeTfjsWeight, readTfjsModel, type WeightSpec } from './tfjs.js';
 import { decodeGraphDef, decodeSavedModel, graphToTfjs } from './tf_proto.js';
@@ -81,8 +81,8 @@ export class TfSession {
     return t;
   }
 
-  /** NCHW (B, 3, H, W) -> the graph's output. */
-  run(feeds: Record<string, Tensor>): Tensor[] {
+  /** NCHW (B, 3, H, W) -> the graph's output. `observe` sees every node's value (NHWC as TF has it): int8 calibration. */
+  run(feeds: Record<string, Tensor>, observe?: (name: string, y: Tensor) => void): Tensor[] {
     return [tidy(() => {
       const env = new Map<string, Tensor>();
       const pads = new Map<string, number[]>(); // Pad nodes folded into the conv that reads them
@@ -109,6 +109,7 @@ export class TfSession {
             if (p[0] || p[1] || p[6] || p[7] || p[2] !== p[3] || p[4] !== p[5]) throw new Error(`${this.file}: Pad '${n.name}': only symmetric spatial padding is supported`);
             pads.set(n.name, [p[2], p[4]]);
             env.set(n.name, val(ins[0]));
+            observe?.(n.name, env.get(n.name)!);
             continue;
           }
           case 'Conv2D': {
@@ -127,6 +128,13 @@ export class TfSession {
           case 'Mul': y = mul(val(ins[0]), val(ins[1])); break;
           case 'RealDiv': y = div(val(ins[0]), val(ins[1])); break;
           case 'Sigmoid': y = sigmoid(val(ins[0])); break;
+          case 'FakeQuant': { // an int8 tensor of a quantized .tflite, read back: (clamp(round(x / s) + zp, -128, 127) - zp) * s
+            const s = a.scale.f as number, zp = a.zero_point.i as number;
+            y = mul(sub(clamp(add(round(div(val(ins[0]), s)), zp), -128, 127), zp), s);
+            const pad = pads.get(ins[0]);
+            if (pad) pads.set(n.name, pad); // a quantized Pad: zeros stay zeros (the zero point is exact)
+            break;
+          }
           case 'Softmax': y = softmax(val(ins[0]), -1); break;
           case 'Identity': y = val(ins[0]); break;
           case 'MaxPool': {
@@ -162,6 +170,7 @@ export class TfSession {
             throw new Error(`${this.file}: the TF op '${n.op}' (node '${n.name}') is not supported by this importer`);
         }
         env.set(n.name, y);
+        observe?.(n.name, y);
         last = n.name;
       }
       return env.get(last)!;

@@ -22,7 +22,7 @@ import { pyRepr, pyReprStr, type ExportMetadata, type PyValue } from './metadata
 
 /** BuiltinOperator codes used here (schema.fbs). */
 const OP = { ADD: 0, CONCATENATION: 2, CONV_2D: 3, DEQUANTIZE: 6, LOGISTIC: 14, MAX_POOL_2D: 17, MUL: 18, RESHAPE: 22, SOFTMAX: 25, PAD: 34, TRANSPOSE: 39, SUB: 41, DIV: 42, SLICE: 65, RESIZE_NEAREST_NEIGHBOR: 97, QUANTIZE: 114 } as const;
-type OpName = keyof typeof OP;
+export type OpName = keyof typeof OP;
 /** BuiltinOptions union type ids (position in the union + 1). */
 const OPTIONS = { Conv2DOptions: 1, Pool2DOptions: 5, SoftmaxOptions: 9, ConcatenationOptions: 10, AddOptions: 11, ReshapeOptions: 17, MulOptions: 21, PadOptions: 22, TransposeOptions: 26, SubOptions: 28, DivOptions: 29, DequantizeOptions: 38, SliceOptions: 48, ResizeNearestNeighborOptions: 74, QuantizeOptions: 77 } as const;
 export const TensorType = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
@@ -35,7 +35,7 @@ export interface TflTensor {
   data?: Uint8Array;
   quant?: { scale: number[]; zeroPoint: number[]; dim?: number };
 }
-export interface TflOp { op: OpName; inputs: number[]; outputs: number[]; options?: { type: keyof typeof OPTIONS; fields: FbObject } }
+export interface TflOp { op: OpName; inputs: number[]; outputs: number[]; options?: { type: keyof typeof OPTIONS; fields: FbObject }; /** the op version (schema's OperatorCode.version): 1 for float, 2-3 for int8 kernels */ version?: number }
 export interface TflModel { tensors: TflTensor[]; ops: TflOp[]; inputs: number[]; outputs: number[]; description: string }
 
 const bytesOf = (a: Float32Array | Int32Array | Uint16Array | Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -217,6 +217,7 @@ function broadcast(a: number[], b: number[]): number[] {
 /** The flatbuffer ('TFL3'), with extra metadata entries (name -> bytes) in Model.metadata. */
 export function encodeTflite(m: TflModel, metadata: Record<string, Uint8Array> = {}): Uint8Array {
   const codes = [...new Set(m.ops.map((o) => o.op))];
+  const version = (c: OpName) => Math.max(...m.ops.filter((o) => o.op === c).map((o) => o.version ?? 1));
   const buffers: FbObject[] = [table([])]; // buffer 0: the empty sentinel
   const tensor = (t: TflTensor) => {
     let buffer = 0;
@@ -238,7 +239,7 @@ export function encodeTflite(m: TflModel, metadata: Record<string, Uint8Array> =
   ]);
   const model = table([
     [0, 'u32', 3],
-    [1, 'offset', vecOf(codes.map((c) => table([[0, 'i8', OP[c]], [2, 'i32', 1], [3, 'i32', OP[c]]])))],
+    [1, 'offset', vecOf(codes.map((c) => table([[0, 'i8', OP[c]], [2, 'i32', version(c)], [3, 'i32', OP[c]]])))],
     [2, 'offset', vecOf([subgraph])],
     [3, 'offset', str(m.description)],
     [4, 'offset', vecOf(buffers)],

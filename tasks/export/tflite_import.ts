@@ -11,7 +11,7 @@ import { rootTable, type FbTable } from '../../engine/io/flatbuffers.js';
 import { f16ToF32 } from '../../engine/io/safetensors.js';
 import { parsePyLiteral, type ExportMetadata } from './metadata.js';
 
-const CODE: Record<number, string> = { 0: 'ADD', 2: 'CONCATENATION', 3: 'CONV_2D', 6: 'DEQUANTIZE', 14: 'LOGISTIC', 17: 'MAX_POOL_2D', 18: 'MUL', 22: 'RESHAPE', 25: 'SOFTMAX', 34: 'PAD', 39: 'TRANSPOSE', 41: 'SUB', 42: 'DIV', 65: 'SLICE', 97: 'RESIZE_NEAREST_NEIGHBOR' };
+const CODE: Record<number, string> = { 114: 'QUANTIZE', 0: 'ADD', 2: 'CONCATENATION', 3: 'CONV_2D', 6: 'DEQUANTIZE', 14: 'LOGISTIC', 17: 'MAX_POOL_2D', 18: 'MUL', 22: 'RESHAPE', 25: 'SOFTMAX', 34: 'PAD', 39: 'TRANSPOSE', 41: 'SUB', 42: 'DIV', 65: 'SLICE', 97: 'RESIZE_NEAREST_NEIGHBOR' };
 const SIMPLE: Record<string, string> = { ADD: 'AddV2', SUB: 'Sub', MUL: 'Mul', DIV: 'RealDiv', LOGISTIC: 'Sigmoid', SOFTMAX: 'Softmax', PAD: 'Pad', TRANSPOSE: 'Transpose', RESHAPE: 'Reshape', SLICE: 'Slice', RESIZE_NEAREST_NEIGHBOR: 'ResizeNearestNeighbor' };
 
 export function tfliteToTfjs(src: Uint8Array, file: string) {
@@ -21,7 +21,27 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
   const codes = model.tables(1).map((c) => Math.max(c.scalar(0, 'i8'), c.scalar(3, 'i32')));
   const [sg] = model.tables(2);
   if (!sg) throw new Error(`${file}: no subgraph`);
-  const tensors = sg.tables(0).map((t: FbTable) => ({ shape: t.scalars(0, 'i32'), type: t.scalar(1, 'i8'), data: buffers[t.scalar(2, 'u32')]?.bytes(0) ?? new Uint8Array(0), quant: t.table(4) }));
+  const tensors = sg.tables(0).map((t: FbTable) => {
+    const q = t.table(4), scale = q?.scalars(2, 'f32') ?? [];
+    return {
+      shape: t.scalars(0, 'i32'), type: t.scalar(1, 'i8'), data: buffers[t.scalar(2, 'u32')]?.bytes(0) ?? new Uint8Array(0),
+      quant: scale.length ? { scale, zeroPoint: q!.scalars(3, 'i64').map(Number), dim: q!.scalar(6, 'i32', 0) } : null,
+    };
+  });
+  /** an int8 / int32 quantized constant as float32: (q - zero_point) * scale, per channel along `dim` */
+  const dequant = (t: (typeof tensors)[number]): Float32Array => {
+    const q = t.type === 9 ? new Int8Array(t.data.slice().buffer) : new Int32Array(t.data.slice().buffer);
+    const { scale, zeroPoint, dim } = t.quant!;
+    const inner = t.shape.slice(dim + 1).reduce((a, b) => a * b, 1), n = t.shape[dim] ?? 1;
+    return Float32Array.from(q, (v, k) => { const c = scale.length > 1 ? Math.floor(k / inner) % n : 0; return (v - zeroPoint[c]) * scale[c]; });
+  };
+  const f32Bytes = (f: Float32Array) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+  /** an int8 activation read back as float: FakeQuant (round to the int8 grid and back) named as the tensor */
+  const fakeQuant = (i: number, from: string) => {
+    const { scale, zeroPoint } = tensors[i].quant!;
+    node.push({ name: name(i), op: 'FakeQuant', input: [from], attr: { T: { type: 'DT_FLOAT' }, scale: { f: scale[0] }, zero_point: { i: zeroPoint[0] } } });
+  };
+  const isInt8Act = (i: number) => tensors[i].type === 9 && !tensors[i].data.length && !!tensors[i].quant;
   const node: { name: string; op: string; input?: string[]; attr: Record<string, unknown> }[] = [];
   const weightSpecs: { name: string; shape: number[]; dtype: string }[] = [];
   const parts: Uint8Array[] = [];
@@ -36,16 +56,18 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
     if (defined.has(i)) return name(i);
     const t = tensors[i];
     if (!t.data.length) throw new Error(`${file}: tensor ${i} is read before it is written`);
-    if (t.quant?.scalars(2, 'f32').length) throw new Error(`${file}: tensor ${i} is quantized (int8); this importer reads float32 / float16 models`);
-    if (t.type !== 0 && t.type !== 2) throw new Error(`${file}: constant tensor ${i} has type ${t.type}; float32 and int32 are read`);
-    konst(name(i), t.shape, t.type === 0 ? 'float32' : 'int32', t.data.slice());
+    if (t.quant && (t.type === 9 || t.type === 2)) konst(name(i), t.shape, 'float32', f32Bytes(dequant(t)));
+    else if (t.type !== 0 && t.type !== 2) throw new Error(`${file}: constant tensor ${i} has type ${t.type}; float32, int32 and quantized int8 / int32 are read`);
+    else konst(name(i), t.shape, t.type === 0 ? 'float32' : 'int32', t.data.slice());
     defined.add(i);
     return name(i);
   };
   const ints = (l: number[]) => ({ list: { i: l.map(String) } });
   const s = (v: string) => ({ s: Buffer.from(v).toString('base64') });
   for (const i of sg.scalars(1, 'i32')) {
-    node.push({ name: name(i), op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: tensors[i].shape.map((d) => ({ size: String(d) })) } } } });
+    const int8 = isInt8Act(i); // a full-integer model: AutoBackend quantizes the float image with the input's scale and zero point
+    node.push({ name: int8 ? `${name(i)}/float` : name(i), op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: tensors[i].shape.map((d) => ({ size: String(d) })) } } } });
+    if (int8) fakeQuant(i, `${name(i)}/float`);
     defined.add(i);
   }
   for (const op of sg.tables(3)) {
@@ -58,9 +80,14 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
       return nm;
     };
     switch (code) {
+      case 'QUANTIZE':
+        emit('Identity', [ref(ins[0])]); // the FakeQuant below rounds to the output's grid
+        break;
       case 'DEQUANTIZE': {
         const t = tensors[ins[0]];
-        if (t.type !== 1) throw new Error(`${file}: DEQUANTIZE of a type-${t.type} tensor; float16 constants are read`);
+        if (!t.data.length) { emit('Identity', [ref(ins[0])]); break; } // an int8 activation: already on its grid
+        if (t.type === 9 && t.quant) { konst(name(out), t.shape, 'float32', f32Bytes(dequant(t))); break; }
+        if (t.type !== 1) throw new Error(`${file}: DEQUANTIZE of a type-${t.type} tensor; float16 and int8 constants are read`);
         const h = new Uint16Array(t.data.slice().buffer);
         const f = f16ToF32(h);
         konst(name(out), t.shape, 'float32', new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
@@ -69,7 +96,7 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
       case 'CONV_2D': {
         const w = tensors[ins[1]];
         let wData: Float32Array;
-        if (w.data.length) wData = new Float32Array(w.data.slice().buffer);
+        if (w.data.length) wData = w.quant ? dequant(w) : new Float32Array(w.data.slice().buffer);
         else {
           const k = weightSpecs.findIndex((x) => x.name === name(ins[1])); // a dequantized filter
           if (k < 0) throw new Error(`${file}: CONV_2D filter ${ins[1]} is not a constant`);
@@ -96,6 +123,11 @@ export function tfliteToTfjs(src: Uint8Array, file: string) {
       }
       default:
         emit(SIMPLE[code], ins.map(ref));
+    }
+    if (isInt8Act(out)) {
+      const last = node[node.length - 1];
+      last.name = `${name(out)}/float`;
+      fakeQuant(out, last.name);
     }
     defined.add(out);
   }

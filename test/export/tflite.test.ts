@@ -95,12 +95,12 @@ t.test('half=True: float16 weights through DEQUANTIZE, in LiteRT', async (t) => 
   t.ok(e <= 1e-3, `LiteRT float16 vs engine float32: ${e.toExponential(2)} <= 1e-3`);
 });
 
-t.test('bad combinations: half with int8 is adjusted as Ultralytics does; int8 is refused for now', async (t) => {
+t.test('bad combinations: half with int8 is adjusted as Ultralytics does, then int8 calibrates on data=', async (t) => {
   const warns: string[] = [];
   const warn = console.warn;
   console.warn = (s: string) => warns.push(s);
   try {
-    await t.rejects(quietly(() => new YOLO(pt).export({ format: 'tflite', imgsz: S, half: true, int8: true })), /int8=True TFLite .* not implemented/);
+    await t.rejects(quietly(() => new YOLO(pt).export({ format: 'tflite', imgsz: S, half: true, int8: true, data: join(dir, 'no-such-data.yaml') })), /dataset '.*no-such-data\.yaml' not found/);
   } finally {
     console.warn = warn;
   }
