@@ -101,12 +101,12 @@ class Profiler {
     const lines = [`${title}: ${wall.toFixed(1)} ms wall in the profiled window (YOLO_PROFILE=1)`];
     for (const m of this.methods) lines.push(`  ${m}`);
     if (!this.methods.size) lines.push('  no kernel was timed (the cpu device runs its loops inline in the op files: not profiled per op)');
-    lines.push(`  ${'kind'.padEnd(36)} ${'ms'.padStart(10)} ${'count'.padStart(7)} ${'% wall'.padStart(7)}`);
+    lines.push(`  ${'kind'.padEnd(40)} ${'ms'.padStart(10)} ${'count'.padStart(7)} ${'% wall'.padStart(7)}`);
     const pct = (ms: number) => (wall > 0 ? ((100 * ms) / wall).toFixed(1) : '-');
     for (const [k, e] of rows)
-      lines.push(`  ${k.padEnd(36)} ${e.ms.toFixed(1).padStart(10)} ${String(e.count).padStart(7)} ${pct(e.ms).padStart(7)}${e.bytes ? `  ${(e.bytes / 2 ** 20).toFixed(1)} MiB` : ''}`);
+      lines.push(`  ${k.padEnd(40)} ${e.ms.toFixed(1).padStart(10)} ${String(e.count).padStart(7)} ${pct(e.ms).padStart(7)}${e.bytes ? `  ${(e.bytes / 2 ** 20).toFixed(1)} MiB` : ''}`);
     const other = wall - timed;
-    lines.push(`  ${'other (not in a kernel)'.padEnd(36)} ${other.toFixed(1).padStart(10)} ${''.padStart(7)} ${pct(other).padStart(7)}`);
+    lines.push(`  ${'other (not in a kernel)'.padEnd(40)} ${other.toFixed(1).padStart(10)} ${''.padStart(7)} ${pct(other).padStart(7)}`);
     return lines.join('\n');
   }
 }
