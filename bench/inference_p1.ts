@@ -11,7 +11,7 @@
 //
 // usage: npx tsx bench/inference_p1.ts [--devices webgpu,wasm,cpu] [--modes eager,compiled] [--runs 10]
 //        [--warmup 2] [--threads 2] [--ort-threads 0] [--imgsz 640] [--weights test/fixtures/predict/yolov8n-pose-coco128.pt]
-// --threads: PyTorch's torch.set_num_threads; --ort-threads 0: onnxruntime's intraOpNumThreads = one per core.
+// --threads: PyTorch's torch.set_num_threads, a list gives one row each (ratios to the first); --ort-threads 0: onnxruntime's intraOpNumThreads = one per core.
 // A device that cannot be opened prints `<name>: not available (<reason>)` and has no rows. The cpu
 // device runs the eager forward once, without warm-up (about 20 s).
 import * as ort from 'onnxruntime-node';
@@ -98,10 +98,12 @@ try {
     for (const [, p] of [...model.namedParameters(), ...model.namedBuffers()]) p.dispose();
   }
 
-  const tr = runTorch('bench/model_forward_torch.py', [weights, '--imgsz', String(imgsz), '--batch', '1', '--runs', String(runs), '--warmup', String(warmup), '--threads', threads]);
-  rows.push(tr.ok
-    ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.ms_median, wallMin: tr.r.ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, note: `inference_mode; peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
-    : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` });
+  for (const th of threads.split(',')) {
+    const tr = runTorch('bench/model_forward_torch.py', [weights, '--imgsz', String(imgsz), '--batch', '1', '--runs', String(runs), '--warmup', String(warmup), '--threads', th]);
+    rows.push(tr.ok
+      ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.ms_median, wallMin: tr.r.ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, note: `inference_mode; peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
+      : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` });
+  }
 } finally {
   E.releaseDevices();
 }

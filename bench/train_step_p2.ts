@@ -12,8 +12,9 @@
 // ratio to PyTorch (wall and CPU), the first step's loss items (ours vs PyTorch's on the same batch
 // and weights: the two losses agree), the load at start and end.
 //
-// usage: npx tsx bench/train_step_p2.ts [--devices webgpu,wasm] [--runs 3] [--warmup 1] [--threads 2]
+// usage: npx tsx bench/train_step_p2.ts [--devices webgpu,wasm] [--runs 3] [--warmup 1] [--threads 2[,1]]
 //        [--weights test/fixtures/predict/yolov8n-pose-coco128.pt]
+// --threads: PyTorch's thread counts, one row each; ratios are to the first.
 // The cpu device (the TypeScript reference) takes minutes per step: add it to --devices to run it once.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ const ITEMS = ['box', 'pose', 'kobj', 'cls', 'dfl'];
 export function coco8Batch(): PoseBatch {
   const cfg = loadDatasetYaml('data/coco8-pose/coco8-pose.yaml');
   cfg.train = [cfg.train, cfg.val].flat().filter((s): s is string => typeof s === 'string');
-  const ds = PoseDataset.fromConfig(cfg, 'train', { imgsz: IMGSZ, batch: BATCH, augment: false, rect: false, shuffle: false, labelCache: false, log: () => {} });
+  const ds = PoseDataset.fromConfig(cfg, 'train', { imgsz: IMGSZ, batch: BATCH, augment: false, rect: false, shuffle: false, labelCache: false, log: () => {}, progress: { write: () => {} } });
   const b = ds.batches(0).next().value as PoseBatch;
   if (!b || b.shape[0] !== BATCH) throw new Error(`coco8-pose: expected one batch of ${BATCH} images, got ${b?.shape[0]}`);
   return b;
@@ -104,11 +105,14 @@ try {
     rows.push(await benchDevice(device, batch));
     if (profiler.enabled) await printProfile(`P2 train step on ${device.type}`);
   }
-  const tr = runTorch('bench/torch_train_step.py', ['--batch', file, '--weights', weights, '--runs', String(runs), '--warmup', String(warmup), '--threads', threads]);
-  torch = tr.ok
-    ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.wall_ms_median, wallMin: tr.r.wall_ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, items: tr.r.first_items, note: `peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
-    : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` };
-  rows.push(torch);
+  for (const th of threads.split(',')) {
+    const tr = runTorch('bench/torch_train_step.py', ['--batch', file, '--weights', weights, '--runs', String(runs), '--warmup', String(warmup), '--threads', th]);
+    const row: Row = tr.ok
+      ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.wall_ms_median, wallMin: tr.r.wall_ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, items: tr.r.first_items, note: `peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
+      : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` };
+    torch ??= row; // ratios are to the first thread count listed
+    rows.push(row);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
   E.releaseDevices();
@@ -120,7 +124,7 @@ console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows)
   console.log(`| ${r.what} | ${r.t?.runs ?? 0} | ${f1(r.t?.wall)} | ${f1(r.t?.cpu)} | ${base && r.t ? f2(r.t.wall / base.wall) : '-'} | ${base && r.t ? f2(r.t.cpu / base.cpu) : '-'} | ${r.items ? r.items.map((v) => v.toFixed(4)).join(' ') : '-'} | ${r.note ?? ''} |`);
 for (const r of rows)
-  if (r !== torch && r.items && torch?.items) {
+  if (!r.what.startsWith('PyTorch') && r.items && torch?.items) {
     const rel = Math.max(...r.items.map((v, i) => Math.abs(v - torch!.items![i]) / Math.max(Math.abs(torch!.items![i]), 1e-12)));
     console.log(`${r.what}: first-step loss items vs PyTorch's on the same batch and weights: max relative difference ${rel.toExponential(2)}`);
   }
