@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2))
   .then(async (code) => {
-    if (profiler.enabled) await printProfile(`yolo ${process.argv[2] ?? ''} (the whole run)`); // YOLO_PROFILE=1: per op kind
+    if (profiler.enabled) await printProfile(`yolo ${process.argv.slice(2).filter((a) => !a.includes('=')).join(' ')} (the whole run)`); // YOLO_PROFILE=1: per op kind
     releaseDevices();
     process.exitCode = code;
   })
