@@ -82,7 +82,8 @@ class Profiler {
 
   /** A timing that arrives later (GPU timestamps): report() waits for it. */
   track(p: Promise<void>) {
-    const q = p.finally(() => this.pending.delete(q));
+    // a readback that fails (the device released first) loses its timings, never the process
+    const q: Promise<void> = p.catch(() => {}).finally(() => this.pending.delete(q));
     this.pending.add(q);
   }
 
