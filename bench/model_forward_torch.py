@@ -4,8 +4,9 @@ Ultralytics is not needed: the network is re-declared below with Ultralytics' at
 the checkpoint is read with an unpickler that turns Ultralytics' classes into plain nn.Module
 shells, so only the state dict is taken from it. Prints one JSON line.
 
-usage: /usr/bin/python3 bench/model_forward_torch.py WEIGHTS.pt [--imgsz 640] [--batch 1] [--runs 10] [--threads 2]
-       [--device cpu|cuda]   (cuda: times include torch.cuda.synchronize(), as the engine's include the read-back)
+usage: /usr/bin/python3 bench/model_forward_torch.py WEIGHTS.pt [--imgsz 640] [--batch 1] [--runs 10] [--warmup 1] [--threads 2]
+       [--device cpu|cuda]   (wall ms and process CPU ms per forward, medians; cuda: times include
+       torch.cuda.synchronize(), as the engine's include the read-back)
 """
 import argparse
 import json
@@ -190,6 +191,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--warmup", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     net = pose_n()
@@ -197,18 +199,21 @@ def main():
     net.eval().fuse().to(a.device)
     x = torch.rand(a.batch, 3, a.imgsz, a.imgsz, device=a.device)
     sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
-    times = []
+    times, cpu = [], []
     with torch.inference_mode():
-        out = net(x)  # warm-up
+        for _ in range(a.warmup):
+            out = net(x)
         sync()
         for _ in range(a.runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = net(x)
             sync()
             times.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
     print(json.dumps({
         "torch": torch.__version__, "device": a.device, "threads": torch.get_num_threads(), "shape": list(out.shape),
-        "ms_median": statistics.median(times), "ms_min": min(times), "runs": a.runs,
+        "ms_median": statistics.median(times), "ms_min": min(times), "runs": a.runs, "warmup": a.warmup,
+        "cpu_ms_median": statistics.median(cpu),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "params": sum(p.numel() for p in net.parameters()),
     }))

@@ -100,6 +100,8 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     for (const k of want) requiredLimits[k] = adapter.limits[k];
     // subgroups: the GEMM core for CPU adapters shares loaded values across lanes (engine/backends/kernel_variants.ts).
     const requiredFeatures = adapter.features.has('subgroups') ? (['subgroups'] as GPUFeatureName[]) : [];
+    // timestamp-query: YOLO_PROFILE's per-kernel GPU times (engine/profile.ts); unused otherwise
+    if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const info = adapter.info;
     const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';

@@ -3,6 +3,7 @@
 import { parseArgs, MODES } from './cfg.js';
 import { packageVersion } from '../engine/paths.js';
 import { parseThreads, releaseDevices } from '../engine/index.js';
+import { printProfile, profiler } from '../engine/profile.js';
 import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
@@ -104,7 +105,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2))
-  .then((code) => {
+  .then(async (code) => {
+    if (profiler.enabled) await printProfile(`yolo ${process.argv.slice(2).filter((a) => !a.includes('=')).join(' ')} (the whole run)`); // YOLO_PROFILE=1: per op kind
     releaseDevices();
     process.exitCode = code;
   })

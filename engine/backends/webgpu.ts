@@ -3,6 +3,7 @@
 // dispatches per queue submission. Buffers freed while work is still being encoded go back to
 // the pool only after that work is submitted, so a later upload can never overwrite them early.
 import { buildShader, parseBindings, parseParams, packParams, type BindingDecl, type ParamLayout } from './wgsl.js';
+import { kernelKind, profiler } from '../profile.js';
 
 export interface KernelSpec {
   /** shader file in shaders/ */
@@ -26,6 +27,8 @@ const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const MAP_READ = 0x1 | 0x8; // MAP_READ | COPY_DST
 const MAX_DISPATCHES_PER_SUBMIT = 256;
+const QUERY_RESOLVE = 0x200;
+const PROFILE_METHOD = 'webgpu: GPU time per kernel from timestamp queries, one compute pass per kernel while profiling (kernels serialised); JS encode time overlaps it';
 
 /**
  * Work captured once and replayed many times (a compiled forward, engine/graph/executor.ts): each
@@ -33,7 +36,7 @@ const MAX_DISPATCHES_PER_SUBMIT = 256;
  * released stay owned by the recording (their contents are read by later commands) until dispose.
  */
 export interface Recording {
-  commands: ({ kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number] } | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number })[];
+  commands: ({ kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; name: string } | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number })[];
   owned: GPUBuffer[];
 }
 
@@ -58,6 +61,8 @@ export class GpuRuntime {
   // Stand-ins for bindings a dispatch leaves out, one per binding slot: Dawn rejects one buffer
   // bound to two writable slots ("writable storage buffer binding aliasing"), even unused ones.
   private dummies: GPUBuffer[] = [];
+  // YOLO_PROFILE (engine/profile.ts): a timestamp query set and the kinds of the kernels timed since the last submit
+  private prof: { set: GPUQuerySet; kinds: string[] } | null = null;
   /** Bytes currently allocated from the device (live + pooled), and the high-water mark. */
   allocatedBytes = 0;
   peakBytes = 0;
@@ -100,7 +105,9 @@ export class GpuRuntime {
   }
 
   upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0) {
+    const t = profiler.enabled ? performance.now() : 0;
     this.device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    if (profiler.enabled) profiler.add('host->device upload', performance.now() - t, 1, data.byteLength);
   }
 
   private recycle() {
@@ -172,6 +179,13 @@ export class GpuRuntime {
    * (a declared binding left out gets a 4-byte dummy); `params` fills `struct Params` by field name.
    */
   dispatch(spec: KernelSpec, buffers: Record<string, GPUBuffer>, params: Record<string, number | readonly number[]> | null, grid: [number, number?, number?]) {
+    if (!profiler.enabled) return this.encodeDispatch(spec, buffers, params, grid);
+    const t = performance.now();
+    this.encodeDispatch(spec, buffers, params, grid);
+    profiler.add('webgpu encode (JS, overlaps kernels)', performance.now() - t);
+  }
+
+  private encodeDispatch(spec: KernelSpec, buffers: Record<string, GPUBuffer>, params: Record<string, number | readonly number[]> | null, grid: [number, number?, number?]) {
     if (this.lost) throw new Error(this.lost);
     const p = this.pipelineFor(spec);
     const entries: GPUBindGroupEntry[] = [];
@@ -195,7 +209,12 @@ export class GpuRuntime {
     }
     const bindGroup = this.device.createBindGroup({ layout: p.layout, entries });
     if (this.recording) {
-      this.recording.commands.push({ kind: 'dispatch', pipeline: p.pipeline, bindGroup, grid: [x, y, z] });
+      this.recording.commands.push({ kind: 'dispatch', pipeline: p.pipeline, bindGroup, grid: [x, y, z], name: p.name });
+      if (uniform) this.releaseBuffer(uniform);
+      return;
+    }
+    if (this.timing()) {
+      this.timedDispatch(p.name, p.pipeline, bindGroup, [x, y, z]);
       if (uniform) this.releaseBuffer(uniform);
       return;
     }
@@ -205,6 +224,56 @@ export class GpuRuntime {
     pass.dispatchWorkgroups(x, y, z);
     if (uniform) this.releaseBuffer(uniform);
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Profiling with GPU timestamps (the device was opened with 'timestamp-query'). */
+  private timing(): boolean {
+    if (!profiler.enabled) return false;
+    if (!this.device.features.has('timestamp-query')) {
+      profiler.methods.add('webgpu: this adapter has no timestamp-query: kernels are not timed');
+      return false;
+    }
+    profiler.methods.add(PROFILE_METHOD);
+    return true;
+  }
+
+  /** One kernel in its own compute pass, with timestamps at the pass's begin and end. */
+  private timedDispatch(name: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, grid: [number, number, number]) {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    this.prof ??= { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_DISPATCHES_PER_SUBMIT }), kinds: [] };
+    const i = this.prof.kinds.length;
+    const pass = this.encoder.beginComputePass({ timestampWrites: { querySet: this.prof.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...grid);
+    pass.end();
+    this.prof.kinds.push(kernelKind(name));
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Before a submit: resolves this batch's timestamps into a buffer read back when the work is done. */
+  private resolveTimestamps(): (() => void) | null {
+    if (!this.prof?.kinds.length || !this.encoder) return null;
+    const { kinds } = this.prof, n = 2 * kinds.length;
+    this.prof.kinds = [];
+    const resolved = this.device.createBuffer({ size: n * 8, usage: QUERY_RESOLVE | 0x4 /* COPY_SRC */ });
+    const staging = this.device.createBuffer({ size: n * 8, usage: MAP_READ });
+    this.encoder.resolveQuerySet(this.prof.set, 0, n, resolved, 0);
+    this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, n * 8);
+    return () =>
+      profiler.track(
+        staging.mapAsync(1 /* READ */).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          for (let i = 0; i < kinds.length; i++) profiler.add(kinds[i], Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+          staging.unmap();
+          staging.destroy();
+          resolved.destroy();
+        }),
+      );
   }
 
   /** A 1-D launch of `n` invocations folded into a 2-D grid (the shader rebuilds the index). */
@@ -256,6 +325,10 @@ export class GpuRuntime {
         this.copyBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
         continue;
       }
+      if (this.timing()) {
+        this.timedDispatch(c.name, c.pipeline, c.bindGroup, c.grid);
+        continue;
+      }
       const pass = this.computePass();
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, c.bindGroup);
@@ -273,7 +346,9 @@ export class GpuRuntime {
   flush() {
     if (this.recording) return; // a recording submits nothing
     if (this.pass) this.pass.end();
+    const timestamps = this.resolveTimestamps();
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    timestamps?.();
     this.pass = null;
     this.encoder = null;
     this.dispatches = 0;
@@ -299,7 +374,9 @@ export class GpuRuntime {
     this.flush();
     const submitError = this.device.popErrorScope();
     await staging.mapAsync(1 /* READ */, 0, staging.size);
+    const t = profiler.enabled ? performance.now() : 0;
     const out = staging.getMappedRange(0, size).slice(0, byteLength);
+    if (profiler.enabled) profiler.add('device->host read (copy, not the wait)', performance.now() - t, 1, byteLength);
     staging.unmap();
     this.releaseBuffer(staging);
     const e = await submitError;
