@@ -28,7 +28,11 @@ export function kernelKind(name: string): string {
   if (n.includes('grad_input')) return 'conv2d grad-input';
   if (n.includes('grad_weight')) return 'conv2d grad-weight';
   if (n.startsWith('conv2d')) return 'conv2d fwd';
-  if (n.startsWith('matmul') || n.startsWith('gemm')) return 'matmul';
+  if (n.startsWith('gemm_conv2d')) return 'conv2d fwd / grad-input (wasm GEMM)';
+  if (n.startsWith('gemm_pack')) return 'conv2d weight packing';
+  if (n.startsWith('matmul') || n.startsWith('gemm') || n === 'mm') return 'matmul';
+  if (/^(u|b|bc|cb)_|^copy4$|^zero$/.test(n)) return 'elementwise (incl. concat, copies)';
+  if (n.startsWith('rsum')) return 'reduce';
   if (n.startsWith('max_pool2d') || n.includes('pool')) return n.includes('backward') ? 'max_pool2d backward' : 'max_pool2d';
   if (n.startsWith('upsample')) return n.includes('backward') ? 'upsample backward' : 'upsample';
   if (n.startsWith('elementwise')) return 'elementwise (incl. concat, copies)';

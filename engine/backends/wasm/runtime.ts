@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadKernelBinary } from './build.js';
 import type { WasmRuntime } from './abi.js';
+import { kernelKind, profiler } from '../../profile.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: wasm32's whole address space
@@ -170,11 +171,20 @@ export class WasmRuntimeImpl implements WasmRuntime {
   call(kernel: string, ...args: number[]): number {
     const f = this.exports[kernel];
     if (!f) throw new Error(`wasm device: no kernel named '${kernel}'`);
-    return f(...args);
+    if (!profiler.enabled) return f(...args);
+    return profiler.time(kernelKind(kernel), () => f(...args));
   }
 
   /** exports[kernel](...args, begin, end) over [0, tasks): one chunk per thread, the caller takes the first. */
   parallel(kernel: string, args: number[], tasks: number, minTasksPerThread = 1): void {
+    if (profiler.enabled) {
+      profiler.methods.add('wasm: wall time per kernel call (the ops still on cpu loops over the memory are not timed)');
+      return profiler.time(kernelKind(kernel), () => this.runParallel(kernel, args, tasks, minTasksPerThread));
+    }
+    this.runParallel(kernel, args, tasks, minTasksPerThread);
+  }
+
+  private runParallel(kernel: string, args: number[], tasks: number, minTasksPerThread: number): void {
     const k = this.index.get(kernel);
     if (k === undefined) throw new Error(`wasm device: no kernel named '${kernel}'`);
     if (args.length > MAX_ARGS) throw new Error(`wasm device: ${kernel} takes ${args.length} args, the control block holds ${MAX_ARGS}`);
