@@ -5,7 +5,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', 'runs/', '.tap/', 'test/fixtures/', 'data/', 'docs/walkthrough/figures/'] },
+  { ignores: ['node_modules/', 'dist/', 'runs/', '.tap/', 'test/fixtures/', 'data/', 'docs/walkthrough/figures/', 'web/dist/', 'gpubench/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -28,10 +28,6 @@ export function parseExpr(src: string, where: string): Expr {
   const toks = src.match(/-?\d+\.?\d*(?:e[-+]?\d+)?|[A-Za-z_][\w.]*|[()[\],]/gi) ?? [];
   if (toks.join('') !== src.replace(/\s+/g, '')) throw new Error(`${where}: cannot parse '${src}'`);
   let p = 0;
-  const expect = (t: string) => {
-    if (toks[p] !== t) throw new Error(`${where}: expected '${t}' at '${toks.slice(p, p + 3).join(' ')}' in '${src}'`);
-    p++;
-  };
   const seq = (close: string): Expr[] => {
     const out: Expr[] = [];
     while (toks[p] !== close) {

@@ -136,7 +136,7 @@ function siluInline(f: WasmFeatures, x: string) {
         (local.set $sz (f32x4.add (f32x4.mul (local.get $st) ${k(1.4426950408889634)}) ${k(12582912)}))
         (local.set $sn (f32x4.sub (local.get $sz) ${k(12582912)}))
         (local.set $sr (f32x4.sub (f32x4.sub (local.get $st) (f32x4.mul (local.get $sn) ${k(0.693145751953125)}))
-                                  (f32x4.mul (local.get $sn) ${k(1.4286068203094172e-6)})))
+                                  (f32x4.mul (local.get $sn) ${k(1.4286068203094173e-6)})))
         (local.set ${x} (f32x4.div (local.get ${x})
           (f32x4.add ${k(1)}
             (f32x4.mul ${poly}

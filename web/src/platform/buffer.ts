@@ -4,7 +4,6 @@
 type Enc = 'utf8' | 'utf-8' | 'latin1' | 'binary' | 'ascii' | 'hex';
 
 export class Buffer extends Uint8Array {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Node's Buffer.from, loosely typed to stay compatible with Uint8Array.from
   static override from(src: any, encOrOffset?: any, length?: number): Buffer {
     if (typeof src === 'string') return Buffer.fromString(src, (encOrOffset as Enc) ?? 'utf8');
     if (src instanceof ArrayBuffer) return new Buffer(src, (encOrOffset as number) ?? 0, length ?? src.byteLength - ((encOrOffset as number) ?? 0));
