@@ -5,7 +5,19 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', 'runs/', '.tap/', 'test/fixtures/', 'data/', 'docs/walkthrough/figures/', 'web/dist/', 'gpubench/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'runs/',
+      '.tap/',
+      'test/fixtures/',
+      'data/',
+      'docs/walkthrough/figures/',
+      'web/dist/',
+      'gpubench/',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

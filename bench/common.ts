@@ -22,7 +22,9 @@ export const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v
 /** /proc/loadavg's 1/5/15-minute averages and running/total tasks, with the core count. */
 export function machineLoad(): string {
   const raw = existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim().split(/\s+/) : [];
-  return raw.length ? `load ${raw.slice(0, 3).join(' ')} (tasks ${raw[3]}) on ${cpus().length} cores` : `load unknown on ${cpus().length} cores`;
+  return raw.length
+    ? `load ${raw.slice(0, 3).join(' ')} (tasks ${raw[3]}) on ${cpus().length} cores`
+    : `load unknown on ${cpus().length} cores`;
 }
 
 export interface Timing {
@@ -37,11 +39,14 @@ export interface Timing {
 /** Runs `once` warmup times, then `runs` times measuring wall and process CPU time. */
 export async function timeRuns(runs: number, warmup: number, once: () => Promise<void>): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await once();
-  const wall: number[] = [], cpu: number[] = [];
+  const wall: number[] = [],
+    cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     await once();
-    const t1 = performance.now(), c = process.cpuUsage(c0);
+    const t1 = performance.now(),
+      c = process.cpuUsage(c0);
     wall.push(t1 - t0);
     cpu.push((c.user + c.system) / 1e3);
   }
@@ -57,7 +62,8 @@ export async function openDevices(names: string[]): Promise<E.Device[]> {
   for (const name of names) {
     try {
       const d = await E.getDevice(name);
-      if (d.type !== name && !(name === 'gpu' && d.type === 'webgpu')) throw new Error(`getDevice('${name}') gave the ${d.type} device`);
+      if (d.type !== name && !(name === 'gpu' && d.type === 'webgpu'))
+        throw new Error(`getDevice('${name}') gave the ${d.type} device`);
       out.push(d);
     } catch (e) {
       console.log(`${name}: not available (${(e as Error).message.split('\n')[0]})`);
@@ -69,13 +75,27 @@ export async function openDevices(names: string[]): Promise<E.Device[]> {
 export const PYTHON = '/usr/bin/python3';
 
 /** Runs a bench/*.py script with Debian's python3 (the one with torch); its last stdout line is JSON. */
-export function runTorch(script: string, argv: string[]): { ok: true; r: Record<string, any> } | { ok: false; why: string } {
+export function runTorch(
+  script: string,
+  argv: string[],
+): { ok: true; r: Record<string, any> } | { ok: false; why: string } {
   if (!existsSync(PYTHON)) return { ok: false, why: `no ${PYTHON}` };
   try {
-    const out = execFileSync(PYTHON, [script, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+    const out = execFileSync(PYTHON, [script, ...argv], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1 << 26,
+    });
     return { ok: true, r: JSON.parse(out.trim().split('\n').pop()!) };
   } catch (e) {
-    return { ok: false, why: String((e as { stderr?: string }).stderr ?? e).trim().split('\n').pop() ?? 'failed' };
+    return {
+      ok: false,
+      why:
+        String((e as { stderr?: string }).stderr ?? e)
+          .trim()
+          .split('\n')
+          .pop() ?? 'failed',
+    };
   }
 }
 

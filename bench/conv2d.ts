@@ -22,7 +22,9 @@ const minTime = Number(opt('min-time', '0.3'));
 const cpuTime = args.includes('--cpu-time');
 const wanted = opt('devices', 'webgpu,cpu').split(',');
 const only = opt('only', ''); // run the layers whose name contains this
-const configs = opt('config', '640x1,320x8').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const configs = opt('config', '640x1,320x8')
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number]);
 
 // YOLOv8n-pose convs (model.<i> in the Ultralytics yaml), input side 640: [name, c, o, k, s, input side].
 // A representative subset: the stem and every stride-2 conv, one bottleneck conv and the 1x1 convs of
@@ -46,9 +48,28 @@ const LAYERS: [string, number, number, number, number, number, boolean?][] = [
   ['22 cv4.2.0 (P5)', 256, 51, 3, 1, 20],
 ];
 
-interface Shape { name: string; n: number; c: number; h: number; o: number; k: number; s: number; cpu: boolean }
+interface Shape {
+  name: string;
+  n: number;
+  c: number;
+  h: number;
+  o: number;
+  k: number;
+  s: number;
+  cpu: boolean;
+}
 const shapes: Shape[] = configs.flatMap(([side, n]) =>
-  LAYERS.filter(([name]) => name.includes(only)).map(([name, c, o, k, s, h, cpu]) => ({ name: `${name} @${side}x${n}`, n, c, h: (h * side) / 640, o, k, s, cpu: !!cpu && side === 640 })));
+  LAYERS.filter(([name]) => name.includes(only)).map(([name, c, o, k, s, h, cpu]) => ({
+    name: `${name} @${side}x${n}`,
+    n,
+    c,
+    h: (h * side) / 640,
+    o,
+    k,
+    s,
+    cpu: !!cpu && side === 640,
+  })),
+);
 const flops = (s: Shape) => {
   const oh = Math.floor((s.h + 2 * Math.floor(s.k / 2) - s.k) / s.s) + 1;
   return 2 * s.n * s.o * oh * oh * s.c * s.k * s.k;
@@ -59,7 +80,8 @@ async function timeIt(fn: () => void, sync: () => Promise<void>, once = false): 
   fn();
   await sync(); // warm-up: compiles pipelines, fills the buffer pool
   let reps = 0;
-  const t0 = performance.now(), c0 = process.cpuUsage();
+  const t0 = performance.now(),
+    c0 = process.cpuUsage();
   while (true) {
     fn();
     reps++;
@@ -74,7 +96,9 @@ async function timeIt(fn: () => void, sync: () => Promise<void>, once = false): 
 
 async function benchDevice(device: E.Device, s: Shape) {
   E.manualSeed(0);
-  const x = E.randn([s.n, s.c, s.h, s.h], { device }), w = E.mul(E.randn([s.o, s.c, s.k, s.k], { device }), 0.1), b = E.randn([s.o], { device });
+  const x = E.randn([s.n, s.c, s.h, s.h], { device }),
+    w = E.mul(E.randn([s.o, s.c, s.k, s.k], { device }), 0.1),
+    b = E.randn([s.o], { device });
   const opts = { stride: s.s, padding: Math.floor(s.k / 2) };
   const gpu = device instanceof E.WebGPUDevice ? device.gpu : null;
   const sync = async () => {
@@ -84,10 +108,15 @@ async function benchDevice(device: E.Device, s: Shape) {
   const gy = E.randn(y.shape, { device });
   const once = device.type === 'cpu';
   const fwd = await timeIt(() => E.tidy(() => void E.conv2d(x, w, b, { ...opts, act: 'silu' })), sync, once);
-  const bwd = await timeIt(() => E.tidy(() => {
-    E.conv2dGradInput(gy, w, x.shape, opts);
-    E.conv2dGradWeight(x, gy, w.shape, opts);
-  }), sync, once);
+  const bwd = await timeIt(
+    () =>
+      E.tidy(() => {
+        E.conv2dGradInput(gy, w, x.shape, opts);
+        E.conv2dGradWeight(x, gy, w.shape, opts);
+      }),
+    sync,
+    once,
+  );
   for (const t of [x, w, b, y, gy]) t.dispose();
   return { fwd, bwd };
 }
@@ -95,7 +124,11 @@ async function benchDevice(device: E.Device, s: Shape) {
 function torchTimes(): { fwd_ms: number; bwd_ms: number; fwd_cpu_ms: number; bwd_cpu_ms: number }[] | null {
   try {
     const list = shapes.map((s) => [s.n, s.c, s.h, s.h, s.o, s.k, s.s]);
-    const out = execFileSync('/usr/bin/python3', ['bench/torch_conv2d.py', JSON.stringify(list), '--threads', '2', '--min-time', String(minTime)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(
+      '/usr/bin/python3',
+      ['bench/torch_conv2d.py', JSON.stringify(list), '--threads', '2', '--min-time', String(minTime)],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     return JSON.parse(out.trim().split('\n').pop()!);
   } catch {
     return null;
@@ -110,15 +143,24 @@ if (wanted.includes('webgpu')) {
   else console.log('no WebGPU adapter: skipping webgpu');
 }
 if (wanted.includes('cpu')) devices.push(E.cpu);
-console.log(`conv2d GFLOP/s, forward (bias + SiLU fused) and backward (grad-input + grad-weight)${cpuTime ? ', from CPU time / 2 cores' : ''}`);
-for (const d of devices) console.log(`  ${d.type}: ${d.name}${d instanceof E.WebGPUDevice ? `, GEMM core '${gemmVariant(d.gpu)}'` : ''}`);
+console.log(
+  `conv2d GFLOP/s, forward (bias + SiLU fused) and backward (grad-input + grad-weight)${cpuTime ? ', from CPU time / 2 cores' : ''}`,
+);
+for (const d of devices)
+  console.log(`  ${d.type}: ${d.name}${d instanceof E.WebGPUDevice ? `, GEMM core '${gemmVariant(d.gpu)}'` : ''}`);
 const torch = torchTimes();
 console.log(torch ? '  torch: PyTorch CPU, 2 threads' : '  torch: /usr/bin/python3 with torch not available');
-const header = ['layer', 'GFLOP', ...devices.flatMap((d) => [`${d.type} fwd`, `${d.type} bwd`]), ...(torch ? ['torch fwd', 'torch bwd', 'fwd x', 'bwd x'] : [])];
+const header = [
+  'layer',
+  'GFLOP',
+  ...devices.flatMap((d) => [`${d.type} fwd`, `${d.type} bwd`]),
+  ...(torch ? ['torch fwd', 'torch bwd', 'fwd x', 'bwd x'] : []),
+];
 const rows: string[][] = [header];
 const ratios: number[][] = [];
 for (let i = 0; i < shapes.length; i++) {
-  const s = shapes[i], f = flops(s);
+  const s = shapes[i],
+    f = flops(s);
   const row = [s.name, (f / 1e9).toFixed(3)];
   let gpuT: { fwd: number; bwd: number } | null = null;
   for (const d of devices) {
@@ -146,11 +188,14 @@ for (let i = 0; i < shapes.length; i++) {
 const widths = header.map((_, j) => Math.max(...rows.map((r) => r[j].length)));
 for (const [k, r] of rows.entries()) {
   console.log('| ' + r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join(' | ') + ' |');
-  if (k === 0) console.log('|' + widths.map((w, j) => (j === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  if (k === 0)
+    console.log('|' + widths.map((w, j) => (j === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
 }
 if (ratios.length) {
   // total webgpu time over total torch time across these layers, as a whole network would see it
   const total = (k: number) => ratios.reduce((a, r) => a + r[k], 0);
-  console.log(`\nwebgpu time / torch time summed over these layers: forward ${(total(0) / total(1)).toFixed(2)}x, backward ${(total(2) / total(3)).toFixed(2)}x`);
+  console.log(
+    `\nwebgpu time / torch time summed over these layers: forward ${(total(0) / total(1)).toFixed(2)}x, backward ${(total(2) / total(3)).toFixed(2)}x`,
+  );
 }
 E.releaseDevices();

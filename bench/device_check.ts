@@ -35,7 +35,8 @@ console.log(`GEMM core: ${gemmVariant(rt)}`);
 
 /** max|a - b| / max|b| */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>) {
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let i = 0; i < b.length; i++) {
     d = Math.max(d, Math.abs(a[i] - b[i]));
     m = Math.max(m, Math.abs(b[i]));
@@ -64,6 +65,8 @@ const ref = await forward(E.cpu, false);
 console.log(`cpu reference forward ${imgsz}x${batch}: ${ref.ms.toFixed(0)} ms`);
 for (const compiled of [false, true]) {
   const r = await forward(gpu, compiled);
-  console.log(`webgpu ${compiled ? 'compiled' : 'eager'} forward: max|Δ|/max|ref| = ${relDiff(r.out, ref.out).toExponential(2)} (first run ${r.ms.toFixed(0)} ms)`);
+  console.log(
+    `webgpu ${compiled ? 'compiled' : 'eager'} forward: max|Δ|/max|ref| = ${relDiff(r.out, ref.out).toExponential(2)} (first run ${r.ms.toFixed(0)} ms)`,
+  );
 }
 E.releaseDevices();

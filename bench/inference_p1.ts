@@ -41,8 +41,10 @@ interface Row {
 const rows: Row[] = [];
 
 const relDiff = (a: ArrayLike<number>, ref: ArrayLike<number>) => {
-  let d = 0, m = 0;
-  for (let i = 0; i < ref.length; i++) (d = Math.max(d, Math.abs(a[i] - ref[i]))), (m = Math.max(m, Math.abs(ref[i])));
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < ref.length; i++)
+    ((d = Math.max(d, Math.abs(a[i] - ref[i]))), (m = Math.max(m, Math.abs(ref[i]))));
   return d / m;
 };
 
@@ -55,13 +57,24 @@ console.log(`P1: yolov8n-pose ${imgsz}x${imgsz} batch 1, fused, eval (weights ${
 try {
   // onnxruntime-node on the ONNX we export (from a cpu copy: the file is the same whatever exports it)
   try {
-    const { bytes } = await buildOnnx(loadPoseModel(weights, { device: E.cpu }).eval().fuse(), { imgsz, verbose: false }, { file: weights });
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: ortThreads, graphOptimizationLevel: 'all' });
+    const { bytes } = await buildOnnx(
+      loadPoseModel(weights, { device: E.cpu }).eval().fuse(),
+      { imgsz, verbose: false },
+      { file: weights },
+    );
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: ortThreads,
+      graphOptimizationLevel: 'all',
+    });
     const feeds = { images: new ort.Tensor('float32', host, SHAPE) };
     const t = await timeRuns(runs, warmup, async () => {
       ortOut = (await session.run(feeds)).output0.data as Float32Array;
     });
-    rows.push({ what: `onnxruntime-node ${ort.env.versions.common} CPU EP, ${ortThreads} threads`, t, note: `our ONNX export, opset 17, ${(bytes.length / 2 ** 20).toFixed(1)} MB` });
+    rows.push({
+      what: `onnxruntime-node ${ort.env.versions.common} CPU EP, ${ortThreads} threads`,
+      t,
+      note: `our ONNX export, opset 17, ${(bytes.length / 2 ** 20).toFixed(1)} MB`,
+    });
     await session.release();
   } catch (e) {
     rows.push({ what: 'onnxruntime-node', note: `skipped: ${(e as Error).message.split('\n')[0]}` });
@@ -91,18 +104,42 @@ try {
       }
       if (profiler.enabled) await printProfile(`P1 ${what} (${t.runs + (slow ? 0 : warmup)} forwards)`);
       const ex = mode === 'compiled' ? model.compiled?.executor(SHAPE) : undefined;
-      const agree = ortOut && out ? `output vs onnxruntime: max abs diff / max abs ${relDiff(out, ortOut).toExponential(1)}` : '';
-      rows.push({ what, t, ours: true, note: [device.name, ex && `${ex.plan.stats.kernels} kernels`, agree].filter(Boolean).join('; ') });
+      const agree =
+        ortOut && out ? `output vs onnxruntime: max abs diff / max abs ${relDiff(out, ortOut).toExponential(1)}` : '';
+      rows.push({
+        what,
+        t,
+        ours: true,
+        note: [device.name, ex && `${ex.plan.stats.kernels} kernels`, agree].filter(Boolean).join('; '),
+      });
     }
     model.compile(false);
     for (const [, p] of [...model.namedParameters(), ...model.namedBuffers()]) p.dispose();
   }
 
   for (const th of threads.split(',')) {
-    const tr = runTorch('bench/model_forward_torch.py', [weights, '--imgsz', String(imgsz), '--batch', '1', '--runs', String(runs), '--warmup', String(warmup), '--threads', th]);
-    rows.push(tr.ok
-      ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.ms_median, wallMin: tr.r.ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, note: `inference_mode; peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
-      : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` });
+    const tr = runTorch('bench/model_forward_torch.py', [
+      weights,
+      '--imgsz',
+      String(imgsz),
+      '--batch',
+      '1',
+      '--runs',
+      String(runs),
+      '--warmup',
+      String(warmup),
+      '--threads',
+      th,
+    ]);
+    rows.push(
+      tr.ok
+        ? {
+            what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`,
+            t: { wall: tr.r.ms_median, wallMin: tr.r.ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs },
+            note: `inference_mode; peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB`,
+          }
+        : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` },
+    );
   }
 } finally {
   E.releaseDevices();
@@ -111,8 +148,12 @@ try {
 const ortRow = rows.find((r) => r.what.startsWith('onnxruntime') && r.t)?.t;
 const torchRow = rows.find((r) => r.what.startsWith('PyTorch') && r.t)?.t;
 const ratio = (r: Row, b: Timing | undefined, k: 'wall' | 'cpu') => (r.t && b ? f2(r.t[k] / b[k]) : '-');
-console.log(`\n| P1 ${imgsz}x1 | runs | wall ms (median) | wall min | CPU ms | wall / ORT | CPU / ORT | wall / PyTorch | CPU / PyTorch | note |`);
+console.log(
+  `\n| P1 ${imgsz}x1 | runs | wall ms (median) | wall min | CPU ms | wall / ORT | CPU / ORT | wall / PyTorch | CPU / PyTorch | note |`,
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)
-  console.log(`| ${r.what} | ${r.t?.runs ?? 0} | ${f1(r.t?.wall)} | ${f1(r.t?.wallMin)} | ${f1(r.t?.cpu)} | ${ratio(r, ortRow, 'wall')} | ${ratio(r, ortRow, 'cpu')} | ${ratio(r, torchRow, 'wall')} | ${ratio(r, torchRow, 'cpu')} | ${r.note ?? ''} |`);
+  console.log(
+    `| ${r.what} | ${r.t?.runs ?? 0} | ${f1(r.t?.wall)} | ${f1(r.t?.wallMin)} | ${f1(r.t?.cpu)} | ${ratio(r, ortRow, 'wall')} | ${ratio(r, ortRow, 'cpu')} | ${ratio(r, torchRow, 'wall')} | ${ratio(r, torchRow, 'cpu')} | ${r.note ?? ''} |`,
+  );
 console.log(`load at start: ${loadStart}; at end: ${machineLoad()}`);

@@ -23,7 +23,9 @@ const opt = (name: string, def: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1] : def;
 };
 const runs = Number(opt('runs', '10'));
-const configs = opt('config', '640x1,320x8').split(',').map((c) => c.split('x').map(Number) as [number, number]);
+const configs = opt('config', '640x1,320x8')
+  .split(',')
+  .map((c) => c.split('x').map(Number) as [number, number]);
 const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
 const threads = opt('threads', '2');
 const wanted = opt('devices', 'webgpu').split(',');
@@ -43,7 +45,10 @@ interface Row {
 const rows: Row[] = [];
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const mb = (b: number) => b / 2 ** 20;
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 async function benchDevice(device: E.Device, imgsz: number, batch: number) {
   const model = loadPoseModel(weights, { device }).eval().fuse();
@@ -74,9 +79,17 @@ async function benchDevice(device: E.Device, imgsz: number, batch: number) {
     for (let i = 0; i < n; i++) times.push(await once());
     const ex = model.compiled?.executor(shape);
     rows.push({
-      config: `${imgsz}x${batch}`, what: `yolo-ts ${device.type} ${mode}`, runs: n, medianMs: median(times), minMs: Math.min(...times),
-      peakDeviceMB: gpu ? mb(gpu.peakBytes) : undefined, planMB: ex ? mb(ex.bytes) : undefined, load: load(),
-      note: ex ? `${ex.plan.stats.kernels} kernels, ${ex.plan.stats.slots} slots for ${ex.plan.stats.roots} buffers` : undefined,
+      config: `${imgsz}x${batch}`,
+      what: `yolo-ts ${device.type} ${mode}`,
+      runs: n,
+      medianMs: median(times),
+      minMs: Math.min(...times),
+      peakDeviceMB: gpu ? mb(gpu.peakBytes) : undefined,
+      planMB: ex ? mb(ex.bytes) : undefined,
+      load: load(),
+      note: ex
+        ? `${ex.plan.stats.kernels} kernels, ${ex.plan.stats.slots} slots for ${ex.plan.stats.roots} buffers`
+        : undefined,
     });
   }
   model.compile(false);
@@ -86,16 +99,60 @@ async function benchDevice(device: E.Device, imgsz: number, batch: number) {
 function benchTorch(imgsz: number, batch: number) {
   const py = '/usr/bin/python3';
   const config = `${imgsz}x${batch}`;
-  if (!existsSync(py)) return void rows.push({ config, what: 'PyTorch CPU', runs: 0, medianMs: NaN, minMs: NaN, load: load(), note: 'no /usr/bin/python3' });
-  try {
-    const out = execFileSync(py, ['bench/model_forward_torch.py', weights, '--imgsz', String(imgsz), '--batch', String(batch), '--runs', String(runs), '--threads', threads], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  if (!existsSync(py))
+    return void rows.push({
+      config,
+      what: 'PyTorch CPU',
+      runs: 0,
+      medianMs: NaN,
+      minMs: NaN,
+      load: load(),
+      note: 'no /usr/bin/python3',
     });
+  try {
+    const out = execFileSync(
+      py,
+      [
+        'bench/model_forward_torch.py',
+        weights,
+        '--imgsz',
+        String(imgsz),
+        '--batch',
+        String(batch),
+        '--runs',
+        String(runs),
+        '--threads',
+        threads,
+      ],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const r = JSON.parse(out.trim().split('\n').pop()!);
-    rows.push({ config, what: `PyTorch ${r.torch} CPU, ${r.threads} threads`, runs: r.runs, medianMs: r.ms_median, minMs: r.ms_min, load: load(), note: `peak RSS ${r.peak_rss_mb.toFixed(0)} MB` });
+    rows.push({
+      config,
+      what: `PyTorch ${r.torch} CPU, ${r.threads} threads`,
+      runs: r.runs,
+      medianMs: r.ms_median,
+      minMs: r.ms_min,
+      load: load(),
+      note: `peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
+    });
   } catch (e) {
-    const why = String((e as { stderr?: string }).stderr ?? e).trim().split('\n').pop();
-    rows.push({ config, what: 'PyTorch CPU', runs: 0, medianMs: NaN, minMs: NaN, load: load(), note: `skipped: ${why}` });
+    const why = String((e as { stderr?: string }).stderr ?? e)
+      .trim()
+      .split('\n')
+      .pop();
+    rows.push({
+      config,
+      what: 'PyTorch CPU',
+      runs: 0,
+      medianMs: NaN,
+      minMs: NaN,
+      load: load(),
+      note: `skipped: ${why}`,
+    });
   }
 }
 
@@ -104,7 +161,16 @@ try {
     if (wanted.includes('webgpu')) {
       const gpu = await E.openWebGPU();
       if (gpu) await benchDevice(gpu, imgsz, batch);
-      else rows.push({ config: `${imgsz}x${batch}`, what: 'yolo-ts webgpu', runs: 0, medianMs: NaN, minMs: NaN, load: load(), note: 'no WebGPU adapter' });
+      else
+        rows.push({
+          config: `${imgsz}x${batch}`,
+          what: 'yolo-ts webgpu',
+          runs: 0,
+          medianMs: NaN,
+          minMs: NaN,
+          load: load(),
+          note: 'no WebGPU adapter',
+        });
     }
     if (wanted.includes('cpu')) await benchDevice(E.cpu, imgsz, batch);
     benchTorch(imgsz, batch);
@@ -115,9 +181,13 @@ try {
   E.releaseDevices();
 }
 
-console.log('| input | backend | runs | median ms | min ms | peak device MB | plan MB | load avg (1/5/15 min) | note |');
+console.log(
+  '| input | backend | runs | median ms | min ms | peak device MB | plan MB | load avg (1/5/15 min) | note |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const f = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
-  console.log(`| ${r.config} | ${r.what} | ${r.runs} | ${f(r.medianMs)} | ${f(r.minMs)} | ${f(r.peakDeviceMB)} | ${f(r.planMB)} | ${r.load} | ${r.note ?? ''} |`);
+  console.log(
+    `| ${r.config} | ${r.what} | ${r.runs} | ${f(r.medianMs)} | ${f(r.minMs)} | ${f(r.peakDeviceMB)} | ${f(r.planMB)} | ${r.load} | ${r.note ?? ''} |`,
+  );
 }

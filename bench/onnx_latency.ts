@@ -52,11 +52,19 @@ try {
   const { bytes } = await buildOnnx(cpuModel, { imgsz, verbose: false }, { file: weights });
   console.log(`exported ${weights} at ${imgsz}x${imgsz}: ${(bytes.length / 2 ** 20).toFixed(1)} MB, opset 17`);
 
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
-  const feeds = { images: new ort.Tensor('float32', host, [1, 3, imgsz, imgsz]) };
-  await time(`onnxruntime-node ${ort.env.versions.common} CPU EP (${threads || cpus().length} threads)`, runs, warmup, async () => {
-    await session.run(feeds);
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: 'all',
   });
+  const feeds = { images: new ort.Tensor('float32', host, [1, 3, imgsz, imgsz]) };
+  await time(
+    `onnxruntime-node ${ort.env.versions.common} CPU EP (${threads || cpus().length} threads)`,
+    runs,
+    warmup,
+    async () => {
+      await session.run(feeds);
+    },
+  );
   const ortOut = (await session.run(feeds)).output0.data as Float32Array;
   await session.release();
 
@@ -66,7 +74,8 @@ try {
       console.log('no WebGPU adapter: skipping webgpu');
       continue;
     }
-    const n = device.type === 'cpu' ? Math.min(runs, 1) : runs, w = device.type === 'cpu' ? 0 : warmup;
+    const n = device.type === 'cpu' ? Math.min(runs, 1) : runs,
+      w = device.type === 'cpu' ? 0 : warmup;
     const model = loadPoseModel(weights, { device }).eval().fuse();
     let last: Float32Array | null = null;
     await time(`yolo-ts ${device.type} (${device.name}) PoseModel`, n, w, async () => {
@@ -85,15 +94,22 @@ try {
       y.dispose();
     });
     sess.dispose();
-    let d = 0, m = 0;
-    for (let i = 0; i < ortOut.length; i++) (d = Math.max(d, Math.abs(last![i] - ortOut[i]))), (m = Math.max(m, Math.abs(ortOut[i])));
+    let d = 0,
+      m = 0;
+    for (let i = 0; i < ortOut.length; i++)
+      ((d = Math.max(d, Math.abs(last![i] - ortOut[i]))), (m = Math.max(m, Math.abs(ortOut[i]))));
     console.log(`${device.type}: max|Δ|/max|ref| vs onnxruntime = ${(d / m).toExponential(2)}`);
   }
 
   const base = rows[0].median;
-  console.log(`\nyolov8n-pose ${imgsz}x${imgsz} batch 1, median of ${runs} runs after ${warmup} warm-up (cpu device: 1 run, no warm-up)`);
+  console.log(
+    `\nyolov8n-pose ${imgsz}x${imgsz} batch 1, median of ${runs} runs after ${warmup} warm-up (cpu device: 1 run, no warm-up)`,
+  );
   console.log(`${'runtime'.padEnd(64)} ${'median ms'.padStart(10)} ${'min ms'.padStart(9)} ${'ratio'.padStart(7)}`);
-  for (const r of rows) console.log(`${r.what.padEnd(64)} ${r.median.toFixed(1).padStart(10)} ${r.min.toFixed(1).padStart(9)} ${(r.median / base).toFixed(2).padStart(7)}`);
+  for (const r of rows)
+    console.log(
+      `${r.what.padEnd(64)} ${r.median.toFixed(1).padStart(10)} ${r.min.toFixed(1).padStart(9)} ${(r.median / base).toFixed(2).padStart(7)}`,
+    );
 } finally {
   E.releaseDevices();
 }

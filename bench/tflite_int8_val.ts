@@ -16,17 +16,33 @@ const opt = (name: string, def: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1] : def;
 };
-const S = Number(opt('imgsz', '160')), device = opt('device', 'cpu');
+const S = Number(opt('imgsz', '160')),
+  device = opt('device', 'cpu');
 const dir = mkdtempSync(join(tmpdir(), 'bench-int8-'));
 const pt = join(dir, basename(opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt')));
 copyFileSync(opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt'), pt);
 const t0 = performance.now();
-await new YOLO(pt).export({ format: 'tflite', imgsz: S, int8: true, data: opt('cal', 'test/fixtures/val/coco8-pose/coco8-pose.yaml'), verbose: false });
+await new YOLO(pt).export({
+  format: 'tflite',
+  imgsz: S,
+  int8: true,
+  data: opt('cal', 'test/fixtures/val/coco8-pose/coco8-pose.yaml'),
+  verbose: false,
+});
 console.log(`export (calibration + 5 files): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const stem = basename(pt, '.pt');
 console.log('| data | file | box mAP50-95 | pose mAP50-95 | pose mAP50 |\n|---|---|---|---|---|');
 for (const d of opt('data', 'coco8-pose,coco128-pose').split(','))
   for (const q of ['float32', 'int8', 'integer_quant']) {
-    const m = (await new YOLO(join(dir, `${stem}_saved_model`, `${stem}_${q}.tflite`)).val({ data: `test/fixtures/val/${d}/${d}.yaml`, imgsz: S, plots: false, save_dir: join(dir, 'val'), verbose: false, device } as any)).metrics;
+    const m = (
+      await new YOLO(join(dir, `${stem}_saved_model`, `${stem}_${q}.tflite`)).val({
+        data: `test/fixtures/val/${d}/${d}.yaml`,
+        imgsz: S,
+        plots: false,
+        save_dir: join(dir, 'val'),
+        verbose: false,
+        device,
+      } as any)
+    ).metrics;
     console.log(`| ${d} | ${q} | ${m.box.map.toFixed(4)} | ${m.pose.map.toFixed(4)} | ${m.pose.map50.toFixed(4)} |`);
   }

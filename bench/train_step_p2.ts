@@ -35,16 +35,27 @@ const warmup = Number(opt('warmup', '1'));
 const threads = opt('threads', '2');
 const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
 const deviceNames = opt('devices', 'webgpu,wasm').split(',');
-const IMGSZ = 320, BATCH = 8;
+const IMGSZ = 320,
+  BATCH = 8;
 const ITEMS = ['box', 'pose', 'kobj', 'cls', 'dfl'];
 
 /** All 8 coco8-pose images (train + val folders) as one batch, letterboxed to 320, no augmentation. */
 export function coco8Batch(): PoseBatch {
   const cfg = loadDatasetYaml('data/coco8-pose/coco8-pose.yaml');
   cfg.train = [cfg.train, cfg.val].flat().filter((s): s is string => typeof s === 'string');
-  const ds = PoseDataset.fromConfig(cfg, 'train', { imgsz: IMGSZ, batch: BATCH, augment: false, rect: false, shuffle: false, labelCache: false, log: () => {}, progress: { write: () => {} } });
+  const ds = PoseDataset.fromConfig(cfg, 'train', {
+    imgsz: IMGSZ,
+    batch: BATCH,
+    augment: false,
+    rect: false,
+    shuffle: false,
+    labelCache: false,
+    log: () => {},
+    progress: { write: () => {} },
+  });
   const b = ds.batches(0).next().value as PoseBatch;
-  if (!b || b.shape[0] !== BATCH) throw new Error(`coco8-pose: expected one batch of ${BATCH} images, got ${b?.shape[0]}`);
+  if (!b || b.shape[0] !== BATCH)
+    throw new Error(`coco8-pose: expected one batch of ${BATCH} images, got ${b?.shape[0]}`);
   return b;
 }
 
@@ -58,7 +69,15 @@ interface Row {
 async function benchDevice(device: E.Device, batch: PoseBatch): Promise<Row> {
   const model = loadPoseModel(weights, { device }).train();
   const loss = new V8PoseLoss({ nc: 1, kptShape: [17, 3] });
-  const { optimizer } = buildOptimizer(model, { name: 'SGD', lr: 0.01, momentum: 0.937, decay: 5e-4, iterations: 1, nc: 1, warmupBiasLr: 0.1 });
+  const { optimizer } = buildOptimizer(model, {
+    name: 'SGD',
+    lr: 0.01,
+    momentum: 0.937,
+    decay: 5e-4,
+    iterations: 1,
+    nc: 1,
+    warmupBiasLr: 0.1,
+  });
   const params = model.parameters().filter((p) => p.requiresGrad);
   let first: number[] | undefined;
   const step = async () => {
@@ -98,7 +117,9 @@ try {
     bboxes: { dtype: 'F32', shape: [n, 4], data: batch.bboxes },
     keypoints: { dtype: 'F32', shape: [n, 17, 3], data: batch.keypoints },
   });
-  console.log(`P2: yolov8n-pose training step, batch ${BATCH} x ${IMGSZ}, coco8-pose (${n} people), weights ${weights}; ${loadStart}`);
+  console.log(
+    `P2: yolov8n-pose training step, batch ${BATCH} x ${IMGSZ}, coco8-pose (${n} people), weights ${weights}; ${loadStart}`,
+  );
 
   for (const device of await openDevices(deviceNames)) {
     profiler.reset();
@@ -106,9 +127,25 @@ try {
     if (profiler.enabled) await printProfile(`P2 train step on ${device.type}`);
   }
   for (const th of threads.split(',')) {
-    const tr = runTorch('bench/torch_train_step.py', ['--batch', file, '--weights', weights, '--runs', String(runs), '--warmup', String(warmup), '--threads', th]);
+    const tr = runTorch('bench/torch_train_step.py', [
+      '--batch',
+      file,
+      '--weights',
+      weights,
+      '--runs',
+      String(runs),
+      '--warmup',
+      String(warmup),
+      '--threads',
+      th,
+    ]);
     const row: Row = tr.ok
-      ? { what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`, t: { wall: tr.r.wall_ms_median, wallMin: tr.r.wall_ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs }, items: tr.r.first_items, note: `peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB` }
+      ? {
+          what: `PyTorch ${tr.r.torch} CPU, ${tr.r.threads} threads`,
+          t: { wall: tr.r.wall_ms_median, wallMin: tr.r.wall_ms_min, cpu: tr.r.cpu_ms_median, runs: tr.r.runs },
+          items: tr.r.first_items,
+          note: `peak RSS ${tr.r.peak_rss_mb.toFixed(0)} MB`,
+        }
       : { what: 'PyTorch CPU', note: `skipped: ${tr.why}` };
     torch ??= row; // ratios are to the first thread count listed
     rows.push(row);
@@ -119,13 +156,21 @@ try {
 }
 
 const base = torch?.t;
-console.log(`\n| P2 train step b${BATCH}x${IMGSZ} | runs | wall ms | CPU ms | wall / PyTorch | CPU / PyTorch | first step loss items (${ITEMS.join(', ')}) | note |`);
+console.log(
+  `\n| P2 train step b${BATCH}x${IMGSZ} | runs | wall ms | CPU ms | wall / PyTorch | CPU / PyTorch | first step loss items (${ITEMS.join(', ')}) | note |`,
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows)
-  console.log(`| ${r.what} | ${r.t?.runs ?? 0} | ${f1(r.t?.wall)} | ${f1(r.t?.cpu)} | ${base && r.t ? f2(r.t.wall / base.wall) : '-'} | ${base && r.t ? f2(r.t.cpu / base.cpu) : '-'} | ${r.items ? r.items.map((v) => v.toFixed(4)).join(' ') : '-'} | ${r.note ?? ''} |`);
+  console.log(
+    `| ${r.what} | ${r.t?.runs ?? 0} | ${f1(r.t?.wall)} | ${f1(r.t?.cpu)} | ${base && r.t ? f2(r.t.wall / base.wall) : '-'} | ${base && r.t ? f2(r.t.cpu / base.cpu) : '-'} | ${r.items ? r.items.map((v) => v.toFixed(4)).join(' ') : '-'} | ${r.note ?? ''} |`,
+  );
 for (const r of rows)
   if (!r.what.startsWith('PyTorch') && r.items && torch?.items) {
-    const rel = Math.max(...r.items.map((v, i) => Math.abs(v - torch!.items![i]) / Math.max(Math.abs(torch!.items![i]), 1e-12)));
-    console.log(`${r.what}: first-step loss items vs PyTorch's on the same batch and weights: max relative difference ${rel.toExponential(2)}`);
+    const rel = Math.max(
+      ...r.items.map((v, i) => Math.abs(v - torch!.items![i]) / Math.max(Math.abs(torch!.items![i]), 1e-12)),
+    );
+    console.log(
+      `${r.what}: first-step loss items vs PyTorch's on the same batch and weights: max relative difference ${rel.toExponential(2)}`,
+    );
   }
 console.log(`load at start: ${loadStart}; at end: ${machineLoad()}`);

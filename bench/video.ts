@@ -30,10 +30,15 @@ await model.predict(clip, { ...common, vid_stride: 45 }); // warm-up: pipelines 
 for (const mode of ['predict', 'track'] as const) {
   const t0 = performance.now();
   let n = 0;
-  const gen = mode === 'predict' ? model.predict(clip, { ...common, stream: true }) : model.track(clip, { ...common, stream: true, tracker: 'botsort.yaml' });
+  const gen =
+    mode === 'predict'
+      ? model.predict(clip, { ...common, stream: true })
+      : model.track(clip, { ...common, stream: true, tracker: 'botsort.yaml' });
   for await (const r of gen) n += r ? 1 : 0;
   const s = (performance.now() - t0) / 1000;
   const t = model.predictor!.totals;
-  console.log(`${mode.padEnd(7)} ${device} imgsz=${imgsz}: ${n} frames in ${s.toFixed(1)} s = ${(n / s).toFixed(2)} fps (inference ${(t.inference / t.seen).toFixed(0)} ms/frame)${save ? ', saving mp4' : ''}`);
+  console.log(
+    `${mode.padEnd(7)} ${device} imgsz=${imgsz}: ${n} frames in ${s.toFixed(1)} s = ${(n / s).toFixed(2)} fps (inference ${(t.inference / t.seen).toFixed(0)} ms/frame)${save ? ', saving mp4' : ''}`,
+  );
 }
 releaseDevices();

@@ -51,7 +51,12 @@ const peakFragment: WatFragment = {
   name: 'peak',
   wat: (f: WasmFeatures) => {
     const accs = [...Array(12).keys()];
-    const step = accs.map((i) => `(local.set $c${i} ${f.relaxed ? `(f32x4.relaxed_madd (local.get $c${i}) (local.get $a) (local.get $b))` : `(f32x4.add (f32x4.mul (local.get $c${i}) (local.get $a)) (local.get $b))`})`).join(' ');
+    const step = accs
+      .map(
+        (i) =>
+          `(local.set $c${i} ${f.relaxed ? `(f32x4.relaxed_madd (local.get $c${i}) (local.get $a) (local.get $b))` : `(f32x4.add (f32x4.mul (local.get $c${i}) (local.get $a)) (local.get $b))`})`,
+      )
+      .join(' ');
     return `(func (export "peak") (param $n i32) (result f32)
       ${accs.map((i) => `(local $c${i} v128)`).join(' ')} (local $a v128) (local $b v128)
       (local.set $a (f32x4.splat (f32.const 0.999))) (local.set $b (f32x4.splat (f32.const 0.001)))
@@ -71,7 +76,8 @@ const wall = args.includes('--wall') || threads > 1;
 function time(fn: () => void) {
   fn();
   let reps = 0;
-  const c0 = process.cpuUsage(), t0 = performance.now();
+  const c0 = process.cpuUsage(),
+    t0 = performance.now();
   const elapsed = () => {
     const c = process.cpuUsage(c0);
     return wall ? (performance.now() - t0) / 1000 : (c.user + c.system) / 1e6;
@@ -88,12 +94,29 @@ function peakGflops(rt: TestRuntime) {
   return (768 * iters) / time(() => rt.call('peak', iters)) / 1e9;
 }
 
-interface Row { name: string; kind: string; flops: number; gflops: number[] }
+interface Row {
+  name: string;
+  kind: string;
+  flops: number;
+  gflops: number[];
+}
 
-function benchConv(rt: TestRuntime, kind: 'forward' | 'grad-input' | 'grad-weight' | 'forward-prepacked', g: ConvGeometry) {
-  const xs = g.n * g.c * g.h * g.w, ws = g.o * g.cg * g.kh * g.kw, ys = g.n * g.o * g.oh * g.ow;
+function benchConv(
+  rt: TestRuntime,
+  kind: 'forward' | 'grad-input' | 'grad-weight' | 'forward-prepacked',
+  g: ConvGeometry,
+) {
+  const xs = g.n * g.c * g.h * g.w,
+    ws = g.o * g.cg * g.kh * g.kw,
+    ys = g.n * g.o * g.oh * g.ow;
   const [x, w, b, y] = [xs, ws, g.o, ys].map((n) => rt.alloc(4 * n));
-  for (const [p, n] of [[x, xs], [w, ws], [b, g.o], [y, ys]]) rt.f32(p, n).forEach((_, i, a) => (a[i] = Math.sin(i * 0.37) * 0.5));
+  for (const [p, n] of [
+    [x, xs],
+    [w, ws],
+    [b, g.o],
+    [y, ys],
+  ])
+    rt.f32(p, n).forEach((_, i, a) => (a[i] = Math.sin(i * 0.37) * 0.5));
   const flops = 2 * g.n * g.o * g.oh * g.ow * g.cg * g.kh * g.kw;
   const packed = kind === 'forward-prepacked' ? packConvWeights(rt, w, g) : 0;
   const s = time(() => {
@@ -108,14 +131,22 @@ function benchConv(rt: TestRuntime, kind: 'forward' | 'grad-input' | 'grad-weigh
 
 enableRelaxedSimd();
 const builds = [true, false];
-const rts = await Promise.all(builds.map((relaxed) => TestRuntime.create([gemmFragment, peakFragment], { relaxed, threads, workers: threads > 1 })));
+const rts = await Promise.all(
+  builds.map((relaxed) => TestRuntime.create([gemmFragment, peakFragment], { relaxed, threads, workers: threads > 1 })),
+);
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`node ${process.version}, ${threads} thread(s), ${wall ? 'wall' : 'CPU'} time, load average at start ${load()}`);
+console.log(
+  `node ${process.version}, ${threads} thread(s), ${wall ? 'wall' : 'CPU'} time, load average at start ${load()}`,
+);
 const peaks = rts.map(peakGflops);
-console.log(`128-bit peak per thread (register-only f32x4 loop, 12 chains, one thread): relaxed_madd ${peaks[0].toFixed(1)} GFLOP/s, mul+add ${peaks[1].toFixed(1)} GFLOP/s\n`);
+console.log(
+  `128-bit peak per thread (register-only f32x4 loop, 12 chains, one thread): relaxed_madd ${peaks[0].toFixed(1)} GFLOP/s, mul+add ${peaks[1].toFixed(1)} GFLOP/s\n`,
+);
 
 const rows: Row[] = [];
-const jobs: [string, 'forward' | 'grad-input' | 'grad-weight', number, number][] = [[`forward @640x1`, 'forward', 640, 1]];
+const jobs: [string, 'forward' | 'grad-input' | 'grad-weight', number, number][] = [
+  [`forward @640x1`, 'forward', 640, 1],
+];
 if (backward) jobs.push([`grad-input @320x8`, 'grad-input', 320, 8], [`grad-weight @320x8`, 'grad-weight', 320, 8]);
 for (const [label, kind, side, n] of jobs)
   for (const [name, c, o, k, s, h0] of LAYERS.filter(([nm]) => nm.includes(only))) {
@@ -126,14 +157,22 @@ for (const [label, kind, side, n] of jobs)
     if (kind === 'forward') gflops.push(benchConv(rts[0], 'forward-prepacked', g));
     rows.push({ name, kind: label, flops: 2 * g.n * g.o * g.oh * g.ow * g.cg * g.kh * g.kw, gflops });
     const r = rows[rows.length - 1];
-    console.log(`| ${label} | ${name} | ${c}->${o} k${k} s${s} ${h}x${h} | ${(r.flops / 1e9).toFixed(3)} | ${gflops[0].toFixed(1)} | ${((100 * gflops[0]) / peaks[0]).toFixed(0)}% | ${gflops[1].toFixed(1)} | ${((100 * gflops[1]) / peaks[1]).toFixed(0)}% | ${gflops[2]?.toFixed(1) ?? '-'} |`);
+    console.log(
+      `| ${label} | ${name} | ${c}->${o} k${k} s${s} ${h}x${h} | ${(r.flops / 1e9).toFixed(3)} | ${gflops[0].toFixed(1)} | ${((100 * gflops[0]) / peaks[0]).toFixed(0)}% | ${gflops[1].toFixed(1)} | ${((100 * gflops[1]) / peaks[1]).toFixed(0)}% | ${gflops[2]?.toFixed(1) ?? '-'} |`,
+    );
   }
 for (const [label] of jobs) {
   const rs = rows.filter((r) => r.kind === label);
   // time-weighted: total flops / total time, as a whole network pass would see it
-  const agg = rs[0].gflops.map((_, i) => rs.reduce((a, r) => a + r.flops, 0) / rs.reduce((a, r) => a + r.flops / r.gflops[i], 0));
-  console.log(`| ${label} | all listed (total flops / total time) | | ${(rs.reduce((a, r) => a + r.flops, 0) / 1e9).toFixed(3)} | ${agg[0].toFixed(1)} | ${((100 * agg[0]) / peaks[0]).toFixed(0)}% | ${agg[1].toFixed(1)} | ${((100 * agg[1]) / peaks[1]).toFixed(0)}% | ${agg[2]?.toFixed(1) ?? '-'} |`);
+  const agg = rs[0].gflops.map(
+    (_, i) => rs.reduce((a, r) => a + r.flops, 0) / rs.reduce((a, r) => a + r.flops / r.gflops[i], 0),
+  );
+  console.log(
+    `| ${label} | all listed (total flops / total time) | | ${(rs.reduce((a, r) => a + r.flops, 0) / 1e9).toFixed(3)} | ${agg[0].toFixed(1)} | ${((100 * agg[0]) / peaks[0]).toFixed(0)}% | ${agg[1].toFixed(1)} | ${((100 * agg[1]) / peaks[1]).toFixed(0)}% | ${agg[2]?.toFixed(1) ?? '-'} |`,
+  );
 }
-console.log(`\ncolumns: pass | layer | shape | GFLOP per call | relaxed GFLOP/s | % of relaxed peak | plain GFLOP/s | % of plain peak | relaxed GFLOP/s with weights packed beforehand (forward)`);
+console.log(
+  `\ncolumns: pass | layer | shape | GFLOP per call | relaxed GFLOP/s | % of relaxed peak | plain GFLOP/s | % of plain peak | relaxed GFLOP/s with weights packed beforehand (forward)`,
+);
 console.log(`load average at end ${load()}`);
 await Promise.all(rts.map((rt) => rt.close()));

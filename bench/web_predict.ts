@@ -24,14 +24,19 @@ const shot = opt('--screenshot', '');
 const inside = opt('--inside', ''); // a screenshot of the look-inside panel (feature maps, WGSL)
 const ARGS = { conf: 0.05, iou: 0.7, imgsz };
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' ');
 
 await buildWeb();
 const dist = join(packageRoot(), 'web', 'dist');
 const js = readFileSync(join(dist, 'app.js'));
 const html = readFileSync(join(dist, 'index.html'));
 const ckpt = bundledCheckpoint();
-console.log(`page: app.js ${(js.length / 1024).toFixed(0)} KiB (${(gzipSync(js).length / 1024).toFixed(0)} KiB gzip), index.html ${(html.length / 1024).toFixed(1)} KiB; checkpoint ${(statSync(ckpt).size / 2 ** 20).toFixed(1)} MiB (fetched once)`);
+console.log(
+  `page: app.js ${(js.length / 1024).toFixed(0)} KiB (${(gzipSync(js).length / 1024).toFixed(0)} KiB gzip), index.html ${(html.length / 1024).toFixed(1)} KiB; checkpoint ${(statSync(ckpt).size / 2 ** 20).toFixed(1)} MiB (fetched once)`,
+);
 
 const app = await startAppServer();
 const browser = await launchChromium();
@@ -51,7 +56,9 @@ try {
     const r = await page.evaluate((a) => (window as any).yolo.predictUrl('/images/bus.jpg', a), ARGS);
     web.push({ ms: performance.now() - t0, inference: r.speed.inference });
   }
-  console.log(`browser ${device.type} (${device.name}): page ready ${readyMs.toFixed(0)} ms, model load ${loadMs.toFixed(0)} ms, first predict ${web[0].ms.toFixed(0)} ms, then median ${median(web.slice(1).map((w) => w.ms)).toFixed(0)} ms (inference ${median(web.slice(1).map((w) => w.inference)).toFixed(0)} ms) at imgsz ${imgsz}, load avg ${load()}`);
+  console.log(
+    `browser ${device.type} (${device.name}): page ready ${readyMs.toFixed(0)} ms, model load ${loadMs.toFixed(0)} ms, first predict ${web[0].ms.toFixed(0)} ms, then median ${median(web.slice(1).map((w) => w.ms)).toFixed(0)} ms (inference ${median(web.slice(1).map((w) => w.inference)).toFixed(0)} ms) at imgsz ${imgsz}, load avg ${load()}`,
+  );
 
   t0 = performance.now();
   const yolo = new YOLO(ckpt);
@@ -64,13 +71,19 @@ try {
     const r = await new Predictor(yolo.model!, yolo.device!, { ...ARGS, verbose: false }).predictImage(img, 'bus.jpg');
     node.push({ ms: performance.now() - t0, inference: r.speed.inference });
   }
-  console.log(`node ${yolo.device!.type} (${yolo.device!.name}): model load ${nodeLoad.toFixed(0)} ms, first predict ${node[0].ms.toFixed(0)} ms, then median ${median(node.slice(1).map((w) => w.ms)).toFixed(0)} ms (inference ${median(node.slice(1).map((w) => w.inference)).toFixed(0)} ms), load avg ${load()}`);
+  console.log(
+    `node ${yolo.device!.type} (${yolo.device!.name}): model load ${nodeLoad.toFixed(0)} ms, first predict ${node[0].ms.toFixed(0)} ms, then median ${median(node.slice(1).map((w) => w.ms)).toFixed(0)} ms (inference ${median(node.slice(1).map((w) => w.inference)).toFixed(0)} ms), load avg ${load()}`,
+  );
 
   if (shot) {
     // the page as a user opens it: bundled model, bus.jpg, its trained imgsz
     await page.goto(app.url);
     await page.evaluate(() => (window as any).yolo.ready);
-    await page.screenshot({ path: shot as `${string}.png`, fullPage: true, ...(/\.jpe?g$/i.test(shot) && { type: 'jpeg' as const, quality: 80 }) });
+    await page.screenshot({
+      path: shot as `${string}.png`,
+      fullPage: true,
+      ...(/\.jpe?g$/i.test(shot) && { type: 'jpeg' as const, quality: 80 }),
+    });
     console.log(`screenshot: ${shot}`);
   }
   if (inside) {
@@ -82,7 +95,10 @@ try {
     const n = await page.evaluate(() => (window as any).yolo.featureMaps());
     console.log(`look inside: ${n} layers' feature maps in ${(performance.now() - t0).toFixed(0)} ms`);
     const el = await page.$('#inside');
-    await el!.screenshot({ path: inside as `${string}.png`, ...(/\.jpe?g$/i.test(inside) && { type: 'jpeg' as const, quality: 80 }) });
+    await el!.screenshot({
+      path: inside as `${string}.png`,
+      ...(/\.jpe?g$/i.test(inside) && { type: 'jpeg' as const, quality: 80 }),
+    });
     console.log(`screenshot: ${inside}`);
   }
 } finally {

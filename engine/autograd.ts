@@ -47,9 +47,17 @@ export function record(out: Tensor, name: string, inputs: Tensor[], backward: Gr
  * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad. `grad`
  * defaults to ones for a one-element root. Non-leaf graph links are cut afterwards.
  */
-export function backward(root: Tensor, grad: Tensor | undefined, ops: { add(a: Tensor, b: Tensor): Tensor; onesLike(t: Tensor): Tensor }) {
-  if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad (no input had requiresGrad, or it was computed under noGrad)');
-  if (!grad && root.numel !== 1) throw new Error(`backward: grad can be implicitly created only for one-element outputs, got shape [${root.shape}]`);
+export function backward(
+  root: Tensor,
+  grad: Tensor | undefined,
+  ops: { add(a: Tensor, b: Tensor): Tensor; onesLike(t: Tensor): Tensor },
+) {
+  if (!root.requiresGrad)
+    throw new Error(
+      'backward: the tensor does not require grad (no input had requiresGrad, or it was computed under noGrad)',
+    );
+  if (!grad && root.numel !== 1)
+    throw new Error(`backward: grad can be implicitly created only for one-element outputs, got shape [${root.shape}]`);
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   const prev = gradEnabled;
@@ -75,7 +83,9 @@ export function backward(root: Tensor, grad: Tensor | undefined, ops: { add(a: T
       try {
         inGrads = tidy(() => fn.backward(g));
       } catch (e) {
-        const hint = /disposed/.test((e as Error).message) ? ' (was the forward pass run inside a tidy() scope that has ended?)' : '';
+        const hint = /disposed/.test((e as Error).message)
+          ? ' (was the forward pass run inside a tidy() scope that has ended?)'
+          : '';
         throw new Error(`backward of ${fn.name}: ${(e as Error).message}${hint}`);
       }
       t.gradFn = null; // free the graph as we go
@@ -88,7 +98,9 @@ export function backward(root: Tensor, grad: Tensor | undefined, ops: { add(a: T
         if (gi) used.add(gi);
         if (!gi || !inp.requiresGrad) return gi?.dispose();
         if (!sameShape(gi.shape, inp.shape))
-          throw new Error(`backward of ${fn.name}: gradient for input ${k} has shape [${gi.shape}], expected [${inp.shape}]`);
+          throw new Error(
+            `backward of ${fn.name}: gradient for input ${k} has shape [${gi.shape}], expected [${inp.shape}]`,
+          );
         const acc = grads.get(inp);
         if (acc) {
           grads.set(inp, ops.add(acc, gi));

@@ -94,8 +94,16 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     if (!adapter) return null;
     adapterFeatures = new Set(adapter.features);
     // Ask for the adapter's real limits, not WebGPU's conservative defaults.
-    const want = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
-      'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension'] as const;
+    const want = [
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupSizeX',
+      'maxComputeWorkgroupSizeY',
+      'maxStorageBuffersPerShaderStage',
+      'maxComputeWorkgroupsPerDimension',
+    ] as const;
     const requiredLimits: Record<string, number> = {};
     for (const k of want) requiredLimits[k] = adapter.limits[k];
     // subgroups: the GEMM core for CPU adapters shares loaded values across lanes (engine/backends/kernel_variants.ts).
@@ -104,7 +112,8 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const info = adapter.info;
-    const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
+    const name =
+      info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
     webgpu = new WebGPUDevice(new GpuRuntime(device, name));
     webgpu.cpuAdapter = isCpuAdapter(adapter);
     return webgpu;
@@ -115,8 +124,11 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
 /** Dawn's adapter info says whether it is a CPU implementation; older Dawn only names it. */
 function isCpuAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  if (info.isFallbackAdapter || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
-  return /llvmpipe|lavapipe|swiftshader|software/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+  if (info.isFallbackAdapter || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter)
+    return true;
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(
+    [info.vendor, info.architecture, info.device, info.description].join(' '),
+  );
 }
 
 export interface DeviceOptions {
@@ -133,7 +145,10 @@ export function parseThreads(v: number | string | null | undefined): number {
   if (src === undefined || src === null || src === '') return availableParallelism();
   const n = Number(src);
   const from = v !== undefined && v !== null ? 'threads' : 'YOLO_THREADS';
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`${from}=${src}: expected a whole number of threads from 1 to 256 (default: one per core, ${availableParallelism()} here)`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new Error(
+      `${from}=${src}: expected a whole number of threads from 1 to 256 (default: one per core, ${availableParallelism()} here)`,
+    );
   return n;
 }
 
@@ -148,9 +163,12 @@ export async function openWasm(opts: DeviceOptions = {}): Promise<WasmDevice> {
     const d = await wasmOpening;
     if (d.wasm.threads === threads) return d;
   }
-  if (!hasWasmSimd()) throw new Error('device=wasm: this JavaScript engine has no WebAssembly SIMD (128-bit); use device=cpu');
+  if (!hasWasmSimd())
+    throw new Error('device=wasm: this JavaScript engine has no WebAssembly SIMD (128-bit); use device=cpu');
   const old = wasmDevice;
-  wasmOpening = WasmRuntimeImpl.create({ threads, relaxed: process.env.YOLO_WASM_RELAXED !== '0' }).then((rt) => (wasmDevice = new WasmDevice(rt)));
+  wasmOpening = WasmRuntimeImpl.create({ threads, relaxed: process.env.YOLO_WASM_RELAXED !== '0' }).then(
+    (rt) => (wasmDevice = new WasmDevice(rt)),
+  );
   const d = await wasmOpening;
   if (old) void old.wasm.destroy(); // its tensors stay readable (the memory lives on), its workers stop
   return d;
@@ -168,12 +186,20 @@ export async function getDevice(name?: string | Device, opts: DeviceOptions = {}
   if (want === 'meta') return meta;
   if (want === 'wasm') return openWasm(opts);
   if (want === '' || want === 'auto') {
-    if (defaultDevice && (defaultDevice.type !== 'wasm' || opts.threads == null || parseThreads(opts.threads) === defaultDevice.wasm.threads)) return defaultDevice;
+    if (
+      defaultDevice &&
+      (defaultDevice.type !== 'wasm' ||
+        opts.threads == null ||
+        parseThreads(opts.threads) === defaultDevice.wasm.threads)
+    )
+      return defaultDevice;
     const gpu = await openWebGPU();
     if (gpu && !gpu.cpuAdapter) return (defaultDevice = gpu);
     const why = gpu ? `the only WebGPU adapter (${gpu.name}) runs on the CPU` : 'no WebGPU adapter found';
     if (!hasWasmSimd()) {
-      console.warn(`WARNING: ${why} and this JavaScript engine has no WebAssembly SIMD, running on the cpu device (slow TypeScript reference)`);
+      console.warn(
+        `WARNING: ${why} and this JavaScript engine has no WebAssembly SIMD, running on the cpu device (slow TypeScript reference)`,
+      );
       return (defaultDevice = gpu ?? cpu);
     }
     const w = await openWasm(opts);
@@ -182,7 +208,10 @@ export async function getDevice(name?: string | Device, opts: DeviceOptions = {}
   }
   if (['webgpu', 'gpu', 'cuda', 'mps', '0', 'cuda:0'].includes(want)) {
     const gpu = await openWebGPU();
-    if (!gpu) throw new Error(`device=${name}: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}, or pass device=wasm or device=cpu`);
+    if (!gpu)
+      throw new Error(
+        `device=${name}: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}, or pass device=wasm or device=cpu`,
+      );
     return gpu;
   }
   throw new Error(`device=${name}: unknown device (expected webgpu, wasm or cpu)`);
@@ -191,7 +220,8 @@ export async function getDevice(name?: string | Device, opts: DeviceOptions = {}
 /** The device as the start-up line shows it: `webgpu (NVIDIA ...)`, `wasm (SIMD ..., 2 threads; why)`, `cpu (TypeScript reference)`. */
 export function describeDevice(d: Device): string {
   if (d.type === 'cpu') return d.name;
-  if (d.type === 'wasm') return `wasm (${d.name.replace(/^wasm /, '')}${d.reason ? `; chosen because ${d.reason}` : ''})`;
+  if (d.type === 'wasm')
+    return `wasm (${d.name.replace(/^wasm /, '')}${d.reason ? `; chosen because ${d.reason}` : ''})`;
   return `${d.type} (${d.name})`;
 }
 

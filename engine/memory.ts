@@ -28,7 +28,10 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-    if (result instanceof Promise) throw new Error('tidy: fn must be synchronous (a Promise was returned); tensors created after an await would escape the scope');
+    if (result instanceof Promise)
+      throw new Error(
+        'tidy: fn must be synchronous (a Promise was returned); tensors created after an await would escape the scope',
+      );
   } finally {
     scopes.pop();
   }

@@ -13,7 +13,10 @@ export function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'shaders'))) return (root = dir);
     const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the package root (a folder with package.json and shaders/) above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir)
+      throw new Error(
+        `cannot find the package root (a folder with package.json and shaders/) above ${fileURLToPath(import.meta.url)}`,
+      );
     dir = up;
   }
 }

@@ -33,14 +33,16 @@ export function kernelKind(name: string): string {
   if (n.startsWith('matmul') || n.startsWith('gemm') || n === 'mm') return 'matmul';
   if (/^(u|b|bc|cb)_|^copy4$|^zero$/.test(n)) return 'elementwise (incl. concat, copies)';
   if (n.startsWith('rsum')) return 'reduce';
-  if (n.startsWith('max_pool2d') || n.includes('pool')) return n.includes('backward') ? 'max_pool2d backward' : 'max_pool2d';
+  if (n.startsWith('max_pool2d') || n.includes('pool'))
+    return n.includes('backward') ? 'max_pool2d backward' : 'max_pool2d';
   if (n.startsWith('upsample')) return n.includes('backward') ? 'upsample backward' : 'upsample';
   if (n.startsWith('elementwise')) return 'elementwise (incl. concat, copies)';
   if (n.startsWith('reduce')) return 'reduce';
   if (n.startsWith('softmax')) return 'softmax';
   if (n.startsWith('optim')) return 'optimizer';
   if (n.startsWith('dfl')) return 'dfl';
-  if (n.startsWith('gather') || n.startsWith('scatter') || n.startsWith('index') || n.startsWith('topk')) return 'gather/scatter/topk';
+  if (n.startsWith('gather') || n.startsWith('scatter') || n.startsWith('index') || n.startsWith('topk'))
+    return 'gather/scatter/topk';
   return n.replace(/\.(wgsl|wat)$/, '').split(':')[0];
 }
 
@@ -105,13 +107,18 @@ class Profiler {
     const timed = rows.reduce((s, [k, e]) => s + (k.startsWith('webgpu encode') ? 0 : e.ms), 0);
     const lines = [`${title}: ${wall.toFixed(1)} ms wall in the profiled window (YOLO_PROFILE=1)`];
     for (const m of this.methods) lines.push(`  ${m}`);
-    if (!this.methods.size) lines.push('  no kernel was timed (the cpu device runs its loops inline in the op files: not profiled per op)');
+    if (!this.methods.size)
+      lines.push('  no kernel was timed (the cpu device runs its loops inline in the op files: not profiled per op)');
     lines.push(`  ${'kind'.padEnd(40)} ${'ms'.padStart(10)} ${'count'.padStart(7)} ${'% wall'.padStart(7)}`);
     const pct = (ms: number) => (wall > 0 ? ((100 * ms) / wall).toFixed(1) : '-');
     for (const [k, e] of rows)
-      lines.push(`  ${k.padEnd(40)} ${e.ms.toFixed(1).padStart(10)} ${String(e.count).padStart(7)} ${pct(e.ms).padStart(7)}${e.bytes ? `  ${(e.bytes / 2 ** 20).toFixed(1)} MiB` : ''}`);
+      lines.push(
+        `  ${k.padEnd(40)} ${e.ms.toFixed(1).padStart(10)} ${String(e.count).padStart(7)} ${pct(e.ms).padStart(7)}${e.bytes ? `  ${(e.bytes / 2 ** 20).toFixed(1)} MiB` : ''}`,
+      );
     const other = wall - timed;
-    lines.push(`  ${'other (not in a kernel)'.padEnd(40)} ${other.toFixed(1).padStart(10)} ${''.padStart(7)} ${pct(other).padStart(7)}`);
+    lines.push(
+      `  ${'other (not in a kernel)'.padEnd(40)} ${other.toFixed(1).padStart(10)} ${''.padStart(7)} ${pct(other).padStart(7)}`,
+    );
     return lines.join('\n');
   }
 }

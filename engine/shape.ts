@@ -40,7 +40,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   const out = new Array<number>(rank).fill(1);
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
-      const o = rank - s.length + i, d = s[i];
+      const o = rank - s.length + i,
+        d = s[i];
       if (d === out[o] || d === 1) continue;
       if (out[o] === 1) out[o] = d;
       else throw new Error(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast together`);

@@ -30,7 +30,10 @@ export class Storage {
   static alloc(device: Device, dtype: DType, size: number): Storage {
     if (device.type === 'cpu') return new Storage(device, dtype, size, allocArray(dtype, size), null);
     if (device.type === 'meta') return new Storage(device, dtype, size, null, null); // shapes only
-    if (dtype === 'f64') throw new Error(`f64 tensors exist only on the cpu device (${device.type === 'wasm' ? 'the wasm kernels are f32' : 'WGSL has no f64'})`);
+    if (dtype === 'f64')
+      throw new Error(
+        `f64 tensors exist only on the cpu device (${device.type === 'wasm' ? 'the wasm kernels are f32' : 'WGSL has no f64'})`,
+      );
     if (device.type === 'wasm') {
       const ptr = device.wasm.alloc(Math.max(size, 1) * 4);
       const array = dtype === 'i32' ? device.wasm.i32(ptr, size) : device.wasm.f32(ptr, size);
@@ -108,7 +111,8 @@ export class Tensor {
     return this._requiresGrad;
   }
   set requiresGrad(v: boolean) {
-    if (v && !isFloat(this.dtype)) throw new Error(`requiresGrad: only floating-point tensors can require gradients, got ${this.dtype}`);
+    if (v && !isFloat(this.dtype))
+      throw new Error(`requiresGrad: only floating-point tensors can require gradients, got ${this.dtype}`);
     this._requiresGrad = v;
   }
 
@@ -143,7 +147,8 @@ export class Tensor {
   dataSync(): TypedArray {
     this.assertAlive('dataSync');
     if (this.device.type === 'meta') hostRead(this, 'dataSync');
-    if (this.device.type !== 'cpu' && this.device.type !== 'wasm') throw new Error('dataSync: only for cpu and wasm tensors; use `await t.data()` on webgpu');
+    if (this.device.type !== 'cpu' && this.device.type !== 'wasm')
+      throw new Error('dataSync: only for cpu and wasm tensors; use `await t.data()` on webgpu');
     return this.readCpu();
   }
 
@@ -159,7 +164,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): Promise<number> {
-    if (this.numel !== 1) throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.numel} elements, expected 1`);
+    if (this.numel !== 1)
+      throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.numel} elements, expected 1`);
     return this.data().then((d) => d[0]);
   }
 
@@ -213,37 +219,99 @@ export class Tensor {
 
   // ---- methods that read like PyTorch; each is the op of the same name in engine/ops ----------
 
-  add(o: Tensor | number) { return ops.add(this, o); }
-  sub(o: Tensor | number) { return ops.sub(this, o); }
-  mul(o: Tensor | number) { return ops.mul(this, o); }
-  div(o: Tensor | number) { return ops.div(this, o); }
-  pow(o: Tensor | number) { return ops.pow(this, o); }
-  neg() { return ops.neg(this); }
-  exp() { return ops.exp(this); }
-  log() { return ops.log(this); }
-  sqrt() { return ops.sqrt(this); }
-  abs() { return ops.abs(this); }
-  sigmoid() { return ops.sigmoid(this); }
-  relu() { return ops.relu(this); }
-  silu() { return ops.silu(this); }
-  tanh() { return ops.tanh(this); }
-  clamp(min?: number | null, max?: number | null) { return ops.clamp(this, min, max); }
-  sum(axes?: number | number[], keepdim = false) { return ops.sum(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false) { return ops.mean(this, axes, keepdim); }
-  max(axis?: number, keepdim = false) { return ops.max(this, axis, keepdim); }
-  min(axis?: number, keepdim = false) { return ops.min(this, axis, keepdim); }
-  argmax(axis?: number, keepdim = false) { return ops.argmax(this, axis, keepdim); }
-  reshape(...shape: number[] | [number[]]) { return ops.reshape(this, flatArgs(shape)); }
-  view(...shape: number[] | [number[]]) { return ops.reshape(this, flatArgs(shape)); }
-  permute(...axes: number[] | [number[]]) { return ops.permute(this, flatArgs(axes)); }
-  transpose(a = 0, b = 1) { return ops.transpose(this, a, b); }
-  narrow(axis: number, start: number, length: number) { return ops.narrow(this, axis, start, length); }
-  expand(...shape: number[] | [number[]]) { return ops.expand(this, flatArgs(shape)); }
-  squeeze(axis?: number) { return ops.squeeze(this, axis); }
-  unsqueeze(axis: number) { return ops.unsqueeze(this, axis); }
-  flatten(start = 0, end = -1) { return ops.flatten(this, start, end); }
-  contiguous() { return ops.contiguous(this); }
-  cast(dtype: DType) { return ops.cast(this, dtype); }
+  add(o: Tensor | number) {
+    return ops.add(this, o);
+  }
+  sub(o: Tensor | number) {
+    return ops.sub(this, o);
+  }
+  mul(o: Tensor | number) {
+    return ops.mul(this, o);
+  }
+  div(o: Tensor | number) {
+    return ops.div(this, o);
+  }
+  pow(o: Tensor | number) {
+    return ops.pow(this, o);
+  }
+  neg() {
+    return ops.neg(this);
+  }
+  exp() {
+    return ops.exp(this);
+  }
+  log() {
+    return ops.log(this);
+  }
+  sqrt() {
+    return ops.sqrt(this);
+  }
+  abs() {
+    return ops.abs(this);
+  }
+  sigmoid() {
+    return ops.sigmoid(this);
+  }
+  relu() {
+    return ops.relu(this);
+  }
+  silu() {
+    return ops.silu(this);
+  }
+  tanh() {
+    return ops.tanh(this);
+  }
+  clamp(min?: number | null, max?: number | null) {
+    return ops.clamp(this, min, max);
+  }
+  sum(axes?: number | number[], keepdim = false) {
+    return ops.sum(this, axes, keepdim);
+  }
+  mean(axes?: number | number[], keepdim = false) {
+    return ops.mean(this, axes, keepdim);
+  }
+  max(axis?: number, keepdim = false) {
+    return ops.max(this, axis, keepdim);
+  }
+  min(axis?: number, keepdim = false) {
+    return ops.min(this, axis, keepdim);
+  }
+  argmax(axis?: number, keepdim = false) {
+    return ops.argmax(this, axis, keepdim);
+  }
+  reshape(...shape: number[] | [number[]]) {
+    return ops.reshape(this, flatArgs(shape));
+  }
+  view(...shape: number[] | [number[]]) {
+    return ops.reshape(this, flatArgs(shape));
+  }
+  permute(...axes: number[] | [number[]]) {
+    return ops.permute(this, flatArgs(axes));
+  }
+  transpose(a = 0, b = 1) {
+    return ops.transpose(this, a, b);
+  }
+  narrow(axis: number, start: number, length: number) {
+    return ops.narrow(this, axis, start, length);
+  }
+  expand(...shape: number[] | [number[]]) {
+    return ops.expand(this, flatArgs(shape));
+  }
+  squeeze(axis?: number) {
+    return ops.squeeze(this, axis);
+  }
+  unsqueeze(axis: number) {
+    return ops.unsqueeze(this, axis);
+  }
+  flatten(start = 0, end = -1) {
+    return ops.flatten(this, start, end);
+  }
+  contiguous() {
+    return ops.contiguous(this);
+  }
+  cast(dtype: DType) {
+    return ops.cast(this, dtype);
+  }
 }
 
 function flatArgs(a: number[] | [number[]]): number[] {

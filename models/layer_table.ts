@@ -33,12 +33,17 @@ export function layerTable(model: PoseModel): string[] {
   const cfg = model.yaml.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE;
   const raw = [...cfg.backbone, ...cfg.head];
   const layers = (model.child('model') as Sequential).children();
-  const lines = ['', `${right('', 3)}${right('from', 20)}${right('n', 3)}${right('params', 10)}  ${left('module', 45)}${left('arguments', 30)}`];
+  const lines = [
+    '',
+    `${right('', 3)}${right('from', 20)}${right('n', 3)}${right('params', 10)}  ${left('module', 45)}${left('arguments', 30)}`,
+  ];
   model.layerInfo.forEach((l, i) => {
     const params = layers[i].parameters().reduce((s, t) => s + t.numel, 0);
     // Ultralytics passes a C2f/C2 its shortcut only when the yaml gives one
     const args = (l.module === 'C2f' || l.module === 'C2') && raw[i][3].length < 2 ? l.args.slice(0, 3) : l.args;
-    lines.push(`${right(i, 3)}${right(pyRepr(l.from), 20)}${right(l.n, 3)}${right(params, 10)}  ${left(TYPES[l.module], 45)}${left(pyRepr(args), 30)}`);
+    lines.push(
+      `${right(i, 3)}${right(pyRepr(l.from), 20)}${right(l.n, 3)}${right(params, 10)}  ${left(TYPES[l.module], 45)}${left(pyRepr(args), 30)}`,
+    );
   });
   return lines;
 }

@@ -46,7 +46,11 @@ export function modelInfo(model: Summarizable, imgsz: number | [number, number] 
   const parameters = count(params);
   const gradients = count(params.filter((p) => p.requiresGrad));
   const gflops = getFlops(model, imgsz);
-  const name = model.yaml.yaml_file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '').replace('yolo', 'YOLO') || 'Model';
+  const name =
+    model.yaml.yaml_file
+      .replace(/^.*[\\/]/, '')
+      .replace(/\.[^.]*$/, '')
+      .replace('yolo', 'YOLO') || 'Model';
   const n = (v: number) => v.toLocaleString('en-US');
   const line = `${name} summary${model.isFused ? ' (fused)' : ''}: ${n(layers)} layers, ${n(parameters)} parameters, ${n(gradients)} gradients, ${gflops.toFixed(1)} GFLOPs`;
   return { line, layers, parameters, gradients, gflops };

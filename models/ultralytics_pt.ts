@@ -64,18 +64,33 @@ function className(m: Module): string {
 
 /** The yaml dict Ultralytics keeps on the model: the file's keys, then scale, yaml_file, ch. */
 export function ultralyticsYaml(model: PoseModel): Record<string, unknown> {
-  const y = model.yaml, cfg = y.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE;
-  const layer = ([f, n, m, args]: (typeof cfg.backbone)[number]) => [f, n, m, args.map((a) => (a === null ? 'None' : a))];
-  const scales = Object.fromEntries(Object.entries(cfg.scales).map(([k, [d, w, c]]) => [k, [new PyFloat(d), new PyFloat(w), c]]));
+  const y = model.yaml,
+    cfg = y.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE;
+  const layer = ([f, n, m, args]: (typeof cfg.backbone)[number]) => [
+    f,
+    n,
+    m,
+    args.map((a) => (a === null ? 'None' : a)),
+  ];
+  const scales = Object.fromEntries(
+    Object.entries(cfg.scales).map(([k, [d, w, c]]) => [k, [new PyFloat(d), new PyFloat(w), c]]),
+  );
   return {
-    nc: y.nc, kpt_shape: [...y.kpt_shape], scales, backbone: cfg.backbone.map(layer), head: cfg.head.map(layer),
-    scale: y.scale, yaml_file: y.yaml_file, ch: 3,
+    nc: y.nc,
+    kpt_shape: [...y.kpt_shape],
+    scales,
+    backbone: cfg.backbone.map(layer),
+    head: cfg.head.map(layer),
+    scale: y.scale,
+    yaml_file: y.yaml_file,
+    ch: 3,
   };
 }
 
 /** `model` with the weights in `sd` (its state dict on the host) as Ultralytics' pickled PoseModel. */
 export function ultralyticsGraph(model: PoseModel, sd: HostStateDict, opts: GraphOptions = {}): PyInstance {
-  const dtype = opts.dtype ?? 'float16', training = opts.training ?? false;
+  const dtype = opts.dtype ?? 'float16',
+    training = opts.training ?? false;
   const seen = new Map<Module, PyInstance>(); // Ultralytics' one shared SiLU stays one object (a pickle memo)
   const tensorOf = (key: string, isParameter: boolean, requiresGrad: boolean): TensorLike => {
     const v = sd.get(key);
@@ -94,7 +109,8 @@ export function ultralyticsGraph(model: PoseModel, sd: HostStateDict, opts: Grap
     const local = (entries: [string, unknown][]) => entries.filter(([k]) => !k.includes('.'));
     const dfl = m instanceof Conv2d && prefix.endsWith('.dfl.conv.');
     const params: Record<string, unknown> = {};
-    for (const [k] of local(m.namedParameters())) params[k] = tensorOf(prefix + k, true, dfl ? false : opts.requiresGrad ?? false);
+    for (const [k] of local(m.namedParameters()))
+      params[k] = tensorOf(prefix + k, true, dfl ? false : (opts.requiresGrad ?? false));
     if (m instanceof Conv2d && !('bias' in params)) params.bias = null;
     const buffers: Record<string, unknown> = {};
     for (const [k] of local(m.namedBuffers())) buffers[k] = tensorOf(prefix + k, false, false);
@@ -103,11 +119,20 @@ export function ultralyticsGraph(model: PoseModel, sd: HostStateDict, opts: Grap
       const info = m === model.child('model') ? (model.layerInfo[idx] as { from: number | number[] }) : undefined;
       modules[k] = build(c, `${prefix}${k}.`, info ? { i: idx, f: info.from } : undefined);
     });
-    if (m instanceof Conv && !m.child('bn')) throw new Error('Ultralytics layout: cannot save a fused model (save it before fuse())');
+    if (m instanceof Conv && !m.child('bn'))
+      throw new Error('Ultralytics layout: cannot save a fused model (save it before fuse())');
     Object.assign(node, {
-      training, _parameters: orderedDict(params), _buffers: orderedDict(buffers), _non_persistent_buffers_set: new Set(),
-      _backward_hooks: orderedDict({}), _is_full_backward_hook: null, _forward_hooks: orderedDict({}), _forward_pre_hooks: orderedDict({}),
-      _state_dict_hooks: orderedDict({}), _load_state_dict_pre_hooks: orderedDict({}), _load_state_dict_post_hooks: orderedDict({}),
+      training,
+      _parameters: orderedDict(params),
+      _buffers: orderedDict(buffers),
+      _non_persistent_buffers_set: new Set(),
+      _backward_hooks: orderedDict({}),
+      _is_full_backward_hook: null,
+      _forward_hooks: orderedDict({}),
+      _forward_pre_hooks: orderedDict({}),
+      _state_dict_hooks: orderedDict({}),
+      _load_state_dict_pre_hooks: orderedDict({}),
+      _load_state_dict_post_hooks: orderedDict({}),
       _modules: orderedDict(modules),
     });
     Object.assign(node, ownAttributes(m, floats));
@@ -117,10 +142,27 @@ export function ultralyticsGraph(model: PoseModel, sd: HostStateDict, opts: Grap
   };
 
   const root = build(model, '');
-  const save = [...new Set(model.layerInfo.flatMap((l, i) => [l.from].flat().filter((f) => f !== -1).map((f) => ((f % i) + i) % i)))].sort((a, b) => a - b);
+  const save = [
+    ...new Set(
+      model.layerInfo.flatMap((l, i) =>
+        [l.from]
+          .flat()
+          .filter((f) => f !== -1)
+          .map((f) => ((f % i) + i) % i),
+      ),
+    ),
+  ].sort((a, b) => a - b);
   Object.assign(root, {
-    yaml: ultralyticsYaml(model), save, names: intKeys({ ...model.names }), inplace: true, end2end: false,
-    stride: { dtype: 'float32', shape: [model.stride.length], data: Float32Array.from(model.stride) } satisfies TensorLike,
+    yaml: ultralyticsYaml(model),
+    save,
+    names: intKeys({ ...model.names }),
+    inplace: true,
+    end2end: false,
+    stride: {
+      dtype: 'float32',
+      shape: [model.stride.length],
+      data: Float32Array.from(model.stride),
+    } satisfies TensorLike,
   });
   const args = opts.args ?? {};
   if ((opts.kind ?? 'trainer') === 'trainer') {
@@ -136,19 +178,59 @@ function ownAttributes(m: Module, floats: (xs: number[]) => TensorLike): Record<
   const tup = tuple<unknown>;
   if (m instanceof Conv2d) {
     return {
-      in_channels: m.inChannels, out_channels: m.outChannels, kernel_size: tup(...pair(m.kernelSize)), stride: tup(...pair(m.stride)),
-      padding: tup(...pair(m.padding)), dilation: tup(...pair(m.dilation)), transposed: false, output_padding: tup(0, 0), groups: m.groups,
-      padding_mode: 'zeros', _reversed_padding_repeated_twice: tup(m.padding, m.padding, m.padding, m.padding),
+      in_channels: m.inChannels,
+      out_channels: m.outChannels,
+      kernel_size: tup(...pair(m.kernelSize)),
+      stride: tup(...pair(m.stride)),
+      padding: tup(...pair(m.padding)),
+      dilation: tup(...pair(m.dilation)),
+      transposed: false,
+      output_padding: tup(0, 0),
+      groups: m.groups,
+      padding_mode: 'zeros',
+      _reversed_padding_repeated_twice: tup(m.padding, m.padding, m.padding, m.padding),
     };
   }
-  if (m instanceof BatchNorm2d) return { num_features: m.numFeatures, eps: new PyFloat(m.eps), momentum: new PyFloat(m.momentum), affine: true, track_running_stats: true };
+  if (m instanceof BatchNorm2d)
+    return {
+      num_features: m.numFeatures,
+      eps: new PyFloat(m.eps),
+      momentum: new PyFloat(m.momentum),
+      affine: true,
+      track_running_stats: true,
+    };
   if (m instanceof SiLU) return { inplace: true };
-  if (m instanceof MaxPool2d) return { kernel_size: m.kernelSize, stride: m.stride, padding: m.padding, dilation: 1, return_indices: false, ceil_mode: false };
-  if (m instanceof Upsample) return { name: 'Upsample', size: null, scale_factor: new PyFloat(m.scaleFactor), mode: 'nearest', align_corners: null, recompute_scale_factor: null };
+  if (m instanceof MaxPool2d)
+    return {
+      kernel_size: m.kernelSize,
+      stride: m.stride,
+      padding: m.padding,
+      dilation: 1,
+      return_indices: false,
+      ceil_mode: false,
+    };
+  if (m instanceof Upsample)
+    return {
+      name: 'Upsample',
+      size: null,
+      scale_factor: new PyFloat(m.scaleFactor),
+      mode: 'nearest',
+      align_corners: null,
+      recompute_scale_factor: null,
+    };
   if (m instanceof C2f || m instanceof C2) return { c: m.c };
   if (m instanceof Bottleneck) return { add: m.add };
   if (m instanceof Concat) return { d: m.d };
   if (m instanceof DFL) return { c1: m.c1 };
-  if (m instanceof Pose) return { nc: m.nc, nl: m.nl, reg_max: m.regMax, no: m.no, stride: floats(m.stride), kpt_shape: [...m.kptShape], nk: m.nk };
+  if (m instanceof Pose)
+    return {
+      nc: m.nc,
+      nl: m.nl,
+      reg_max: m.regMax,
+      no: m.no,
+      stride: floats(m.stride),
+      kpt_shape: [...m.kptShape],
+      nk: m.nk,
+    };
   return {};
 }

@@ -14,7 +14,12 @@ import { roundHalfEven } from '../engine/math.js';
 export type Scale = 'n' | 's' | 'm' | 'l' | 'x';
 export type ModuleName = 'Conv' | 'C2f' | 'C2' | 'SPPF' | 'nn.Upsample' | 'Concat' | 'Pose';
 /** [from, repeats, module, args]: `from` -1 is the previous layer. */
-export type LayerSpec = [from: number | number[], repeats: number, module: ModuleName, args: (number | boolean | string | null)[]];
+export type LayerSpec = [
+  from: number | number[],
+  repeats: number,
+  module: ModuleName,
+  args: (number | boolean | string | null)[],
+];
 
 export interface PoseConfig {
   nc: number;
@@ -145,7 +150,10 @@ export class PoseModel extends Module {
   /** indices of layers whose outputs later layers read (Ultralytics' `save`) */
   private readonly saved: Set<number>;
 
-  constructor(readonly yaml: PoseYaml, device?: Device) {
+  constructor(
+    readonly yaml: PoseYaml,
+    device?: Device,
+  ) {
     super();
     const cfg = yaml.cfg ?? (yaml.p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE);
     const { layers, info, strides } = parseModel(cfg, yaml.scale, yaml.nc, yaml.kpt_shape, device);
@@ -196,7 +204,6 @@ export class PoseModel extends Module {
     if (!recording) outputs.forEach((t) => t && t !== cur && t.dispose());
     return cur;
   }
-
 
   /** Eval-mode predictions (B, 4 + nc + nk, A), without the raw maps and without autograd. */
   predict(x: Tensor): Tensor {
@@ -255,8 +262,10 @@ const makeDivisible = (x: number, d: number) => Math.ceil(x / d) * d;
 /** Ultralytics' parse_model for the modules the pose yamls use. Also tracks each layer's stride. */
 export function parseModel(cfg: PoseConfig, scale: Scale, nc: number, kptShape: [number, number], device?: Device) {
   const [depth, width, maxChannels] = cfg.scales[scale];
-  const ch: number[] = [], strides: number[] = [];
-  const layers: Module[] = [], info: LayerInfo[] = [];
+  const ch: number[] = [],
+    strides: number[] = [];
+  const layers: Module[] = [],
+    info: LayerInfo[] = [];
   let headStrides: number[] = [];
   [...cfg.backbone, ...cfg.head].forEach(([from, repeats, name, rawArgs], i) => {
     const at = (j: number) => (j === -1 ? i - 1 : j);
@@ -264,7 +273,10 @@ export function parseModel(cfg: PoseConfig, scale: Scale, nc: number, kptShape: 
     const strideIn = (j: number) => (at(j) < 0 ? 1 : strides[at(j)]);
     const n = repeats > 1 ? Math.max(roundHalfEven(repeats * depth), 1) : repeats;
     const f0 = Array.isArray(from) ? from[0] : from;
-    let m: Module, c2 = chIn(f0), stride = strideIn(f0), args: unknown[];
+    let m: Module,
+      c2 = chIn(f0),
+      stride = strideIn(f0),
+      args: unknown[];
     const width8 = (c: number) => (c === nc ? c : makeDivisible(Math.min(c, maxChannels) * width, 8));
     switch (name) {
       case 'Conv': {
@@ -280,7 +292,10 @@ export function parseModel(cfg: PoseConfig, scale: Scale, nc: number, kptShape: 
         const [c, shortcut = name === 'C2'] = rawArgs as [number, boolean?];
         c2 = width8(c);
         args = [chIn(f0), c2, n, shortcut];
-        m = name === 'C2f' ? new C2f(chIn(f0), c2, n, shortcut, 1, 0.5, device) : new C2(chIn(f0), c2, n, shortcut, 1, 0.5, device);
+        m =
+          name === 'C2f'
+            ? new C2f(chIn(f0), c2, n, shortcut, 1, 0.5, device)
+            : new C2(chIn(f0), c2, n, shortcut, 1, 0.5, device);
         break;
       }
       case 'SPPF': {
@@ -300,7 +315,8 @@ export function parseModel(cfg: PoseConfig, scale: Scale, nc: number, kptShape: 
       case 'Concat': {
         const fs = from as number[];
         c2 = fs.reduce((s, j) => s + chIn(j), 0);
-        if (fs.some((j) => strideIn(j) !== stride)) throw new Error(`parseModel: layer ${i} concatenates maps of different strides`);
+        if (fs.some((j) => strideIn(j) !== stride))
+          throw new Error(`parseModel: layer ${i} concatenates maps of different strides`);
         args = rawArgs;
         m = new Concat(rawArgs[0] as number);
         break;
@@ -338,7 +354,13 @@ function strideProbeSideEffects(model: Module) {
   noGrad(() => {
     for (const m of model.modules())
       if (m instanceof BatchNorm2d) {
-        m.loadStateDict({ running_var: { shape: [m.numFeatures], data: new Float32Array(m.numFeatures).fill(0.9) }, num_batches_tracked: { shape: [], data: [1] } }, { strict: false });
+        m.loadStateDict(
+          {
+            running_var: { shape: [m.numFeatures], data: new Float32Array(m.numFeatures).fill(0.9) },
+            num_batches_tracked: { shape: [], data: [1] },
+          },
+          { strict: false },
+        );
       }
   });
 }
@@ -366,11 +388,15 @@ export function buildPoseModel(spec: string | BuildOptions, opts: BuildOptions =
   const p6 = o.p6 ?? false;
   const cfg = p6 ? YOLOV8_POSE_P6 : YOLOV8_POSE;
   const kpt = o.kptShape ?? cfg.kpt_shape;
-  if (kpt.length !== 2 || !(kpt[1] === 2 || kpt[1] === 3) || kpt[0] < 1) throw new Error(`buildPoseModel: kpt_shape must be [K, 2] or [K, 3], got ${JSON.stringify(kpt)}`);
+  if (kpt.length !== 2 || !(kpt[1] === 2 || kpt[1] === 3) || kpt[0] < 1)
+    throw new Error(`buildPoseModel: kpt_shape must be [K, 2] or [K, 3], got ${JSON.stringify(kpt)}`);
   const nc = o.nc ?? cfg.nc;
   if (!Number.isInteger(nc) || nc < 1) throw new Error(`buildPoseModel: nc must be a positive integer, got ${nc}`);
   if (o.seed !== undefined) manualSeed(o.seed);
-  return new PoseModel({ yaml_file: `yolov8${scale}-pose${p6 ? '-p6' : ''}.yaml`, scale, nc, kpt_shape: [kpt[0], kpt[1]], p6 }, o.device);
+  return new PoseModel(
+    { yaml_file: `yolov8${scale}-pose${p6 ? '-p6' : ''}.yaml`, scale, nc, kpt_shape: [kpt[0], kpt[1]], p6 },
+    o.device,
+  );
 }
 
 /** 'yolov8s-pose.yaml' -> { scale: 's', p6: false }; 'yolov8x-pose-p6' -> { scale: 'x', p6: true }. */

@@ -1,6 +1,20 @@
 // The YOLOv8 building blocks, as ultralytics/nn/modules/{conv,block}.py defines them, with the
 // same attribute names (cv1, cv2, m, bn, ...) so state-dict keys match Ultralytics one to one.
-import { Tensor, chunk, concat, dfl, div, mul, noGrad, reshape, sqrt, sub, add, arange, type Device } from '../engine/index.js';
+import {
+  Tensor,
+  chunk,
+  concat,
+  dfl,
+  div,
+  mul,
+  noGrad,
+  reshape,
+  sqrt,
+  sub,
+  add,
+  arange,
+  type Device,
+} from '../engine/index.js';
 import { Module, ModuleList, Sequential } from './module.js';
 import { BatchNorm2d, Conv2d, Identity, MaxPool2d, SiLU } from './layers.js';
 
@@ -28,7 +42,10 @@ export class Conv extends Module {
   constructor(c1: number, c2: number, k = 1, s = 1, opts: ConvOptions = {}) {
     super();
     const { p, g = 1, d = 1, act = true, device } = opts;
-    this.registerModule('conv', new Conv2d(c1, c2, k, { stride: s, padding: autopad(k, p, d), groups: g, dilation: d, bias: false, device }));
+    this.registerModule(
+      'conv',
+      new Conv2d(c1, c2, k, { stride: s, padding: autopad(k, p, d), groups: g, dilation: d, bias: false, device }),
+    );
     this.registerModule('bn', new BatchNorm2d(c2, { device }));
     this.registerModule('act', act ? DEFAULT_ACT : new Identity());
   }
@@ -93,7 +110,10 @@ export class C2f extends Module {
     this.c = Math.floor(c2 * e);
     this.registerModule('cv1', new Conv(c1, 2 * this.c, 1, 1, { device }));
     this.registerModule('cv2', new Conv((2 + n) * this.c, c2, 1, 1, { device }));
-    this.registerModule('m', new ModuleList(Array.from({ length: n }, () => new Bottleneck(this.c, this.c, shortcut, g, [3, 3], 1.0, device))));
+    this.registerModule(
+      'm',
+      new ModuleList(Array.from({ length: n }, () => new Bottleneck(this.c, this.c, shortcut, g, [3, 3], 1.0, device))),
+    );
   }
   /** (B, c1, H, W) -> (B, c2, H, W) */
   override forward(x: Tensor): Tensor {
@@ -111,7 +131,12 @@ export class C2 extends Module {
     this.c = Math.floor(c2 * e);
     this.registerModule('cv1', new Conv(c1, 2 * this.c, 1, 1, { device }));
     this.registerModule('cv2', new Conv(2 * this.c, c2, 1, 1, { device }));
-    this.registerModule('m', new Sequential(...Array.from({ length: n }, () => new Bottleneck(this.c, this.c, shortcut, g, [3, 3], 1.0, device))));
+    this.registerModule(
+      'm',
+      new Sequential(
+        ...Array.from({ length: n }, () => new Bottleneck(this.c, this.c, shortcut, g, [3, 3], 1.0, device)),
+      ),
+    );
   }
   override forward(x: Tensor): Tensor {
     const [a, b] = chunk(this.child('cv1')!.forward(x), 2, 1);
@@ -152,7 +177,10 @@ export class Concat extends Module {
  * in the state dict, not trainable); the engine's fused `dfl` op computes the same thing.
  */
 export class DFL extends Module {
-  constructor(readonly c1 = 16, device?: Device) {
+  constructor(
+    readonly c1 = 16,
+    device?: Device,
+  ) {
     super();
     const conv = this.registerModule('conv', new Conv2d(c1, 1, 1, { bias: false, device }));
     conv.registerParameter('weight', reshape(arange(c1, undefined, 1, { dtype: 'f32', device }), [1, c1, 1, 1]), false);

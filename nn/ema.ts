@@ -18,7 +18,12 @@ export class ModelEMA<M extends HasStateDict> {
    * @param ema a separate copy of the model (same architecture and initial weights) that will
    *            hold the average; the caller builds it, e.g. by loading the model's state dict.
    */
-  constructor(readonly ema: M, readonly decay = 0.9999, readonly tau = 2000, public updates = 0) {}
+  constructor(
+    readonly ema: M,
+    readonly decay = 0.9999,
+    readonly tau = 2000,
+    public updates = 0,
+  ) {}
 
   decayAt(n: number) {
     return this.decay * (1 - Math.exp(-n / this.tau));

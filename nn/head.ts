@@ -2,7 +2,22 @@
 // branch cv4, with anchor generation and box/keypoint decoding (ultralytics/nn/modules/head.py and
 // ultralytics/utils/tal.py, version 8.2). Shapes: nl levels, level i is (B, C_i, h_i, w_i),
 // A = sum of h_i * w_i anchors ordered level by level, row-major inside a level.
-import { Tensor, add, concat, div, keep, mul, narrow, reshape, sigmoid, split, sub, tensor, chunk, type Device } from '../engine/index.js';
+import {
+  Tensor,
+  add,
+  concat,
+  div,
+  keep,
+  mul,
+  narrow,
+  reshape,
+  sigmoid,
+  split,
+  sub,
+  tensor,
+  chunk,
+  type Device,
+} from '../engine/index.js';
 import { Module, ModuleList, Sequential } from './module.js';
 import { Conv2d } from './layers.js';
 import { Conv, DFL } from './blocks.js';
@@ -22,7 +37,11 @@ export function dist2bbox(distance: Tensor, anchorPoints: Tensor, xywh = true, d
 
 /** Conv(x, c, 3) -> Conv(c, c, 3) -> Conv2d(c, out, 1): one branch of one level. */
 function branch(x: number, c: number, out: number, device?: Device) {
-  return new Sequential(new Conv(x, c, 3, 1, { device }), new Conv(c, c, 3, 1, { device }), new Conv2d(c, out, 1, { device }));
+  return new Sequential(
+    new Conv(x, c, 3, 1, { device }),
+    new Conv(c, c, 3, 1, { device }),
+    new Conv2d(c, out, 1, { device }),
+  );
 }
 
 export type PoseTrainOutput = [feats: Tensor[], kpt: Tensor];
@@ -39,7 +58,12 @@ export class Pose extends Module {
   stride: number[];
   private anchorCache: { key: string; points: Tensor; strides: Tensor } | null = null;
 
-  constructor(readonly nc: number, readonly kptShape: [number, number], ch: number[], device?: Device) {
+  constructor(
+    readonly nc: number,
+    readonly kptShape: [number, number],
+    ch: number[],
+    device?: Device,
+  ) {
     super();
     this.nl = ch.length;
     this.no = nc + this.regMax * 4;
@@ -63,12 +87,20 @@ export class Pose extends Module {
    * of ~5 objects per 640 image spread over the level's cells. Needs the strides.
    */
   biasInit() {
-    const cv2 = this.branches('cv2'), cv3 = this.branches('cv3');
+    const cv2 = this.branches('cv2'),
+      cv3 = this.branches('cv3');
     for (let i = 0; i < this.nl; i++) {
-      const box = cv2.at(i).at(2) as Conv2d, cls = cv3.at(i).at(2) as Conv2d;
-      box.registerParameter('bias', tensor(new Float32Array(box.outChannels).fill(1.0), [box.outChannels], { device: box.weight.device }));
+      const box = cv2.at(i).at(2) as Conv2d,
+        cls = cv3.at(i).at(2) as Conv2d;
+      box.registerParameter(
+        'bias',
+        tensor(new Float32Array(box.outChannels).fill(1.0), [box.outChannels], { device: box.weight.device }),
+      );
       const prior = Math.log(5 / this.nc / (640 / this.stride[i]) ** 2);
-      cls.registerParameter('bias', tensor(new Float32Array(cls.outChannels).fill(prior), [cls.outChannels], { device: cls.weight.device }));
+      cls.registerParameter(
+        'bias',
+        tensor(new Float32Array(cls.outChannels).fill(prior), [cls.outChannels], { device: cls.weight.device }),
+      );
     }
   }
 
@@ -78,8 +110,13 @@ export class Pose extends Module {
    */
   override forward(xs: Tensor[]): PoseTrainOutput | PoseEvalOutput {
     const bs = xs[0].shape[0];
-    const cv2 = this.branches('cv2'), cv3 = this.branches('cv3'), cv4 = this.branches('cv4');
-    const kpt = concat(xs.map((x, i) => reshape(cv4.at(i).forward(x), [bs, this.nk, -1])), 2); // (B, nk, A)
+    const cv2 = this.branches('cv2'),
+      cv3 = this.branches('cv3'),
+      cv4 = this.branches('cv4');
+    const kpt = concat(
+      xs.map((x, i) => reshape(cv4.at(i).forward(x), [bs, this.nk, -1])),
+      2,
+    ); // (B, nk, A)
     const feats = xs.map((x, i) => concat([cv2.at(i).forward(x), cv3.at(i).forward(x)], 1)); // (B, no, h_i, w_i)
     if (this.training) return [feats, kpt];
     const y = this.inference(feats); // (B, 4 + nc, A)
@@ -107,7 +144,10 @@ export class Pose extends Module {
   inference(feats: Tensor[]): Tensor {
     const bs = feats[0].shape[0];
     const { points, strides } = this.anchors(feats); // (2, A), (1, A)
-    const xCat = concat(feats.map((f) => reshape(f, [bs, this.no, -1])), 2); // (B, no, A)
+    const xCat = concat(
+      feats.map((f) => reshape(f, [bs, this.no, -1])),
+      2,
+    ); // (B, no, A)
     const [box, cls] = split(xCat, [this.regMax * 4, this.nc], 1); // (B, 64, A), (B, nc, A)
     const dbox = mul(dist2bbox(this.child('dfl')!.forward(box), points, true, 1), strides); // (B, 4, A)
     return concat([dbox, sigmoid(cls)], 1);
@@ -119,7 +159,8 @@ export class Pose extends Module {
    */
   kptsDecode(kpts: Tensor): Tensor {
     const [K, ndim] = this.kptShape;
-    const bs = kpts.shape[0], A = kpts.shape[2];
+    const bs = kpts.shape[0],
+      A = kpts.shape[2];
     const y = reshape(kpts, [bs, K, ndim, A]);
     const { points, strides } = this.anchors0(); // (2, A), (1, A)
     const grid = sub(points, 0.5); // grid cell index

@@ -1,6 +1,20 @@
 // The torch.nn layers YOLOv8 uses: Conv2d, BatchNorm2d, SiLU, MaxPool2d, Upsample, Identity.
 // Each forward is one engine op; FLOPs are counted from the traced graph (engine/graph/flops.ts).
-import { Tensor, add, assign, batchNorm2d, conv2d, full, maxPool2d, noGrad, silu, tensor, upsampleNearest2d, cpu, type Device } from '../engine/index.js';
+import {
+  Tensor,
+  add,
+  assign,
+  batchNorm2d,
+  conv2d,
+  full,
+  maxPool2d,
+  noGrad,
+  silu,
+  tensor,
+  upsampleNearest2d,
+  cpu,
+  type Device,
+} from '../engine/index.js';
 import { random } from '../engine/random.js';
 import { Module, type Shape } from './module.js';
 
@@ -29,7 +43,12 @@ export class Conv2d extends Module {
   readonly dilation: number;
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, opts: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    opts: Conv2dOptions = {},
+  ) {
     super();
     this.stride = opts.stride ?? 1;
     this.padding = opts.padding ?? 0;
@@ -41,7 +60,10 @@ export class Conv2d extends Module {
     // bias is uniform in the same bound.
     const fanIn = (inChannels / this.groups) * kernelSize * kernelSize;
     const bound = 1 / Math.sqrt(fanIn);
-    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, opts.device));
+    this.registerParameter(
+      'weight',
+      uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, opts.device),
+    );
     if (opts.bias ?? true) this.registerParameter('bias', uniform([outChannels], bound, opts.device));
   }
 
@@ -54,7 +76,13 @@ export class Conv2d extends Module {
 
   /** (B, in, H, W) -> (B, out, H', W'); `act: 'silu'` runs conv2d's fused SiLU epilogue. */
   override forward(x: Tensor, act?: 'silu'): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, act });
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+      act,
+    });
   }
 
   outputShape([b, , h, w]: Shape): number[] {
@@ -80,7 +108,10 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly momentum: number;
 
-  constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormOptions = {},
+  ) {
     super();
     this.eps = opts.eps ?? 1e-3;
     this.momentum = opts.momentum ?? 0.03;
@@ -107,7 +138,11 @@ export class BatchNorm2d extends Module {
 
   /** (B, C, H, W) -> (B, C, H, W). */
   override forward(x: Tensor): Tensor {
-    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps });
+    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
     if (this.training) this.countBatch();
     return y;
   }
@@ -137,7 +172,11 @@ export class Identity extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride: number, readonly padding: number) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: number,
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {

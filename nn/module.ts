@@ -35,7 +35,6 @@ export class Module {
     throw new Error(`${this.typeName}: forward is not implemented`);
   }
 
-
   // ---- registration ---------------------------------------------------------------------------
 
   /** Registers (or replaces) a parameter; it requires grad unless told otherwise. */
@@ -69,9 +68,11 @@ export class Module {
   }
 
   private checkName(name: string, own: Map<string, unknown>) {
-    if (!name || name.includes('.')) throw new Error(`${this.typeName}: bad attribute name '${name}' (non-empty, no dots)`);
+    if (!name || name.includes('.'))
+      throw new Error(`${this.typeName}: bad attribute name '${name}' (non-empty, no dots)`);
     for (const m of [this.params, this.bufs, this.children_] as Map<string, unknown>[])
-      if (m !== own && m.has(name)) throw new Error(`${this.typeName}: '${name}' is already registered as another kind of attribute`);
+      if (m !== own && m.has(name))
+        throw new Error(`${this.typeName}: '${name}' is already registered as another kind of attribute`);
   }
 
   /** The parameter or buffer called `name` on this module (layers read their weights this way, so a replaced tensor is seen at once). */
@@ -192,7 +193,8 @@ export class Module {
     const badShape: string[] = [];
     for (const [k, t] of own) {
       const v = src.get(k);
-      if (v && !sameShape(v.shape, t.shape)) badShape.push(`${k}: checkpoint [${v.shape.join(', ')}] vs model [${t.shape.join(', ')}]`);
+      if (v && !sameShape(v.shape, t.shape))
+        badShape.push(`${k}: checkpoint [${v.shape.join(', ')}] vs model [${t.shape.join(', ')}]`);
     }
     if (badShape.length || (strict && (missing.length || unexpected.length))) {
       const lines = [

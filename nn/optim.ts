@@ -1,7 +1,19 @@
 // Optimizers with PyTorch's update rules and parameter groups (Ultralytics builds three:
 // biases, weights with decay, BatchNorm weights), gradient-norm clipping, and a state dict in
 // torch.optim's layout so a checkpoint carries the optimizer across a resume.
-import { Tensor, zerosLike, noGrad, add, sum, mul, sqrt, sgdStep, adamwStep, tensor, contiguous } from '../engine/index.js';
+import {
+  Tensor,
+  zerosLike,
+  noGrad,
+  add,
+  sum,
+  mul,
+  sqrt,
+  sgdStep,
+  adamwStep,
+  tensor,
+  contiguous,
+} from '../engine/index.js';
 
 export interface ParamGroupOptions {
   params: Tensor[];
@@ -30,14 +42,24 @@ export abstract class Optimizer {
   /** per-parameter buffers, by parameter */
   protected state = new Map<Tensor, Record<string, Tensor | number>>();
 
-  constructor(groups: ParamGroupOptions[], protected defaults: { lr: number; weightDecay: number; momentum: number }) {
+  constructor(
+    groups: ParamGroupOptions[],
+    protected defaults: { lr: number; weightDecay: number; momentum: number },
+  ) {
     for (const g of groups) this.addParamGroup(g);
   }
 
   addParamGroup(g: ParamGroupOptions) {
-    for (const p of g.params) if (!p.requiresGrad) throw new Error('optimizer: every parameter must have requiresGrad set');
+    for (const p of g.params)
+      if (!p.requiresGrad) throw new Error('optimizer: every parameter must have requiresGrad set');
     const lr = g.lr ?? this.defaults.lr;
-    this.paramGroups.push({ params: g.params, lr, initialLr: lr, weightDecay: g.weightDecay ?? this.defaults.weightDecay, momentum: g.momentum ?? this.defaults.momentum });
+    this.paramGroups.push({
+      params: g.params,
+      lr,
+      initialLr: lr,
+      weightDecay: g.weightDecay ?? this.defaults.weightDecay,
+      momentum: g.momentum ?? this.defaults.momentum,
+    });
   }
 
   /** Applies one update to every parameter that has a gradient. `gradScale` multiplies the gradients first. */
@@ -92,12 +114,15 @@ export abstract class Optimizer {
   /** Restores buffers and group hyperparameters; groups must have the same sizes. */
   async loadStateDict(sd: OptimizerState) {
     if (sd.param_groups.length !== this.paramGroups.length)
-      throw new Error(`optimizer state has ${sd.param_groups.length} param groups, this optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `optimizer state has ${sd.param_groups.length} param groups, this optimizer ${this.paramGroups.length}`,
+      );
     const params = this.paramGroups.flatMap((g) => g.params);
     sd.param_groups.forEach((saved, i) => {
       const g = this.paramGroups[i];
       const ids = saved.params as number[];
-      if (ids.length !== g.params.length) throw new Error(`optimizer param group ${i}: ${ids.length} saved parameters, ${g.params.length} here`);
+      if (ids.length !== g.params.length)
+        throw new Error(`optimizer param group ${i}: ${ids.length} saved parameters, ${g.params.length} here`);
       g.lr = Number(saved.lr);
       g.initialLr = Number(saved.initial_lr ?? saved.lr);
       g.weightDecay = Number(saved.weight_decay);
@@ -111,7 +136,10 @@ export abstract class Optimizer {
       for (const [name, v] of Object.entries(s)) {
         if (typeof v === 'number') copy[name] = v;
         else {
-          if (v.numel !== p.numel) throw new Error(`optimizer state '${name}' of parameter ${k} has ${v.numel} elements, the parameter ${p.numel}`);
+          if (v.numel !== p.numel)
+            throw new Error(
+              `optimizer state '${name}' of parameter ${k} has ${v.numel} elements, the parameter ${p.numel}`,
+            );
           copy[name] = tensor(await v.data(), p.shape, { device: p.device });
         }
       }
@@ -122,18 +150,34 @@ export abstract class Optimizer {
 
 /** torch.optim.SGD (dampening 0), Nesterov optional; weight decay added to the gradient. */
 export class SGD extends Optimizer {
-  constructor(groups: ParamGroupOptions[], opts: { lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }) {
+  constructor(
+    groups: ParamGroupOptions[],
+    opts: { lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number },
+  ) {
     super(groups, { lr: opts.lr, weightDecay: opts.weightDecay ?? 0, momentum: opts.momentum ?? 0 });
     this.nesterov = opts.nesterov ?? false;
   }
   readonly nesterov: boolean;
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    sgdStep(p, g, this.buffer(p, 'momentum_buffer'), { lr: group.lr, momentum: group.momentum, nesterov: this.nesterov, weightDecay: group.weightDecay, gradScale });
+    sgdStep(p, g, this.buffer(p, 'momentum_buffer'), {
+      lr: group.lr,
+      momentum: group.momentum,
+      nesterov: this.nesterov,
+      weightDecay: group.weightDecay,
+      gradScale,
+    });
   }
 
   protected groupDict(g: ParamGroup) {
-    return { lr: g.lr, initial_lr: g.initialLr, momentum: g.momentum, dampening: 0, weight_decay: g.weightDecay, nesterov: this.nesterov };
+    return {
+      lr: g.lr,
+      initial_lr: g.initialLr,
+      momentum: g.momentum,
+      dampening: 0,
+      weight_decay: g.weightDecay,
+      nesterov: this.nesterov,
+    };
   }
 }
 
@@ -141,21 +185,41 @@ export class SGD extends Optimizer {
 export class AdamW extends Optimizer {
   readonly beta2: number;
   readonly eps: number;
-  constructor(groups: ParamGroupOptions[], opts: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number }) {
+  constructor(
+    groups: ParamGroupOptions[],
+    opts: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number },
+  ) {
     super(groups, { lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01, momentum: opts.betas?.[0] ?? 0.9 });
     this.beta2 = opts.betas?.[1] ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
   }
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    const m = this.buffer(p, 'exp_avg'), v = this.buffer(p, 'exp_avg_sq');
+    const m = this.buffer(p, 'exp_avg'),
+      v = this.buffer(p, 'exp_avg_sq');
     const s = this.state.get(p)!;
     s.step = ((s.step as number | undefined) ?? 0) + 1;
-    adamwStep(p, g, m, v, { lr: group.lr, beta1: group.momentum, beta2: this.beta2, eps: this.eps, weightDecay: group.weightDecay, step: s.step, gradScale });
+    adamwStep(p, g, m, v, {
+      lr: group.lr,
+      beta1: group.momentum,
+      beta2: this.beta2,
+      eps: this.eps,
+      weightDecay: group.weightDecay,
+      step: s.step,
+      gradScale,
+    });
   }
 
   protected groupDict(g: ParamGroup) {
-    return { lr: g.lr, initial_lr: g.initialLr, beta1: g.momentum, beta2: this.beta2, eps: this.eps, weight_decay: g.weightDecay, amsgrad: false };
+    return {
+      lr: g.lr,
+      initial_lr: g.initialLr,
+      beta1: g.momentum,
+      beta2: this.beta2,
+      eps: this.eps,
+      weight_decay: g.weightDecay,
+      amsgrad: false,
+    };
   }
 }
 

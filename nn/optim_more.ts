@@ -42,17 +42,29 @@ abstract class AdamLike extends Elementwise {
   }
 
   protected groupDict(g: ParamGroup): Record<string, number | boolean> {
-    return { lr: g.lr, initial_lr: g.initialLr, beta1: g.momentum, beta2: this.beta2, eps: this.eps, weight_decay: g.weightDecay };
+    return {
+      lr: g.lr,
+      initial_lr: g.initialLr,
+      beta1: g.momentum,
+      beta2: this.beta2,
+      eps: this.eps,
+      weight_decay: g.weightDecay,
+    };
   }
 }
 
 /** torch.optim.Adam (amsgrad off). */
 export class Adam extends AdamLike {
-  constructor(groups: ParamGroupOptions[], opts: AdamOpts) { super(groups, opts, 1e-8); }
+  constructor(groups: ParamGroupOptions[], opts: AdamOpts) {
+    super(groups, opts, 1e-8);
+  }
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    const m = this.buffer(p, 'exp_avg'), v = this.buffer(p, 'exp_avg_sq');
-    const t = this.step_(p), b1 = group.momentum, b2 = this.beta2;
+    const m = this.buffer(p, 'exp_avg'),
+      v = this.buffer(p, 'exp_avg_sq');
+    const t = this.step_(p),
+      b1 = group.momentum,
+      b2 = this.beta2;
     tidy(() => {
       const gr = this.grad(p, g, group, gradScale);
       assign(m, add(mul(m, b1), mul(gr, 1 - b1)));
@@ -66,11 +78,15 @@ export class Adam extends AdamLike {
 
 /** torch.optim.Adamax: the infinity norm u = max(beta2 * u, |g| + eps). */
 export class Adamax extends AdamLike {
-  constructor(groups: ParamGroupOptions[], opts: AdamOpts) { super(groups, opts, 1e-8); }
+  constructor(groups: ParamGroupOptions[], opts: AdamOpts) {
+    super(groups, opts, 1e-8);
+  }
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    const m = this.buffer(p, 'exp_avg'), u = this.buffer(p, 'exp_inf');
-    const t = this.step_(p), b1 = group.momentum;
+    const m = this.buffer(p, 'exp_avg'),
+      u = this.buffer(p, 'exp_inf');
+    const t = this.step_(p),
+      b1 = group.momentum;
     tidy(() => {
       const gr = this.grad(p, g, group, gradScale);
       assign(m, add(mul(m, b1), mul(gr, 1 - b1)));
@@ -90,8 +106,12 @@ export class NAdam extends AdamLike {
   }
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    const m = this.buffer(p, 'exp_avg'), v = this.buffer(p, 'exp_avg_sq');
-    const t = this.step_(p), b1 = group.momentum, b2 = this.beta2, psi = this.momentumDecay;
+    const m = this.buffer(p, 'exp_avg'),
+      v = this.buffer(p, 'exp_avg_sq');
+    const t = this.step_(p),
+      b1 = group.momentum,
+      b2 = this.beta2,
+      psi = this.momentumDecay;
     const s = this.stateOf(p);
     const mu = b1 * (1 - 0.5 * 0.96 ** (t * psi));
     const muNext = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi));
@@ -116,12 +136,18 @@ export class NAdam extends AdamLike {
 
 /** torch.optim.RAdam: Adam with the variance rectification once rho_t > 5, plain momentum SGD before. */
 export class RAdam extends AdamLike {
-  constructor(groups: ParamGroupOptions[], opts: AdamOpts) { super(groups, opts, 1e-8); }
+  constructor(groups: ParamGroupOptions[], opts: AdamOpts) {
+    super(groups, opts, 1e-8);
+  }
 
   protected update(p: Tensor, g: Tensor, group: ParamGroup, gradScale: number) {
-    const m = this.buffer(p, 'exp_avg'), v = this.buffer(p, 'exp_avg_sq');
-    const t = this.step_(p), b1 = group.momentum, b2 = this.beta2;
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    const m = this.buffer(p, 'exp_avg'),
+      v = this.buffer(p, 'exp_avg_sq');
+    const t = this.step_(p),
+      b1 = group.momentum,
+      b2 = this.beta2;
+    const bc1 = 1 - b1 ** t,
+      bc2 = 1 - b2 ** t;
     const rhoInf = 2 / (1 - b2) - 1;
     const rhoT = rhoInf - (2 * t * b2 ** t) / bc2;
     tidy(() => {
@@ -142,7 +168,10 @@ export class RAdam extends AdamLike {
 export class RMSprop extends Elementwise {
   readonly alpha: number;
   readonly eps: number;
-  constructor(groups: ParamGroupOptions[], opts: { lr: number; alpha?: number; eps?: number; momentum?: number; weightDecay?: number }) {
+  constructor(
+    groups: ParamGroupOptions[],
+    opts: { lr: number; alpha?: number; eps?: number; momentum?: number; weightDecay?: number },
+  ) {
     super(groups, { lr: opts.lr, weightDecay: opts.weightDecay ?? 0, momentum: opts.momentum ?? 0 });
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
@@ -164,6 +193,14 @@ export class RMSprop extends Elementwise {
   }
 
   protected groupDict(g: ParamGroup) {
-    return { lr: g.lr, initial_lr: g.initialLr, momentum: g.momentum, alpha: this.alpha, eps: this.eps, weight_decay: g.weightDecay, centered: false };
+    return {
+      lr: g.lr,
+      initial_lr: g.initialLr,
+      momentum: g.momentum,
+      alpha: this.alpha,
+      eps: this.eps,
+      weight_decay: g.weightDecay,
+      centered: false,
+    };
   }
 }

@@ -10,11 +10,30 @@
 
 /** Every event, grouped by the mode that fires it, in the order Ultralytics fires them. */
 export const CALLBACK_EVENTS = {
-  train: ['on_pretrain_routine_start', 'on_pretrain_routine_end', 'on_train_start', 'on_train_epoch_start',
-    'on_train_batch_start', 'optimizer_step', 'on_before_zero_grad', 'on_train_batch_end', 'on_train_epoch_end',
-    'on_fit_epoch_end', 'on_model_save', 'on_train_end', 'on_params_update', 'teardown'],
+  train: [
+    'on_pretrain_routine_start',
+    'on_pretrain_routine_end',
+    'on_train_start',
+    'on_train_epoch_start',
+    'on_train_batch_start',
+    'optimizer_step',
+    'on_before_zero_grad',
+    'on_train_batch_end',
+    'on_train_epoch_end',
+    'on_fit_epoch_end',
+    'on_model_save',
+    'on_train_end',
+    'on_params_update',
+    'teardown',
+  ],
   val: ['on_val_start', 'on_val_batch_start', 'on_val_batch_end', 'on_val_end'],
-  predict: ['on_predict_start', 'on_predict_batch_start', 'on_predict_postprocess_end', 'on_predict_batch_end', 'on_predict_end'],
+  predict: [
+    'on_predict_start',
+    'on_predict_batch_start',
+    'on_predict_postprocess_end',
+    'on_predict_batch_end',
+    'on_predict_end',
+  ],
   export: ['on_export_start', 'on_export_end'],
 } as const;
 
@@ -28,15 +47,18 @@ export class Callbacks {
 
   /** add_callback: appends `fn` to `event`'s list; an unknown event name is an error naming the valid ones. */
   add(event: CallbackEvent, fn: Callback): this {
-    if (!ALL.includes(event)) throw new Error(`addCallback: '${event}' is not a callback event; valid events are ${ALL.join(', ')}`);
-    if (typeof fn !== 'function') throw new Error(`addCallback('${event}', ...): expected a function, got ${typeof fn}`);
+    if (!ALL.includes(event))
+      throw new Error(`addCallback: '${event}' is not a callback event; valid events are ${ALL.join(', ')}`);
+    if (typeof fn !== 'function')
+      throw new Error(`addCallback('${event}', ...): expected a function, got ${typeof fn}`);
     this.lists.set(event, [...(this.lists.get(event) ?? []), fn]);
     return this;
   }
 
   /** clear_callback: drops every function of `event`. */
   clear(event: CallbackEvent): this {
-    if (!ALL.includes(event)) throw new Error(`clearCallback: '${event}' is not a callback event; valid events are ${ALL.join(', ')}`);
+    if (!ALL.includes(event))
+      throw new Error(`clearCallback: '${event}' is not a callback event; valid events are ${ALL.join(', ')}`);
     this.lists.delete(event);
     return this;
   }

@@ -4,7 +4,22 @@ import { DEFAULT_CFG } from './train/args.js';
 export type CfgValue = string | number | boolean | null | CfgValue[];
 
 export const TASKS = ['pose'] as const;
-export const MODES = ['train', 'val', 'predict', 'track', 'export', 'info', 'demo', 'app', 'checks', 'version', 'settings', 'cfg', 'copy-cfg', 'help'] as const;
+export const MODES = [
+  'train',
+  'val',
+  'predict',
+  'track',
+  'export',
+  'info',
+  'demo',
+  'app',
+  'checks',
+  'version',
+  'settings',
+  'cfg',
+  'copy-cfg',
+  'help',
+] as const;
 
 export interface ParsedArgs {
   task: string;
@@ -21,12 +36,18 @@ export function parseValue(v: string): CfgValue {
   if (lower === 'none' || lower === 'null') return null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(s)) return Number(s);
   if ((s.startsWith('[') && s.endsWith(']')) || (s.startsWith('(') && s.endsWith(')')))
-    return s.slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean).map(parseValue);
+    return s
+      .slice(1, -1)
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map(parseValue);
   return s.replace(/^['"](.*)['"]$/, '$1');
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
-  let task = 'pose', mode = '';
+  let task = 'pose',
+    mode = '';
   const overrides: Record<string, CfgValue> = {};
   for (const arg of argv) {
     const eq = arg.indexOf('=');
@@ -42,7 +63,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
     } else if (['detect', 'segment', 'classify', 'obb'].includes(arg)) {
       throw new Error(`yolo: task '${arg}' is not supported by this toolkit (it implements: ${TASKS.join(', ')})`);
     } else {
-      throw new Error(`yolo: '${arg}' is not a valid mode or key=value pair; expected one of ${MODES.join(', ')} followed by key=value arguments`);
+      throw new Error(
+        `yolo: '${arg}' is not a valid mode or key=value pair; expected one of ${MODES.join(', ')} followed by key=value arguments`,
+      );
     }
   }
   return { task, mode: mode || 'help', overrides };

@@ -28,19 +28,119 @@ const ALWAYS = ['task', 'mode', 'cfg', 'model', 'device', 'verbose', 'threads'];
 
 /** The keys Ultralytics 8.2.82 reads in each mode (its engine/*.py, models/yolo/pose/*.py, data/build.py). */
 const ULTRALYTICS_KEYS: Record<Mode, string[]> = {
-  train: Object.keys(DEFAULT_CFG).filter((k) => ['source', 'vid_stride', 'stream_buffer', 'visualize', 'augment', 'agnostic_nms',
-    'classes', 'retina_masks', 'embed', 'show', 'save_frames', 'save_txt', 'save_conf', 'save_crop', 'show_labels', 'show_conf',
-    'show_boxes', 'line_width', 'format', 'keras', 'optimize', 'int8', 'dynamic', 'simplify', 'opset', 'workspace', 'nms',
-    'tracker', 'split', 'half', 'dnn', 'overlap_mask', 'mask_ratio', 'dropout', 'auto_augment', 'erasing',
-    'crop_fraction'].indexOf(k) < 0),
-  val: ['data', 'imgsz', 'batch', 'split', 'save_json', 'save_hybrid', 'conf', 'iou', 'max_det', 'half', 'dnn', 'plots',
-    'project', 'name', 'exist_ok', 'save_txt', 'save_conf', 'augment', 'single_cls', 'classes'],
-  predict: ['source', 'imgsz', 'batch', 'conf', 'iou', 'max_det', 'half', 'dnn', 'vid_stride', 'stream_buffer', 'visualize',
-    'augment', 'agnostic_nms', 'classes', 'embed', 'show', 'save', 'save_frames', 'save_txt', 'save_conf', 'save_crop',
-    'show_labels', 'show_conf', 'show_boxes', 'line_width', 'project', 'name', 'exist_ok'],
+  train: Object.keys(DEFAULT_CFG).filter(
+    (k) =>
+      [
+        'source',
+        'vid_stride',
+        'stream_buffer',
+        'visualize',
+        'augment',
+        'agnostic_nms',
+        'classes',
+        'retina_masks',
+        'embed',
+        'show',
+        'save_frames',
+        'save_txt',
+        'save_conf',
+        'save_crop',
+        'show_labels',
+        'show_conf',
+        'show_boxes',
+        'line_width',
+        'format',
+        'keras',
+        'optimize',
+        'int8',
+        'dynamic',
+        'simplify',
+        'opset',
+        'workspace',
+        'nms',
+        'tracker',
+        'split',
+        'half',
+        'dnn',
+        'overlap_mask',
+        'mask_ratio',
+        'dropout',
+        'auto_augment',
+        'erasing',
+        'crop_fraction',
+      ].indexOf(k) < 0,
+  ),
+  val: [
+    'data',
+    'imgsz',
+    'batch',
+    'split',
+    'save_json',
+    'save_hybrid',
+    'conf',
+    'iou',
+    'max_det',
+    'half',
+    'dnn',
+    'plots',
+    'project',
+    'name',
+    'exist_ok',
+    'save_txt',
+    'save_conf',
+    'augment',
+    'single_cls',
+    'classes',
+  ],
+  predict: [
+    'source',
+    'imgsz',
+    'batch',
+    'conf',
+    'iou',
+    'max_det',
+    'half',
+    'dnn',
+    'vid_stride',
+    'stream_buffer',
+    'visualize',
+    'augment',
+    'agnostic_nms',
+    'classes',
+    'embed',
+    'show',
+    'save',
+    'save_frames',
+    'save_txt',
+    'save_conf',
+    'save_crop',
+    'show_labels',
+    'show_conf',
+    'show_boxes',
+    'line_width',
+    'project',
+    'name',
+    'exist_ok',
+  ],
   track: [],
-  export: ['format', 'imgsz', 'batch', 'half', 'int8', 'dynamic', 'simplify', 'opset', 'workspace', 'nms', 'keras',
-    'optimize', 'data', 'agnostic_nms', 'iou', 'split'],
+  export: [
+    'format',
+    'imgsz',
+    'batch',
+    'half',
+    'int8',
+    'dynamic',
+    'simplify',
+    'opset',
+    'workspace',
+    'nms',
+    'keras',
+    'optimize',
+    'data',
+    'agnostic_nms',
+    'iou',
+    'split',
+  ],
   benchmark: ['data', 'imgsz', 'half', 'int8', 'format'],
 };
 ULTRALYTICS_KEYS.track = [...ULTRALYTICS_KEYS.predict, 'tracker'];
@@ -73,17 +173,26 @@ function implemented(mode: Mode): Set<string> {
       const refused = new Set([...Object.keys(UNSUPPORTED), 'save_json']);
       return new Set([...ULTRALYTICS_KEYS.train, ...ALWAYS, 'save_dir'].filter((k) => !refused.has(k)));
     }
-    case 'val': return new Set([...VAL_KEYS, ...ALWAYS, 'save_dir']);
-    case 'predict': return new Set([...PREDICT_KEYS, ...ALWAYS]);
-    case 'track': return new Set([...PREDICT_KEYS, ...ALWAYS, 'tracker', 'persist']); // persist: a YOLO.track() argument, not a default.yaml key
-    case 'export': return new Set([...EXPORT_KEYS, ...ALWAYS]);
-    case 'benchmark': return new Set([...ALWAYS]);
+    case 'val':
+      return new Set([...VAL_KEYS, ...ALWAYS, 'save_dir']);
+    case 'predict':
+      return new Set([...PREDICT_KEYS, ...ALWAYS]);
+    case 'track':
+      return new Set([...PREDICT_KEYS, ...ALWAYS, 'tracker', 'persist']); // persist: a YOLO.track() argument, not a default.yaml key
+    case 'export':
+      return new Set([...EXPORT_KEYS, ...ALWAYS]);
+    case 'benchmark':
+      return new Set([...ALWAYS]);
   }
 }
 
 /** Values an implemented key can still not take, with the reason. */
 function refusedValue(mode: Mode, k: string, v: unknown): string | null {
-  if (mode === 'train' && k === 'cache' && !(v === true || v === false || v === null || (typeof v === 'string' && ['ram', 'disk'].includes(v.toLowerCase()))))
+  if (
+    mode === 'train' &&
+    k === 'cache' &&
+    !(v === true || v === false || v === null || (typeof v === 'string' && ['ram', 'disk'].includes(v.toLowerCase())))
+  )
     return `cache=${fmt(v)} must be True, False, 'ram' or 'disk'`;
   return null;
 }
@@ -102,11 +211,17 @@ export function applyCfgFile(overrides: Overrides, opts: CheckOptions = {}): Ove
   const cfg = overrides.cfg;
   if (cfg == null || cfg === false) return overrides;
   const file = String(cfg);
-  if (!existsSync(file)) throw new Error(`cfg=${file}: file not found (give the path of a yaml like the one 'yolo copy-cfg' writes)`);
+  if (!existsSync(file))
+    throw new Error(`cfg=${file}: file not found (give the path of a yaml like the one 'yolo copy-cfg' writes)`);
   let loaded: unknown;
-  try { loaded = parseYaml(readFileSync(file, 'utf8')); } catch (e) { throw new Error(`cfg=${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`); }
+  try {
+    loaded = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cfg=${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
+  }
   if (loaded == null) loaded = {};
-  if (typeof loaded !== 'object' || Array.isArray(loaded)) throw new Error(`cfg=${file}: expected a mapping of default.yaml keys (key: value lines)`);
+  if (typeof loaded !== 'object' || Array.isArray(loaded))
+    throw new Error(`cfg=${file}: expected a mapping of default.yaml keys (key: value lines)`);
   (opts.log ?? console.log)(`Overriding default.yaml with ${file}`);
   const fromFile = Object.fromEntries(Object.entries(loaded as Overrides).filter(([k]) => k !== 'cfg'));
   const { cfg: _c, ...rest } = overrides;
@@ -128,11 +243,19 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
   const where = opts.where ?? `yolo ${mode}`;
   const warn = opts.warn ?? console.warn;
   const o = applyCfgFile(overrides, opts);
-  if (o.task != null && o.task !== 'pose') throw new Error(`${where}: task=${fmt(o.task)} is not supported (this toolkit implements: pose)`);
+  if (o.task != null && o.task !== 'pose')
+    throw new Error(`${where}: task=${fmt(o.task)} is not supported (this toolkit implements: pose)`);
   const extra = implemented(mode);
   checkAlignment(Object.fromEntries(Object.entries(o).filter(([k]) => !extra.has(k))));
   // type-check only the plain values (the API also takes a Device object, image arrays...)
-  checkTypes(Object.fromEntries(Object.entries(o).filter(([k, v]) => k in DEFAULT_CFG && (v === null || ['string', 'number', 'boolean'].includes(typeof v) || Array.isArray(v)))));
+  checkTypes(
+    Object.fromEntries(
+      Object.entries(o).filter(
+        ([k, v]) =>
+          k in DEFAULT_CFG && (v === null || ['string', 'number', 'boolean'].includes(typeof v) || Array.isArray(v)),
+      ),
+    ),
+  );
   const out: Overrides = {};
   const unused: string[] = [];
   const refused: string[] = [];
@@ -143,12 +266,18 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
       if (bad) refused.push(`'${k}=${fmt(v)}': ${bad}`);
       out[k] = v;
     } else if (ULTRALYTICS_KEYS[mode].includes(k)) {
-      if (!isDefault(k, v)) refused.push(`'${k}=${fmt(v)}': ${REASONS[k] ?? `Ultralytics' ${k} option`} is not implemented by yolo-ts ${mode}; leave it at its default ${fmt((DEFAULT_CFG as Record<string, unknown>)[k])}`);
+      if (!isDefault(k, v))
+        refused.push(
+          `'${k}=${fmt(v)}': ${REASONS[k] ?? `Ultralytics' ${k} option`} is not implemented by yolo-ts ${mode}; leave it at its default ${fmt((DEFAULT_CFG as Record<string, unknown>)[k])}`,
+        );
     } else if (!isDefault(k, v) && k !== 'save_dir') unused.push(`${k}=${fmt(v)}`);
   }
   if ('mode' in out) out.mode = mode; // the mode being run wins over a cfg file's
   if (refused.length) throw new Error(`${where}: ${refused.join('\n')}`);
-  if (unused.length) warn(`WARNING ⚠️ ${where}: ${unused.join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used in ${mode} mode and ${unused.length > 1 ? 'are' : 'is'} ignored`);
+  if (unused.length)
+    warn(
+      `WARNING ⚠️ ${where}: ${unused.join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used in ${mode} mode and ${unused.length > 1 ? 'are' : 'is'} ignored`,
+    );
   return out as T;
 }
 
@@ -166,5 +295,7 @@ export function checkPlainMode(mode: string, overrides: Overrides, allowed: stri
   const bad = Object.keys(overrides).filter((k) => !allowed.includes(k) && !['task', 'mode', 'cfg'].includes(k));
   if (!bad.length) return;
   const takes = allowed.length ? `it takes ${allowed.join(', ')}` : 'it takes no key=value arguments';
-  throw new Error(`yolo ${mode}: ${bad.map((k) => `'${k}'`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not used by this mode (${takes})`);
+  throw new Error(
+    `yolo ${mode}: ${bad.map((k) => `'${k}'`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not used by this mode (${takes})`,
+  );
 }

@@ -20,14 +20,29 @@ const row = (k: string, v: string) => `${k.padEnd(36)}${v}`;
 async function adapterInfo(): Promise<{ name: string; features: string[]; limits: Record<string, number> } | null> {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   let mod: typeof import('webgpu');
-  try { mod = await import('webgpu'); } catch { return null; }
+  try {
+    mod = await import('webgpu');
+  } catch {
+    return null;
+  }
   const gpu = mod.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return null;
   const info = adapter.info;
-  const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
-  const keys = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension'] as const;
-  return { name, features: [...adapter.features].map(String).sort(), limits: Object.fromEntries(keys.map((k) => [k, adapter.limits[k]])) };
+  const name =
+    info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
+  const keys = [
+    'maxBufferSize',
+    'maxStorageBufferBindingSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupsPerDimension',
+  ] as const;
+  return {
+    name,
+    features: [...adapter.features].map(String).sort(),
+    limits: Object.fromEntries(keys.map((k) => [k, adapter.limits[k]])),
+  };
 }
 
 function ffmpegVersion(): string | null {
@@ -45,16 +60,24 @@ export async function checksReport(): Promise<string> {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
   const a = await adapterInfo();
   const fs = statfsSync(process.cwd());
-  const diskTotal = (fs.blocks * fs.bsize) / GB, diskFree = (fs.bavail * fs.bsize) / GB;
+  const diskTotal = (fs.blocks * fs.bsize) / GB,
+    diskFree = (fs.bavail * fs.bsize) / GB;
   const ram = totalmem() / GB;
   const cpu = cpus();
   const osName = (() => {
-    try { return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''; } catch { return ''; }
+    try {
+      return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '';
+    } catch {
+      return '';
+    }
   })();
   const ff = ffmpegVersion();
   // the device a run without device= gets, and the wasm device's build (SIMD, relaxed FMA, threads)
   const dflt = await getDevice().then(describeDevice, (e: Error) => `none: ${e.message}`);
-  const wasm = await openWasm().then((d) => `✅ ${d.name} (threads= or YOLO_THREADS to change)`, (e: Error) => `❌ ${e.message}`);
+  const wasm = await openWasm().then(
+    (d) => `✅ ${d.name} (threads= or YOLO_THREADS to change)`,
+    (e: Error) => `❌ ${e.message}`,
+  );
   const lines = [
     `yolo-ts ${pkg.version} 🚀 Node-${process.versions.node} ${dflt}`,
     `Setup complete ✅ (${cpu.length} CPUs, ${ram.toFixed(1)} GB RAM, ${(diskTotal - diskFree).toFixed(1)}/${diskTotal.toFixed(1)} GB disk)`,
@@ -66,10 +89,14 @@ export async function checksReport(): Promise<string> {
     row('Disk', `${diskFree.toFixed(1)} GB free of ${diskTotal.toFixed(1)} GB`),
     row('CPU', cpu[0]?.model?.trim() ?? 'unknown'),
     row('Settings', settingsFile()),
-    row('WebGPU adapter', a ? a.name : 'none (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)'),
+    row(
+      'WebGPU adapter',
+      a ? a.name : 'none (install mesa-vulkan-drivers from bookworm-backports, or use a GPU machine)',
+    ),
   ];
   if (a) {
-    for (const f of ['shader-f16', 'subgroups']) lines.push(row(`  ${f}`, a.features.includes(f) ? '✅' : '❌ (not offered by this adapter)'));
+    for (const f of ['shader-f16', 'subgroups'])
+      lines.push(row(`  ${f}`, a.features.includes(f) ? '✅' : '❌ (not offered by this adapter)'));
     for (const [k, v] of Object.entries(a.limits)) lines.push(row(`  ${k}`, String(v)));
   }
   lines.push(row('WebAssembly', wasm), row('Default device', dflt));

@@ -36,7 +36,10 @@ async function main(argv: string[]): Promise<number> {
   if (mode === 'help' && !argv.some((a) => ['help', '--help', '-h'].includes(a)) && Object.keys(overrides).length) {
     overrides = applyCfgFile(overrides) as typeof overrides;
     mode = typeof overrides.mode === 'string' ? overrides.mode : 'train';
-    if (overrides.mode == null) console.warn(`WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`);
+    if (overrides.mode == null)
+      console.warn(
+        `WARNING ⚠️ 'mode' argument is missing. Valid modes are ${MODES.join(', ')}. Using default 'mode=${mode}'.`,
+      );
   }
   // threads=N: the wasm device's thread count, an engine setting rather than a mode argument: it
   // becomes YOLO_THREADS, which the device reads wherever it is opened (an error names threads=)
@@ -44,8 +47,20 @@ async function main(argv: string[]): Promise<number> {
     process.env.YOLO_THREADS = String(parseThreads(overrides.threads as number | string));
     delete overrides.threads;
   }
-  if (['train', 'val', 'predict', 'track', 'export'].includes(mode)) overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
-  else checkPlainMode(mode, overrides, mode === 'info' ? ['model', 'imgsz', 'fuse', 'verbose', 'graph'] : mode === 'demo' ? ['device'] : mode === 'app' ? ['port', 'model'] : []);
+  if (['train', 'val', 'predict', 'track', 'export'].includes(mode))
+    overrides = checkModeArgs(mode as Mode, overrides) as typeof overrides;
+  else
+    checkPlainMode(
+      mode,
+      overrides,
+      mode === 'info'
+        ? ['model', 'imgsz', 'fuse', 'verbose', 'graph']
+        : mode === 'demo'
+          ? ['device']
+          : mode === 'app'
+            ? ['port', 'model']
+            : [],
+    );
   const device = overrides.device == null ? undefined : String(overrides.device);
   switch (mode) {
     case 'help':
@@ -59,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(await checksReport());
       return 0;
     }
-    case 'cfg': case 'copy-cfg': {
+    case 'cfg':
+    case 'copy-cfg': {
       const { cfgCli, copyCfgCli } = await import('./settings.js');
       return mode === 'cfg' ? cfgCli() : copyCfgCli();
     }
@@ -106,7 +122,13 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2))
   .then(async (code) => {
-    if (profiler.enabled) await printProfile(`yolo ${process.argv.slice(2).filter((a) => !a.includes('=')).join(' ')} (the whole run)`); // YOLO_PROFILE=1: per op kind
+    if (profiler.enabled)
+      await printProfile(
+        `yolo ${process.argv
+          .slice(2)
+          .filter((a) => !a.includes('='))
+          .join(' ')} (the whole run)`,
+      ); // YOLO_PROFILE=1: per op kind
     releaseDevices();
     process.exitCode = code;
   })

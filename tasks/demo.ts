@@ -24,11 +24,16 @@ export async function demo(device?: string): Promise<void> {
     E.noGrad(() => {
       const nw = E.sub(w, E.mul(w.grad!, 0.1)).detach().requiresGrad_();
       const nb = E.sub(b, E.mul(b.grad!, 0.1)).detach().requiresGrad_();
-      w.dispose(); b.dispose(); w.grad?.dispose(); b.grad?.dispose();
+      w.dispose();
+      b.dispose();
+      w.grad?.dispose();
+      b.grad?.dispose();
       w = E.keep(nw);
       b = E.keep(nb);
     });
   }
   const [w1, w2] = await w.data();
-  console.log(`learned w = [${w1.toFixed(3)}, ${w2.toFixed(3)}], b = ${(await b.item()).toFixed(3)} (true: [3, -2], 0.5) in ${(performance.now() - t0).toFixed(0)} ms`);
+  console.log(
+    `learned w = [${w1.toFixed(3)}, ${w2.toFixed(3)}], b = ${(await b.item()).toFixed(3)} (true: [3, -2], 0.5) in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
 }

@@ -99,7 +99,9 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
         const pct = total > 0 ? Math.floor((100 * got) / total) : -1;
         if (tty && pct !== shown) {
           shown = pct;
-          process.stderr.write(`\r  ${pct >= 0 ? `${String(pct).padStart(3)}%` : ''} ${mb(got)}${total > 0 ? `/${mb(total)}` : ''} MB`);
+          process.stderr.write(
+            `\r  ${pct >= 0 ? `${String(pct).padStart(3)}%` : ''} ${mb(got)}${total > 0 ? `/${mb(total)}` : ''} MB`,
+          );
         }
       });
       res.on('end', ok);

@@ -18,6 +18,9 @@ export function halfFallbackReason(device: Device): string {
 
 /** Warns once per call when half=True, and returns the half the run uses (always false today). */
 export function resolveHalf(half: unknown, device: Device, warn: (s: string) => void = console.warn): false {
-  if (half === true) warn(`WARNING ⚠️ half=True not supported on ${device.type === 'webgpu' ? `webgpu (${device.name})` : 'cpu'}: ${halfFallbackReason(device)}, using FP32`);
+  if (half === true)
+    warn(
+      `WARNING ⚠️ half=True not supported on ${device.type === 'webgpu' ? `webgpu (${device.name})` : 'cpu'}: ${halfFallbackReason(device)}, using FP32`,
+    );
   return false;
 }

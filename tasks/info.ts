@@ -14,7 +14,10 @@ export function infoCli(overrides: Record<string, CfgValue>): number {
   let m: PoseModel;
   if (/\.ya?ml$/i.test(model)) m = buildPoseModel(model, { device: cpu });
   else if (existsSync(model)) m = loadPoseModel(model, { device: cpu });
-  else throw new Error(`model=${model}: file not found (give a .pt/.safetensors path or a yolov8{n,s,m,l,x}-pose[-p6].yaml name)`);
+  else
+    throw new Error(
+      `model=${model}: file not found (give a .pt/.safetensors path or a yolov8{n,s,m,l,x}-pose[-p6].yaml name)`,
+    );
   if (overrides.fuse === true) m.fuse();
   if (overrides.verbose === true) console.log(layerTable(m).join('\n'));
   m.info(imgsz);

@@ -33,7 +33,9 @@ const BLOCKS = ' ▏▎▍▌▋▊▉█'; // tqdm's unicode charset: space, 1/
 /** tqdm.format_interval: [H:]MM:SS. */
 export function formatInterval(seconds: number): string {
   const t = Math.floor(seconds);
-  const s = t % 60, m = Math.floor(t / 60) % 60, h = Math.floor(t / 3600);
+  const s = t % 60,
+    m = Math.floor(t / 60) % 60,
+    h = Math.floor(t / 3600);
   const p2 = (x: number) => String(x).padStart(2, '0');
   return h ? `${h}:${p2(m)}:${p2(s)}` : `${p2(m)}:${p2(s)}`;
 }
@@ -42,16 +44,29 @@ export function formatInterval(seconds: number): string {
 export function formatBar(frac: number, width = 10): string {
   const nsyms = BLOCKS.length - 1;
   const ticks = Math.floor(Math.min(Math.max(frac, 0), 1) * width * nsyms);
-  const full = Math.floor(ticks / nsyms), part = ticks % nsyms;
+  const full = Math.floor(ticks / nsyms),
+    part = ticks % nsyms;
   if (full >= width) return BLOCKS[nsyms].repeat(width);
   return BLOCKS[nsyms].repeat(full) + BLOCKS[part] + ' '.repeat(width - full - 1);
 }
 
 /** One line as tqdm prints it with Ultralytics' bar format. `elapsed` in seconds, `rateN` = items counted for the rate. */
-export function formatProgress(desc: string, n: number, total: number | undefined, elapsed: number, rateN: number, width = 10, unit = 'it'): string {
+export function formatProgress(
+  desc: string,
+  n: number,
+  total: number | undefined,
+  elapsed: number,
+  rateN: number,
+  width = 10,
+  unit = 'it',
+): string {
   const rate = elapsed > 0 && rateN > 0 ? rateN / elapsed : 0;
   const inv = rate ? 1 / rate : 0;
-  const rateFmt = !rate ? `?${unit}/s` : inv > 1 ? `${inv.toFixed(2).padStart(5)}s/${unit}` : `${rate.toFixed(2).padStart(5)}${unit}/s`;
+  const rateFmt = !rate
+    ? `?${unit}/s`
+    : inv > 1
+      ? `${inv.toFixed(2).padStart(5)}s/${unit}`
+      : `${rate.toFixed(2).padStart(5)}${unit}/s`;
   const remaining = rate && total ? formatInterval((total - n) / rate) : '?';
   const lead = desc ? `${desc}: ` : '';
   if (!total) return `${lead}${n}${unit} [${formatInterval(elapsed)}, ${rateFmt}]`;
@@ -70,7 +85,10 @@ export class ProgressBar {
   private closed = false;
   private readonly o: Required<Omit<ProgressOptions, 'desc' | 'initial'>>;
 
-  constructor(readonly total: number | undefined, opts: ProgressOptions = {}) {
+  constructor(
+    readonly total: number | undefined,
+    opts: ProgressOptions = {},
+  ) {
     this.desc = opts.desc ?? '';
     this.n = this.initial = opts.initial ?? 0;
     this.o = {
@@ -92,7 +110,15 @@ export class ProgressBar {
 
   /** The current line (no newline). */
   line(): string {
-    return formatProgress(this.desc, this.n, this.total, this.elapsed, this.n - this.initial, this.o.width, this.o.unit);
+    return formatProgress(
+      this.desc,
+      this.n,
+      this.total,
+      this.elapsed,
+      this.n - this.initial,
+      this.o.width,
+      this.o.unit,
+    );
   }
 
   update(k = 1): void {

@@ -37,7 +37,13 @@ export const settingsFile = () => join(userConfigDir(), 'settings.json');
 
 /** Defaults made when the file is first written: folders under the working folder, a fresh uuid. */
 export function defaultSettings(): Settings {
-  return { settings_version: SETTINGS_VERSION, datasets_dir: resolve('datasets'), weights_dir: 'weights', runs_dir: 'runs', uuid: randomUUID() };
+  return {
+    settings_version: SETTINGS_VERSION,
+    datasets_dir: resolve('datasets'),
+    weights_dir: 'weights',
+    runs_dir: 'runs',
+    uuid: randomUUID(),
+  };
 }
 
 function write(file: string, s: Settings) {
@@ -59,11 +65,20 @@ export function loadSettings(log: (s: string) => void = console.warn): Settings 
     return def;
   }
   let s: Record<string, unknown> | null = null;
-  try { s = JSON.parse(readFileSync(file, 'utf8')); } catch { /* reset below */ }
-  const ok = s && typeof s === 'object' && Object.keys(def).every((k) => typeof s![k] === typeof (def as unknown as Record<string, unknown>)[k])
-    && Object.keys(s).every((k) => k in def);
+  try {
+    s = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    /* reset below */
+  }
+  const ok =
+    s &&
+    typeof s === 'object' &&
+    Object.keys(def).every((k) => typeof s![k] === typeof (def as unknown as Record<string, unknown>)[k]) &&
+    Object.keys(s).every((k) => k in def);
   if (!ok) {
-    log(`WARNING ⚠️ yolo-ts settings reset to default values. This may be due to a possible problem with your settings or a recent package update. \nView settings with 'yolo settings' or at '${file}'\nUpdate settings with 'yolo settings key=value', i.e. 'yolo settings runs_dir=path/to/dir'.`);
+    log(
+      `WARNING ⚠️ yolo-ts settings reset to default values. This may be due to a possible problem with your settings or a recent package update. \nView settings with 'yolo settings' or at '${file}'\nUpdate settings with 'yolo settings key=value', i.e. 'yolo settings runs_dir=path/to/dir'.`,
+    );
     write(file, def);
     return def;
   }
@@ -76,10 +91,13 @@ export function updateSettings(updates: Record<string, unknown>): Settings {
   for (const [k, v] of Object.entries(updates)) {
     if (!(k in s)) {
       const m = closeMatches(k, Object.keys(s));
-      throw new Error(`'${k}' is not a valid yolo-ts setting.${m.length ? ` Similar settings are i.e. ${m.join(', ')}.` : ''} Valid settings are ${Object.keys(s).join(', ')}`);
+      throw new Error(
+        `'${k}' is not a valid yolo-ts setting.${m.length ? ` Similar settings are i.e. ${m.join(', ')}.` : ''} Valid settings are ${Object.keys(s).join(', ')}`,
+      );
     }
-    if (k === 'settings_version') throw new Error("settings_version is written by yolo-ts and cannot be set");
-    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`settings: ${k}=${fmt(v)} must be a path or text`);
+    if (k === 'settings_version') throw new Error('settings_version is written by yolo-ts and cannot be set');
+    if (typeof v !== 'string' && typeof v !== 'number')
+      throw new Error(`settings: ${k}=${fmt(v)} must be a path or text`);
     (s as unknown as Record<string, unknown>)[k] = String(v);
   }
   write(settingsFile(), s);
@@ -125,6 +143,8 @@ export function cfgCli(log: (s: string) => void = console.log): number {
 export function copyCfgCli(log: (s: string) => void = console.log): number {
   const file = resolve('default_copy.yaml');
   writeFileSync(file, argsToYaml(DEFAULT_CFG));
-  log(`default.yaml copied to ${file}\nExample YOLO command with this new custom cfg:\n    yolo cfg='${file}' imgsz=320 batch=8`);
+  log(
+    `default.yaml copied to ${file}\nExample YOLO command with this new custom cfg:\n    yolo cfg='${file}' imgsz=320 batch=8`,
+  );
   return 0;
 }

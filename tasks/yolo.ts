@@ -14,7 +14,12 @@
 import { extname } from 'node:path';
 import { describeDevice, getDevice, type Device } from '../engine/index.js';
 import type { CheckpointMeta } from '../engine/io/torch_pt.js';
-import { modelFromCheckpoint, readPoseCheckpoint, savePoseCheckpoint, type PoseCheckpoint } from '../models/checkpoint.js';
+import {
+  modelFromCheckpoint,
+  readPoseCheckpoint,
+  savePoseCheckpoint,
+  type PoseCheckpoint,
+} from '../models/checkpoint.js';
 import { PoseModel, buildPoseModel } from '../models/yolov8_pose.js';
 import { buildModelFromYaml } from '../models/yaml_model.js';
 import { attemptDownloadAsset } from './download.js';
@@ -90,12 +95,22 @@ export class YOLO {
     return this;
   }
 
-  constructor(public modelSpec = 'yolov8n-pose.pt', opts: YOLOOptions = {}) {
+  constructor(
+    public modelSpec = 'yolov8n-pose.pt',
+    opts: YOLOOptions = {},
+  ) {
     this.task = opts.task ?? 'pose';
-    if (this.task !== 'pose') throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
+    if (this.task !== 'pose')
+      throw new Error(`YOLO: task '${this.task}' is not supported (this toolkit implements: pose)`);
     const ext = extname(modelSpec).toLowerCase();
-    if (!['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', '.tflite', '.mlpackage', '.torchscript', ''].includes(ext))
-      throw new Error(`YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .torchscript, .tflite, .pb, .mlpackage, _web_model, _saved_model, _ncnn_model, _openvino_model, _paddle_model) nor a model .yaml`);
+    if (
+      !['.pt', '.safetensors', '.yaml', '.yml', '.onnx', '.pb', '.tflite', '.mlpackage', '.torchscript', ''].includes(
+        ext,
+      )
+    )
+      throw new Error(
+        `YOLO: '${modelSpec}' is neither a checkpoint (.pt, .safetensors), an exported model (.onnx, .torchscript, .tflite, .pb, .mlpackage, _web_model, _saved_model, _ncnn_model, _openvino_model, _paddle_model) nor a model .yaml`,
+      );
   }
 
   private ckpt: PoseCheckpoint | null = null;
@@ -110,8 +125,10 @@ export class YOLO {
     const ext = extname(spec).toLowerCase();
     if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false); // frees the compiled plans' buffers
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
-    else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
-    if (tfFormatOf(spec)) { // TF.js / SavedModel / GraphDef exports, through the engine (tasks/export/tf_runtime.ts)
+    else if (this.model)
+      for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose(); // other device
+    if (tfFormatOf(spec)) {
+      // TF.js / SavedModel / GraphDef exports, through the engine (tasks/export/tf_runtime.ts)
       this.model = TfPoseModel.loadTf(spec, dev);
       this.device = dev;
       return this.model;
@@ -129,7 +146,10 @@ export class YOLO {
       return this.model;
     }
     if (ext === '.yaml' || ext === '.yml' || ext === '') {
-      this.model = existsSync(spec) && ext !== '' ? buildModelFromYaml(spec, { device: dev }) : buildPoseModel(spec, { device: dev }); // a yaml on disk builds what it says
+      this.model =
+        existsSync(spec) && ext !== ''
+          ? buildModelFromYaml(spec, { device: dev })
+          : buildPoseModel(spec, { device: dev }); // a yaml on disk builds what it says
     } else {
       // read once; a later call on another device rebuilds from the host copy
       if (!this.ckpt) {
@@ -160,7 +180,10 @@ export class YOLO {
    */
   predict(source: SourceInput, args: PredictArgs & { stream: true }): AsyncGenerator<Results>;
   predict(source: SourceInput, args?: PredictArgs & { stream?: false }): Promise<Results[]>;
-  predict(source: SourceInput, args: PredictArgs & { stream?: boolean } = {}): Promise<Results[]> | AsyncGenerator<Results> {
+  predict(
+    source: SourceInput,
+    args: PredictArgs & { stream?: boolean } = {},
+  ): Promise<Results[]> | AsyncGenerator<Results> {
     const { stream, ...rest } = args;
     if (stream) return this.stream(source, rest);
     return (async () => {
@@ -177,7 +200,10 @@ export class YOLO {
    */
   track(source: SourceInput, args: TrackArgs & { stream: true }): AsyncGenerator<Results>;
   track(source: SourceInput, args?: TrackArgs & { stream?: false }): Promise<Results[]>;
-  track(source: SourceInput, args: TrackArgs & { stream?: boolean } = {}): Promise<Results[]> | AsyncGenerator<Results> {
+  track(
+    source: SourceInput,
+    args: TrackArgs & { stream?: boolean } = {},
+  ): Promise<Results[]> | AsyncGenerator<Results> {
     const { tracker = 'botsort.yaml', persist = false, stream, ...rest } = args;
     if (!persist || !this.trackRunner || this.trackerFile !== tracker) {
       this.trackRunner = new TrackRunner(loadTrackerConfig(tracker), persist);
@@ -197,7 +223,11 @@ export class YOLO {
   private trackerFile = '';
 
   /** Like predict(), yielding Results one at a time. */
-  async *stream(source: SourceInput, args: PredictArgs = {}, tracker: TrackRunner | null = null): AsyncGenerator<Results> {
+  async *stream(
+    source: SourceInput,
+    args: PredictArgs = {},
+    tracker: TrackRunner | null = null,
+  ): AsyncGenerator<Results> {
     args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
     const fresh = !this.model;
     const model = await this.load(args.device);
@@ -236,18 +266,23 @@ export class YOLO {
    * continues this checkpoint's run. Afterwards this YOLO holds the run's best.pt (else last.pt).
    */
   async train(args: TrainOverrides = {}): Promise<TrainResult> {
-    if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.train: '${this.modelSpec}' is an exported model; train from a .pt checkpoint or a model .yaml`);
+    if (extname(this.modelSpec).toLowerCase() === '.onnx')
+      throw new Error(
+        `YOLO.train: '${this.modelSpec}' is an exported model; train from a .pt checkpoint or a model .yaml`,
+      );
     const { PoseTrainer } = await import('./train/trainer.js');
     args = checkModeArgs('train', args, { where: 'YOLO.train' });
     const model = this.weightsPath ?? this.modelSpec;
     const overrides: TrainOverrides = { ...args, model };
-    if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase())) overrides.resume = model;
+    if (args.resume === true && ['.pt', '.safetensors'].includes(extname(model).toLowerCase()))
+      overrides.resume = model;
     const r = await new PoseTrainer(overrides, { events: this.callbacks }).train();
     this.trainResult = r;
     this.modelSpec = existsSync(r.best) ? r.best : r.last;
     if (this.model && !(this.model instanceof OnnxPoseModel)) this.model.compile(false);
     if (this.model instanceof OnnxPoseModel) this.model.dispose();
-    else if (this.model) for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose();
+    else if (this.model)
+      for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) t.dispose();
     this.model = null;
     this.ckpt = null;
     this.ckptMeta = null;
@@ -261,7 +296,8 @@ export class YOLO {
    */
   async save(filename = 'saved_model.pt'): Promise<void> {
     const ext = extname(this.modelSpec).toLowerCase();
-    if (ext === '.onnx') throw new Error(`YOLO.save: '${this.modelSpec}' is an exported model; save from its .pt checkpoint`);
+    if (ext === '.onnx')
+      throw new Error(`YOLO.save: '${this.modelSpec}' is an exported model; save from its .pt checkpoint`);
     if (!this.ckpt && !['.yaml', '.yml', ''].includes(ext)) await this.load('cpu'); // reads the checkpoint
     // an unfused copy (the loaded model is fused for inference); a .yaml gives fresh weights, as in Ultralytics
     const model = this.ckpt ? modelFromCheckpoint(this.ckpt, this.modelSpec) : buildPoseModel(this.modelSpec);
@@ -275,20 +311,26 @@ export class YOLO {
    */
   async export(args: ExportArgs & { device?: string | Device } = {}): Promise<string> {
     args = checkModeArgs('export', args as Record<string, unknown>, { where: 'YOLO.export' }) as typeof args;
-    if (String(args.format).toLowerCase() === 'safetensors') { // weights for other frameworks (not an Ultralytics format)
+    if (String(args.format).toLowerCase() === 'safetensors') {
+      // weights for other frameworks (not an Ultralytics format)
       const f = (this.weightsPath ?? this.modelSpec).replace(/(\.(pt|ya?ml|safetensors))?$/i, '.safetensors');
       await this.save(f);
-      if (args.verbose !== false) console.log(`safetensors: export success ✅ saved as '${f}' (Ultralytics' state-dict names, float32)`);
+      if (args.verbose !== false)
+        console.log(`safetensors: export success ✅ saved as '${f}' (Ultralytics' state-dict names, float32)`);
       return f;
     }
     resolveFormat(args.format ?? 'torchscript', args.verbose === false ? () => {} : console.warn); // a bad format fails before any loading
-    if (extname(this.modelSpec).toLowerCase() === '.onnx') throw new Error(`YOLO.export: '${this.modelSpec}' is already an exported model; export from its .pt checkpoint`);
+    if (extname(this.modelSpec).toLowerCase() === '.onnx')
+      throw new Error(`YOLO.export: '${this.modelSpec}' is already an exported model; export from its .pt checkpoint`);
     const { device, ...rest } = args;
     const model = (this.model && !device ? this.model : await this.load(device ?? 'cpu')) as PoseModel; // Ultralytics exports on the cpu by default
     const data = this.ckptMeta?.train_args?.data;
     const exporter = { args: rest, model, file: null as string | null }; // what on_export_* callbacks see
     await this.callbacks.run('on_export_start', exporter);
-    exporter.file = await exportModel(model, rest, { file: this.weightsPath ?? this.modelSpec, data: typeof data === 'string' ? data : null });
+    exporter.file = await exportModel(model, rest, {
+      file: this.weightsPath ?? this.modelSpec,
+      data: typeof data === 'string' ? data : null,
+    });
     await this.callbacks.run('on_export_end', exporter);
     return exporter.file;
   }
@@ -298,7 +340,16 @@ export class YOLO {
 function checkpointMeta(ck: PoseCheckpoint): CheckpointMeta {
   const x = ck.extra as Record<string, any>;
   return {
-    source: x.source ?? 'model', task: 'pose', nc: ck.yaml.nc, names: ck.names, kpt_shape: ck.yaml.kpt_shape, stride: ck.stride,
-    train_args: x.train_args, epoch: x.epoch, date: x.date, version: x.version, best_fitness: x.best_fitness,
+    source: x.source ?? 'model',
+    task: 'pose',
+    nc: ck.yaml.nc,
+    names: ck.names,
+    kpt_shape: ck.yaml.kpt_shape,
+    stride: ck.stride,
+    train_args: x.train_args,
+    epoch: x.epoch,
+    date: x.date,
+    version: x.version,
+    best_fitness: x.best_fitness,
   };
 }

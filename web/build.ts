@@ -16,7 +16,14 @@ const web = dirname(fileURLToPath(import.meta.url));
 const root = dirname(web);
 const platform = join(web, 'src', 'platform');
 /** Node built-ins with a working browser version. */
-const SHIMMED: Record<string, string> = { fs: 'fs.ts', path: 'path.ts', url: 'url.ts', zlib: 'zlib.ts', os: 'os.ts', crypto: 'crypto.ts' };
+const SHIMMED: Record<string, string> = {
+  fs: 'fs.ts',
+  path: 'path.ts',
+  url: 'url.ts',
+  zlib: 'zlib.ts',
+  os: 'os.ts',
+  crypto: 'crypto.ts',
+};
 /** Packages the page never reaches (Node runtimes, exporters' toolchains): a throwing stand-in. */
 const NODE_ONLY_PACKAGES = ['onnxruntime-node', '@tensorflow/tfjs', '@litertjs/core', 'wabt', 'pngjs'];
 
@@ -38,7 +45,11 @@ function importedNames(spec: string): string[] {
     for (const f of tsFiles(join(root, dir))) {
       for (const m of readFileSync(f, 'utf8').matchAll(re)) {
         for (const part of m[1].split(',')) {
-          const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0].trim();
+          const name = part
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0]
+            .trim();
           if (name) names.add(name);
         }
       }
@@ -49,7 +60,9 @@ function importedNames(spec: string): string[] {
 
 function standIn(spec: string): string {
   const names = importedNames(spec);
-  const lines = [`const fail = (n) => function () { throw new Error(\`${spec}: \${n} is not available in a browser tab\`); };`];
+  const lines = [
+    `const fail = (n) => function () { throw new Error(\`${spec}: \${n} is not available in a browser tab\`); };`,
+  ];
   for (const n of names) lines.push(`export const ${n} = fail(${JSON.stringify(n)});`);
   lines.push(`export default new Proxy({}, { get: (_, k) => fail(String(k)) });`);
   return lines.join('\n');
@@ -58,12 +71,21 @@ function standIn(spec: string): string {
 const nodeForBrowser: esbuild.Plugin = {
   name: 'node-for-browser',
   setup(b) {
-    b.onResolve({ filter: /^node:|^(fs|path|url|zlib|os|crypto|child_process|http|https|worker_threads|stream|util|events|readline)$/ }, (a) => {
-      const name = a.path.replace(/^node:/, '');
-      if (SHIMMED[name]) return { path: join(platform, SHIMMED[name]) };
-      return { path: name, namespace: 'node-stand-in' };
-    });
-    b.onResolve({ filter: new RegExp(`^(${NODE_ONLY_PACKAGES.map((p) => p.replace(/[/@.-]/g, '\\$&')).join('|')})$`) }, (a) => ({ path: a.path, namespace: 'node-stand-in' }));
+    b.onResolve(
+      {
+        filter:
+          /^node:|^(fs|path|url|zlib|os|crypto|child_process|http|https|worker_threads|stream|util|events|readline)$/,
+      },
+      (a) => {
+        const name = a.path.replace(/^node:/, '');
+        if (SHIMMED[name]) return { path: join(platform, SHIMMED[name]) };
+        return { path: name, namespace: 'node-stand-in' };
+      },
+    );
+    b.onResolve(
+      { filter: new RegExp(`^(${NODE_ONLY_PACKAGES.map((p) => p.replace(/[/@.-]/g, '\\$&')).join('|')})$`) },
+      (a) => ({ path: a.path, namespace: 'node-stand-in' }),
+    );
     // openWebGPU takes navigator.gpu in a page; Dawn's binding stays a runtime import it never reaches.
     b.onResolve({ filter: /^webgpu$/ }, () => ({ path: 'webgpu', external: true }));
     b.onLoad({ filter: /.*/, namespace: 'node-stand-in' }, (a) => ({ contents: standIn(a.path), loader: 'js' }));
@@ -71,8 +93,14 @@ const nodeForBrowser: esbuild.Plugin = {
     b.onResolve({ filter: /^virtual:package-files$/ }, () => ({ path: 'package-files', namespace: 'virtual' }));
     b.onLoad({ filter: /.*/, namespace: 'virtual' }, () => {
       const files: Record<string, string> = { 'package.json': readFileSync(join(root, 'package.json'), 'utf8') };
-      for (const f of readdirSync(join(root, 'shaders'))) if (f.endsWith('.wgsl')) files[`shaders/${f}`] = readFileSync(join(root, 'shaders', f), 'utf8');
-      return { contents: `export default ${JSON.stringify(files)};`, loader: 'js', watchFiles: [join(root, 'package.json')], watchDirs: [join(root, 'shaders')] };
+      for (const f of readdirSync(join(root, 'shaders')))
+        if (f.endsWith('.wgsl')) files[`shaders/${f}`] = readFileSync(join(root, 'shaders', f), 'utf8');
+      return {
+        contents: `export default ${JSON.stringify(files)};`,
+        loader: 'js',
+        watchFiles: [join(root, 'package.json')],
+        watchDirs: [join(root, 'shaders')],
+      };
     });
   },
 };

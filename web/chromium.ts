@@ -18,12 +18,19 @@ export const CHROMIUM_FLAGS = [
 ];
 
 export function chromiumPath(): string {
-  const p = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((f) => existsSync(f));
-  if (!p) throw new Error('no Chromium found (install Debian\'s chromium: .ci/install-system.sh, or set CHROMIUM_PATH)');
+  const p =
+    process.env.CHROMIUM_PATH ??
+    ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((f) => existsSync(f));
+  if (!p) throw new Error("no Chromium found (install Debian's chromium: .ci/install-system.sh, or set CHROMIUM_PATH)");
   return p;
 }
 
 export async function launchChromium(): Promise<Browser> {
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
-  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_FLAGS, protocolTimeout: 600_000 });
+  return puppeteer.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    protocolTimeout: 600_000,
+  });
 }

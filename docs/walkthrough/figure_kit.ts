@@ -8,7 +8,12 @@ export const WHITE: RGB = [255, 255, 255];
 export const BLACK: RGB = [0, 0, 0];
 export const GREY: RGB = [150, 150, 150];
 /** One colour per pyramid level: P3 (stride 8), P4 (16), P5 (32), P6 (64). */
-export const LEVEL_COLORS: RGB[] = [[255, 56, 56], [44, 153, 168], [255, 178, 29], [132, 56, 255]];
+export const LEVEL_COLORS: RGB[] = [
+  [255, 56, 56],
+  [44, 153, 168],
+  [255, 178, 29],
+  [132, 56, 255],
+];
 
 export function blank(width: number, height: number, color: RGB = WHITE): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -28,7 +33,8 @@ export function paste(dst: RgbImage, src: RgbImage, x: number, y: number): void 
     for (let u = 0; u < src.width; u++) {
       const dx = x + u;
       if (dx < 0 || dx >= dst.width) continue;
-      const s = (v * src.width + u) * 3, d = (dy * dst.width + dx) * 3;
+      const s = (v * src.width + u) * 3,
+        d = (dy * dst.width + dx) * 3;
       dst.data[d] = src.data[s];
       dst.data[d + 1] = src.data[s + 1];
       dst.data[d + 2] = src.data[s + 2];
@@ -86,12 +92,18 @@ export function vstack(imgs: RgbImage[], gap = 12): RgbImage {
 }
 
 /** A bar chart of `values` (>= 0), one bar per value, with the index under every other bar and a marker at `mark` (in bar units). */
-export function barChart(values: ArrayLike<number>, opts: { width?: number; height?: number; color?: RGB; mark?: number; max?: number } = {}): RgbImage {
+export function barChart(
+  values: ArrayLike<number>,
+  opts: { width?: number; height?: number; color?: RGB; mark?: number; max?: number } = {},
+): RgbImage {
   const { width = 260, height = 150, color = [44, 153, 168] } = opts;
   const n = values.length;
   const img = blank(width, height);
-  const left = 6, bottom = 14, top = 6;
-  const plotH = height - bottom - top, bw = (width - 2 * left) / n;
+  const left = 6,
+    bottom = 14,
+    top = 6;
+  const plotH = height - bottom - top,
+    bw = (width - 2 * left) / n;
   const max = opts.max ?? Math.max(...Array.from(values), 1e-9);
   for (let i = 0; i < n; i++) {
     const h = Math.round((values[i] / max) * plotH);

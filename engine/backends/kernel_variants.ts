@@ -24,10 +24,14 @@ export function supportsSubgroupGemm(gpu: GpuRuntime): boolean {
 
 export function gemmVariant(gpu: GpuRuntime): GemmVariant {
   const env = process.env.YOLO_KERNEL_VARIANT;
-  if (env && env !== 'gpu' && env !== 'cpu-like') throw new Error(`YOLO_KERNEL_VARIANT=${env}: expected gpu or cpu-like`);
+  if (env && env !== 'gpu' && env !== 'cpu-like')
+    throw new Error(`YOLO_KERNEL_VARIANT=${env}: expected gpu or cpu-like`);
   const want = forced ?? (env as GemmVariant | undefined) ?? (CPU_ADAPTER.test(gpu.adapterName) ? 'cpu-like' : 'gpu');
   if (want === 'cpu-like' && !supportsSubgroupGemm(gpu)) {
-    if (forced || env) throw new Error(`GEMM variant cpu-like needs the WebGPU 'subgroups' feature with 8+ lanes, which adapter '${gpu.adapterName}' lacks`);
+    if (forced || env)
+      throw new Error(
+        `GEMM variant cpu-like needs the WebGPU 'subgroups' feature with 8+ lanes, which adapter '${gpu.adapterName}' lacks`,
+      );
     return 'gpu';
   }
   return want;

@@ -28,7 +28,8 @@ const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const MAP_READ = 0x1 | 0x8; // MAP_READ | COPY_DST
 const MAX_DISPATCHES_PER_SUBMIT = 256;
 const QUERY_RESOLVE = 0x200;
-const PROFILE_METHOD = 'webgpu: GPU time per kernel from timestamp queries, one compute pass per kernel while profiling (kernels serialised); JS encode time overlaps it';
+const PROFILE_METHOD =
+  'webgpu: GPU time per kernel from timestamp queries, one compute pass per kernel while profiling (kernels serialised); JS encode time overlaps it';
 
 /**
  * Work captured once and replayed many times (a compiled forward, engine/graph/executor.ts): each
@@ -36,7 +37,16 @@ const PROFILE_METHOD = 'webgpu: GPU time per kernel from timestamp queries, one 
  * released stay owned by the recording (their contents are read by later commands) until dispose.
  */
 export interface Recording {
-  commands: ({ kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; name: string } | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number })[];
+  commands: (
+    | {
+        kind: 'dispatch';
+        pipeline: GPUComputePipeline;
+        bindGroup: GPUBindGroup;
+        grid: [number, number, number];
+        name: string;
+      }
+    | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
+  )[];
   owned: GPUBuffer[];
 }
 
@@ -69,7 +79,10 @@ export class GpuRuntime {
   /** Idle pooled memory above this is destroyed (oldest first). */
   maxPooledBytes = 2 ** 30;
 
-  constructor(readonly device: GPUDevice, readonly adapterName: string) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterName: string,
+  ) {
     device.lost.then((info) => void (this.lost = `WebGPU device lost: ${info.message}`));
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.errors.push(Promise.resolve(`uncaptured WebGPU error: ${ev.error.message}`));
@@ -91,7 +104,9 @@ export class GpuRuntime {
       return list.pop()!;
     }
     if (size > this.device.limits.maxStorageBufferBindingSize && usage === STORAGE)
-      throw new Error(`a ${bytes}-byte tensor exceeds this adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
+      throw new Error(
+        `a ${bytes}-byte tensor exceeds this adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize} bytes)`,
+      );
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
     return this.device.createBuffer({ size, usage });
@@ -178,14 +193,24 @@ export class GpuRuntime {
    * Encodes one dispatch. `buffers` binds storage buffers by the names the shader declares
    * (a declared binding left out gets a 4-byte dummy); `params` fills `struct Params` by field name.
    */
-  dispatch(spec: KernelSpec, buffers: Record<string, GPUBuffer>, params: Record<string, number | readonly number[]> | null, grid: [number, number?, number?]) {
+  dispatch(
+    spec: KernelSpec,
+    buffers: Record<string, GPUBuffer>,
+    params: Record<string, number | readonly number[]> | null,
+    grid: [number, number?, number?],
+  ) {
     if (!profiler.enabled) return this.encodeDispatch(spec, buffers, params, grid);
     const t = performance.now();
     this.encodeDispatch(spec, buffers, params, grid);
     profiler.add('webgpu encode (JS, overlaps kernels)', performance.now() - t);
   }
 
-  private encodeDispatch(spec: KernelSpec, buffers: Record<string, GPUBuffer>, params: Record<string, number | readonly number[]> | null, grid: [number, number?, number?]) {
+  private encodeDispatch(
+    spec: KernelSpec,
+    buffers: Record<string, GPUBuffer>,
+    params: Record<string, number | readonly number[]> | null,
+    grid: [number, number?, number?],
+  ) {
     if (this.lost) throw new Error(this.lost);
     const p = this.pipelineFor(spec);
     const entries: GPUBindGroupEntry[] = [];
@@ -196,20 +221,31 @@ export class GpuRuntime {
         uniform = this.createBuffer(p.params.size, UNIFORM);
         this.device.queue.writeBuffer(uniform, 0, packParams(p.params, params, p.name));
         entries.push({ binding: b.binding, resource: { buffer: uniform } });
-      } else entries.push({ binding: b.binding, resource: { buffer: buffers[b.name] ?? (this.dummies[b.binding] ??= this.createBuffer(4)) } });
+      } else
+        entries.push({
+          binding: b.binding,
+          resource: { buffer: buffers[b.name] ?? (this.dummies[b.binding] ??= this.createBuffer(4)) },
+        });
     }
     for (const k of Object.keys(buffers))
       if (!p.bindings.some((b) => b.name === k)) throw new Error(`kernel ${p.name}: no binding named '${k}'`);
     const [x, y = 1, z = 1] = grid;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) throw new Error(`kernel ${p.name}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
+    if (x > max || y > max || z > max)
+      throw new Error(`kernel ${p.name}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
     if (x * y * z === 0) {
       if (uniform) this.releaseBuffer(uniform);
       return;
     }
     const bindGroup = this.device.createBindGroup({ layout: p.layout, entries });
     if (this.recording) {
-      this.recording.commands.push({ kind: 'dispatch', pipeline: p.pipeline, bindGroup, grid: [x, y, z], name: p.name });
+      this.recording.commands.push({
+        kind: 'dispatch',
+        pipeline: p.pipeline,
+        bindGroup,
+        grid: [x, y, z],
+        name: p.name,
+      });
       if (uniform) this.releaseBuffer(uniform);
       return;
     }
@@ -238,15 +274,25 @@ export class GpuRuntime {
   }
 
   /** One kernel in its own compute pass, with timestamps at the pass's begin and end. */
-  private timedDispatch(name: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, grid: [number, number, number]) {
+  private timedDispatch(
+    name: string,
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    grid: [number, number, number],
+  ) {
     if (this.pass) {
       this.pass.end();
       this.pass = null;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    this.prof ??= { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_DISPATCHES_PER_SUBMIT }), kinds: [] };
+    this.prof ??= {
+      set: this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_DISPATCHES_PER_SUBMIT }),
+      kinds: [],
+    };
     const i = this.prof.kinds.length;
-    const pass = this.encoder.beginComputePass({ timestampWrites: { querySet: this.prof.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    const pass = this.encoder.beginComputePass({
+      timestampWrites: { querySet: this.prof.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(...grid);
@@ -258,7 +304,8 @@ export class GpuRuntime {
   /** Before a submit: resolves this batch's timestamps into a buffer read back when the work is done. */
   private resolveTimestamps(): (() => void) | null {
     if (!this.prof?.kinds.length || !this.encoder) return null;
-    const { kinds } = this.prof, n = 2 * kinds.length;
+    const { kinds } = this.prof,
+      n = 2 * kinds.length;
     this.prof.kinds = [];
     const resolved = this.device.createBuffer({ size: n * 8, usage: QUERY_RESOLVE | 0x4 /* COPY_SRC */ });
     const staging = this.device.createBuffer({ size: n * 8, usage: MAP_READ });
@@ -290,7 +337,8 @@ export class GpuRuntime {
   }
 
   copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
-    if (this.recording) return void this.recording.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
+    if (this.recording)
+      return void this.recording.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
       this.pass.end();

@@ -23,7 +23,11 @@ export class CompiledForward {
   private plans = new Map<string, Executor>();
   private weights = new WeightCache();
 
-  constructor(readonly module: TraceableModule, readonly device: Device, readonly opts: CompileOptions = {}) {}
+  constructor(
+    readonly module: TraceableModule,
+    readonly device: Device,
+    readonly opts: CompileOptions = {},
+  ) {}
 
   /** The executor for one input shape, planned on first use. */
   executor(shape: readonly number[]): Executor {

@@ -10,7 +10,15 @@ import type { Graph, Node } from './ir.js';
 import type { Chain } from './passes/fuse_elementwise.js';
 import { elementwiseRow } from '../ops/elementwise.js';
 import { numel } from '../shape.js';
-import { contiguousLayout, expandLayout, narrowLayout, permuteLayout, reshapeLayout, sliceLayout, type Layout } from './layout.js';
+import {
+  contiguousLayout,
+  expandLayout,
+  narrowLayout,
+  permuteLayout,
+  reshapeLayout,
+  sliceLayout,
+  type Layout,
+} from './layout.js';
 
 export type Unit =
   /** conv2d, max_pool2d, upsample_nearest2d: launched with their output view (on webgpu; cpu runs pool/upsample eagerly and copies) */
@@ -69,7 +77,8 @@ const VIEWS = new Set(['reshape', 'narrow', 'slice', 'permute', 'expand']);
 /** Ops launched straight into their output's view (any layout with contiguous planes). */
 const DIRECT = new Set(['conv2d', 'max_pool2d', 'upsample_nearest2d']);
 /** Limits of one chain kernel (shaders/elementwise.wgsl): operands a, b, c; scalars p.alpha, p.beta. */
-const MAX_OPERANDS = 3, MAX_SCALARS = 2;
+const MAX_OPERANDS = 3,
+  MAX_SCALARS = 2;
 
 /** Splits the fusion pass's chains where a kernel would need more operands or scalars than it has. */
 export function splitChains(g: Graph, chains: Chain[]): Chain[] {
@@ -95,7 +104,8 @@ export function splitChains(g: Graph, chains: Chain[]): Chain[] {
 function chainOf(g: Graph, nodes: number[]): Chain {
   const inside = new Set(nodes.flatMap((k) => g.nodes[k].outputs));
   const inputs: number[] = [];
-  for (const k of nodes) for (const i of g.nodes[k].inputs) if (i !== null && !inside.has(i) && !inputs.includes(i)) inputs.push(i);
+  for (const k of nodes)
+    for (const i of g.nodes[k].inputs) if (i !== null && !inside.has(i) && !inputs.includes(i)) inputs.push(i);
   return { nodes, inputs, output: g.nodes[nodes[nodes.length - 1]].outputs[0] };
 }
 
@@ -138,8 +148,9 @@ export function planGraph(g: Graph, fusion: Chain[], opts: PlanOptions = {}): Pl
  * `x_in_out`; an eager op writes a temporary first.)
  */
 function readWriteConflicts(p: Plan): number[] {
-  const g = p.graph, out: number[] = [];
-  const root = (v: number | null) => (v === null ? -1 : p.loc[v]?.root ?? -1);
+  const g = p.graph,
+    out: number[] = [];
+  const root = (v: number | null) => (v === null ? -1 : (p.loc[v]?.root ?? -1));
   for (const u of p.units) {
     const n = u.kind === 'direct' && g.nodes[u.node].op !== 'max_pool2d' ? g.nodes[u.node] : null;
     const [reads, written] = n ? [n.inputs, n.outputs[0]] : [[], -1];
@@ -150,7 +161,9 @@ function readWriteConflicts(p: Plan): number[] {
 
 function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
   const f32 = (id: number) => g.values[id].dtype === 'f32';
-  const chains = splitChains(g, fusion).filter((c) => c.inputs.length <= MAX_OPERANDS && [...c.inputs, c.output].every(f32));
+  const chains = splitChains(g, fusion).filter(
+    (c) => c.inputs.length <= MAX_OPERANDS && [...c.inputs, c.output].every(f32),
+  );
   const chainAt = new Map<number, Chain>(); // last node id → chain
   const inChain = new Set<number>();
   for (const c of chains) {
@@ -167,14 +180,21 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
       continue;
     }
     const c = chainOf(g, [n.id]);
-    if (row && c.inputs.length <= MAX_OPERANDS && [...c.inputs, c.output].every(f32) && scalarCount(g, [n.id]) <= MAX_SCALARS && g.values[c.output].shape.length <= 8) {
+    if (
+      row &&
+      c.inputs.length <= MAX_OPERANDS &&
+      [...c.inputs, c.output].every(f32) &&
+      scalarCount(g, [n.id]) <= MAX_SCALARS &&
+      g.values[c.output].shape.length <= 8
+    ) {
       chains.push(c);
       chainAt.set(n.id, c);
       inChain.add(n.id);
     }
   }
   const internal = new Set<number>(); // values computed inside a chain kernel, never stored
-  for (const c of chains) for (const k of c.nodes) for (const o of g.nodes[k].outputs) if (o !== c.output) internal.add(o);
+  for (const c of chains)
+    for (const k of c.nodes) for (const o of g.nodes[k].outputs) if (o !== c.output) internal.add(o);
 
   const outputs = new Set(g.outputIds());
   const producer = (v: number): Node | null => (g.values[v].kind === 'node' ? g.nodes[g.values[v].producer!] : null);
@@ -206,13 +226,15 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
     concatLoc.set(n.id, loc);
     const axis = n.attrs.axis as number;
     let start = 0;
-    for (let k = 0; k < n.inputs.length; ) {
+    for (let k = 0; k < n.inputs.length;) {
       const v = n.inputs[k]!;
       // chunks of one value, in order and covering it (C2f's cv1(x).chunk(2, 1)): place the value whole
       const p = producer(v);
       if (p?.op === 'narrow' && p.attrs.axis === axis && p.attrs.start === 0) {
-        const u = p.inputs[0]!, full = shape(u)[axis];
-        let j = k, covered = 0;
+        const u = p.inputs[0]!,
+          full = shape(u)[axis];
+        let j = k,
+          covered = 0;
         while (j < n.inputs.length) {
           const q = producer(n.inputs[j]!);
           if (q?.op !== 'narrow' || q.inputs[0] !== u || q.attrs.axis !== axis || q.attrs.start !== covered) break;
@@ -236,7 +258,9 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
   const loc: (Loc | null)[] = g.values.map(() => null);
   for (const v of g.inputs) loc[v] = { root: newRoot(v), layout: contiguousLayout(shape(v)) };
   const units: Unit[] = [];
-  let concatsEliminated = 0, concatCopies = 0, concats = 0;
+  let concatsEliminated = 0,
+    concatCopies = 0,
+    concats = 0;
   const own = (v: number) => (loc[v] = placed.get(v) ?? { root: newRoot(v), layout: contiguousLayout(shape(v)) });
   for (const n of g.nodes) {
     if (inChain.has(n.id)) {
@@ -248,12 +272,18 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
       continue;
     }
     if (VIEWS.has(n.op) && n.inputs[0] !== null && loc[n.inputs[0]] && f32(n.outputs[0])) {
-      const src = loc[n.inputs[0]]!, a = n.attrs as Record<string, any>;
-      const l = n.op === 'reshape' ? reshapeLayout(src.layout, a.shape)
-        : n.op === 'narrow' ? narrowLayout(src.layout, a.axis, a.start, a.length)
-        : n.op === 'slice' ? sliceLayout(src.layout, a.axis, a.start, a.end, a.step)
-        : n.op === 'permute' ? permuteLayout(src.layout, a.axes)
-        : expandLayout(src.layout, a.shape);
+      const src = loc[n.inputs[0]]!,
+        a = n.attrs as Record<string, any>;
+      const l =
+        n.op === 'reshape'
+          ? reshapeLayout(src.layout, a.shape)
+          : n.op === 'narrow'
+            ? narrowLayout(src.layout, a.axis, a.start, a.length)
+            : n.op === 'slice'
+              ? sliceLayout(src.layout, a.axis, a.start, a.end, a.step)
+              : n.op === 'permute'
+                ? permuteLayout(src.layout, a.axes)
+                : expandLayout(src.layout, a.shape);
       if (l) {
         loc[n.outputs[0]] = { root: src.root, layout: l };
         continue;
@@ -263,7 +293,8 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
       concats++;
       const cl = (loc[n.outputs[0]] = concatLoc.get(n.id)!);
       const axis = n.attrs.axis as number;
-      let start = 0, copies = 0;
+      let start = 0,
+        copies = 0;
       for (const v of n.inputs) {
         const len = shape(v!)[axis];
         const want = narrowLayout(cl.layout, axis, start, len);
@@ -278,8 +309,15 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
       continue;
     }
     if (n.outputs.every(f32)) n.outputs.forEach(own);
-    else throw new Error(`compile: ${n.op} (${n.module}) produces ${n.outputs.map((o) => g.values[o].dtype).join(', ')}; the compiled forward plans f32 values only`);
-    units.push(DIRECT.has(n.op) && planeOk(loc[n.outputs[0]]!.layout) ? { kind: 'direct', node: n.id } : { kind: 'op', node: n.id });
+    else
+      throw new Error(
+        `compile: ${n.op} (${n.module}) produces ${n.outputs.map((o) => g.values[o].dtype).join(', ')}; the compiled forward plans f32 values only`,
+      );
+    units.push(
+      DIRECT.has(n.op) && planeOk(loc[n.outputs[0]]!.layout)
+        ? { kind: 'direct', node: n.id }
+        : { kind: 'op', node: n.id },
+    );
   }
   for (const o of outputs) if (!loc[o]) throw new Error(`compile: output %${o} is a constant; nothing to run`);
 
@@ -310,14 +348,19 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
   // ---- slots: greedy over roots by start, reusing a buffer whose roots all ended before ----
   const slots: number[] = [];
   const slotEnd: number[] = [];
-  const order = roots.map((_, i) => i).filter((i) => roots[i].start !== Infinity).sort((a, b) => roots[a].start - roots[b].start || roots[b].size - roots[a].size);
+  const order = roots
+    .map((_, i) => i)
+    .filter((i) => roots[i].start !== Infinity)
+    .sort((a, b) => roots[a].start - roots[b].start || roots[b].size - roots[a].size);
   for (const i of order) {
     const r = roots[i];
     let best = -1;
     for (let s = 0; s < slots.length; s++) {
       if (slotEnd[s] >= r.start) continue;
-      const fits = slots[s] >= r.size, bestFits = best >= 0 && slots[best] >= r.size;
-      if (best < 0 || (fits && (!bestFits || slots[s] < slots[best])) || (!fits && !bestFits && slots[s] > slots[best])) best = s;
+      const fits = slots[s] >= r.size,
+        bestFits = best >= 0 && slots[best] >= r.size;
+      if (best < 0 || (fits && (!bestFits || slots[s] < slots[best])) || (!fits && !bestFits && slots[s] > slots[best]))
+        best = s;
     }
     if (best < 0) {
       best = slots.push(0) - 1;
@@ -331,14 +374,24 @@ function planOnce(g: Graph, fusion: Chain[], banned: Set<number>): Plan {
   const elementwiseNodes = chains.reduce((s, c) => s + c.nodes.length, 0);
   const kernels = units.reduce((s, u) => s + (u.kind === 'op' ? 2 : 1), 0);
   const stats: PlanStats = {
-    nodes: g.nodes.length, kernels, elementwiseNodes, chains: chains.length, fusedChains: chains.filter((c) => c.nodes.length > 1).length,
-    concats, concatsEliminated, concatCopies, roots: roots.filter((r) => r.slot >= 0).length, slots: slots.length,
-    slotBytes: 4 * slots.reduce((s, n) => s + n, 0), unsharedBytes: 4 * roots.reduce((s, r) => s + (r.slot >= 0 ? r.size : 0), 0),
+    nodes: g.nodes.length,
+    kernels,
+    elementwiseNodes,
+    chains: chains.length,
+    fusedChains: chains.filter((c) => c.nodes.length > 1).length,
+    concats,
+    concatsEliminated,
+    concatCopies,
+    roots: roots.filter((r) => r.slot >= 0).length,
+    slots: slots.length,
+    slotBytes: 4 * slots.reduce((s, n) => s + n, 0),
+    unsharedBytes: 4 * roots.reduce((s, r) => s + (r.slot >= 0 ? r.size : 0), 0),
   };
   return { graph: g, units, loc, roots, slots, stats };
 }
 
 function sameLoc(l: Loc | null, root: number, want: Layout): boolean {
-  if (!l || l.root !== root || l.layout.offset !== want.offset || l.layout.shape.length !== want.shape.length) return false;
+  if (!l || l.root !== root || l.layout.offset !== want.offset || l.layout.shape.length !== want.shape.length)
+    return false;
   return want.shape.every((d, i) => d === l.layout.shape[i] && (d === 1 || want.strides[i] === l.layout.strides[i]));
 }

@@ -7,17 +7,41 @@ import { dimString } from './sym.js';
 
 const esc = (s: string) => s.replace(/["\\]/g, '\\$&');
 /** the attributes worth reading in a box */
-const SHOWN = ['stride', 'groups', 'act', 'axis', 'kernelSize', 'scale', 'shape', 'axes', 'alpha', 'start', 'length', 'regMax', 'layout'];
+const SHOWN = [
+  'stride',
+  'groups',
+  'act',
+  'axis',
+  'kernelSize',
+  'scale',
+  'shape',
+  'axes',
+  'alpha',
+  'start',
+  'length',
+  'regMax',
+  'layout',
+];
 
 /** Graphviz dot text. `depth`: module path segments that name a cluster (2: `model.3`; 0: none). */
 export function toDot(g: Graph, opts: { name?: string; depth?: number } = {}): string {
   const depth = opts.depth ?? 2;
   const shape = (id: number) => `[${g.values[id].shape.map(dimString).join(',')}]`;
-  const lines = [`digraph "${esc(opts.name ?? 'graph')}" {`, '  rankdir=TB;', '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=8, color="#667788"];'];
-  for (const i of g.inputs) lines.push(`  v${i} [label="${esc(g.values[i].name ?? `input ${i}`)}\\n${shape(i)}", shape=ellipse, fillcolor="#dff0d8"];`);
+  const lines = [
+    `digraph "${esc(opts.name ?? 'graph')}" {`,
+    '  rankdir=TB;',
+    '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',
+    '  edge [fontname="Helvetica", fontsize=8, color="#667788"];',
+  ];
+  for (const i of g.inputs)
+    lines.push(
+      `  v${i} [label="${esc(g.values[i].name ?? `input ${i}`)}\\n${shape(i)}", shape=ellipse, fillcolor="#dff0d8"];`,
+    );
   const clusters = new Map<string, string[]>();
   for (const n of g.nodes) {
-    const attrs = SHOWN.filter((k) => k in n.attrs).map((k) => `${k}=${attrString(n.attrs[k])}`).join(' ');
+    const attrs = SHOWN.filter((k) => k in n.attrs)
+      .map((k) => `${k}=${attrString(n.attrs[k])}`)
+      .join(' ');
     const label = `${n.op}${attrs ? `\\n${esc(attrs)}` : ''}\\n${n.outputs.map(shape).join(' ')}`;
     const fill = n.op === 'conv2d' ? ', fillcolor="#d9e6f7"' : n.fusion !== undefined ? ', fillcolor="#fbeed5"' : '';
     const line = `n${n.id} [label="${label}", tooltip="${esc(n.module)}"${fill}];`;
@@ -28,7 +52,13 @@ export function toDot(g: Graph, opts: { name?: string; depth?: number } = {}): s
   let c = 0;
   for (const [key, body] of clusters) {
     if (!key) lines.push(...body.map((l) => `  ${l}`));
-    else lines.push(`  subgraph cluster_${c++} {`, `    label="${esc(key)}"; style=dashed; color="#99aabb"; fontname="Helvetica"; fontsize=10;`, ...body.map((l) => `    ${l}`), '  }');
+    else
+      lines.push(
+        `  subgraph cluster_${c++} {`,
+        `    label="${esc(key)}"; style=dashed; color="#99aabb"; fontname="Helvetica"; fontsize=10;`,
+        ...body.map((l) => `    ${l}`),
+        '  }',
+      );
   }
   const src = (id: number) => {
     const v = g.values[id];
@@ -58,8 +88,12 @@ export function writeGraph(g: Graph, file: string, opts: { name?: string; depth?
   const text = toDot(g, opts);
   const ext = file.replace(/^.*\./, '').toLowerCase();
   if (ext === 'dot' || ext === 'gv') return writeFileSync(file, text);
-  if (!['png', 'svg', 'pdf'].includes(ext)) throw new Error(`writeGraph: '${file}': expected a .dot, .gv, .png, .svg or .pdf file`);
+  if (!['png', 'svg', 'pdf'].includes(ext))
+    throw new Error(`writeGraph: '${file}': expected a .dot, .gv, .png, .svg or .pdf file`);
   const r = spawnSync('dot', [`-T${ext}`, '-o', file], { input: text, encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (r.error) throw new Error(`writeGraph: Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); write '${file.replace(/\.[^.]*$/, '.dot')}' instead`);
+  if (r.error)
+    throw new Error(
+      `writeGraph: Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); write '${file.replace(/\.[^.]*$/, '.dot')}' instead`,
+    );
   if (r.status !== 0) throw new Error(`writeGraph: dot failed on the graph: ${r.stderr.slice(-300)}`);
 }

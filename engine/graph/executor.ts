@@ -58,21 +58,42 @@ export class Executor {
   /** bytes the recorded work kept for itself (temporaries of eager ops run inside the plan) */
   ownedBytes = 0;
 
-  constructor(readonly plan: Plan, readonly device: Device, weights: WeightCache) {
+  constructor(
+    readonly plan: Plan,
+    readonly device: Device,
+    weights: WeightCache,
+  ) {
     const g = plan.graph;
     if (device.type === 'meta') throw new Error('compile: the meta device runs nothing');
-    if (device.type === 'wasm') throw new Error('compile: the wasm device has no compiled plan yet; its forward runs eager (the default on wasm)');
+    if (device.type === 'wasm')
+      throw new Error(
+        'compile: the wasm device has no compiled plan yet; its forward runs eager (the default on wasm)',
+      );
     this.inputIds = [...g.inputs];
     this.outputIds = g.outputIds();
-    for (const size of plan.slots) this.holders.push(keep(new Tensor(Storage.alloc(device, 'f32', Math.max(size, 1)), [Math.max(size, 1)])));
+    for (const size of plan.slots)
+      this.holders.push(keep(new Tensor(Storage.alloc(device, 'f32', Math.max(size, 1)), [Math.max(size, 1)])));
     for (const v of g.values) {
       if (v.kind === 'parameter' || v.kind === 'buffer') {
-        if (v.tensor!.device !== device) throw new Error(`compile: ${v.name} is on ${v.tensor!.device.type}, the plan runs on ${device.type}`);
+        if (v.tensor!.device !== device)
+          throw new Error(`compile: ${v.name} is on ${v.tensor!.device.type}, the plan runs on ${device.type}`);
         this.consts.set(v.id, v.tensor!);
-      } else if (v.kind === 'constant') this.consts.set(v.id, keep(tensor(v.data!, g.shapeOf(v.id), { dtype: v.dtype, device })));
+      } else if (v.kind === 'constant')
+        this.consts.set(v.id, keep(tensor(v.data!, g.shapeOf(v.id), { dtype: v.dtype, device })));
     }
-    this.views = plan.loc.map((l) => (l ? keep(new Tensor(this.holders[plan.roots[l.root].slot].storage, l.layout.shape, l.layout.strides, l.layout.offset)) : null));
-    const T = (v: number | null) => (v === null ? null : this.consts.get(v) ?? this.views[v] ?? missing(v));
+    this.views = plan.loc.map((l) =>
+      l
+        ? keep(
+            new Tensor(
+              this.holders[plan.roots[l.root].slot].storage,
+              l.layout.shape,
+              l.layout.strides,
+              l.layout.offset,
+            ),
+          )
+        : null,
+    );
+    const T = (v: number | null) => (v === null ? null : (this.consts.get(v) ?? this.views[v] ?? missing(v)));
     const missing = (v: number): never => {
       throw new Error(`compile: value %${v} has no location`);
     };
@@ -80,18 +101,26 @@ export class Executor {
     for (const u of plan.units) {
       if (u.kind === 'chain') {
         const k = composeChain(g, u.nodes, u.inputs);
-        const ins = u.inputs.map((v) => T(v)!), out = T(u.out)!;
+        const ins = u.inputs.map((v) => T(v)!),
+          out = T(u.out)!;
         this.steps.push(prepareChain(k, ins, out));
       } else if (u.kind === 'copy') {
-        const src = T(u.from)!, l = u.layout;
+        const src = T(u.from)!,
+          l = u.layout;
         const dst = keep(new Tensor(this.holders[plan.roots[u.root].slot].storage, l.shape, l.strides, l.offset));
         this.extra.push(dst);
         this.steps.push(() => pointwise('identity', [src], { into: dst }));
       } else if (u.kind === 'direct' && g.nodes[u.node].op !== 'conv2d' && gpu) {
-        const n = g.nodes[u.node], a = n.attrs as Record<string, any>;
-        const x = T(n.inputs[0])!, out = T(n.outputs[0])!;
+        const n = g.nodes[u.node],
+          a = n.attrs as Record<string, any>;
+        const x = T(n.inputs[0])!,
+          out = T(n.outputs[0])!;
         const xin = () => (planeLayout(x) ? x : clone(x)); // a copy, recorded, when the planes are strided
-        this.steps.push(n.op === 'max_pool2d' ? () => maxPool2dInto(xin(), out, a as MaxPool2dOptions) : () => upsampleNearest2dInto(xin(), out, a.scale[0], a.scale[1]));
+        this.steps.push(
+          n.op === 'max_pool2d'
+            ? () => maxPool2dInto(xin(), out, a as MaxPool2dOptions)
+            : () => upsampleNearest2dInto(xin(), out, a.scale[0], a.scale[1]),
+        );
       } else if (u.kind === 'direct' && g.nodes[u.node].op === 'conv2d') {
         const n = g.nodes[u.node];
         const [x, w, b] = n.inputs.map(T);
@@ -104,12 +133,20 @@ export class Executor {
           this.steps.push(() => conv2dGpuPacked(planeLayout(x!) ? x! : clone(x!), wp, bias, out, geo, silu));
         } else {
           // read the input's slot in place when its planes are contiguous (no copy per forward)
-          const wd = weights.hostData(w!), bd = b ? weights.hostData(b) : null, at = planeLayout(out)!, xat = planeLayout(x!);
-          this.steps.push(() => (xat ? conv2dCpu(x!.storage.array!, wd, bd, out.storage.array!, geo, silu, at, xat) : conv2dCpu(x!.dataSync(), wd, bd, out.storage.array!, geo, silu, at)));
+          const wd = weights.hostData(w!),
+            bd = b ? weights.hostData(b) : null,
+            at = planeLayout(out)!,
+            xat = planeLayout(x!);
+          this.steps.push(() =>
+            xat
+              ? conv2dCpu(x!.storage.array!, wd, bd, out.storage.array!, geo, silu, at, xat)
+              : conv2dCpu(x!.dataSync(), wd, bd, out.storage.array!, geo, silu, at),
+          );
         }
       } else {
         const n = g.nodes[u.node];
-        const ins = n.inputs.map(T), outs = n.outputs.map((o) => T(o)!);
+        const ins = n.inputs.map(T),
+          outs = n.outputs.map((o) => T(o)!);
         this.steps.push(() => {
           const res = runNode(n, ins, g.symbols);
           res.forEach((r, k) => {
@@ -129,12 +166,16 @@ export class Executor {
   /** One forward: the graph's outputs as fresh tensors, in `graph.outputIds()` order. */
   run(inputs: Tensor[]): Tensor[] {
     const g = this.plan.graph;
-    if (inputs.length !== this.inputIds.length) throw new Error(`compiled forward: expected ${this.inputIds.length} inputs, got ${inputs.length}`);
+    if (inputs.length !== this.inputIds.length)
+      throw new Error(`compiled forward: expected ${this.inputIds.length} inputs, got ${inputs.length}`);
     return noGrad(() => {
       this.inputIds.forEach((id, i) => {
-        const x = inputs[i], want = g.shapeOf(id);
-        if (x.device !== this.device) throw new Error(`compiled forward: input ${i} is on ${x.device.type}, the plan runs on ${this.device.type}`);
-        if (x.shape.length !== want.length || x.shape.some((d, k) => d !== want[k])) throw new Error(`compiled forward: input ${i} has shape [${x.shape}], the plan was made for [${want}]`);
+        const x = inputs[i],
+          want = g.shapeOf(id);
+        if (x.device !== this.device)
+          throw new Error(`compiled forward: input ${i} is on ${x.device.type}, the plan runs on ${this.device.type}`);
+        if (x.shape.length !== want.length || x.shape.some((d, k) => d !== want[k]))
+          throw new Error(`compiled forward: input ${i} has shape [${x.shape}], the plan was made for [${want}]`);
         this.writeInput(x, this.views[id]!);
       });
       if (this.recording) (this.device as WebGPUDevice).gpu.replay(this.recording);
@@ -152,9 +193,18 @@ export class Executor {
   }
 
   private readOutput(v: Tensor): Tensor {
-    if (this.device.type === 'webgpu' && isContiguousLayout({ shape: [...v.shape], strides: [...v.strides], offset: v.offset })) {
+    if (
+      this.device.type === 'webgpu' &&
+      isContiguousLayout({ shape: [...v.shape], strides: [...v.strides], offset: v.offset })
+    ) {
       const out = Tensor.empty(v.shape, v.dtype, this.device);
-      (this.device as WebGPUDevice).gpu.copyBuffer(v.storage.buffer!, v.offset * 4, out.storage.buffer!, 0, v.numel * 4);
+      (this.device as WebGPUDevice).gpu.copyBuffer(
+        v.storage.buffer!,
+        v.offset * 4,
+        out.storage.buffer!,
+        0,
+        v.numel * 4,
+      );
       return out;
     }
     return clone(v);

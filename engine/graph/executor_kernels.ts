@@ -30,7 +30,8 @@ export function composeChain(g: Graph, nodes: number[], inputs: number[]): Chain
     const row = elementwiseRow(n.op);
     // operand j of this row: the previous row's result, or outside value k (x, y, z)
     const src = n.inputs.map((v) => (v === prevOut ? -1 : inputs.indexOf(v!)));
-    if (src.some((k) => k < -1 || (k === -1 && prevOut < 0))) throw new Error(`compile: chain node %${n.outputs[0]} (${n.op}) reads a value outside its chain's operands`);
+    if (src.some((k) => k < -1 || (k === -1 && prevOut < 0)))
+      throw new Error(`compile: chain node %${n.outputs[0]} (${n.op}) reads a value outside its chain's operands`);
     const mine: Record<string, string> = {};
     const rowScalars: number[] = [];
     for (const name of ['alpha', 'beta'] as const) {
@@ -78,7 +79,8 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => 
     const idx = ins.map((t, j) => stridedIndices(shape, strides[j], t.offset));
     const oIdx = stridedIndices(shape, out.strides, out.offset);
     const vals = new Array<number>(ins.length).fill(0);
-    const src = ins.map((t) => t.storage.array!), dst = out.storage.array!; // slots live as long as the plan
+    const src = ins.map((t) => t.storage.array!),
+      dst = out.storage.array!; // slots live as long as the plan
     return () => {
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < ins.length; j++) vals[j] = src[j][idx[j] ? idx[j]![i] : ins[j].offset + i];
@@ -92,11 +94,29 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => 
   // an operand in the output's own buffer (a slice of the same concat) is read through `out`
   const inOut = ins.map((t) => t.storage.buffer === out.storage.buffer);
   const params = {
-    n, rank: shape.length, fast, alpha: k.alpha, beta: k.beta, from_out: inOut.reduce((m, f, j) => m | (f ? 1 << j : 0), 0),
-    off_out: out.offset, off_a: ins[0].offset, off_b: ins[1]?.offset ?? 0, off_c: ins[2]?.offset ?? 0,
-    shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
+    n,
+    rank: shape.length,
+    fast,
+    alpha: k.alpha,
+    beta: k.beta,
+    from_out: inOut.reduce((m, f, j) => m | (f ? 1 << j : 0), 0),
+    off_out: out.offset,
+    off_a: ins[0].offset,
+    off_b: ins[1]?.offset ?? 0,
+    off_c: ins[2]?.offset ?? 0,
+    shape,
+    st_out: outContig ? contiguousStrides(shape) : out.strides,
+    st_a: strides[0],
+    st_b: strides[1] ?? [],
+    st_c: strides[2] ?? [],
   };
   const buffers: Record<string, GPUBuffer> = { out: out.storage.buffer! };
   ins.forEach((t, j) => !inOut[j] && (buffers['abc'[j]] = t.storage.buffer!));
-  return () => gpu.dispatch({ file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } }, buffers, params, gpu.grid1d(n, 256));
+  return () =>
+    gpu.dispatch(
+      { file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } },
+      buffers,
+      params,
+      gpu.grid1d(n, 256),
+    );
 }

@@ -30,7 +30,10 @@ export function nodeOps(g: Graph, n: Node, env: Record<string, number> = g.symbo
 }
 
 /** Total multiply-adds, and per module path prefix when `depth` is given (e.g. 2: `model.3`). */
-export function graphOps(g: Graph, env: Record<string, number> = g.symbols): { total: number; byModule: Map<string, number> } {
+export function graphOps(
+  g: Graph,
+  env: Record<string, number> = g.symbols,
+): { total: number; byModule: Map<string, number> } {
   let total = 0;
   const byModule = new Map<string, number>();
   for (const n of g.nodes) {

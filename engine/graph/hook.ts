@@ -34,12 +34,22 @@ export function withRecorder<T>(r: Recorder, fn: () => T): T {
 export const isTracing = () => active !== null;
 
 /** The meta branch of an op: records one node when tracing; returns `out` unchanged. */
-export function metaOp<T extends Tensor | Tensor[]>(op: string, inputs: (Tensor | null | undefined)[], attrs: Attrs, out: T): T {
+export function metaOp<T extends Tensor | Tensor[]>(
+  op: string,
+  inputs: (Tensor | null | undefined)[],
+  attrs: Attrs,
+  out: T,
+): T {
   if (active) {
     // undefined attributes (optional options not given) are dropped: they mean "the default"
     const clean: Attrs = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) clean[k] = v;
-    active.node(op, inputs.map((t) => t ?? null), clean, Array.isArray(out) ? out : [out]);
+    active.node(
+      op,
+      inputs.map((t) => t ?? null),
+      clean,
+      Array.isArray(out) ? out : [out],
+    );
   }
   return out;
 }
@@ -47,5 +57,7 @@ export function metaOp<T extends Tensor | Tensor[]>(op: string, inputs: (Tensor 
 /** A meta tensor's values were asked for on the host: there are none. */
 export function hostRead(t: Tensor, how: string): never {
   if (active) active.hostRead(t, how);
-  throw new Error(`${how}: a meta tensor of shape [${t.shape.join(', ')}] has no values (the meta device holds shapes only)`);
+  throw new Error(
+    `${how}: a meta tensor of shape [${t.shape.join(', ')}] has no values (the meta device holds shapes only)`,
+  );
 }

@@ -129,7 +129,9 @@ export class Graph {
   clone(): Graph {
     const g = new Graph();
     g.values.push(...this.values.map((v) => ({ ...v, shape: [...v.shape] })));
-    g.nodes.push(...this.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: cloneAttrs(n.attrs) })));
+    g.nodes.push(
+      ...this.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: cloneAttrs(n.attrs) })),
+    );
     g.inputs.push(...this.inputs);
     g.outputs = JSON.parse(JSON.stringify(this.outputs));
     g.symbols = { ...this.symbols };
@@ -138,14 +140,25 @@ export class Graph {
 
   /** One node a line: `%12 = conv2d(%0, model.0.conv.weight) stride=[2,2] ... -> f32[B,16,H/2,W/2]  # model.0.conv`. */
   toString(): string {
-    const ref = (id: number | null) => (id === null ? '_' : this.values[id].kind === 'parameter' || this.values[id].kind === 'buffer' ? this.values[id].name! : `%${id}`);
+    const ref = (id: number | null) =>
+      id === null
+        ? '_'
+        : this.values[id].kind === 'parameter' || this.values[id].kind === 'buffer'
+          ? this.values[id].name!
+          : `%${id}`;
     const ty = (id: number) => `${this.values[id].dtype}[${this.values[id].shape.map(dimString).join(',')}]`;
-    const lines = [`graph(${this.inputs.map((i) => `%${i}: ${ty(i)}`).join(', ')})${Object.keys(this.symbols).length ? `  sizes ${JSON.stringify(this.symbols)}` : ''}`];
+    const lines = [
+      `graph(${this.inputs.map((i) => `%${i}: ${ty(i)}`).join(', ')})${Object.keys(this.symbols).length ? `  sizes ${JSON.stringify(this.symbols)}` : ''}`,
+    ];
     for (const v of this.values) if (v.kind === 'constant') lines.push(`  %${v.id} = constant ${ty(v.id)}`);
     for (const n of this.nodes) {
-      const attrs = Object.entries(n.attrs).map(([k, v]) => `${k}=${attrString(v)}`).join(' ');
+      const attrs = Object.entries(n.attrs)
+        .map(([k, v]) => `${k}=${attrString(v)}`)
+        .join(' ');
       const outs = n.outputs.map((o) => `%${o}`).join(', ');
-      lines.push(`  ${outs} = ${n.op}(${n.inputs.map(ref).join(', ')})${attrs ? ' ' + attrs : ''} -> ${n.outputs.map(ty).join(', ')}${n.module ? `  # ${n.module}` : ''}`);
+      lines.push(
+        `  ${outs} = ${n.op}(${n.inputs.map(ref).join(', ')})${attrs ? ' ' + attrs : ''} -> ${n.outputs.map(ty).join(', ')}${n.module ? `  # ${n.module}` : ''}`,
+      );
     }
     lines.push(`  return ${JSON.stringify(this.outputs).replace(/(\d+)/g, '%$1').replace(/"/g, '')}`);
     return lines.join('\n');
@@ -154,7 +167,12 @@ export class Graph {
 
 /** A copy of attributes (Syms are immutable and shared). */
 export function cloneAttrs(a: Record<string, GraphAttr>): Record<string, GraphAttr> {
-  const c = (v: GraphAttr): GraphAttr => (Array.isArray(v) ? v.map(c) : v !== null && typeof v === 'object' && !(v instanceof Sym) ? { ...(v as object) } as GraphAttr : v);
+  const c = (v: GraphAttr): GraphAttr =>
+    Array.isArray(v)
+      ? v.map(c)
+      : v !== null && typeof v === 'object' && !(v instanceof Sym)
+        ? ({ ...(v as object) } as GraphAttr)
+        : v;
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, c(v)]));
 }
 

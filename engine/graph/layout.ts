@@ -9,7 +9,11 @@ export interface Layout {
   offset: number;
 }
 
-export const contiguousLayout = (shape: readonly number[], offset = 0): Layout => ({ shape: [...shape], strides: contiguousStrides(shape), offset });
+export const contiguousLayout = (shape: readonly number[], offset = 0): Layout => ({
+  shape: [...shape],
+  strides: contiguousStrides(shape),
+  offset,
+});
 
 export function isContiguousLayout(l: Layout): boolean {
   const c = contiguousStrides(l.shape);
@@ -23,7 +27,8 @@ export function narrowLayout(l: Layout, axis: number, start: number, length: num
 }
 
 export function sliceLayout(l: Layout, axis: number, start: number, end: number, step: number): Layout {
-  const shape = [...l.shape], strides = [...l.strides];
+  const shape = [...l.shape],
+    strides = [...l.strides];
   shape[axis] = Math.max(0, Math.ceil((end - start) / step));
   strides[axis] *= step;
   return { shape, strides, offset: l.offset + start * l.strides[axis] };
@@ -50,12 +55,16 @@ export function reshapeLayout(l: Layout, shape: readonly number[]): Layout | nul
   if (l.shape.includes(0) || shape.includes(0)) return null;
   const old = l.shape.map((d, i) => ({ d, s: l.strides[i] })).filter((o) => o.d !== 1);
   const strides: number[] = new Array(shape.length).fill(1);
-  let oi = 0, ni = 0;
+  let oi = 0,
+    ni = 0;
   for (;;) {
     while (ni < shape.length && shape[ni] === 1) ni++; // size-1 axes: any stride
     if (ni === shape.length || oi === old.length) break;
     // the smallest run of old axes [oi, oj) and new axes [ni, nj) with equal products
-    let oj = oi + 1, nj = ni + 1, op = old[oi].d, np = shape[ni];
+    let oj = oi + 1,
+      nj = ni + 1,
+      op = old[oi].d,
+      np = shape[ni];
     while (op !== np) {
       if (op < np) {
         if (oj === old.length || old[oj - 1].s !== old[oj].d * old[oj].s) return null; // not contiguous among itself
@@ -76,7 +85,8 @@ export function reshapeLayout(l: Layout, shape: readonly number[]): Layout | nul
   while (ni < shape.length && shape[ni] === 1) ni++;
   if (oi !== old.length || ni !== shape.length) return null;
   // size-1 axes: the stride a contiguous run would give them (keeps batch strides 4-aligned for the GEMM)
-  for (let k = shape.length - 1; k >= 0; k--) if (shape[k] === 1) strides[k] = k + 1 < shape.length ? strides[k + 1] * shape[k + 1] : 1;
+  for (let k = shape.length - 1; k >= 0; k--)
+    if (shape[k] === 1) strides[k] = k + 1 < shape.length ? strides[k + 1] * shape[k + 1] : 1;
   return { shape: [...shape], strides, offset: l.offset };
 }
 

@@ -4,8 +4,26 @@
 import { Tensor } from '../tensor.js';
 import type { Device } from '../device.js';
 import {
-  anchors, batchNorm2d, concat, conv2d, dfl, expand, gatherRaw, logSoftmax, matmul, maxPool2d, narrow, permute, pointwise, reduceKeepdim, reshape,
-  slice, softmax, tensor, topk, upsampleNearest2d,
+  anchors,
+  batchNorm2d,
+  concat,
+  conv2d,
+  dfl,
+  expand,
+  gatherRaw,
+  logSoftmax,
+  matmul,
+  maxPool2d,
+  narrow,
+  permute,
+  pointwise,
+  reduceKeepdim,
+  reshape,
+  slice,
+  softmax,
+  tensor,
+  topk,
+  upsampleNearest2d,
 } from '../ops/index.js';
 import { Sym, evalDim } from './sym.js';
 import type { Graph, GraphAttr, Node, OutputTree } from './ir.js';
@@ -16,7 +34,8 @@ type OpFn = (x: Ins, a: Record<string, any>) => Tensor | Tensor[];
 /** Every op a meta branch records, as a call of the same engine op; anything else is an elementwise row. */
 export const REPLAY: Record<string, OpFn> = {
   conv2d: ([x, w, b], a) => conv2d(x!, w!, b, a),
-  batch_norm2d: ([x, rm, rv, w, b], a) => batchNorm2d(x!, rm, rv, w, b, a as { training: boolean; momentum: number; eps: number }),
+  batch_norm2d: ([x, rm, rv, w, b], a) =>
+    batchNorm2d(x!, rm, rv, w, b, a as { training: boolean; momentum: number; eps: number }),
   max_pool2d: ([x], a) => maxPool2d(x!, a as { kernelSize: [number, number] }),
   upsample_nearest2d: ([x], a) => upsampleNearest2d(x!, a.scale),
   concat: (xs, a) => concat(xs as Tensor[], a.axis),
@@ -70,11 +89,22 @@ export function replay(graph: Graph, inputs: Tensor[], device: Device): any {
     if (v.kind === 'parameter' || v.kind === 'buffer') vals.set(v.id, v.tensor!);
     else if (v.kind === 'constant') {
       if (!v.data) throw new Error(`replay: constant %${v.id} has no values`);
-      vals.set(v.id, tensor(v.data, v.shape.map((d) => evalDim(d, env)), { dtype: v.dtype, device }));
+      vals.set(
+        v.id,
+        tensor(
+          v.data,
+          v.shape.map((d) => evalDim(d, env)),
+          { dtype: v.dtype, device },
+        ),
+      );
     }
   }
   for (const n of graph.nodes) {
-    const outs = runNode(n, n.inputs.map((i) => (i === null ? null : vals.get(i)!)), env);
+    const outs = runNode(
+      n,
+      n.inputs.map((i) => (i === null ? null : vals.get(i)!)),
+      env,
+    );
     n.outputs.forEach((o, k) => vals.set(o, outs[k]));
   }
   const build = (t: OutputTree): any => (typeof t === 'number' ? vals.get(t) : t.map(build));

@@ -21,12 +21,14 @@ export class Sym {
   }
   /** `H*W*21/1024 + 2`, `B`, `H/8` */
   toString(): string {
-    const parts = [...this.terms].sort(([a], [b]) => b.length - a.length || a.localeCompare(b)).map(([mono, c]) => {
-      const [num, den] = fraction(Math.abs(c));
-      const sign = c < 0 ? '-' : '+';
-      const body = mono ? `${mono}${num !== 1 ? `*${num}` : ''}` : `${num}`;
-      return `${sign} ${body}${den !== 1 ? `/${den}` : ''}`;
-    });
+    const parts = [...this.terms]
+      .sort(([a], [b]) => b.length - a.length || a.localeCompare(b))
+      .map(([mono, c]) => {
+        const [num, den] = fraction(Math.abs(c));
+        const sign = c < 0 ? '-' : '+';
+        const body = mono ? `${mono}${num !== 1 ? `*${num}` : ''}` : `${num}`;
+        return `${sign} ${body}${den !== 1 ? `/${den}` : ''}`;
+      });
     const s = parts.join(' ').replace(/^\+ /, '').replace(/^- /, '-');
     return s || '0';
   }
@@ -68,7 +70,12 @@ export function monomials(symbols: string[]): string[] {
  * position: a 2-level grid works) and checks it on the extra points. Returns null when the values
  * do not follow one (e.g. a floor division by an odd size).
  */
-export function fitSym(symbols: string[], points: Record<string, number>[], values: number[], nFit: number): Dim | null {
+export function fitSym(
+  symbols: string[],
+  points: Record<string, number>[],
+  values: number[],
+  nFit: number,
+): Dim | null {
   const monos = monomials(symbols);
   if (values.every((v) => v === values[0])) return values[0];
   const row = (p: Record<string, number>) => monos.map((m) => (m ? m.split('*').reduce((a, s) => a * p[s], 1) : 1));

@@ -43,18 +43,27 @@ const DEFAULT_SIZES: Record<string, number> = { B: 1, H: 640, W: 640 };
  * Traces `module.forward(...inputs)` in the module's current mode (train/eval, fused or not).
  * `inputs`: shapes (numbers) or InputSpecs; with size names the graph is symbolic in them.
  */
-export function traceModule(module: TraceableModule, inputs: (InputSpec | number[])[] | InputSpec | number[], opts: TraceOptions = {}): Graph {
-  const specs: InputSpec[] = (isSpecList(inputs) ? inputs : [inputs]).map((s, i) => (Array.isArray(s) ? { shape: s, name: `input${i}` } : { name: `input${i}`, ...s }));
+export function traceModule(
+  module: TraceableModule,
+  inputs: (InputSpec | number[])[] | InputSpec | number[],
+  opts: TraceOptions = {},
+): Graph {
+  const specs: InputSpec[] = (isSpecList(inputs) ? inputs : [inputs]).map((s, i) =>
+    Array.isArray(s) ? { shape: s, name: `input${i}` } : { name: `input${i}`, ...s },
+  );
   const symbols = [...new Set(specs.flatMap((s) => s.shape.filter((d): d is string => typeof d === 'string')))];
   const env0: Record<string, number> = {};
   for (const s of symbols) {
     const v = opts.sizes?.[s] ?? DEFAULT_SIZES[s];
-    if (!(Number.isInteger(v) && v > 0)) throw new Error(`trace: the size '${s}' needs an example value (opts.sizes.${s}, a positive integer)`);
+    if (!(Number.isInteger(v) && v > 0))
+      throw new Error(`trace: the size '${s}' needs an example value (opts.sizes.${s}, a positive integer)`);
     env0[s] = v;
   }
   if (!symbols.length) return traceOnce(module, specs, {}, opts.pack);
   // 2-level grid {v, 2v} per name (fits every multilinear polynomial), then a check at 3v
-  const points = monomials(symbols).map((_, mask) => Object.fromEntries(symbols.map((s, i) => [s, env0[s] * (mask & (1 << i) ? 2 : 1)])));
+  const points = monomials(symbols).map((_, mask) =>
+    Object.fromEntries(symbols.map((s, i) => [s, env0[s] * (mask & (1 << i) ? 2 : 1)])),
+  );
   points.push(Object.fromEntries(symbols.map((s) => [s, env0[s] * 3])));
   const graphs = points.map((p) => traceOnce(module, specs, p, opts.pack));
   const g = mergeTraces(graphs, symbols, points);
@@ -67,7 +76,12 @@ function isSpecList(x: unknown): x is (InputSpec | number[])[] {
 }
 
 /** One trace at concrete sizes. */
-function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<string, number>, pack = (xs: Tensor[]): unknown[] => xs): Graph {
+function traceOnce(
+  module: TraceableModule,
+  specs: InputSpec[],
+  env: Record<string, number>,
+  pack = (xs: Tensor[]): unknown[] => xs,
+): Graph {
   const g = new Graph();
   g.symbols = env;
   const ids = new Map<Tensor, number>();
@@ -76,7 +90,8 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
   const mods = module.namedModules();
 
   // meta twins of every parameter and buffer (a tensor shared by two modules gets one twin)
-  const twinOf = new Map<Tensor, Tensor>(), origOf = new Map<Tensor, Tensor>();
+  const twinOf = new Map<Tensor, Tensor>(),
+    origOf = new Map<Tensor, Tensor>();
   for (const [prefix, m] of mods)
     m.mapTensors((n, t, kind) => {
       let tw = twinOf.get(t);
@@ -114,7 +129,14 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
     const id = g.values.length;
     const n = named.get(t);
     if (n) g.values.push({ id, kind: n.kind, shape: [...t.shape], dtype: t.dtype, name: n.name, tensor: n.orig });
-    else g.values.push({ id, kind: 'constant', shape: [...t.shape], dtype: t.dtype, ...(t.storage.array && { data: t.storage.array }) });
+    else
+      g.values.push({
+        id,
+        kind: 'constant',
+        shape: [...t.shape],
+        dtype: t.dtype,
+        ...(t.storage.array && { data: t.storage.array }),
+      });
     ids.set(t, id);
     return id;
   };
@@ -130,13 +152,26 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
         return vid;
       });
       const top = here();
-      g.nodes.push({ id, op, inputs: inIds, outputs: outIds, attrs: structuredCloneAttrs(attrs), module: top?.path ?? '', moduleType: top?.m.typeName ?? '' });
+      g.nodes.push({
+        id,
+        op,
+        inputs: inIds,
+        outputs: outIds,
+        attrs: structuredCloneAttrs(attrs),
+        module: top?.path ?? '',
+        moduleType: top?.m.typeName ?? '',
+      });
     },
     hostRead(t: Tensor, how: string): never {
       const top = here();
       const id = ids.get(t);
       const v = id === undefined ? undefined : g.values[id];
-      const what = v?.producer !== undefined ? `the output of ${g.nodes[v.producer].op} (at '${g.nodes[v.producer].module}')` : v?.name ? `'${v.name}'` : `a tensor of shape [${t.shape.join(', ')}]`;
+      const what =
+        v?.producer !== undefined
+          ? `the output of ${g.nodes[v.producer].op} (at '${g.nodes[v.producer].module}')`
+          : v?.name
+            ? `'${v.name}'`
+            : `a tensor of shape [${t.shape.join(', ')}]`;
       throw new Error(
         `trace: ${how}() reads the values of ${what} on the host, in the forward of '${top?.path ?? ''}' (${top?.m.typeName ?? 'no module'}). ` +
           'A traced forward cannot depend on tensor values (data-dependent control flow): compute it with tensor ops, or do it outside forward.',
@@ -160,7 +195,7 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
     }
     g.outputs = outputTree(result, idOf);
   } finally {
-    for (const [prefix, m] of mods) void prefix, m.mapTensors((_n, t) => origOf.get(t) ?? t);
+    for (const [prefix, m] of mods) (void prefix, m.mapTensors((_n, t) => origOf.get(t) ?? t));
     for (const [m, desc] of saved) {
       if (desc) Object.defineProperty(m, 'forward', desc);
       else delete (m as { forward?: unknown }).forward;
@@ -172,7 +207,9 @@ function traceOnce(module: TraceableModule, specs: InputSpec[], env: Record<stri
 function outputTree(r: unknown, idOf: (t: Tensor) => number): OutputTree {
   if (r instanceof Tensor) return idOf(r);
   if (Array.isArray(r)) return r.map((x) => outputTree(x, idOf));
-  throw new Error(`trace: forward returned ${r === null ? 'null' : typeof r}; a traced forward returns tensors or (nested) arrays of tensors`);
+  throw new Error(
+    `trace: forward returned ${r === null ? 'null' : typeof r}; a traced forward returns tensors or (nested) arrays of tensors`,
+  );
 }
 
 function structuredCloneAttrs(a: Attrs): Record<string, GraphAttr> {
@@ -187,27 +224,49 @@ function mergeTraces(graphs: Graph[], symbols: string[], points: Record<string, 
   const where = (what: string) => `trace: ${what} changes with the input size (${symbols.join(', ')})`;
   const fit = (vals: number[], what: string) => {
     const d = fitSym(symbols, points, vals, nFit);
-    if (d === null) throw new Error(`${where(what)} but is not a polynomial of them: ${vals.join(', ')} at ${points.map((p) => JSON.stringify(p)).join(', ')}; trace at a fixed size instead`);
+    if (d === null)
+      throw new Error(
+        `${where(what)} but is not a polynomial of them: ${vals.join(', ')} at ${points.map((p) => JSON.stringify(p)).join(', ')}; trace at a fixed size instead`,
+      );
     return d;
   };
   for (const g of graphs)
-    if (g.nodes.length !== g0.nodes.length || g.values.length !== g0.values.length || JSON.stringify(g.outputs) !== JSON.stringify(g0.outputs))
-      throw new Error(`trace: the forward runs different ops at different input sizes (${g0.nodes.length} vs ${g.nodes.length} nodes): it has size-dependent control flow; trace at a fixed size instead`);
+    if (
+      g.nodes.length !== g0.nodes.length ||
+      g.values.length !== g0.values.length ||
+      JSON.stringify(g.outputs) !== JSON.stringify(g0.outputs)
+    )
+      throw new Error(
+        `trace: the forward runs different ops at different input sizes (${g0.nodes.length} vs ${g.nodes.length} nodes): it has size-dependent control flow; trace at a fixed size instead`,
+      );
   const out = new Graph();
   out.inputs.push(...g0.inputs);
   out.outputs = g0.outputs;
   g0.values.forEach((v, i) => {
     const shapes = graphs.map((g) => g.values[i].shape);
-    if (shapes.some((s) => s.length !== v.shape.length)) throw new Error(`trace: value %${i} changes rank with the input size`);
-    const shape = v.shape.map((_, k) => fit(shapes.map((s) => s[k] as number), `dimension ${k} of %${i}`));
+    if (shapes.some((s) => s.length !== v.shape.length))
+      throw new Error(`trace: value %${i} changes rank with the input size`);
+    const shape = v.shape.map((_, k) =>
+      fit(
+        shapes.map((s) => s[k] as number),
+        `dimension ${k} of %${i}`,
+      ),
+    );
     out.values.push({ ...v, shape });
   });
   g0.nodes.forEach((n, i) => {
     const ns = graphs.map((g) => g.nodes[i]);
     if (ns.some((m) => m.op !== n.op || JSON.stringify(m.inputs) !== JSON.stringify(n.inputs)))
-      throw new Error(`trace: node ${i} (${n.op} at '${n.module}') differs between input sizes: size-dependent control flow; trace at a fixed size instead`);
+      throw new Error(
+        `trace: node ${i} (${n.op} at '${n.module}') differs between input sizes: size-dependent control flow; trace at a fixed size instead`,
+      );
     const attrs: Record<string, GraphAttr> = {};
-    for (const k of Object.keys(n.attrs)) attrs[k] = mergeAttr(ns.map((m) => m.attrs[k]), `attribute ${k} of ${n.op} at '${n.module}'`, fit);
+    for (const k of Object.keys(n.attrs))
+      attrs[k] = mergeAttr(
+        ns.map((m) => m.attrs[k]),
+        `attribute ${k} of ${n.op} at '${n.module}'`,
+        fit,
+      );
     out.nodes.push({ ...n, attrs } as Node);
   });
   return out;
@@ -217,9 +276,17 @@ function mergeAttr(vs: GraphAttr[], what: string, fit: (v: number[], what: strin
   const [v0] = vs;
   if (typeof v0 === 'number') return fit(vs as number[], what);
   if (Array.isArray(v0)) {
-    if (vs.some((v) => !Array.isArray(v) || v.length !== v0.length)) throw new Error(`trace: ${what} changes length with the input size`);
-    return v0.map((_, k) => mergeAttr(vs.map((v) => (v as GraphAttr[])[k]), what, fit));
+    if (vs.some((v) => !Array.isArray(v) || v.length !== v0.length))
+      throw new Error(`trace: ${what} changes length with the input size`);
+    return v0.map((_, k) =>
+      mergeAttr(
+        vs.map((v) => (v as GraphAttr[])[k]),
+        what,
+        fit,
+      ),
+    );
   }
-  if (vs.some((v) => JSON.stringify(v) !== JSON.stringify(v0))) throw new Error(`trace: ${what} changes with the input size`);
+  if (vs.some((v) => JSON.stringify(v) !== JSON.stringify(v0)))
+    throw new Error(`trace: ${what} changes with the input size`);
   return v0;
 }

@@ -19,9 +19,17 @@ export type FbObject =
 /** [slot (field index in the schema), type, value]; a union takes two slots: its type (u8) and the table. */
 export type FbField = [number, Scalar, number | bigint | boolean] | [number, 'offset', FbObject];
 
-export const table = (fields: (FbField | null | undefined | false)[]): FbObject => ({ kind: 'table', fields: fields.filter((f): f is FbField => !!f) });
+export const table = (fields: (FbField | null | undefined | false)[]): FbObject => ({
+  kind: 'table',
+  fields: fields.filter((f): f is FbField => !!f),
+});
 export const str = (value: string): FbObject => ({ kind: 'string', value });
-export const vec = (elem: Scalar, values: ArrayLike<number>, align?: number): FbObject => ({ kind: 'vector', elem, values, align });
+export const vec = (elem: Scalar, values: ArrayLike<number>, align?: number): FbObject => ({
+  kind: 'vector',
+  elem,
+  values,
+  align,
+});
 export const vecOf = (items: FbObject[]): FbObject => ({ kind: 'vectorOf', items });
 
 class Out {
@@ -45,14 +53,31 @@ class Out {
   scalar(pos: number, t: Scalar, v: number | bigint | boolean) {
     const n = typeof v === 'boolean' ? Number(v) : v;
     switch (t) {
-      case 'bool': case 'u8': this.dv.setUint8(pos, Number(n)); break;
-      case 'i8': this.dv.setInt8(pos, Number(n)); break;
-      case 'i16': this.dv.setInt16(pos, Number(n), true); break;
-      case 'u16': this.dv.setUint16(pos, Number(n), true); break;
-      case 'i32': this.dv.setInt32(pos, Number(n), true); break;
-      case 'u32': this.dv.setUint32(pos, Number(n), true); break;
-      case 'f32': this.dv.setFloat32(pos, Number(n), true); break;
-      case 'i64': this.dv.setBigInt64(pos, BigInt(n), true); break;
+      case 'bool':
+      case 'u8':
+        this.dv.setUint8(pos, Number(n));
+        break;
+      case 'i8':
+        this.dv.setInt8(pos, Number(n));
+        break;
+      case 'i16':
+        this.dv.setInt16(pos, Number(n), true);
+        break;
+      case 'u16':
+        this.dv.setUint16(pos, Number(n), true);
+        break;
+      case 'i32':
+        this.dv.setInt32(pos, Number(n), true);
+        break;
+      case 'u32':
+        this.dv.setUint32(pos, Number(n), true);
+        break;
+      case 'f32':
+        this.dv.setFloat32(pos, Number(n), true);
+        break;
+      case 'i64':
+        this.dv.setBigInt64(pos, BigInt(n), true);
+        break;
     }
   }
 }
@@ -68,7 +93,8 @@ function place(o: Out, obj: FbObject): number {
       return p;
     }
     case 'vector': {
-      const size = SIZE[obj.elem], n = obj.values.length;
+      const size = SIZE[obj.elem],
+        n = obj.values.length;
       const align = Math.max(4, size, obj.align ?? 1);
       const p = o.reserve(4 + n * size, align, 4); // elements aligned, the length right before them
       o.scalar(p, 'u32', n);
@@ -89,7 +115,9 @@ function place(o: Out, obj: FbObject): number {
     case 'table': {
       const slots = obj.fields.reduce((m, f) => Math.max(m, f[0] + 1), 0);
       // body layout: soffset (4), then fields by size, largest first, each aligned
-      const sized = obj.fields.map((f) => ({ f, size: f[1] === 'offset' ? 4 : SIZE[f[1]] })).sort((a, b) => b.size - a.size);
+      const sized = obj.fields
+        .map((f) => ({ f, size: f[1] === 'offset' ? 4 : SIZE[f[1]] }))
+        .sort((a, b) => b.size - a.size);
       let off = 4;
       const at = new Map<FbField, number>();
       for (const { f, size } of sized) {
@@ -134,11 +162,15 @@ export class FbTable {
   private readonly dv: DataView;
   private readonly vt: number;
   private readonly vtLen: number;
-  constructor(readonly buf: Uint8Array, readonly pos: number) {
+  constructor(
+    readonly buf: Uint8Array,
+    readonly pos: number,
+  ) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     if (pos < 0 || pos + 4 > buf.length) throw new Error(`flatbuffer: table offset ${pos} is outside the buffer`);
     this.vt = pos - this.dv.getInt32(pos, true);
-    if (this.vt < 0 || this.vt + 4 > buf.length) throw new Error(`flatbuffer: vtable of the table at ${pos} is outside the buffer`);
+    if (this.vt < 0 || this.vt + 4 > buf.length)
+      throw new Error(`flatbuffer: vtable of the table at ${pos} is outside the buffer`);
     this.vtLen = this.dv.getUint16(this.vt, true);
   }
   /** the field's absolute position, or 0 when absent */
@@ -179,7 +211,8 @@ export class FbTable {
   scalars(slot: number, t: Scalar): number[] {
     const p = this.deref(slot);
     if (!p) return [];
-    const n = this.dv.getUint32(p, true), size = SIZE[t];
+    const n = this.dv.getUint32(p, true),
+      size = SIZE[t];
     return Array.from({ length: n }, (_, i) => readScalar(this.dv, p + 4 + i * size, t));
   }
   bytes(slot: number): Uint8Array {
@@ -190,20 +223,32 @@ export class FbTable {
 
 function readScalar(dv: DataView, p: number, t: Scalar): number {
   switch (t) {
-    case 'bool': case 'u8': return dv.getUint8(p);
-    case 'i8': return dv.getInt8(p);
-    case 'i16': return dv.getInt16(p, true);
-    case 'u16': return dv.getUint16(p, true);
-    case 'i32': return dv.getInt32(p, true);
-    case 'u32': return dv.getUint32(p, true);
-    case 'f32': return dv.getFloat32(p, true);
-    case 'i64': return Number(dv.getBigInt64(p, true));
+    case 'bool':
+    case 'u8':
+      return dv.getUint8(p);
+    case 'i8':
+      return dv.getInt8(p);
+    case 'i16':
+      return dv.getInt16(p, true);
+    case 'u16':
+      return dv.getUint16(p, true);
+    case 'i32':
+      return dv.getInt32(p, true);
+    case 'u32':
+      return dv.getUint32(p, true);
+    case 'f32':
+      return dv.getFloat32(p, true);
+    case 'i64':
+      return Number(dv.getBigInt64(p, true));
   }
 }
 
 /** The root table; checks the file identifier when one is given. */
 export function rootTable(buf: Uint8Array, identifier?: string, what = '<flatbuffer>'): FbTable {
   if (buf.length < 8) throw new Error(`${what}: too short for a FlatBuffer (${buf.length} bytes)`);
-  if (identifier && new TextDecoder().decode(buf.subarray(4, 8)) !== identifier) throw new Error(`${what}: not a '${identifier}' FlatBuffer (identifier '${new TextDecoder().decode(buf.subarray(4, 8))}')`);
+  if (identifier && new TextDecoder().decode(buf.subarray(4, 8)) !== identifier)
+    throw new Error(
+      `${what}: not a '${identifier}' FlatBuffer (identifier '${new TextDecoder().decode(buf.subarray(4, 8))}')`,
+    );
   return new FbTable(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0, true));
 }

@@ -84,12 +84,52 @@ export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL:
 /** AttributeProto.AttributeType values. */
 export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 
-export interface TensorProto { name?: string; dims: number[]; data_type: number; raw_data?: Uint8Array; float_data?: number[]; int32_data?: number[]; int64_data?: number[]; double_data?: number[] }
-export interface AttributeProto { name: string; type: number; f?: number; i?: number; s?: Uint8Array; t?: TensorProto; floats?: number[]; ints?: number[]; strings?: Uint8Array[] }
-export interface NodeProto { input: string[]; output: string[]; name?: string; op_type: string; domain?: string; attribute?: AttributeProto[] }
-export interface Dim { dim_value?: number; dim_param?: string }
-export interface ValueInfoProto { name: string; type?: { tensor_type?: { elem_type: number; shape?: { dim: Dim[] } } } }
-export interface GraphProto { node: NodeProto[]; name?: string; initializer: TensorProto[]; input: ValueInfoProto[]; output: ValueInfoProto[]; value_info?: ValueInfoProto[]; doc_string?: string }
+export interface TensorProto {
+  name?: string;
+  dims: number[];
+  data_type: number;
+  raw_data?: Uint8Array;
+  float_data?: number[];
+  int32_data?: number[];
+  int64_data?: number[];
+  double_data?: number[];
+}
+export interface AttributeProto {
+  name: string;
+  type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  t?: TensorProto;
+  floats?: number[];
+  ints?: number[];
+  strings?: Uint8Array[];
+}
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name?: string;
+  op_type: string;
+  domain?: string;
+  attribute?: AttributeProto[];
+}
+export interface Dim {
+  dim_value?: number;
+  dim_param?: string;
+}
+export interface ValueInfoProto {
+  name: string;
+  type?: { tensor_type?: { elem_type: number; shape?: { dim: Dim[] } } };
+}
+export interface GraphProto {
+  node: NodeProto[];
+  name?: string;
+  initializer: TensorProto[];
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  value_info?: ValueInfoProto[];
+  doc_string?: string;
+}
 export interface ModelProto {
   ir_version: number;
   opset_import: { domain?: string; version: number }[];

@@ -3,11 +3,20 @@
 // bytes, nested messages, packed repeated scalars. Messages are plain objects keyed by field name.
 
 export type Scalar = 'int64' | 'int32' | 'uint64' | 'float' | 'double' | 'string' | 'bytes';
-export interface FieldDef { num: number; name: string; type: Scalar | string /* message name */; repeated?: boolean; packed?: boolean }
+export interface FieldDef {
+  num: number;
+  name: string;
+  type: Scalar | string /* message name */;
+  repeated?: boolean;
+  packed?: boolean;
+}
 export type Schema = Record<string, FieldDef[]>;
 export type Message = Record<string, unknown>;
 
-const VARINT = 0, I64 = 1, LEN = 2, I32 = 5;
+const VARINT = 0,
+  I64 = 1,
+  LEN = 2,
+  I32 = 5;
 
 class Writer {
   private chunks: Uint8Array[] = [];
@@ -60,7 +69,8 @@ class Writer {
   }
 }
 
-const utf8 = new TextEncoder(), fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextEncoder(),
+  fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isScalar(t: string): t is Scalar {
   return ['int64', 'int32', 'uint64', 'float', 'double', 'string', 'bytes'].includes(t);
@@ -77,12 +87,14 @@ function writeMessage(schema: Schema, type: string, msg: Message, w: Writer) {
   const fields = schema[type];
   if (!fields) throw new Error(`protobuf: unknown message type ${type}`);
   for (const key of Object.keys(msg))
-    if (msg[key] !== undefined && !fields.some((f) => f.name === key)) throw new Error(`protobuf: ${type} has no field '${key}'`);
+    if (msg[key] !== undefined && !fields.some((f) => f.name === key))
+      throw new Error(`protobuf: ${type} has no field '${key}'`);
   for (const f of fields) {
     const v = msg[f.name];
     if (v === undefined || v === null) continue;
     const values = f.repeated ? (v as unknown[]) : [v];
-    if (f.repeated && !Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`protobuf: ${type}.${f.name} must be an array`);
+    if (f.repeated && !Array.isArray(v) && !ArrayBuffer.isView(v))
+      throw new Error(`protobuf: ${type}.${f.name} must be an array`);
     if (f.packed && isScalar(f.type) && values.length) {
       const inner = new Writer();
       for (const x of values as number[]) writeScalar(inner, f.type, x);
@@ -92,7 +104,16 @@ function writeMessage(schema: Schema, type: string, msg: Message, w: Writer) {
     }
     for (const x of values) {
       if (isScalar(f.type)) {
-        w.tag(f.num, f.type === 'float' ? I32 : f.type === 'double' ? I64 : f.type === 'string' || f.type === 'bytes' ? LEN : VARINT);
+        w.tag(
+          f.num,
+          f.type === 'float'
+            ? I32
+            : f.type === 'double'
+              ? I64
+              : f.type === 'string' || f.type === 'bytes'
+                ? LEN
+                : VARINT,
+        );
         if (f.type === 'string') w.bytes(utf8.encode(x as string));
         else if (f.type === 'bytes') w.bytes(x as Uint8Array);
         else writeScalar(w, f.type, x as number);
@@ -123,7 +144,8 @@ export function decode(schema: Schema, type: string, bytes: Uint8Array, what = t
     throw new Error(`${what}: malformed protobuf (${why} at byte ${pos} of ${bytes.length})`);
   };
   const readVarint = (): bigint => {
-    let r = 0n, shift = 0n;
+    let r = 0n,
+      shift = 0n;
     for (;;) {
       if (pos >= bytes.length) fail('truncated varint');
       const b = bytes[pos++];
@@ -133,10 +155,12 @@ export function decode(schema: Schema, type: string, bytes: Uint8Array, what = t
       if (shift > 63n) fail('varint too long');
     }
   };
-  const toNumber = (v: bigint, t: string) => (t === 'uint64' ? Number(v) : Number(BigInt.asIntN(t === 'int32' ? 32 : 64, v)));
+  const toNumber = (v: bigint, t: string) =>
+    t === 'uint64' ? Number(v) : Number(BigInt.asIntN(t === 'int32' ? 32 : 64, v));
   while (pos < bytes.length) {
     const key = Number(readVarint());
-    const num = key >>> 3, wire = key & 7;
+    const num = key >>> 3,
+      wire = key & 7;
     const f = fields.find((d) => d.num === num);
     let raw: bigint | number | Uint8Array = 0n;
     if (wire === VARINT) raw = readVarint();
@@ -169,10 +193,14 @@ export function decode(schema: Schema, type: string, bytes: Uint8Array, what = t
           fail(`${type}.${f.name} is not valid UTF-8`);
         }
       }
-    }
-    else if (raw! instanceof Uint8Array) {
+    } else if (raw! instanceof Uint8Array) {
       // packed repeated scalars
-      const sub = decode({ p: [{ num: 1, name: 'v', type: f.type, repeated: true }] }, 'p', packedAsFields(raw, f.type), what);
+      const sub = decode(
+        { p: [{ num: 1, name: 'v', type: f.type, repeated: true }] },
+        'p',
+        packedAsFields(raw, f.type),
+        what,
+      );
       for (const v of sub.v as unknown[]) push(v);
     } else push(typeof raw === 'bigint' ? toNumber(raw, f.type) : raw);
   }

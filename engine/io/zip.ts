@@ -21,9 +21,13 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
-const SIG_LOCAL = 0x04034b50, SIG_CENTRAL = 0x02014b50, SIG_EOCD = 0x06054b50;
-const SIG_EOCD64 = 0x06064b50, SIG_EOCD64_LOCATOR = 0x07064b50;
-const U32_MAX = 0xffffffff, U16_MAX = 0xffff;
+const SIG_LOCAL = 0x04034b50,
+  SIG_CENTRAL = 0x02014b50,
+  SIG_EOCD = 0x06054b50;
+const SIG_EOCD64 = 0x06064b50,
+  SIG_EOCD64_LOCATOR = 0x07064b50;
+const U32_MAX = 0xffffffff,
+  U16_MAX = 0xffff;
 
 // ---------------------------------------------------------------- CRC-32
 
@@ -52,21 +56,35 @@ export class ZipReader {
   private readonly view: DataView;
 
   /** Parses the central directory of `buf`. `file` only names the source in error messages. */
-  constructor(readonly buf: Uint8Array, readonly file = '<buffer>') {
+  constructor(
+    readonly buf: Uint8Array,
+    readonly file = '<buffer>',
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const { count, cdOffset, cdSize } = this.findEndRecord();
-    if (cdOffset + cdSize > buf.length) this.fail(`central directory [${cdOffset}, +${cdSize}) runs past the end of the file (${buf.length} bytes): truncated?`);
+    if (cdOffset + cdSize > buf.length)
+      this.fail(
+        `central directory [${cdOffset}, +${cdSize}) runs past the end of the file (${buf.length} bytes): truncated?`,
+      );
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cdOffset + cdSize || this.u32(p) !== SIG_CENTRAL) this.fail(`central directory entry ${i} of ${count} at byte ${p} is missing or garbled`);
-      const flags = this.u16(p + 8), nameLen = this.u16(p + 28), extraLen = this.u16(p + 30), commentLen = this.u16(p + 32);
+      if (p + 46 > cdOffset + cdSize || this.u32(p) !== SIG_CENTRAL)
+        this.fail(`central directory entry ${i} of ${count} at byte ${p} is missing or garbled`);
+      const flags = this.u16(p + 8),
+        nameLen = this.u16(p + 28),
+        extraLen = this.u16(p + 30),
+        commentLen = this.u16(p + 32);
       const end = p + 46 + nameLen + extraLen + commentLen;
       if (end > cdOffset + cdSize) this.fail(`central directory entry ${i} at byte ${p} runs past the directory`);
       const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nameLen));
       if (flags & 1) this.fail(`entry '${name}' is encrypted`);
       const entry: ZipEntry = {
-        name, method: this.u16(p + 10), crc32: this.u32(p + 16),
-        compressedSize: this.u32(p + 20), size: this.u32(p + 24), localHeaderOffset: this.u32(p + 42),
+        name,
+        method: this.u16(p + 10),
+        crc32: this.u32(p + 16),
+        compressedSize: this.u32(p + 20),
+        size: this.u32(p + 24),
+        localHeaderOffset: this.u32(p + 42),
       };
       this.applyZip64Extra(entry, p + 46 + nameLen, extraLen);
       this.entries.set(name, entry);
@@ -74,21 +92,30 @@ export class ZipReader {
     }
   }
 
-  names(): string[] { return [...this.entries.keys()]; }
-  has(name: string): boolean { return this.entries.has(name); }
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
 
   /** The bytes of one entry (a view into the archive for stored entries), CRC-checked. */
   read(name: string): Uint8Array {
     const e = this.entries.get(name);
     if (!e) this.fail(`no entry named '${name}'`);
     const p = e.localHeaderOffset;
-    if (p + 30 > this.buf.length || this.u32(p) !== SIG_LOCAL) this.fail(`local header of '${name}' at byte ${p} is missing or garbled`);
+    if (p + 30 > this.buf.length || this.u32(p) !== SIG_LOCAL)
+      this.fail(`local header of '${name}' at byte ${p} is missing or garbled`);
     const start = p + 30 + this.u16(p + 26) + this.u16(p + 28);
-    if (start + e.compressedSize > this.buf.length) this.fail(`data of '${name}' [${start}, +${e.compressedSize}) runs past the end of the file (${this.buf.length} bytes): truncated?`);
+    if (start + e.compressedSize > this.buf.length)
+      this.fail(
+        `data of '${name}' [${start}, +${e.compressedSize}) runs past the end of the file (${this.buf.length} bytes): truncated?`,
+      );
     const raw = this.buf.subarray(start, start + e.compressedSize);
     let data: Uint8Array;
     if (e.method === 0) {
-      if (e.size !== e.compressedSize) this.fail(`stored entry '${name}' has size ${e.size} but compressed size ${e.compressedSize}`);
+      if (e.size !== e.compressedSize)
+        this.fail(`stored entry '${name}' has size ${e.size} but compressed size ${e.compressedSize}`);
       data = raw;
     } else if (e.method === 8) {
       try {
@@ -102,7 +129,8 @@ export class ZipReader {
       this.fail(`entry '${name}' uses compression method ${e.method} (only stored and deflate are supported)`);
     }
     const crc = crc32(data);
-    if (crc !== e.crc32) this.fail(`CRC-32 mismatch in '${name}' (stored ${hex(e.crc32)}, computed ${hex(crc)}): the file is corrupt`);
+    if (crc !== e.crc32)
+      this.fail(`CRC-32 mismatch in '${name}' (stored ${hex(e.crc32)}, computed ${hex(crc)}): the file is corrupt`);
     return data;
   }
 
@@ -112,11 +140,16 @@ export class ZipReader {
     // The end record is the last 22 bytes plus a comment of at most 65535 bytes.
     let eocd = -1;
     for (let p = n - 22; p >= Math.max(0, n - 22 - U16_MAX); p--) {
-      if (this.u32(p) === SIG_EOCD && p + 22 + this.u16(p + 20) === n) { eocd = p; break; }
+      if (this.u32(p) === SIG_EOCD && p + 22 + this.u16(p + 20) === n) {
+        eocd = p;
+        break;
+      }
     }
     if (eocd < 0) this.fail('no end-of-central-directory record: not a zip archive, or truncated');
     if (this.u16(eocd + 4) !== 0 || this.u16(eocd + 6) !== 0) this.fail('multi-disk archives are not supported');
-    let count = this.u16(eocd + 10), cdSize = this.u32(eocd + 12), cdOffset = this.u32(eocd + 16);
+    let count = this.u16(eocd + 10),
+      cdSize = this.u32(eocd + 12),
+      cdOffset = this.u32(eocd + 16);
     const loc = eocd - 20;
     if (loc >= 0 && this.u32(loc) === SIG_EOCD64_LOCATOR) {
       const p = this.u64(loc + 8, 'ZIP64 end record offset');
@@ -135,13 +168,16 @@ export class ZipReader {
   private applyZip64Extra(e: ZipEntry, p: number, len: number) {
     const end = p + len;
     while (p + 4 <= end) {
-      const id = this.u16(p), size = this.u16(p + 2);
+      const id = this.u16(p),
+        size = this.u16(p + 2);
       if (p + 4 + size > end) this.fail(`extra field of '${e.name}' is garbled`);
       if (id === 1) {
         let q = p + 4;
         const take = (what: string) => {
           if (q + 8 > p + 4 + size) this.fail(`ZIP64 extra field of '${e.name}' lacks the ${what}`);
-          const v = this.u64(q, what); q += 8; return v;
+          const v = this.u64(q, what);
+          q += 8;
+          return v;
         };
         if (e.size === U32_MAX) e.size = take('size');
         if (e.compressedSize === U32_MAX) e.compressedSize = take('compressed size');
@@ -151,14 +187,20 @@ export class ZipReader {
     }
   }
 
-  private u16(p: number) { return this.view.getUint16(p, true); }
-  private u32(p: number) { return this.view.getUint32(p, true); }
+  private u16(p: number) {
+    return this.view.getUint16(p, true);
+  }
+  private u32(p: number) {
+    return this.view.getUint32(p, true);
+  }
   private u64(p: number, what: string) {
     const v = this.view.getBigUint64(p, true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${v} is out of range`);
     return Number(v);
   }
-  private fail(what: string): never { throw new Error(`${this.file}: ${what}`); }
+  private fail(what: string): never {
+    throw new Error(`${this.file}: ${what}`);
+  }
 }
 
 // ---------------------------------------------------------------- writer
@@ -180,7 +222,13 @@ export function buildZip(entries: { name: string; data: Uint8Array }[], opts: Zi
   for (const { name, data } of entries) {
     if (seen.has(name)) throw new Error(`zip: duplicate entry name '${name}'`);
     seen.add(name);
-    const e: EntryRecord = { nameBytes: new TextEncoder().encode(name), crc: crc32(data), size: data.length, offset, zip64: false };
+    const e: EntryRecord = {
+      nameBytes: new TextEncoder().encode(name),
+      crc: crc32(data),
+      size: data.length,
+      offset,
+      zip64: false,
+    };
     e.zip64 = !!opts.forceZip64 || e.size >= U32_MAX || offset >= U32_MAX;
     const local = localHeader(e, align);
     chunks.push(local, data);
@@ -220,11 +268,14 @@ function localHeader({ nameBytes, crc, size, offset, zip64 }: EntryRecord, align
   local.set(nameBytes, 30);
   let q = 30 + nameBytes.length;
   if (zip64) {
-    lv.setUint16(q, 1, true); lv.setUint16(q + 2, 16, true);
-    lv.setBigUint64(q + 4, BigInt(size), true); lv.setBigUint64(q + 12, BigInt(size), true);
+    lv.setUint16(q, 1, true);
+    lv.setUint16(q + 2, 16, true);
+    lv.setBigUint64(q + 4, BigInt(size), true);
+    lv.setBigUint64(q + 12, BigInt(size), true);
     q += 20;
   }
-  lv.setUint16(q, 0x4246, true); lv.setUint16(q + 2, pad, true); // 'FB' + pad bytes
+  lv.setUint16(q, 0x4246, true);
+  lv.setUint16(q + 2, pad, true); // 'FB' + pad bytes
   local.fill(0x5a, q + 4); // 'Z', as torch pads
   return local;
 }
@@ -247,8 +298,10 @@ function centralHeader({ nameBytes, crc, size, offset, zip64 }: EntryRecord): Ui
   c.set(nameBytes, 46);
   if (zip64) {
     const e = 46 + nameBytes.length;
-    cv.setUint16(e, 1, true); cv.setUint16(e + 2, 24, true);
-    cv.setBigUint64(e + 4, BigInt(size), true); cv.setBigUint64(e + 12, BigInt(size), true);
+    cv.setUint16(e, 1, true);
+    cv.setUint16(e + 2, 24, true);
+    cv.setBigUint64(e + 4, BigInt(size), true);
+    cv.setBigUint64(e + 12, BigInt(size), true);
     cv.setBigUint64(e + 20, BigInt(offset), true);
   }
   return c;
@@ -263,9 +316,12 @@ function endRecords(cdOffset: number, cdSize: number, n: number, forceZip64: boo
     const zv = new DataView(z.buffer);
     zv.setUint32(0, SIG_EOCD64, true);
     zv.setBigUint64(4, 44n, true); // size of the rest of this record
-    zv.setUint16(12, 45, true); zv.setUint16(14, 45, true);
-    zv.setBigUint64(24, BigInt(n), true); zv.setBigUint64(32, BigInt(n), true);
-    zv.setBigUint64(40, BigInt(cdSize), true); zv.setBigUint64(48, BigInt(cdOffset), true);
+    zv.setUint16(12, 45, true);
+    zv.setUint16(14, 45, true);
+    zv.setBigUint64(24, BigInt(n), true);
+    zv.setBigUint64(32, BigInt(n), true);
+    zv.setBigUint64(40, BigInt(cdSize), true);
+    zv.setBigUint64(48, BigInt(cdOffset), true);
     zv.setUint32(56, SIG_EOCD64_LOCATOR, true);
     zv.setBigUint64(64, BigInt(cdOffset + cdSize), true);
     zv.setUint32(72, 1, true); // total disks
@@ -274,8 +330,10 @@ function endRecords(cdOffset: number, cdSize: number, n: number, forceZip64: boo
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
   ev.setUint32(0, SIG_EOCD, true);
-  ev.setUint16(8, zip64 ? U16_MAX : n, true); ev.setUint16(10, zip64 ? U16_MAX : n, true);
-  ev.setUint32(12, zip64 ? U32_MAX : cdSize, true); ev.setUint32(16, zip64 ? U32_MAX : cdOffset, true);
+  ev.setUint16(8, zip64 ? U16_MAX : n, true);
+  ev.setUint16(10, zip64 ? U16_MAX : n, true);
+  ev.setUint32(12, zip64 ? U32_MAX : cdSize, true);
+  ev.setUint32(16, zip64 ? U32_MAX : cdOffset, true);
   out.push(end);
   return out;
 }
@@ -296,16 +354,26 @@ export function writeFileAtomic(path: string, chunks: Uint8Array[]) {
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
 }
 
-function hex(n: number) { return '0x' + n.toString(16).padStart(8, '0'); }
+function hex(n: number) {
+  return '0x' + n.toString(16).padStart(8, '0');
+}

@@ -12,9 +12,14 @@ import { metaOp } from '../graph/hook.js';
  * Anchor centres as interleaved (x, y) pairs in grid units (cell index + offset), A = sum of
  * h_i * w_i, level by level, row-major inside a level; and the stride of each anchor.
  */
-export function anchorGrid(sizes: [number, number][], strides: readonly number[], offset = 0.5): { points: Float32Array; strides: Float32Array } {
+export function anchorGrid(
+  sizes: [number, number][],
+  strides: readonly number[],
+  offset = 0.5,
+): { points: Float32Array; strides: Float32Array } {
   const total = sizes.reduce((s, [h, w]) => s + h * w, 0);
-  const points = new Float32Array(total * 2), str = new Float32Array(total);
+  const points = new Float32Array(total * 2),
+    str = new Float32Array(total);
   let k = 0;
   sizes.forEach(([h, w], i) => {
     for (let y = 0; y < h; y++)
@@ -30,15 +35,20 @@ export function anchorGrid(sizes: [number, number][], strides: readonly number[]
 /** Per-level maps (B, C, h_i, w_i) → [points (2, A): x row then y row, strides (1, A)], on the maps' device. */
 export function anchors(feats: Tensor[], strides: readonly number[], offset = 0.5): [Tensor, Tensor] {
   if (feats.length !== strides.length || feats.some((f) => f.ndim !== 4))
-    throw new Error(`anchors: expected one (B, C, h, w) map per stride (${strides.length}), got shapes ${feats.map((f) => fmt(f.shape)).join(', ')}`);
+    throw new Error(
+      `anchors: expected one (B, C, h, w) map per stride (${strides.length}), got shapes ${feats.map((f) => fmt(f.shape)).join(', ')}`,
+    );
   const sizes = feats.map((f) => [f.shape[2], f.shape[3]] as [number, number]);
   const device = feats[0].device;
   const A = sizes.reduce((s, [h, w]) => s + h * w, 0);
   if (device.type === 'meta')
-    return metaOp('anchors', feats, { strides: [...strides], offset }, [Tensor.empty([2, A], 'f32', device), Tensor.empty([1, A], 'f32', device)]) as [Tensor, Tensor];
+    return metaOp('anchors', feats, { strides: [...strides], offset }, [
+      Tensor.empty([2, A], 'f32', device),
+      Tensor.empty([1, A], 'f32', device),
+    ]) as [Tensor, Tensor];
   const a = anchorGrid(sizes, strides, offset);
   // transposed to (2, A) like Ultralytics' anchors.transpose(0, 1)
   const t = new Float32Array(2 * A);
-  for (let k = 0; k < A; k++) (t[k] = a.points[2 * k]), (t[A + k] = a.points[2 * k + 1]);
+  for (let k = 0; k < A; k++) ((t[k] = a.points[2 * k]), (t[A + k] = a.points[2 * k + 1]));
   return [tensor(t, [2, A], { device }), tensor(a.strides, [1, A], { device })];
 }

@@ -34,24 +34,49 @@ const MAX_SPLITS = 64;
  * x (N, C, H, W) → y (N, C, H, W). runningMean/runningVar (C) are updated in place when training
  * (they may be null in training: batch statistics only); weight/bias (C) may be null.
  */
-export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNorm2dOptions): Tensor {
-  const training = opts.training, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNorm2dOptions,
+): Tensor {
+  const training = opts.training,
+    momentum = opts.momentum ?? 0.1,
+    eps = opts.eps ?? 1e-5;
   checkInputs(x, runningMean, runningVar, weight, bias, training);
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
   if (x.device.type === 'meta')
-    return metaOp('batch_norm2d', [x, runningMean, runningVar, weight, bias], { training, momentum, eps }, Tensor.empty(x.shape, x.dtype, x.device));
+    return metaOp(
+      'batch_norm2d',
+      [x, runningMean, runningVar, weight, bias],
+      { training, momentum, eps },
+      Tensor.empty(x.shape, x.dtype, x.device),
+    );
   const src = contiguous(x);
-  const wt = weight && contiguous(weight), bs = bias && contiguous(bias);
+  const wt = weight && contiguous(weight),
+    bs = bias && contiguous(bias);
   const chan = Tensor.empty([ROW_COUNT, c], x.dtype, x.device); // per-channel state, rows ROW.*
   const y = Tensor.empty(x.shape, x.dtype, x.device);
   const update = training && !!runningMean;
   // Both running buffers are bound writable; Dawn refuses one buffer in two writable slots, so
   // buffers carved from one arena are updated through a scratch copy of the variance.
-  const rvWork = runningVar && runningMean && runningVar.storage === runningMean.storage && !onHost(x.device) ? clone(runningVar) : runningVar;
+  const rvWork =
+    runningVar && runningMean && runningVar.storage === runningMean.storage && !onHost(x.device)
+      ? clone(runningVar)
+      : runningVar;
   const params = {
-    ...geo, training: training ? 1 : 0, update_running: update ? 1 : 0, has_weight: wt ? 1 : 0, has_bias: bs ? 1 : 0,
-    off_rm: runningMean?.offset ?? 0, off_rv: rvWork?.offset ?? 0, eps, momentum,
+    ...geo,
+    training: training ? 1 : 0,
+    update_running: update ? 1 : 0,
+    has_weight: wt ? 1 : 0,
+    has_bias: bs ? 1 : 0,
+    off_rm: runningMean?.offset ?? 0,
+    off_rv: rvWork?.offset ?? 0,
+    eps,
+    momentum,
   };
   if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
   else if (y.numel > 0) {
@@ -59,22 +84,43 @@ export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: T
     const file = 'batch_norm2d.wgsl';
     const common = {
       ...(runningMean && { running_mean: runningMean.storage.buffer!, running_var: rvWork!.storage.buffer! }),
-      ...(wt && { weight: wt.storage.buffer! }), ...(bs && { bias: bs.storage.buffer! }),
+      ...(wt && { weight: wt.storage.buffer! }),
+      ...(bs && { bias: bs.storage.buffer! }),
     };
     let part: Tensor | null = null;
     if (training) {
       part = Tensor.empty([c, geo.splits, 4], 'f32', x.device); // (C, S, 4) Welford partials
-      gpu.dispatch({ file, entry: 'stats_partial', constants: { WG } }, { x: src.storage.buffer!, out: part.storage.buffer! }, params, [geo.splits, c]);
+      gpu.dispatch(
+        { file, entry: 'stats_partial', constants: { WG } },
+        { x: src.storage.buffer!, out: part.storage.buffer! },
+        params,
+        [geo.splits, c],
+      );
     }
-    gpu.dispatch({ file, entry: 'stats_finalize', constants: { WG } }, { ...common, chan: chan.storage.buffer!, ...(part && { out: part.storage.buffer! }) }, params, gpu.grid1d(c, 64));
-    gpu.dispatch({ file, entry: 'normalize', constants: { WG } }, { x: src.storage.buffer!, chan: chan.storage.buffer!, out: y.storage.buffer! }, params, gpu.grid1d(geo.n, WG));
+    gpu.dispatch(
+      { file, entry: 'stats_finalize', constants: { WG } },
+      { ...common, chan: chan.storage.buffer!, ...(part && { out: part.storage.buffer! }) },
+      params,
+      gpu.grid1d(c, 64),
+    );
+    gpu.dispatch(
+      { file, entry: 'normalize', constants: { WG } },
+      { x: src.storage.buffer!, chan: chan.storage.buffer!, out: y.storage.buffer! },
+      params,
+      gpu.grid1d(geo.n, WG),
+    );
     part?.dispose();
   }
   if (rvWork !== runningVar) {
     if (update) assign(runningVar!, rvWork!);
     rvWork!.dispose();
   }
-  for (const [t, orig] of [[src, x], [wt, weight], [bs, bias]] as const) if (t && t !== orig) t.dispose();
+  for (const [t, orig] of [
+    [src, x],
+    [wt, weight],
+    [bs, bias],
+  ] as const)
+    if (t && t !== orig) t.dispose();
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
   if (!needsGrad(...inputs)) {
     chan.dispose();
@@ -89,7 +135,14 @@ export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: T
 }
 
 type Params = ReturnType<typeof geometry> & {
-  training: number; update_running: number; has_weight: number; has_bias: number; off_rm: number; off_rv: number; eps: number; momentum: number;
+  training: number;
+  update_running: number;
+  has_weight: number;
+  has_bias: number;
+  off_rm: number;
+  off_rv: number;
+  eps: number;
+  momentum: number;
 };
 
 function geometry(n: number, c: number, hw: number) {
@@ -98,25 +151,45 @@ function geometry(n: number, c: number, hw: number) {
   return { c, hw, count, splits, chunk: Math.ceil(count / splits), n: n * c * hw };
 }
 
-function checkInputs(x: Tensor, rm: Tensor | null, rv: Tensor | null, weight: Tensor | null, bias: Tensor | null, training: boolean) {
+function checkInputs(
+  x: Tensor,
+  rm: Tensor | null,
+  rv: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
+) {
   x.assertAlive('batchNorm2d');
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expected x of shape (N, C, H, W), got ${fmt(x.shape)}`);
   if (x.dtype === 'i32') throw new Error('batchNorm2d: x must be a floating-point tensor, got i32');
   const c = x.shape[1];
   if (!rm !== !rv) throw new Error('batchNorm2d: give both runningMean and runningVar, or neither');
   if (!training && !rm) throw new Error('batchNorm2d: eval mode needs runningMean and runningVar');
-  for (const [name, t] of [['runningMean', rm], ['runningVar', rv], ['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['runningMean', rm],
+    ['runningVar', rv],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (!t) continue;
     t.assertAlive('batchNorm2d');
     if (t.ndim !== 1 || t.shape[0] !== c)
-      throw new Error(`batchNorm2d: ${name} of shape ${fmt(t.shape)} does not match x of shape ${fmt(x.shape)} (${c} channels)`);
+      throw new Error(
+        `batchNorm2d: ${name} of shape ${fmt(t.shape)} does not match x of shape ${fmt(x.shape)} (${c} channels)`,
+      );
     if (t.dtype !== x.dtype || t.device !== x.device)
       throw new Error(`batchNorm2d: ${name} is ${t.dtype} on ${t.device.type}, x is ${x.dtype} on ${x.device.type}`);
   }
-  for (const [name, t] of [['runningMean', rm], ['runningVar', rv]] as const)
-    if (t && t.strides[0] !== 1 && c > 1) throw new Error(`batchNorm2d: ${name} must be contiguous (it is updated in place)`);
+  for (const [name, t] of [
+    ['runningMean', rm],
+    ['runningVar', rv],
+  ] as const)
+    if (t && t.strides[0] !== 1 && c > 1)
+      throw new Error(`batchNorm2d: ${name} must be contiguous (it is updated in place)`);
   if (training && x.shape[0] * x.shape[2] * x.shape[3] <= 1)
-    throw new Error(`batchNorm2d: expected more than 1 value per channel when training, got x of shape ${fmt(x.shape)}`);
+    throw new Error(
+      `batchNorm2d: expected more than 1 value per channel when training, got x of shape ${fmt(x.shape)}`,
+    );
 }
 
 /**
@@ -126,17 +199,44 @@ function checkInputs(x: Tensor, rm: Tensor | null, rv: Tensor | null, weight: Te
 function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: boolean, wantGx: boolean) {
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
-  const params = { ...geo, training: training ? 1 : 0, update_running: 0, has_weight: 0, has_bias: 0, off_rm: 0, off_rv: 0, eps: 0, momentum: 0 };
-  const xs = contiguous(x), gs = contiguous(gy);
+  const params = {
+    ...geo,
+    training: training ? 1 : 0,
+    update_running: 0,
+    has_weight: 0,
+    has_bias: 0,
+    off_rm: 0,
+    off_rv: 0,
+    eps: 0,
+    momentum: 0,
+  };
+  const xs = contiguous(x),
+    gs = contiguous(gy);
   const gx = wantGx ? Tensor.empty(x.shape, x.dtype, x.device) : null;
   if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;
     const file = 'batch_norm2d.wgsl';
     const part = Tensor.empty([c, geo.splits, 4], 'f32', x.device); // (C, S, 4) partial sums
-    gpu.dispatch({ file, entry: 'grad_partial', constants: { WG } }, { x: xs.storage.buffer!, gy: gs.storage.buffer!, chan: chan.storage.buffer!, out: part.storage.buffer! }, params, [geo.splits, c]);
-    gpu.dispatch({ file, entry: 'grad_finalize', constants: { WG } }, { chan: chan.storage.buffer!, out: part.storage.buffer! }, params, gpu.grid1d(c, 64));
-    if (gx) gpu.dispatch({ file, entry: 'grad_input', constants: { WG } }, { x: xs.storage.buffer!, gy: gs.storage.buffer!, chan: chan.storage.buffer!, out: gx.storage.buffer! }, params, gpu.grid1d(geo.n, WG));
+    gpu.dispatch(
+      { file, entry: 'grad_partial', constants: { WG } },
+      { x: xs.storage.buffer!, gy: gs.storage.buffer!, chan: chan.storage.buffer!, out: part.storage.buffer! },
+      params,
+      [geo.splits, c],
+    );
+    gpu.dispatch(
+      { file, entry: 'grad_finalize', constants: { WG } },
+      { chan: chan.storage.buffer!, out: part.storage.buffer! },
+      params,
+      gpu.grid1d(c, 64),
+    );
+    if (gx)
+      gpu.dispatch(
+        { file, entry: 'grad_input', constants: { WG } },
+        { x: xs.storage.buffer!, gy: gs.storage.buffer!, chan: chan.storage.buffer!, out: gx.storage.buffer! },
+        params,
+        gpu.grid1d(geo.n, WG),
+      );
     part.dispose();
   }
   if (xs !== x) xs.dispose();
@@ -147,8 +247,19 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
 
 // ---- cpu reference: plain loops, f64 accumulation (also runs the f64 gradient checks) ---------
 
-function forwardCpu(x: Tensor, rm: Tensor | null, rv: Tensor | null, w: Tensor | null, b: Tensor | null, chan: Tensor, y: Tensor, p: Params) {
-  const a = x.storage.array!, out = y.storage.array!, st = chan.storage.array!;
+function forwardCpu(
+  x: Tensor,
+  rm: Tensor | null,
+  rv: Tensor | null,
+  w: Tensor | null,
+  b: Tensor | null,
+  chan: Tensor,
+  y: Tensor,
+  p: Params,
+) {
+  const a = x.storage.array!,
+    out = y.storage.array!,
+    st = chan.storage.array!;
   const { c: C, hw, count } = p;
   const N = count / hw;
   for (let c = 0; c < C; c++) {
@@ -161,7 +272,10 @@ function forwardCpu(x: Tensor, rm: Tensor | null, rv: Tensor | null, w: Tensor |
       for (let n = 0; n < N; n++) for (let i = 0; i < hw; i++) s2 += (a[(n * C + c) * hw + i] - mean) ** 2;
       v = s2 / count;
       if (rm && rv) {
-        const m = rm.storage.array!, r = rv.storage.array!, im = p.off_rm + c, iv = p.off_rv + c;
+        const m = rm.storage.array!,
+          r = rv.storage.array!,
+          im = p.off_rm + c,
+          iv = p.off_rv + c;
         m[im] = (1 - p.momentum) * m[im] + p.momentum * mean;
         r[iv] = (1 - p.momentum) * r[iv] + p.momentum * (s2 / (count - 1));
       }
@@ -182,12 +296,15 @@ function forwardCpu(x: Tensor, rm: Tensor | null, rv: Tensor | null, w: Tensor |
 }
 
 function backwardCpu(x: Tensor, gy: Tensor, chan: Tensor, gx: Tensor | null, p: Params) {
-  const a = x.storage.array!, g = gy.storage.array!, st = chan.storage.array!;
+  const a = x.storage.array!,
+    g = gy.storage.array!,
+    st = chan.storage.array!;
   const { c: C, hw, count } = p;
   const N = count / hw;
   for (let c = 0; c < C; c++) {
     const mean = st[ROW.mean * C + c];
-    let sg = 0, sgx = 0;
+    let sg = 0,
+      sgx = 0;
     for (let n = 0; n < N; n++)
       for (let i = 0; i < hw; i++) {
         const k = (n * C + c) * hw + i;

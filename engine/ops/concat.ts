@@ -19,7 +19,8 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   const shapes = () => tensors.map((t) => fmt(t.shape)).join(', ');
   for (const t of tensors) {
     t.assertAlive('concat');
-    if (t.device !== first.device) throw new Error(`concat: tensors are on different devices (${tensors.map((t) => t.device.type).join(', ')})`);
+    if (t.device !== first.device)
+      throw new Error(`concat: tensors are on different devices (${tensors.map((t) => t.device.type).join(', ')})`);
     if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== a && d !== first.shape[i]))
       throw new Error(`concat: shapes ${shapes()} must match except along axis ${axis}`);
   }
@@ -32,7 +33,8 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   if (first.device.type === 'meta') return metaOp('concat', tensors, { axis: a }, out);
   // Seen as (outer, total * inner), each contiguous input is a (outer, len * inner) block: the
   // copy then runs at rank 2, with far less index arithmetic than at the tensor's own rank.
-  const outer = numel(shape.slice(0, a)), inner = numel(shape.slice(a + 1));
+  const outer = numel(shape.slice(0, a)),
+    inner = numel(shape.slice(a + 1));
   const flat = new Tensor(out.storage, [outer, shape[a] * inner]);
   let start = 0;
   for (const t of tensors) {
@@ -40,7 +42,10 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
     if (len > 0) {
       const src = cast(t, dtype);
       const [from, to] = src.isContiguous
-        ? [new Tensor(src.storage, [outer, len * inner], [len * inner, 1], src.offset), narrowView(flat, start * inner, len * inner)]
+        ? [
+            new Tensor(src.storage, [outer, len * inner], [len * inner, 1], src.offset),
+            narrowView(flat, start * inner, len * inner),
+          ]
         : [src, narrowView(out, start, len, a)];
       assign(to, from);
       for (const v of [from, to, src]) if (v !== t) v.dispose();
@@ -49,7 +54,9 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   }
   flat.dispose();
   const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((s, d) => s + d, 0));
-  return record(out, 'concat', tensors, (g) => tensors.map((t, i) => (t.requiresGrad ? narrow(g, a, starts[i], sizes[i]) : null)));
+  return record(out, 'concat', tensors, (g) =>
+    tensors.map((t, i) => (t.requiresGrad ? narrow(g, a, starts[i], sizes[i]) : null)),
+  );
 }
 
 /** A raw view of elements [start, start + len) along `axis` (no autograd: it is only written). */
@@ -71,14 +78,18 @@ export function split(x: Tensor, sizes: number | number[], axis: number): Tensor
   let list: number[];
   if (typeof sizes === 'number') {
     if (!Number.isInteger(sizes) || sizes < 0 || (sizes === 0 && n > 0))
-      throw new Error(`split: piece size must be a positive integer, got ${sizes} for axis ${axis} of shape ${fmt(x.shape)}`);
+      throw new Error(
+        `split: piece size must be a positive integer, got ${sizes} for axis ${axis} of shape ${fmt(x.shape)}`,
+      );
     list = [];
     for (let s = 0; s < n; s += sizes) list.push(Math.min(sizes, n - s));
     if (n === 0) list.push(0);
   } else {
     const total = sizes.reduce((s, d) => s + d, 0);
     if (sizes.some((d) => !Number.isInteger(d) || d < 0) || total !== n)
-      throw new Error(`split: sizes [${sizes.join(', ')}] must be non-negative integers adding up to ${n} (axis ${axis} of shape ${fmt(x.shape)})`);
+      throw new Error(
+        `split: sizes [${sizes.join(', ')}] must be non-negative integers adding up to ${n} (axis ${axis} of shape ${fmt(x.shape)})`,
+      );
     list = sizes;
   }
   const out: Tensor[] = [];
@@ -95,7 +106,8 @@ export function split(x: Tensor, sizes: number | number[], axis: number): Tensor
  * smaller, so there may be fewer than `chunks` pieces. The pieces are views of x.
  */
 export function chunk(x: Tensor, chunks: number, axis: number): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks < 1) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
+  if (!Number.isInteger(chunks) || chunks < 1)
+    throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
   const a = normAxis('chunk', axis, x.ndim);
   return split(x, Math.max(1, Math.ceil(x.shape[a] / chunks)), a);
 }

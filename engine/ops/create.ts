@@ -15,13 +15,16 @@ export interface CreateOptions {
 export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, opts: CreateOptions = {}): Tensor {
   const dtype = opts.dtype ?? (ArrayBuffer.isView(data) ? dtypeOf(data as TypedArray) : 'f32');
   const s = shape ? [...shape] : [data.length];
-  if (numel(s) !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(s)} (${numel(s)} elements)`);
+  if (numel(s) !== data.length)
+    throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(s)} (${numel(s)} elements)`);
   const device = opts.device ?? cpu; // as torch: cpu unless asked (getDevice() picks the run's device)
   const t = Tensor.empty(s, dtype, device);
   if (device.type === 'cpu' || device.type === 'wasm') t.storage.array!.set(data);
-  else if (device.type === 'meta') t.storage.array = arrayFrom(dtype, data); // a traced constant keeps its values
+  else if (device.type === 'meta')
+    t.storage.array = arrayFrom(dtype, data); // a traced constant keeps its values
   else {
-    const arr = ArrayBuffer.isView(data) && dtypeOf(data as TypedArray) === dtype ? (data as TypedArray) : arrayFrom(dtype, data);
+    const arr =
+      ArrayBuffer.isView(data) && dtypeOf(data as TypedArray) === dtype ? (data as TypedArray) : arrayFrom(dtype, data);
     if (arr.length) (device as WebGPUDevice).gpu.upload(t.storage.buffer!, arr);
   }
   if (opts.requiresGrad) t.requiresGrad = true;
@@ -37,9 +40,12 @@ export function full(shape: Shape, value: number, opts: CreateOptions = {}): Ten
 
 export const zeros = (shape: Shape, opts: CreateOptions = {}) => full(shape, 0, opts);
 export const ones = (shape: Shape, opts: CreateOptions = {}) => full(shape, 1, opts);
-export const zerosLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
-export const onesLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
-export const fullLike = (t: Tensor, v: number, opts: CreateOptions = {}) => full(t.shape, v, { dtype: t.dtype, device: t.device, ...opts });
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}) =>
+  full(t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
+export const onesLike = (t: Tensor, opts: CreateOptions = {}) =>
+  full(t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
+export const fullLike = (t: Tensor, v: number, opts: CreateOptions = {}) =>
+  full(t.shape, v, { dtype: t.dtype, device: t.device, ...opts });
 
 /** [start, end) in steps; `arange(n)` is 0..n-1. i32 unless a bound or the step is fractional. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {

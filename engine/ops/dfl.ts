@@ -47,14 +47,25 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
 }
 
 /** The reference: per (b, side, a), max, then Σ exp and Σ exp * i. */
-function dflCpu(a: ArrayLike<number>, out: { [i: number]: number }, off: number, B: number, A: number, R: number, stB: number, stC: number, stA: number) {
+function dflCpu(
+  a: ArrayLike<number>,
+  out: { [i: number]: number },
+  off: number,
+  B: number,
+  A: number,
+  R: number,
+  stB: number,
+  stC: number,
+  stA: number,
+) {
   for (let b = 0; b < B; b++) {
     for (let s = 0; s < 4; s++) {
       for (let k = 0; k < A; k++) {
         const base = off + b * stB + s * R * stC + k * stA;
         let m = -Infinity;
         for (let i = 0; i < R; i++) m = Math.max(m, a[base + i * stC]);
-        let total = 0, weighted = 0;
+        let total = 0,
+          weighted = 0;
         for (let i = 0; i < R; i++) {
           const e = Math.exp(a[base + i * stC] - m);
           total += e;

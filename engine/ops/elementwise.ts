@@ -2,7 +2,16 @@
 // One kernel (shaders/elementwise.wgsl) runs them all over strided, broadcast operands.
 import { Tensor } from '../tensor.js';
 import { promote, wgslType, type DType } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguous, numel, stridedIndices, sameShape } from '../shape.js';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  fmt,
+  isContiguous,
+  numel,
+  stridedIndices,
+  sameShape,
+} from '../shape.js';
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { pointwiseWasm } from '../backends/wasm/ops_elementwise.js';
@@ -46,7 +55,10 @@ const UNARY = {
   sin: { wgsl: 'sin(x)', cpu: Math.sin },
   cos: { wgsl: 'cos(x)', cpu: Math.cos },
   // log(1 + exp(x)) without overflow
-  softplus: { wgsl: 'max(x, 0.0) + log(1.0 + exp(-abs(x)))', cpu: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))) },
+  softplus: {
+    wgsl: 'max(x, 0.0) + log(1.0 + exp(-abs(x)))',
+    cpu: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
+  },
   clamp: { wgsl: 'min(max(x, p.alpha), p.beta)', cpu: (x, _y, _z, lo, hi) => Math.min(Math.max(x, lo), hi) },
   add_scalar: { wgsl: 'x + p.alpha', cpu: (x, _y, _z, a) => x + a },
   mul_scalar: { wgsl: 'x * p.alpha', cpu: (x, _y, _z, a) => x * a },
@@ -75,7 +87,13 @@ const BINARY = {
   ge: { wgsl: 'select(0.0, 1.0, x >= y)', cpu: (x, y) => mask(x >= y), out: 'mask' },
   // Fused backward rows: one dispatch instead of a chain (x = forward input or output, y = grad).
   sigmoid_backward: { wgsl: 'y * x * (1.0 - x)', cpu: (s, g) => g * s * (1 - s) },
-  silu_backward: { wgsl: 'y * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))', cpu: (x, g) => { const s = sigm(x); return g * s * (1 + x * (1 - s)); } },
+  silu_backward: {
+    wgsl: 'y * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))',
+    cpu: (x, g) => {
+      const s = sigm(x);
+      return g * s * (1 + x * (1 - s));
+    },
+  },
   relu_backward: { wgsl: 'select(0.0, y, x > 0.0)', cpu: (x, g) => (x > 0 ? g : 0) },
   tanh_backward: { wgsl: 'y * (1.0 - x * x)', cpu: (t, g) => g * (1 - t * t) },
 } satisfies Record<string, Row>;
@@ -83,7 +101,10 @@ const BINARY = {
 const TERNARY = {
   where: { wgsl: 'select(z, y, x != 0.0)', cpu: (c, a, b) => (c !== 0 ? a : b), out: 'same' },
   // clamp backward: pass the grad where lo <= x <= hi
-  clamp_backward: { wgsl: 'select(0.0, y, x >= p.alpha && x <= p.beta)', cpu: (x, g, _z, lo, hi) => (x >= lo && x <= hi ? g : 0) },
+  clamp_backward: {
+    wgsl: 'select(0.0, y, x >= p.alpha && x <= p.beta)',
+    cpu: (x, g, _z, lo, hi) => (x >= lo && x <= hi ? g : 0),
+  },
 } satisfies Record<string, Row>;
 
 export type UnaryOp = keyof typeof UNARY;
@@ -105,32 +126,52 @@ export function elementwiseRow(op: string): Readonly<Row> {
  * Runs one table row. Operands broadcast against each other; the result is a new contiguous
  * tensor, or, when `into` is given, is written through that (possibly strided) view.
  */
-export function pointwise(op: string, inputs: Tensor[], opts: { alpha?: number; beta?: number; dtype?: DType; into?: Tensor } = {}): Tensor {
+export function pointwise(
+  op: string,
+  inputs: Tensor[],
+  opts: { alpha?: number; beta?: number; dtype?: DType; into?: Tensor } = {},
+): Tensor {
   const row = ROWS[op];
   const device = inputs[0].device;
   for (const t of inputs) {
     t.assertAlive(op);
-    if (t.device !== device) throw new Error(`${op}: operands are on different devices (${inputs.map((t) => t.device.type).join(', ')})`);
+    if (t.device !== device)
+      throw new Error(`${op}: operands are on different devices (${inputs.map((t) => t.device.type).join(', ')})`);
   }
   // `where` promotes only its value operands; the condition may be any dtype.
   const valueDtypes = (op === 'where' ? inputs.slice(1) : inputs).map((t) => t.dtype);
   const promoted = valueDtypes.reduce(promote);
-  const dtype = opts.dtype ?? (row.out === 'mask' ? (promoted === 'f64' ? 'f64' : 'f32') : row.out && row.out !== 'same' ? row.out : promoted);
+  const dtype =
+    opts.dtype ??
+    (row.out === 'mask' ? (promoted === 'f64' ? 'f64' : 'f32') : row.out && row.out !== 'same' ? row.out : promoted);
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const out = opts.into ?? Tensor.empty(shape, dtype, device);
-  if (opts.into && !sameShape(opts.into.shape, shape)) throw new Error(`${op}: cannot write a result of shape ${fmt(shape)} into a view of shape ${fmt(opts.into.shape)}`);
-  const alpha = opts.alpha ?? 0, beta = opts.beta ?? 0;
+  if (opts.into && !sameShape(opts.into.shape, shape))
+    throw new Error(`${op}: cannot write a result of shape ${fmt(shape)} into a view of shape ${fmt(opts.into.shape)}`);
+  const alpha = opts.alpha ?? 0,
+    beta = opts.beta ?? 0;
   if (device.type === 'meta') {
     if (opts.into) throw new Error(`${op}: an in-place write into a view cannot be traced (meta device)`);
-    return metaOp(op, inputs, { ...(row.wgsl.includes('p.alpha') && { alpha }), ...(row.wgsl.includes('p.beta') && { beta }), ...(op === 'cast' && { dtype }) }, out);
+    return metaOp(
+      op,
+      inputs,
+      {
+        ...(row.wgsl.includes('p.alpha') && { alpha }),
+        ...(row.wgsl.includes('p.beta') && { beta }),
+        ...(op === 'cast' && { dtype }),
+      },
+      out,
+    );
   }
   if (numel(shape) === 0) return out;
   // Scalars reach the GPU as f32; round them the same way on cpu so both devices agree exactly.
   const f32 = inputs.every((t) => t.dtype !== 'f64');
-  if (device.type === 'cpu') runCpu(row, inputs, out, shape, f32 ? Math.fround(alpha) : alpha, f32 ? Math.fround(beta) : beta);
+  if (device.type === 'cpu')
+    runCpu(row, inputs, out, shape, f32 ? Math.fround(alpha) : alpha, f32 ? Math.fround(beta) : beta);
   else if (device.type === 'wasm') {
     // SIMD kernels for contiguous and per-channel layouts; the cpu loop over the memory views for the rest
-    if (!pointwiseWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta))) runCpu(row, inputs, out, shape, Math.fround(alpha), Math.fround(beta));
+    if (!pointwiseWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta)))
+      runCpu(row, inputs, out, shape, Math.fround(alpha), Math.fround(beta));
   } else runGpu(op, row, inputs, out, shape, alpha, beta);
   return out;
 }
@@ -160,16 +201,37 @@ function runGpu(op: string, row: Row, inputs: Tensor[], out: Tensor, shape: numb
   if (shape.length > 8) throw new Error(`${op}: rank ${shape.length} exceeds the elementwise kernel's 8 dimensions`);
   const strides = inputs.map((t) => broadcastStrides(t.shape, t.strides, shape));
   const outContig = isContiguous(shape, out.strides);
-  const fast = outContig && inputs.every((t, k) => sameShape(t.shape, shape) && isContiguous(shape, strides[k])) ? 1 : 0;
+  const fast =
+    outContig && inputs.every((t, k) => sameShape(t.shape, shape) && isContiguous(shape, strides[k])) ? 1 : 0;
   const types = inputs.map((t) => wgslType(t.dtype));
   const n = numel(shape);
   gpu.dispatch(
-    { file: 'elementwise.wgsl', slots: { TA: types[0], TB: types[1] ?? 'f32', TC: types[2] ?? 'f32', TOUT: wgslType(out.dtype), EXPR: row.wgsl } },
-    { a: inputs[0].storage.buffer!, ...(inputs[1] && { b: inputs[1].storage.buffer! }), ...(inputs[2] && { c: inputs[2].storage.buffer! }), out: out.storage.buffer! },
     {
-      n, rank: shape.length, fast, alpha, beta, from_out: 0,
-      off_out: out.offset, off_a: inputs[0].offset, off_b: inputs[1]?.offset ?? 0, off_c: inputs[2]?.offset ?? 0,
-      shape, st_out: outContig ? contiguousStrides(shape) : out.strides, st_a: strides[0], st_b: strides[1] ?? [], st_c: strides[2] ?? [],
+      file: 'elementwise.wgsl',
+      slots: { TA: types[0], TB: types[1] ?? 'f32', TC: types[2] ?? 'f32', TOUT: wgslType(out.dtype), EXPR: row.wgsl },
+    },
+    {
+      a: inputs[0].storage.buffer!,
+      ...(inputs[1] && { b: inputs[1].storage.buffer! }),
+      ...(inputs[2] && { c: inputs[2].storage.buffer! }),
+      out: out.storage.buffer!,
+    },
+    {
+      n,
+      rank: shape.length,
+      fast,
+      alpha,
+      beta,
+      from_out: 0,
+      off_out: out.offset,
+      off_a: inputs[0].offset,
+      off_b: inputs[1]?.offset ?? 0,
+      off_c: inputs[2]?.offset ?? 0,
+      shape,
+      st_out: outContig ? contiguousStrides(shape) : out.strides,
+      st_a: strides[0],
+      st_b: strides[1] ?? [],
+      st_c: strides[2] ?? [],
     },
     gpu.grid1d(n, 256),
   );
@@ -205,7 +267,8 @@ export const isfinite = (x: Tensor): Tensor => unary('isfinite', x, null);
 
 /** Clamps to [min, max]; either bound may be omitted. The gradient passes where x is inside. */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
-  const lo = min ?? -Infinity, hi = max ?? Infinity;
+  const lo = min ?? -Infinity,
+    hi = max ?? Infinity;
   if (lo > hi) throw new Error(`clamp: min ${lo} is greater than max ${hi}`);
   // ±Infinity survive the f32 uniform: WGSL compares against them correctly.
   return unary('clamp', x, (x, _y, g, a, b) => pointwise('clamp_backward', [x, g], { alpha: a, beta: b }), lo, hi);
@@ -230,9 +293,11 @@ export function clone(x: Tensor): Tensor {
 
 /** Writes `src` (broadcast) through the view `dst` in place. Not differentiable. */
 export function assign(dst: Tensor, src: Tensor): Tensor {
-  if (dst.dtype !== src.dtype && !(dst.dtype !== 'i32' && src.dtype !== 'i32')) throw new Error(`assign: dtype ${src.dtype} into ${dst.dtype}`);
+  if (dst.dtype !== src.dtype && !(dst.dtype !== 'i32' && src.dtype !== 'i32'))
+    throw new Error(`assign: dtype ${src.dtype} into ${dst.dtype}`);
   const b = broadcastShapes('assign', dst.shape, src.shape);
-  if (!sameShape(b, dst.shape)) throw new Error(`assign: a value of shape ${fmt(src.shape)} does not fit a view of shape ${fmt(dst.shape)}`);
+  if (!sameShape(b, dst.shape))
+    throw new Error(`assign: a value of shape ${fmt(src.shape)} does not fit a view of shape ${fmt(dst.shape)}`);
   if (!sameShape(src.shape, dst.shape)) src = expandTo(src, dst.shape);
   return pointwise('identity', [src], { into: dst });
 }
@@ -259,27 +324,34 @@ function scalarLike(v: number, like: Tensor) {
 }
 
 export function add(a: Operand, b: Operand): Tensor {
-  if (typeof b === 'number') return typeof a === 'number' ? full([], a + b) : unary('add_scalar', a, (_x, _y, g) => g, b);
+  if (typeof b === 'number')
+    return typeof a === 'number' ? full([], a + b) : unary('add_scalar', a, (_x, _y, g) => g, b);
   if (typeof a === 'number') return add(b, a);
   return binary('add', a, b, (_a, _b, _y, g) => [g, g]);
 }
 
 export function sub(a: Operand, b: Operand): Tensor {
-  if (typeof b === 'number') return typeof a === 'number' ? full([], a - b) : unary('add_scalar', a, (_x, _y, g) => g, -b);
+  if (typeof b === 'number')
+    return typeof a === 'number' ? full([], a - b) : unary('add_scalar', a, (_x, _y, g) => g, -b);
   if (typeof a === 'number') return unary('rsub_scalar', b, (_x, _y, g) => neg(g), a);
   return binary('sub', a, b, (_a, _b, _y, g) => [g, neg(g)]);
 }
 
 export function mul(a: Operand, b: Operand): Tensor {
-  if (typeof b === 'number') return typeof a === 'number' ? full([], a * b) : unary('mul_scalar', a, (_x, _y, g, s) => mul(g, s), b);
+  if (typeof b === 'number')
+    return typeof a === 'number' ? full([], a * b) : unary('mul_scalar', a, (_x, _y, g, s) => mul(g, s), b);
   if (typeof a === 'number') return mul(b, a);
   return binary('mul', a, b, (a, b, _y, g) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
 }
 
 export function div(a: Operand, b: Operand): Tensor {
-  if (typeof b === 'number') return typeof a === 'number' ? full([], a / b) : unary('div_scalar', a, (_x, _y, g, s) => div(g, s), b);
+  if (typeof b === 'number')
+    return typeof a === 'number' ? full([], a / b) : unary('div_scalar', a, (_x, _y, g, s) => div(g, s), b);
   if (typeof a === 'number') return unary('rdiv_scalar', b, (x, y, g) => neg(div(mul(g, y), x)), a);
-  return binary('div', a, b, (a, b, y, g) => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, y), b)) : null]);
+  return binary('div', a, b, (a, b, y, g) => [
+    a.requiresGrad ? div(g, b) : null,
+    b.requiresGrad ? neg(div(mul(g, y), b)) : null,
+  ]);
 }
 
 export function pow(a: Operand, b: Operand): Tensor {

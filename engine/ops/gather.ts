@@ -19,7 +19,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = checkIndexed('gather', x, axis, index);
   const out = gatherRaw('gather', x, ax, index);
   // Each x element receives the sum of the output gradients that read it.
-  return record(out, 'gather', [x], (g) => [scatterAddInto('gather', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, index, g)]);
+  return record(out, 'gather', [x], (g) => [
+    scatterAddInto('gather', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, index, g),
+  ]);
 }
 
 /**
@@ -33,14 +35,18 @@ export function checkIndexed(op: string, x: Tensor, axis: number, index: Tensor,
   const shapes = `x ${fmt(x.shape)}, index ${fmt(index.shape)}${src ? `, src ${fmt(src.shape)}` : ''}`;
   if (index.dtype !== 'i32') throw new Error(`${op}: index must be i32, got ${index.dtype} (${shapes})`);
   if (x.ndim === 0) throw new Error(`${op}: x must have at least one dimension (${shapes})`);
-  if (x.ndim > MAX_RANK) throw new Error(`${op}: rank ${x.ndim} exceeds the kernel's ${MAX_RANK} dimensions (${shapes})`);
+  if (x.ndim > MAX_RANK)
+    throw new Error(`${op}: rank ${x.ndim} exceeds the kernel's ${MAX_RANK} dimensions (${shapes})`);
   if (index.ndim !== x.ndim) throw new Error(`${op}: index must have the same rank as x (${shapes})`);
-  if (index.device !== x.device || (src && src.device !== x.device)) throw new Error(`${op}: operands are on different devices (${shapes})`);
+  if (index.device !== x.device || (src && src.device !== x.device))
+    throw new Error(`${op}: operands are on different devices (${shapes})`);
   const ax = normAxis(op, axis, x.ndim);
   for (let d = 0; d < x.ndim; d++)
-    if (d !== ax && index.shape[d] > x.shape[d]) throw new Error(`${op}: index is larger than x at axis ${d} (${shapes})`);
+    if (d !== ax && index.shape[d] > x.shape[d])
+      throw new Error(`${op}: index is larger than x at axis ${d} (${shapes})`);
   if (src) {
-    if (src.dtype !== x.dtype) throw new Error(`${op}: src dtype ${src.dtype} differs from x dtype ${x.dtype} (${shapes})`);
+    if (src.dtype !== x.dtype)
+      throw new Error(`${op}: src dtype ${src.dtype} differs from x dtype ${x.dtype} (${shapes})`);
     if (src.ndim !== x.ndim) throw new Error(`${op}: src must have the same rank as x (${shapes})`);
     for (let d = 0; d < x.ndim; d++)
       if (index.shape[d] > src.shape[d]) throw new Error(`${op}: index is larger than src at axis ${d} (${shapes})`);
@@ -49,11 +55,20 @@ export function checkIndexed(op: string, x: Tensor, axis: number, index: Tensor,
 }
 
 /** Throws (cpu only) when an index value falls outside [0, dim). `values` are the index's values. */
-export function checkIndexRange(op: string, values: ArrayLike<number>, dim: number, ax: number, x: Tensor, index: Tensor) {
+export function checkIndexRange(
+  op: string,
+  values: ArrayLike<number>,
+  dim: number,
+  ax: number,
+  x: Tensor,
+  index: Tensor,
+) {
   for (let i = 0; i < values.length; i++) {
     const j = values[i];
     if (j < 0 || j >= dim)
-      throw new Error(`${op}: index ${j} is out of range for axis ${ax} of size ${dim} (x ${fmt(x.shape)}, index ${fmt(index.shape)})`);
+      throw new Error(
+        `${op}: index ${j} is out of range for axis ${ax} of size ${dim} (x ${fmt(x.shape)}, index ${fmt(index.shape)})`,
+      );
   }
 }
 
@@ -75,14 +90,25 @@ export function gatherRaw(op: string, x: Tensor, ax: number, index: Tensor, chec
     const axisStride = st[ax];
     st[ax] = 0;
     const at = stridedIndices(index.shape, st, x.offset);
-    const a = x.storage.array!, o = out.storage.array!;
+    const a = x.storage.array!,
+      o = out.storage.array!;
     for (let i = 0; i < n; i++) o[i] = a[(at ? at[i] : x.offset + i) + j[i] * axisStride];
   } else {
     const gpu = (x.device as WebGPUDevice).gpu;
     gpu.dispatch(
       { file: 'gather.wgsl' },
       { x: x.storage.buffer!, idx: index.storage.buffer!, out: out.storage.buffer! },
-      { n, rank: x.ndim, axis: ax, dim, off_x: x.offset, off_idx: index.offset, shape: index.shape, st_x: x.strides, st_idx: index.strides },
+      {
+        n,
+        rank: x.ndim,
+        axis: ax,
+        dim,
+        off_x: x.offset,
+        off_idx: index.offset,
+        shape: index.shape,
+        st_x: x.strides,
+        st_idx: index.strides,
+      },
       gpu.grid1d(n, 256),
     );
   }

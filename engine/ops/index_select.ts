@@ -23,11 +23,20 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   if (x.ndim === 0) throw new Error(`indexSelect: x must have at least one dimension (${shapes})`);
   if (index.device !== x.device) throw new Error(`indexSelect: operands are on different devices (${shapes})`);
   const ax = normAxis('indexSelect', axis, x.ndim);
-  if (x.device.type === 'cpu' || x.device.type === 'wasm') checkIndexRange('indexSelect', index.dataSync(), x.shape[ax], ax, x, index);
+  if (x.device.type === 'cpu' || x.device.type === 'wasm')
+    checkIndexRange('indexSelect', index.dataSync(), x.shape[ax], ax, x, index);
   const n = index.numel;
   const outShape = x.shape.map((d, i) => (i === ax ? n : d));
   // (n) → (1, .., n, .., 1) → outShape with stride 0 on the other axes
-  const spread = expand(reshape(index, x.shape.map((_, i) => (i === ax ? n : 1))), outShape);
+  const spread = expand(
+    reshape(
+      index,
+      x.shape.map((_, i) => (i === ax ? n : 1)),
+    ),
+    outShape,
+  );
   const out = gatherRaw('indexSelect', x, ax, spread, false);
-  return record(out, 'indexSelect', [x], (g) => [scatterAddInto('indexSelect', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, spread, g)]);
+  return record(out, 'indexSelect', [x], (g) => [
+    scatterAddInto('indexSelect', zeros(x.shape, { dtype: g.dtype, device: g.device }), ax, spread, g),
+  ]);
 }

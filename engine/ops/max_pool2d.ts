@@ -23,27 +23,47 @@ export interface MaxPool2dOptions {
 }
 
 /** Window geometry, all pairs (height, width). */
-interface Geometry { kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }
+interface Geometry {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
-function geometry(name: string, shape: readonly number[], opts: MaxPool2dOptions): { g: Geometry; oh: number; ow: number } {
+function geometry(
+  name: string,
+  shape: readonly number[],
+  opts: MaxPool2dOptions,
+): { g: Geometry; oh: number; ow: number } {
   if (shape.length !== 4) throw new Error(`${name}: expected a (N, C, H, W) tensor, got shape ${fmt(shape)}`);
   const [kh, kw] = pair(opts.kernelSize);
   const [sh, sw] = pair(opts.stride ?? opts.kernelSize);
   const [ph, pw] = pair(opts.padding ?? 0);
   const [dh, dw] = pair(opts.dilation ?? 1);
   const ints = (vals: number[], min: number) => vals.every((v) => Number.isInteger(v) && v >= min);
-  if (!ints([kh, kw], 1)) throw new Error(`${name}: kernelSize must be positive integers, got ${JSON.stringify(opts.kernelSize)}`);
-  if (!ints([sh, sw], 1)) throw new Error(`${name}: stride must be positive integers, got ${JSON.stringify(opts.stride)}`);
-  if (!ints([dh, dw], 1)) throw new Error(`${name}: dilation must be positive integers, got ${JSON.stringify(opts.dilation)}`);
+  if (!ints([kh, kw], 1))
+    throw new Error(`${name}: kernelSize must be positive integers, got ${JSON.stringify(opts.kernelSize)}`);
+  if (!ints([sh, sw], 1))
+    throw new Error(`${name}: stride must be positive integers, got ${JSON.stringify(opts.stride)}`);
+  if (!ints([dh, dw], 1))
+    throw new Error(`${name}: dilation must be positive integers, got ${JSON.stringify(opts.dilation)}`);
   if (!ints([ph, pw], 0) || ph > kh / 2 || pw > kw / 2)
-    throw new Error(`${name}: padding ${JSON.stringify(opts.padding)} must be non-negative integers at most half the kernel size [${kh}, ${kw}]`);
+    throw new Error(
+      `${name}: padding ${JSON.stringify(opts.padding)} must be non-negative integers at most half the kernel size [${kh}, ${kw}]`,
+    );
   const [, , h, w] = shape;
   const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
   if (oh < 1 || ow < 1)
-    throw new Error(`${name}: input of shape ${fmt(shape)} is too small for kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] and dilation [${dh}, ${dw}] (output would be ${oh}x${ow})`);
+    throw new Error(
+      `${name}: input of shape ${fmt(shape)} is too small for kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] and dilation [${dh}, ${dw}] (output would be ${oh}x${ow})`,
+    );
   return { g: { kh, kw, sh, sw, ph, pw, dh, dw }, oh, ow };
 }
 
@@ -65,7 +85,11 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
  * torch's return_indices=True (i32 here). With `withIndices` false and no gradient to record
  * (inference), the kernel skips writing them and `indices` is null.
  */
-export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions, withIndices = true): { values: Tensor; indices: Tensor | null } {
+export function maxPool2dWithIndices(
+  x: Tensor,
+  opts: MaxPool2dOptions,
+  withIndices = true,
+): { values: Tensor; indices: Tensor | null } {
   x.assertAlive('maxPool2d');
   const { g, oh, ow } = geometry('maxPool2d', x.shape, opts);
   const [n, c, h, w] = x.shape;
@@ -75,8 +99,29 @@ export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions, withIndi
   if (values.numel > 0) {
     if (x.device.type === 'wasm' && !indices && x.dtype === 'f32') {
       // inference (no indices): the SIMD kernel, one task per plane
-      x.device.wasm.parallel('maxpool', [src.storage.ptr + 4 * src.offset, values.storage.ptr, h, w, oh, ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw], n * c, Math.ceil(4096 / (oh * ow)));
-    } else if (onHost(x.device)) poolCpu(src.storage.array!, values.storage.array!, indices?.storage.array ?? null, n * c, h, w, oh, ow, g);
+      x.device.wasm.parallel(
+        'maxpool',
+        [
+          src.storage.ptr + 4 * src.offset,
+          values.storage.ptr,
+          h,
+          w,
+          oh,
+          ow,
+          g.kh,
+          g.kw,
+          g.sh,
+          g.sw,
+          g.ph,
+          g.pw,
+          g.dh,
+          g.dw,
+        ],
+        n * c,
+        Math.ceil(4096 / (oh * ow)),
+      );
+    } else if (onHost(x.device))
+      poolCpu(src.storage.array!, values.storage.array!, indices?.storage.array ?? null, n * c, h, w, oh, ow, g);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       gpu.dispatch(
@@ -101,18 +146,28 @@ export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions, withIndi
 }
 
 /** Input gradient (N, C, H, W) from the output gradient and winner positions (N, C, OH, OW). */
-export function maxPool2dBackward(gy: Tensor, indices: Tensor, inputShape: readonly number[], opts: MaxPool2dOptions): Tensor {
+export function maxPool2dBackward(
+  gy: Tensor,
+  indices: Tensor,
+  inputShape: readonly number[],
+  opts: MaxPool2dOptions,
+): Tensor {
   const { g, oh, ow } = geometry('maxPool2dBackward', inputShape, opts);
   const [n, c, h, w] = inputShape;
   const want = [n, c, oh, ow];
   if (fmt(gy.shape) !== fmt(want) || fmt(indices.shape) !== fmt(want) || indices.dtype !== 'i32')
-    throw new Error(`maxPool2dBackward: grad ${fmt(gy.shape)} and i32 indices ${fmt(indices.shape)} (${indices.dtype}) must both be ${fmt(want)}`);
-  const gs = contiguous(gy), is = contiguous(indices);
+    throw new Error(
+      `maxPool2dBackward: grad ${fmt(gy.shape)} and i32 indices ${fmt(indices.shape)} (${indices.dtype}) must both be ${fmt(want)}`,
+    );
+  const gs = contiguous(gy),
+    is = contiguous(indices);
   const gx = Tensor.empty([n, c, h, w], gy.dtype, gy.device);
   if (gx.numel > 0) {
     if (onHost(gy.device)) {
       // Scatter in output order: the same per-input summation order as the GPU gather.
-      const a = gs.storage.array!, ix = is.storage.array!, b = gx.storage.array!;
+      const a = gs.storage.array!,
+        ix = is.storage.array!,
+        b = gx.storage.array!;
       b.fill(0);
       for (let pl = 0; pl < n * c; pl++)
         for (let o = 0; o < oh * ow; o++) {
@@ -134,8 +189,16 @@ export function maxPool2dBackward(gy: Tensor, indices: Tensor, inputShape: reado
   return gx;
 }
 
-const contiguousPlanes = (c: number, h: number, w: number, oh: number, ow: number) =>
-  ({ c, x_sb: c * h * w, x_sc: h * w, x_off: 0, out_sb: c * oh * ow, out_sc: oh * ow, out_off: 0, x_in_out: 0 });
+const contiguousPlanes = (c: number, h: number, w: number, oh: number, ow: number) => ({
+  c,
+  x_sb: c * h * w,
+  x_sc: h * w,
+  x_off: 0,
+  out_sb: c * oh * ow,
+  out_sc: oh * ow,
+  out_off: 0,
+  x_in_out: 0,
+});
 
 /**
  * The inference forward on webgpu into a given output view (no indices): x and out may be any
@@ -145,27 +208,59 @@ const contiguousPlanes = (c: number, h: number, w: number, oh: number, ow: numbe
 export function maxPool2dInto(x: Tensor, out: Tensor, opts: MaxPool2dOptions) {
   const { g, oh, ow } = geometry('maxPool2d', x.shape, opts);
   const [, c, h, w] = x.shape;
-  const xl = planeLayout(x), ol = planeLayout(out);
-  if (!xl || !ol) throw new Error(`maxPool2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`);
+  const xl = planeLayout(x),
+    ol = planeLayout(out);
+  if (!xl || !ol)
+    throw new Error(
+      `maxPool2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`,
+    );
   const gpu = (x.device as WebGPUDevice).gpu;
   const same = x.storage.buffer === out.storage.buffer;
   gpu.dispatch(
     { file: 'max_pool2d.wgsl', entry: 'pool', constants: { WITH_INDICES: 0 } },
     { ...(!same && { x: x.storage.buffer! }), out: out.storage.buffer! },
-    { n: out.numel, h, w, oh, ow, ...g, neg_inf: -Infinity, c, x_sb: xl.sb, x_sc: xl.sc, x_off: xl.off, out_sb: ol.sb, out_sc: ol.sc, out_off: ol.off, x_in_out: same ? 1 : 0 },
+    {
+      n: out.numel,
+      h,
+      w,
+      oh,
+      ow,
+      ...g,
+      neg_inf: -Infinity,
+      c,
+      x_sb: xl.sb,
+      x_sc: xl.sc,
+      x_off: xl.off,
+      out_sb: ol.sb,
+      out_sc: ol.sc,
+      out_off: ol.off,
+      x_in_out: same ? 1 : 0,
+    },
     gpu.grid1d(out.numel, 256),
   );
 }
 
-function poolCpu(a: TypedArray, out: TypedArray, idx: TypedArray | null, planes: number, h: number, w: number, oh: number, ow: number, g: Geometry) {
+function poolCpu(
+  a: TypedArray,
+  out: TypedArray,
+  idx: TypedArray | null,
+  planes: number,
+  h: number,
+  w: number,
+  oh: number,
+  ow: number,
+  g: Geometry,
+) {
   for (let pl = 0; pl < planes; pl++) {
     const base = pl * h * w;
     for (let oy = 0; oy < oh; oy++)
       for (let ox = 0; ox < ow; ox++) {
-        let y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+        let y0 = oy * g.sh - g.ph,
+          x0 = ox * g.sw - g.pw;
         while (y0 < 0) y0 += g.dh;
         while (x0 < 0) x0 += g.dw;
-        let best = -Infinity, at = y0 * w + x0;
+        let best = -Infinity,
+          at = y0 * w + x0;
         for (let ky = 0; ky < g.kh; ky++) {
           const y = oy * g.sh - g.ph + ky * g.dh;
           if (y < 0 || y >= h) continue;
@@ -173,7 +268,7 @@ function poolCpu(a: TypedArray, out: TypedArray, idx: TypedArray | null, planes:
             const x = ox * g.sw - g.pw + kx * g.dw;
             if (x < 0 || x >= w) continue;
             const v = a[base + y * w + x];
-            if (v > best || Number.isNaN(v)) (best = v), (at = y * w + x);
+            if (v > best || Number.isNaN(v)) ((best = v), (at = y * w + x));
           }
         }
         const o = (pl * oh + oy) * ow + ox;

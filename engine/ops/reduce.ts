@@ -25,12 +25,19 @@ function keptShape(shape: readonly number[], axes: number[]) {
  * Reduces x over `axes`; returns values in keepdim shape (and argument indices along the single
  * reduced axis for max/min).
  */
-function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale: number): { values: Tensor; indices: Tensor | null } {
+function reduceRaw(
+  name: string,
+  x: Tensor,
+  axes: number[],
+  op: ReduceOp,
+  scale: number,
+): { values: Tensor; indices: Tensor | null } {
   x.assertAlive(name);
   if (x.dtype === 'i32' && op === 'sum') x = x.cast('f32');
   const kshape = keptShape(x.shape, axes);
   if (x.device.type === 'meta') {
-    const values = Tensor.empty(kshape, x.dtype, x.device), indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
+    const values = Tensor.empty(kshape, x.dtype, x.device),
+      indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
     metaOp('reduce', [x], { op, axes, scale }, indices ? [values, indices] : values);
     return { values, indices };
   }
@@ -38,7 +45,8 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
   const sorted = [...axes].sort((a, b) => a - b);
   const isBlock = sorted.every((a, i) => i === 0 || a === sorted[i - 1] + 1);
   let src = x;
-  let lo = sorted[0] ?? 0, hi = (sorted[sorted.length - 1] ?? -1) + 1;
+  let lo = sorted[0] ?? 0,
+    hi = (sorted[sorted.length - 1] ?? -1) + 1;
   if (!isBlock) {
     const keepAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     src = permute(x, [...keepAxes, ...sorted]);
@@ -46,21 +54,28 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
     hi = x.ndim;
   }
   src = contiguous(src);
-  const outer = numel(src.shape.slice(0, lo)), r = numel(src.shape.slice(lo, hi)), inner = numel(src.shape.slice(hi));
-  if (r === 0 && op !== 'sum') throw new Error(`${name}: cannot reduce an empty axis of a tensor of shape ${fmt(x.shape)}`);
+  const outer = numel(src.shape.slice(0, lo)),
+    r = numel(src.shape.slice(lo, hi)),
+    inner = numel(src.shape.slice(hi));
+  if (r === 0 && op !== 'sum')
+    throw new Error(`${name}: cannot reduce an empty axis of a tensor of shape ${fmt(x.shape)}`);
   const values = Tensor.empty(kshape, x.dtype, x.device);
   const indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
   if (x.device.type === 'wasm' && op === 'sum' && sumWasm(x.device.wasm, src, values, outer, r, inner, scale)) {
     // SIMD, threaded (sums only; max/min with their indices run the loop below)
   } else if (onHost(x.device)) {
-    const a = src.storage.array!, v = values.storage.array!, ix = indices?.storage.array;
+    const a = src.storage.array!,
+      v = values.storage.array!,
+      ix = indices?.storage.array;
     for (let o = 0; o < outer * inner; o++) {
-      const oo = Math.floor(o / inner), ii = o % inner;
-      let best = op === 'sum' ? 0 : a[(oo * r) * inner + ii], bi = 0;
+      const oo = Math.floor(o / inner),
+        ii = o % inner;
+      let best = op === 'sum' ? 0 : a[oo * r * inner + ii],
+        bi = 0;
       for (let k = op === 'sum' ? 0 : 1; k < r; k++) {
         const val = a[(oo * r + k) * inner + ii];
         if (op === 'sum') best += val;
-        else if (op === 'max' ? val > best : val < best) (best = val), (bi = k);
+        else if (op === 'max' ? val > best : val < best) ((best = val), (bi = k));
       }
       v[o] = op === 'sum' ? best * scale : best;
       if (ix) ix[o] = bi;
@@ -83,12 +98,28 @@ function reduceRaw(name: string, x: Tensor, axes: number[], op: ReduceOp, scale:
 }
 
 /** The raw reduction (keepdim shape, values scaled; indices for max/min): what a traced 'reduce' node replays. */
-export function reduceKeepdim(x: Tensor, op: ReduceOp, axes: number[], scale = 1): { values: Tensor; indices: Tensor | null } {
-  return reduceRaw(`reduce_${op}`, x, axes.map((a) => normAxis('reduce', a, x.ndim)), op, scale);
+export function reduceKeepdim(
+  x: Tensor,
+  op: ReduceOp,
+  axes: number[],
+  scale = 1,
+): { values: Tensor; indices: Tensor | null } {
+  return reduceRaw(
+    `reduce_${op}`,
+    x,
+    axes.map((a) => normAxis('reduce', a, x.ndim)),
+    op,
+    scale,
+  );
 }
 
 function dropAxes(t: Tensor, axes: number[], keepdim: boolean) {
-  return keepdim ? t : reshape(t, t.shape.filter((_, i) => !axes.includes(i)));
+  return keepdim
+    ? t
+    : reshape(
+        t,
+        t.shape.filter((_, i) => !axes.includes(i)),
+      );
 }
 
 /** Sum over axes (all when omitted). */
@@ -107,18 +138,35 @@ export function mean(x: Tensor, axes?: number | number[], keepdim = false): Tens
   return record(out, 'mean', [x], (g) => [mul(expand(reshape(g, values.shape), x.shape), 1 / r)]);
 }
 
-function extremum(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepdim: boolean, wantIndex: boolean): { values: Tensor; indices: Tensor | null } {
+function extremum(
+  op: 'max' | 'min',
+  x: Tensor,
+  axis: number | undefined,
+  keepdim: boolean,
+  wantIndex: boolean,
+): { values: Tensor; indices: Tensor | null } {
   if (axis === undefined) {
     const flat = reshape(x, [x.numel]);
     const r = extremum(op, flat, 0, false, wantIndex);
-    return keepdim ? { values: reshape(r.values, x.shape.map(() => 1)), indices: r.indices } : r;
+    return keepdim
+      ? {
+          values: reshape(
+            r.values,
+            x.shape.map(() => 1),
+          ),
+          indices: r.indices,
+        }
+      : r;
   }
   const ax = normAxis(op, axis, x.ndim);
   const { values, indices } = reduceRaw(op, x, [ax], op, 1);
   const out = dropAxes(values, [ax], keepdim);
   // The gradient goes to the first winning position, as torch.max(dim) does.
   record(out, op, [x], (g) => {
-    const pos = reshape(arange(x.shape[ax], undefined, 1, { device: x.device }), x.shape.map((d, i) => (i === ax ? d : 1)));
+    const pos = reshape(
+      arange(x.shape[ax], undefined, 1, { device: x.device }),
+      x.shape.map((d, i) => (i === ax ? d : 1)),
+    );
     const onehot = eq(pos, indices!);
     return [mul(onehot, reshape(g, values.shape))];
   });

@@ -58,7 +58,8 @@ export function scatterAddInto(op: string, out: Tensor, ax: number, index: Tenso
     st[ax] = 0;
     const at = stridedIndices(index.shape, st, 0);
     const from = stridedIndices(index.shape, src.strides, src.offset);
-    const s = src.storage.array!, o = out.storage.array!;
+    const s = src.storage.array!,
+      o = out.storage.array!;
     for (let i = 0; i < n; i++) o[(at ? at[i] : i) + j[i] * axisStride] += s[from ? from[i] : src.offset + i];
   } else {
     const gpu = (out.device as WebGPUDevice).gpu;
@@ -66,8 +67,16 @@ export function scatterAddInto(op: string, out: Tensor, ax: number, index: Tenso
       { file: 'scatter_add.wgsl', constants: { IS_INT: out.dtype === 'i32' ? 1 : 0 } },
       { idx: index.storage.buffer!, src: src.storage.buffer!, out: out.storage.buffer! },
       {
-        n, rank: out.ndim, axis: ax, dim, off_idx: index.offset, off_src: src.offset,
-        shape: index.shape, st_out: st, st_idx: index.strides, st_src: src.strides,
+        n,
+        rank: out.ndim,
+        axis: ax,
+        dim,
+        off_idx: index.offset,
+        off_src: src.offset,
+        shape: index.shape,
+        st_out: st,
+        st_idx: index.strides,
+        st_src: src.strides,
       },
       gpu.grid1d(n, 256),
     );

@@ -33,10 +33,13 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
   x.assertAlive(name);
   if (x.dtype === 'i32') throw new Error(`${name}: expects a floating-point tensor, got i32 of shape ${fmt(x.shape)}`);
-  if (x.device.type === 'meta') return metaOp(log ? 'log_softmax' : 'softmax', [x], { axis: ax }, Tensor.empty(x.shape, x.dtype, x.device));
+  if (x.device.type === 'meta')
+    return metaOp(log ? 'log_softmax' : 'softmax', [x], { axis: ax }, Tensor.empty(x.shape, x.dtype, x.device));
   const src = contiguous(x);
   const shape = x.shape.length ? x.shape : [1]; // a 0-d tensor is one row of length 1
-  const outer = numel(shape.slice(0, ax)), r = shape[ax], inner = numel(shape.slice(ax + 1));
+  const outer = numel(shape.slice(0, ax)),
+    r = shape[ax],
+    inner = numel(shape.slice(ax + 1));
   const y = Tensor.empty(x.shape, x.dtype, x.device);
   if (outer * r * inner > 0) {
     if (onHost(x.device)) softmaxCpu(src.storage.array!, y.storage.array!, src.offset, outer, r, inner, log);
@@ -56,7 +59,15 @@ function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
 }
 
 /** The reference: three passes per row (max, Σ exp, write). */
-function softmaxCpu(a: ArrayLike<number>, out: { [i: number]: number }, off: number, outer: number, r: number, inner: number, log: boolean) {
+function softmaxCpu(
+  a: ArrayLike<number>,
+  out: { [i: number]: number },
+  off: number,
+  outer: number,
+  r: number,
+  inner: number,
+  log: boolean,
+) {
   for (let oo = 0; oo < outer; oo++) {
     for (let ii = 0; ii < inner; ii++) {
       const base = oo * r * inner + ii;

@@ -34,8 +34,10 @@ export function upsampleNearest2dBackward(g: Tensor, scale: number | [number, nu
   g.assertAlive('upsampleNearest2dBackward');
   const [sh, sw] = scales('upsampleNearest2dBackward', g, scale);
   const [n, c, oh, ow] = g.shape;
-  if (oh % sh || ow % sw) throw new Error(`upsampleNearest2dBackward: shape ${fmt(g.shape)} is not a multiple of the scale [${sh}, ${sw}]`);
-  const h = oh / sh, w = ow / sw;
+  if (oh % sh || ow % sw)
+    throw new Error(`upsampleNearest2dBackward: shape ${fmt(g.shape)} is not a multiple of the scale [${sh}, ${sw}]`);
+  const h = oh / sh,
+    w = ow / sw;
   const gx = Tensor.empty([n, c, h, w], g.dtype, g.device);
   launch('upsample_backward', g, gx, h, w, sh, sw);
   // Its own gradient is the upsampling again (for double backward).
@@ -43,7 +45,15 @@ export function upsampleNearest2dBackward(g: Tensor, scale: number | [number, nu
 }
 
 /** Runs one entry point; h, w are the small (input) side, whatever the direction. */
-function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tensor, h: number, w: number, sh: number, sw: number) {
+function launch(
+  entry: 'upsample' | 'upsample_backward',
+  from: Tensor,
+  to: Tensor,
+  h: number,
+  w: number,
+  sh: number,
+  sw: number,
+) {
   if (to.numel === 0) return;
   const src = contiguous(from);
   if (entry === 'upsample' && from.device.type === 'wasm') {
@@ -53,12 +63,15 @@ function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tenso
     copyWasm(from.device.wasm, views[0], views[1], shape);
     for (const v of views) v.dispose(); // views only: the storages keep their other owners
   } else if (onHost(from.device)) {
-    const a = src.storage.array!, b = to.storage.array!;
-    const planes = to.shape[0] * to.shape[1], ow = w * sw;
+    const a = src.storage.array!,
+      b = to.storage.array!;
+    const planes = to.shape[0] * to.shape[1],
+      ow = w * sw;
     for (let pl = 0; pl < planes; pl++)
       for (let y = 0; y < h * sh; y++)
         for (let x = 0; x < ow; x++) {
-          const big = (pl * h * sh + y) * ow + x, small = (pl * h + Math.floor(y / sh)) * w + Math.floor(x / sw);
+          const big = (pl * h * sh + y) * ow + x,
+            small = (pl * h + Math.floor(y / sh)) * w + Math.floor(x / sw);
           if (entry === 'upsample') b[big] = a[small];
           else b[small] = (y % sh || x % sw ? b[small] : 0) + a[big]; // first visit of a block starts the sum
         }
@@ -67,7 +80,20 @@ function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tenso
     gpu.dispatch(
       { file: 'upsample_nearest2d.wgsl', entry },
       { src: src.storage.buffer!, dst: to.storage.buffer! },
-      { n: to.numel, h, w, sh, sw, c: to.shape[1], x_sb: from.shape[1] * from.shape[2] * from.shape[3], x_sc: from.shape[2] * from.shape[3], x_off: 0, out_sb: to.shape[1] * to.shape[2] * to.shape[3], out_sc: to.shape[2] * to.shape[3], out_off: 0 },
+      {
+        n: to.numel,
+        h,
+        w,
+        sh,
+        sw,
+        c: to.shape[1],
+        x_sb: from.shape[1] * from.shape[2] * from.shape[3],
+        x_sc: from.shape[2] * from.shape[3],
+        x_off: 0,
+        out_sb: to.shape[1] * to.shape[2] * to.shape[3],
+        out_sc: to.shape[2] * to.shape[3],
+        out_off: 0,
+      },
       gpu.grid1d(to.numel, 256),
     );
   }
@@ -79,13 +105,30 @@ function launch(entry: 'upsample' | 'upsample_backward', from: Tensor, to: Tenso
  * planes are contiguous (conv2d's planeLayout), so a compiled forward writes its concat slice.
  */
 export function upsampleNearest2dInto(x: Tensor, out: Tensor, sh: number, sw: number) {
-  const xl = planeLayout(x), ol = planeLayout(out);
-  if (!xl || !ol) throw new Error(`upsampleNearest2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`);
+  const xl = planeLayout(x),
+    ol = planeLayout(out);
+  if (!xl || !ol)
+    throw new Error(
+      `upsampleNearest2d: input and output planes must be contiguous (strides ${fmt(x.strides)}, ${fmt(out.strides)})`,
+    );
   const gpu = (x.device as WebGPUDevice).gpu;
   gpu.dispatch(
     { file: 'upsample_nearest2d.wgsl', entry: 'upsample' },
     { src: x.storage.buffer!, dst: out.storage.buffer! },
-    { n: out.numel, h: x.shape[2], w: x.shape[3], sh, sw, c: x.shape[1], x_sb: xl.sb, x_sc: xl.sc, x_off: xl.off, out_sb: ol.sb, out_sc: ol.sc, out_off: ol.off },
+    {
+      n: out.numel,
+      h: x.shape[2],
+      w: x.shape[3],
+      sh,
+      sw,
+      c: x.shape[1],
+      x_sb: xl.sb,
+      x_sc: xl.sc,
+      x_off: xl.off,
+      out_sb: ol.sb,
+      out_sc: ol.sc,
+      out_off: ol.off,
+    },
     gpu.grid1d(out.numel, 256),
   );
 }

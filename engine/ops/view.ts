@@ -1,7 +1,16 @@
 // Views: new shape/strides/offset over the same storage, no kernel launched (except reshape of a
 // non-contiguous tensor, which copies first). Each backward is the inverse view.
 import { Tensor } from '../tensor.js';
-import { broadcastShapes, broadcastStrides, fmt, inferReshape, isContiguous, normAxis, sameShape, contiguousStrides } from '../shape.js';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  fmt,
+  inferReshape,
+  isContiguous,
+  normAxis,
+  sameShape,
+  contiguousStrides,
+} from '../shape.js';
 import { record } from '../autograd.js';
 import { assign, contiguous } from './elementwise.js';
 import { sumTo } from './reduce.js';
@@ -16,7 +25,8 @@ function view(x: Tensor, shape: number[], strides: number[], offset: number) {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferReshape('reshape', x.shape, shape);
   if (sameShape(target, x.shape)) return x;
-  if (x.device.type === 'meta') return metaOp('reshape', [x], { shape: target }, view(x, target, contiguousStrides(target), 0));
+  if (x.device.type === 'meta')
+    return metaOp('reshape', [x], { shape: target }, view(x, target, contiguousStrides(target), 0));
   const src = isContiguous(x.shape, x.strides) ? x : contiguous(x);
   const out = view(src, target, contiguousStrides(target), src.offset);
   return record(out, 'reshape', [src], (g) => [reshape(g, src.shape)]);
@@ -24,17 +34,24 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
-  const s = normAxis('flatten', start, x.ndim), e = normAxis('flatten', end, x.ndim);
+  const s = normAxis('flatten', start, x.ndim),
+    e = normAxis('flatten', end, x.ndim);
   if (s > e) throw new Error(`flatten: start axis ${start} is after end axis ${end} for shape ${fmt(x.shape)}`);
   const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
   return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
 }
 
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
-  if (axes.length !== x.ndim) throw new Error(`permute: ${axes.length} axes given for a tensor of shape ${fmt(x.shape)}`);
+  if (axes.length !== x.ndim)
+    throw new Error(`permute: ${axes.length} axes given for a tensor of shape ${fmt(x.shape)}`);
   const ax = axes.map((a) => normAxis('permute', a, x.ndim));
   if (new Set(ax).size !== ax.length) throw new Error(`permute: axes [${axes}] repeat an axis`);
-  const out = view(x, ax.map((a) => x.shape[a]), ax.map((a) => x.strides[a]), x.offset);
+  const out = view(
+    x,
+    ax.map((a) => x.shape[a]),
+    ax.map((a) => x.strides[a]),
+    x.offset,
+  );
   if (x.device.type === 'meta') return metaOp('permute', [x], { axes: ax }, out);
   const inverse = ax.map((_, i) => ax.indexOf(i));
   return record(out, 'permute', [x], (g) => [permute(g, inverse)]);
@@ -42,7 +59,8 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
 
 export function transpose(x: Tensor, a: number, b: number): Tensor {
   const ax = [...x.shape.keys()];
-  const i = normAxis('transpose', a, x.ndim), j = normAxis('transpose', b, x.ndim);
+  const i = normAxis('transpose', a, x.ndim),
+    j = normAxis('transpose', b, x.ndim);
   [ax[i], ax[j]] = [ax[j], ax[i]];
   return permute(x, ax);
 }
@@ -66,13 +84,16 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 
 /** Python-style slice along one axis: start:end:step (negative start/end count from the end). */
 export function slice(x: Tensor, axis: number, start = 0, end?: number, step = 1): Tensor {
-  const a = normAxis('slice', axis, x.ndim), n = x.shape[a];
+  const a = normAxis('slice', axis, x.ndim),
+    n = x.shape[a];
   if (step < 1 || !Number.isInteger(step)) throw new Error(`slice: step must be a positive integer, got ${step}`);
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
-  const s = clampIdx(start), e = clampIdx(end ?? n);
+  const s = clampIdx(start),
+    e = clampIdx(end ?? n);
   const len = Math.max(0, Math.ceil((e - s) / step));
   if (step === 1) return narrow(x, a, s, len);
-  const shape = [...x.shape], strides = [...x.strides];
+  const shape = [...x.shape],
+    strides = [...x.strides];
   shape[a] = len;
   strides[a] *= step;
   const out = view(x, shape, strides, x.offset + s * x.strides[a]);
@@ -97,10 +118,17 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normAxis('squeeze', axis, x.ndim);
   if (x.shape[a] !== 1) return x;
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {

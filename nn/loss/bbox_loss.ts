@@ -23,9 +23,12 @@ export class BboxLoss {
    * foreground anchors; both carry the gradient. Returns the two 0-d losses (before gains).
    */
   forward(predDist: Tensor, predBoxes: Tensor, t: FgBoxTargets, targetScoresSum: number): { iou: Tensor; dfl: Tensor } {
-    const { n } = t, R = this.regMax;
+    const { n } = t,
+      R = this.regMax;
     if (predDist.shape[0] !== n || predDist.shape[1] !== 4 * R || predBoxes.shape[0] !== n || predBoxes.shape[1] !== 4)
-      throw new Error(`BboxLoss: expects predDist (N, ${4 * R}) and predBoxes (N, 4) for N = ${n}, got [${predDist.shape}] and [${predBoxes.shape}]`);
+      throw new Error(
+        `BboxLoss: expects predDist (N, ${4 * R}) and predBoxes (N, 4) for N = ${n}, got [${predDist.shape}] and [${predBoxes.shape}]`,
+      );
     const opts = { dtype: predDist.dtype, device: predDist.device };
     const weight = tensor(t.weight, [n, 1], opts); // (N, 1)
 
@@ -36,7 +39,10 @@ export class BboxLoss {
     // cross-entropy to both bins weighted by closeness, (l + 1 - d) and (d - l).
     const ltrb = new Float32Array(4 * n);
     for (let i = 0; i < n; i++) bboxToDistHost(t.anchors[2 * i], t.anchors[2 * i + 1], t.boxes, 4 * i, R, ltrb, 4 * i);
-    const left = new Int32Array(4 * n), right = new Int32Array(4 * n), wl = new Float32Array(4 * n), wr = new Float32Array(4 * n);
+    const left = new Int32Array(4 * n),
+      right = new Int32Array(4 * n),
+      wl = new Float32Array(4 * n),
+      wr = new Float32Array(4 * n);
     for (let i = 0; i < 4 * n; i++) {
       left[i] = Math.trunc(ltrb[i]);
       right[i] = left[i] + 1;
@@ -44,7 +50,8 @@ export class BboxLoss {
       wr[i] = 1 - wl[i];
     }
     const logp = logSoftmax(reshape(predDist, [4 * n, R]), 1); // (4N, R)
-    const pick = (idx: Int32Array) => neg(gather(logp, 1, tensor(idx, [4 * n, 1], { dtype: 'i32', device: opts.device }))); // (4N, 1)
+    const pick = (idx: Int32Array) =>
+      neg(gather(logp, 1, tensor(idx, [4 * n, 1], { dtype: 'i32', device: opts.device }))); // (4N, 1)
     const perSide = add(mul(pick(left), tensor(wl, [4 * n, 1], opts)), mul(pick(right), tensor(wr, [4 * n, 1], opts)));
     const perAnchor = mean(reshape(perSide, [n, 4]), 1, true); // (N, 1)
     const dfl = div(sum(mul(perAnchor, weight)), targetScoresSum);

@@ -4,7 +4,9 @@ import { Tensor, add, div, exp, mul, narrow, neg, reshape, sub, sum, tensor } fr
 import { bceWithLogits } from './bce.js';
 
 /** COCO keypoint OKS sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles); the loss and val's OKS share them. */
-export const OKS_SIGMA: readonly number[] = [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map((s) => s / 10);
+export const OKS_SIGMA: readonly number[] = [
+  0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89,
+].map((s) => s / 10);
 
 /** Ultralytics' sigmas: COCO's for the 17-keypoint person skeleton, else 1/K for every keypoint. */
 export function keypointSigmas(kptShape: readonly [number, number]): number[] {
@@ -24,7 +26,10 @@ export class KeypointLoss {
   readonly sigmas: number[];
 
   /** OKS sigmas for COCO's 17-keypoint skeleton, else 1/K for every keypoint (Ultralytics' rule). */
-  constructor(readonly kptShape: [number, number], sigmas?: number[]) {
+  constructor(
+    readonly kptShape: [number, number],
+    sigmas?: number[],
+  ) {
     const K = kptShape[0];
     this.sigmas = sigmas ?? keypointSigmas(kptShape);
     if (this.sigmas.length !== K) throw new Error(`KeypointLoss: ${this.sigmas.length} sigmas for ${K} keypoints`);
@@ -38,12 +43,16 @@ export class KeypointLoss {
    * when ndim is 2.
    */
   forward(pred: Tensor, t: FgKeypointTargets): { loc: Tensor; vis: Tensor | null } {
-    const [K, ndim] = this.kptShape, n = t.n;
+    const [K, ndim] = this.kptShape,
+      n = t.n;
     if (pred.ndim !== 3 || pred.shape[0] !== n || pred.shape[1] !== K || pred.shape[2] !== ndim)
       throw new Error(`KeypointLoss: expects pred (N = ${n}, ${K}, ${ndim}), got [${pred.shape}]`);
     const opts = { dtype: pred.dtype, device: pred.device };
-    const gx = new Float32Array(n * K), gy = new Float32Array(n * K), visible = new Float32Array(n * K);
-    const scale = new Float32Array(n * K), denom = new Float32Array(n * K);
+    const gx = new Float32Array(n * K),
+      gy = new Float32Array(n * K),
+      visible = new Float32Array(n * K);
+    const scale = new Float32Array(n * K),
+      denom = new Float32Array(n * K);
     for (let i = 0; i < n; i++) {
       let count = 0;
       for (let k = 0; k < K; k++) {
@@ -58,7 +67,8 @@ export class KeypointLoss {
       for (let k = 0; k < K; k++) scale[i * K + k] = (K / (count + 1e-9)) * visible[i * K + k];
     }
     const col = (c: number) => reshape(narrow(pred, 2, c, 1), [n, K]); // (N, K)
-    const dx = sub(col(0), tensor(gx, [n, K], opts)), dy = sub(col(1), tensor(gy, [n, K], opts));
+    const dx = sub(col(0), tensor(gx, [n, K], opts)),
+      dy = sub(col(1), tensor(gy, [n, K], opts));
     const e = div(add(mul(dx, dx), mul(dy, dy)), tensor(denom, [n, K], opts));
     const oks = sub(1, exp(neg(e))); // (N, K)
     const loc = div(sum(mul(oks, tensor(scale, [n, K], opts))), n * K);

@@ -57,7 +57,10 @@ export class TaskAlignedAssigner {
   readonly beta: number;
   readonly eps: number;
 
-  constructor(readonly nc: number, opts: AssignerOptions = {}) {
+  constructor(
+    readonly nc: number,
+    opts: AssignerOptions = {},
+  ) {
     this.topk = opts.topk ?? 10;
     this.alpha = opts.alpha ?? 0.5;
     this.beta = opts.beta ?? 6.0;
@@ -93,9 +96,13 @@ export class TaskAlignedAssigner {
     for (let j = 0; j < M; j++) {
       if (!inp.maskGt[b * M + j]) continue; // padded rows pick nothing (their top-k indices are masked to 0)
       const label = inp.gtLabels[b * M + j];
-      const x1 = gt[4 * j], y1 = gt[4 * j + 1], x2 = gt[4 * j + 2], y2 = gt[4 * j + 3];
+      const x1 = gt[4 * j],
+        y1 = gt[4 * j + 1],
+        x2 = gt[4 * j + 2],
+        y2 = gt[4 * j + 3];
       for (let a = 0; a < A; a++) {
-        const px = anchors[2 * a], py = anchors[2 * a + 1];
+        const px = anchors[2 * a],
+          py = anchors[2 * a + 1];
         // select_candidates_in_gts: the smallest of the four float32 margins must exceed eps
         const m = Math.min(Math.fround(px - x1), Math.fround(py - y1), Math.fround(x2 - px), Math.fround(y2 - py));
         if (!(m > Math.fround(this.eps))) continue;
@@ -121,7 +128,8 @@ export class TaskAlignedAssigner {
     }
 
     // Normalization per box: the largest metric among its positives maps to its largest overlap.
-    const posAlign = new Float32Array(M), posOverlap = new Float32Array(M);
+    const posAlign = new Float32Array(M),
+      posOverlap = new Float32Array(M);
     for (let j = 0; j < M; j++)
       for (let a = 0; a < A; a++)
         if (maskPos[j * A + a]) {
@@ -132,7 +140,11 @@ export class TaskAlignedAssigner {
     for (let a = 0; a < A; a++) {
       const o = b * A + a;
       let idx = 0; // argmax of the (one-hot or all-zero) column: the assigned box, or 0
-      for (let j = 0; j < M; j++) if (maskPos[j * A + a]) { idx = j; break; }
+      for (let j = 0; j < M; j++)
+        if (maskPos[j * A + a]) {
+          idx = j;
+          break;
+        }
       const fg = maskPos[idx * A + a] === 1;
       const label = Math.max(inp.gtLabels[b * M + idx], 0);
       out.targetGtIdx[o] = idx;
@@ -141,7 +153,9 @@ export class TaskAlignedAssigner {
       out.targetBboxes.set(gt.subarray(4 * idx, 4 * idx + 4), 4 * o);
       if (fg) {
         // align * pos_overlap / (pos_align + eps), in float32 steps as torch
-        const norm = Math.fround(Math.fround(align[idx * A + a] * posOverlap[idx]) / Math.fround(posAlign[idx] + this.eps));
+        const norm = Math.fround(
+          Math.fround(align[idx * A + a] * posOverlap[idx]) / Math.fround(posAlign[idx] + this.eps),
+        );
         out.targetScores[o * nc + label] = norm;
       }
     }

@@ -44,7 +44,8 @@ export function buildTargets(batch: BatchTargets, B: number, kptValues: number, 
   const perImage: number[][] = Array.from({ length: B }, () => []);
   for (let i = 0; i < n; i++) {
     const b = batch.batchIdx[i];
-    if (!Number.isInteger(b) || b < 0 || b >= B) throw new Error(`V8PoseLoss: batchIdx ${b} at row ${i} is outside 0..${B - 1}`);
+    if (!Number.isInteger(b) || b < 0 || b >= B)
+      throw new Error(`V8PoseLoss: batchIdx ${b} at row ${i} is outside 0..${B - 1}`);
     perImage[b].push(i);
   }
   const M = Math.max(0, ...perImage.map((r) => r.length));
@@ -66,7 +67,8 @@ export function buildTargets(batch: BatchTargets, B: number, kptValues: number, 
     }),
   );
   for (let s = 0; s < B * M; s++) {
-    const f = Math.fround, o = 4 * s;
+    const f = Math.fround,
+      o = 4 * s;
     t.mask[s] = f(f(f(t.boxes[o] + t.boxes[o + 1]) + t.boxes[o + 2]) + t.boxes[o + 3]) > 0 ? 1 : 0;
   }
   return t;
@@ -89,7 +91,8 @@ export function fgTargets(
   imgW: number,
   imgH: number,
 ): FgTargets {
-  const [K, ndim] = kptShape, nc = asg.targetScores.length / (B * A);
+  const [K, ndim] = kptShape,
+    nc = asg.targetScores.length / (B * A);
   const f = Math.fround;
   const index: number[] = [];
   for (let o = 0; o < B * A; o++) if (asg.fgMask[o]) index.push(o);
@@ -104,7 +107,9 @@ export function fgTargets(
     area: new Float32Array(n),
   };
   index.forEach((o, i) => {
-    const b = Math.floor(o / A), a = o % A, s = anc.strides[a];
+    const b = Math.floor(o / A),
+      a = o % A,
+      s = anc.strides[a];
     t.anchors[2 * i] = anc.points[2 * a];
     t.anchors[2 * i + 1] = anc.points[2 * a + 1];
     for (let c = 0; c < 4; c++) t.boxes[4 * i + c] = asg.targetBboxes[4 * o + c] / s;
@@ -115,7 +120,8 @@ export function fgTargets(
     const row = gt.row[b * gt.M + asg.targetGtIdx[o]];
     if (row < 0) return;
     for (let k = 0; k < K; k++) {
-      const src = (row * K + k) * ndim, dst = (i * K + k) * ndim;
+      const src = (row * K + k) * ndim,
+        dst = (i * K + k) * ndim;
       // pixels (x·w, y·h) then grid units; Ultralytics divides the visibility by the stride too
       t.kpts[dst] = f(gt.kpts[src] * imgW) / s;
       t.kpts[dst + 1] = f(gt.kpts[src + 1] * imgH) / s;

@@ -14,7 +14,8 @@
 /** Indices of the k largest values of `row` exactly as torch.topk on CPU selects them (unordered). */
 export function torchTopkIndices(row: ArrayLike<number>, k: number): Int32Array {
   const n = row.length;
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new Error(`torchTopkIndices: k ${k} is out of range for a row of ${n}`);
+  if (!Number.isInteger(k) || k < 0 || k > n)
+    throw new Error(`torchTopkIndices: k ${k} is out of range for a row of ${n}`);
   if (k === 0) return new Int32Array(0);
   const s = new Sorter(row);
   if (k * 64 <= n) s.heapSelect(0, k, n);
@@ -40,9 +41,10 @@ class Sorter {
     return this.before(this.val[i], this.val[j]);
   }
   private swap(i: number, j: number) {
-    const v = this.val[i], x = this.idx[i];
-    this.val[i] = this.val[j], this.idx[i] = this.idx[j];
-    this.val[j] = v, this.idx[j] = x;
+    const v = this.val[i],
+      x = this.idx[i];
+    ((this.val[i] = this.val[j]), (this.idx[i] = this.idx[j]));
+    ((this.val[j] = v), (this.idx[j] = x));
   }
   private move(to: number, from: number) {
     this.val[to] = this.val[from];
@@ -92,7 +94,8 @@ class Sorter {
     for (let i = middle; i < last; i++) {
       if (this.comp(i, first)) {
         // std::__pop_heap(first, middle, i): the heap top moves to i, the old *i sifts in
-        const v = this.val[i], x = this.idx[i];
+        const v = this.val[i],
+          x = this.idx[i];
         this.move(i, first);
         this.adjustHeap(first, 0, middle - first, v, x);
       }
@@ -122,7 +125,8 @@ class Sorter {
   private partitionPivot(first: number, last: number): number {
     const mid = first + Math.floor((last - first) / 2);
     this.moveMedianToFirst(first, first + 1, mid, last - 1);
-    let lo = first + 1, hi = last;
+    let lo = first + 1,
+      hi = last;
     for (;;) {
       while (this.comp(lo, first)) lo++;
       hi--;
@@ -146,10 +150,11 @@ class Sorter {
   private insertionSort(first: number, last: number) {
     if (first === last) return;
     for (let i = first + 1; i < last; i++) {
-      const v = this.val[i], x = this.idx[i];
+      const v = this.val[i],
+        x = this.idx[i];
       if (this.before(v, this.val[first])) {
         for (let j = i; j > first; j--) this.move(j, j - 1); // std::move_backward
-        this.val[first] = v, this.idx[first] = x;
+        ((this.val[first] = v), (this.idx[first] = x));
       } else {
         // std::__unguarded_linear_insert
         let j = i;
@@ -157,7 +162,7 @@ class Sorter {
           this.move(j, j - 1);
           j--;
         }
-        this.val[j] = v, this.idx[j] = x;
+        ((this.val[j] = v), (this.idx[j] = x));
       }
     }
   }

@@ -12,7 +12,25 @@
 //      bins, keypoints and areas for the N foreground anchors) and uploads them;
 //   3. the losses are built from engine ops on the raw outputs, the foreground rows picked with
 //      indexSelect, so the gradient reaches the head outputs on every device.
-import { Tensor, add, concat, dfl, div, indexSelect, mul, narrow, noGrad, permute, reshape, sigmoid, sub, sum, tensor, transpose, zeros } from '../../engine/index.js';
+import {
+  Tensor,
+  add,
+  concat,
+  dfl,
+  div,
+  indexSelect,
+  mul,
+  narrow,
+  noGrad,
+  permute,
+  reshape,
+  sigmoid,
+  sub,
+  sum,
+  tensor,
+  transpose,
+  zeros,
+} from '../../engine/index.js';
 import { makeAnchors } from '../anchors.js';
 import { TaskAlignedAssigner, type Assignment } from './tal.js';
 import { BboxLoss } from './bbox_loss.js';
@@ -77,22 +95,31 @@ export class V8PoseLoss {
    * (the model's train-mode output). batch: the targets of the B images (see BatchTargets).
    * opts.assignment: reuse an earlier assignment instead of running the assigner (targets frozen).
    */
-  async forward([feats, kpt]: [Tensor[], Tensor], batch: BatchTargets, opts: { assignment?: Assignment } = {}): Promise<PoseLossResult> {
+  async forward(
+    [feats, kpt]: [Tensor[], Tensor],
+    batch: BatchTargets,
+    opts: { assignment?: Assignment } = {},
+  ): Promise<PoseLossResult> {
     const { nc, regMax: R } = this;
     const [K, ndim] = this.kptShape;
     const no = 4 * R + nc;
     this.checkShapes(feats, kpt);
-    const B = feats[0].shape[0], A = kpt.shape[2];
+    const B = feats[0].shape[0],
+      A = kpt.shape[2];
     const like = { dtype: kpt.dtype, device: kpt.device };
 
-    const xcat = concat(feats.map((f) => reshape(f, [B, no, f.shape[2] * f.shape[3]])), 2); // (B, no, A)
+    const xcat = concat(
+      feats.map((f) => reshape(f, [B, no, f.shape[2] * f.shape[3]])),
+      2,
+    ); // (B, no, A)
     const predDist = narrow(xcat, 1, 0, 4 * R); // (B, 4R, A)
     const predScores = narrow(xcat, 1, 4 * R, nc); // (B, nc, A)
 
     // 1. targets and assignment on the host
     const sizes = feats.map((f) => [f.shape[2], f.shape[3]] as [number, number]);
     const anc = makeAnchors(sizes, this.strides, 0.5); // points (A, 2) in grid units, strides (A)
-    const imgH = feats[0].shape[2] * this.strides[0], imgW = feats[0].shape[3] * this.strides[0];
+    const imgH = feats[0].shape[2] * this.strides[0],
+      imgW = feats[0].shape[3] * this.strides[0];
     const gt = buildTargets(batch, B, K * ndim, imgW, imgH);
     const assignment = opts.assignment ?? (await this.assign(predDist, predScores, anc, gt, B, A));
 
@@ -106,7 +133,10 @@ export class V8PoseLoss {
 
     const fg = fgTargets(assignment, gt, anc, B, A, this.kptShape, imgW, imgH);
     const zero = () => zeros([], like);
-    let box = zero(), dflLoss = zero(), pose = zero(), kobj = zero();
+    let box = zero(),
+      dflLoss = zero(),
+      pose = zero(),
+      kobj = zero();
     if (fg.n > 0) {
       const index = tensor(fg.index, [fg.n], { dtype: 'i32', device: like.device });
       const rows = indexSelect(reshape(permute(xcat, [0, 2, 1]), [B * A, no]), 0, index); // (N, no)
@@ -114,7 +144,11 @@ export class V8PoseLoss {
       const boxesFg = decodeBoxes(distFg, tensor(fg.anchors, [fg.n, 2], like), R); // (N, 4) xyxy grid units
       ({ iou: box, dfl: dflLoss } = this.bboxLoss.forward(distFg, boxesFg, fg, tss));
 
-      const kptFg = reshape(indexSelect(reshape(permute(kpt, [0, 2, 1]), [B * A, K * ndim]), 0, index), [fg.n, K, ndim]);
+      const kptFg = reshape(indexSelect(reshape(permute(kpt, [0, 2, 1]), [B * A, K * ndim]), 0, index), [
+        fg.n,
+        K,
+        ndim,
+      ]);
       const kp = this.keypointLoss.forward(decodeKeypoints(kptFg, tensor(fg.anchors, [fg.n, 1, 2], like)), fg);
       pose = kp.loc;
       if (kp.vis) kobj = kp.vis;
@@ -122,8 +156,16 @@ export class V8PoseLoss {
 
     const h = this.hyp;
     const parts = [mul(box, h.box), mul(pose, h.pose), mul(kobj, h.kobj), mul(cls, h.cls), mul(dflLoss, h.dfl)];
-    const loss = mul(parts.reduce((s, p) => add(s, p)), B);
-    const items = noGrad(() => concat(parts.map((p) => reshape(p.detach(), [1])), 0));
+    const loss = mul(
+      parts.reduce((s, p) => add(s, p)),
+      B,
+    );
+    const items = noGrad(() =>
+      concat(
+        parts.map((p) => reshape(p.detach(), [1])),
+        0,
+      ),
+    );
     return { loss, items, assignment };
   }
 
@@ -131,29 +173,44 @@ export class V8PoseLoss {
    * Runs the assigner on what the predictions say without gradients: DFL-decoded boxes in pixels
    * and sigmoid scores, read back to the host. predDist (B, 4R, A), predScores (B, nc, A).
    */
-  private async assign(predDist: Tensor, predScores: Tensor, anc: { points: Float32Array; strides: Float32Array }, gt: GtTargets, B: number, A: number): Promise<Assignment> {
+  private async assign(
+    predDist: Tensor,
+    predScores: Tensor,
+    anc: { points: Float32Array; strides: Float32Array },
+    gt: GtTargets,
+    B: number,
+    A: number,
+  ): Promise<Assignment> {
     const nc = this.nc;
     const [distT, scoreT] = noGrad(() => [dfl(predDist, this.regMax), sigmoid(predScores)]);
     const [dist, scores] = await Promise.all([distT.data(), scoreT.data()]);
     distT.dispose();
     scoreT.dispose();
     return this.assigner.assign({
-      B, A, M: gt.M, nc,
+      B,
+      A,
+      M: gt.M,
+      nc,
       pdScores: transposeLast(scores, B, nc, A), // (B, A, nc)
       pdBboxes: decodeBoxesPx(dist, anc.points, anc.strides, B, A), // (B, A, 4) xyxy pixels
       anchors: anc.points.map((p, i) => p * anc.strides[i >> 1]), // (A, 2) pixels
-      gtLabels: gt.labels, gtBboxes: gt.boxes, maskGt: gt.mask,
+      gtLabels: gt.labels,
+      gtBboxes: gt.boxes,
+      maskGt: gt.mask,
     });
   }
 
   private checkShapes(feats: Tensor[], kpt: Tensor) {
-    const no = 4 * this.regMax + this.nc, nk = this.kptShape[0] * this.kptShape[1];
+    const no = 4 * this.regMax + this.nc,
+      nk = this.kptShape[0] * this.kptShape[1];
     const shapes = () => `feats ${feats.map((f) => `[${f.shape}]`).join(', ')}, kpt [${kpt.shape}]`;
-    if (feats.length !== this.strides.length) throw new Error(`V8PoseLoss: ${feats.length} levels for ${this.strides.length} strides (${shapes()})`);
+    if (feats.length !== this.strides.length)
+      throw new Error(`V8PoseLoss: ${feats.length} levels for ${this.strides.length} strides (${shapes()})`);
     const B = feats[0].shape[0];
     let A = 0;
     for (const f of feats) {
-      if (f.ndim !== 4 || f.shape[0] !== B || f.shape[1] !== no) throw new Error(`V8PoseLoss: each level must be (B, ${no}, h, w) (${shapes()})`);
+      if (f.ndim !== 4 || f.shape[0] !== B || f.shape[1] !== no)
+        throw new Error(`V8PoseLoss: each level must be (B, ${no}, h, w) (${shapes()})`);
       A += f.shape[2] * f.shape[3];
     }
     if (kpt.ndim !== 3 || kpt.shape[0] !== B || kpt.shape[1] !== nk || kpt.shape[2] !== A)
@@ -164,18 +221,28 @@ export class V8PoseLoss {
 /** (B, R, C) → (B, C, R) on a host array. */
 function transposeLast(a: ArrayLike<number>, B: number, R: number, C: number): Float32Array {
   const out = new Float32Array(B * R * C);
-  for (let b = 0; b < B; b++) for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[(b * C + c) * R + r] = a[(b * R + r) * C + c];
+  for (let b = 0; b < B; b++)
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[(b * C + c) * R + r] = a[(b * R + r) * C + c];
   return out;
 }
 
 /** DFL distances (B, 4, A) → boxes (B, A, 4) xyxy in pixels, float32 steps as dist2bbox · stride. */
-function decodeBoxesPx(dist: ArrayLike<number>, points: Float32Array, strides: Float32Array, B: number, A: number): Float32Array {
+function decodeBoxesPx(
+  dist: ArrayLike<number>,
+  points: Float32Array,
+  strides: Float32Array,
+  B: number,
+  A: number,
+): Float32Array {
   const out = new Float32Array(B * A * 4);
   const f = Math.fround;
   for (let b = 0; b < B; b++)
     for (let a = 0; a < A; a++) {
       const d = (s: number) => dist[(b * 4 + s) * A + a];
-      const px = points[2 * a], py = points[2 * a + 1], s = strides[a], o = (b * A + a) * 4;
+      const px = points[2 * a],
+        py = points[2 * a + 1],
+        s = strides[a],
+        o = (b * A + a) * 4;
       out[o] = f(px - d(0)) * s;
       out[o + 1] = f(py - d(1)) * s;
       out[o + 2] = f(px + d(2)) * s;

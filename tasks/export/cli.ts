@@ -15,13 +15,25 @@ export const EXPORT_KEYS = [...OTHER_KEYS, ...BOOL_KEYS, ...NUMBER_KEYS];
 
 export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
   const unknown = Object.keys(o).filter((k) => !EXPORT_KEYS.includes(k));
-  if (unknown.length) throw new Error(`yolo export: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${EXPORT_KEYS.join(', ')}`);
-  for (const k of BOOL_KEYS) if (o[k] != null && typeof o[k] !== 'boolean') throw new Error(`yolo export: '${k}=${o[k]}' must be True or False`);
-  for (const k of NUMBER_KEYS) if (o[k] != null && typeof o[k] !== 'number') throw new Error(`yolo export: '${k}=${o[k]}' must be a number`);
+  if (unknown.length)
+    throw new Error(
+      `yolo export: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${EXPORT_KEYS.join(', ')}`,
+    );
+  for (const k of BOOL_KEYS)
+    if (o[k] != null && typeof o[k] !== 'boolean') throw new Error(`yolo export: '${k}=${o[k]}' must be True or False`);
+  for (const k of NUMBER_KEYS)
+    if (o[k] != null && typeof o[k] !== 'number') throw new Error(`yolo export: '${k}=${o[k]}' must be a number`);
   const imgsz = o.imgsz;
-  if (imgsz != null && !(typeof imgsz === 'number' || (Array.isArray(imgsz) && imgsz.length <= 2 && imgsz.every((v) => typeof v === 'number'))))
+  if (
+    imgsz != null &&
+    !(
+      typeof imgsz === 'number' ||
+      (Array.isArray(imgsz) && imgsz.length <= 2 && imgsz.every((v) => typeof v === 'number'))
+    )
+  )
     throw new Error(`yolo export: 'imgsz=${imgsz}' must be a number or [height, width]`);
-  if (o.task != null && o.task !== 'pose') throw new Error(`yolo export: task=${o.task} is not supported (this toolkit implements: pose)`);
+  if (o.task != null && o.task !== 'pose')
+    throw new Error(`yolo export: task=${o.task} is not supported (this toolkit implements: pose)`);
   const model = o.model == null || o.model === '' ? 'yolov8n-pose.pt' : String(o.model);
   if (o.model == null) console.warn(`WARNING ⚠️ 'model' argument is missing. Using default 'model=${model}'.`);
   await new YOLO(model).export({

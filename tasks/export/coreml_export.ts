@@ -21,16 +21,27 @@ import { exportMetadata, exportPath, type ExportArgs, type ExportSource } from '
 import { pyStr, type PyValue } from './metadata.js';
 import { exportImgsz } from './ncnn_export.js';
 
-export async function exportCoreMl(model: PoseModel, args: ExportArgs & { nms?: boolean }, src: ExportSource, log: (s: string) => void): Promise<string> {
+export async function exportCoreMl(
+  model: PoseModel,
+  args: ExportArgs & { nms?: boolean },
+  src: ExportSource,
+  log: (s: string) => void,
+): Promise<string> {
   if (String(args.format).toLowerCase() === 'mlmodel')
-    throw new Error("export: format='mlmodel' asks for the legacy NeuralNetwork .mlmodel (coremltools<=6.2), which this toolkit does not write; use format='coreml' for an ML Program .mlpackage");
+    throw new Error(
+      "export: format='mlmodel' asks for the legacy NeuralNetwork .mlmodel (coremltools<=6.2), which this toolkit does not write; use format='coreml' for an ML Program .mlpackage",
+    );
   if ((args.batch ?? 1) !== 1) throw new Error("CoreML batch sizes > 1 are not supported. Please retry at 'batch=1'.");
   if (args.nms) log("CoreML: WARNING ⚠️ 'nms=True' is only available for Detect models like 'yolov8n.pt'.");
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();
   log(`\nCoreML: starting export with yolo-ts (ML Program, own MIL writer)...`);
   const { g, read } = await staticGraph(model, 1, imgsz);
-  const mil = lowerToMil(g, { half: !!args.half || !!args.int8, read, ...(args.int8 ? { palettize: { nbits: 8, threshold: 512 } } : {}) });
+  const mil = lowerToMil(g, {
+    half: !!args.half || !!args.int8,
+    read,
+    ...(args.int8 ? { palettize: { nbits: 8, threshold: 512 } } : {}),
+  });
   const m = exportMetadata(model, src, 1, imgsz);
   const { description, author, version, license, ...rest } = m;
   const spec = {
@@ -39,7 +50,10 @@ export async function exportCoreMl(model: PoseModel, args: ExportArgs & { nms?: 
       input: [{ name: 'image', type: { imageType: { width: imgsz[1], height: imgsz[0], colorSpace: COLOR_RGB } } }],
       output: [{ name: mil.outputName, type: { multiArrayType: { shape: mil.outputShape, dataType: ARRAY_FLOAT32 } } }],
       metadata: {
-        shortDescription: description, versionString: version, author, license,
+        shortDescription: description,
+        versionString: version,
+        author,
+        license,
         userDefined: Object.entries(rest).map(([key, v]) => ({ key, value: pyStr(v as PyValue, key === 'names') })),
       },
     },
@@ -55,12 +69,24 @@ export async function exportCoreMl(model: PoseModel, args: ExportArgs & { nms?: 
   const manifest = {
     fileFormatVersion: '1.0.0',
     itemInfoEntries: {
-      [specId]: { author: 'com.apple.CoreML', description: 'CoreML Model Specification', name: 'model.mlmodel', path: 'com.apple.CoreML/model.mlmodel' },
-      [weightsId]: { author: 'com.apple.CoreML', description: 'CoreML Model Weights', name: 'weights', path: 'com.apple.CoreML/weights' },
+      [specId]: {
+        author: 'com.apple.CoreML',
+        description: 'CoreML Model Specification',
+        name: 'model.mlmodel',
+        path: 'com.apple.CoreML/model.mlmodel',
+      },
+      [weightsId]: {
+        author: 'com.apple.CoreML',
+        description: 'CoreML Model Weights',
+        name: 'weights',
+        path: 'com.apple.CoreML/weights',
+      },
     },
     rootModelIdentifier: specId,
   };
   writeFileSync(join(f, 'Manifest.json'), JSON.stringify(manifest, null, 4) + '\n');
-  log(`CoreML: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${f}' (${(mil.weights.byteLength / (1 << 20)).toFixed(1)} MB)`);
+  log(
+    `CoreML: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${f}' (${(mil.weights.byteLength / (1 << 20)).toFixed(1)} MB)`,
+  );
   return f;
 }

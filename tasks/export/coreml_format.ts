@@ -18,8 +18,18 @@ import { decode, type Message } from '../../engine/io/protobuf.js';
 import { BLOB_FLOAT16, BLOB_FLOAT32, BLOB_SENTINEL, BLOB_UINT8, COREML_SCHEMA, MIL } from './coreml_proto.js';
 import { unpalettize } from './palettize.js';
 
-export interface BlobRecord { offset: number; range: [number, number]; dtype: number }
-export interface MilOp { type: string; inputs: Record<string, (string | number[] | string[] | Float32Array)[]>; outputs: { name: string; dims: number[]; dtype: number }[]; blob?: BlobRecord; /** every blob the op reads (a constexpr: lut and indices), in attribute order */ blobs?: BlobRecord[] }
+export interface BlobRecord {
+  offset: number;
+  range: [number, number];
+  dtype: number;
+}
+export interface MilOp {
+  type: string;
+  inputs: Record<string, (string | number[] | string[] | Float32Array)[]>;
+  outputs: { name: string; dims: number[]; dtype: number }[];
+  blob?: BlobRecord;
+  /** every blob the op reads (a constexpr: lut and indices), in attribute order */ blobs?: BlobRecord[];
+}
 export interface MlPackage {
   spec: Message;
   ops: MilOp[];
@@ -31,9 +41,31 @@ export interface MlPackage {
   specFile: string;
 }
 
-const SUPPORTED = ['const', 'constexpr_lut_to_dense', 'mul', 'add', 'sub', 'real_div', 'cast', 'conv', 'silu', 'sigmoid', 'concat', 'split', 'slice_by_index', 'max_pool', 'upsample_nearest_neighbor', 'reshape', 'transpose', 'softmax'];
+const SUPPORTED = [
+  'const',
+  'constexpr_lut_to_dense',
+  'mul',
+  'add',
+  'sub',
+  'real_div',
+  'cast',
+  'conv',
+  'silu',
+  'sigmoid',
+  'concat',
+  'split',
+  'slice_by_index',
+  'max_pool',
+  'upsample_nearest_neighbor',
+  'reshape',
+  'transpose',
+  'softmax',
+];
 
-const dimsOf = (vt: Message | undefined) => ((vt?.tensorType as Message | undefined)?.dimensions as Message[] | undefined)?.map((d) => Number((d.constant as Message | undefined)?.size ?? -1)) ?? [];
+const dimsOf = (vt: Message | undefined) =>
+  ((vt?.tensorType as Message | undefined)?.dimensions as Message[] | undefined)?.map((d) =>
+    Number((d.constant as Message | undefined)?.size ?? -1),
+  ) ?? [];
 const dtypeOf = (vt: Message | undefined) => ((vt?.tensorType as Message | undefined)?.dataType as number) ?? 0;
 
 /** An immediate Value's contents. */
@@ -61,8 +93,13 @@ export function readMlPackage(pkg: string): MlPackage {
     throw new Error(`${manifestFile}: not valid JSON (${(e as Error).message})`);
   }
   const root = manifest.itemInfoEntries?.[manifest.rootModelIdentifier];
-  if (!root) throw new Error(`${manifestFile}: rootModelIdentifier '${manifest.rootModelIdentifier}' has no itemInfoEntries entry`);
-  for (const [id, e] of Object.entries(manifest.itemInfoEntries)) if (!existsSync(join(pkg, 'Data', e.path))) throw new Error(`${manifestFile}: entry ${id} points at Data/${e.path}, which does not exist`);
+  if (!root)
+    throw new Error(
+      `${manifestFile}: rootModelIdentifier '${manifest.rootModelIdentifier}' has no itemInfoEntries entry`,
+    );
+  for (const [id, e] of Object.entries(manifest.itemInfoEntries))
+    if (!existsSync(join(pkg, 'Data', e.path)))
+      throw new Error(`${manifestFile}: entry ${id} points at Data/${e.path}, which does not exist`);
   const specFile = join(pkg, 'Data', root.path);
   const spec = decode(COREML_SCHEMA, 'Model', new Uint8Array(readFileSync(specFile)), specFile);
   const where = (s: string) => `${specFile}: ${s}`;
@@ -73,33 +110,71 @@ export function readMlPackage(pkg: string): MlPackage {
   const block = (fn.block_specializations as Message[]).find((b) => b.key === fn.opset)?.value as Message | undefined;
   if (!block) throw new Error(where(`no block for the function's opset '${fn.opset}'`));
   const desc = spec.description as Message;
-  const inDesc = (desc.input as Message[])[0], outDesc = (desc.output as Message[])[0];
+  const inDesc = (desc.input as Message[])[0],
+    outDesc = (desc.output as Message[])[0];
   const fin = (fn.inputs as Message[])[0];
-  if (!inDesc || !fin || inDesc.name !== fin.name) throw new Error(where(`the described input '${inDesc?.name}' is not the function's input '${fin?.name}'`));
+  if (!inDesc || !fin || inDesc.name !== fin.name)
+    throw new Error(where(`the described input '${inDesc?.name}' is not the function's input '${fin?.name}'`));
   const inDims = dimsOf(fin.type as Message);
   const img = (inDesc.type as Message).imageType as Message | undefined;
-  if (img && (Number(img.width) !== inDims[3] || Number(img.height) !== inDims[2])) throw new Error(where(`image input ${img.width}x${img.height} disagrees with the function input [${inDims}]`));
+  if (img && (Number(img.width) !== inDims[3] || Number(img.height) !== inDims[2]))
+    throw new Error(where(`image input ${img.width}x${img.height} disagrees with the function input [${inDims}]`));
 
   const weightsFile = join(specFile, '..', 'weights', 'weight.bin');
   const wb = existsSync(weightsFile) ? new Uint8Array(readFileSync(weightsFile)) : new Uint8Array(0);
   const wv = new DataView(wb.buffer, wb.byteOffset, wb.byteLength);
-  if (wb.byteLength && (wb.byteLength < 64 || wv.getUint32(4, true) !== 2)) throw new Error(`${weightsFile}: not a blob v2 storage file (version ${wb.byteLength >= 8 ? wv.getUint32(4, true) : '?'})`);
+  if (wb.byteLength && (wb.byteLength < 64 || wv.getUint32(4, true) !== 2))
+    throw new Error(
+      `${weightsFile}: not a blob v2 storage file (version ${wb.byteLength >= 8 ? wv.getUint32(4, true) : '?'})`,
+    );
 
   /** a blobFileValue: its record (sentinel, dtype, size, data offset) checked against weight.bin and the value's type */
   const readBlob = (val: Message, name: string) => {
     const blob = val.blobFileValue as Message | undefined;
     if (!blob) throw new Error(where(`${name}: not a blob file value`));
-    const dims = dimsOf(val.type as Message), dt = dtypeOf(val.type as Message), n = dims.reduce((a, b) => a * b, 1);
+    const dims = dimsOf(val.type as Message),
+      dt = dtypeOf(val.type as Message),
+      n = dims.reduce((a, b) => a * b, 1);
     const off = Number(blob.offset);
-    if (off + 64 > wb.byteLength || wv.getUint32(off, true) !== BLOB_SENTINEL) throw new Error(where(`${name}: no blob metadata (sentinel 0xDEADBEEF) at offset ${off} of weight.bin (${wb.byteLength} bytes)`));
-    const bdt = wv.getUint32(off + 4, true), size = Number(wv.getBigUint64(off + 8, true)), dataAt = Number(wv.getBigUint64(off + 16, true));
-    const [want, width] = dt === MIL.FLOAT16 ? [BLOB_FLOAT16, 2] : dt === MIL.FLOAT32 ? [BLOB_FLOAT32, 4] : dt === MIL.UINT8 ? [BLOB_UINT8, 1] : [-1, 0];
+    if (off + 64 > wb.byteLength || wv.getUint32(off, true) !== BLOB_SENTINEL)
+      throw new Error(
+        where(
+          `${name}: no blob metadata (sentinel 0xDEADBEEF) at offset ${off} of weight.bin (${wb.byteLength} bytes)`,
+        ),
+      );
+    const bdt = wv.getUint32(off + 4, true),
+      size = Number(wv.getBigUint64(off + 8, true)),
+      dataAt = Number(wv.getBigUint64(off + 16, true));
+    const [want, width] =
+      dt === MIL.FLOAT16
+        ? [BLOB_FLOAT16, 2]
+        : dt === MIL.FLOAT32
+          ? [BLOB_FLOAT32, 4]
+          : dt === MIL.UINT8
+            ? [BLOB_UINT8, 1]
+            : [-1, 0];
     if (bdt !== want) throw new Error(where(`${name}: blob dtype ${bdt}, the value is MIL dtype ${dt}`));
     if (size !== n * width) throw new Error(where(`${name}: blob of ${size} bytes for ${n} values`));
-    if (dataAt % 64 || dataAt + size > wb.byteLength) throw new Error(where(`${name}: blob data ${dataAt}..${dataAt + size} is misaligned or outside weight.bin (${wb.byteLength} bytes)`));
+    if (dataAt % 64 || dataAt + size > wb.byteLength)
+      throw new Error(
+        where(
+          `${name}: blob data ${dataAt}..${dataAt + size} is misaligned or outside weight.bin (${wb.byteLength} bytes)`,
+        ),
+      );
     const bytes = wb.slice(dataAt, dataAt + size);
-    const values = dt === MIL.FLOAT16 ? f16ToF32(new Uint16Array(bytes.buffer)) : dt === MIL.FLOAT32 ? new Float32Array(bytes.buffer) : Float32Array.from(bytes);
-    return { values, bytes, dims, dtype: dt, record: { offset: off, range: [off, dataAt + size] as [number, number], dtype: dt } };
+    const values =
+      dt === MIL.FLOAT16
+        ? f16ToF32(new Uint16Array(bytes.buffer))
+        : dt === MIL.FLOAT32
+          ? new Float32Array(bytes.buffer)
+          : Float32Array.from(bytes);
+    return {
+      values,
+      bytes,
+      dims,
+      dtype: dt,
+      record: { offset: off, range: [off, dataAt + size] as [number, number], dtype: dt },
+    };
   };
   const known = new Map<string, number[]>([[fin.name as string, inDims]]);
   const consts = new Map<string, Float32Array>();
@@ -107,7 +182,12 @@ export function readMlPackage(pkg: string): MlPackage {
   for (const [k, m] of (block.operations as Message[]).entries()) {
     const type = m.type as string;
     const at = `op ${k} (${type})`;
-    if (!SUPPORTED.includes(type)) throw new Error(where(`op ${k} is the MIL op '${type}', which this importer does not implement (it implements ${SUPPORTED.join(', ')})`));
+    if (!SUPPORTED.includes(type))
+      throw new Error(
+        where(
+          `op ${k} is the MIL op '${type}', which this importer does not implement (it implements ${SUPPORTED.join(', ')})`,
+        ),
+      );
     const inputs: MilOp['inputs'] = {};
     for (const e of m.inputs as Message[]) {
       inputs[e.key as string] = ((e.value as Message).arguments as Message[]).map((b) => {
@@ -118,10 +198,15 @@ export function readMlPackage(pkg: string): MlPackage {
         return immediateOf(b.value as Message) as number[];
       });
     }
-    const outputs = (m.outputs as Message[]).map((o) => ({ name: o.name as string, dims: dimsOf(o.type as Message), dtype: dtypeOf(o.type as Message) }));
+    const outputs = (m.outputs as Message[]).map((o) => ({
+      name: o.name as string,
+      dims: dimsOf(o.type as Message),
+      dtype: dtypeOf(o.type as Message),
+    }));
     const op: MilOp = { type, inputs, outputs };
     const attr = (key: string): Message => {
-      const v = ((m.attributes as Message[] | undefined) ?? []).find((a) => a.key === key)?.value as Message | undefined;
+      const v = ((m.attributes as Message[] | undefined) ?? []).find((a) => a.key === key)?.value as
+        Message | undefined;
       if (!v) throw new Error(where(`${at}: no '${key}' attribute`));
       return v;
     };
@@ -135,7 +220,7 @@ export function readMlPackage(pkg: string): MlPackage {
         if (val.blobFileValue) {
           const b = readBlob(val, `${at} '${outputs[0].name}'`);
           consts.set(outputs[0].name, b.values);
-          op.blob = b.record, op.blobs = [b.record];
+          ((op.blob = b.record), (op.blobs = [b.record]));
         } else consts.set(outputs[0].name, Float32Array.from(immediateOf(val) as number[]));
         outs = [dims];
         break;
@@ -143,46 +228,88 @@ export function readMlPackage(pkg: string): MlPackage {
       case 'constexpr_lut_to_dense': {
         // iOS16: lut (NUM_PALETTES,) float, indices (ceil(nbits * n / 8),) uint8 packed LSB-first, shape (rank,) uint32
         const name = `${at} '${outputs[0].name}'`;
-        const lut = readBlob(attr('lut'), `${name} lut`), idx = readBlob(attr('indices'), `${name} indices`);
-        const shapeV = attr('shape'), dims = immediateOf(shapeV) as number[];
-        if (dtypeOf(shapeV.type as Message) !== MIL.UINT32) throw new Error(where(`${name}: shape is MIL dtype ${dtypeOf(shapeV.type as Message)}, not uint32`));
-        const k = lut.values.length, nbits = Math.log2(k), n = dims.reduce((a, b) => a * b, 1);
-        if (![1, 2, 4, 6, 8].includes(nbits)) throw new Error(where(`${name}: a lut of ${k} entries (NUM_PALETTES must be 2, 4, 16, 64 or 256)`));
-        if (lut.dims.length !== 1 || (lut.dtype !== MIL.FLOAT16 && lut.dtype !== MIL.FLOAT32)) throw new Error(where(`${name}: lut must be a 1-D float tensor`));
-        if (idx.dtype !== MIL.UINT8 || idx.values.length !== Math.ceil((nbits * n) / 8)) throw new Error(where(`${name}: indices hold ${idx.values.length} uint8 values, [${dims}] at ${nbits} bits needs ${Math.ceil((nbits * n) / 8)}`));
-        if (lut.dtype !== outputs[0].dtype) throw new Error(where(`${name}: lut dtype ${lut.dtype}, output dtype ${outputs[0].dtype}`));
+        const lut = readBlob(attr('lut'), `${name} lut`),
+          idx = readBlob(attr('indices'), `${name} indices`);
+        const shapeV = attr('shape'),
+          dims = immediateOf(shapeV) as number[];
+        if (dtypeOf(shapeV.type as Message) !== MIL.UINT32)
+          throw new Error(where(`${name}: shape is MIL dtype ${dtypeOf(shapeV.type as Message)}, not uint32`));
+        const k = lut.values.length,
+          nbits = Math.log2(k),
+          n = dims.reduce((a, b) => a * b, 1);
+        if (![1, 2, 4, 6, 8].includes(nbits))
+          throw new Error(where(`${name}: a lut of ${k} entries (NUM_PALETTES must be 2, 4, 16, 64 or 256)`));
+        if (lut.dims.length !== 1 || (lut.dtype !== MIL.FLOAT16 && lut.dtype !== MIL.FLOAT32))
+          throw new Error(where(`${name}: lut must be a 1-D float tensor`));
+        if (idx.dtype !== MIL.UINT8 || idx.values.length !== Math.ceil((nbits * n) / 8))
+          throw new Error(
+            where(
+              `${name}: indices hold ${idx.values.length} uint8 values, [${dims}] at ${nbits} bits needs ${Math.ceil((nbits * n) / 8)}`,
+            ),
+          );
+        if (lut.dtype !== outputs[0].dtype)
+          throw new Error(where(`${name}: lut dtype ${lut.dtype}, output dtype ${outputs[0].dtype}`));
         consts.set(outputs[0].name, unpalettize(lut.values, idx.bytes, n));
         op.blobs = [lut.record, idx.record];
         outs = [dims];
         break;
       }
-      case 'mul': case 'add': case 'sub': case 'real_div': {
-        const x = shape('x'), y = typeof inputs.y[0] === 'string' ? shape('y') : [];
+      case 'mul':
+      case 'add':
+      case 'sub':
+      case 'real_div': {
+        const x = shape('x'),
+          y = typeof inputs.y[0] === 'string' ? shape('y') : [];
         const r = Math.max(x.length, y.length);
         outs = [Array.from({ length: r }, (_, j) => Math.max(x[x.length - r + j] ?? 1, y[y.length - r + j] ?? 1))];
         break;
       }
-      case 'cast': case 'silu': case 'sigmoid': case 'softmax': outs = [shape('x')]; break;
+      case 'cast':
+      case 'silu':
+      case 'sigmoid':
+      case 'softmax':
+        outs = [shape('x')];
+        break;
       case 'conv': {
-        const x = shape('x'), w = shape('weight'), s = num('strides'), p = num('pad'), d = num('dilations');
-        if ((inputs.pad_type?.[0] as string[])?.[0] !== 'custom' || p[0] !== p[1] || p[2] !== p[3]) throw new Error(where(`${at}: only custom symmetric pads are implemented`));
-        outs = [[x[0], w[0], ...[0, 1].map((j) => Math.floor((x[2 + j] + 2 * p[2 * j] - d[j] * (w[2 + j] - 1) - 1) / s[j]) + 1)]];
+        const x = shape('x'),
+          w = shape('weight'),
+          s = num('strides'),
+          p = num('pad'),
+          d = num('dilations');
+        if ((inputs.pad_type?.[0] as string[])?.[0] !== 'custom' || p[0] !== p[1] || p[2] !== p[3])
+          throw new Error(where(`${at}: only custom symmetric pads are implemented`));
+        outs = [
+          [
+            x[0],
+            w[0],
+            ...[0, 1].map((j) => Math.floor((x[2 + j] + 2 * p[2 * j] - d[j] * (w[2 + j] - 1) - 1) / s[j]) + 1),
+          ],
+        ];
         break;
       }
       case 'concat': {
-        const xs = inputs.values.map((_, j) => shape('values', j)), ax = (num('axis')[0] + xs[0].length) % xs[0].length;
+        const xs = inputs.values.map((_, j) => shape('values', j)),
+          ax = (num('axis')[0] + xs[0].length) % xs[0].length;
         outs = [xs[0].map((v, j) => (j === ax ? xs.reduce((s, x) => s + x[j], 0) : v))];
         break;
       }
       case 'split': {
-        const x = shape('x'), sz = num('split_sizes'), ax = num('axis')[0];
-        if (sz.reduce((a, b) => a + b, 0) !== x[ax]) throw new Error(where(`${at}: split_sizes [${sz}] do not cover ${x[ax]}`));
+        const x = shape('x'),
+          sz = num('split_sizes'),
+          ax = num('axis')[0];
+        if (sz.reduce((a, b) => a + b, 0) !== x[ax])
+          throw new Error(where(`${at}: split_sizes [${sz}] do not cover ${x[ax]}`));
         outs = sz.map((n) => x.map((v, j) => (j === ax ? n : v)));
         break;
       }
-      case 'slice_by_index': outs = [num('end').map((e, j) => e - num('begin')[j])]; break;
+      case 'slice_by_index':
+        outs = [num('end').map((e, j) => e - num('begin')[j])];
+        break;
       case 'max_pool': {
-        const x = shape('x'), kk = num('kernel_sizes'), s = num('strides'), p = num('pad');
+        const x = shape('x'),
+          kk = num('kernel_sizes'),
+          s = num('strides'),
+          p = num('pad');
         outs = [[x[0], x[1], ...[0, 1].map((j) => Math.floor((x[2 + j] + 2 * p[2 * j] - kk[j]) / s[j]) + 1)]];
         break;
       }
@@ -192,18 +319,25 @@ export function readMlPackage(pkg: string): MlPackage {
         break;
       }
       case 'reshape': {
-        const x = shape('x'), s = num('shape');
-        if (s.reduce((a, b) => a * b, 1) !== x.reduce((a, b) => a * b, 1)) throw new Error(where(`${at}: cannot reshape [${x}] to [${s}]`));
+        const x = shape('x'),
+          s = num('shape');
+        if (s.reduce((a, b) => a * b, 1) !== x.reduce((a, b) => a * b, 1))
+          throw new Error(where(`${at}: cannot reshape [${x}] to [${s}]`));
         outs = [s];
         break;
       }
-      case 'transpose': outs = [num('perm').map((a) => shape('x')[a])]; break;
-      default: throw new Error(where(`${at}: unreachable`));
+      case 'transpose':
+        outs = [num('perm').map((a) => shape('x')[a])];
+        break;
+      default:
+        throw new Error(where(`${at}: unreachable`));
     }
-    if (outs.length !== outputs.length) throw new Error(where(`${at}: declares ${outputs.length} outputs, the op gives ${outs.length}`));
+    if (outs.length !== outputs.length)
+      throw new Error(where(`${at}: declares ${outputs.length} outputs, the op gives ${outs.length}`));
     outputs.forEach((o, j) => {
       if (known.has(o.name)) throw new Error(where(`${at}: output '${o.name}' is already defined`));
-      if (o.dims.join() !== outs[j].join()) throw new Error(where(`${at}: output '${o.name}' is typed [${o.dims}], the op gives [${outs[j]}]`));
+      if (o.dims.join() !== outs[j].join())
+        throw new Error(where(`${at}: output '${o.name}' is typed [${o.dims}], the op gives [${outs[j]}]`));
       known.set(o.name, o.dims);
     });
     ops.push(op);
@@ -211,14 +345,30 @@ export function readMlPackage(pkg: string): MlPackage {
   const outName = (block.outputs as string[])[0];
   if (!known.has(outName)) throw new Error(where(`the block output '${outName}' is not defined`));
   const outDims = ((outDesc?.type as Message)?.multiArrayType as Message | undefined)?.shape as number[] | undefined;
-  if (!outDesc || outDesc.name !== outName || (outDims && outDims.join() !== known.get(outName)!.join())) throw new Error(where(`the described output '${outDesc?.name}' [${outDims}] is not the block output '${outName}' [${known.get(outName)}]`));
+  if (!outDesc || outDesc.name !== outName || (outDims && outDims.join() !== known.get(outName)!.join()))
+    throw new Error(
+      where(
+        `the described output '${outDesc?.name}' [${outDims}] is not the block output '${outName}' [${known.get(outName)}]`,
+      ),
+    );
   const md = (desc.metadata as Message | undefined) ?? {};
   const metadata = [
     ...(md.shortDescription ? [{ key: 'description', value: md.shortDescription as string }] : []),
     ...(md.author ? [{ key: 'author', value: md.author as string }] : []),
     ...(md.versionString ? [{ key: 'version', value: md.versionString as string }] : []),
     ...(md.license ? [{ key: 'license', value: md.license as string }] : []),
-    ...((md.userDefined as Message[] | undefined) ?? []).map((e) => ({ key: e.key as string, value: e.value as string })),
+    ...((md.userDefined as Message[] | undefined) ?? []).map((e) => ({
+      key: e.key as string,
+      value: e.value as string,
+    })),
   ];
-  return { spec, ops, consts, input: { name: fin.name as string, dims: inDims }, output: { name: outName, dims: known.get(outName)! }, metadata, specFile };
+  return {
+    spec,
+    ops,
+    consts,
+    input: { name: fin.name as string, dims: inDims },
+    output: { name: outName, dims: known.get(outName)! },
+    metadata,
+    specFile,
+  };
 }

@@ -22,7 +22,10 @@ export class CoreMlSession implements ExportedSession {
   readonly pkg: MlPackage;
   private readonly consts = new Map<string, Tensor>();
 
-  constructor(readonly file: string, readonly device: Device) {
+  constructor(
+    readonly file: string,
+    readonly device: Device,
+  ) {
     this.pkg = readMlPackage(file);
     this.inputNames = [this.pkg.input.name];
     this.inputDims = new Map([[this.pkg.input.name, this.pkg.input.dims]]);
@@ -44,26 +47,59 @@ export class CoreMlSession implements ExportedSession {
         const pair = (p: string) => [n(p)[0], n(p)[2]] as [number, number]; // pad [top, bottom, left, right]
         let outs: Tensor[];
         switch (op.type) {
-          case 'const': case 'constexpr_lut_to_dense': continue; // values decoded (dequantized) by readMlPackage
-          case 'mul': outs = [E.mul(t('x'), operand('y'))]; break;
-          case 'add': outs = [E.add(t('x'), operand('y'))]; break;
-          case 'sub': outs = [E.sub(t('x'), operand('y'))]; break;
-          case 'real_div': outs = [E.div(t('x'), operand('y'))]; break;
-          case 'cast': outs = [t('x')]; break;
-          case 'conv':
-            outs = [E.conv2d(t('x'), t('weight'), op.inputs.bias ? t('bias') : null, { stride: n('strides') as [number, number], padding: pair('pad'), dilation: n('dilations') as [number, number], groups: n('groups')[0] })];
+          case 'const':
+          case 'constexpr_lut_to_dense':
+            continue; // values decoded (dequantized) by readMlPackage
+          case 'mul':
+            outs = [E.mul(t('x'), operand('y'))];
             break;
-          case 'silu': outs = [E.silu(t('x'))]; break;
-          case 'sigmoid': outs = [E.sigmoid(t('x'))]; break;
-          case 'softmax': outs = [E.softmax(t('x'), n('axis')[0])]; break;
-          case 'concat': outs = [E.concat(op.inputs.values.map((_, j) => t('values', j)), n('axis')[0])]; break;
+          case 'add':
+            outs = [E.add(t('x'), operand('y'))];
+            break;
+          case 'sub':
+            outs = [E.sub(t('x'), operand('y'))];
+            break;
+          case 'real_div':
+            outs = [E.div(t('x'), operand('y'))];
+            break;
+          case 'cast':
+            outs = [t('x')];
+            break;
+          case 'conv':
+            outs = [
+              E.conv2d(t('x'), t('weight'), op.inputs.bias ? t('bias') : null, {
+                stride: n('strides') as [number, number],
+                padding: pair('pad'),
+                dilation: n('dilations') as [number, number],
+                groups: n('groups')[0],
+              }),
+            ];
+            break;
+          case 'silu':
+            outs = [E.silu(t('x'))];
+            break;
+          case 'sigmoid':
+            outs = [E.sigmoid(t('x'))];
+            break;
+          case 'softmax':
+            outs = [E.softmax(t('x'), n('axis')[0])];
+            break;
+          case 'concat':
+            outs = [
+              E.concat(
+                op.inputs.values.map((_, j) => t('values', j)),
+                n('axis')[0],
+              ),
+            ];
+            break;
           case 'split': {
             let at = 0;
             outs = n('split_sizes').map((s) => E.narrow(t('x'), n('axis')[0], (at += s) - s, s));
             break;
           }
           case 'slice_by_index': {
-            const b = n('begin'), e = n('end');
+            const b = n('begin'),
+              e = n('end');
             let y = t('x');
             b.forEach((s, ax) => {
               if (s !== 0 || e[ax] !== y.shape[ax]) y = E.narrow(y, ax, s, e[ax] - s);
@@ -71,11 +107,26 @@ export class CoreMlSession implements ExportedSession {
             outs = [y];
             break;
           }
-          case 'max_pool': outs = [E.maxPool2d(t('x'), { kernelSize: n('kernel_sizes') as [number, number], stride: n('strides') as [number, number], padding: pair('pad') })]; break;
-          case 'upsample_nearest_neighbor': outs = [E.upsampleNearest2d(t('x'), [n('scale_factor_height')[0], n('scale_factor_width')[0]])]; break;
-          case 'reshape': outs = [E.reshape(E.contiguous(t('x')), n('shape'))]; break;
-          case 'transpose': outs = [E.permute(t('x'), n('perm'))]; break;
-          default: throw new Error(`${this.file}: MIL op '${op.type}' cannot run`);
+          case 'max_pool':
+            outs = [
+              E.maxPool2d(t('x'), {
+                kernelSize: n('kernel_sizes') as [number, number],
+                stride: n('strides') as [number, number],
+                padding: pair('pad'),
+              }),
+            ];
+            break;
+          case 'upsample_nearest_neighbor':
+            outs = [E.upsampleNearest2d(t('x'), [n('scale_factor_height')[0], n('scale_factor_width')[0]])];
+            break;
+          case 'reshape':
+            outs = [E.reshape(E.contiguous(t('x')), n('shape'))];
+            break;
+          case 'transpose':
+            outs = [E.permute(t('x'), n('perm'))];
+            break;
+          default:
+            throw new Error(`${this.file}: MIL op '${op.type}' cannot run`);
         }
         op.outputs.forEach((o, j) => v.set(o.name, outs[j]));
       }

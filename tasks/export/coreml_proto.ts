@@ -6,13 +6,26 @@
 import type { Schema } from '../../engine/io/protobuf.js';
 
 /** MIL DataType */
-export const MIL = { BOOL: 1, STRING: 2, FLOAT16: 10, FLOAT32: 11, INT32: 23, INT64: 24, UINT8: 31, UINT32: 33 } as const;
+export const MIL = {
+  BOOL: 1,
+  STRING: 2,
+  FLOAT16: 10,
+  FLOAT32: 11,
+  INT32: 23,
+  INT64: 24,
+  UINT8: 31,
+  UINT32: 33,
+} as const;
 /** ArrayFeatureType.ArrayDataType */
-export const ARRAY_FLOAT32 = 65568, ARRAY_FLOAT16 = 65552;
+export const ARRAY_FLOAT32 = 65568,
+  ARRAY_FLOAT16 = 65552;
 /** ImageFeatureType.ColorSpace */
 export const COLOR_RGB = 20;
 
-const map = (value: string) => [{ num: 1, name: 'key', type: 'string' }, { num: 2, name: 'value', type: value }];
+const map = (value: string) => [
+  { num: 1, name: 'key', type: 'string' },
+  { num: 2, name: 'value', type: value },
+];
 
 export const COREML_SCHEMA: Schema = {
   Model: [
@@ -122,5 +135,7 @@ export const COREML_SCHEMA: Schema = {
 
 /** storage_header / blob_metadata (MILBlob StorageFormat.hpp): 64-byte records, data 64-byte aligned. */
 export const BLOB_SENTINEL = 0xdeadbeef;
-export const BLOB_FLOAT16 = 1, BLOB_FLOAT32 = 2, BLOB_UINT8 = 3;
+export const BLOB_FLOAT16 = 1,
+  BLOB_FLOAT32 = 2,
+  BLOB_UINT8 = 3;
 export const WEIGHT_FILE = '@model_path/weights/weight.bin';

@@ -19,12 +19,19 @@ export function edgetpuCommand(tflite: string): string {
 }
 
 /** Compiles `tflite` (full-integer) for the Edge TPU when the compiler is installed; returns the file written last. */
-export async function exportEdgeTpu(tflite: string, metadata: ExportMetadata, log: (s: string) => void, warn: (s: string) => void): Promise<string> {
+export async function exportEdgeTpu(
+  tflite: string,
+  metadata: ExportMetadata,
+  log: (s: string) => void,
+  warn: (s: string) => void,
+): Promise<string> {
   warn('Edge TPU: WARNING ⚠️ Edge TPU known bug https://github.com/ultralytics/ultralytics/issues/1185');
   const cmd = edgetpuCommand(tflite);
   const version = spawnSync('edgetpu_compiler', ['--version'], { encoding: 'utf8' });
   if (version.error || version.status !== 0) {
-    log(`Edge TPU: edgetpu_compiler is not installed (Coral's apt package edgetpu-compiler, x86-64 Linux: https://coral.ai/docs/edgetpu/compiler/); compile the full-integer model with: ${cmd}`);
+    log(
+      `Edge TPU: edgetpu_compiler is not installed (Coral's apt package edgetpu-compiler, x86-64 Linux: https://coral.ai/docs/edgetpu/compiler/); compile the full-integer model with: ${cmd}`,
+    );
     return tflite;
   }
   const f = tflite.replace(/\.tflite$/, '_edgetpu.tflite');

@@ -30,7 +30,14 @@ export function loadExportedFolder(path: string, device: Device): OnnxPoseModel 
 
 export const MORE_FORMATS = ['ncnn', 'openvino', 'engine', 'paddle', 'coreml'];
 
-export async function exportMore(format: string, model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void, t0: number): Promise<string> {
+export async function exportMore(
+  format: string,
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+  log: (s: string) => void,
+  t0: number,
+): Promise<string> {
   let f: string;
   if (format === 'ncnn') f = await exportNcnn(model, args, src, log);
   else if (format === 'openvino') f = await exportOpenVino(model, args, src, log);

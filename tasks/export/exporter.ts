@@ -95,11 +95,11 @@ export interface OnnxExport {
   outputShape: (number | string)[];
 }
 
-
 /** Reads every float tensor of the model's state dict to the host. */
 export async function hostWeights(model: PoseModel): Promise<HostWeights> {
   const out: HostWeights = new Map();
-  for (const [k, t] of model.stateDict()) if (t.dtype === 'f32') out.set(k, { shape: t.shape, data: (await t.data()) as Float32Array });
+  for (const [k, t] of model.stateDict())
+    if (t.dtype === 'f32') out.set(k, { shape: t.shape, data: (await t.data()) as Float32Array });
   return out;
 }
 
@@ -112,7 +112,11 @@ async function prepareGraph(model: PoseModel, args: ExportArgs, opts: { fixed?: 
   const batch = args.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`export: batch=${batch} must be a positive integer`);
   const sz = args.imgsz ?? 640;
-  const imgsz = checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn);
+  const imgsz = checkImgsz(
+    Array.isArray(sz) ? sz : [sz, sz],
+    Math.max(...model.stride),
+    args.verbose === false ? () => {} : console.warn,
+  );
   const g = await exportGraph(model, batch, imgsz, opts);
   const weights = await hostWeights(model);
   const read = (id: number) => {
@@ -125,12 +129,26 @@ async function prepareGraph(model: PoseModel, args: ExportArgs, opts: { fixed?: 
 }
 
 /** Builds the ONNX model of `model` (any device; unfused BatchNorms are folded on the host, the model is not changed). */
-export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: ExportSource = { file: model.yaml.yaml_file }): Promise<OnnxExport> {
+export async function buildOnnx(
+  model: PoseModel,
+  args: ExportArgs = {},
+  src: ExportSource = { file: model.yaml.yaml_file },
+): Promise<OnnxExport> {
   const opset = args.opset ?? DEFAULT_OPSET;
-  if (!(opset in IR_VERSION)) throw new Error(`export: opset=${opset} is not supported; use 13 ... 21 (default ${DEFAULT_OPSET}). Opset 13 is the first with Split sizes and Unsqueeze axes as inputs and Softmax over one axis`);
+  if (!(opset in IR_VERSION))
+    throw new Error(
+      `export: opset=${opset} is not supported; use 13 ... 21 (default ${DEFAULT_OPSET}). Opset 13 is the first with Split sizes and Unsqueeze axes as inputs and Softmax over one axis`,
+    );
   const { batch, imgsz, g, weights, read } = await prepareGraph(model, args);
-  const dynamic = !!args.dynamic, half = !!args.half;
-  const { builder, outputs } = lowerToOnnx(g, { dynamic, half, input: 'images', read, weight: (n) => weights.get(n)?.data });
+  const dynamic = !!args.dynamic,
+    half = !!args.half;
+  const { builder, outputs } = lowerToOnnx(g, {
+    dynamic,
+    half,
+    input: 'images',
+    read,
+    weight: (n) => weights.get(n)?.data,
+  });
   // the last node's output becomes output0
   const last = builder.nodes[builder.nodes.length - 1];
   if (last.output[0] !== outputs[0]) throw new Error('export: internal error, the predictions are not the last node');
@@ -138,9 +156,15 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
 
   const head = model.head;
   const C = 4 + head.nc + head.nk;
-  const outputShape: (number | string)[] = dynamic ? ['batch', C, 'anchors'] : [batch, C, anchorCount(head.stride, imgsz)];
-  const dims = (d: (number | string)[]): Dim[] => d.map((v) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v }));
-  const f32 = (name: string, shape: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape) } } } });
+  const outputShape: (number | string)[] = dynamic
+    ? ['batch', C, 'anchors']
+    : [batch, C, anchorCount(head.stride, imgsz)];
+  const dims = (d: (number | string)[]): Dim[] =>
+    d.map((v) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v }));
+  const f32 = (name: string, shape: (number | string)[]) => ({
+    name,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape) } } },
+  });
 
   const metadata = exportMetadata(model, src, batch, imgsz);
   const proto: ModelProto = {
@@ -164,7 +188,12 @@ export async function buildOnnx(model: PoseModel, args: ExportArgs = {}, src: Ex
  * The model's eval-mode graph with symbolic batch and size (examples: the export's), predictions
  * only, BatchNorm folded into the convs (the model itself is not changed).
  */
-export async function exportGraph(model: PoseModel, batch: number, [h, w]: [number, number], opts: { fixed?: boolean } = {}): Promise<Graph> {
+export async function exportGraph(
+  model: PoseModel,
+  batch: number,
+  [h, w]: [number, number],
+  opts: { fixed?: boolean } = {},
+): Promise<Graph> {
   const modes = model.modules().map((m) => [m, m.training] as const);
   model.eval();
   let g: Graph;
@@ -191,7 +220,12 @@ export function anchorCount(strides: readonly number[], [h, w]: [number, number]
 }
 
 /** Ultralytics' Exporter.metadata for a pose model. */
-export function exportMetadata(model: PoseModel, src: ExportSource, batch: number, imgsz: [number, number]): ExportMetadata {
+export function exportMetadata(
+  model: PoseModel,
+  src: ExportSource,
+  batch: number,
+  imgsz: [number, number],
+): ExportMetadata {
   const yamlFile = model.yaml.yaml_file || src.file;
   const prettyName = basename(yamlFile, extname(yamlFile)).replace(/yolo/g, 'YOLO');
   const data = src.data ? String(src.data) : '';
@@ -228,7 +262,10 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const t0 = performance.now();
   const fmt = resolveFormat(args.format ?? 'torchscript', warn); // Ultralytics' default format is torchscript
   if (MORE_FORMATS.includes(fmt.argument)) return exportMore(fmt.argument, model, args, src, log, t0); // ./export_more.ts
-  if (args.int8 && fmt.argument === 'onnx') throw new Error('export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)');
+  if (args.int8 && fmt.argument === 'onnx')
+    throw new Error(
+      'export: int8=True is not implemented for ONNX (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)',
+    );
   if (args.half && args.int8 && ['tflite', 'saved_model', 'edgetpu'].includes(fmt.argument)) {
     warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
     args.half = false;
@@ -249,20 +286,33 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const pytorchLine = (imgsz: [number, number]) => {
     const inShape = [args.batch ?? 1, 3, ...imgsz];
     const outShape = [inShape[0], 4 + head.nc + head.nk, anchorCount(head.stride, imgsz)]; // what the dry run gives
-    log(`\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`);
+    log(
+      `\nPyTorch: starting from '${src.file}' with input shape (${inShape.join(', ')}) BCHW and output shape(s) (${outShape.join(', ')}) (${mb(src.file)} MB)`,
+    );
   };
   let metadata: ExportMetadata;
   if (fmt.argument === 'torchscript') {
-    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TorchScript is exported at the fixed imgsz and batch here (torch.jit.trace records them too), setting dynamic=False.');
+    if (args.dynamic)
+      warn(
+        'WARNING ⚠️ dynamic=True: TorchScript is exported at the fixed imgsz and batch here (torch.jit.trace records them too), setting dynamic=False.',
+      );
     const ex = await buildTorchScript(model, args, src, f);
     metadata = ex.metadata;
     pytorchLine(metadata.imgsz);
-    log(`\nTorchScript: starting export with yolo-ts ${packageVersion()} (own TorchScript writer, for torch >= 1.10)...`);
-    if (args.optimize) log('TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)');
+    log(
+      `\nTorchScript: starting export with yolo-ts ${packageVersion()} (own TorchScript writer, for torch >= 1.10)...`,
+    );
+    if (args.optimize)
+      log(
+        'TorchScript: optimize=True: the graph is already what optimize_for_mobile leaves on CPU (BatchNorm folded into the convs, no training ops); the file stays a full-JIT archive for torch.jit.load (no lite-interpreter bytecode)',
+      );
     writeFileAtomic(f, ex.chunks);
-    log(`TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+    log(
+      `TorchScript: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`,
+    );
   } else if (fmt.argument === 'tflite') {
-    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: TFLite is written at the fixed imgsz and batch, setting dynamic=False.');
+    if (args.dynamic)
+      warn('WARNING ⚠️ dynamic=True: TFLite is written at the fixed imgsz and batch, setting dynamic=False.');
     const ex = await buildTfGraph(model, args, src);
     metadata = ex.metadata;
     pytorchLine(metadata.imgsz);
@@ -271,34 +321,69 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     const stem = basename(src.file, extname(src.file));
     f = join(folder, `${stem}_${args.half ? 'float16' : 'float32'}.tflite`);
     mkdirSync(folder, { recursive: true });
-    if (args.int8) f = (await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)).dynamic_range; // Ultralytics returns _int8.tflite
-    else writeFileAtomic(f, [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
-    log(`TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
-  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model' || fmt.argument === 'edgetpu') { // edgetpu: the SavedModel folder, then the compiler step
+    if (args.int8)
+      f = (
+        await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)
+      ).dynamic_range; // Ultralytics returns _int8.tflite
+    else
+      writeFileAtomic(f, [
+        tfliteWithMetadata(
+          encodeTflite(lowerToTflite(ex.graph, { half: !!args.half, description: `yolo-ts ${packageVersion()}` })),
+          metadata,
+        ),
+      ]);
+    log(
+      `TensorFlow Lite: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`,
+    );
+  } else if (fmt.argument === 'pb' || fmt.argument === 'saved_model' || fmt.argument === 'edgetpu') {
+    // edgetpu: the SavedModel folder, then the compiler step
     if (fmt.argument === 'edgetpu') f = exportPath(src.file, '_saved_model');
-    if (args.int8 && fmt.argument === 'pb') throw new Error(`export: int8=True does not apply to ${fmt.format} (a float graph); int8 TFLite files are written by format=tflite or format=saved_model int8=True`);
-    if (args.dynamic) warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
+    if (args.int8 && fmt.argument === 'pb')
+      throw new Error(
+        `export: int8=True does not apply to ${fmt.format} (a float graph); int8 TFLite files are written by format=tflite or format=saved_model int8=True`,
+      );
+    if (args.dynamic)
+      warn(`WARNING ⚠️ dynamic=True: ${fmt.format} is written at the fixed imgsz and batch, setting dynamic=False.`);
     const ex = await buildTfGraph(model, args, src);
     metadata = ex.metadata;
     pytorchLine(metadata.imgsz);
     if (fmt.argument === 'pb') {
-      log(`\nTensorFlow GraphDef: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph)...`);
+      log(
+        `\nTensorFlow GraphDef: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph)...`,
+      );
       writeFileAtomic(f, [encodeGraphDef(ex.graph)]);
-      log(`TensorFlow GraphDef: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
+      log(
+        `TensorFlow GraphDef: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`,
+      );
     } else {
-      log(`\nTensorFlow SavedModel: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph with a serving_default signature)...`);
+      log(
+        `\nTensorFlow SavedModel: starting export with yolo-ts ${packageVersion()} (own protobuf writer, frozen graph with a serving_default signature)...`,
+      );
       mkdirSync(join(f, 'variables'), { recursive: true }); // a frozen graph: every weight is a Const, no variables to restore
       writeFileAtomic(join(f, 'saved_model.pb'), [encodeSavedModel(ex.graph)]);
       const stem = basename(src.file, extname(src.file));
-      for (const half of [false, true]) // the TFLite files Ultralytics writes beside the SavedModel
-        writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [tfliteWithMetadata(encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })), metadata)]);
-      const q = args.int8 ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`) : null; // onnx2tf's int8 files too
+      for (const half of [false, true])
+        // the TFLite files Ultralytics writes beside the SavedModel
+        writeFileAtomic(join(f, `${stem}_${half ? 'float16' : 'float32'}.tflite`), [
+          tfliteWithMetadata(
+            encodeTflite(lowerToTflite(ex.graph, { half, description: `yolo-ts ${packageVersion()}` })),
+            metadata,
+          ),
+        ]);
+      const q = args.int8
+        ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)
+        : null; // onnx2tf's int8 files too
       writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
-      log(`TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+      log(
+        `TensorFlow SavedModel: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`,
+      );
       if (fmt.argument === 'edgetpu') f = await exportEdgeTpu(q!.full_integer, metadata, log, warn);
     }
   } else if (fmt.argument === 'tfjs') {
-    if (args.dynamic) warn('WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.');
+    if (args.dynamic)
+      warn(
+        'WARNING ⚠️ dynamic=True: the TF.js graph model is written at the fixed imgsz and batch, setting dynamic=False.',
+      );
     const ex = await buildTfGraph(model, args, src);
     metadata = ex.metadata;
     pytorchLine(metadata.imgsz);
@@ -306,15 +391,23 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     log(`\nTensorFlow.js: output node names: ${ex.graph.output.name}`);
     // Ultralytics: tensorflowjs_converter --quantize_float16 (half) / --quantize_uint8 (int8)
     if (args.half && args.int8) warn('WARNING ⚠️ half=True and int8=True are mutually exclusive, setting half=False.');
-    const tj = buildTfjs(ex.graph, `yolo-ts ${packageVersion()}`, undefined, args.int8 ? 'uint8' : args.half ? 'float16' : undefined);
+    const tj = buildTfjs(
+      ex.graph,
+      `yolo-ts ${packageVersion()}`,
+      undefined,
+      args.int8 ? 'uint8' : args.half ? 'float16' : undefined,
+    );
     writeTfjsFolder(f, tj, metadata);
-    log(`TensorFlow.js: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`);
+    log(
+      `TensorFlow.js: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mbDir(f)} MB)`,
+    );
   } else {
     const ex = await buildOnnx(model, { ...args, opset }, src);
     metadata = ex.metadata;
     pytorchLine(metadata.imgsz);
     log(`\nONNX: starting export with yolo-ts ${packageVersion()} (own protobuf writer) opset ${opset}...`);
-    if (args.simplify) log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
+    if (args.simplify)
+      log('ONNX: simplify=True: nothing to do, the graph is written constant-folded (what onnxslim would leave)');
     writeFileAtomic(f, [ex.bytes]);
     log(`ONNX: export success ✅ ${((performance.now() - t1) / 1000).toFixed(1)}s, saved as '${f}' (${mb(f)} MB)`);
   }
@@ -324,7 +417,9 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
   const imgszArg = square ? String(h) : `${h},${w}`;
   const q = args.int8 ? 'int8' : args.half ? 'half' : '';
   const data = src.data ?? null;
-  const s = square ? '' : `WARNING ⚠️ non-PyTorch val requires square images, 'imgsz=[${h}, ${w}]' will not work. Use export 'imgsz=${Math.max(h, w)}' if val is required.`;
+  const s = square
+    ? ''
+    : `WARNING ⚠️ non-PyTorch val requires square images, 'imgsz=[${h}, ${w}]' will not work. Use export 'imgsz=${Math.max(h, w)}' if val is required.`;
   log(
     `\nExport complete (${((performance.now() - t0) / 1000).toFixed(1)}s)` +
       `\nResults saved to ${resolve(dirname(f))}` +
@@ -336,7 +431,11 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
 }
 
 /** The model as a TF graph on NHWC images at a fixed batch and imgsz (BatchNorm folded, anchors constant). */
-export async function buildTfGraph(model: PoseModel, args: ExportArgs, src: ExportSource): Promise<{ graph: TfGraph; metadata: ExportMetadata }> {
+export async function buildTfGraph(
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+): Promise<{ graph: TfGraph; metadata: ExportMetadata }> {
   const { batch, imgsz, g, read } = await prepareGraph(model, args, { fixed: true });
   return { graph: lowerToTf(g, { read }), metadata: exportMetadata(model, src, batch, imgsz) };
 }
@@ -355,13 +454,19 @@ export function metadataYaml(m: ExportMetadata): string {
   return YAML.stringify(doc, { indentSeq: false, lineWidth: 0 });
 }
 
-const mbDir = (d: string) => (existsSync(d) ? readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0) / (1 << 20) : 0).toFixed(1);
+const mbDir = (d: string) =>
+  (existsSync(d) ? readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0) / (1 << 20) : 0).toFixed(1);
 
 /**
  * The TorchScript archive of `model` at a fixed batch and imgsz (BatchNorm folded), with
  * Ultralytics' metadata as extra/config.txt (json.dumps). `file` names the archive's folder (its stem).
  */
-export async function buildTorchScript(model: PoseModel, args: ExportArgs, src: ExportSource, file = 'model.torchscript'): Promise<{ chunks: Uint8Array[]; metadata: ExportMetadata; module: TorchScriptModule }> {
+export async function buildTorchScript(
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+  file = 'model.torchscript',
+): Promise<{ chunks: Uint8Array[]; metadata: ExportMetadata; module: TorchScriptModule }> {
   const { batch, imgsz, g, weights, read } = await prepareGraph(model, args);
   const module = lowerToTorchScript(g, { read, weight: (n) => weights.get(n)?.data });
   const metadata = exportMetadata(model, src, batch, imgsz);

@@ -23,6 +23,7 @@ export function readMetadataYaml(file: string): { key: string; value: string }[]
   } catch (e) {
     throw new Error(`${file}: not valid YAML (${(e as Error).message})`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${file}: expected a mapping of metadata keys`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new Error(`${file}: expected a mapping of metadata keys`);
   return Object.entries(doc as Record<string, PyValue>).map(([key, v]) => ({ key, value: pyStr(v, key === 'names') }));
 }

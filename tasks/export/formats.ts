@@ -19,7 +19,25 @@ export interface ExportFormat {
 }
 
 const row = (format: string, argument: string, suffix: string, cpu: boolean, gpu: boolean): ExportFormat => ({
-  format, argument, suffix, cpu, gpu, implemented: ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle', 'ncnn'].includes(argument),
+  format,
+  argument,
+  suffix,
+  cpu,
+  gpu,
+  implemented: [
+    'torchscript',
+    'onnx',
+    'openvino',
+    'engine',
+    'coreml',
+    'saved_model',
+    'pb',
+    'tflite',
+    'edgetpu',
+    'tfjs',
+    'paddle',
+    'ncnn',
+  ].includes(argument),
 });
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = [
@@ -43,7 +61,10 @@ export const FORMAT_ARGUMENTS: readonly string[] = EXPORT_FORMATS.slice(1).map((
 
 /** The table as Ultralytics' `yolo export` help prints it, with what this toolkit writes. */
 export function formatsTable(): string {
-  const lines = EXPORT_FORMATS.map((f) => `${f.format.padEnd(22)} ${(f.argument === '-' ? '-' : f.argument).padEnd(12)} ${f.suffix.padEnd(16)} ${f.argument === '-' ? '(source)' : f.implemented ? 'yes' : 'not implemented yet'}`);
+  const lines = EXPORT_FORMATS.map(
+    (f) =>
+      `${f.format.padEnd(22)} ${(f.argument === '-' ? '-' : f.argument).padEnd(12)} ${f.suffix.padEnd(16)} ${f.argument === '-' ? '(source)' : f.implemented ? 'yes' : 'not implemented yet'}`,
+  );
   return [`${'Format'.padEnd(22)} ${'format='.padEnd(12)} ${'Suffix'.padEnd(16)} written here`, ...lines].join('\n');
 }
 
@@ -65,15 +86,20 @@ export function resolveFormat(format: string, warn: (s: string) => void = consol
   }
   const f = EXPORT_FORMATS.find((r) => r.argument === fmt)!;
   if (!f.implemented) {
-    const done = EXPORT_FORMATS.filter((r) => r.implemented).map((r) => `'${r.argument}'`).join(', ');
-    throw new Error(`export format='${fmt}' (${f.format}) is not implemented yet in this toolkit; supported: ${done}. Ultralytics' formats are ${valid}`);
+    const done = EXPORT_FORMATS.filter((r) => r.implemented)
+      .map((r) => `'${r.argument}'`)
+      .join(', ');
+    throw new Error(
+      `export format='${fmt}' (${f.format}) is not implemented yet in this toolkit; supported: ${done}. Ultralytics' formats are ${valid}`,
+    );
   }
   return f;
 }
 
 /** difflib.get_close_matches(word, choices, n=1, cutoff): the best choice with ratio >= cutoff. */
 export function closeMatch(word: string, choices: readonly string[], cutoff = 0.6): string | null {
-  let best: string | null = null, bestScore = -1;
+  let best: string | null = null,
+    bestScore = -1;
   for (const c of choices) {
     const r = sequenceRatio(c, word); // difflib: SequenceMatcher with seq2 = word, seq1 = choice
     if (r >= cutoff && r > bestScore) [best, bestScore] = [c, r];
@@ -89,7 +115,9 @@ export function sequenceRatio(a: string, b: string): number {
 
 /** Characters matched by recursively taking the longest common block (leftmost in a, then in b), as difflib. */
 function matched(a: string, alo: number, ahi: number, b: string, blo: number, bhi: number): number {
-  let bi = alo, bj = blo, size = 0;
+  let bi = alo,
+    bj = blo,
+    size = 0;
   for (let i = alo; i < ahi; i++)
     for (let j = blo; j < bhi; j++) {
       let k = 0;

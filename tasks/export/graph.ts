@@ -6,7 +6,13 @@
 //
 // Imports: engine/io (the ONNX schema tables).
 
-import { AttrType, DataType, type AttributeProto, type NodeProto, type TensorProto } from '../../engine/io/onnx_proto.js';
+import {
+  AttrType,
+  DataType,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '../../engine/io/onnx_proto.js';
 import { f32ToF16 } from '../../engine/io/torch_pt.js';
 
 /** An attribute value: pick the ONNX type explicitly (1 and 1.0 are the same JS number). */

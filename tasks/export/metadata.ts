@@ -34,7 +34,9 @@ export function pyRepr(v: PyValue, intKeys = false): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pyFloat(v);
   if (typeof v === 'string') return pyReprStr(v);
   if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x)).join(', ')}]`;
-  return `{${Object.entries(v).map(([k, x]) => `${intKeys ? k : pyReprStr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+  return `{${Object.entries(v)
+    .map(([k, x]) => `${intKeys ? k : pyReprStr(k)}: ${pyRepr(x)}`)
+    .join(', ')}}`;
 }
 
 /** str(v): strings as they are, everything else as repr. */
@@ -76,7 +78,9 @@ class PyLiteralReader {
 
   private fail(why: string): never {
     const t = this.text;
-    throw new Error(`not a Python literal (${why} at character ${this.i}): ${t.length > 80 ? t.slice(0, 80) + '...' : t}`);
+    throw new Error(
+      `not a Python literal (${why} at character ${this.i}): ${t.length > 80 ? t.slice(0, 80) + '...' : t}`,
+    );
   }
 
   private ws() {
@@ -94,7 +98,9 @@ class PyLiteralReader {
 
   /** True, False, None, a number, inf or nan. */
   private atom(): PyValue {
-    const m = /^(True|False|None|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))/.exec(this.text.slice(this.i));
+    const m = /^(True|False|None|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))/.exec(
+      this.text.slice(this.i),
+    );
     if (!m) return this.fail('unexpected character');
     this.i += m[0].length;
     if (m[0] === 'True') return true;
@@ -138,7 +144,7 @@ class PyLiteralReader {
     const out: PyValue[] = [];
     for (;;) {
       this.ws();
-      if (this.text[this.i] === close) return this.i++, out;
+      if (this.text[this.i] === close) return (this.i++, out);
       out.push(this.value());
       this.ws();
       if (this.text[this.i] === ',') this.i++;
@@ -151,7 +157,7 @@ class PyLiteralReader {
     const out: { [k: string]: PyValue } = {};
     for (;;) {
       this.ws();
-      if (this.text[this.i] === '}') return this.i++, out;
+      if (this.text[this.i] === '}') return (this.i++, out);
       const k = this.value();
       if (k === null || typeof k === 'object') this.fail('unhashable dict key');
       this.ws();
@@ -186,7 +192,10 @@ export function metadataProps(m: ExportMetadata): { key: string; value: string }
 }
 
 /** AutoBackend's reading: int() for stride and batch, a literal for imgsz, names, kpt_shape; the rest as text. */
-export function readMetadata(props: { key: string; value: string }[] | undefined, file: string): Partial<ExportMetadata> & Record<string, unknown> {
+export function readMetadata(
+  props: { key: string; value: string }[] | undefined,
+  file: string,
+): Partial<ExportMetadata> & Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { key, value } of props ?? []) {
     try {
@@ -204,6 +213,7 @@ export function readMetadata(props: { key: string; value: string }[] | undefined
     const names: Record<number, string> = {};
     for (const [k, v] of Object.entries(out.names as object)) names[Number(k)] = String(v);
     out.names = names;
-  } else if (Array.isArray(out.names)) out.names = Object.fromEntries((out.names as PyValue[]).map((v, i) => [i, String(v)]));
+  } else if (Array.isArray(out.names))
+    out.names = Object.fromEntries((out.names as PyValue[]).map((v, i) => [i, String(v)]));
   return out as Partial<ExportMetadata> & Record<string, unknown>;
 }

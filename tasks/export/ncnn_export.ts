@@ -16,13 +16,28 @@ import { exportMetadata, exportPath, type ExportArgs, type ExportSource } from '
 /** The image size an export traces at (imgsz rounded up to the model's stride, as Ultralytics' check_imgsz). */
 export function exportImgsz(model: PoseModel, args: ExportArgs): [number, number] {
   const sz = args.imgsz ?? 640;
-  return checkImgsz(Array.isArray(sz) ? sz : [sz, sz], Math.max(...model.stride), args.verbose === false ? () => {} : console.warn) as [number, number];
+  return checkImgsz(
+    Array.isArray(sz) ? sz : [sz, sz],
+    Math.max(...model.stride),
+    args.verbose === false ? () => {} : console.warn,
+  ) as [number, number];
 }
 
-export async function exportNcnn(model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void): Promise<string> {
-  if (args.int8) throw new Error("export: int8=True is not supported for format='ncnn' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite); use half=True for float16 weights");
+export async function exportNcnn(
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+  log: (s: string) => void,
+): Promise<string> {
+  if (args.int8)
+    throw new Error(
+      "export: int8=True is not supported for format='ncnn' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite); use half=True for float16 weights",
+    );
   if (args.optimize) throw new Error("optimize=True not compatible with format='ncnn', i.e. use optimize=False");
-  if ((args.batch ?? 1) !== 1) throw new Error(`export: format='ncnn' runs one image at a time; batch=${args.batch} is not supported, use batch=1`);
+  if ((args.batch ?? 1) !== 1)
+    throw new Error(
+      `export: format='ncnn' runs one image at a time; batch=${args.batch} is not supported, use batch=1`,
+    );
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();
   log(`\nNCNN: starting export with yolo-ts (pnnx layer rules, own writer)...`);
@@ -33,6 +48,8 @@ export async function exportNcnn(model: PoseModel, args: ExportArgs, src: Export
   writeFileSync(join(dir, 'model.ncnn.param'), files.param);
   writeFileSync(join(dir, 'model.ncnn.bin'), files.bin);
   writeFileSync(join(dir, 'metadata.yaml'), metadataYaml(exportMetadata(model, src, 1, imgsz)));
-  log(`NCNN: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(files.bin.byteLength / (1 << 20)).toFixed(1)} MB)`);
+  log(
+    `NCNN: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(files.bin.byteLength / (1 << 20)).toFixed(1)} MB)`,
+  );
   return dir;
 }

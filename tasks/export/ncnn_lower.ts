@@ -82,8 +82,14 @@ export function lowerToNcnn(g: Graph, o: { half: boolean; read: (id: number) => 
   const fresh = () => `t${tmp++}`; // an intermediate blob of a multi-layer lowering
   const key = (id: number) => `v${id}`;
   const defined = new Set<number>();
-  const add = (type: string, kind: string, inputs: string[], outputs: string[], params: [number, string][] = [], data: Uint8Array[] = []) =>
-    layers.push({ type, name: kind.startsWith('pnnx_') ? kind : nameOf(kind), inputs, outputs, params, data });
+  const add = (
+    type: string,
+    kind: string,
+    inputs: string[],
+    outputs: string[],
+    params: [number, string][] = [],
+    data: Uint8Array[] = [],
+  ) => layers.push({ type, name: kind.startsWith('pnnx_') ? kind : nameOf(kind), inputs, outputs, params, data });
 
   const shape = (id: number) => g.shapeOf(id);
   const noBatch = (id: number) => (batched[id] ? shape(id).slice(1) : shape(id));
@@ -99,21 +105,60 @@ export function lowerToNcnn(g: Graph, o: { half: boolean; read: (id: number) => 
     if (!defined.has(id)) {
       // a constant: MemoryData named after it, as pnnx's pnnx_fold_* attributes
       defined.add(id);
-      add('MemoryData', `pnnx_fold_${(v.name ?? `const_${id}`).replace(/\W/g, '_')}`, [], [key(id)], ncnnDims(shape(id)), [raw(o.read(id))]);
+      add(
+        'MemoryData',
+        `pnnx_fold_${(v.name ?? `const_${id}`).replace(/\W/g, '_')}`,
+        [],
+        [key(id)],
+        ncnnDims(shape(id)),
+        [raw(o.read(id))],
+      );
     }
     return key(id);
   };
-  const conv = (kind: string, x: string, out: string, w: Float32Array, ws: number[], bias: Float32Array | null, a: Record<string, any>) => {
+  const conv = (
+    kind: string,
+    x: string,
+    out: string,
+    w: Float32Array,
+    ws: number[],
+    bias: Float32Array | null,
+    a: Record<string, any>,
+  ) => {
     const [O, , kh, kw] = ws;
     const params: [number, string][] = [
-      [0, String(O)], [1, String(kw)], [11, String(kh)], [12, String(a.dilation[0])], [13, String(a.stride[0])], [14, String(a.padding[0])],
-      [2, String(a.dilation[1])], [3, String(a.stride[1])], [4, String(a.padding[1])], [5, bias ? '1' : '0'], [6, String(w.length)],
+      [0, String(O)],
+      [1, String(kw)],
+      [11, String(kh)],
+      [12, String(a.dilation[0])],
+      [13, String(a.stride[0])],
+      [14, String(a.padding[0])],
+      [2, String(a.dilation[1])],
+      [3, String(a.stride[1])],
+      [4, String(a.padding[1])],
+      [5, bias ? '1' : '0'],
+      [6, String(w.length)],
     ];
     if (a.groups > 1) params.push([7, String(a.groups)]);
-    add(a.groups > 1 ? 'ConvolutionDepthWise' : 'Convolution', kind, [x], [out], params, [taggedWeights(w, o.half), ...(bias ? [raw(bias)] : [])]);
+    add(a.groups > 1 ? 'ConvolutionDepthWise' : 'Convolution', kind, [x], [out], params, [
+      taggedWeights(w, o.half),
+      ...(bias ? [raw(bias)] : []),
+    ]);
   };
   const binary = (kind: string, opType: number, ins: string[], out: string, scalar?: number) =>
-    add('BinaryOp', kind, ins, [out], scalar === undefined ? [[0, String(opType)]] : [[0, String(opType)], [1, '1'], [2, f(scalar)]]);
+    add(
+      'BinaryOp',
+      kind,
+      ins,
+      [out],
+      scalar === undefined
+        ? [[0, String(opType)]]
+        : [
+            [0, String(opType)],
+            [1, '1'],
+            [2, f(scalar)],
+          ],
+    );
 
   g.inputs.forEach((id) => defined.add(id));
   add('Input', 'in0', [], [key(g.inputs[0])]);
@@ -126,67 +171,190 @@ export function lowerToNcnn(g: Graph, o: { half: boolean; read: (id: number) => 
     const x = () => blob(n.inputs[0]!);
     switch (n.op) {
       case 'conv2d': {
-        const w = n.inputs[1]!, b = n.inputs[2];
+        const w = n.inputs[1]!,
+          b = n.inputs[2];
         const y = a.act === 'silu' ? fresh() : out;
         conv('conv', x(), y, o.read(w), shape(w), b == null ? null : o.read(b), a);
         if (a.act === 'silu') add('Swish', 'silu', [y], [out]);
         else if (a.act) throw new Error(`ncnn export: conv2d activation '${a.act}' has no rule (at '${n.module}')`);
         break;
       }
-      case 'silu': add('Swish', 'silu', [x()], [out]); break;
-      case 'sigmoid': add('Sigmoid', 'sigmoid', [x()], [out]); break;
-      case 'identity': alias.set(n.outputs[0], x()); break; // a contiguous copy: nothing to do in ncnn
-      case 'add': case 'sub': case 'mul': case 'div':
+      case 'silu':
+        add('Swish', 'silu', [x()], [out]);
+        break;
+      case 'sigmoid':
+        add('Sigmoid', 'sigmoid', [x()], [out]);
+        break;
+      case 'identity':
+        alias.set(n.outputs[0], x());
+        break; // a contiguous copy: nothing to do in ncnn
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
         binary(n.op, ['add', 'sub', 'mul', 'div'].indexOf(n.op), [blob(n.inputs[0]!), blob(n.inputs[1]!)], out);
         break;
-      case 'add_scalar': binary('add', 0, [x()], out, a.alpha); break;
-      case 'mul_scalar': binary('mul', 2, [x()], out, a.alpha); break;
-      case 'div_scalar': binary('div', 3, [x()], out, a.alpha); break;
-      case 'rsub_scalar': binary('rsub', 7, [x()], out, a.alpha); break;
-      case 'rdiv_scalar': binary('rdiv', 8, [x()], out, a.alpha); break;
+      case 'add_scalar':
+        binary('add', 0, [x()], out, a.alpha);
+        break;
+      case 'mul_scalar':
+        binary('mul', 2, [x()], out, a.alpha);
+        break;
+      case 'div_scalar':
+        binary('div', 3, [x()], out, a.alpha);
+        break;
+      case 'rsub_scalar':
+        binary('rsub', 7, [x()], out, a.alpha);
+        break;
+      case 'rdiv_scalar':
+        binary('rdiv', 8, [x()], out, a.alpha);
+        break;
       case 'concat':
-        add('Concat', 'cat', n.inputs.map((i) => blob(i!)), [out], [[0, String(axisOf(n.outputs[0], a.axis))]]);
+        add(
+          'Concat',
+          'cat',
+          n.inputs.map((i) => blob(i!)),
+          [out],
+          [[0, String(axisOf(n.outputs[0], a.axis))]],
+        );
         break;
       case 'softmax':
-        add('Softmax', 'softmax', [x()], [out], [[0, String(axisOf(n.outputs[0], a.axis))], [1, '1']]);
+        add(
+          'Softmax',
+          'softmax',
+          [x()],
+          [out],
+          [
+            [0, String(axisOf(n.outputs[0], a.axis))],
+            [1, '1'],
+          ],
+        );
         break;
       case 'narrow': {
         const group = tileGroup(g, n);
         const ax = axisOf(n.inputs[0]!, a.axis);
         if (group) {
           group.forEach((m) => tiled.add(m.id));
-          add('Slice', 'split', [x()], group.map((m) => key(m.outputs[0])), [[-23300, ints(group.map((m) => m.attrs.length as number))], [1, String(ax)]]);
-        } else add('Crop', 'slice', [x()], [out], [[-23309, ints([a.start])], [-23310, ints([a.start + a.length])], [-23311, ints([ax])]]);
+          add(
+            'Slice',
+            'split',
+            [x()],
+            group.map((m) => key(m.outputs[0])),
+            [
+              [-23300, ints(group.map((m) => m.attrs.length as number))],
+              [1, String(ax)],
+            ],
+          );
+        } else
+          add(
+            'Crop',
+            'slice',
+            [x()],
+            [out],
+            [
+              [-23309, ints([a.start])],
+              [-23310, ints([a.start + a.length])],
+              [-23311, ints([ax])],
+            ],
+          );
         break;
       }
       case 'max_pool2d': {
-        const [kh, kw] = a.kernelSize, [sh, sw] = a.stride, [ph, pw] = a.padding;
-        if (a.dilation[0] !== 1 || a.dilation[1] !== 1) throw new Error(`ncnn export: dilated max_pool2d has no ncnn Pooling (at '${n.module}')`);
-        add('Pooling', 'maxpool2d', [x()], [out], [[0, '0'], [1, String(kw)], [11, String(kh)], [12, String(sh)], [13, String(ph)], [2, String(sw)], [3, String(pw)], [5, '1']]);
+        const [kh, kw] = a.kernelSize,
+          [sh, sw] = a.stride,
+          [ph, pw] = a.padding;
+        if (a.dilation[0] !== 1 || a.dilation[1] !== 1)
+          throw new Error(`ncnn export: dilated max_pool2d has no ncnn Pooling (at '${n.module}')`);
+        add(
+          'Pooling',
+          'maxpool2d',
+          [x()],
+          [out],
+          [
+            [0, '0'],
+            [1, String(kw)],
+            [11, String(kh)],
+            [12, String(sh)],
+            [13, String(ph)],
+            [2, String(sw)],
+            [3, String(pw)],
+            [5, '1'],
+          ],
+        );
         break;
       }
       case 'upsample_nearest2d':
-        add('Interp', 'upsample', [x()], [out], [[0, '1'], [1, f(a.scale[0])], [2, f(a.scale[1])]]);
+        add(
+          'Interp',
+          'upsample',
+          [x()],
+          [out],
+          [
+            [0, '1'],
+            [1, f(a.scale[0])],
+            [2, f(a.scale[1])],
+          ],
+        );
         break;
       case 'reshape':
         add('Reshape', 'view', [x()], [out], ncnnDims(noBatch(n.outputs[0])));
         break;
       case 'permute': {
-        const axes = (a.axes as number[]).slice(batched[n.inputs[0]!] ? 1 : 0).map((d) => d - (batched[n.inputs[0]!] ? 1 : 0));
+        const axes = (a.axes as number[])
+          .slice(batched[n.inputs[0]!] ? 1 : 0)
+          .map((d) => d - (batched[n.inputs[0]!] ? 1 : 0));
         const t = PERMUTE3[axes.join(',')];
-        if (t === undefined) throw new Error(`ncnn export: permute [${a.axes}] has no ncnn Permute order (at '${n.module}')`);
+        if (t === undefined)
+          throw new Error(`ncnn export: permute [${a.axes}] has no ncnn Permute order (at '${n.module}')`);
         add('Permute', 'permute', [x()], [out], [[0, String(t)]]);
         break;
       }
       case 'dfl': {
         // Ultralytics' DFL: view (4, 16, A) -> transpose (16, 4, A) -> softmax over bins -> 1x1 conv 0..15 -> (4, A)
-        const c1 = a.regMax as number, A = noBatch(n.inputs[0]!)[1];
+        const c1 = a.regMax as number,
+          A = noBatch(n.inputs[0]!)[1];
         const [v, p, s, c] = [fresh(), fresh(), fresh(), fresh()];
-        add('Reshape', 'view', [x()], [v], [[0, String(A)], [1, String(c1)], [2, '4']]);
+        add(
+          'Reshape',
+          'view',
+          [x()],
+          [v],
+          [
+            [0, String(A)],
+            [1, String(c1)],
+            [2, '4'],
+          ],
+        );
         add('Permute', 'permute', [v], [p], [[0, '2']]);
-        add('Softmax', 'softmax', [p], [s], [[0, '0'], [1, '1']]);
-        conv('conv', s, c, Float32Array.from({ length: c1 }, (_, k) => k), [1, c1, 1, 1], null, { dilation: [1, 1], stride: [1, 1], padding: [0, 0], groups: 1 });
-        add('Reshape', 'view', [c], [out], [[0, String(A)], [1, '4']]);
+        add(
+          'Softmax',
+          'softmax',
+          [p],
+          [s],
+          [
+            [0, '0'],
+            [1, '1'],
+          ],
+        );
+        conv(
+          'conv',
+          s,
+          c,
+          Float32Array.from({ length: c1 }, (_, k) => k),
+          [1, c1, 1, 1],
+          null,
+          { dilation: [1, 1], stride: [1, 1], padding: [0, 0], groups: 1 },
+        );
+        add(
+          'Reshape',
+          'view',
+          [c],
+          [out],
+          [
+            [0, String(A)],
+            [1, '4'],
+          ],
+        );
         break;
       }
       default:
@@ -200,9 +368,12 @@ export function lowerToNcnn(g: Graph, o: { half: boolean; read: (id: number) => 
 
 /** The narrows of n's input along n's axis, anywhere in the graph, when together they tile it in order from n. */
 export function tileGroup(g: Graph, n: Node): Node[] | null {
-  const x = n.inputs[0], axis = n.attrs.axis;
+  const x = n.inputs[0],
+    axis = n.attrs.axis;
   if (n.attrs.start !== 0) return null;
-  const cuts = g.nodes.filter((m) => m.op === 'narrow' && m.inputs[0] === x && m.attrs.axis === axis).sort((p, q) => (p.attrs.start as number) - (q.attrs.start as number));
+  const cuts = g.nodes
+    .filter((m) => m.op === 'narrow' && m.inputs[0] === x && m.attrs.axis === axis)
+    .sort((p, q) => (p.attrs.start as number) - (q.attrs.start as number));
   let end = 0;
   for (const m of cuts) {
     if (m.attrs.start !== end) return null;
@@ -246,7 +417,7 @@ function serialize(layers: Layer[], output: string): NcnnFiles {
   const chunks = out.flatMap((l) => l.data);
   const bin = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
   let off = 0;
-  for (const c of chunks) bin.set(c, off), (off += c.byteLength);
+  for (const c of chunks) (bin.set(c, off), (off += c.byteLength));
   const layerTypes = new Map<string, number>();
   for (const l of out) layerTypes.set(l.type, (layerTypes.get(l.type) ?? 0) + 1);
   return { param, bin, layerTypes };

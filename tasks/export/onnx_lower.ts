@@ -55,24 +55,31 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
     if (known !== undefined) return known;
     const v = g.values[id];
     if (v.kind === 'input' || v.kind === 'node') throw new Error(`export: value %${id} is read before it is written`);
-    if (o.dynamic && v.shape.some((d) => d instanceof Sym)) throw new Error(`export: constant %${id} depends on the input size and cannot be stored in a dynamic export`);
+    if (o.dynamic && v.shape.some((d) => d instanceof Sym))
+      throw new Error(`export: constant %${id} depends on the input size and cannot be stored in a dynamic export`);
     const name = b.weight(v.name ?? `const_${id}`, o.read(id), shape(id));
     names.set(id, name);
     return name;
   };
   const ins = (n: Node) => n.inputs.map((i) => (i === null ? '' : valueName(i)));
   const set = (n: Node, outs: string[]) => n.outputs.forEach((id, k) => names.set(id, outs[k]));
-  const one = (n: Node, op: string, inputs: string[], attrs: Record<string, Attr> = {}) => set(n, [b.op(scopeOf(n.module), op, inputs, attrs)]);
+  const one = (n: Node, op: string, inputs: string[], attrs: Record<string, Attr> = {}) =>
+    set(n, [b.op(scopeOf(n.module), op, inputs, attrs)]);
 
   for (let i = 0; i < g.nodes.length; i++) {
-    const n = g.nodes[i], scope = scopeOf(n.module), a = n.attrs as Record<string, any>;
+    const n = g.nodes[i],
+      scope = scopeOf(n.module),
+      a = n.attrs as Record<string, any>;
     switch (n.op) {
       case 'conv2d': {
         const [x, w, bias] = ins(n);
         const ws = shape(n.inputs[1]!);
         const y = b.op(scope, 'Conv', bias ? [x, w, bias] : [x, w], {
-          dilations: { ints: a.dilation }, group: { i: a.groups }, kernel_shape: { ints: [ws[2], ws[3]] },
-          pads: { ints: [...a.padding, ...a.padding] }, strides: { ints: a.stride },
+          dilations: { ints: a.dilation },
+          group: { i: a.groups },
+          kernel_shape: { ints: [ws[2], ws[3]] },
+          pads: { ints: [...a.padding, ...a.padding] },
+          strides: { ints: a.stride },
         });
         if (a.act !== 'silu') set(n, [y]);
         else {
@@ -89,7 +96,10 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
       case 'sigmoid':
         one(n, 'Sigmoid', ins(n));
         break;
-      case 'add': case 'sub': case 'mul': case 'div':
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
         one(n, n.op[0].toUpperCase() + n.op.slice(1), ins(n));
         break;
       case 'add_scalar': {
@@ -97,12 +107,14 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
         one(n, a.alpha < 0 ? 'Sub' : 'Add', [x, b.scalar(scope, Math.abs(a.alpha))]);
         break;
       }
-      case 'mul_scalar': case 'div_scalar': {
+      case 'mul_scalar':
+      case 'div_scalar': {
         const [x] = ins(n);
         one(n, n.op === 'mul_scalar' ? 'Mul' : 'Div', [x, b.scalar(scope, a.alpha)]);
         break;
       }
-      case 'rsub_scalar': case 'rdiv_scalar': {
+      case 'rsub_scalar':
+      case 'rdiv_scalar': {
         const [x] = ins(n);
         one(n, n.op === 'rsub_scalar' ? 'Sub' : 'Div', [b.scalar(scope, a.alpha), x]);
         break;
@@ -127,12 +139,25 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
           const outs = b.node(scope, 'Split', [x, b.ints(scope, sizes)], { axis: { i: a.axis } }, group.length);
           group.forEach((k, j) => names.set(g.nodes[k].outputs[0], outs[j]));
           i += group.length - 1;
-        } else one(n, 'Slice', [x, b.ints(scope, [a.start]), b.ints(scope, [a.start + a.length]), b.ints(scope, [a.axis]), b.ints(scope, [1])]);
+        } else
+          one(n, 'Slice', [
+            x,
+            b.ints(scope, [a.start]),
+            b.ints(scope, [a.start + a.length]),
+            b.ints(scope, [a.axis]),
+            b.ints(scope, [1]),
+          ]);
         break;
       }
       case 'slice': {
         const [x] = ins(n);
-        one(n, 'Slice', [x, b.ints(scope, [a.start]), b.ints(scope, [a.end]), b.ints(scope, [a.axis]), b.ints(scope, [a.step])]);
+        one(n, 'Slice', [
+          x,
+          b.ints(scope, [a.start]),
+          b.ints(scope, [a.end]),
+          b.ints(scope, [a.axis]),
+          b.ints(scope, [a.step]),
+        ]);
         break;
       }
       case 'reshape': {
@@ -141,22 +166,42 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
         break;
       }
       case 'max_pool2d':
-        one(n, 'MaxPool', ins(n), { ceil_mode: { i: 0 }, kernel_shape: { ints: a.kernelSize }, pads: { ints: [...a.padding, ...a.padding] }, strides: { ints: a.stride } });
+        one(n, 'MaxPool', ins(n), {
+          ceil_mode: { i: 0 },
+          kernel_shape: { ints: a.kernelSize },
+          pads: { ints: [...a.padding, ...a.padding] },
+          strides: { ints: a.stride },
+        });
         break;
       case 'upsample_nearest2d': {
         const [x] = ins(n);
         const scales = b.constant(scope, floatTensor([1, 1, ...a.scale], [4]));
-        one(n, 'Resize', [x, '', scales], { coordinate_transformation_mode: { s: 'asymmetric' }, cubic_coeff_a: { f: -0.75 }, mode: { s: 'nearest' }, nearest_mode: { s: 'floor' } });
+        one(n, 'Resize', [x, '', scales], {
+          coordinate_transformation_mode: { s: 'asymmetric' },
+          cubic_coeff_a: { f: -0.75 },
+          mode: { s: 'nearest' },
+          nearest_mode: { s: 'floor' },
+        });
         break;
       }
       case 'dfl': {
         // Ultralytics' DFL: view (B, 4, c1, A) -> transpose (B, c1, 4, A) -> softmax over bins -> 1x1 conv with 0..c1-1 -> (B, 4, A)
-        const [x] = ins(n), c1 = a.regMax as number, bs = batchSpec();
+        const [x] = ins(n),
+          c1 = a.regMax as number,
+          bs = batchSpec();
         const v = b.op(scope, 'Reshape', [x, b.ints(scope, [bs, 4, c1, -1])]);
-        const p = b.op(scope, 'Softmax', [b.op(scope, 'Transpose', [v], { perm: { ints: [0, 2, 1, 3] } })], { axis: { i: 1 } });
+        const p = b.op(scope, 'Softmax', [b.op(scope, 'Transpose', [v], { perm: { ints: [0, 2, 1, 3] } })], {
+          axis: { i: 1 },
+        });
         const wName = `${n.module}.conv.weight`;
         const w = b.weight(wName, o.weight(wName) ?? Float32Array.from({ length: c1 }, (_, k) => k), [1, c1, 1, 1]);
-        const conv = b.op(scopeOf(`${n.module}.conv`), 'Conv', [p, w], { dilations: { ints: [1, 1] }, group: { i: 1 }, kernel_shape: { ints: [1, 1] }, pads: { ints: [0, 0, 0, 0] }, strides: { ints: [1, 1] } });
+        const conv = b.op(scopeOf(`${n.module}.conv`), 'Conv', [p, w], {
+          dilations: { ints: [1, 1] },
+          group: { i: 1 },
+          kernel_shape: { ints: [1, 1] },
+          pads: { ints: [0, 0, 0, 0] },
+          strides: { ints: [1, 1] },
+        });
         set(n, [b.op(scope, 'Reshape', [conv, b.ints(scope, [bs, 4, -1])])]);
         break;
       }
@@ -173,7 +218,8 @@ export function lowerToOnnx(g: Graph, o: LowerOptions): { builder: GraphBuilder;
 /** Node i and the narrows right after it that cut the same value along the same axis into consecutive pieces covering it. */
 function splitGroup(g: Graph, i: number): number[] {
   const n = g.nodes[i];
-  const x = n.inputs[0]!, axis = n.attrs.axis as number;
+  const x = n.inputs[0]!,
+    axis = n.attrs.axis as number;
   const full = g.shapeOf(x)[axis];
   const group = [i];
   let end = (n.attrs.start as number) + (n.attrs.length as number);
@@ -192,9 +238,12 @@ function reshapeSpec(g: Graph, n: Node, dynamic: boolean): number[] {
   const target = n.attrs.shape as (number | Sym)[];
   const inShape = g.values[n.inputs[0]!].shape;
   const same = (d: number | Sym, e: number | Sym | undefined) => e !== undefined && String(d) === String(e);
-  const spec = target.map((d, k) => (typeof d === 'number' ? d : same(d, inShape[k]) ? (dynamic ? 0 : d.eval(g.symbols)) : -1));
+  const spec = target.map((d, k) =>
+    typeof d === 'number' ? d : same(d, inShape[k]) ? (dynamic ? 0 : d.eval(g.symbols)) : -1,
+  );
   if (spec.filter((d) => d === -1).length > 1) {
-    if (dynamic) throw new Error(`export: reshape at '${n.module}' to [${target.join(', ')}] has two size-dependent dims`);
+    if (dynamic)
+      throw new Error(`export: reshape at '${n.module}' to [${target.join(', ')}] has two size-dependent dims`);
     return target.map((d) => evalDim(d, g.symbols));
   }
   return spec;
@@ -202,11 +251,18 @@ function reshapeSpec(g: Graph, n: Node, dynamic: boolean): number[] {
 
 /** Anchor points (2, A) and strides (1, A): initializers for a fixed size, else computed from the maps' shapes. */
 function anchorValues(b: GraphBuilder, g: Graph, n: Node, o: LowerOptions, feats: string[]): string[] {
-  const scope = scopeOf(n.module), strides = n.attrs.strides as number[], offset = n.attrs.offset as number;
+  const scope = scopeOf(n.module),
+    strides = n.attrs.strides as number[],
+    offset = n.attrs.offset as number;
   if (!o.dynamic) {
-    const a = anchorGrid(n.inputs.map((id) => g.shapeOf(id!).slice(2, 4) as [number, number]), strides, offset);
-    const A = a.strides.length, pts = new Float32Array(2 * A);
-    for (let k = 0; k < A; k++) (pts[k] = a.points[2 * k]), (pts[A + k] = a.points[2 * k + 1]);
+    const a = anchorGrid(
+      n.inputs.map((id) => g.shapeOf(id!).slice(2, 4) as [number, number]),
+      strides,
+      offset,
+    );
+    const A = a.strides.length,
+      pts = new Float32Array(2 * A);
+    for (let k = 0; k < A; k++) ((pts[k] = a.points[2 * k]), (pts[A + k] = a.points[2 * k + 1]));
     return [b.weight(`${n.module}.anchors`, pts, [2, A]), b.weight(`${n.module}.strides`, a.strides, [1, A])];
   }
   // as tracing Ultralytics' make_anchors with dynamic axes gives
@@ -214,7 +270,15 @@ function anchorValues(b: GraphBuilder, g: Graph, n: Node, o: LowerOptions, feats
     const shape = b.op(scope, 'Shape', [f]);
     const dim = (axis: number) => b.op(scope, 'Gather', [shape, b.ints(scope, [axis], [])], { axis: { i: 0 } }); // scalar int64
     const [h, w] = [dim(2), dim(3)];
-    const range = (v: string) => b.op(scope, 'Add', [b.op(scope, 'Range', [b.scalar(scope, 0), b.op(scope, 'Cast', [v], { to: { i: DataType.FLOAT } }), b.scalar(scope, 1)]), b.scalar(scope, offset)]);
+    const range = (v: string) =>
+      b.op(scope, 'Add', [
+        b.op(scope, 'Range', [
+          b.scalar(scope, 0),
+          b.op(scope, 'Cast', [v], { to: { i: DataType.FLOAT } }),
+          b.scalar(scope, 1),
+        ]),
+        b.scalar(scope, offset),
+      ]);
     const unsq = (v: string) => b.op(scope, 'Unsqueeze', [v, b.ints(scope, [0])]);
     const hw = b.op(scope, 'Concat', [unsq(h), unsq(w)], { axis: { i: 0 } }); // [h, w]
     // meshgrid(sy, sx, indexing='ij'): x varies along w, y along h
@@ -223,11 +287,24 @@ function anchorValues(b: GraphBuilder, g: Graph, n: Node, o: LowerOptions, feats
     const row = (v: string) => b.op(scope, 'Reshape', [v, b.ints(scope, [1, -1])]);
     const pts = b.op(scope, 'Concat', [row(sx), row(sy)], { axis: { i: 0 } }); // (2, h*w)
     const count = b.op(scope, 'Mul', [unsq(h), unsq(w)]);
-    const st = b.op(scope, 'Expand', [b.constant(scope, floatTensor([strides[i]], [1, 1])), b.op(scope, 'Concat', [b.ints(scope, [1]), count], { axis: { i: 0 } })]); // (1, h*w)
+    const st = b.op(scope, 'Expand', [
+      b.constant(scope, floatTensor([strides[i]], [1, 1])),
+      b.op(scope, 'Concat', [b.ints(scope, [1]), count], { axis: { i: 0 } }),
+    ]); // (1, h*w)
     return { pts, st };
   });
   return [
-    b.op(scope, 'Concat', perLevel.map((l) => l.pts), { axis: { i: 1 } }),
-    b.op(scope, 'Concat', perLevel.map((l) => l.st), { axis: { i: 1 } }),
+    b.op(
+      scope,
+      'Concat',
+      perLevel.map((l) => l.pts),
+      { axis: { i: 1 } },
+    ),
+    b.op(
+      scope,
+      'Concat',
+      perLevel.map((l) => l.st),
+      { axis: { i: 1 } },
+    ),
   ];
 }

@@ -42,7 +42,11 @@ export class OnnxSession {
   private constSet = new Set<HostTensor>();
   private readonly steps: Step[] = [];
 
-  constructor(readonly proto: ModelProto, readonly device: Device, readonly file = '<onnx>') {
+  constructor(
+    readonly proto: ModelProto,
+    readonly device: Device,
+    readonly file = '<onnx>',
+  ) {
     const g = proto.graph;
     const op = proto.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');
     if (!op) throw new Error(`${file}: no default-domain opset import`);
@@ -53,7 +57,12 @@ export class OnnxSession {
     }
     this.inputNames = g.input.map((i) => i.name).filter((n) => !this.consts.has(n));
     this.outputNames = g.output.map((o) => o.name);
-    this.inputDims = new Map(g.input.map((i) => [i.name, (i.type?.tensor_type?.shape?.dim ?? []).map((d) => (d.dim_param ? d.dim_param : Number(d.dim_value ?? 0)))]));
+    this.inputDims = new Map(
+      g.input.map((i) => [
+        i.name,
+        (i.type?.tensor_type?.shape?.dim ?? []).map((d) => (d.dim_param ? d.dim_param : Number(d.dim_value ?? 0))),
+      ]),
+    );
     this.plan(g.node);
   }
 
@@ -63,7 +72,10 @@ export class OnnxSession {
     try {
       bytes = readFileSync(file);
     } catch (e) {
-      throw new InputError(file, `cannot read the ONNX model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new InputError(
+        file,
+        `cannot read the ONNX model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
     if (!bytes.length) throw new InputError(file, 'empty file, not an ONNX model');
     let proto: ModelProto;
@@ -84,21 +96,41 @@ export class OnnxSession {
 
   private plan(nodes: NodeProto[]) {
     const defined = new Set<string>([...this.consts.keys(), ...this.inputNames, '']);
-    const unknown = [...new Set(nodes.filter((n) => !(n.op_type in OPS) || (n.domain && n.domain !== 'ai.onnx')).map((n) => (n.domain ? `${n.domain}.` : '') + n.op_type))];
-    if (unknown.length) throw new Error(`${this.file}: unsupported ONNX op${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (this runtime covers ${SUPPORTED_OPS.join(', ')})`);
+    const unknown = [
+      ...new Set(
+        nodes
+          .filter((n) => !(n.op_type in OPS) || (n.domain && n.domain !== 'ai.onnx'))
+          .map((n) => (n.domain ? `${n.domain}.` : '') + n.op_type),
+      ),
+    ];
+    if (unknown.length)
+      throw new Error(
+        `${this.file}: unsupported ONNX op${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (this runtime covers ${SUPPORTED_OPS.join(', ')})`,
+      );
     // ONNX requires nodes in topological order: an undefined input means a corrupt or cut graph
     for (const n of nodes) {
-      for (const i of n.input) if (!defined.has(i)) throw new Error(`${this.file}: node '${n.name ?? n.op_type}' reads '${i}', which nothing defines (corrupt or truncated graph)`);
+      for (const i of n.input)
+        if (!defined.has(i))
+          throw new Error(
+            `${this.file}: node '${n.name ?? n.op_type}' reads '${i}', which nothing defines (corrupt or truncated graph)`,
+          );
       for (const o of n.output) defined.add(o);
     }
-    for (const o of this.outputNames) if (!defined.has(o)) throw new Error(`${this.file}: graph output '${o}' is never computed (corrupt or truncated graph)`);
+    for (const o of this.outputNames)
+      if (!defined.has(o))
+        throw new Error(`${this.file}: graph output '${o}' is never computed (corrupt or truncated graph)`);
 
     // constant folding, in order
     const live: NodeProto[] = [];
     for (const n of nodes) {
       const folded = HOST_OPS.has(n.op_type) && n.input.every((i) => i === '' || this.consts.has(i));
       if (folded) {
-        const outs = this.exec(n, n.op_type, this.attrsOf(n), n.input.map((i) => (i ? this.consts.get(i) : undefined)));
+        const outs = this.exec(
+          n,
+          n.op_type,
+          this.attrsOf(n),
+          n.input.map((i) => (i ? this.consts.get(i) : undefined)),
+        );
         outs.forEach((v, k) => {
           if (!(v instanceof HostTensor)) throw new Error(`node '${n.name}' folded to a device tensor`);
           this.consts.set(n.output[k], v);
@@ -114,9 +146,12 @@ export class OnnxSession {
     const rewritten = new Map<NodeProto, { op: string; node: NodeProto }>();
     for (const n of live) {
       if (n.op_type !== 'Sigmoid' || dropped.has(n)) continue;
-      const x = n.input[0], s = n.output[0];
-      const r = readers.get(s) ?? [], rx = readers.get(x) ?? [];
-      const m = r.length === 1 && r[0].op_type === 'Mul' && r[0].input.includes(x) && r[0].input.includes(s) ? r[0] : null;
+      const x = n.input[0],
+        s = n.output[0];
+      const r = readers.get(s) ?? [],
+        rx = readers.get(x) ?? [];
+      const m =
+        r.length === 1 && r[0].op_type === 'Mul' && r[0].input.includes(x) && r[0].input.includes(s) ? r[0] : null;
       if (!m || isOutput(s)) continue;
       const prod = live.find((p) => p.output.includes(x));
       if (prod && prod.op_type === 'Conv' && rx.length === 2 && !isOutput(x) && !rewritten.has(prod)) {
@@ -133,7 +168,8 @@ export class OnnxSession {
     const last = new Map<string, number>();
     order.forEach((s, k) => s.node.input.forEach((i) => last.set(i, k)));
     const freeAt: string[][] = order.map(() => []);
-    for (const [v, k] of last) if (!isOutput(v) && !this.consts.has(v) && !this.inputNames.includes(v)) freeAt[k].push(v);
+    for (const [v, k] of last)
+      if (!isOutput(v) && !this.consts.has(v) && !this.inputNames.includes(v)) freeAt[k].push(v);
     order.forEach((s, k) => this.steps.push({ node: s.node, op: s.op, attrs: this.attrsOf(s.node), free: freeAt[k] }));
     this.constSet = new Set(this.consts.values());
   }
@@ -149,7 +185,8 @@ export class OnnxSession {
 
   private exec(n: NodeProto, op: string, attrs: Attrs, ins: (Value | undefined)[]): Value[] {
     const outs = OPS[op](ins, attrs, { device: this.device, opset: this.opset, dev: (v, what) => this.dev(v, what) });
-    if (outs.length < n.output.length) throw new Error(`${attrs.op}: produced ${outs.length} outputs, the graph expects ${n.output.length}`);
+    if (outs.length < n.output.length)
+      throw new Error(`${attrs.op}: produced ${outs.length} outputs, the graph expects ${n.output.length}`);
     return outs;
   }
 
@@ -167,7 +204,10 @@ export class OnnxSession {
    * Runs the graph on the given inputs (device tensors); returns the outputs in graph order.
    * `observe` sees every value's name and shape as it is computed (tests compare them with other runtimes).
    */
-  run(inputs: Record<string, Tensor>, opts: { observe?: (name: string, shape: readonly number[]) => void } = {}): Tensor[] {
+  run(
+    inputs: Record<string, Tensor>,
+    opts: { observe?: (name: string, shape: readonly number[]) => void } = {},
+  ): Tensor[] {
     for (const n of this.inputNames) if (!inputs[n]) throw new Error(`${this.file}: missing input '${n}'`);
     return noGrad(() => {
       const env = new Map<string, Value>(Object.entries(inputs));
@@ -227,7 +267,25 @@ export class OnnxSession {
 }
 
 /** Ops with a host path: folded at load when all their inputs are constants. */
-const HOST_OPS = new Set(['Identity', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'Reshape', 'Slice', 'Gather', 'Shape', 'Cast', 'Unsqueeze', 'Squeeze', 'Range', 'Expand', 'ConstantOfShape', 'Constant']);
+const HOST_OPS = new Set([
+  'Identity',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Concat',
+  'Reshape',
+  'Slice',
+  'Gather',
+  'Shape',
+  'Cast',
+  'Unsqueeze',
+  'Squeeze',
+  'Range',
+  'Expand',
+  'ConstantOfShape',
+  'Constant',
+]);
 
 function upload(v: HostTensor, device: Device): Tensor {
   return v.dtype === 'float'

@@ -11,7 +11,14 @@ import type { PoseModel } from '../../models/yolov8_pose.js';
 import { staticGraph } from './static_graph.js';
 import { lowerToOpenVino } from './openvino_lower.js';
 import { metadataYaml } from './folder_metadata.js';
-import { exportGraph, exportMetadata, exportPath, hostWeights, type ExportArgs, type ExportSource } from './exporter.js';
+import {
+  exportGraph,
+  exportMetadata,
+  exportPath,
+  hostWeights,
+  type ExportArgs,
+  type ExportSource,
+} from './exporter.js';
 
 /** The graph traced with sizes B, H, W (BatchNorm folded, nothing size-dependent folded) and its host values. */
 async function symbolicGraph(model: PoseModel, batch: number, imgsz: [number, number]) {
@@ -27,9 +34,16 @@ async function symbolicGraph(model: PoseModel, batch: number, imgsz: [number, nu
 }
 import { exportImgsz } from './ncnn_export.js';
 
-export async function exportOpenVino(model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void): Promise<string> {
+export async function exportOpenVino(
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+  log: (s: string) => void,
+): Promise<string> {
   if (args.int8)
-    throw new Error("export: int8=True for format='openvino' needs NNCF (Ultralytics runs nncf.quantize with calibration images from data=, ignoring the head's Add/Sub/Mul/Div and DFL), which this toolkit does not implement; export FP32 or half=True");
+    throw new Error(
+      "export: int8=True for format='openvino' needs NNCF (Ultralytics runs nncf.quantize with calibration images from data=, ignoring the head's Add/Sub/Mul/Div and DFL), which this toolkit does not implement; export FP32 or half=True",
+    );
   const batch = args.batch ?? 1;
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();
@@ -37,8 +51,15 @@ export async function exportOpenVino(model: PoseModel, args: ExportArgs, src: Ex
   // dynamic: Ultralytics' ov.convert_model(input=None) leaves batch/height/width dynamic -> the symbolic graph, anchors computed in the IR
   const { g, read } = args.dynamic ? await symbolicGraph(model, batch, imgsz) : await staticGraph(model, batch, imgsz);
   const rtInfo = {
-    iou_threshold: '0.7', labels: Object.values(model.names).map((v) => v.replace(/ /g, '_')).join(' '), model_type: 'YOLOv8',
-    pad_value: '114', resize_type: 'fit_to_window_letterbox', reverse_input_channels: 'YES', scale_values: '255',
+    iou_threshold: '0.7',
+    labels: Object.values(model.names)
+      .map((v) => v.replace(/ /g, '_'))
+      .join(' '),
+    model_type: 'YOLOv8',
+    pad_value: '114',
+    resize_type: 'fit_to_window_letterbox',
+    reverse_input_channels: 'YES',
+    scale_values: '255',
   };
   const ir = lowerToOpenVino(g, { half: !!args.half, dynamic: !!args.dynamic, read, rtInfo });
   const dir = exportPath(src.file, '_openvino_model');
@@ -47,6 +68,8 @@ export async function exportOpenVino(model: PoseModel, args: ExportArgs, src: Ex
   writeFileSync(join(dir, `${stem}.xml`), ir.xml);
   writeFileSync(join(dir, `${stem}.bin`), ir.bin);
   writeFileSync(join(dir, 'metadata.yaml'), metadataYaml(exportMetadata(model, src, batch, imgsz)));
-  log(`OpenVINO: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(ir.bin.byteLength / (1 << 20)).toFixed(1)} MB)`);
+  log(
+    `OpenVINO: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(ir.bin.byteLength / (1 << 20)).toFixed(1)} MB)`,
+  );
   return dir;
 }

@@ -12,10 +12,21 @@ import { metadataYaml } from './folder_metadata.js';
 import { exportMetadata, exportPath, type ExportArgs, type ExportSource } from './exporter.js';
 import { exportImgsz } from './ncnn_export.js';
 
-export async function exportPaddle(model: PoseModel, args: ExportArgs, src: ExportSource, log: (s: string) => void): Promise<string> {
-  if (args.int8) throw new Error("export: int8=True is not supported for format='paddle' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)");
+export async function exportPaddle(
+  model: PoseModel,
+  args: ExportArgs,
+  src: ExportSource,
+  log: (s: string) => void,
+): Promise<string> {
+  if (args.int8)
+    throw new Error(
+      "export: int8=True is not supported for format='paddle' (Ultralytics quantizes only TensorRT, OpenVINO, CoreML and TFLite)",
+    );
   // Ultralytics 8.2.82 ignores dynamic here: pytorch2paddle(jit_type='trace', input_examples=[im]) records the fixed input
-  if (args.dynamic) log('PaddlePaddle: WARNING ⚠️ dynamic=True: the ProgramDesc is written at the fixed imgsz and batch (x2paddle traces the example input), setting dynamic=False.');
+  if (args.dynamic)
+    log(
+      'PaddlePaddle: WARNING ⚠️ dynamic=True: the ProgramDesc is written at the fixed imgsz and batch (x2paddle traces the example input), setting dynamic=False.',
+    );
   const batch = args.batch ?? 1;
   const imgsz = exportImgsz(model, args);
   const t0 = performance.now();
@@ -27,6 +38,8 @@ export async function exportPaddle(model: PoseModel, args: ExportArgs, src: Expo
   writeFileSync(join(dir, 'inference_model', 'model.pdmodel'), files.pdmodel);
   writeFileSync(join(dir, 'inference_model', 'model.pdiparams'), files.pdiparams);
   writeFileSync(join(dir, 'metadata.yaml'), metadataYaml(exportMetadata(model, src, batch, imgsz)));
-  log(`PaddlePaddle: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(files.pdiparams.byteLength / (1 << 20)).toFixed(1)} MB)`);
+  log(
+    `PaddlePaddle: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(files.pdiparams.byteLength / (1 << 20)).toFixed(1)} MB)`,
+  );
   return dir;
 }

@@ -34,13 +34,19 @@ export class PaddleSession implements ExportedSession {
   readonly model: PaddleModel;
   private readonly consts = new Map<string, Tensor>();
 
-  constructor(readonly dir: string, readonly pdmodel: string, readonly device: Device) {
+  constructor(
+    readonly dir: string,
+    readonly pdmodel: string,
+    readonly device: Device,
+  ) {
     const params = pdmodel.replace(/\.pdmodel$/, '.pdiparams');
     if (!existsSync(params)) throw new Error(`${pdmodel}: no ${params} beside it`);
     this.model = readPaddle(new Uint8Array(readFileSync(pdmodel)), new Uint8Array(readFileSync(params)), pdmodel);
     this.inputNames = [this.model.feed];
     this.inputDims = new Map([[this.model.feed, this.model.dims.get(this.model.feed)!]]);
-    const md = [join(dir, 'metadata.yaml'), join(dirname(pdmodel), 'metadata.yaml')].find(existsSync) ?? join(dir, 'metadata.yaml');
+    const md =
+      [join(dir, 'metadata.yaml'), join(dirname(pdmodel), 'metadata.yaml')].find(existsSync) ??
+      join(dir, 'metadata.yaml');
     this.proto = { metadata_props: readMetadataYaml(md) };
     readMetadata(this.proto.metadata_props, md);
     for (const [k, p] of this.model.params) this.consts.set(k, E.tensor(p.data, this.model.dims.get(k)!, { device }));
@@ -55,34 +61,90 @@ export class PaddleSession implements ExportedSession {
         const x = (p = 'X') => v.get(op.inputs[p][0])!;
         const set = (p: string, ts: Tensor[]) => op.outputs[p].forEach((n, k) => v.set(n, ts[k]));
         const ew = (fn: (p: Tensor, q: Tensor) => Tensor) => {
-          const p = x(), q = x('Y'), ax = a.axis ?? -1;
+          const p = x(),
+            q = x('Y'),
+            ax = a.axis ?? -1;
           const shape = ax === -1 ? q.shape : [...q.shape, ...Array(p.ndim - ax - q.ndim).fill(1)]; // Paddle's axis: align Y at `axis`
           set('Out', [fn(p, ax === -1 ? q : E.reshape(q, shape))]);
         };
         switch (op.type) {
-          case 'feed': set('Out', [feeds[this.model.feed]]); break;
-          case 'fetch': result = x(); break;
-          case 'conv2d': set('Output', [E.conv2d(x('Input'), x('Filter'), null, { stride: a.strides, padding: a.paddings, dilation: a.dilations, groups: a.groups })]); break;
-          case 'elementwise_add': ew(E.add); break;
-          case 'elementwise_sub': ew(E.sub); break;
-          case 'elementwise_mul': ew(E.mul); break;
-          case 'elementwise_div': ew(E.div); break;
-          case 'silu': set('Out', [E.silu(x())]); break;
-          case 'sigmoid': set('Out', [E.sigmoid(x())]); break;
-          case 'scale': set('Out', [a.bias_after_scale === false ? E.mul(E.add(x(), a.bias), a.scale) : E.add(E.mul(x(), a.scale), a.bias)]); break;
-          case 'softmax': set('Out', [E.softmax(x(), a.axis)]); break;
-          case 'concat': set('Out', [E.concat(op.inputs.X.map((n) => v.get(n)!), (a.axis + x().ndim) % x().ndim)]); break;
+          case 'feed':
+            set('Out', [feeds[this.model.feed]]);
+            break;
+          case 'fetch':
+            result = x();
+            break;
+          case 'conv2d':
+            set('Output', [
+              E.conv2d(x('Input'), x('Filter'), null, {
+                stride: a.strides,
+                padding: a.paddings,
+                dilation: a.dilations,
+                groups: a.groups,
+              }),
+            ]);
+            break;
+          case 'elementwise_add':
+            ew(E.add);
+            break;
+          case 'elementwise_sub':
+            ew(E.sub);
+            break;
+          case 'elementwise_mul':
+            ew(E.mul);
+            break;
+          case 'elementwise_div':
+            ew(E.div);
+            break;
+          case 'silu':
+            set('Out', [E.silu(x())]);
+            break;
+          case 'sigmoid':
+            set('Out', [E.sigmoid(x())]);
+            break;
+          case 'scale':
+            set('Out', [
+              a.bias_after_scale === false ? E.mul(E.add(x(), a.bias), a.scale) : E.add(E.mul(x(), a.scale), a.bias),
+            ]);
+            break;
+          case 'softmax':
+            set('Out', [E.softmax(x(), a.axis)]);
+            break;
+          case 'concat':
+            set('Out', [
+              E.concat(
+                op.inputs.X.map((n) => v.get(n)!),
+                (a.axis + x().ndim) % x().ndim,
+              ),
+            ]);
+            break;
           case 'split': {
             let at = 0;
-            set('Out', (a.sections as number[]).map((n) => E.narrow(x(), a.axis, (at += n) - n, n)));
+            set(
+              'Out',
+              (a.sections as number[]).map((n) => E.narrow(x(), a.axis, (at += n) - n, n)),
+            );
             break;
           }
-          case 'slice': set('Out', [E.narrow(x('Input'), a.axes[0], a.starts[0], this.model.dims.get(op.outputs.Out[0])![a.axes[0]])]); break;
-          case 'pool2d': set('Out', [E.maxPool2d(x(), { kernelSize: a.ksize, stride: a.strides, padding: a.paddings })]); break;
-          case 'nearest_interp_v2': set('Out', [E.upsampleNearest2d(x(), [a.scale[0], a.scale[1]])]); break;
-          case 'reshape2': set('Out', [E.reshape(E.contiguous(x()), a.shape)]); break;
-          case 'transpose2': set('Out', [E.permute(x(), a.axis)]); break;
-          default: throw new Error(`${this.pdmodel}: op '${op.type}' cannot run`);
+          case 'slice':
+            set('Out', [
+              E.narrow(x('Input'), a.axes[0], a.starts[0], this.model.dims.get(op.outputs.Out[0])![a.axes[0]]),
+            ]);
+            break;
+          case 'pool2d':
+            set('Out', [E.maxPool2d(x(), { kernelSize: a.ksize, stride: a.strides, padding: a.paddings })]);
+            break;
+          case 'nearest_interp_v2':
+            set('Out', [E.upsampleNearest2d(x(), [a.scale[0], a.scale[1]])]);
+            break;
+          case 'reshape2':
+            set('Out', [E.reshape(E.contiguous(x()), a.shape)]);
+            break;
+          case 'transpose2':
+            set('Out', [E.permute(x(), a.axis)]);
+            break;
+          default:
+            throw new Error(`${this.pdmodel}: op '${op.type}' cannot run`);
         }
       }
       if (!result) throw new Error(`${this.pdmodel}: no fetch op`);

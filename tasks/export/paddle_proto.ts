@@ -9,9 +9,33 @@
 import type { Schema } from '../../engine/io/protobuf.js';
 
 /** AttrType */
-export const ATTR = { INT: 0, FLOAT: 1, STRING: 2, INTS: 3, FLOATS: 4, STRINGS: 5, BOOLEAN: 6, BOOLEANS: 7, BLOCK: 8, LONG: 9, BLOCKS: 10, LONGS: 11 } as const;
+export const ATTR = {
+  INT: 0,
+  FLOAT: 1,
+  STRING: 2,
+  INTS: 3,
+  FLOATS: 4,
+  STRINGS: 5,
+  BOOLEAN: 6,
+  BOOLEANS: 7,
+  BLOCK: 8,
+  LONG: 9,
+  BLOCKS: 10,
+  LONGS: 11,
+} as const;
 /** VarType.Type */
-export const VT = { BOOL: 0, INT16: 1, INT32: 2, INT64: 3, FP16: 4, FP32: 5, FP64: 6, LOD_TENSOR: 7, FEED_MINIBATCH: 9, FETCH_LIST: 10 } as const;
+export const VT = {
+  BOOL: 0,
+  INT16: 1,
+  INT32: 2,
+  INT64: 3,
+  FP16: 4,
+  FP32: 5,
+  FP64: 6,
+  LOD_TENSOR: 7,
+  FEED_MINIBATCH: 9,
+  FETCH_LIST: 10,
+} as const;
 
 // bools are varints (int32 here)
 export const PADDLE_SCHEMA: Schema = {

@@ -20,7 +20,8 @@ export interface Palette {
 
 /** First index in sorted `a` whose value is >= v. */
 function lowerBound(a: Float64Array, v: number): number {
-  let lo = 0, hi = a.length;
+  let lo = 0,
+    hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid] < v) lo = mid + 1;
@@ -30,8 +31,14 @@ function lowerBound(a: Float64Array, v: number): number {
 }
 
 /** The 1-D k-means table of `w` (k = 2^nbits) and each element's nearest entry. `round` maps a table value to its stored precision (fp16) before indices are assigned. */
-export function palettize(w: Float32Array, nbits: number, round: (v: Float32Array) => Float32Array = (v) => v, maxIter = 300): Palette {
-  const k = 1 << nbits, n = w.length;
+export function palettize(
+  w: Float32Array,
+  nbits: number,
+  round: (v: Float32Array) => Float32Array = (v) => v,
+  maxIter = 300,
+): Palette {
+  const k = 1 << nbits,
+    n = w.length;
   const sorted = Float64Array.from(w).sort();
   const distinct: number[] = [];
   for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]);
@@ -43,10 +50,12 @@ export function palettize(w: Float32Array, nbits: number, round: (v: Float32Arra
     // seed: k uniform levels over [min, max]. Lloyd's iterations never raise the squared error, so the
     // table is at least as good as uniform 8-bit levels (quantile seeds crowd the dense centre and
     // converge to worse tables on bell-shaped weights)
-    const lo = sorted[0], span = sorted[n - 1] - sorted[0];
+    const lo = sorted[0],
+      span = sorted[n - 1] - sorted[0];
     centers = Array.from({ length: k }, (_, j) => lo + (span * j) / (k - 1));
     for (let it = 0; it < maxIter; it++) {
-      let moved = 0, start = 0;
+      let moved = 0,
+        start = 0;
       const next = centers.map((c, j) => {
         const end = j === k - 1 ? n : lowerBound(sorted, (c + centers[j + 1]) / 2);
         const m = end > start ? (prefix[end] - prefix[start]) / (end - start) : c; // an empty cluster keeps its centre
@@ -61,7 +70,8 @@ export function palettize(w: Float32Array, nbits: number, round: (v: Float32Arra
   const lut = new Float32Array(k);
   lut.set(round(Float32Array.from(centers)));
   // nearest entry: the table sorted (fp16 rounding keeps the order), midpoints between neighbours
-  const m = centers.length, t = Float64Array.from(lut.subarray(0, m));
+  const m = centers.length,
+    t = Float64Array.from(lut.subarray(0, m));
   const mids = Float64Array.from({ length: m - 1 }, (_, j) => (t[j] + t[j + 1]) / 2);
   const indices = new Uint8Array(Math.ceil((nbits * n) / 8));
   for (let i = 0; i < n; i++) {
@@ -74,7 +84,8 @@ export function palettize(w: Float32Array, nbits: number, round: (v: Float32Arra
 
 /** constexpr_lut_to_dense's value: element k = lut[index k], indices unpacked LSB-first. */
 export function unpalettize(lut: Float32Array, indices: Uint8Array, n: number): Float32Array {
-  const nbits = Math.log2(lut.length), out = new Float32Array(n);
+  const nbits = Math.log2(lut.length),
+    out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let idx = 0;
     const bit = i * nbits;

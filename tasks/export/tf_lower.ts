@@ -15,11 +15,26 @@
 import { evalDim, foldConstants, toNHWC, type Graph, type Node } from '../../engine/graph/index.js';
 
 export type TfDType = 'DT_FLOAT' | 'DT_INT32';
-export interface TfTensor { dtype: TfDType; shape: number[]; data: Float32Array | Int32Array }
+export interface TfTensor {
+  dtype: TfDType;
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
 export type TfAttr =
-  | { type: TfDType } | { i: number } | { f: number } | { b: boolean } | { s: string }
-  | { list: { i?: number[]; s?: string[] } } | { tensor: TfTensor } | { shape: number[] };
-export interface TfNode { name: string; op: string; input: string[]; attr: Record<string, TfAttr> }
+  | { type: TfDType }
+  | { i: number }
+  | { f: number }
+  | { b: boolean }
+  | { s: string }
+  | { list: { i?: number[]; s?: string[] } }
+  | { tensor: TfTensor }
+  | { shape: number[] };
+export interface TfNode {
+  name: string;
+  op: string;
+  input: string[];
+  attr: Record<string, TfAttr>;
+}
 export interface TfGraph {
   nodes: TfNode[];
   input: { name: string; shape: number[] };
@@ -42,7 +57,8 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
   const nodes: TfNode[] = [];
   const used = new Set<string>();
   const unique = (base: string) => {
-    let name = base, k = 0;
+    let name = base,
+      k = 0;
     while (used.has(name)) name = `${base}_${++k}`;
     used.add(name);
     return name;
@@ -52,8 +68,10 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
     nodes.push({ name, op, input, attr });
     return name;
   };
-  const konst = (base: string, t: TfTensor) => add(base, 'Const', [], { dtype: { type: t.dtype }, value: { tensor: t } });
-  const ints = (base: string, v: number[], dims = [v.length]) => konst(base, { dtype: 'DT_INT32', shape: dims, data: Int32Array.from(v) });
+  const konst = (base: string, t: TfTensor) =>
+    add(base, 'Const', [], { dtype: { type: t.dtype }, value: { tensor: t } });
+  const ints = (base: string, v: number[], dims = [v.length]) =>
+    konst(base, { dtype: 'DT_INT32', shape: dims, data: Int32Array.from(v) });
   const scalar = (base: string, v: number) => konst(base, { dtype: 'DT_FLOAT', shape: [], data: Float32Array.of(v) });
 
   const names = new Map<number, string>();
@@ -64,7 +82,8 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
     const known = names.get(id);
     if (known !== undefined) return known;
     const v = g.values[id];
-    if (v.kind === 'input' || v.kind === 'node') throw new Error(`tf export: value %${id} is read before it is written`);
+    if (v.kind === 'input' || v.kind === 'node')
+      throw new Error(`tf export: value %${id} is read before it is written`);
     const name = konst(v.name ?? `const_${id}`, { dtype: 'DT_FLOAT', shape: shape(id), data: o.read(id) });
     names.set(id, name);
     return name;
@@ -83,28 +102,58 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
         if (a.groups !== 1) unsupported(n, `groups=${a.groups}`);
         const ws = shape(n.inputs[1]!); // (O, I, kh, kw) -> HWIO
         const w = hwio(o.read(n.inputs[1]!), ws);
-        const wName = konst(`${g.values[n.inputs[1]!].name ?? scope + '/weight'}`, { dtype: 'DT_FLOAT', shape: [ws[2], ws[3], ws[1], ws[0]], data: w });
-        const [ph, pw] = a.padding, [sh, sw] = a.stride;
+        const wName = konst(`${g.values[n.inputs[1]!].name ?? scope + '/weight'}`, {
+          dtype: 'DT_FLOAT',
+          shape: [ws[2], ws[3], ws[1], ws[0]],
+          data: w,
+        });
+        const [ph, pw] = a.padding,
+          [sh, sw] = a.stride;
         const same = sh === 1 && sw === 1 && ws[2] === 2 * ph + 1 && ws[3] === 2 * pw + 1;
         let inp = x[0];
-        if (!same && (ph || pw)) inp = add(`${scope}/Pad`, 'Pad', [inp, ints(`${scope}/Pad/paddings`, [0, 0, ph, ph, pw, pw, 0, 0], [4, 2])], { T, Tpaddings: { type: 'DT_INT32' } });
+        if (!same && (ph || pw))
+          inp = add(`${scope}/Pad`, 'Pad', [inp, ints(`${scope}/Pad/paddings`, [0, 0, ph, ph, pw, pw, 0, 0], [4, 2])], {
+            T,
+            Tpaddings: { type: 'DT_INT32' },
+          });
         let y = add(`${scope}/Conv2D`, 'Conv2D', [inp, wName], {
-          T, strides: { list: { i: [1, sh, sw, 1] } }, padding: { s: same ? 'SAME' : 'VALID' }, dilations: { list: { i: [1, ...a.dilation, 1] } },
-          data_format: { s: 'NHWC' }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
+          T,
+          strides: { list: { i: [1, sh, sw, 1] } },
+          padding: { s: same ? 'SAME' : 'VALID' },
+          dilations: { list: { i: [1, ...a.dilation, 1] } },
+          data_format: { s: 'NHWC' },
+          use_cudnn_on_gpu: { b: true },
+          explicit_paddings: { list: {} },
         });
         if (x[2]) y = add(`${scope}/BiasAdd`, 'BiasAdd', [y, x[2]], { T, data_format: { s: 'NHWC' } });
         set(a.act === 'silu' ? silu(y) : a.act == null ? y : unsupported(n, `act=${a.act}`));
         break;
       }
       case 'max_pool2d': {
-        const [k, , ] = a.kernelSize, [p] = a.padding;
+        const [k, ,] = a.kernelSize,
+          [p] = a.padding;
         if (a.stride[0] !== 1 || k !== 2 * p + 1) unsupported(n, 'only stride 1 with same padding');
-        set(add(`${scope}/MaxPool`, 'MaxPool', [x[0]], { T, ksize: { list: { i: [1, ...a.kernelSize, 1] } }, strides: { list: { i: [1, ...a.stride, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NHWC' }, explicit_paddings: { list: {} } }));
+        set(
+          add(`${scope}/MaxPool`, 'MaxPool', [x[0]], {
+            T,
+            ksize: { list: { i: [1, ...a.kernelSize, 1] } },
+            strides: { list: { i: [1, ...a.stride, 1] } },
+            padding: { s: 'SAME' },
+            data_format: { s: 'NHWC' },
+            explicit_paddings: { list: {} },
+          }),
+        );
         break;
       }
       case 'upsample_nearest2d': {
         const [, H, W] = shape(n.outputs[0]);
-        set(add(`${scope}/ResizeNearestNeighbor`, 'ResizeNearestNeighbor', [x[0], ints(`${scope}/size`, [H, W])], { T, align_corners: { b: false }, half_pixel_centers: { b: false } }));
+        set(
+          add(`${scope}/ResizeNearestNeighbor`, 'ResizeNearestNeighbor', [x[0], ints(`${scope}/size`, [H, W])], {
+            T,
+            align_corners: { b: false },
+            half_pixel_centers: { b: false },
+          }),
+        );
         break;
       }
       case 'silu':
@@ -113,11 +162,22 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
       case 'sigmoid':
         set(add(`${scope}/Sigmoid`, 'Sigmoid', [x[0]], { T }));
         break;
-      case 'add': case 'sub': case 'mul': case 'div':
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
         set(binary({ add: 'AddV2', sub: 'Sub', mul: 'Mul', div: 'RealDiv' }[n.op as 'add'], x[0], x[1]));
         break;
-      case 'add_scalar': case 'mul_scalar': case 'div_scalar':
-        set(binary({ add_scalar: 'AddV2', mul_scalar: 'Mul', div_scalar: 'RealDiv' }[n.op as 'add_scalar'], x[0], scalar(`${scope}/y`, a.alpha)));
+      case 'add_scalar':
+      case 'mul_scalar':
+      case 'div_scalar':
+        set(
+          binary(
+            { add_scalar: 'AddV2', mul_scalar: 'Mul', div_scalar: 'RealDiv' }[n.op as 'add_scalar'],
+            x[0],
+            scalar(`${scope}/y`, a.alpha),
+          ),
+        );
         break;
       case 'rsub_scalar':
         set(binary('Sub', scalar(`${scope}/x`, a.alpha), x[0]));
@@ -126,39 +186,86 @@ export function lowerToTf(g: Graph, o: TfLowerOptions): TfGraph {
         set(x[0]);
         break;
       case 'concat':
-        set(add(`${scope}/concat`, 'ConcatV2', [...x, ints(`${scope}/concat/axis`, [a.axis], [])], { T, N: { i: x.length }, Tidx: { type: 'DT_INT32' } }));
+        set(
+          add(`${scope}/concat`, 'ConcatV2', [...x, ints(`${scope}/concat/axis`, [a.axis], [])], {
+            T,
+            N: { i: x.length },
+            Tidx: { type: 'DT_INT32' },
+          }),
+        );
         break;
       case 'permute':
-        set(add(`${scope}/transpose`, 'Transpose', [x[0], ints(`${scope}/transpose/perm`, a.axes)], { T, Tperm: { type: 'DT_INT32' } }));
+        set(
+          add(`${scope}/transpose`, 'Transpose', [x[0], ints(`${scope}/transpose/perm`, a.axes)], {
+            T,
+            Tperm: { type: 'DT_INT32' },
+          }),
+        );
         break;
       case 'reshape':
-        set(add(`${scope}/Reshape`, 'Reshape', [x[0], ints(`${scope}/Reshape/shape`, shape(n.outputs[0]))], { T, Tshape: { type: 'DT_INT32' } }));
+        set(
+          add(`${scope}/Reshape`, 'Reshape', [x[0], ints(`${scope}/Reshape/shape`, shape(n.outputs[0]))], {
+            T,
+            Tshape: { type: 'DT_INT32' },
+          }),
+        );
         break;
       case 'narrow': {
-        const s = shape(n.inputs[0]!), begin = s.map(() => 0), size = [...s];
+        const s = shape(n.inputs[0]!),
+          begin = s.map(() => 0),
+          size = [...s];
         begin[a.axis] = evalDim(a.start, env);
         size[a.axis] = evalDim(a.length, env);
-        set(add(`${scope}/Slice`, 'Slice', [x[0], ints(`${scope}/Slice/begin`, begin), ints(`${scope}/Slice/size`, size)], { T, Index: { type: 'DT_INT32' } }));
+        set(
+          add(
+            `${scope}/Slice`,
+            'Slice',
+            [x[0], ints(`${scope}/Slice/begin`, begin), ints(`${scope}/Slice/size`, size)],
+            { T, Index: { type: 'DT_INT32' } },
+          ),
+        );
         break;
       }
       case 'softmax': {
-        if (a.axis !== shape(n.inputs[0]!).length - 1 && a.axis !== -1) unsupported(n, 'softmax over an axis other than the last');
+        if (a.axis !== shape(n.inputs[0]!).length - 1 && a.axis !== -1)
+          unsupported(n, 'softmax over an axis other than the last');
         set(add(`${scope}/Softmax`, 'Softmax', [x[0]], { T }));
         break;
       }
       case 'dfl': {
         // (B, 4*c1, A) -> (B, 4, c1, A) -> (B, 4, A, c1) -> softmax over bins -> sum_k k * p_k -> (B, 4, A)
-        const [B, , A] = shape(n.inputs[0]!), c1 = a.regMax as number;
-        const v = add(`${scope}/Reshape`, 'Reshape', [x[0], ints(`${scope}/Reshape/shape`, [B, 4, c1, A])], { T, Tshape: { type: 'DT_INT32' } });
-        const tr = add(`${scope}/transpose`, 'Transpose', [v, ints(`${scope}/transpose/perm`, [0, 1, 3, 2])], { T, Tperm: { type: 'DT_INT32' } });
+        const [B, , A] = shape(n.inputs[0]!),
+          c1 = a.regMax as number;
+        const v = add(`${scope}/Reshape`, 'Reshape', [x[0], ints(`${scope}/Reshape/shape`, [B, 4, c1, A])], {
+          T,
+          Tshape: { type: 'DT_INT32' },
+        });
+        const tr = add(`${scope}/transpose`, 'Transpose', [v, ints(`${scope}/transpose/perm`, [0, 1, 3, 2])], {
+          T,
+          Tperm: { type: 'DT_INT32' },
+        });
         const p = add(`${scope}/Softmax`, 'Softmax', [tr], { T });
         // the expectation as Ultralytics' DFL computes it: a 1x1 conv with weights 0..c1-1 over the bins (B, 4, A, c1) -> (B, 4, A, 1)
-        const bins = konst(`${scope}/conv/weight`, { dtype: 'DT_FLOAT', shape: [1, 1, c1, 1], data: Float32Array.from({ length: c1 }, (_, k) => k) });
-        const e = add(`${scope}/conv/Conv2D`, 'Conv2D', [p, bins], {
-          T, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'VALID' }, dilations: { list: { i: [1, 1, 1, 1] } },
-          data_format: { s: 'NHWC' }, use_cudnn_on_gpu: { b: true }, explicit_paddings: { list: {} },
+        const bins = konst(`${scope}/conv/weight`, {
+          dtype: 'DT_FLOAT',
+          shape: [1, 1, c1, 1],
+          data: Float32Array.from({ length: c1 }, (_, k) => k),
         });
-        set(add(`${scope}/Reshape`, 'Reshape', [e, ints(`${scope}/Reshape/shape`, [B, 4, A])], { T, Tshape: { type: 'DT_INT32' } }));
+        const e = add(`${scope}/conv/Conv2D`, 'Conv2D', [p, bins], {
+          T,
+          strides: { list: { i: [1, 1, 1, 1] } },
+          padding: { s: 'VALID' },
+          dilations: { list: { i: [1, 1, 1, 1] } },
+          data_format: { s: 'NHWC' },
+          use_cudnn_on_gpu: { b: true },
+          explicit_paddings: { list: {} },
+        });
+        set(
+          add(`${scope}/Reshape`, 'Reshape', [e, ints(`${scope}/Reshape/shape`, [B, 4, A])], {
+            T,
+            Tshape: { type: 'DT_INT32' },
+          }),
+        );
         break;
       }
       default:

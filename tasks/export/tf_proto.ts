@@ -15,7 +15,10 @@ export const TF_SCHEMA: Schema = {
     { num: 1, name: 'node', type: 'NodeDef', repeated: true },
     { num: 4, name: 'versions', type: 'VersionDef' },
   ],
-  VersionDef: [{ num: 1, name: 'producer', type: 'int32' }, { num: 2, name: 'min_consumer', type: 'int32' }],
+  VersionDef: [
+    { num: 1, name: 'producer', type: 'int32' },
+    { num: 2, name: 'min_consumer', type: 'int32' },
+  ],
   NodeDef: [
     { num: 1, name: 'name', type: 'string' },
     { num: 2, name: 'op', type: 'string' },
@@ -23,7 +26,10 @@ export const TF_SCHEMA: Schema = {
     { num: 4, name: 'device', type: 'string' },
     { num: 5, name: 'attr', type: 'AttrEntry', repeated: true },
   ],
-  AttrEntry: [{ num: 1, name: 'key', type: 'string' }, { num: 2, name: 'value', type: 'AttrValue' }],
+  AttrEntry: [
+    { num: 1, name: 'key', type: 'string' },
+    { num: 2, name: 'value', type: 'AttrValue' },
+  ],
   AttrValue: [
     { num: 1, name: 'list', type: 'ListValue' },
     { num: 2, name: 's', type: 'bytes' },
@@ -48,21 +54,37 @@ export const TF_SCHEMA: Schema = {
     { num: 7, name: 'int_val', type: 'int32', repeated: true, packed: true },
   ],
   // saved_model.proto / meta_graph.proto
-  SavedModel: [{ num: 1, name: 'saved_model_schema_version', type: 'int64' }, { num: 2, name: 'meta_graphs', type: 'MetaGraphDef', repeated: true }],
+  SavedModel: [
+    { num: 1, name: 'saved_model_schema_version', type: 'int64' },
+    { num: 2, name: 'meta_graphs', type: 'MetaGraphDef', repeated: true },
+  ],
   MetaGraphDef: [
     { num: 1, name: 'meta_info_def', type: 'MetaInfoDef' },
     { num: 2, name: 'graph_def', type: 'GraphDef' },
     { num: 5, name: 'signature_def', type: 'SignatureEntry', repeated: true },
   ],
-  MetaInfoDef: [{ num: 4, name: 'tags', type: 'string', repeated: true }, { num: 5, name: 'tensorflow_version', type: 'string' }],
-  SignatureEntry: [{ num: 1, name: 'key', type: 'string' }, { num: 2, name: 'value', type: 'SignatureDef' }],
+  MetaInfoDef: [
+    { num: 4, name: 'tags', type: 'string', repeated: true },
+    { num: 5, name: 'tensorflow_version', type: 'string' },
+  ],
+  SignatureEntry: [
+    { num: 1, name: 'key', type: 'string' },
+    { num: 2, name: 'value', type: 'SignatureDef' },
+  ],
   SignatureDef: [
     { num: 1, name: 'inputs', type: 'TensorInfoEntry', repeated: true },
     { num: 2, name: 'outputs', type: 'TensorInfoEntry', repeated: true },
     { num: 3, name: 'method_name', type: 'string' },
   ],
-  TensorInfoEntry: [{ num: 1, name: 'key', type: 'string' }, { num: 2, name: 'value', type: 'TensorInfo' }],
-  TensorInfo: [{ num: 1, name: 'name', type: 'string' }, { num: 2, name: 'dtype', type: 'int32' }, { num: 3, name: 'tensor_shape', type: 'TensorShapeProto' }],
+  TensorInfoEntry: [
+    { num: 1, name: 'key', type: 'string' },
+    { num: 2, name: 'value', type: 'TensorInfo' },
+  ],
+  TensorInfo: [
+    { num: 1, name: 'name', type: 'string' },
+    { num: 2, name: 'dtype', type: 'int32' },
+    { num: 3, name: 'tensor_shape', type: 'TensorShapeProto' },
+  ],
 };
 
 /** types.proto DataType */
@@ -80,17 +102,33 @@ function attrProto(a: TfAttr): Record<string, unknown> {
   if ('f' in a) return { f: a.f };
   if ('b' in a) return { b: a.b ? 1 : 0 };
   if ('s' in a) return { s: new TextEncoder().encode(a.s) };
-  if ('list' in a) return { list: { ...(a.list.i && { i: a.list.i }), ...(a.list.s && { s: a.list.s.map((x) => new TextEncoder().encode(x)) }) } };
+  if ('list' in a)
+    return {
+      list: {
+        ...(a.list.i && { i: a.list.i }),
+        ...(a.list.s && { s: a.list.s.map((x) => new TextEncoder().encode(x)) }),
+      },
+    };
   if ('shape' in a) return { shape: shapeProto(a.shape) };
-  return { tensor: { dtype: DT[a.tensor.dtype], tensor_shape: shapeProto(a.tensor.shape), tensor_content: bytesOf(a.tensor.data) } };
+  return {
+    tensor: {
+      dtype: DT[a.tensor.dtype],
+      tensor_shape: shapeProto(a.tensor.shape),
+      tensor_content: bytesOf(a.tensor.data),
+    },
+  };
 }
 
 /** The GraphDef message of a TF graph (attributes sorted by name, as TF serializes maps). */
 export function graphDefMessage(g: TfGraph) {
   return {
     node: g.nodes.map((n) => ({
-      name: n.name, op: n.op, input: n.input,
-      attr: Object.keys(n.attr).sort().map((key) => ({ key, value: attrProto(n.attr[key]) })),
+      name: n.name,
+      op: n.op,
+      input: n.input,
+      attr: Object.keys(n.attr)
+        .sort()
+        .map((key) => ({ key, value: attrProto(n.attr[key]) })),
     })),
     versions: { producer: PRODUCER, min_consumer: 12 },
   };
@@ -100,26 +138,35 @@ export const encodeGraphDef = (g: TfGraph) => encode(TF_SCHEMA, 'GraphDef', grap
 
 /** saved_model.pb: one MetaGraphDef tagged 'serve' with the frozen graph and a serving_default signature. */
 export function encodeSavedModel(g: TfGraph): Uint8Array {
-  const info = (name: string, dims: number[]) => ({ name: `${name}:0`, dtype: DT.DT_FLOAT, tensor_shape: shapeProto(dims) });
+  const info = (name: string, dims: number[]) => ({
+    name: `${name}:0`,
+    dtype: DT.DT_FLOAT,
+    tensor_shape: shapeProto(dims),
+  });
   return encode(TF_SCHEMA, 'SavedModel', {
     saved_model_schema_version: 1,
-    meta_graphs: [{
-      meta_info_def: { tags: ['serve'], tensorflow_version: '2.13.0' },
-      graph_def: graphDefMessage(g),
-      signature_def: [{
-        key: 'serving_default',
-        value: {
-          inputs: [{ key: g.input.name, value: info(g.input.name, g.input.shape) }],
-          outputs: [{ key: 'output_0', value: info(g.output.name, g.output.shape) }],
-          method_name: 'tensorflow/serving/predict',
-        },
-      }],
-    }],
+    meta_graphs: [
+      {
+        meta_info_def: { tags: ['serve'], tensorflow_version: '2.13.0' },
+        graph_def: graphDefMessage(g),
+        signature_def: [
+          {
+            key: 'serving_default',
+            value: {
+              inputs: [{ key: g.input.name, value: info(g.input.name, g.input.shape) }],
+              outputs: [{ key: 'output_0', value: info(g.output.name, g.output.shape) }],
+              method_name: 'tensorflow/serving/predict',
+            },
+          },
+        ],
+      },
+    ],
   });
 }
 
 export const decodeGraphDef = (bytes: Uint8Array, file = '<pb>') => decode(TF_SCHEMA, 'GraphDef', bytes, file) as any;
-export const decodeSavedModel = (bytes: Uint8Array, file = '<saved_model.pb>') => decode(TF_SCHEMA, 'SavedModel', bytes, file) as any;
+export const decodeSavedModel = (bytes: Uint8Array, file = '<saved_model.pb>') =>
+  decode(TF_SCHEMA, 'SavedModel', bytes, file) as any;
 
 /**
  * A decoded GraphDef as @tensorflow/tfjs ModelArtifacts (modelTopology in the JSON mapping, every
@@ -133,10 +180,18 @@ export function graphToTfjs(gd: any, file = '<pb>') {
   const node = (gd.node as any[]).map((n) => {
     const attr: Record<string, unknown> = {};
     for (const { key, value: v } of n.attr) {
-      if (v.list) attr[key] = { list: { ...(v.list.i.length && { i: v.list.i.map(String) }), ...(v.list.s.length && { s: v.list.s.map(b64) }) } };
+      if (v.list)
+        attr[key] = {
+          list: {
+            ...(v.list.i.length && { i: v.list.i.map(String) }),
+            ...(v.list.s.length && { s: v.list.s.map(b64) }),
+          },
+        };
       else if (v.tensor) {
-        const t = v.tensor, dtype = DT_NAME[t.dtype];
-        if (!dtype) throw new Error(`${file}: node '${n.name}': tensor dtype ${t.dtype} is not supported (float32 / int32)`);
+        const t = v.tensor,
+          dtype = DT_NAME[t.dtype];
+        if (!dtype)
+          throw new Error(`${file}: node '${n.name}': tensor dtype ${t.dtype} is not supported (float32 / int32)`);
         const shape = (t.tensor_shape?.dim ?? []).map((d: any) => Number(d.size ?? 0));
         const count = shape.reduce((a: number, b: number) => a * b, 1);
         let data: Uint8Array = t.tensor_content ?? new Uint8Array(0);
@@ -147,7 +202,8 @@ export function graphToTfjs(gd: any, file = '<pb>') {
           for (let i = 0; i < count; i++) arr[i] = vals[Math.min(i, vals.length - 1)] ?? 0;
           data = bytesOf(arr);
         }
-        if (data.length !== count * 4) throw new Error(`${file}: node '${n.name}': ${data.length} bytes for shape [${shape}]`);
+        if (data.length !== count * 4)
+          throw new Error(`${file}: node '${n.name}': ${data.length} bytes for shape [${shape}]`);
         weightSpecs.push({ name: n.name, shape, dtype: dtype === 'DT_FLOAT' ? 'float32' : 'int32' });
         parts.push(data);
         attr[key] = { tensor: { dtype, tensorShape: shapeJson(t.tensor_shape) } };
@@ -164,5 +220,10 @@ export function graphToTfjs(gd: any, file = '<pb>') {
   const data = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let off = 0;
   for (const p of parts) (data.set(p, off), (off += p.length));
-  return { modelTopology: { node, library: {}, versions: {} }, format: 'graph-model', weightSpecs, weightData: data.buffer };
+  return {
+    modelTopology: { node, library: {}, versions: {} },
+    format: 'graph-model',
+    weightSpecs,
+    weightData: data.buffer,
+  };
 }

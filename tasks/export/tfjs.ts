@@ -18,8 +18,18 @@ import { f16ToF32 } from '../../engine/io/safetensors.js';
 import type { TfAttr, TfGraph, TfTensor } from './tf_lower.js';
 
 export type TfjsQuantization = 'float16' | 'uint8';
-export interface WeightQuantization { dtype: TfjsQuantization; min?: number; scale?: number; original_dtype: 'float32' }
-export interface WeightSpec { name: string; shape: number[]; dtype: string; quantization?: WeightQuantization }
+export interface WeightQuantization {
+  dtype: TfjsQuantization;
+  min?: number;
+  scale?: number;
+  original_dtype: 'float32';
+}
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: WeightQuantization;
+}
 
 /** numpy's round: halves to even */
 const roundEven = (v: number) => {
@@ -28,11 +38,20 @@ const roundEven = (v: number) => {
 };
 
 /** tensorflowjs_converter's quantize_weights for one float32 tensor: the stored bytes and the manifest's quantization entry. */
-export function quantizeWeight(data: Float32Array, dtype: TfjsQuantization): { bytes: Uint8Array; quantization: WeightQuantization } {
-  if (dtype === 'float16') return { bytes: new Uint8Array(f32ToF16(data).buffer), quantization: { dtype, original_dtype: 'float32' } };
-  let lo = Infinity, hi = -Infinity;
-  for (const v of data) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (lo === hi) return { bytes: new Uint8Array(data.length), quantization: { dtype, min: lo, scale: 1, original_dtype: 'float32' } }; // one value: all zeros
+export function quantizeWeight(
+  data: Float32Array,
+  dtype: TfjsQuantization,
+): { bytes: Uint8Array; quantization: WeightQuantization } {
+  if (dtype === 'float16')
+    return { bytes: new Uint8Array(f32ToF16(data).buffer), quantization: { dtype, original_dtype: 'float32' } };
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of data) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
+  if (lo === hi)
+    return {
+      bytes: new Uint8Array(data.length),
+      quantization: { dtype, min: lo, scale: 1, original_dtype: 'float32' },
+    }; // one value: all zeros
   const scale = (hi - lo) / 255;
   if (lo <= 0 && 0 <= hi) {
     // nudge the range so that 0.0 is a code: min = -round(-lo / scale) * scale
@@ -44,21 +63,40 @@ export function quantizeWeight(data: Float32Array, dtype: TfjsQuantization): { b
 }
 
 /** One manifest entry's values from its bytes (tfjs-core io decodeWeights' rules); returns them and the bytes read. */
-export function decodeTfjsWeight(w: WeightSpec, buf: ArrayBuffer, off: number, file: string): { data: Float32Array | Int32Array; bytes: number } {
+export function decodeTfjsWeight(
+  w: WeightSpec,
+  buf: ArrayBuffer,
+  off: number,
+  file: string,
+): { data: Float32Array | Int32Array; bytes: number } {
   const n = w.shape.reduce((s, d) => s * d, 1);
   const q = w.quantization;
   if (!q) {
-    if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`${file}: weight '${w.name}' is ${w.dtype}; this importer reads float32 and int32 weights`);
-    return { data: w.dtype === 'float32' ? new Float32Array(buf.slice(off, off + 4 * n)) : new Int32Array(buf.slice(off, off + 4 * n)), bytes: 4 * n };
+    if (w.dtype !== 'float32' && w.dtype !== 'int32')
+      throw new Error(`${file}: weight '${w.name}' is ${w.dtype}; this importer reads float32 and int32 weights`);
+    return {
+      data:
+        w.dtype === 'float32'
+          ? new Float32Array(buf.slice(off, off + 4 * n))
+          : new Int32Array(buf.slice(off, off + 4 * n)),
+      bytes: 4 * n,
+    };
   }
-  if (w.dtype !== 'float32') throw new Error(`${file}: weight '${w.name}' is ${w.dtype} quantized as ${q.dtype}; this importer dequantizes float32 weights`);
+  if (w.dtype !== 'float32')
+    throw new Error(
+      `${file}: weight '${w.name}' is ${w.dtype} quantized as ${q.dtype}; this importer dequantizes float32 weights`,
+    );
   if (q.dtype === 'float16') return { data: f16ToF32(new Uint16Array(buf.slice(off, off + 2 * n))), bytes: 2 * n };
   if (q.dtype === 'uint8') {
-    if (typeof q.min !== 'number' || typeof q.scale !== 'number') throw new Error(`${file}: weight '${w.name}' is uint8-quantized without min and scale`);
-    const u = new Uint8Array(buf, off, n), { min, scale } = q;
+    if (typeof q.min !== 'number' || typeof q.scale !== 'number')
+      throw new Error(`${file}: weight '${w.name}' is uint8-quantized without min and scale`);
+    const u = new Uint8Array(buf, off, n),
+      { min, scale } = q;
     return { data: Float32Array.from(u, (v) => v * scale + min), bytes: n };
   }
-  throw new Error(`${file}: weight '${w.name}' has the quantization dtype '${(q as { dtype: string }).dtype}' (float16 and uint8 are implemented)`);
+  throw new Error(
+    `${file}: weight '${w.name}' has the quantization dtype '${(q as { dtype: string }).dtype}' (float16 and uint8 are implemented)`,
+  );
 }
 
 const SHARD_BYTES = 4 * 1024 * 1024;
@@ -73,7 +111,8 @@ function jsonAttr(a: TfAttr): unknown {
   if ('f' in a) return { f: a.f };
   if ('b' in a) return { b: a.b };
   if ('s' in a) return { s: b64(a.s) };
-  if ('list' in a) return { list: { ...(a.list.i && { i: a.list.i.map(String) }), ...(a.list.s && { s: a.list.s.map(b64) }) } };
+  if ('list' in a)
+    return { list: { ...(a.list.i && { i: a.list.i.map(String) }), ...(a.list.s && { s: a.list.s.map(b64) }) } };
   if ('shape' in a) return { shape: tensorShape(a.shape) };
   return { tensor: { dtype: a.tensor.dtype, tensorShape: tensorShape(a.tensor.shape) } };
 }
@@ -86,7 +125,12 @@ export interface TfjsModel {
 }
 
 /** model.json and the weight shards of a TF graph. */
-export function buildTfjs(g: TfGraph, producer: string, userDefinedMetadata?: Record<string, unknown>, quantize?: TfjsQuantization): TfjsModel {
+export function buildTfjs(
+  g: TfGraph,
+  producer: string,
+  userDefinedMetadata?: Record<string, unknown>,
+  quantize?: TfjsQuantization,
+): TfjsModel {
   const weights: WeightSpec[] = [];
   const blobs: Uint8Array[] = [];
   const node = g.nodes.map((n) => {
@@ -111,8 +155,14 @@ export function buildTfjs(g: TfGraph, producer: string, userDefinedMetadata?: Re
   for (const b of blobs) (all.set(b, off), (off += b.length));
   const count = Math.max(1, Math.ceil(total / SHARD_BYTES));
   const shards = new Map<string, Uint8Array>();
-  for (let k = 0; k < count; k++) shards.set(`group1-shard${k + 1}of${count}.bin`, all.subarray(k * SHARD_BYTES, Math.min(total, (k + 1) * SHARD_BYTES)));
-  const sig = (name: string, dims: number[]) => ({ [`${name}:0`]: { name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: tensorShape(dims) } });
+  for (let k = 0; k < count; k++)
+    shards.set(
+      `group1-shard${k + 1}of${count}.bin`,
+      all.subarray(k * SHARD_BYTES, Math.min(total, (k + 1) * SHARD_BYTES)),
+    );
+  const sig = (name: string, dims: number[]) => ({
+    [`${name}:0`]: { name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: tensorShape(dims) },
+  });
   return {
     json: {
       format: 'graph-model',
@@ -136,7 +186,8 @@ export function readTfjsModel(dir: string) {
   } catch (e) {
     throw new Error(`${file}: not a TF.js model.json (${(e as Error).message})`);
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw new Error(`${file}: expected 'modelTopology' and 'weightsManifest' (a TF.js graph model)`);
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest))
+    throw new Error(`${file}: expected 'modelTopology' and 'weightsManifest' (a TF.js graph model)`);
   const parts: Uint8Array[] = [];
   const weightSpecs: unknown[] = [];
   for (const group of json.weightsManifest) {

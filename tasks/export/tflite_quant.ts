@@ -29,23 +29,43 @@ import { tfliteToTfjs } from './tflite_import.js';
 import { TfSession } from './tf_runtime.js';
 import { table } from '../../engine/io/flatbuffers.js';
 
-export interface Range { min: number; max: number }
+export interface Range {
+  min: number;
+  max: number;
+}
 export type QuantMode = 'dynamic_range' | 'integer' | 'full_integer';
-export interface QuantOptions { mode: QuantMode; perChannel?: boolean }
+export interface QuantOptions {
+  mode: QuantMode;
+  perChannel?: boolean;
+}
 
 const f32 = (t: TflTensor) => new Float32Array(t.data!.slice().buffer);
 const bytesOf = (a: Float32Array | Int32Array | Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 /** The int8 kernel versions TF's converter writes (lite/tools/versioning/op_version.cc). */
 const INT8_VERSION: Partial<Record<OpName, number>> = {
-  CONV_2D: 3, ADD: 2, SUB: 2, MUL: 2, CONCATENATION: 2, MAX_POOL_2D: 2, RESIZE_NEAREST_NEIGHBOR: 2, TRANSPOSE: 2,
-  SOFTMAX: 2, LOGISTIC: 2, SLICE: 2, PAD: 2, RESHAPE: 1, QUANTIZE: 2, DEQUANTIZE: 2,
+  CONV_2D: 3,
+  ADD: 2,
+  SUB: 2,
+  MUL: 2,
+  CONCATENATION: 2,
+  MAX_POOL_2D: 2,
+  RESIZE_NEAREST_NEIGHBOR: 2,
+  TRANSPOSE: 2,
+  SOFTMAX: 2,
+  LOGISTIC: 2,
+  SLICE: 2,
+  PAD: 2,
+  RESHAPE: 1,
+  QUANTIZE: 2,
+  DEQUANTIZE: 2,
 };
 /** ops whose int8 output carries the input's scale and zero point */
 const SAME_PARAMS = new Set<OpName>(['MAX_POOL_2D', 'RESHAPE', 'TRANSPOSE', 'SLICE', 'PAD', 'RESIZE_NEAREST_NEIGHBOR']);
 
 /** Asymmetric int8 parameters for a calibrated range (TF's: the range widened to hold 0). */
 export function activationParams(r: Range): { scale: number; zeroPoint: number } {
-  const lo = Math.min(r.min, 0), hi = Math.max(r.max, 0);
+  const lo = Math.min(r.min, 0),
+    hi = Math.max(r.max, 0);
   const scale = hi > lo ? (hi - lo) / 255 : 1;
   return { scale, zeroPoint: Math.max(-128, Math.min(127, Math.round(-128 - lo / scale))) };
 }
@@ -66,8 +86,9 @@ export function calibrate(model: TflModel, batches: Iterable<Float32Array>, devi
         const m = /^t(\d+)$/.exec(name);
         if (!m) return;
         const d = v.dataSync() as Float32Array;
-        let lo = Infinity, hi = -Infinity;
-        for (let i = 0; i < d.length; i++) (lo = Math.min(lo, d[i])), (hi = Math.max(hi, d[i]));
+        let lo = Infinity,
+          hi = -Infinity;
+        for (let i = 0; i < d.length; i++) ((lo = Math.min(lo, d[i])), (hi = Math.max(hi, d[i])));
         const r = ranges.get(Number(m[1]));
         ranges.set(Number(m[1]), r ? { min: Math.min(r.min, lo), max: Math.max(r.max, hi) } : { min: lo, max: hi });
       });
@@ -93,17 +114,32 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
   const quantFilter = (i: number, perChannel: boolean) => {
     const known = filterCache.get(i);
     if (known) return known;
-    const t = m.tensors[i], w = f32(t), co = t.shape[0], per = w.length / co;
+    const t = m.tensors[i],
+      w = f32(t),
+      co = t.shape[0],
+      per = w.length / co;
     const scales: number[] = [];
     const q = new Int8Array(w.length);
-    const absMax = (a: number, b: number) => { let mx = 0; for (let k = a; k < b; k++) mx = Math.max(mx, Math.abs(w[k])); return mx; };
+    const absMax = (a: number, b: number) => {
+      let mx = 0;
+      for (let k = a; k < b; k++) mx = Math.max(mx, Math.abs(w[k]));
+      return mx;
+    };
     const whole = absMax(0, w.length);
     for (let c = 0; c < co; c++) {
       const s = (perChannel ? absMax(c * per, (c + 1) * per) : whole) / 127 || 1;
       scales.push(s);
       for (let k = c * per; k < (c + 1) * per; k++) q[k] = Math.max(-127, Math.min(127, Math.round(w[k] / s)));
     }
-    const id = add({ name: `${t.name}_int8`, shape: t.shape, type: TensorType.INT8, data: bytesOf(q), quant: perChannel ? { scale: scales, zeroPoint: scales.map(() => 0), dim: 0 } : { scale: [scales[0]], zeroPoint: [0] } });
+    const id = add({
+      name: `${t.name}_int8`,
+      shape: t.shape,
+      type: TensorType.INT8,
+      data: bytesOf(q),
+      quant: perChannel
+        ? { scale: scales, zeroPoint: scales.map(() => 0), dim: 0 }
+        : { scale: [scales[0]], zeroPoint: [0] },
+    });
     const r = { id, scales: perChannel ? scales : scales.map(() => scales[0]) };
     filterCache.set(i, r);
     return r;
@@ -112,9 +148,16 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
   if (o.mode === 'dynamic_range') {
     // int8 filters through DEQUANTIZE, everything else float (TF's dynamic-range quantization for ops without hybrid kernels)
     for (const op of m.ops) {
-      if (op.op !== 'CONV_2D') { ops.push(op); continue; }
+      if (op.op !== 'CONV_2D') {
+        ops.push(op);
+        continue;
+      }
       const { id } = quantFilter(op.inputs[1], true);
-      const f = add({ name: m.tensors[op.inputs[1]].name, shape: m.tensors[op.inputs[1]].shape, type: TensorType.FLOAT32 });
+      const f = add({
+        name: m.tensors[op.inputs[1]].name,
+        shape: m.tensors[op.inputs[1]].shape,
+        type: TensorType.FLOAT32,
+      });
       ops.push({ op: 'DEQUANTIZE', inputs: [id], outputs: [f], version: 4 }); // per-channel int8 DEQUANTIZE: version 4
       ops.push({ ...op, inputs: [op.inputs[0], f, op.inputs[2]] });
     }
@@ -122,10 +165,12 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
   }
 
   // the float tail (integer mode): from the first TRANSPOSE/RESHAPE on, and everything reading it
-  const tail = new Set<TflOp>(), tailT = new Set<number>();
+  const tail = new Set<TflOp>(),
+    tailT = new Set<number>();
   if (o.mode === 'integer')
     for (const op of m.ops)
-      if (op.op === 'TRANSPOSE' || op.op === 'RESHAPE' || op.inputs.some((i) => tailT.has(i))) (tail.add(op), op.outputs.forEach((y) => tailT.add(y)));
+      if (op.op === 'TRANSPOSE' || op.op === 'RESHAPE' || op.inputs.some((i) => tailT.has(i)))
+        (tail.add(op), op.outputs.forEach((y) => tailT.add(y)));
 
   const params = new Map<number, { scale: number; zeroPoint: number }>(); // int8 activations (new tensor ids)
   const setInt8 = (id: number, p: { scale: number; zeroPoint: number }) => {
@@ -144,16 +189,29 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
   else {
     const qi = add({ name: `${m.tensors[input].name}_int8`, shape: m.tensors[input].shape, type: TensorType.INT8 });
     setInt8(qi, inParams);
-    ops.push({ op: 'QUANTIZE', inputs: [input], outputs: [qi], options: { type: 'QuantizeOptions', fields: table([]) }, version: 2 });
+    ops.push({
+      op: 'QUANTIZE',
+      inputs: [input],
+      outputs: [qi],
+      options: { type: 'QuantizeOptions', fields: table([]) },
+      version: 2,
+    });
     q8.set(input, qi);
   }
   /** an int8 constant (asymmetric, its own range) for elementwise operands */
   const constInt8 = (data: Float32Array, t: TflTensor) => {
-    let lo = 0, hi = 0;
-    for (const v of data) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    let lo = 0,
+      hi = 0;
+    for (const v of data) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
     const p = activationParams({ min: lo, max: hi });
     const q = Int8Array.from(data, (v) => Math.max(-128, Math.min(127, Math.round(v / p.scale) + p.zeroPoint)));
-    return add({ name: `${t.name}_int8`, shape: t.shape, type: TensorType.INT8, data: bytesOf(q), quant: { scale: [p.scale], zeroPoint: [p.zeroPoint] } });
+    return add({
+      name: `${t.name}_int8`,
+      shape: t.shape,
+      type: TensorType.INT8,
+      data: bytesOf(q),
+      quant: { scale: [p.scale], zeroPoint: [p.zeroPoint] },
+    });
   };
   const int8In = (i: number) => q8.get(i) ?? i;
   const deq = new Map<number, number>();
@@ -162,7 +220,13 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
     let f = deq.get(i);
     if (f === undefined) {
       f = add({ name: `${m.tensors[i].name}_dequant`, shape: m.tensors[i].shape, type: TensorType.FLOAT32 });
-      ops.push({ op: 'DEQUANTIZE', inputs: [int8In(i)], outputs: [f], options: { type: 'DequantizeOptions', fields: table([]) }, version: 2 });
+      ops.push({
+        op: 'DEQUANTIZE',
+        inputs: [int8In(i)],
+        outputs: [f],
+        options: { type: 'DequantizeOptions', fields: table([]) },
+        version: 2,
+      });
       deq.set(i, f);
     }
     return f;
@@ -172,7 +236,13 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
     if (Math.abs(src.scale - p.scale) <= 1e-9 * p.scale && src.zeroPoint === p.zeroPoint) return i;
     const r = add({ name: `${tensors[i].name}_requant`, shape: tensors[i].shape, type: TensorType.INT8 });
     setInt8(r, p);
-    ops.push({ op: 'QUANTIZE', inputs: [i], outputs: [r], options: { type: 'QuantizeOptions', fields: table([]) }, version: 2 });
+    ops.push({
+      op: 'QUANTIZE',
+      inputs: [i],
+      outputs: [r],
+      options: { type: 'QuantizeOptions', fields: table([]) },
+      version: 2,
+    });
     return r;
   };
 
@@ -183,26 +253,35 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
     }
     const [y] = op.outputs;
     let ins = op.inputs.map((i) => (isConst(i) ? i : int8In(i)));
-    let kind: OpName = op.op, options = op.options;
+    let kind: OpName = op.op,
+      options = op.options;
     switch (op.op) {
       case 'CONV_2D': {
-        const x = ins[0], { id: w, scales } = quantFilter(op.inputs[1], !!o.perChannel);
-        const sIn = params.get(x)!.scale, b = f32(m.tensors[op.inputs[2]]);
+        const x = ins[0],
+          { id: w, scales } = quantFilter(op.inputs[1], !!o.perChannel);
+        const sIn = params.get(x)!.scale,
+          b = f32(m.tensors[op.inputs[2]]);
         const bq = Int32Array.from(b, (v, c) => Math.round(v / (sIn * scales[c])));
         const bs = scales.map((s) => sIn * s);
-        const bias = add({ // per-channel only with per-channel filters (XNNPack reads a per-channel bias as a per-channel conv)
-          name: `${m.tensors[op.inputs[2]].name}_int32`, shape: [b.length], type: TensorType.INT32, data: bytesOf(bq),
+        const bias = add({
+          // per-channel only with per-channel filters (XNNPack reads a per-channel bias as a per-channel conv)
+          name: `${m.tensors[op.inputs[2]].name}_int32`,
+          shape: [b.length],
+          type: TensorType.INT32,
+          data: bytesOf(bq),
           quant: o.perChannel ? { scale: bs, zeroPoint: bs.map(() => 0), dim: 0 } : { scale: [bs[0]], zeroPoint: [0] },
         });
         ins = [x, w, bias];
         setInt8(y, activationParams(rangeOf(y)));
         break;
       }
-      case 'LOGISTIC': case 'SOFTMAX':
+      case 'LOGISTIC':
+      case 'SOFTMAX':
         setInt8(y, { scale: 1 / 256, zeroPoint: -128 });
         break;
       case 'DIV': {
-        if (!isConst(op.inputs[1])) throw new Error(`tflite int8: DIV by a tensor ('${m.tensors[op.inputs[1]].name}') has no int8 kernel`);
+        if (!isConst(op.inputs[1]))
+          throw new Error(`tflite int8: DIV by a tensor ('${m.tensors[op.inputs[1]].name}') has no int8 kernel`);
         const c = f32(m.tensors[op.inputs[1]]).map((v) => 1 / v);
         ins = [ins[0], constInt8(c, m.tensors[op.inputs[1]])];
         kind = 'MUL';
@@ -210,7 +289,9 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
         setInt8(y, activationParams(rangeOf(y)));
         break;
       }
-      case 'ADD': case 'SUB': case 'MUL':
+      case 'ADD':
+      case 'SUB':
+      case 'MUL':
         ins = op.inputs.map((i) => (isConst(i) ? constInt8(f32(m.tensors[i]), m.tensors[i]) : int8In(i)));
         setInt8(y, activationParams(rangeOf(y)));
         break;
@@ -236,8 +317,17 @@ export function quantizeTflite(m: TflModel, ranges: Map<number, Range>, o: Quant
 function prune(m: TflModel): TflModel {
   const used = new Set<number>([...m.inputs, ...m.outputs]);
   for (const op of m.ops) for (const i of [...op.inputs, ...op.outputs]) if (i >= 0) used.add(i);
-  const id = new Map<number, number>(), tensors: TflTensor[] = [];
-  m.tensors.forEach((t, i) => { if (used.has(i)) id.set(i, tensors.push(t) - 1); });
+  const id = new Map<number, number>(),
+    tensors: TflTensor[] = [];
+  m.tensors.forEach((t, i) => {
+    if (used.has(i)) id.set(i, tensors.push(t) - 1);
+  });
   const map = (i: number) => (i < 0 ? i : id.get(i)!);
-  return { ...m, tensors, ops: m.ops.map((op) => ({ ...op, inputs: op.inputs.map(map), outputs: op.outputs.map(map) })), inputs: m.inputs.map(map), outputs: m.outputs.map(map) };
+  return {
+    ...m,
+    tensors,
+    ops: m.ops.map((op) => ({ ...op, inputs: op.inputs.map(map), outputs: op.outputs.map(map) })),
+    inputs: m.inputs.map(map),
+    outputs: m.outputs.map(map),
+  };
 }

@@ -73,7 +73,8 @@ export function lowerToTorchScript(g: Graph, o: TorchScriptLowerOptions): TorchS
     const known = names.get(id);
     if (known !== undefined) return known;
     const v = g.values[id];
-    if (v.kind === 'input' || v.kind === 'node') throw new Error(`torchscript: value %${id} is read before it is written`);
+    if (v.kind === 'input' || v.kind === 'node')
+      throw new Error(`torchscript: value %${id} is read before it is written`);
     const name = `self.${attrOf(v.name ?? `const_${id}`, shape(id), o.read(id), v.kind !== 'parameter')}`;
     names.set(id, name);
     return name;
@@ -97,13 +98,22 @@ export function lowerToTorchScript(g: Graph, o: TorchScriptLowerOptions): TorchS
         set(n, a.act === 'silu' ? `torch.silu(${y})` : a.act == null ? y : unsupported(n, `act=${a.act}`));
         break;
       }
-      case 'silu': case 'sigmoid': case 'relu': case 'exp': case 'neg':
+      case 'silu':
+      case 'sigmoid':
+      case 'relu':
+      case 'exp':
+      case 'neg':
         set(n, `torch.${n.op}(${x[0]})`);
         break;
-      case 'add': case 'sub': case 'mul': case 'div':
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
         set(n, `torch.${n.op}(${x[0]}, ${x[1]})`);
         break;
-      case 'add_scalar': case 'mul_scalar': case 'div_scalar':
+      case 'add_scalar':
+      case 'mul_scalar':
+      case 'div_scalar':
         set(n, `torch.${n.op.slice(0, 3)}(${x[0]}, ${pyFloat(a.alpha)})`);
         break;
       case 'rsub_scalar':
@@ -131,14 +141,18 @@ export function lowerToTorchScript(g: Graph, o: TorchScriptLowerOptions): TorchS
         set(n, `torch.reshape(${x[0]}, ${list(nums(a.shape))})`);
         break;
       case 'max_pool2d':
-        set(n, `torch.max_pool2d(${x[0]}, ${list(a.kernelSize)}, ${list(a.stride)}, ${list(a.padding)}, ${list(a.dilation)}, False)`);
+        set(
+          n,
+          `torch.max_pool2d(${x[0]}, ${list(a.kernelSize)}, ${list(a.stride)}, ${list(a.padding)}, ${list(a.dilation)}, False)`,
+        );
         break;
       case 'upsample_nearest2d':
         set(n, `torch.upsample_nearest2d(${x[0]}, ${list(shape(n.outputs[0]).slice(2))})`);
         break;
       case 'dfl': {
         // Ultralytics' DFL: (B, 4*c1, A) -> view (B, 4, c1, A) -> transpose (B, c1, 4, A) -> softmax over bins -> 1x1 conv with 0..c1-1 -> (B, 4, A)
-        const [B, , A] = shape(n.inputs[0]!), c1 = a.regMax as number;
+        const [B, , A] = shape(n.inputs[0]!),
+          c1 = a.regMax as number;
         const wName = `${n.module}.conv.weight`;
         const w = attrOf(wName, [1, c1, 1, 1], o.weight(wName) ?? Float32Array.from({ length: c1 }, (_, k) => k));
         const p = emit(`torch.softmax(torch.transpose(torch.reshape(${x[0]}, ${list([B, 4, c1, A])}), 2, 1), 1)`);
@@ -146,9 +160,14 @@ export function lowerToTorchScript(g: Graph, o: TorchScriptLowerOptions): TorchS
         break;
       }
       case 'anchors': {
-        const grid = anchorGrid(n.inputs.map((id) => shape(id!).slice(2, 4) as [number, number]), a.strides, a.offset);
-        const A = grid.strides.length, pts = new Float32Array(2 * A);
-        for (let k = 0; k < A; k++) (pts[k] = grid.points[2 * k]), (pts[A + k] = grid.points[2 * k + 1]);
+        const grid = anchorGrid(
+          n.inputs.map((id) => shape(id!).slice(2, 4) as [number, number]),
+          a.strides,
+          a.offset,
+        );
+        const A = grid.strides.length,
+          pts = new Float32Array(2 * A);
+        for (let k = 0; k < A; k++) ((pts[k] = grid.points[2 * k]), (pts[A + k] = grid.points[2 * k + 1]));
         names.set(n.outputs[0], `self.${attrOf(`${n.module}.anchors`, [2, A], pts, true)}`);
         names.set(n.outputs[1], `self.${attrOf(`${n.module}.strides`, [1, A], grid.strides, true)}`);
         break;
@@ -162,8 +181,14 @@ export function lowerToTorchScript(g: Graph, o: TorchScriptLowerOptions): TorchS
   const cls = TS_CLASS.slice(TS_CLASS.lastIndexOf('.') + 1);
   const code = [
     `class ${cls}(Module):`,
-    `  __parameters__ = [${tensors.filter((t) => !t.buffer).map((t) => `"${t.attr}", `).join('')}]`,
-    `  __buffers__ = [${tensors.filter((t) => t.buffer).map((t) => `"${t.attr}", `).join('')}]`,
+    `  __parameters__ = [${tensors
+      .filter((t) => !t.buffer)
+      .map((t) => `"${t.attr}", `)
+      .join('')}]`,
+    `  __buffers__ = [${tensors
+      .filter((t) => t.buffer)
+      .map((t) => `"${t.attr}", `)
+      .join('')}]`,
     ...tensors.map((t) => `  ${t.attr} : Tensor`),
     `  training : bool`,
     `  def forward(self: ${TS_CLASS},`,
@@ -189,11 +214,24 @@ export function torchScriptArchive(m: TorchScriptModule, archive: string, extra:
   const state: Record<string, unknown> = {};
   m.tensors.forEach((t, k) => {
     const numel = t.shape.reduce((p, d) => p * d, 1);
-    if (t.data.length !== numel) throw new Error(`torchscript: ${t.attr} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    files.push({ name: `${archive}/data/${k}`, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
+    if (t.data.length !== numel)
+      throw new Error(`torchscript: ${t.attr} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    files.push({
+      name: `${archive}/data/${k}`,
+      data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    });
     const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((p, d) => p * d, 1));
-    const storage = new PyPersistent(tuple<unknown>('storage', new PyGlobalRef('torch', 'FloatStorage'), String(k), 'cpu', numel));
-    const tensor = new PyReduce(new PyGlobalRef('torch._utils', '_rebuild_tensor_v2'), [storage, 0, tuple(...t.shape), tuple(...strides), false, new Map()]);
+    const storage = new PyPersistent(
+      tuple<unknown>('storage', new PyGlobalRef('torch', 'FloatStorage'), String(k), 'cpu', numel),
+    );
+    const tensor = new PyReduce(new PyGlobalRef('torch._utils', '_rebuild_tensor_v2'), [
+      storage,
+      0,
+      tuple(...t.shape),
+      tuple(...strides),
+      false,
+      new Map(),
+    ]);
     state[t.attr] = tensor;
   });
   state.training = false;
@@ -214,8 +252,20 @@ export function torchScriptArchive(m: TorchScriptModule, archive: string, extra:
 export function pyJsonDumps(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-  if (typeof v === 'string') return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (typeof v === 'number')
+    return Number.isInteger(v)
+      ? String(v)
+      : Number.isFinite(v)
+        ? String(v)
+        : Number.isNaN(v)
+          ? 'NaN'
+          : v > 0
+            ? 'Infinity'
+            : '-Infinity';
+  if (typeof v === 'string')
+    return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (Array.isArray(v)) return `[${v.map(pyJsonDumps).join(', ')}]`;
-  return `{${Object.entries(v as object).map(([k, x]) => `${pyJsonDumps(k)}: ${pyJsonDumps(x)}`).join(', ')}}`;
+  return `{${Object.entries(v as object)
+    .map(([k, x]) => `${pyJsonDumps(k)}: ${pyJsonDumps(x)}`)
+    .join(', ')}}`;
 }

@@ -21,7 +21,13 @@ import type { OnnxPoseModel } from './onnx_model.js';
 export const isTorchScript = (p: string) => /\.torchscript$/i.test(p) && existsSync(p) && statSync(p).isFile();
 
 /** A parsed expression: a name (`_3`, `images`, `self.w`), a literal, a list, or a call `torch.op(args)`. */
-type Expr = { name: string } | { num: number } | { none: true } | { bool: boolean } | { list: Expr[] } | { call: string; args: Expr[] };
+type Expr =
+  | { name: string }
+  | { num: number }
+  | { none: true }
+  | { bool: boolean }
+  | { list: Expr[] }
+  | { call: string; args: Expr[] };
 
 /** Parses one TorchScript expression (the subset ./torchscript.ts writes). */
 export function parseExpr(src: string, where: string): Expr {
@@ -59,7 +65,11 @@ export function parseExpr(src: string, where: string): Expr {
   return e;
 }
 
-interface Program { input: string; statements: { target: string; expr: Expr }[]; result: Expr }
+interface Program {
+  input: string;
+  statements: { target: string; expr: Expr }[];
+  result: Expr;
+}
 
 /** The forward of the class source: its input name, `_k = expr` statements and the return. */
 function parseForward(code: string, file: string): Program {
@@ -82,14 +92,38 @@ function parseForward(code: string, file: string): Program {
       continue;
     }
     const m = /^\s+([A-Za-z_]\w*)\s*=\s*(.+)$/.exec(line);
-    if (!m) throw new Error(`${where}: '${line.trim()}' is not an assignment (this importer reads straight-line forwards: no control flow)`);
+    if (!m)
+      throw new Error(
+        `${where}: '${line.trim()}' is not an assignment (this importer reads straight-line forwards: no control flow)`,
+      );
     statements.push({ target: m[1], expr: parseExpr(m[2], where) });
   }
   if (!result) throw new Error(`${file}: forward has no return`);
   return { input, statements, result };
 }
 
-const OPS = ['conv2d', 'silu', 'sigmoid', 'relu', 'exp', 'neg', 'add', 'sub', 'mul', 'div', 'rsub', 'cat', 'softmax', 'permute', 'transpose', 'narrow', 'slice', 'reshape', 'max_pool2d', 'upsample_nearest2d'];
+const OPS = [
+  'conv2d',
+  'silu',
+  'sigmoid',
+  'relu',
+  'exp',
+  'neg',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'rsub',
+  'cat',
+  'softmax',
+  'permute',
+  'transpose',
+  'narrow',
+  'slice',
+  'reshape',
+  'max_pool2d',
+  'upsample_nearest2d',
+];
 
 export class TorchScriptSession implements ExportedSession {
   readonly proto: ExportedSession['proto'];
@@ -98,20 +132,27 @@ export class TorchScriptSession implements ExportedSession {
   readonly program: Program;
   readonly attrs = new Map<string, Tensor>();
 
-  constructor(readonly file: string, readonly device: Device) {
+  constructor(
+    readonly file: string,
+    readonly device: Device,
+  ) {
     const buf = new Uint8Array(readFileSync(file));
     const zip = new ZipReader(buf, file);
     const pkl = zip.names().find((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (!pkl) throw new Error(`${file}: no '<name>/data.pkl': not a TorchScript archive`);
     const root = pkl.slice(0, -'data.pkl'.length);
     const codes = zip.names().filter((n) => n.startsWith(`${root}code/`) && n.endsWith('.py'));
-    if (codes.length !== 1) throw new Error(`${file}: expected one module source under ${root}code/, found ${codes.length} (${codes.join(', ')})`);
+    if (codes.length !== 1)
+      throw new Error(
+        `${file}: expected one module source under ${root}code/, found ${codes.length} (${codes.join(', ')})`,
+      );
     const code = new TextDecoder().decode(zip.read(codes[0]));
     const cls = /^class\s+(\w+)\(Module\):/m.exec(code)?.[1];
     const qual = `__torch__.${codes[0].slice(`${root}code/__torch__/`.length, -3).replace(/\//g, '.')}.${cls}`;
     const obj = parseTorchCheckpoint(buf, file, { allowClasses: [qual] });
     if (!(obj instanceof PyInstance)) throw new Error(`${file}: data.pkl does not hold a module object`);
-    for (const [k, v] of Object.entries(obj)) if (v instanceof TorchTensor) this.attrs.set(`self.${k}`, E.tensor(v.toFloat32(), v.shape, { device }));
+    for (const [k, v] of Object.entries(obj))
+      if (v instanceof TorchTensor) this.attrs.set(`self.${k}`, E.tensor(v.toFloat32(), v.shape, { device }));
     this.program = parseForward(code, codes[0]);
     const config = `${root}extra/config.txt`;
     const md = zip.has(config) ? (JSON.parse(new TextDecoder().decode(zip.read(config))) as ExportMetadata) : null;
@@ -124,10 +165,14 @@ export class TorchScriptSession implements ExportedSession {
     const visit = (e: Expr) => {
       if ('call' in e) {
         const op = e.call.replace(/^torch\./, '');
-        if (!e.call.startsWith('torch.') || !OPS.includes(op)) throw new Error(`${file}: forward calls '${e.call}', which this importer does not implement (it implements torch.${OPS.join(', torch.')})`);
+        if (!e.call.startsWith('torch.') || !OPS.includes(op))
+          throw new Error(
+            `${file}: forward calls '${e.call}', which this importer does not implement (it implements torch.${OPS.join(', torch.')})`,
+          );
         e.args.forEach(visit);
       } else if ('list' in e) e.list.forEach(visit);
-      else if ('name' in e && e.name.startsWith('self.') && !this.attrs.has(e.name)) throw new Error(`${file}: forward reads '${e.name}', which data.pkl does not hold`);
+      else if ('name' in e && e.name.startsWith('self.') && !this.attrs.has(e.name))
+        throw new Error(`${file}: forward reads '${e.name}', which data.pkl does not hold`);
     };
     for (const s of this.program.statements) visit(s.expr);
     visit(this.program.result);
@@ -150,30 +195,60 @@ export class TorchScriptSession implements ExportedSession {
         const a = e.args.map(ev) as any[];
         const pair = (v: number[]) => [v[0], v[1] ?? v[0]] as [number, number];
         switch (e.call.slice('torch.'.length)) {
-          case 'conv2d': return E.conv2d(a[0], a[1], a[2] ?? null, { stride: pair(a[3] ?? [1]), padding: pair(a[4] ?? [0]), dilation: pair(a[5] ?? [1]), groups: a[6] ?? 1 });
-          case 'silu': return E.silu(a[0]);
-          case 'sigmoid': return E.sigmoid(a[0]);
-          case 'relu': return E.relu(a[0]);
-          case 'exp': return E.exp(a[0]);
-          case 'neg': return E.neg(a[0]);
-          case 'add': return E.add(a[0], a[1]);
-          case 'sub': return E.sub(a[0], a[1]);
-          case 'mul': return E.mul(a[0], a[1]);
-          case 'div': return E.div(a[0], a[1]);
-          case 'rsub': return E.sub(E.mul(a[0], -1), -a[1]); // alpha - x
-          case 'cat': return E.concat(a[0], a[1] ?? 0);
-          case 'softmax': return E.softmax(a[0], a[1]);
-          case 'permute': return E.permute(a[0], a[1]);
-          case 'transpose': return E.transpose(a[0], a[1], a[2]);
-          case 'narrow': return E.narrow(a[0], a[1], a[2], a[3]);
-          case 'slice': return E.slice(a[0], a[1], a[2], a[3], a[4] ?? 1);
-          case 'reshape': return E.reshape(E.contiguous(a[0]), a[1]);
-          case 'max_pool2d': return E.maxPool2d(a[0], { kernelSize: pair(a[1]), stride: pair(a[2] ?? a[1]), padding: pair(a[3] ?? [0]) });
+          case 'conv2d':
+            return E.conv2d(a[0], a[1], a[2] ?? null, {
+              stride: pair(a[3] ?? [1]),
+              padding: pair(a[4] ?? [0]),
+              dilation: pair(a[5] ?? [1]),
+              groups: a[6] ?? 1,
+            });
+          case 'silu':
+            return E.silu(a[0]);
+          case 'sigmoid':
+            return E.sigmoid(a[0]);
+          case 'relu':
+            return E.relu(a[0]);
+          case 'exp':
+            return E.exp(a[0]);
+          case 'neg':
+            return E.neg(a[0]);
+          case 'add':
+            return E.add(a[0], a[1]);
+          case 'sub':
+            return E.sub(a[0], a[1]);
+          case 'mul':
+            return E.mul(a[0], a[1]);
+          case 'div':
+            return E.div(a[0], a[1]);
+          case 'rsub':
+            return E.sub(E.mul(a[0], -1), -a[1]); // alpha - x
+          case 'cat':
+            return E.concat(a[0], a[1] ?? 0);
+          case 'softmax':
+            return E.softmax(a[0], a[1]);
+          case 'permute':
+            return E.permute(a[0], a[1]);
+          case 'transpose':
+            return E.transpose(a[0], a[1], a[2]);
+          case 'narrow':
+            return E.narrow(a[0], a[1], a[2], a[3]);
+          case 'slice':
+            return E.slice(a[0], a[1], a[2], a[3], a[4] ?? 1);
+          case 'reshape':
+            return E.reshape(E.contiguous(a[0]), a[1]);
+          case 'max_pool2d':
+            return E.maxPool2d(a[0], {
+              kernelSize: pair(a[1]),
+              stride: pair(a[2] ?? a[1]),
+              padding: pair(a[3] ?? [0]),
+            });
           case 'upsample_nearest2d': {
-            const x = a[0] as Tensor, [h, w] = a[1] as number[];
+            const x = a[0] as Tensor,
+              [h, w] = a[1] as number[];
             return E.upsampleNearest2d(x, [h / x.shape[2], w / x.shape[3]]);
           }
-          default: throw new Error(`${this.file}: '${e.call}' cannot run`);
+          default:
+            throw new Error(`${this.file}: '${e.call}' cannot run`);
         }
       };
       for (const s of this.program.statements) env.set(s.target, ev(s.expr) as Tensor);

@@ -13,8 +13,28 @@ import { drawLine, drawText, fillCircle, fillRect, strokeRect, textSize, type RG
 import { closeMatches } from '../train/args.js';
 
 /** Ultralytics' Colors.palette (hex as RGB), indexed by class id modulo 20. */
-export const PALETTE_HEX = ['FF3838', 'FF9D97', 'FF701F', 'FFB21D', 'CFD231', '48F90A', '92CC17', '3DDB86', '1A9334', '00D4BB',
-  '2C99A8', '00C2FF', '344593', '6473FF', '0018EC', '8438FF', '520085', 'CB38FF', 'FF95C8', 'FF37C7'];
+export const PALETTE_HEX = [
+  'FF3838',
+  'FF9D97',
+  'FF701F',
+  'FFB21D',
+  'CFD231',
+  '48F90A',
+  '92CC17',
+  '3DDB86',
+  '1A9334',
+  '00D4BB',
+  '2C99A8',
+  '00C2FF',
+  '344593',
+  '6473FF',
+  '0018EC',
+  '8438FF',
+  '520085',
+  'CB38FF',
+  'FF95C8',
+  'FF37C7',
+];
 
 export function classColor(i: number): RGB {
   const h = PALETTE_HEX[((Math.trunc(i) % PALETTE_HEX.length) + PALETTE_HEX.length) % PALETTE_HEX.length];
@@ -23,9 +43,26 @@ export function classColor(i: number): RGB {
 
 /** Colors.pose_palette, as written in Ultralytics (BGR when drawn there). */
 export const POSE_PALETTE_BGR: RGB[] = [
-  [255, 128, 0], [255, 153, 51], [255, 178, 102], [230, 230, 0], [255, 153, 255], [153, 204, 255], [255, 102, 255],
-  [255, 51, 255], [102, 178, 255], [51, 153, 255], [255, 153, 153], [255, 102, 102], [255, 51, 51], [153, 255, 153],
-  [102, 255, 102], [51, 255, 51], [0, 255, 0], [0, 0, 255], [255, 0, 0], [255, 255, 255],
+  [255, 128, 0],
+  [255, 153, 51],
+  [255, 178, 102],
+  [230, 230, 0],
+  [255, 153, 255],
+  [153, 204, 255],
+  [255, 102, 255],
+  [255, 51, 255],
+  [102, 178, 255],
+  [51, 153, 255],
+  [255, 153, 153],
+  [255, 102, 102],
+  [255, 51, 51],
+  [153, 255, 153],
+  [102, 255, 102],
+  [51, 255, 51],
+  [0, 255, 0],
+  [0, 0, 255],
+  [255, 0, 0],
+  [255, 255, 255],
 ];
 const poseColor = (i: number): RGB => {
   const [b, g, r] = POSE_PALETTE_BGR[i];
@@ -34,8 +71,25 @@ const poseColor = (i: number): RGB => {
 
 /** COCO-17 skeleton, 1-based keypoint indices, in Ultralytics' order. */
 export const SKELETON: [number, number][] = [
-  [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
-  [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+  [16, 14],
+  [14, 12],
+  [17, 15],
+  [15, 13],
+  [12, 13],
+  [6, 12],
+  [7, 13],
+  [6, 7],
+  [6, 8],
+  [7, 9],
+  [8, 10],
+  [9, 11],
+  [2, 3],
+  [1, 2],
+  [1, 3],
+  [2, 4],
+  [3, 5],
+  [4, 6],
+  [5, 7],
 ];
 /** Pose-palette index per limb (face green, arms blue, legs orange in RGB) and per keypoint. */
 export const LIMB_COLOR_IDX = [9, 9, 9, 9, 7, 7, 7, 0, 0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16];
@@ -68,7 +122,9 @@ function checkPlotOptions(opts: object) {
     const m = closeMatches(k, PLOT_KEYS, 1, 0.5);
     return m.length ? ` (did you mean '${m[0]}'?)` : '';
   };
-  throw new Error(`Results.plot: ${bad.map((k) => `'${k}'${hint(k)}`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not a plot option; valid options are ${PLOT_KEYS.join(', ')}`);
+  throw new Error(
+    `Results.plot: ${bad.map((k) => `'${k}'${hint(k)}`).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not a plot option; valid options are ${PLOT_KEYS.join(', ')}`,
+  );
 }
 
 /** What plotResult needs from a Results (kept structural to avoid an import cycle). */
@@ -82,7 +138,14 @@ export interface PlottableResult {
 const pyMod = (a: number, b: number) => ((a % b) + b) % b;
 
 /** Annotator.box_label (cv2 branch): outline, then a filled label box above (or inside) it. */
-export function boxLabel(img: RgbImage, box: number[], label: string, color: RGB, lw: number, txtColor: RGB = [255, 255, 255]): void {
+export function boxLabel(
+  img: RgbImage,
+  box: number[],
+  label: string,
+  color: RGB,
+  lw: number,
+  txtColor: RGB = [255, 255, 255],
+): void {
   const [x1, y1, x2, y2] = box.map(Math.trunc);
   strokeRect(img, x1, y1, x2, y2, color, lw);
   if (!label) return;
@@ -97,13 +160,20 @@ export function boxLabel(img: RgbImage, box: number[], label: string, color: RGB
 }
 
 /** Annotator.kpts: one person's keypoints (nk, dims) and, for COCO-17, the skeleton. */
-export function drawKeypoints(img: RgbImage, kpts: Float32Array, kptShape: [number, number], radius = 5, kptLine = true): void {
+export function drawKeypoints(
+  img: RgbImage,
+  kpts: Float32Array,
+  kptShape: [number, number],
+  radius = 5,
+  kptLine = true,
+): void {
   const [nk, dims] = kptShape;
   const [h, w] = [img.height, img.width];
   const isPose = nk === 17 && (dims === 2 || dims === 3);
   const at = (k: number, c: number) => kpts[k * dims + c];
   for (let k = 0; k < nk; k++) {
-    const x = at(k, 0), y = at(k, 1);
+    const x = at(k, 0),
+      y = at(k, 1);
     if (pyMod(x, w) === 0 || pyMod(y, h) === 0) continue; // (0, 0) marks an invisible point
     if (dims === 3 && at(k, 2) < 0.5) continue;
     fillCircle(img, Math.trunc(x), Math.trunc(y), radius, isPose ? poseColor(KPT_COLOR_IDX[k]) : classColor(k));

@@ -33,7 +33,15 @@ export function fillRect(img: RgbImage, x1: number, y1: number, x2: number, y2: 
 }
 
 /** A box outline `thickness` pixels wide, centred on the edges as cv2.rectangle draws it. */
-export function strokeRect(img: RgbImage, x1: number, y1: number, x2: number, y2: number, color: RGB, thickness = 1): void {
+export function strokeRect(
+  img: RgbImage,
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  color: RGB,
+  thickness = 1,
+): void {
   const lo = Math.floor(thickness / 2);
   const hi = thickness - 1 - lo;
   fillRect(img, x1 - lo, y1 - lo, x2 + hi, y1 + hi, color); // top
@@ -54,13 +62,24 @@ export function fillCircle(img: RgbImage, cx: number, cy: number, radius: number
 }
 
 /** A line `thickness` pixels wide with round ends and anti-aliased edges. */
-export function drawLine(img: RgbImage, x1: number, y1: number, x2: number, y2: number, color: RGB, thickness = 1): void {
+export function drawLine(
+  img: RgbImage,
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  color: RGB,
+  thickness = 1,
+): void {
   const half = Math.max(thickness, 1) / 2;
-  const dx = x2 - x1, dy = y2 - y1;
+  const dx = x2 - x1,
+    dy = y2 - y1;
   const len2 = dx * dx + dy * dy;
   const pad = half + 1;
-  const xa = Math.max(0, Math.floor(Math.min(x1, x2) - pad)), xb = Math.min(img.width - 1, Math.ceil(Math.max(x1, x2) + pad));
-  const ya = Math.max(0, Math.floor(Math.min(y1, y2) - pad)), yb = Math.min(img.height - 1, Math.ceil(Math.max(y1, y2) + pad));
+  const xa = Math.max(0, Math.floor(Math.min(x1, x2) - pad)),
+    xb = Math.min(img.width - 1, Math.ceil(Math.max(x1, x2) + pad));
+  const ya = Math.max(0, Math.floor(Math.min(y1, y2) - pad)),
+    yb = Math.min(img.height - 1, Math.ceil(Math.max(y1, y2) + pad));
   for (let y = ya; y <= yb; y++) {
     for (let x = xa; x <= xb; x++) {
       // distance from the pixel centre to the segment
@@ -80,12 +99,14 @@ export function textSize(text: string, scale: number): [number, number] {
 /** Draws `text` with its top-left corner at (x, y). */
 export function drawText(img: RgbImage, x: number, y: number, text: string, color: RGB, scale = 1): void {
   const s = Math.max(1, Math.round(scale));
-  const x0 = Math.round(x), y0 = Math.round(y);
+  const x0 = Math.round(x),
+    y0 = Math.round(y);
   for (let i = 0; i < text.length; i++) {
     for (let col = 0; col < GLYPH_W; col++) {
       for (let row = 0; row < GLYPH_H; row++) {
         if (!glyphPixel(text[i], col, row)) continue;
-        const px = x0 + (i * CELL_W + col) * s, py = y0 + row * s;
+        const px = x0 + (i * CELL_W + col) * s,
+          py = y0 + row * s;
         for (let v = 0; v < s; v++) for (let u = 0; u < s; u++) blendPixel(img, px + u, py + v, color);
       }
     }

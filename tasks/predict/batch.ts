@@ -17,7 +17,8 @@ export async function predictBatch(p: Predictor, imgs: RgbImage[], paths: string
   const same = imgs.every((im) => im.width === imgs[0].width && im.height === imgs[0].height);
   const lbs = imgs.map((img) => letterbox(img, { newShape: p.imgsz, auto: same, stride: p.stride }).image);
   const [h, w] = [lbs[0].height, lbs[0].width];
-  const B = imgs.length, plane = 3 * h * w;
+  const B = imgs.length,
+    plane = 3 * h * w;
   const data = new Float32Array(B * plane);
   lbs.forEach((im, b) => data.set(toCHWFloat(im), b * plane));
   const x = tensor(data, [B, 3, h, w], { device: p.device });
@@ -30,7 +31,9 @@ export async function predictBatch(p: Predictor, imgs: RgbImage[], paths: string
   }
   const t2 = performance.now();
   const [, C, A] = pred.shape;
-  const out = imgs.map((img, b) => p.postprocess({ data: pred.data.subarray(b * C * A, (b + 1) * C * A), shape: [1, C, A] }, [h, w], img, paths[b]));
+  const out = imgs.map((img, b) =>
+    p.postprocess({ data: pred.data.subarray(b * C * A, (b + 1) * C * A), shape: [1, C, A] }, [h, w], img, paths[b]),
+  );
   const t3 = performance.now();
   for (const r of out) r.speed = { preprocess: (t1 - t0) / B, inference: (t2 - t1) / B, postprocess: (t3 - t2) / B };
   p.lastShape = [B, 3, h, w];

@@ -11,7 +11,22 @@ import type { CfgValue } from '../cfg.js';
 import { YOLO, type PredictArgs } from '../yolo.js';
 
 const NUMBER_KEYS = ['conf', 'iou', 'max_det', 'line_width', 'batch', 'vid_stride'];
-const BOOL_KEYS = ['half', 'save', 'save_txt', 'save_conf', 'save_crop', 'exist_ok', 'agnostic_nms', 'verbose', 'show_labels', 'show_conf', 'show_boxes', 'visualize', 'stream_buffer', 'save_frames'];
+const BOOL_KEYS = [
+  'half',
+  'save',
+  'save_txt',
+  'save_conf',
+  'save_crop',
+  'exist_ok',
+  'agnostic_nms',
+  'verbose',
+  'show_labels',
+  'show_conf',
+  'show_boxes',
+  'visualize',
+  'stream_buffer',
+  'save_frames',
+];
 const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 
@@ -25,21 +40,34 @@ function defaultSource(): string[] | null {
 /** Validates `key=value` overrides into predict arguments; errors name the key and what it wants. */
 export function predictArgs(o: Record<string, CfgValue>): PredictArgs & { model: string; source: string | string[] } {
   const unknown = Object.keys(o).filter((k) => !PREDICT_KEYS.includes(k));
-  if (unknown.length) throw new Error(`yolo predict: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${PREDICT_KEYS.join(', ')}`);
+  if (unknown.length)
+    throw new Error(
+      `yolo predict: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${PREDICT_KEYS.join(', ')}`,
+    );
   for (const k of NUMBER_KEYS)
     if (o[k] != null && typeof o[k] !== 'number') throw new Error(`yolo predict: '${k}=${o[k]}' must be a number`);
   for (const k of BOOL_KEYS)
-    if (o[k] != null && typeof o[k] !== 'boolean') throw new Error(`yolo predict: '${k}=${o[k]}' must be True or False`);
+    if (o[k] != null && typeof o[k] !== 'boolean')
+      throw new Error(`yolo predict: '${k}=${o[k]}' must be True or False`);
   for (const k of ['conf', 'iou'])
-    if (typeof o[k] === 'number' && !((o[k] as number) >= 0 && (o[k] as number) <= 1)) throw new Error(`yolo predict: '${k}=${o[k]}' must be between 0.0 and 1.0`);
-  if (o.task != null && o.task !== 'pose') throw new Error(`yolo predict: task=${o.task} is not supported (this toolkit implements: pose)`);
+    if (typeof o[k] === 'number' && !((o[k] as number) >= 0 && (o[k] as number) <= 1))
+      throw new Error(`yolo predict: '${k}=${o[k]}' must be between 0.0 and 1.0`);
+  if (o.task != null && o.task !== 'pose')
+    throw new Error(`yolo predict: task=${o.task} is not supported (this toolkit implements: pose)`);
   for (const k of ['batch', 'vid_stride'])
-    if (o[k] != null && !(Number.isInteger(o[k]) && (o[k] as number) >= 1)) throw new Error(`yolo predict: '${k}=${o[k]}' must be a whole number >= 1`);
+    if (o[k] != null && !(Number.isInteger(o[k]) && (o[k] as number) >= 1))
+      throw new Error(`yolo predict: '${k}=${o[k]}' must be a whole number >= 1`);
   const imgsz = o.imgsz;
-  if (imgsz != null && !(typeof imgsz === 'number' || (Array.isArray(imgsz) && imgsz.every((v) => typeof v === 'number'))))
+  if (
+    imgsz != null &&
+    !(typeof imgsz === 'number' || (Array.isArray(imgsz) && imgsz.every((v) => typeof v === 'number')))
+  )
     throw new Error(`yolo predict: 'imgsz=${imgsz}' must be a number or [height, width]`);
   const classes = o.classes;
-  if (classes != null && !(typeof classes === 'number' || (Array.isArray(classes) && classes.every((v) => typeof v === 'number'))))
+  if (
+    classes != null &&
+    !(typeof classes === 'number' || (Array.isArray(classes) && classes.every((v) => typeof v === 'number')))
+  )
     throw new Error(`yolo predict: 'classes=${classes}' must be a class index or a list of them`);
 
   let source = o.source as string | string[] | null | undefined;
@@ -54,7 +82,9 @@ export function predictArgs(o: Record<string, CfgValue>): PredictArgs & { model:
   if (o.model == null) console.warn(`WARNING ⚠️ 'model' argument is missing. Using default 'model=${model}'.`);
 
   return {
-    model, source, save: true,
+    model,
+    source,
+    save: true,
     ...(imgsz != null && { imgsz: imgsz as number | [number, number] }),
     ...(o.device != null && { device: String(o.device) }),
     ...(o.project != null && { project: String(o.project) }),

@@ -27,7 +27,8 @@ export interface Frame {
 }
 
 /** `prefix`: for an image, its log prefix ('image 2/4 /p/b.jpg: '), which the skip warning starts with. */
-export type FrameEvent = { frame: Frame } | { problem: { path: string; message: string; fatal: boolean; prefix?: string } };
+export type FrameEvent =
+  { frame: Frame } | { problem: { path: string; message: string; fatal: boolean; prefix?: string } };
 
 export interface FrameOptions {
   vid_stride?: number;
@@ -60,14 +61,22 @@ export async function* readFrames(src: Source, opts: FrameOptions = {}): AsyncGe
     let info: VideoInfo, reader: FrameReader;
     try {
       info = await probeVideo(input, (opts.streamTimeout ?? 30) * 1000);
-      reader = new FrameReader(input, info, { live, latestOnly: live && !opts.stream_buffer, timeoutMs: live ? (opts.streamTimeout ?? 30) * 1000 : 0 });
+      reader = new FrameReader(input, info, {
+        live,
+        latestOnly: live && !opts.stream_buffer,
+        timeoutMs: live ? (opts.streamTimeout ?? 30) * 1000 : 0,
+      });
     } catch (e) {
       yield { problem: { path: item.path, message: (e as Error).message, fatal: src.single } };
       continue;
     }
     const total = live ? 0 : Math.floor(info.frames / stride);
-    const bar = opts.progress && !live ? new ProgressBar(total || undefined, { desc: `video ${i + 1}/${n} ${item.path}`, unit: 'frame' }) : null;
-    let kept = 0, read = 0;
+    const bar =
+      opts.progress && !live
+        ? new ProgressBar(total || undefined, { desc: `video ${i + 1}/${n} ${item.path}`, unit: 'frame' })
+        : null;
+    let kept = 0,
+      read = 0;
     try {
       for (;;) {
         let img: RgbImage | null;
@@ -85,12 +94,23 @@ export async function* readFrames(src: Source, opts: FrameOptions = {}): AsyncGe
         read++;
         if (read % stride) continue; // Ultralytics grabs vid_stride frames and keeps the last
         if (live) {
-          yield { frame: { img, path: item.path, mode: 'stream', info: '', frame: kept++, video: { ...info, fps: 30 } } };
+          yield {
+            frame: { img, path: item.path, mode: 'stream', info: '', frame: kept++, video: { ...info, fps: 30 } },
+          };
           continue;
         }
         kept++;
         bar?.update();
-        yield { frame: { img, path: item.path, mode: 'video', info: `video ${i + 1}/${n} (frame ${kept}/${total}) ${item.path}: `, frame: kept, video: info } };
+        yield {
+          frame: {
+            img,
+            path: item.path,
+            mode: 'video',
+            info: `video ${i + 1}/${n} (frame ${kept}/${total}) ${item.path}: `,
+            frame: kept,
+            video: info,
+          },
+        };
         if (kept === total) break; // as Ultralytics: the header's count ends the video
       }
     } finally {

@@ -18,9 +18,11 @@ const f32 = Math.fround;
  */
 export function nms(boxes: Float32Array, scores: Float32Array, iouThres: number): Int32Array {
   const n = scores.length;
-  if (boxes.length !== n * 4) throw new Error(`nms: boxes must be (n, 4) for n = ${n} scores, got ${boxes.length} values`);
+  if (boxes.length !== n * 4)
+    throw new Error(`nms: boxes must be (n, 4) for n = ${n} scores, got ${boxes.length} values`);
   const area = new Float32Array(n);
-  for (let i = 0; i < n; i++) area[i] = f32(f32(boxes[4 * i + 2] - boxes[4 * i]) * f32(boxes[4 * i + 3] - boxes[4 * i + 1]));
+  for (let i = 0; i < n; i++)
+    area[i] = f32(f32(boxes[4 * i + 2] - boxes[4 * i]) * f32(boxes[4 * i + 3] - boxes[4 * i + 1]));
   // Stable descending sort: equal scores keep their input order, as torch's sort(stable=True).
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
   const suppressed = new Uint8Array(n);
@@ -29,7 +31,10 @@ export function nms(boxes: Float32Array, scores: Float32Array, iouThres: number)
     const i = order[oi];
     if (suppressed[i]) continue;
     keep.push(i);
-    const ix1 = boxes[4 * i], iy1 = boxes[4 * i + 1], ix2 = boxes[4 * i + 2], iy2 = boxes[4 * i + 3];
+    const ix1 = boxes[4 * i],
+      iy1 = boxes[4 * i + 1],
+      ix2 = boxes[4 * i + 2],
+      iy2 = boxes[4 * i + 3];
     for (let oj = oi + 1; oj < n; oj++) {
       const j = order[oj];
       if (suppressed[j]) continue;
@@ -80,11 +85,24 @@ export interface Detections {
  * `pred`: the model output (B, 4 + nc + nm, A), row-major, as read back from the device.
  */
 export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], opts: NmsOptions = {}): Detections[] {
-  const { conf = 0.25, iou = 0.7, classes = null, agnostic = false, maxDet = 300, maxNms = 30000, maxWh = 7680, multiLabel = false } = opts;
-  if (!(conf >= 0 && conf <= 1)) throw new Error(`nonMaxSuppression: invalid confidence threshold ${conf}, valid values are between 0.0 and 1.0`);
-  if (!(iou >= 0 && iou <= 1)) throw new Error(`nonMaxSuppression: invalid IoU ${iou}, valid values are between 0.0 and 1.0`);
+  const {
+    conf = 0.25,
+    iou = 0.7,
+    classes = null,
+    agnostic = false,
+    maxDet = 300,
+    maxNms = 30000,
+    maxWh = 7680,
+    multiLabel = false,
+  } = opts;
+  if (!(conf >= 0 && conf <= 1))
+    throw new Error(`nonMaxSuppression: invalid confidence threshold ${conf}, valid values are between 0.0 and 1.0`);
+  if (!(iou >= 0 && iou <= 1))
+    throw new Error(`nonMaxSuppression: invalid IoU ${iou}, valid values are between 0.0 and 1.0`);
   if (shape.length !== 3 || pred.length !== shape[0] * shape[1] * shape[2])
-    throw new Error(`nonMaxSuppression: expected a (B, 4 + nc + nm, A) output, got shape [${shape.join(', ')}] with ${pred.length} values`);
+    throw new Error(
+      `nonMaxSuppression: expected a (B, 4 + nc + nm, A) output, got shape [${shape.join(', ')}] with ${pred.length} values`,
+    );
   const [bs, ch, na] = shape;
   const nc = opts.nc || ch - 4;
   const nm = ch - nc - 4;
@@ -96,8 +114,14 @@ export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], 
     const base = b * ch * na;
     const at = (c: number, a: number) => pred[base + c * na + a];
     // Candidates (anchor, class, score), row-major as torch.where lists them.
-    let rows = multiLabel && nc > 1 ? everyClassAbove(at, na, nc, conf, classes) : bestClassAbove(at, na, nc, conf, classes);
-    if (rows.length > maxNms) rows = rows.map((r, k) => [r, k] as const).sort((p, q) => q[0].score - p[0].score || p[1] - q[1]).slice(0, maxNms).map((p) => p[0]);
+    let rows =
+      multiLabel && nc > 1 ? everyClassAbove(at, na, nc, conf, classes) : bestClassAbove(at, na, nc, conf, classes);
+    if (rows.length > maxNms)
+      rows = rows
+        .map((r, k) => [r, k] as const)
+        .sort((p, q) => q[0].score - p[0].score || p[1] - q[1])
+        .slice(0, maxNms)
+        .map((p) => p[0]);
 
     // (n, cols) candidate matrix: xywh -> xyxy in float32 as ops.xywh2xyxy does.
     const n = rows.length;
@@ -106,7 +130,10 @@ export function nonMaxSuppression(pred: Float32Array, shape: readonly number[], 
     const scores = new Float32Array(n);
     for (let k = 0; k < n; k++) {
       const { a, c, score } = rows[k];
-      const x = at(0, a), y = at(1, a), hw = f32(at(2, a) / 2), hh = f32(at(3, a) / 2);
+      const x = at(0, a),
+        y = at(1, a),
+        hw = f32(at(2, a) / 2),
+        hh = f32(at(3, a) / 2);
       const r = cand.subarray(k * cols, (k + 1) * cols);
       r[0] = x - hw;
       r[1] = y - hh;
@@ -138,10 +165,11 @@ type At = (channel: number, anchor: number) => number;
 function bestClassAbove(at: At, na: number, nc: number, conf: number, classes: number[] | null): Candidate[] {
   const out: Candidate[] = [];
   for (let a = 0; a < na; a++) {
-    let best = at(4, a), bestC = 0;
+    let best = at(4, a),
+      bestC = 0;
     for (let c = 1; c < nc; c++) {
       const s = at(4 + c, a);
-      if (s > best) (best = s), (bestC = c); // torch.max: first index among equal maxima
+      if (s > best) ((best = s), (bestC = c)); // torch.max: first index among equal maxima
     }
     if (!(best > conf)) continue;
     if (classes && !classes.includes(bestC)) continue;

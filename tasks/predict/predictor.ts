@@ -81,11 +81,19 @@ export interface PredictError {
 const DEFAULTS = { imgsz: 640, conf: 0.25, iou: 0.7, max_det: 300 };
 
 /** check_imgsz: [h, w], each rounded up to a multiple of the stride (with a warning). */
-export function checkImgsz(imgsz: number | [number, number] | number[], stride: number, log: (s: string) => void = console.warn): [number, number] {
+export function checkImgsz(
+  imgsz: number | [number, number] | number[],
+  stride: number,
+  log: (s: string) => void = console.warn,
+): [number, number] {
   const sz = typeof imgsz === 'number' ? [imgsz, imgsz] : imgsz.length === 1 ? [imgsz[0], imgsz[0]] : imgsz;
-  if (sz.length !== 2 || sz.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`imgsz=${JSON.stringify(imgsz)}: expected a positive number or [height, width]`);
+  if (sz.length !== 2 || sz.some((v) => !Number.isFinite(v) || v <= 0))
+    throw new Error(`imgsz=${JSON.stringify(imgsz)}: expected a positive number or [height, width]`);
   const out = sz.map((v) => Math.max(Math.ceil(v / stride) * stride, stride)) as [number, number];
-  if (out[0] !== sz[0] || out[1] !== sz[1]) log(`WARNING ⚠️ imgsz=${JSON.stringify(imgsz)} must be multiple of max stride ${stride}, updating to ${JSON.stringify(out)}`);
+  if (out[0] !== sz[0] || out[1] !== sz[1])
+    log(
+      `WARNING ⚠️ imgsz=${JSON.stringify(imgsz)} must be multiple of max stride ${stride}, updating to ${JSON.stringify(out)}`,
+    );
   return out;
 }
 
@@ -106,7 +114,11 @@ export class Predictor {
   tracker: { apply(r: Results, slot: number): Results; drawTrails(img: RgbImage, r: Results): void } | null = null;
   private warmedUp = false;
 
-  constructor(readonly model: PoseNet, readonly device: Device, args: PredictArgs = {}) {
+  constructor(
+    readonly model: PoseNet,
+    readonly device: Device,
+    args: PredictArgs = {},
+  ) {
     this.args = { ...DEFAULTS, ...args };
     this.stride = Math.max(...model.stride, 32);
     this.imgsz = checkImgsz(this.args.imgsz ?? DEFAULTS.imgsz, this.stride);
@@ -133,12 +145,21 @@ export class Predictor {
   }
 
   /** NMS on the host, then boxes (rounded) and keypoints back in original-image pixels. */
-  postprocess(pred: { data: Float32Array; shape: number[] }, inShape: [number, number], orig: RgbImage, path: string): Results {
+  postprocess(
+    pred: { data: Float32Array; shape: number[] },
+    inShape: [number, number],
+    orig: RgbImage,
+    path: string,
+  ): Results {
     const names = this.model.names;
     const nc = Object.keys(names).length || undefined;
     const cls = this.args.classes;
     const [det] = nonMaxSuppression(pred.data, pred.shape, {
-      conf: this.args.conf, iou: this.args.iou, maxDet: this.args.max_det, agnostic: !!this.args.agnostic_nms, nc,
+      conf: this.args.conf,
+      iou: this.args.iou,
+      maxDet: this.args.max_det,
+      agnostic: !!this.args.agnostic_nms,
+      nc,
       classes: cls == null ? null : Array.isArray(cls) ? cls : [cls],
     });
     const origShape: [number, number] = [orig.height, orig.width];
@@ -164,7 +185,8 @@ export class Predictor {
     const t1 = performance.now();
     let pred;
     try {
-      if (this.args.visualize && this.saveDir) await visualizeImage(this.model, x, this.saveDir, path, (s) => this.log(s));
+      if (this.args.visualize && this.saveDir)
+        await visualizeImage(this.model, x, this.saveDir, path, (s) => this.log(s));
       pred = await this.inference(x);
     } finally {
       x.dispose();
@@ -181,7 +203,9 @@ export class Predictor {
   private async warmup() {
     if (this.warmedUp || this.device.type === 'cpu' || this.device.type === 'wasm') return; // no pipelines to compile on the host devices
     this.warmedUp = true;
-    const x = tensor(new Float32Array(3 * this.imgsz[0] * this.imgsz[1]), [1, 3, ...this.imgsz], { device: this.device });
+    const x = tensor(new Float32Array(3 * this.imgsz[0] * this.imgsz[1]), [1, 3, ...this.imgsz], {
+      device: this.device,
+    });
     try {
       await this.inference(x);
     } finally {
@@ -206,7 +230,12 @@ export class Predictor {
     this.log('');
     await this.callbacks?.run('on_predict_start', this);
     const sinks = this.saveDir && save ? new VideoSinks(this.saveDir) : null;
-    const plotOpts = { line_width: this.args.line_width, labels: this.args.show_labels, conf: this.args.show_conf, boxes: this.args.show_boxes };
+    const plotOpts = {
+      line_width: this.args.line_width,
+      labels: this.args.show_labels,
+      conf: this.args.show_conf,
+      boxes: this.args.show_boxes,
+    };
     const live = this.args.verbose ?? true;
     let batch: Frame[] = [];
     let streamCount = -1;
@@ -214,7 +243,11 @@ export class Predictor {
       const frames = batch;
       batch = [];
       await this.callbacks?.run('on_predict_batch_start', this);
-      let rs = await predictBatch(this, frames.map((f) => f.img), frames.map((f) => f.path));
+      let rs = await predictBatch(
+        this,
+        frames.map((f) => f.img),
+        frames.map((f) => f.path),
+      );
       if (this.tracker) rs = rs.map((r, i) => this.tracker!.apply(r, frames[i].mode === 'stream' ? i : 0));
       this.results = rs;
       await this.callbacks?.run('on_predict_postprocess_end', this);
@@ -241,14 +274,20 @@ export class Predictor {
           }
         }
         const prefix = f.mode === 'stream' ? `${i}: ` : f.info;
-        lines.push(`${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`);
+        lines.push(
+          `${prefix}${this.lastShape[2]}x${this.lastShape[3]} ${r.verbose()}${r.speed.inference.toFixed(1)}ms`,
+        );
       }
       this.log(lines.join('\n'));
       await this.callbacks?.run('on_predict_batch_end', this);
       yield* rs;
     }.bind(this);
     try {
-      for await (const ev of readFrames(src, { vid_stride: this.args.vid_stride, stream_buffer: this.args.stream_buffer, progress: live })) {
+      for await (const ev of readFrames(src, {
+        vid_stride: this.args.vid_stride,
+        stream_buffer: this.args.stream_buffer,
+        progress: live,
+      })) {
         if ('problem' in ev) {
           const { path, message, fatal, prefix } = ev.problem;
           if (fatal) throw new Error(message);
@@ -275,13 +314,20 @@ export class Predictor {
     if (seen) {
       const per = (v: number) => (v / seen).toFixed(1);
       const t = this.totals;
-      this.log(`Speed: ${per(t.preprocess)}ms preprocess, ${per(t.inference)}ms inference, ${per(t.postprocess)}ms postprocess per image at shape (${this.lastShape.join(', ')})`);
+      this.log(
+        `Speed: ${per(t.preprocess)}ms preprocess, ${per(t.inference)}ms inference, ${per(t.postprocess)}ms postprocess per image at shape (${this.lastShape.join(', ')})`,
+      );
     }
     if (this.saveDir) {
       const nl = countLabels(this.saveDir);
-      const labels = this.args.save_txt ? `\n${nl} label${nl > 1 ? 's' : ''} saved to ${join(this.saveDir, 'labels')}` : '';
+      const labels = this.args.save_txt
+        ? `\n${nl} label${nl > 1 ? 's' : ''} saved to ${join(this.saveDir, 'labels')}`
+        : '';
       this.log(`Results saved to ${this.saveDir}${labels}`);
     }
-    if (this.errors.length) console.warn(`WARNING ⚠️ ${this.errors.length} image${this.errors.length > 1 ? 's' : ''} could not be predicted (see above)`);
+    if (this.errors.length)
+      console.warn(
+        `WARNING ⚠️ ${this.errors.length} image${this.errors.length > 1 ? 's' : ''} could not be predicted (see above)`,
+      );
   }
 }

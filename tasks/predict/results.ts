@@ -20,9 +20,14 @@ export type Shape2 = [number, number]; // (height, width)
 export class Boxes {
   /** Track ids (one per box) when the boxes come from a tracker (mode=track), else null. */
   readonly ids: Int32Array | null;
-  constructor(readonly data: Float32Array, readonly origShape: Shape2, ids: Int32Array | null = null) {
+  constructor(
+    readonly data: Float32Array,
+    readonly origShape: Shape2,
+    ids: Int32Array | null = null,
+  ) {
     if (data.length % 6 !== 0) throw new Error(`Boxes: data must be (n, 6), got ${data.length} values`);
-    if (ids && ids.length !== data.length / 6) throw new Error(`Boxes: ${ids.length} track ids for ${data.length / 6} boxes`);
+    if (ids && ids.length !== data.length / 6)
+      throw new Error(`Boxes: ${ids.length} track ids for ${data.length / 6} boxes`);
     this.ids = ids;
   }
   /** Ultralytics' boxes.is_track / boxes.id: the track id of each box, or null when not tracking. */
@@ -69,9 +74,14 @@ export class Boxes {
  */
 export class Keypoints {
   readonly hasVisible: boolean;
-  constructor(readonly data: Float32Array, readonly kptShape: [number, number], readonly origShape: Shape2) {
+  constructor(
+    readonly data: Float32Array,
+    readonly kptShape: [number, number],
+    readonly origShape: Shape2,
+  ) {
     const [nk, dims] = kptShape;
-    if (data.length % (nk * dims) !== 0) throw new Error(`Keypoints: data must be (n, ${nk}, ${dims}), got ${data.length} values`);
+    if (data.length % (nk * dims) !== 0)
+      throw new Error(`Keypoints: data must be (n, ${nk}, ${dims}), got ${data.length} values`);
     this.hasVisible = dims === 3;
     if (this.hasVisible) {
       for (let i = 0; i < data.length; i += 3) if (data[i + 2] < 0.5) data[i] = data[i + 1] = 0;
@@ -212,14 +222,21 @@ export class Results {
   saveCrop(saveDir: string, fileName: string): string[] {
     const out: string[] = [];
     const { width: W, height: H } = this.origImg;
-    const xyxy = this.boxes.xyxy, cls = this.boxes.cls;
+    const xyxy = this.boxes.xyxy,
+      cls = this.boxes.cls;
     xyxy.forEach(([x1, y1, x2, y2], i) => {
-      const w = (x2 - x1) * 1.02 + 10, h = (y2 - y1) * 1.02 + 10, cx = (x1 + x2) / 2, cy = (y1 + y2) / 2;
+      const w = (x2 - x1) * 1.02 + 10,
+        h = (y2 - y1) * 1.02 + 10,
+        cx = (x1 + x2) / 2,
+        cy = (y1 + y2) / 2;
       const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
-      const [a, b, c, d] = [clip(cx - w / 2, W), clip(cy - h / 2, H), clip(cx + w / 2, W), clip(cy + h / 2, H)].map(Math.trunc);
+      const [a, b, c, d] = [clip(cx - w / 2, W), clip(cy - h / 2, H), clip(cx + w / 2, W), clip(cy + h / 2, H)].map(
+        Math.trunc,
+      );
       if (c <= a || d <= b) return;
       const crop: RgbImage = { width: c - a, height: d - b, data: new Uint8Array((c - a) * (d - b) * 3) };
-      for (let y = b; y < d; y++) crop.data.set(this.origImg.data.subarray((y * W + a) * 3, (y * W + c) * 3), (y - b) * (c - a) * 3);
+      for (let y = b; y < d; y++)
+        crop.data.set(this.origImg.data.subarray((y * W + a) * 3, (y * W + c) * 3), (y - b) * (c - a) * 3);
       const dir = join(saveDir, this.names[cls[i]] ?? String(cls[i]));
       let file = join(dir, `${fileName}.jpg`);
       for (let n = 2; existsSync(file); n++) file = join(dir, `${fileName}${n}.jpg`); // increment_path

@@ -21,7 +21,6 @@ import { IMG_FORMATS } from '../data/dataset.js'; // files with these extensions
 import { cachedDownload, isUrl } from '../download.js';
 import { isStreamSource, isVideoFile, VID_FORMATS } from './video.js';
 
-
 export type SourceInput = string | RgbImage | (string | RgbImage)[];
 
 export interface SourceItem {
@@ -41,12 +40,20 @@ export interface Source {
 
 export function isRgbImage(x: unknown): x is RgbImage {
   const o = x as RgbImage;
-  return !!o && typeof o === 'object' && o.data instanceof Uint8Array && Number.isInteger(o.width) && Number.isInteger(o.height);
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    o.data instanceof Uint8Array &&
+    Number.isInteger(o.width) &&
+    Number.isInteger(o.height)
+  );
 }
 
 function checkRgb(img: RgbImage, name: string): RgbImage {
   if (img.width <= 0 || img.height <= 0 || img.data.length !== img.width * img.height * 3)
-    throw new Error(`${name}: an in-memory image must be RGB HWC uint8 with data.length = width * height * 3 (got ${img.width}x${img.height}, ${img.data.length} bytes)`);
+    throw new Error(
+      `${name}: an in-memory image must be RGB HWC uint8 with data.length = width * height * 3 (got ${img.width}x${img.height}, ${img.data.length} bytes)`,
+    );
   return img;
 }
 
@@ -63,7 +70,8 @@ function listDir(dir: string): string[] {
   const names: string[] = [];
   const d = opendirSync(dir);
   try {
-    for (let e = d.readSync(); e; e = d.readSync()) if (!e.isDirectory() && !e.name.startsWith('.') && isMediaFile(e.name)) names.push(join(dir, e.name));
+    for (let e = d.readSync(); e; e = d.readSync())
+      if (!e.isDirectory() && !e.name.startsWith('.') && isMediaFile(e.name)) names.push(join(dir, e.name));
   } finally {
     d.closeSync();
   }
@@ -166,12 +174,16 @@ async function expand(src: string, parent?: string): Promise<{ items: SourceItem
   }
   if (extname(abs).toLowerCase() === '.txt' && existsSync(abs)) {
     // A text file listing sources, one per line; relative paths are relative to the file.
-    const lines = readFileSync(abs, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const lines = readFileSync(abs, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
     const items: SourceItem[] = [];
     for (const l of lines) items.push(...(await expandInList(l, dirname(abs))));
     return { items: imagesThenVideos(items), single: false };
   }
-  if (!existsSync(abs) && parent && !isAbsolute(src) && existsSync(join(parent, src))) return { items: [fileItem(join(parent, src))], single: true };
+  if (!existsSync(abs) && parent && !isAbsolute(src) && existsSync(join(parent, src)))
+    return { items: [fileItem(join(parent, src))], single: true };
   if (!existsSync(abs)) throw new Error(`${src}: file not found`);
   return { items: [fileItem(abs)], single: true };
 }
@@ -188,7 +200,8 @@ async function expandInList(src: string, parent?: string): Promise<SourceItem[]>
 /** Resolves a source into the images to predict, in order. */
 export async function loadSource(source: SourceInput): Promise<Source> {
   if (typeof source === 'string') return expand(source);
-  if (isRgbImage(source)) return { items: [{ path: 'image0.jpg', load: () => checkRgb(source, 'image0.jpg') }], single: true };
+  if (isRgbImage(source))
+    return { items: [{ path: 'image0.jpg', load: () => checkRgb(source, 'image0.jpg') }], single: true };
   if (Array.isArray(source)) {
     if (!source.length) throw new Error('source: empty list');
     const items: SourceItem[] = [];
@@ -199,5 +212,7 @@ export async function loadSource(source: SourceInput): Promise<Source> {
     }
     return { items: imagesThenVideos(items), single: false };
   }
-  throw new Error(`source: expected a path, directory, glob, URL, RGB image ({width, height, data}) or a list of them, got ${typeof source}`);
+  throw new Error(
+    `source: expected a path, directory, glob, URL, RGB image ({width, height, data}) or a list of them, got ${typeof source}`,
+  );
 }

@@ -18,7 +18,20 @@ import { basename, join } from 'node:path';
 import { writeImage, type RgbImage } from '../data/image.js';
 
 /** Ultralytics' VID_FORMATS: files with these extensions are videos. */
-export const VID_FORMATS = new Set(['asf', 'avi', 'gif', 'm4v', 'mkv', 'mov', 'mp4', 'mpeg', 'mpg', 'ts', 'wmv', 'webm']);
+export const VID_FORMATS = new Set([
+  'asf',
+  'avi',
+  'gif',
+  'm4v',
+  'mkv',
+  'mov',
+  'mp4',
+  'mpeg',
+  'mpg',
+  'ts',
+  'wmv',
+  'webm',
+]);
 
 export const isVideoFile = (p: string) => VID_FORMATS.has((p.split('.').pop() ?? '').toLowerCase());
 
@@ -36,7 +49,8 @@ export function isStreamSource(s: string): boolean {
 // Read at each use, so a test (or a user) can point at another build.
 const ffmpegBin = () => process.env.FFMPEG_PATH || 'ffmpeg';
 const ffprobeBin = () => process.env.FFPROBE_PATH || 'ffprobe';
-const INSTALL = 'install it with `sudo apt-get install ffmpeg` (Debian/Ubuntu), `brew install ffmpeg` (macOS) or from https://ffmpeg.org, or set FFMPEG_PATH and FFPROBE_PATH';
+const INSTALL =
+  'install it with `sudo apt-get install ffmpeg` (Debian/Ubuntu), `brew install ffmpeg` (macOS) or from https://ffmpeg.org, or set FFMPEG_PATH and FFPROBE_PATH';
 
 let ffmpegChecked: string | null = null;
 /** Throws one line saying how to install ffmpeg when it (or ffprobe) cannot be run. */
@@ -45,7 +59,8 @@ export function requireFfmpeg(what: string): void {
   if (ffmpegChecked === FFMPEG + FFPROBE) return;
   for (const bin of [FFMPEG, FFPROBE]) {
     const r = spawnSync(bin, ['-version'], { stdio: 'ignore' });
-    if (r.error || r.status !== 0) throw new Error(`${what}: videos and streams are read through ffmpeg, but '${bin}' was not found; ${INSTALL}`);
+    if (r.error || r.status !== 0)
+      throw new Error(`${what}: videos and streams are read through ffmpeg, but '${bin}' was not found; ${INSTALL}`);
   }
   ffmpegChecked = FFMPEG + FFPROBE;
 }
@@ -72,7 +87,10 @@ export interface VideoInfo {
 
 /** A one-line summary of what ffmpeg wrote to stderr: its error lines without the '[h264 @ 0x..]' tags. */
 function ffmpegMessage(stderr: string): string {
-  const lines = stderr.split(/\r?\n/).map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').trim()).filter(Boolean);
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').trim())
+    .filter(Boolean);
   return [...new Set(lines)].slice(0, 2).join('; ');
 }
 
@@ -84,10 +102,21 @@ const rate = (s: string | undefined) => {
 /** ffprobe's view of the first video stream; errors name the file and what ffprobe said. */
 export async function probeVideo(input: string, timeoutMs = 30_000): Promise<VideoInfo> {
   requireFfmpeg(input);
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate,avg_frame_rate,nb_frames:format=duration', '-of', 'json', ...inputArgs(input)];
+  const args = [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=width,height,r_frame_rate,avg_frame_rate,nb_frames:format=duration',
+    '-of',
+    'json',
+    ...inputArgs(input),
+  ];
   const { code, stdout, stderr, timedOut } = await run(ffprobeBin(), args, timeoutMs);
   const name = displayName(input);
-  if (timedOut) throw new Error(`${name}: no answer from the stream within ${timeoutMs / 1000} s (is it running and reachable?)`);
+  if (timedOut)
+    throw new Error(`${name}: no answer from the stream within ${timeoutMs / 1000} s (is it running and reachable?)`);
   let j: { streams?: Record<string, string | number>[]; format?: { duration?: string } } = {};
   try {
     j = JSON.parse(stdout || '{}');
@@ -96,18 +125,27 @@ export async function probeVideo(input: string, timeoutMs = 30_000): Promise<Vid
   }
   const s = j.streams?.[0];
   if (code !== 0 || !s || !Number(s.width) || !Number(s.height))
-    throw new Error(`${name}: cannot be read as a video (${ffmpegMessage(stderr) || (s ? 'no frame size' : 'no video stream')})`);
+    throw new Error(
+      `${name}: cannot be read as a video (${ffmpegMessage(stderr) || (s ? 'no frame size' : 'no video stream')})`,
+    );
   const fps = rate(String(s.r_frame_rate)) || rate(String(s.avg_frame_rate));
   const nb = Number(s.nb_frames);
   const dur = Number(j.format?.duration);
-  const frames = Number.isFinite(nb) && nb > 0 ? nb : Number.isFinite(dur) && dur > 0 && fps > 0 ? Math.round(dur * fps) : 0;
+  const frames =
+    Number.isFinite(nb) && nb > 0 ? nb : Number.isFinite(dur) && dur > 0 && fps > 0 ? Math.round(dur * fps) : 0;
   return { width: Number(s.width), height: Number(s.height), fps, frames };
 }
 
-function run(bin: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+function run(
+  bin: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {
     const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', timedOut = false;
+    let stdout = '',
+      stderr = '',
+      timedOut = false;
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
@@ -148,10 +186,27 @@ export class FrameReader {
   count = 0;
   readonly frameBytes: number;
 
-  constructor(readonly input: string, readonly info: VideoInfo, readonly opts: FrameReaderOptions = {}) {
+  constructor(
+    readonly input: string,
+    readonly info: VideoInfo,
+    readonly opts: FrameReaderOptions = {},
+  ) {
     requireFfmpeg(input);
     this.frameBytes = info.width * info.height * 3;
-    const args = ['-nostdin', '-v', 'error', ...(opts.live ? [] : ['-xerror']), ...inputArgs(input), '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'];
+    const args = [
+      '-nostdin',
+      '-v',
+      'error',
+      ...(opts.live ? [] : ['-xerror']),
+      ...inputArgs(input),
+      '-map',
+      '0:v:0',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ];
     this.proc = spawn(ffmpegBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr!.on('data', (d) => {
       if (this.stderr.length < 8192) this.stderr += d;
@@ -206,7 +261,11 @@ export class FrameReader {
       const b = this.take();
       if (b) {
         this.count++;
-        return { width: this.info.width, height: this.info.height, data: new Uint8Array(b.buffer, b.byteOffset, b.length) };
+        return {
+          width: this.info.width,
+          height: this.info.height,
+          data: new Uint8Array(b.buffer, b.byteOffset, b.length),
+        };
       }
       if (this.ended) return null;
       let timer: NodeJS.Timeout | undefined;
@@ -217,7 +276,9 @@ export class FrameReader {
       clearTimeout(timer);
       if (timedOut) {
         this.close();
-        throw new Error(`${displayName(this.input)}: no frame for ${timeout / 1000} s after frame ${this.count}; the stream seems dead, giving up`);
+        throw new Error(
+          `${displayName(this.input)}: no frame for ${timeout / 1000} s after frame ${this.count}; the stream seems dead, giving up`,
+        );
       }
     }
   }
@@ -231,7 +292,8 @@ export class FrameReader {
     const msg = ffmpegMessage(this.stderr);
     const total = this.info.frames;
     const at = `frame ${this.count + 1}${total ? `/${total}` : ''}`;
-    if (code !== 0 || (msg && !this.opts.live)) return `${displayName(this.input)}: video is damaged or truncated at ${at}, ${this.count} frame${this.count === 1 ? '' : 's'} before it were processed (ffmpeg: ${msg || `exit code ${code}`})`;
+    if (code !== 0 || (msg && !this.opts.live))
+      return `${displayName(this.input)}: video is damaged or truncated at ${at}, ${this.count} frame${this.count === 1 ? '' : 's'} before it were processed (ffmpeg: ${msg || `exit code ${code}`})`;
     if (!this.opts.live && total && this.count < total - 1)
       return `${displayName(this.input)}: video ended at ${at}, but its header promises ${total} frames (truncated?); ${this.count} frames were processed`;
     return null;
@@ -251,12 +313,43 @@ export class VideoWriter {
   private exit: Promise<number | null>;
   frames = 0;
 
-  constructor(readonly file: string, readonly width: number, readonly height: number, readonly fps: number) {
+  constructor(
+    readonly file: string,
+    readonly width: number,
+    readonly height: number,
+    readonly fps: number,
+  ) {
     requireFfmpeg(file);
     // x264 needs even sizes in 4:2:0; an odd edge is padded by one pixel rather than refusing the video.
     const pad = width % 2 || height % 2 ? ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2'] : [];
-    const args = ['-nostdin', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps || 30), '-i', '-',
-      ...pad, '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', file];
+    const args = [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height}`,
+      '-r',
+      String(fps || 30),
+      '-i',
+      '-',
+      ...pad,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '23',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      '+faststart',
+      file,
+    ];
     this.proc = spawn(ffmpegBin(), args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr!.on('data', (d) => {
       if (this.stderr.length < 8192) this.stderr += d;
@@ -267,7 +360,10 @@ export class VideoWriter {
 
   /** Queues one frame; waits while ffmpeg's pipe is full so memory stays flat. */
   async write(img: RgbImage): Promise<void> {
-    if (img.width !== this.width || img.height !== this.height) throw new Error(`${basename(this.file)}: frame ${this.frames + 1} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`);
+    if (img.width !== this.width || img.height !== this.height)
+      throw new Error(
+        `${basename(this.file)}: frame ${this.frames + 1} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`,
+      );
     this.frames++;
     const stdin = this.proc.stdin!;
     if (!stdin.write(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length)))
@@ -278,7 +374,10 @@ export class VideoWriter {
   async close(): Promise<string> {
     this.proc.stdin!.end();
     const code = await this.exit;
-    if (code !== 0) throw new Error(`${this.file}: writing the video failed (ffmpeg: ${ffmpegMessage(this.stderr) || `exit code ${code}`})`);
+    if (code !== 0)
+      throw new Error(
+        `${this.file}: writing the video failed (ffmpeg: ${ffmpegMessage(this.stderr) || `exit code ${code}`})`,
+      );
     return this.file;
   }
 }
@@ -314,6 +413,8 @@ export class VideoSinks {
 
 /** A source's file stem ('clip' for /a/clip.mp4, 'live' for rtsp://host/live, '0' for a camera). */
 function stemOf(source: string): string {
-  const name = /^[a-z]+:\/\//i.test(source) ? new URL(source).pathname.split('/').filter(Boolean).pop() || new URL(source).hostname : basename(source);
+  const name = /^[a-z]+:\/\//i.test(source)
+    ? new URL(source).pathname.split('/').filter(Boolean).pop() || new URL(source).hostname
+    : basename(source);
   return name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name;
 }

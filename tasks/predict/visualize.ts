@@ -53,27 +53,39 @@ export function layerOutputs(model: PoseModel, x: Tensor): LayerOutput[] {
 
 // matplotlib's viridis at 0, 1/8, ..., 1 (its published colour stops), interpolated linearly.
 const VIRIDIS = [
-  [68, 1, 84], [71, 45, 123], [59, 82, 139], [44, 114, 142], [33, 145, 140], [40, 174, 128], [94, 201, 98], [173, 220, 48], [253, 231, 37],
+  [68, 1, 84],
+  [71, 45, 123],
+  [59, 82, 139],
+  [44, 114, 142],
+  [33, 145, 140],
+  [40, 174, 128],
+  [94, 201, 98],
+  [173, 220, 48],
+  [253, 231, 37],
 ];
 
 /** The viridis colour of t in [0, 1]. */
 export function viridis(t: number): [number, number, number] {
   const u = Math.min(Math.max(Number.isFinite(t) ? t : 0, 0), 1) * (VIRIDIS.length - 1);
-  const k = Math.min(Math.floor(u), VIRIDIS.length - 2), f = u - k;
-  const a = VIRIDIS[k], b = VIRIDIS[k + 1];
+  const k = Math.min(Math.floor(u), VIRIDIS.length - 2),
+    f = u - k;
+  const a = VIRIDIS[k],
+    b = VIRIDIS[k + 1];
   return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * f)) as [number, number, number];
 }
 
 /** One (h, w) map as an RGB image, min-max scaled (imshow's default normalisation), `scale` pixels per cell (nearest sampling, may be < 1). */
 export function mapToImage(data: ArrayLike<number>, h: number, w: number, scale = 1, offset = 0): RgbImage {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let k = 0; k < h * w; k++) {
     const v = data[offset + k];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   const span = hi > lo ? hi - lo : 1;
-  const W = Math.max(1, Math.round(w * scale)), H = Math.max(1, Math.round(h * scale));
+  const W = Math.max(1, Math.round(w * scale)),
+    H = Math.max(1, Math.round(h * scale));
   const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
@@ -88,19 +100,28 @@ export function mapToImage(data: ArrayLike<number>, h: number, w: number, scale 
  * scaled (nearest) so its longer side is about `cell` pixels: upscaled by a whole factor, or
  * downscaled when `shrink` is set (the walkthrough's pictures; visualize=True keeps every cell).
  */
-export function featureGrid(data: ArrayLike<number>, shape: readonly number[], opts: { n?: number; cols?: number; cell?: number; gap?: number; shrink?: boolean } = {}): RgbImage {
+export function featureGrid(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  opts: { n?: number; cols?: number; cell?: number; gap?: number; shrink?: boolean } = {},
+): RgbImage {
   const [C, h, w] = shape;
-  const n = Math.min(opts.n ?? 32, C), cols = Math.min(opts.cols ?? 8, n), gap = opts.gap ?? 4;
+  const n = Math.min(opts.n ?? 32, C),
+    cols = Math.min(opts.cols ?? 8, n),
+    gap = opts.gap ?? 4;
   const want = (opts.cell ?? 160) / Math.max(h, w);
   const scale = want < 1 && opts.shrink ? want : Math.max(1, Math.round(want));
   const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
   const rows = Math.ceil(n / cols);
-  const W = cols * tw + (cols + 1) * gap, H = rows * th + (rows + 1) * gap;
+  const W = cols * tw + (cols + 1) * gap,
+    H = rows * th + (rows + 1) * gap;
   const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(255) };
   for (let k = 0; k < n; k++) {
     const tile = mapToImage(data, h, w, scale, k * h * w);
-    const x0 = gap + (k % cols) * (tw + gap), y0 = gap + Math.floor(k / cols) * (th + gap);
-    for (let y = 0; y < tile.height; y++) img.data.set(tile.data.subarray(y * tile.width * 3, (y + 1) * tile.width * 3), ((y0 + y) * W + x0) * 3);
+    const x0 = gap + (k % cols) * (tw + gap),
+      y0 = gap + Math.floor(k / cols) * (th + gap);
+    for (let y = 0; y < tile.height; y++)
+      img.data.set(tile.data.subarray(y * tile.width * 3, (y + 1) * tile.width * 3), ((y0 + y) * W + x0) * 3);
   }
   return img;
 }
@@ -128,7 +149,12 @@ export function visualizeDir(saveDir: string, imagePath: string): string {
  * feature_visualization for every layer of `model` on the preprocessed image x (1, 3, h, w):
  * writes stage{i}_{type}_features.png and .npy into `dir`, returns the PNG paths.
  */
-export async function saveFeatureMaps(model: PoseModel, x: Tensor, dir: string, opts: { n?: number; log?: (s: string) => void } = {}): Promise<string[]> {
+export async function saveFeatureMaps(
+  model: PoseModel,
+  x: Tensor,
+  dir: string,
+  opts: { n?: number; log?: (s: string) => void } = {},
+): Promise<string[]> {
   const log = opts.log ?? console.log;
   const outs = layerOutputs(model, x);
   const files: string[] = [];
@@ -154,9 +180,18 @@ export async function saveFeatureMaps(model: PoseModel, x: Tensor, dir: string, 
 let warnedNoLayers = false;
 
 /** The predictor's hook: one image's maps into <saveDir>/<stem>/, or a warning (once) for a model without layers. */
-export async function visualizeImage(model: unknown, x: Tensor, saveDir: string, imagePath: string, log: (s: string) => void): Promise<void> {
+export async function visualizeImage(
+  model: unknown,
+  x: Tensor,
+  saveDir: string,
+  imagePath: string,
+  log: (s: string) => void,
+): Promise<void> {
   if (!hasLayers(model)) {
-    if (!warnedNoLayers) console.warn('WARNING ⚠️ visualize=True needs a model built by this toolkit (.pt, .yaml, .safetensors); an exported model has no layers to show');
+    if (!warnedNoLayers)
+      console.warn(
+        'WARNING ⚠️ visualize=True needs a model built by this toolkit (.pt, .yaml, .safetensors); an exported model has no layers to show',
+      );
     warnedNoLayers = true;
     return;
   }

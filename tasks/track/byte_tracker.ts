@@ -57,7 +57,13 @@ export class STrack {
   /** Where the track has been: box centres, newest last (for trails). */
   readonly tlwh0: Float64Array;
 
-  constructor(xywh: ArrayLike<number>, public score: number, public cls: number, public idx: number, readonly xywhState: boolean) {
+  constructor(
+    xywh: ArrayLike<number>,
+    public score: number,
+    public cls: number,
+    public idx: number,
+    readonly xywhState: boolean,
+  ) {
     const [x, y, w, h] = [Math.fround(xywh[0]), Math.fround(xywh[1]), Math.fround(xywh[2]), Math.fround(xywh[3])];
     this.tlwh0 = new Float64Array([Math.fround(x - Math.fround(w / 2)), Math.fround(y - Math.fround(h / 2)), w, h]); // float32 as numpy
   }
@@ -134,11 +140,12 @@ export class STrack {
   /** Applies a camera-motion warp to the state: R on each (x, y) pair of mean and covariance, t on the position. */
   applyWarp(H: Warp) {
     const [a, b, tx, c, d, ty] = H;
-    const m = this.mean!, P = this.cov!;
+    const m = this.mean!,
+      P = this.cov!;
     const R8 = new Float64Array(64);
     for (let k = 0; k < 4; k++) {
-      R8[(2 * k) * 8 + 2 * k] = a;
-      R8[(2 * k) * 8 + 2 * k + 1] = b;
+      R8[2 * k * 8 + 2 * k] = a;
+      R8[2 * k * 8 + 2 * k + 1] = b;
       R8[(2 * k + 1) * 8 + 2 * k] = c;
       R8[(2 * k + 1) * 8 + 2 * k + 1] = d;
     }
@@ -146,9 +153,12 @@ export class STrack {
     for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) nm[i] += R8[i * 8 + j] * m[j];
     nm[0] += tx;
     nm[1] += ty;
-    const RP = new Float64Array(64), np = new Float64Array(64);
-    for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) for (let k = 0; k < 8; k++) RP[i * 8 + j] += R8[i * 8 + k] * P[k * 8 + j];
-    for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) for (let k = 0; k < 8; k++) np[i * 8 + j] += RP[i * 8 + k] * R8[j * 8 + k];
+    const RP = new Float64Array(64),
+      np = new Float64Array(64);
+    for (let i = 0; i < 8; i++)
+      for (let j = 0; j < 8; j++) for (let k = 0; k < 8; k++) RP[i * 8 + j] += R8[i * 8 + k] * P[k * 8 + j];
+    for (let i = 0; i < 8; i++)
+      for (let j = 0; j < 8; j++) for (let k = 0; k < 8; k++) np[i * 8 + j] += RP[i * 8 + k] * R8[j * 8 + k];
     this.mean = nm;
     this.cov = np;
   }
@@ -161,7 +171,8 @@ export class STrack {
 /** bbox_ioa(iou=True) in float32 as Ultralytics computes it: 1 - IoU for each pair. */
 export function iouDistance(a: STrack[], b: STrack[]): number[][] {
   const f = Math.fround;
-  const A = a.map((t) => Array.from(t.xyxy, f)), B = b.map((t) => Array.from(t.xyxy, f));
+  const A = a.map((t) => Array.from(t.xyxy, f)),
+    B = b.map((t) => Array.from(t.xyxy, f));
   return A.map((p) =>
     B.map((q) => {
       const iw = Math.max(f(Math.min(p[2], q[2]) - Math.max(p[0], q[0])), 0);
@@ -196,7 +207,10 @@ export class BYTETracker {
   /** Global motion compensation for BoT-SORT: returns the warp from the previous frame to this one. */
   gmc: { apply(img: { width: number; height: number; data: Uint8Array }): Warp; reset(): void } | null = null;
 
-  constructor(readonly args: TrackerConfig, frameRate = 30) {
+  constructor(
+    readonly args: TrackerConfig,
+    frameRate = 30,
+  ) {
     this.maxTimeLost = Math.trunc((frameRate / 30) * args.track_buffer);
     this.xywh = args.tracker_type === 'botsort';
     this.kf = this.makeKf();
@@ -226,10 +240,18 @@ export class BYTETracker {
    * One frame: `xywh` (n, 4) centre boxes, scores, classes of the frame's detections; `img` for motion
    * compensation. Returns the activated tracks, as Ultralytics' update() rows.
    */
-  update(xywh: number[][], scores: number[], cls: number[], img?: { width: number; height: number; data: Uint8Array }): TrackOutput[] {
+  update(
+    xywh: number[][],
+    scores: number[],
+    cls: number[],
+    img?: { width: number; height: number; data: Uint8Array },
+  ): TrackOutput[] {
     this.frameId++;
     const { track_high_thresh: hi, track_low_thresh: lo } = this.args;
-    const activated: STrack[] = [], refind: STrack[] = [], lostNow: STrack[] = [], removedNow: STrack[] = [];
+    const activated: STrack[] = [],
+      refind: STrack[] = [],
+      lostNow: STrack[] = [],
+      removedNow: STrack[] = [];
     const make = (keep: (s: number) => boolean) =>
       xywh.flatMap((b, i) => (keep(scores[i]) ? [new STrack(b, scores[i], cls[i], i, this.xywh)] : []));
     let detections = make((s) => s >= hi);
@@ -289,7 +311,13 @@ export class BYTETracker {
         removedNow.push(t);
       }
 
-    this.tracked = joint(joint(this.tracked.filter((t) => t.state === TrackState.Tracked), activated), refind);
+    this.tracked = joint(
+      joint(
+        this.tracked.filter((t) => t.state === TrackState.Tracked),
+        activated,
+      ),
+      refind,
+    );
     this.lost = sub(this.lost, this.tracked);
     this.lost.push(...lostNow);
     this.lost = sub(this.lost, this.removed);
@@ -323,11 +351,13 @@ function sub(a: STrack[], b: STrack[]): STrack[] {
 
 function removeDuplicates(a: STrack[], b: STrack[]): [STrack[], STrack[]] {
   const d = iouDistance(a, b);
-  const dupA = new Set<number>(), dupB = new Set<number>();
+  const dupA = new Set<number>(),
+    dupB = new Set<number>();
   d.forEach((row, p) =>
     row.forEach((v, q) => {
       if (!(v < 0.15)) return;
-      const tp = a[p].frameId - a[p].startFrame, tq = b[q].frameId - b[q].startFrame;
+      const tp = a[p].frameId - a[p].startFrame,
+        tq = b[q].frameId - b[q].startFrame;
       if (tp > tq) dupB.add(q);
       else dupA.add(p);
     }),

@@ -9,10 +9,18 @@ import { YOLO } from '../yolo.js';
 
 export async function trackCli(overrides: Record<string, CfgValue>): Promise<number> {
   const { tracker, persist, ...rest } = overrides;
-  if (tracker != null && typeof tracker !== 'string') throw new Error(`yolo track: 'tracker=${tracker}' must be a yaml file (bytetrack.yaml or botsort.yaml)`);
-  if (persist != null && typeof persist !== 'boolean') throw new Error(`yolo track: 'persist=${persist}' must be True or False`);
+  if (tracker != null && typeof tracker !== 'string')
+    throw new Error(`yolo track: 'tracker=${tracker}' must be a yaml file (bytetrack.yaml or botsort.yaml)`);
+  if (persist != null && typeof persist !== 'boolean')
+    throw new Error(`yolo track: 'persist=${persist}' must be True or False`);
   const { model, source, ...args } = predictArgs(rest);
   const yolo = new YOLO(model);
-  for await (const r of yolo.track(source, { ...args, tracker: tracker ?? 'botsort.yaml', persist: !!persist, stream: true })) void r;
+  for await (const r of yolo.track(source, {
+    ...args,
+    tracker: tracker ?? 'botsort.yaml',
+    persist: !!persist,
+    stream: true,
+  }))
+    void r;
   return yolo.errors.length ? 1 : 0;
 }

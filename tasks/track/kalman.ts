@@ -9,10 +9,12 @@
 export type Vec = Float64Array; // (8,)
 export type Mat = Float64Array; // (8, 8) row-major
 
-const WP = 1 / 20, WV = 1 / 160;
+const WP = 1 / 20,
+  WV = 1 / 160;
 
 const diagSq = (std: number[]) => {
-  const n = std.length, m = new Float64Array(n * n);
+  const n = std.length,
+    m = new Float64Array(n * n);
   std.forEach((s, i) => (m[i * n + i] = s * s));
   return m;
 };
@@ -82,17 +84,19 @@ export class KalmanFilterXYAH {
     for (let r = 0; r < 8; r++) for (let i = 0; i < 4; i++) m[r] += K[r * 4 + i] * innov[i];
     // K S K^T
     const KS = new Float64Array(32);
-    for (let r = 0; r < 8; r++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let i = 0; i < 4; i++) s += K[r * 4 + i] * S[i * 4 + j];
-      KS[r * 4 + j] = s;
-    }
+    for (let r = 0; r < 8; r++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let i = 0; i < 4; i++) s += K[r * 4 + i] * S[i * 4 + j];
+        KS[r * 4 + j] = s;
+      }
     const c = new Float64Array(cov);
-    for (let r = 0; r < 8; r++) for (let q = 0; q < 8; q++) {
-      let s = 0;
-      for (let j = 0; j < 4; j++) s += KS[r * 4 + j] * K[q * 4 + j];
-      c[r * 8 + q] -= s;
-    }
+    for (let r = 0; r < 8; r++)
+      for (let q = 0; q < 8; q++) {
+        let s = 0;
+        for (let j = 0; j < 4; j++) s += KS[r * 4 + j] * K[q * 4 + j];
+        c[r * 8 + q] -= s;
+      }
     return { mean: m, cov: c };
   }
 }

@@ -23,7 +23,8 @@ export function solveAssignment(cost: Float64Array | number[], n: number, m: num
     return rowCol;
   }
   const INF = Number.POSITIVE_INFINITY;
-  const u = new Float64Array(n + 1), v = new Float64Array(m + 1);
+  const u = new Float64Array(n + 1),
+    v = new Float64Array(m + 1);
   const p = new Int32Array(m + 1); // p[j]: row (1-based) assigned to column j; p[0] the row being added
   const way = new Int32Array(m + 1);
   const minv = new Float64Array(m + 1);
@@ -36,7 +37,8 @@ export function solveAssignment(cost: Float64Array | number[], n: number, m: num
     do {
       used[j0] = 1;
       const i0 = p[j0];
-      let delta = INF, j1 = 0;
+      let delta = INF,
+        j1 = 0;
       for (let j = 1; j <= m; j++) {
         if (used[j]) continue;
         const cur = cost[(i0 - 1) * m + (j - 1)] - u[i0] - v[j];
@@ -76,7 +78,8 @@ export interface Assignment {
 
 /** matching.linear_assignment with lap's cost_limit: pairs (row, col) in row order, and what is left. `cols` for a matrix with no rows. */
 export function linearAssignment(cost: number[][], thresh: number, cols = cost[0]?.length ?? 0): Assignment {
-  const n = cost.length, m = cols;
+  const n = cost.length,
+    m = cols;
   if (!n || !m) return { matches: [], unmatchedA: [...Array(n).keys()], unmatchedB: [...Array(m).keys()] };
   const N = n + m;
   const ext = new Float64Array(N * N).fill(thresh / 2);

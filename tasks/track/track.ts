@@ -20,10 +20,27 @@ import { SparseOptFlowGMC } from './gmc.js';
 // data/trackers/ ships with the package (package.json files), so the yaml files are found from dist/ too.
 const CFG_DIR = join(packageRoot(), 'data', 'trackers');
 const KEYS: Record<string, 'number' | 'boolean' | 'string'> = {
-  tracker_type: 'string', track_high_thresh: 'number', track_low_thresh: 'number', new_track_thresh: 'number', track_buffer: 'number',
-  match_thresh: 'number', fuse_score: 'boolean', gmc_method: 'string', proximity_thresh: 'number', appearance_thresh: 'number', with_reid: 'boolean',
+  tracker_type: 'string',
+  track_high_thresh: 'number',
+  track_low_thresh: 'number',
+  new_track_thresh: 'number',
+  track_buffer: 'number',
+  match_thresh: 'number',
+  fuse_score: 'boolean',
+  gmc_method: 'string',
+  proximity_thresh: 'number',
+  appearance_thresh: 'number',
+  with_reid: 'boolean',
 };
-const REQUIRED = ['tracker_type', 'track_high_thresh', 'track_low_thresh', 'new_track_thresh', 'track_buffer', 'match_thresh', 'fuse_score'];
+const REQUIRED = [
+  'tracker_type',
+  'track_high_thresh',
+  'track_low_thresh',
+  'new_track_thresh',
+  'track_buffer',
+  'match_thresh',
+  'fuse_score',
+];
 
 /** Reads a tracker yaml: a path, or bytetrack.yaml / botsort.yaml (bundled in data/trackers/). Errors name the file and key. */
 export function loadTrackerConfig(tracker: string): TrackerConfig {
@@ -39,7 +56,9 @@ export function loadTrackerConfig(tracker: string): TrackerConfig {
     throw new Error(`${file}: tracker_type '${raw.tracker_type}': only 'bytetrack' and 'botsort' are supported`);
   const gmc = raw.gmc_method;
   if (raw.tracker_type === 'botsort' && gmc != null && gmc !== 'none' && gmc !== 'sparseOptFlow')
-    throw new Error(`${file}: gmc_method '${gmc}': this toolkit implements sparseOptFlow and none (Ultralytics also has orb, sift, ecc)`);
+    throw new Error(
+      `${file}: gmc_method '${gmc}': this toolkit implements sparseOptFlow and none (Ultralytics also has orb, sift, ecc)`,
+    );
   return raw as unknown as TrackerConfig;
 }
 
@@ -52,13 +71,17 @@ export class TrackRunner {
   /** Box centres per track id, newest last, for trails. */
   readonly history = new Map<number, [number, number][]>();
 
-  constructor(readonly cfg: TrackerConfig, readonly persist = false) {}
+  constructor(
+    readonly cfg: TrackerConfig,
+    readonly persist = false,
+  ) {}
 
   private tracker(slot: number): BYTETracker {
     let t = this.trackers.get(slot);
     if (!t) {
       t = new BYTETracker(this.cfg, 30);
-      if (this.cfg.tracker_type === 'botsort' && (this.cfg.gmc_method ?? 'none') === 'sparseOptFlow') t.gmc = new SparseOptFlowGMC();
+      if (this.cfg.tracker_type === 'botsort' && (this.cfg.gmc_method ?? 'none') === 'sparseOptFlow')
+        t.gmc = new SparseOptFlowGMC();
       this.trackers.set(slot, t);
     }
     return t;
@@ -91,7 +114,13 @@ export class TrackRunner {
       if (trail.length > TRAIL) trail.shift();
       this.history.set(o.id, trail);
     });
-    const res = new Results(r.origImg, r.path, r.names, new Boxes(data, r.origShape, ids), kp ? new Keypoints(kdata, kp.kptShape, kp.origShape) : null);
+    const res = new Results(
+      r.origImg,
+      r.path,
+      r.names,
+      new Boxes(data, r.origShape, ids),
+      kp ? new Keypoints(kdata, kp.kptShape, kp.origShape) : null,
+    );
     res.speed = r.speed;
     return res;
   }
@@ -101,7 +130,8 @@ export class TrackRunner {
     const lw = Math.max(Math.round(((img.height + img.width) / 2) * 0.003), 2);
     for (const id of r.boxes.ids ?? []) {
       const pts = this.history.get(id) ?? [];
-      for (let k = 1; k < pts.length; k++) drawLine(img, pts[k - 1][0], pts[k - 1][1], pts[k][0], pts[k][1], [230, 230, 230], lw * 2);
+      for (let k = 1; k < pts.length; k++)
+        drawLine(img, pts[k - 1][0], pts[k - 1][1], pts[k][0], pts[k][1], [230, 230, 230], lw * 2);
     }
   }
 }

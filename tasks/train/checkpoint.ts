@@ -16,7 +16,17 @@ import { tensor, cpu, type Tensor } from '../../engine/index.js';
 import { closeSync, copyFileSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { TorchTensor, loadTorchCheckpoint, saveTorchCheckpoint } from '../../engine/io/torch_pt.js';
 import { intKeys, orderedDict } from '../../engine/io/pickle.js';
-import { FORMAT, OURS_KEY, ULTRALYTICS_NOTICE, ULTRALYTICS_VERSION, hostStateDict as modelHostState, modelFromCheckpoint, oursMeta, readPoseCheckpoint, torchStateDict } from '../../models/checkpoint.js';
+import {
+  FORMAT,
+  OURS_KEY,
+  ULTRALYTICS_NOTICE,
+  ULTRALYTICS_VERSION,
+  hostStateDict as modelHostState,
+  modelFromCheckpoint,
+  oursMeta,
+  readPoseCheckpoint,
+  torchStateDict,
+} from '../../models/checkpoint.js';
 import { ultralyticsGraph } from '../../models/ultralytics_pt.js';
 import { tuple } from '../../engine/io/pickle.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
@@ -28,7 +38,8 @@ type HostLike = { dtype: 'float32' | 'int64'; shape: number[]; data: Float32Arra
 /** A tensor's contents as something the torch writer pickles (int32 buffers become int64, as torch keeps them). */
 async function toHost(t: Tensor): Promise<HostLike> {
   const d = await t.data();
-  if (t.dtype === 'i32') return { dtype: 'int64', shape: [...t.shape], data: BigInt64Array.from(d as Int32Array, (v) => BigInt(v)) };
+  if (t.dtype === 'i32')
+    return { dtype: 'int64', shape: [...t.shape], data: BigInt64Array.from(d as Int32Array, (v) => BigInt(v)) };
   return { dtype: 'float32', shape: [...t.shape], data: Float32Array.from(d) };
 }
 
@@ -75,7 +86,11 @@ export interface TrainingState {
  * DFL conv sits among the decayed weights with no state), numbered in named_modules order. Moments are
  * fp16, as its convert_optimizer_state_dict_to_fp16 leaves them; Adam's step is a float tensor (torch 1.13).
  */
-function torchOptimizer(opt: Optimizer, o: { state: Record<string, Record<string, unknown>>; param_groups: Record<string, unknown>[] }, model: PoseModel) {
+function torchOptimizer(
+  opt: Optimizer,
+  o: { state: Record<string, Record<string, unknown>>; param_groups: Record<string, unknown>[] },
+  model: PoseModel,
+) {
   const ourIndex = new Map(opt.paramGroups.flatMap((g) => g.params).map((p, i) => [p, i]));
   const groups: Tensor[][] = [[], [], []];
   const seen = new Set<Tensor>();
@@ -85,7 +100,8 @@ function torchOptimizer(opt: Optimizer, o: { state: Record<string, Record<string
       seen.add(p);
       groups[`${prefix}.${n}`.includes('bias') ? 0 : m.typeName.includes('Norm') ? 2 : 1].push(p);
     }
-  if (o.param_groups.length !== 3) throw new Error(`checkpoint: ${o.param_groups.length} optimizer param groups, Ultralytics' layout has 3`);
+  if (o.param_groups.length !== 3)
+    throw new Error(`checkpoint: ${o.param_groups.length} optimizer param groups, Ultralytics' layout has 3`);
   const state: Record<string, Record<string, unknown>> = {};
   let next = 0;
   const param_groups = groups.map((ps, gi) => {
@@ -96,8 +112,29 @@ function torchOptimizer(opt: Optimizer, o: { state: Record<string, Record<string
     });
     const g = o.param_groups[gi];
     return 'beta1' in g
-      ? { lr: g.lr, betas: tuple(g.beta1, g.beta2), eps: g.eps, weight_decay: g.weight_decay, amsgrad: false, foreach: null, maximize: false, capturable: false, initial_lr: g.initial_lr, params }
-      : { lr: g.lr, momentum: g.momentum, dampening: g.dampening ?? 0, weight_decay: g.weight_decay, nesterov: g.nesterov, maximize: false, foreach: null, initial_lr: g.initial_lr, params };
+      ? {
+          lr: g.lr,
+          betas: tuple(g.beta1, g.beta2),
+          eps: g.eps,
+          weight_decay: g.weight_decay,
+          amsgrad: false,
+          foreach: null,
+          maximize: false,
+          capturable: false,
+          initial_lr: g.initial_lr,
+          params,
+        }
+      : {
+          lr: g.lr,
+          momentum: g.momentum,
+          dampening: g.dampening ?? 0,
+          weight_decay: g.weight_decay,
+          nesterov: g.nesterov,
+          maximize: false,
+          foreach: null,
+          initial_lr: g.initial_lr,
+          params,
+        };
   });
   return { state: intKeys(state), param_groups };
 }
@@ -107,7 +144,10 @@ function torchParamState(s: Record<string, unknown>) {
   for (const [k, v] of Object.entries(s)) {
     if (k === 'step') e.step = { dtype: 'float32', shape: [], data: Float32Array.of(Number(v)) };
     else if (typeof v === 'number') e[k] = v;
-    else { const h = v as HostLike; e[k] = h.dtype === 'float32' ? { dtype: 'float16', shape: h.shape, data: h.data } : h; }
+    else {
+      const h = v as HostLike;
+      e[k] = h.dtype === 'float32' ? { dtype: 'float16', shape: h.shape, data: h.data } : h;
+    }
   }
   return e;
 }
@@ -117,7 +157,8 @@ function torchParamState(s: Record<string, unknown>) {
  * them by name, so its copy of train_args / model.args goes without; yolo_ts.train_args keeps all.
  */
 const NOT_IN_ULTRALYTICS = ['copy_paste_mode'];
-const ultralyticsArgs = (a: Record<string, unknown>) => Object.fromEntries(Object.entries(a).filter(([k]) => !NOT_IN_ULTRALYTICS.includes(k)));
+const ultralyticsArgs = (a: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(a).filter(([k]) => !NOT_IN_ULTRALYTICS.includes(k)));
 
 /** Writes a resumable checkpoint to `path` (atomic: a crash leaves the previous file intact). */
 export async function saveTrainCheckpoint(path: string, s: TrainingState) {
@@ -129,7 +170,12 @@ export async function saveTrainCheckpoint(path: string, s: TrainingState) {
     epoch: s.epoch,
     best_fitness: s.bestFitness,
     model: null,
-    ema: ultralyticsGraph(s.ema, emaSd, { kind: 'trainer', training: false, requiresGrad: false, args: ultralyticsArgs(s.trainArgs) }),
+    ema: ultralyticsGraph(s.ema, emaSd, {
+      kind: 'trainer',
+      training: false,
+      requiresGrad: false,
+      args: ultralyticsArgs(s.trainArgs),
+    }),
     updates: s.emaUpdates,
     optimizer: torchOptimizer(s.optimizer, optimizer as Parameters<typeof torchOptimizer>[1], s.model),
     train_args: ultralyticsArgs(s.trainArgs),
@@ -175,12 +221,18 @@ export function copyFileAtomic(src: string, dst: string) {
 export async function stripCheckpoint(path: string): Promise<number> {
   const ck = loadTorchCheckpoint(path) as Record<string, unknown>;
   const ours = ck?.[OURS_KEY] as Record<string, unknown> | undefined;
-  if (!ours || typeof ours !== 'object' || ours.format !== FORMAT) throw new Error(`${path}: not a yolo-ts training checkpoint`);
+  if (!ours || typeof ours !== 'object' || ours.format !== FORMAT)
+    throw new Error(`${path}: not a yolo-ts training checkpoint`);
   // the graph is rebuilt from the float32 EMA (re-pickling the one read back would turn 2.0 into 2)
   const read = readPoseCheckpoint(path);
   const ema = modelFromCheckpoint(read, path);
   const trainArgs = (ck.train_args ?? {}) as Record<string, unknown>;
-  ck.model = ultralyticsGraph(ema, await modelHostState(ema), { kind: 'trainer', training: false, requiresGrad: false, args: trainArgs });
+  ck.model = ultralyticsGraph(ema, await modelHostState(ema), {
+    kind: 'trainer',
+    training: false,
+    requiresGrad: false,
+    args: trainArgs,
+  });
   for (const k of ['optimizer', 'best_fitness', 'ema', 'updates']) ck[k] = null;
   ck.epoch = -1;
   ck[OURS_KEY] = oursMeta(ema);
@@ -190,18 +242,24 @@ export async function stripCheckpoint(path: string): Promise<number> {
 
 /** A checkpoint tensor (or host data) as a cpu engine tensor. */
 export function toEngine(v: unknown, what: string): Tensor {
-  if (v instanceof TorchTensor) return tensor(v.dtype === 'int64' ? Float32Array.from(v.data as BigInt64Array, Number) : v.toFloat32(), v.shape, { device: cpu });
+  if (v instanceof TorchTensor)
+    return tensor(v.dtype === 'int64' ? Float32Array.from(v.data as BigInt64Array, Number) : v.toFloat32(), v.shape, {
+      device: cpu,
+    });
   throw new Error(`checkpoint: '${what}' is not a tensor`);
 }
 
 /** The optimizer state in the layout Optimizer.loadStateDict takes (tensors on the cpu). */
 export function optimizerStateFrom(v: unknown): OptimizerState {
   const o = v as { state?: Record<string, Record<string, unknown>>; param_groups?: OptimizerState['param_groups'] };
-  if (!o || typeof o !== 'object' || !o.state || !Array.isArray(o.param_groups)) throw new Error("checkpoint: 'optimizer' has no state and param_groups");
+  if (!o || typeof o !== 'object' || !o.state || !Array.isArray(o.param_groups))
+    throw new Error("checkpoint: 'optimizer' has no state and param_groups");
   const state: OptimizerState['state'] = {};
   for (const [i, s] of Object.entries(o.state)) {
     const entry: Record<string, Tensor | number> = {};
-    for (const [k, x] of Object.entries(s)) entry[k] = typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : toEngine(x, `optimizer.state.${i}.${k}`);
+    for (const [k, x] of Object.entries(s))
+      entry[k] =
+        typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : toEngine(x, `optimizer.state.${i}.${k}`);
     state[Number(i)] = entry;
   }
   return { state, param_groups: o.param_groups };
@@ -209,7 +267,10 @@ export function optimizerStateFrom(v: unknown): OptimizerState {
 
 /** The state dict under `key` ('model' or 'grads') as host tensors for Module.loadStateDict. */
 export function hostDictFrom(v: unknown, key: string): Map<string, HostArray> {
-  if (!v || typeof v !== 'object') throw new Error(`checkpoint: no '${key}' state dict (a checkpoint stripped at the end of training cannot be resumed)`);
+  if (!v || typeof v !== 'object')
+    throw new Error(
+      `checkpoint: no '${key}' state dict (a checkpoint stripped at the end of training cannot be resumed)`,
+    );
   const out = new Map<string, HostArray>();
   for (const [k, t] of Object.entries(v)) {
     if (!(t instanceof TorchTensor)) throw new Error(`checkpoint: '${key}.${k}' is not a tensor`);

@@ -10,7 +10,8 @@ import { PoseTrainer } from './trainer.js';
 
 export async function trainCli(overrides: Record<string, CfgValue>): Promise<number> {
   const o: TrainOverrides = { ...overrides };
-  for (const k of ['model', 'data', 'device', 'project', 'name', 'pretrained'] as const) if (typeof o[k] === 'number') o[k] = String(o[k]);
+  for (const k of ['model', 'data', 'device', 'project', 'name', 'pretrained'] as const)
+    if (typeof o[k] === 'number') o[k] = String(o[k]);
   resolveTrainArgs(o); // unknown keys and bad values fail before anything else happens
   if (o.model == null && !o.resume) {
     o.model = 'yolov8n-pose.pt';

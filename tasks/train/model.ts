@@ -27,7 +27,16 @@ export interface ModelSetup {
  * Builds the training model for `spec` (yaml name or weights file) with the dataset's classes and
  * keypoints. `pretrained` (a weights path) is used when `spec` is a yaml, as in Ultralytics.
  */
-export async function setupModel(spec: string, o: { nc: number; kptShape: [number, number]; names: Record<number, string>; pretrained: boolean | string; device: Device }): Promise<ModelSetup> {
+export async function setupModel(
+  spec: string,
+  o: {
+    nc: number;
+    kptShape: [number, number];
+    names: Record<number, string>;
+    pretrained: boolean | string;
+    device: Device;
+  },
+): Promise<ModelSetup> {
   let model: PoseModel;
   let weights: Map<string, HostArray> | null = null;
   if (isWeights(spec)) {
@@ -35,8 +44,11 @@ export async function setupModel(spec: string, o: { nc: number; kptShape: [numbe
     model = new PoseModel({ ...ck.yaml, nc: o.nc, kpt_shape: [...o.kptShape] as [number, number] }, o.device);
     weights = ck.stateDict;
   } else {
-    model = existsSync(spec) ? buildModelFromYaml(spec, { nc: o.nc, kptShape: o.kptShape, device: o.device }) : buildPoseModel({ ...parsePoseName(spec), nc: o.nc, kptShape: o.kptShape, device: o.device });
-    if (typeof o.pretrained === 'string' && o.pretrained) weights = readPoseCheckpoint(await attemptDownloadAsset(o.pretrained)).stateDict;
+    model = existsSync(spec)
+      ? buildModelFromYaml(spec, { nc: o.nc, kptShape: o.kptShape, device: o.device })
+      : buildPoseModel({ ...parsePoseName(spec), nc: o.nc, kptShape: o.kptShape, device: o.device });
+    if (typeof o.pretrained === 'string' && o.pretrained)
+      weights = readPoseCheckpoint(await attemptDownloadAsset(o.pretrained)).stateDict;
   }
   model.names = { ...o.names };
   const transfer = weights ? transferWeights(model, weights) : null;
@@ -46,10 +58,12 @@ export async function setupModel(spec: string, o: { nc: number; kptShape: [numbe
 /** Loads every entry of `sd` whose name and shape match the model's; returns Ultralytics' log line. */
 export function transferWeights(model: PoseModel, sd: Map<string, HostArray>): string {
   const own = model.stateDict();
-  const csd = new Map([...sd].filter(([k, v]) => {
-    const t = own.get(k);
-    return t && t.shape.length === v.shape.length && t.shape.every((d, i) => d === v.shape[i]);
-  }));
+  const csd = new Map(
+    [...sd].filter(([k, v]) => {
+      const t = own.get(k);
+      return t && t.shape.length === v.shape.length && t.shape.every((d, i) => d === v.shape[i]);
+    }),
+  );
   model.loadStateDict(csd, { strict: false });
   return `Transferred ${csd.size}/${own.size} items from pretrained weights`;
 }

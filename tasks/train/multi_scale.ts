@@ -12,7 +12,8 @@ import { epochSeed, type PoseBatch } from '../data/loader.js';
 
 /** The size one batch is trained at: randrange's half-open range, floored to a stride multiple. */
 export function multiScaleSize(imgsz: number, stride: number, rand: () => number): number {
-  const lo = Math.trunc(imgsz * 0.5), hi = Math.trunc(imgsz * 1.5 + stride);
+  const lo = Math.trunc(imgsz * 0.5),
+    hi = Math.trunc(imgsz * 1.5 + stride);
   const r = lo + Math.floor(rand() * (hi - lo));
   return Math.floor(r / stride) * stride;
 }
@@ -28,7 +29,10 @@ export function interpolateBilinear(x: Float32Array, shape: readonly number[], s
   const f = Math.fround;
   const axis = (n: number, o: number) => {
     const scale = f(n / o);
-    const i0 = new Int32Array(o), i1 = new Int32Array(o), l1 = new Float32Array(o), l0 = new Float32Array(o);
+    const i0 = new Int32Array(o),
+      i1 = new Int32Array(o),
+      l1 = new Float32Array(o),
+      l0 = new Float32Array(o);
     for (let d = 0; d < o; d++) {
       let src = f(scale * (d + 0.5) - 0.5); // (int64 + 0.5) is a double in ATen's source index
       if (src < 0) src = 0;
@@ -40,16 +44,26 @@ export function interpolateBilinear(x: Float32Array, shape: readonly number[], s
     }
     return { i0, i1, l0, l1 };
   };
-  const ys = axis(H, oh), xs = axis(W, ow);
+  const ys = axis(H, oh),
+    xs = axis(W, ow);
   const out = new Float32Array(B * C * oh * ow);
   for (let p = 0; p < B * C; p++) {
     const src = x.subarray(p * H * W, (p + 1) * H * W);
     const dst = out.subarray(p * oh * ow, (p + 1) * oh * ow);
     for (let y = 0; y < oh; y++) {
-      const r0 = ys.i0[y] * W, r1 = ys.i1[y] * W, h0 = ys.l0[y], h1 = ys.l1[y];
+      const r0 = ys.i0[y] * W,
+        r1 = ys.i1[y] * W,
+        h0 = ys.l0[y],
+        h1 = ys.l1[y];
       for (let xx = 0; xx < ow; xx++) {
-        const c0 = xs.i0[xx], c1 = xs.i1[xx], w0 = xs.l0[xx], w1 = xs.l1[xx];
-        dst[y * ow + xx] = f(f(h0 * f(f(w0 * src[r0 + c0]) + f(w1 * src[r0 + c1]))) + f(h1 * f(f(w0 * src[r1 + c0]) + f(w1 * src[r1 + c1]))));
+        const c0 = xs.i0[xx],
+          c1 = xs.i1[xx],
+          w0 = xs.l0[xx],
+          w1 = xs.l1[xx];
+        dst[y * ow + xx] = f(
+          f(h0 * f(f(w0 * src[r0 + c0]) + f(w1 * src[r0 + c1]))) +
+            f(h1 * f(f(w0 * src[r1 + c0]) + f(w1 * src[r1 + c1]))),
+        );
       }
     }
   }

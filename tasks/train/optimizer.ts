@@ -13,7 +13,13 @@ import { interp, linearLf, oneCycle } from '../../nn/lr_schedule.js';
 import { roundHalfEven } from '../../engine/math.js';
 
 /** The numbers _setup_train derives from batch, nbs and the dataset size. */
-export function nominalBatch(o: { batch: number; nbs: number; weightDecay: number; datasetSize: number; epochs: number }) {
+export function nominalBatch(o: {
+  batch: number;
+  nbs: number;
+  weightDecay: number;
+  datasetSize: number;
+  epochs: number;
+}) {
   const accumulate = Math.max(roundHalfEven(o.nbs / o.batch), 1); // accumulate loss before optimizing
   const weightDecay = (o.weightDecay * o.batch * accumulate) / o.nbs; // scale weight_decay
   const iterations = Math.ceil(o.datasetSize / Math.max(o.batch, o.nbs)) * o.epochs;
@@ -21,7 +27,8 @@ export function nominalBatch(o: { batch: number; nbs: number; weightDecay: numbe
 }
 
 /** Warmup length in iterations: max(round(warmup_epochs * nb), 100), or -1 (none). */
-export const warmupIterations = (warmupEpochs: number, nb: number) => (warmupEpochs > 0 ? Math.max(roundHalfEven(warmupEpochs * nb), 100) : -1);
+export const warmupIterations = (warmupEpochs: number, nb: number) =>
+  warmupEpochs > 0 ? Math.max(roundHalfEven(warmupEpochs * nb), 100) : -1;
 
 export interface ParamGroups {
   /** weights with decay (Ultralytics' g[0]) */
@@ -73,16 +80,34 @@ export interface BuiltOptimizer {
  * for more than 10,000 iterations, else AdamW(lr round(0.002 * 5 / (4 + nc), 6), momentum 0.9).
  * Groups: [0] biases (pg0), [1] weights with `decay` (pg1), [2] BN weights (pg2).
  */
-export function buildOptimizer(model: Module, o: { name: string; lr: number; momentum: number; decay: number; iterations: number; nc: number; warmupBiasLr: number }, log: (s: string) => void = () => {}): BuiltOptimizer {
+export function buildOptimizer(
+  model: Module,
+  o: {
+    name: string;
+    lr: number;
+    momentum: number;
+    decay: number;
+    iterations: number;
+    nc: number;
+    warmupBiasLr: number;
+  },
+  log: (s: string) => void = () => {},
+): BuiltOptimizer {
   let { name, lr, momentum, warmupBiasLr } = o;
   if (name === 'auto') {
-    log(`optimizer: 'optimizer=auto' found, ignoring 'lr0=${o.lr}' and 'momentum=${o.momentum}' and determining best 'optimizer', 'lr0' and 'momentum' automatically... `);
+    log(
+      `optimizer: 'optimizer=auto' found, ignoring 'lr0=${o.lr}' and 'momentum=${o.momentum}' and determining best 'optimizer', 'lr0' and 'momentum' automatically... `,
+    );
     const lrFit = Math.round(((0.002 * 5) / (4 + o.nc)) * 1e6) / 1e6; // lr0 fit equation to 6 decimal places
     [name, lr, momentum] = o.iterations > 10000 ? ['SGD', 0.01, 0.9] : ['AdamW', lrFit, 0.9];
     warmupBiasLr = 0.0;
   }
   const g = paramGroups(model);
-  const groups = [{ params: g.biases, weightDecay: 0 }, { params: g.decay, weightDecay: o.decay }, { params: g.bnWeights, weightDecay: 0 }];
+  const groups = [
+    { params: g.biases, weightDecay: 0 },
+    { params: g.decay, weightDecay: o.decay },
+    { params: g.bnWeights, weightDecay: 0 },
+  ];
   let optimizer: Optimizer;
   const betas: [number, number] = [momentum, 0.999]; // Ultralytics: betas=(momentum, 0.999) for the Adam family
   if (name === 'AdamW') optimizer = new AdamW(groups, { lr, betas, weightDecay: 0 });
@@ -92,7 +117,10 @@ export function buildOptimizer(model: Module, o: { name: string; lr: number; mom
   else if (name === 'RAdam') optimizer = new RAdam(groups, { lr, betas });
   else if (name === 'RMSProp') optimizer = new RMSprop(groups, { lr, momentum });
   else if (name === 'SGD') optimizer = new SGD(groups, { lr, momentum, nesterov: true });
-  else throw new Error(`optimizer '${name}' not found in list of available optimizers [Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto]`);
+  else
+    throw new Error(
+      `optimizer '${name}' not found in list of available optimizers [Adam, Adamax, AdamW, NAdam, RAdam, RMSProp, SGD, auto]`,
+    );
   const summary = `optimizer: ${name === 'RMSProp' ? 'RMSprop' : name}(lr=${lr}, momentum=${momentum}) with parameter groups ${g.bnWeights.length} weight(decay=0.0), ${g.decay.length} weight(decay=${o.decay}), ${g.biases.length} bias(decay=0.0)`;
   log(summary);
   return { optimizer, name, lr, momentum, warmupBiasLr, summary };
@@ -124,7 +152,13 @@ export interface WarmupArgs {
  * from warmup_bias_lr and the others rise from 0, all to initial_lr * lf(epoch); SGD momentum rises
  * from warmup_momentum to momentum. Returns the new accumulate.
  */
-export function applyWarmup(opt: Optimizer, ni: number, epoch: number, lf: (e: number) => number, w: WarmupArgs): number {
+export function applyWarmup(
+  opt: Optimizer,
+  ni: number,
+  epoch: number,
+  lf: (e: number) => number,
+  w: WarmupArgs,
+): number {
   const xi: [number, number] = [0, w.nw];
   const accumulate = Math.max(1, roundHalfEven(interp(ni, xi, [1, w.nbs / w.batch])));
   opt.paramGroups.forEach((g, j) => {

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 
-const NOT_FOUND = "Resume checkpoint not found. Please pass a valid checkpoint to resume from, i.e. 'yolo train resume model=path/to/last.pt'";
+const NOT_FOUND =
+  "Resume checkpoint not found. Please pass a valid checkpoint to resume from, i.e. 'yolo train resume model=path/to/last.pt'";
 
 export function findResumeCheckpoint(resume: unknown, overrides: Record<string, unknown>): string {
   if (typeof resume === 'string' && resume.toLowerCase() !== 'true') {

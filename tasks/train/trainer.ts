@@ -11,7 +11,17 @@
 
 import { mkdirSync, writeFileSync, existsSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, describeDevice, getDevice, manualSeed, tensor, tidyAsync, WebGPUDevice, type Device, type Tensor } from '../../engine/index.js';
+import {
+  backward,
+  describeDevice,
+  getDevice,
+  manualSeed,
+  tensor,
+  tidyAsync,
+  WebGPUDevice,
+  type Device,
+  type Tensor,
+} from '../../engine/index.js';
 import { getRngState, setRngState } from '../../engine/random.js';
 import { packageVersion } from '../../engine/paths.js';
 import { PoseModel } from '../../models/yolov8_pose.js';
@@ -27,7 +37,14 @@ import { formatG } from '../format.js';
 import { PoseValidator } from '../val/validator.js';
 import { MultiScaleRng, multiScaleBatch } from './multi_scale.js';
 import { DEFAULT_CFG, argsToYaml, fmt, resolveTrainArgs, type TrainArgs, type TrainOverrides } from './args.js';
-import { copyFileAtomic, optimizerStateFrom, hostDictFrom, readPoseCheckpoint, saveTrainCheckpoint, stripCheckpoint } from './checkpoint.js';
+import {
+  copyFileAtomic,
+  optimizerStateFrom,
+  hostDictFrom,
+  readPoseCheckpoint,
+  saveTrainCheckpoint,
+  stripCheckpoint,
+} from './checkpoint.js';
 import { emaCopy, setupModel } from './model.js';
 import { applyWarmup, buildOptimizer, lrLambda, nominalBatch, scheduleEpoch, warmupIterations } from './optimizer.js';
 import { plotResults } from './plots.js';
@@ -99,7 +116,10 @@ export class PoseTrainer {
   /** loaded from last.pt when resuming */
   private resumeFrom: string | null = null;
 
-  constructor(overrides: TrainOverrides = {}, readonly opts: TrainerOptions = {}) {
+  constructor(
+    overrides: TrainOverrides = {},
+    readonly opts: TrainerOptions = {},
+  ) {
     this.log = opts.log ?? ((s) => console.log(s));
     const resume = overrides.resume;
     if (resume) {
@@ -108,11 +128,20 @@ export class PoseTrainer {
       const saved = readPoseCheckpoint(last).extra.train_args as Record<string, unknown> | undefined;
       if (!saved || typeof saved !== 'object') throw new Error(`${last}: no train_args, cannot resume`);
       const keep: Record<string, unknown> = {};
-      for (const k of ['imgsz', 'batch', 'device', 'close_mosaic']) if (overrides[k] !== undefined) keep[k] = overrides[k];
-      this.args = resolveTrainArgs({ ...(saved as TrainOverrides), ...keep, model: last, resume: last } as TrainOverrides);
+      for (const k of ['imgsz', 'batch', 'device', 'close_mosaic'])
+        if (overrides[k] !== undefined) keep[k] = overrides[k];
+      this.args = resolveTrainArgs({
+        ...(saved as TrainOverrides),
+        ...keep,
+        model: last,
+        resume: last,
+      } as TrainOverrides);
       this.resumeFrom = last;
     } else this.args = resolveTrainArgs(overrides);
-    if (!this.args.data) throw new Error("train: 'data' is required, e.g. data=coco8-pose.yaml (a dataset yaml with train, val, names and kpt_shape)");
+    if (!this.args.data)
+      throw new Error(
+        "train: 'data' is required, e.g. data=coco8-pose.yaml (a dataset yaml with train, val, names and kpt_shape)",
+      );
     if (!this.args.model) this.args.model = 'yolov8n-pose.yaml';
     this.epochs = this.args.epochs;
   }
@@ -155,17 +184,33 @@ export class PoseTrainer {
     const dev = this.device;
     this.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
     manualSeed(a.seed + 1); // init_seeds(seed + 1 + RANK)
-    this.saveDir = this.resumeFrom && a.save_dir ? a.save_dir : getSaveDir({ project: a.project, name: a.name, existOk: a.exist_ok, mode: 'train' });
+    this.saveDir =
+      this.resumeFrom && a.save_dir
+        ? a.save_dir
+        : getSaveDir({ project: a.project, name: a.name, existOk: a.exist_ok, mode: 'train' });
     a.name = this.saveDir.split(/[\\/]/).pop() ?? a.name;
     a.save_dir = this.saveDir;
     mkdirSync(join(this.saveDir, 'weights'), { recursive: true });
     writeFileSync(join(this.saveDir, 'args.yaml'), argsToYaml(a));
     if (!this.resumeFrom && existsSync(this.csv)) unlinkSync(this.csv); // exist_ok reuses a folder: start a fresh results.csv
-    this.log(`engine/trainer: ${Object.entries(a).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}`);
+    this.log(
+      `engine/trainer: ${Object.entries(a)
+        .map(([k, v]) => `${k}=${fmt(v)}`)
+        .join(', ')}`,
+    );
 
-    if (a.label_smoothing) this.log(`WARNING ⚠️ label_smoothing=${a.label_smoothing} has no effect: Ultralytics 8.2.82's v8 pose loss does not read it either (plain BCE on the class scores); it is accepted for compatibility`);
+    if (a.label_smoothing)
+      this.log(
+        `WARNING ⚠️ label_smoothing=${a.label_smoothing} has no effect: Ultralytics 8.2.82's v8 pose loss does not read it either (plain BCE on the class scores); it is accepted for compatibility`,
+      );
     this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
-    const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, { nc: this.data.nc, kptShape: this.data.kptShape, names: this.data.names, pretrained: a.pretrained, device: this.device });
+    const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, {
+      nc: this.data.nc,
+      kptShape: this.data.kptShape,
+      names: this.data.names,
+      pretrained: a.pretrained,
+      device: this.device,
+    });
     this.model = model;
     this.log(model.info(640, { verbose: false }).line);
     if (transfer && !this.resumeFrom) this.log(transfer);
@@ -179,7 +224,9 @@ export class PoseTrainer {
     if (a.batch < 1) {
       // check_train_batch_size -> autobatch: it measures CUDA memory; neither the cpu nor a WebGPU adapter reports its memory
       const fraction = a.batch > 0 ? a.batch : 0.6;
-      this.log(`AutoBatch: Computing optimal batch size for imgsz=${imgsz} at ${(fraction * 100).toFixed(1)}% CUDA memory utilization.`);
+      this.log(
+        `AutoBatch: Computing optimal batch size for imgsz=${imgsz} at ${(fraction * 100).toFixed(1)}% CUDA memory utilization.`,
+      );
       this.log(`AutoBatch:  ⚠️ intended for CUDA devices, using default batch-size ${DEFAULT_CFG.batch}`);
       a.batch = DEFAULT_CFG.batch;
     }
@@ -187,8 +234,24 @@ export class PoseTrainer {
     // build_dataloader(mode='train'): augmented, shuffled; batches depend only on (seed, epoch)
     if (a.rect) this.log("WARNING ⚠️ 'rect=True' is incompatible with DataLoader shuffle, setting shuffle=False");
     this.loader = PoseDataset.fromConfig(this.data, 'train', {
-      imgsz, batch: a.batch, augment: true, rect: a.rect, stride: gs, hyp: a, seed: a.seed, epochs: this.epochs, fraction: a.fraction, singleCls: a.single_cls,
-      cache: a.cache === true || String(a.cache).toLowerCase() === 'ram' ? 'ram' : String(a.cache).toLowerCase() === 'disk' ? 'disk' : false, prefix: 'train: ', log: this.log,
+      imgsz,
+      batch: a.batch,
+      augment: true,
+      rect: a.rect,
+      stride: gs,
+      hyp: a,
+      seed: a.seed,
+      epochs: this.epochs,
+      fraction: a.fraction,
+      singleCls: a.single_cls,
+      cache:
+        a.cache === true || String(a.cache).toLowerCase() === 'ram'
+          ? 'ram'
+          : String(a.cache).toLowerCase() === 'disk'
+            ? 'disk'
+            : false,
+      prefix: 'train: ',
+      log: this.log,
       progress: this.opts.progressWrite ? { write: this.opts.progressWrite, live: false } : undefined,
     });
     if (a.workers > 0 && this.device.type !== 'cpu') this.prefetch = new BatchPrefetcher(this.loader);
@@ -198,16 +261,51 @@ export class PoseTrainer {
       plotCorrelogram(this.loader.labels, join(this.saveDir, 'labels_correlogram.jpg'));
       this.log(`Plotting labels to ${join(this.saveDir, 'labels.jpg')}... `);
     }
-    this.validator = new PoseValidator({ data: this.data, imgsz, batch: a.batch * 2, conf: a.conf ?? 0.001, iou: a.iou, max_det: a.max_det, single_cls: a.single_cls, save_hybrid: a.save_hybrid, plots: false, save_dir: this.saveDir, verbose: true });
+    this.validator = new PoseValidator({
+      data: this.data,
+      imgsz,
+      batch: a.batch * 2,
+      conf: a.conf ?? 0.001,
+      iou: a.iou,
+      max_det: a.max_det,
+      single_cls: a.single_cls,
+      save_hybrid: a.save_hybrid,
+      plots: false,
+      save_dir: this.saveDir,
+      verbose: true,
+    });
     this.validator.callbacks = this.opts.events ?? null;
     this.validator.log = this.log;
     this.ema = new ModelEMA(emaCopy(model, this.device));
-    this.loss = new V8PoseLoss({ nc: model.nc, kptShape: model.kptShape, strides: model.stride, hyp: { box: a.box, cls: a.cls, dfl: a.dfl, pose: a.pose, kobj: a.kobj } });
+    this.loss = new V8PoseLoss({
+      nc: model.nc,
+      kptShape: model.kptShape,
+      strides: model.stride,
+      hyp: { box: a.box, cls: a.cls, dfl: a.dfl, pose: a.pose, kobj: a.kobj },
+    });
     this.metrics = Object.fromEntries([...METRIC_KEYS, ...LOSS_NAMES.map((n) => `val/${n}`)].map((k) => [k, 0]));
 
-    const nb = nominalBatch({ batch: a.batch, nbs: a.nbs, weightDecay: a.weight_decay, datasetSize: this.loader.length, epochs: this.epochs });
+    const nb = nominalBatch({
+      batch: a.batch,
+      nbs: a.nbs,
+      weightDecay: a.weight_decay,
+      datasetSize: this.loader.length,
+      epochs: this.epochs,
+    });
     this.accumulate = nb.accumulate;
-    const built = buildOptimizer(model, { name: a.optimizer, lr: a.lr0, momentum: a.momentum, decay: nb.weightDecay, iterations: nb.iterations, nc: model.nc, warmupBiasLr: a.warmup_bias_lr }, this.log);
+    const built = buildOptimizer(
+      model,
+      {
+        name: a.optimizer,
+        lr: a.lr0,
+        momentum: a.momentum,
+        decay: nb.weightDecay,
+        iterations: nb.iterations,
+        nc: model.nc,
+        warmupBiasLr: a.warmup_bias_lr,
+      },
+      this.log,
+    );
     this.optimizer = built.optimizer;
     a.warmup_bias_lr = built.warmupBiasLr;
     this.rampMomentum = built.name === 'SGD' || built.name === 'RMSProp'; // groups with a 'momentum' key, as the warmup checks
@@ -224,14 +322,21 @@ export class PoseTrainer {
     const x = ck.extra;
     const epoch = Number(x.epoch ?? -1);
     if (!(epoch >= 0) || !x.optimizer)
-      throw new Error(`${path} training to ${this.epochs} epochs is finished, nothing to resume.\nStart a new training without resuming, i.e. 'yolo train model=${path}'`);
+      throw new Error(
+        `${path} training to ${this.epochs} epochs is finished, nothing to resume.\nStart a new training without resuming, i.e. 'yolo train model=${path}'`,
+      );
     this.model.loadStateDict(hostDictFrom(x.model, 'model'));
     this.ema.ema.loadStateDict(ck.stateDict);
     this.ema.updates = Number(x.updates ?? 0);
     await this.optimizer.loadStateDict(optimizerStateFrom(x.optimizer));
     this.bestFitness = x.best_fitness == null ? null : Number(x.best_fitness);
     this.fitness = (x.train_metrics as Record<string, number> | undefined)?.fitness ?? null;
-    this.metrics = { ...this.metrics, ...Object.fromEntries(Object.entries((x.train_metrics ?? {}) as Record<string, number>).filter(([k]) => k !== 'fitness')) };
+    this.metrics = {
+      ...this.metrics,
+      ...Object.fromEntries(
+        Object.entries((x.train_metrics ?? {}) as Record<string, number>).filter(([k]) => k !== 'fitness'),
+      ),
+    };
     if (x.stopper) this.stopper = { ...(x.stopper as typeof this.stopper) };
     // Ultralytics restarts last_opt_step at -1 and drops accumulated gradients on resume; keeping
     // both makes the resumed run take exactly the optimizer steps the uninterrupted one takes.
@@ -247,7 +352,8 @@ export class PoseTrainer {
     this.startEpoch = epoch + 1;
     truncateResults(this.csv, epoch + 1);
     // a process killed while writing a checkpoint leaves its temp file (the previous file is intact)
-    for (const f of readdirSync(join(this.saveDir, 'weights'))) if (/\.pt\.tmp-\d+-/.test(f)) unlinkSync(join(this.saveDir, 'weights', f));
+    for (const f of readdirSync(join(this.saveDir, 'weights')))
+      if (/\.pt\.tmp-\d+-/.test(f)) unlinkSync(join(this.saveDir, 'weights', f));
     this.log(`Resuming training ${path} from epoch ${this.startEpoch + 1} to ${this.epochs} total epochs`);
   }
 
@@ -257,7 +363,9 @@ export class PoseTrainer {
     const a = this.args;
     const nb = this.loader.numBatches;
     const nw = warmupIterations(a.warmup_epochs, nb);
-    this.log(`Image sizes ${a.imgsz} train, ${a.imgsz} val\nUsing ${this.prefetch ? 1 : 0} dataloader workers\nLogging results to ${this.saveDir}\nStarting training for ${this.epochs} epochs...`);
+    this.log(
+      `Image sizes ${a.imgsz} train, ${a.imgsz} val\nUsing ${this.prefetch ? 1 : 0} dataloader workers\nLogging results to ${this.saveDir}\nStarting training for ${this.epochs} epochs...`,
+    );
     const t0 = performance.now();
     await this.emit('on_train_start');
     for (let epoch = this.startEpoch; ; epoch++) {
@@ -269,20 +377,38 @@ export class PoseTrainer {
       this.log('\n' + ['Epoch', 'GPU_mem', ...LOSS_NAMES, 'Instances', 'Size'].map((s) => s.padStart(11)).join(''));
       const pbar = new ProgressBar(nb, { write: this.opts.progressWrite });
       let tloss: number[] | null = null;
-      let i = 0, timeUp = false;
+      let i = 0,
+        timeUp = false;
       const ms = a.multi_scale ? new MultiScaleRng(a.seed, epoch) : null; // preprocess_batch's random size per batch
       for await (const loaded of this.prefetch ? this.prefetch.epoch(epoch) : this.loader.batches(epoch)) {
-        const batch = ms ? multiScaleBatch(loaded, a.imgsz as number, Math.max(...this.model.stride, 32), ms.next) : loaded;
+        const batch = ms
+          ? multiScaleBatch(loaded, a.imgsz as number, Math.max(...this.model.stride, 32), ms.next)
+          : loaded;
         const ni = i + nb * epoch;
-        if (a.time && performance.now() - t0 > a.time * 3.6e6) { timeUp = true; break; } // time= (hours) is up: end this epoch here
+        if (a.time && performance.now() - t0 > a.time * 3.6e6) {
+          timeUp = true;
+          break;
+        } // time= (hours) is up: end this epoch here
         await this.emit('on_train_batch_start');
-        if (ni <= nw) this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, { nw, nbs: a.nbs, batch: a.batch, warmupBiasLr: a.warmup_bias_lr, warmupMomentum: a.warmup_momentum, momentum: a.momentum, rampMomentum: this.rampMomentum });
-        if (a.plots && ni < 3) plotTrainBatch(batch, this.data.names, this.data.kptShape, join(this.saveDir, `train_batch${ni}.jpg`)); // plot_training_samples
+        if (ni <= nw)
+          this.accumulate = applyWarmup(this.optimizer, ni, epoch, this.lf, {
+            nw,
+            nbs: a.nbs,
+            batch: a.batch,
+            warmupBiasLr: a.warmup_bias_lr,
+            warmupMomentum: a.warmup_momentum,
+            momentum: a.momentum,
+            rampMomentum: this.rampMomentum,
+          });
+        if (a.plots && ni < 3)
+          plotTrainBatch(batch, this.data.names, this.data.kptShape, join(this.saveDir, `train_batch${ni}.jpg`)); // plot_training_samples
         const items = await this.step(batch);
         if (!items.every(Number.isFinite)) {
           pbar.close();
-          throw new NonFiniteLossError(`train: the loss became ${items.some(Number.isNaN) ? 'NaN' : 'infinite'} at epoch ${epoch + 1}, batch ${i + 1} (${LOSS_NAMES.map((n, k) => `${n} ${items[k]}`).join(', ')}); training stopped. ` +
-            `${existsSync(this.last) ? `The last good checkpoint ${this.last} (end of epoch ${epoch}) is intact: lower lr0 or check the labels, then resume=True.` : 'No checkpoint was written yet.'}`);
+          throw new NonFiniteLossError(
+            `train: the loss became ${items.some(Number.isNaN) ? 'NaN' : 'infinite'} at epoch ${epoch + 1}, batch ${i + 1} (${LOSS_NAMES.map((n, k) => `${n} ${items[k]}`).join(', ')}); training stopped. ` +
+              `${existsSync(this.last) ? `The last good checkpoint ${this.last} (end of epoch ${epoch}) is intact: lower lr0 or check the labels, then resume=True.` : 'No checkpoint was written yet.'}`,
+          );
         }
         tloss = tloss ? tloss.map((t, k) => Math.fround((t * i + items[k]) / (i + 1))) : Array.from(items);
         this.tloss = tloss;
@@ -290,7 +416,13 @@ export class PoseTrainer {
           await this.optimizerStep(epoch, i);
           this.lastOptStep = ni;
         }
-        pbar.desc = [`${epoch + 1}/${this.epochs}`.padStart(11), this.memory().padStart(11), ...tloss.map((v) => formatG(v, 4).padStart(11)), formatG(batch.cls.length, 4).padStart(11), formatG(batch.shape[3], 4).padStart(11)].join('');
+        pbar.desc = [
+          `${epoch + 1}/${this.epochs}`.padStart(11),
+          this.memory().padStart(11),
+          ...tloss.map((v) => formatG(v, 4).padStart(11)),
+          formatG(batch.cls.length, 4).padStart(11),
+          formatG(batch.shape[3], 4).padStart(11),
+        ].join('');
         pbar.update();
         i++;
         await this.opts.callbacks?.onTrainBatchEnd?.(this, ni);
@@ -307,11 +439,19 @@ export class PoseTrainer {
           // never lose the epoch: last.pt is written (not best.pt: nothing was measured), then the error stops the run
           this.fitness = NaN;
           await this.saveModel(epoch, i - 1 + nb * epoch);
-          throw new Error(`val: validation failed after epoch ${epoch + 1} (${(e as Error).message}); the epoch's weights are saved in ${this.last}: fix the val data, then resume=True`, { cause: e });
+          throw new Error(
+            `val: validation failed after epoch ${epoch + 1} (${(e as Error).message}); the epoch's weights are saved in ${this.last}: fix the val data, then resume=True`,
+            { cause: e },
+          );
         }
       }
-      appendResults(this.csv, epoch + 1, { ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'), ...this.metrics, ...lr });
-      let stop = this.earlyStop(epoch + 1) || finalEpoch || timeUp || (!!a.time && performance.now() - t0 > a.time * 3.6e6);
+      appendResults(this.csv, epoch + 1, {
+        ...labelLossItems(tloss ?? [0, 0, 0, 0, 0], 'train'),
+        ...this.metrics,
+        ...lr,
+      });
+      let stop =
+        this.earlyStop(epoch + 1) || finalEpoch || timeUp || (!!a.time && performance.now() - t0 > a.time * 3.6e6);
       if (a.save || finalEpoch) await this.saveModel(epoch, i - 1 + nb * epoch);
       if (a.save || finalEpoch) await this.emit('on_model_save');
       if (a.time) {
@@ -325,7 +465,9 @@ export class PoseTrainer {
       await this.emit('on_fit_epoch_end');
       if (stop) break;
     }
-    this.log(`\n${this.epoch - this.startEpoch + 1} epochs completed in ${((performance.now() - t0) / 3.6e6).toFixed(3)} hours.`);
+    this.log(
+      `\n${this.epoch - this.startEpoch + 1} epochs completed in ${((performance.now() - t0) / 3.6e6).toFixed(3)} hours.`,
+    );
   }
 
   /** One forward + loss + backward, every temporary freed with the scope; returns the 5 loss items. */
@@ -347,7 +489,9 @@ export class PoseTrainer {
     const params = this.model.parameters().filter((p) => p.requiresGrad);
     const { norm, scale } = await clipGradNorm(params, 10.0);
     if (!Number.isFinite(norm))
-      throw new NonFiniteLossError(`train: the gradient norm became ${norm} at epoch ${epoch + 1}, batch ${i + 1}; training stopped before the weights were changed. ${existsSync(this.last) ? `The last good checkpoint ${this.last} is intact.` : ''}`);
+      throw new NonFiniteLossError(
+        `train: the gradient norm became ${norm} at epoch ${epoch + 1}, batch ${i + 1}; training stopped before the weights were changed. ${existsSync(this.last) ? `The last good checkpoint ${this.last} is intact.` : ''}`,
+      );
     this.optimizer.step(scale);
     this.optimizer.zeroGrad();
     this.ema.update(this.model);
@@ -375,16 +519,27 @@ export class PoseTrainer {
     const patience = this.args.patience || Infinity;
     this.possibleStop = epoch - this.stopper.best_epoch >= patience - 1; // a stop may come next epoch
     const stop = epoch - this.stopper.best_epoch >= patience;
-    if (stop) this.log(`EarlyStopping: Training stopped early as no improvement observed in last ${patience} epochs. Best results observed at epoch ${this.stopper.best_epoch}, best model saved as best.pt.`);
+    if (stop)
+      this.log(
+        `EarlyStopping: Training stopped early as no improvement observed in last ${patience} epochs. Best results observed at epoch ${this.stopper.best_epoch}, best model saved as best.pt.`,
+      );
     return stop;
   }
 
   private async saveModel(epoch: number, lastNi: number) {
     const state = {
-      epoch, bestFitness: this.bestFitness, model: this.model, ema: this.ema.ema, emaUpdates: this.ema.updates, optimizer: this.optimizer,
-      trainArgs: { ...this.args }, trainMetrics: { ...this.metrics, fitness: this.fitness },
-      rng: { engine: getRngState() }, stopper: { ...this.stopper },
-      lastOptStep: this.lastOptStep, pendingGrads: this.lastOptStep < lastNi,
+      epoch,
+      bestFitness: this.bestFitness,
+      model: this.model,
+      ema: this.ema.ema,
+      emaUpdates: this.ema.updates,
+      optimizer: this.optimizer,
+      trainArgs: { ...this.args },
+      trainMetrics: { ...this.metrics, fitness: this.fitness },
+      rng: { engine: getRngState() },
+      stopper: { ...this.stopper },
+      lastOptStep: this.lastOptStep,
+      pendingGrads: this.lastOptStep < lastNi,
       trainResults: existsSync(this.csv) ? readResults(this.csv).data : undefined, // Ultralytics' train_results
     };
     await saveTrainCheckpoint(this.last, state);

@@ -21,7 +21,12 @@ export interface EpochValidation {
  * Validates `ema` (eval mode) on the validator's data: the metrics, their fitness and the mean val
  * losses. Ultralytics computes the val loss on the same eval-mode raw maps.
  */
-export async function validateEpoch(validator: PoseValidator, ema: PoseModel, loss: V8PoseLoss, device: Device): Promise<EpochValidation> {
+export async function validateEpoch(
+  validator: PoseValidator,
+  ema: PoseModel,
+  loss: V8PoseLoss,
+  device: Device,
+): Promise<EpochValidation> {
   const r = await validator.run(ema.eval(), device, { training: true, criterion: loss });
   const metrics: Record<string, number> = {};
   for (const k of METRIC_KEYS) metrics[k] = r.resultsDict[k] ?? 0;

@@ -29,7 +29,8 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const model = await target.load(args.device);
   const train = target.ckptMeta?.train_args ?? {};
   const data = args.data ?? (typeof train.data === 'string' ? train.data : undefined);
-  if (!data) throw new Error(`val: no dataset given and ${target.modelSpec} does not record one (pass data=<dataset.yaml>)`);
+  if (!data)
+    throw new Error(`val: no dataset given and ${target.modelSpec} does not record one (pass data=<dataset.yaml>)`);
   const imgsz = args.imgsz ?? (typeof train.imgsz === 'number' ? train.imgsz : model.imgsz ? model.imgsz[0] : 640); // an exported model: its export size
   const { device: _d, ...rest } = args;
   const singleCls = args.single_cls ?? (typeof train.single_cls === 'boolean' ? train.single_cls : undefined); // Model.val remembers it too
@@ -48,22 +49,40 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 }
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
-const BOOL_KEYS = ['half', 'save_json', 'save_txt', 'save_conf', 'save_hybrid', 'single_cls', 'plots', 'exist_ok', 'verbose'];
+const BOOL_KEYS = [
+  'half',
+  'save_json',
+  'save_txt',
+  'save_conf',
+  'save_hybrid',
+  'single_cls',
+  'plots',
+  'exist_ok',
+  'verbose',
+];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
 export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 
 /** `key=value` overrides -> val arguments; errors name the key and what it wants. */
 export function valArgs(o: Record<string, CfgValue>): ValCallArgs & { model: string } {
   const unknown = Object.keys(o).filter((k) => !VAL_KEYS.includes(k));
-  if (unknown.length) throw new Error(`yolo val: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${VAL_KEYS.join(', ')}`);
-  for (const k of NUMBER_KEYS) if (o[k] != null && typeof o[k] !== 'number') throw new Error(`yolo val: '${k}=${o[k]}' must be a number`);
-  for (const k of BOOL_KEYS) if (o[k] != null && typeof o[k] !== 'boolean') throw new Error(`yolo val: '${k}=${o[k]}' must be True or False`);
-  if (o.task != null && o.task !== 'pose') throw new Error(`yolo val: task=${o.task} is not supported (this toolkit implements: pose)`);
-  if (o.split != null && !['val', 'test', 'train'].includes(String(o.split))) throw new Error(`yolo val: split=${o.split} must be val, test or train`);
+  if (unknown.length)
+    throw new Error(
+      `yolo val: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; valid keys are ${VAL_KEYS.join(', ')}`,
+    );
+  for (const k of NUMBER_KEYS)
+    if (o[k] != null && typeof o[k] !== 'number') throw new Error(`yolo val: '${k}=${o[k]}' must be a number`);
+  for (const k of BOOL_KEYS)
+    if (o[k] != null && typeof o[k] !== 'boolean') throw new Error(`yolo val: '${k}=${o[k]}' must be True or False`);
+  if (o.task != null && o.task !== 'pose')
+    throw new Error(`yolo val: task=${o.task} is not supported (this toolkit implements: pose)`);
+  if (o.split != null && !['val', 'test', 'train'].includes(String(o.split)))
+    throw new Error(`yolo val: split=${o.split} must be val, test or train`);
   const model = o.model == null || o.model === '' ? 'yolov8n-pose.pt' : String(o.model);
   if (o.model == null) console.warn(`WARNING ⚠️ 'model' argument is missing. Using default 'model=${model}'.`);
   const out: ValCallArgs & { model: string } = { model };
   for (const k of [...NUMBER_KEYS, ...BOOL_KEYS]) if (o[k] != null) (out as Record<string, unknown>)[k] = o[k];
-  for (const k of ['data', 'device', 'project', 'name', 'split']) if (o[k] != null) (out as Record<string, unknown>)[k] = String(o[k]);
+  for (const k of ['data', 'device', 'project', 'name', 'split'])
+    if (o[k] != null) (out as Record<string, unknown>)[k] = String(o[k]);
   return out;
 }

@@ -17,7 +17,12 @@ export const HYBRID_WARNING =
   "WARNING ⚠️ 'save_hybrid=True' will cause incorrect mAP.\n";
 
 /** pred (B, ch, A) -> (B, ch, A + max labels) with every image's labels as score-1.0 anchors. */
-export function appendHybridLabels(pred: Float32Array, shape: readonly number[], images: Pick<ValImage, 'cls' | 'lbBoxes'>[], nc: number): { pred: Float32Array; shape: number[] } {
+export function appendHybridLabels(
+  pred: Float32Array,
+  shape: readonly number[],
+  images: Pick<ValImage, 'cls' | 'lbBoxes'>[],
+  nc: number,
+): { pred: Float32Array; shape: number[] } {
   const [bs, ch, na] = shape;
   const extra = Math.max(0, ...images.map((im) => im.cls.length));
   if (!extra) return { pred, shape: [...shape] };
@@ -33,7 +38,8 @@ export function appendHybridLabels(pred: Float32Array, shape: readonly number[],
       const xywh = [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1];
       for (let q = 0; q < 4; q++) out[(b * ch + q) * A + a] = xywh[q];
       const k = cls[j];
-      if (!(Number.isInteger(k) && k >= 0 && k < nc)) throw new Error(`save_hybrid: label class ${k} is outside the model's ${nc} classes`);
+      if (!(Number.isInteger(k) && k >= 0 && k < nc))
+        throw new Error(`save_hybrid: label class ${k} is outside the model's ${nc} classes`);
       out[(b * ch + 4 + k) * A + a] = 1;
     }
   }

@@ -45,10 +45,12 @@ export interface ValBatch {
 /** load_image: resize (INTER_LINEAR) so the long side is imgsz, each side ceil'ed and capped at imgsz. */
 export function loadResized(file: string, imgsz: number): { img: RgbImage; ori: [number, number] } {
   const im = readImage(file);
-  const h0 = im.height, w0 = im.width;
+  const h0 = im.height,
+    w0 = im.width;
   const r = imgsz / Math.max(h0, w0);
   if (r === 1) return { img: im, ori: [h0, w0] };
-  const w = Math.min(Math.ceil(w0 * r), imgsz), h = Math.min(Math.ceil(h0 * r), imgsz);
+  const w = Math.min(Math.ceil(w0 * r), imgsz),
+    h = Math.min(Math.ceil(h0 * r), imgsz);
   return { img: resizeBilinear(im, w, h), ori: [h0, w0] };
 }
 
@@ -56,7 +58,13 @@ export function loadResized(file: string, imgsz: number): { img: RgbImage; ori: 
  * Loads, resizes and letterboxes the samples of one batch, and maps their labels. An image that
  * fails to decode (InputError) goes to `onSkip` and is left out of the batch when `onSkip` is given.
  */
-export function loadValBatch(samples: PoseSample[], shape: [number, number], imgsz: number, kptShape: [number, number], onSkip?: (e: InputError) => void): ValBatch {
+export function loadValBatch(
+  samples: PoseSample[],
+  shape: [number, number],
+  imgsz: number,
+  kptShape: [number, number],
+  onSkip?: (e: InputError) => void,
+): ValBatch {
   const [H, W] = shape;
   const nk = kptShape[0];
   const images: ValImage[] = [];
@@ -74,7 +82,8 @@ export function loadValBatch(samples: PoseSample[], shape: [number, number], img
     }
     const { img, ori } = loaded;
     const lb = letterbox(img, { newShape: shape, scaleup: false, auto: false, center: true });
-    if (lb.image.width !== W || lb.image.height !== H) throw new Error(`${s.imFile}: letterboxed to ${lb.image.width}x${lb.image.height}, expected ${W}x${H}`);
+    if (lb.image.width !== W || lb.image.height !== H)
+      throw new Error(`${s.imFile}: letterboxed to ${lb.image.width}x${lb.image.height}, expected ${W}x${H}`);
     letterboxed.push(lb.image);
     input.set(toCHWFloat(lb.image), b * 3 * H * W);
     // Ultralytics' ratio_pad: (resized / original per side, letterbox padding); only the height
@@ -110,15 +119,20 @@ export function loadValBatch(samples: PoseSample[], shape: [number, number], img
 /** The targets of a val batch in the collate layout the loss takes (normalized to the letterboxed input). */
 export function valBatchTargets(batch: ValBatch): BatchTargets {
   const [H, W] = batch.shape;
-  const batchIdx: number[] = [], cls: number[] = [], bboxes: number[] = [], keypoints: number[] = [];
+  const batchIdx: number[] = [],
+    cls: number[] = [],
+    bboxes: number[] = [],
+    keypoints: number[] = [];
   batch.images.forEach((im, b) => {
-    const n = im.cls.length, per = im.lbKpts.length / Math.max(n, 1);
+    const n = im.cls.length,
+      per = im.lbKpts.length / Math.max(n, 1);
     for (let i = 0; i < n; i++) {
       const [x1, y1, x2, y2] = im.lbBoxes.subarray(i * 4, i * 4 + 4);
       batchIdx.push(b);
       cls.push(im.cls[i]);
       bboxes.push((x1 + x2) / 2 / W, (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H);
-      for (let q = 0; q < per; q += 3) keypoints.push(im.lbKpts[i * per + q] / W, im.lbKpts[i * per + q + 1] / H, im.lbKpts[i * per + q + 2]);
+      for (let q = 0; q < per; q += 3)
+        keypoints.push(im.lbKpts[i * per + q] / W, im.lbKpts[i * per + q + 1] / H, im.lbKpts[i * per + q + 2]);
     }
   });
   return { batchIdx, cls, bboxes, keypoints };

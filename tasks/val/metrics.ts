@@ -26,13 +26,20 @@ export const IOU_THRESHOLDS = Float64Array.from(linspace(0.5, 0.95, 10), Math.fr
 
 /** Pairwise IoU of xyxy boxes: a (M, 4), b (N, 4) -> (M, N). Ultralytics' box_iou, eps 1e-7. */
 export function boxIou(a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-7): Float64Array {
-  const m = a.length / 4, n = b.length / 4;
+  const m = a.length / 4,
+    n = b.length / 4;
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
-    const ax1 = a[4 * i], ay1 = a[4 * i + 1], ax2 = a[4 * i + 2], ay2 = a[4 * i + 3];
+    const ax1 = a[4 * i],
+      ay1 = a[4 * i + 1],
+      ax2 = a[4 * i + 2],
+      ay2 = a[4 * i + 3];
     const areaA = (ax2 - ax1) * (ay2 - ay1);
     for (let j = 0; j < n; j++) {
-      const bx1 = b[4 * j], by1 = b[4 * j + 1], bx2 = b[4 * j + 2], by2 = b[4 * j + 3];
+      const bx1 = b[4 * j],
+        by1 = b[4 * j + 1],
+        bx2 = b[4 * j + 2],
+        by2 = b[4 * j + 3];
       const iw = Math.max(Math.min(ax2, bx2) - Math.max(ax1, bx1), 0);
       const ih = Math.max(Math.min(ay2, by2) - Math.max(ay1, by1), 0);
       const inter = iw * ih;
@@ -55,8 +62,16 @@ export function oksAreas(boxes: ArrayLike<number>): Float64Array {
  * gt (M, K, 3) with visibility, pred (N, K, predDim) with x, y first, area (M,), sigma (K,) -> (M, N).
  * Only keypoints with gt visibility != 0 count.
  */
-export function kptIou(gt: ArrayLike<number>, pred: ArrayLike<number>, area: ArrayLike<number>, sigma: ArrayLike<number>, predDim = 3, eps = 1e-7): Float64Array {
-  const k = sigma.length, m = area.length;
+export function kptIou(
+  gt: ArrayLike<number>,
+  pred: ArrayLike<number>,
+  area: ArrayLike<number>,
+  sigma: ArrayLike<number>,
+  predDim = 3,
+  eps = 1e-7,
+): Float64Array {
+  const k = sigma.length,
+    m = area.length;
   const n = pred.length / (k * predDim);
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
@@ -86,8 +101,15 @@ export function kptIou(gt: ArrayLike<number>, pred: ArrayLike<number>, area: Arr
  * from NMS), each label goes to the first detection that kept it. Ultralytics does not re-sort by
  * iou before the second step; neither do we.
  */
-export function matchPredictions(predCls: ArrayLike<number>, trueCls: ArrayLike<number>, iou: ArrayLike<number>, thresholds: ArrayLike<number> = IOU_THRESHOLDS): Uint8Array {
-  const n = predCls.length, m = trueCls.length, nt = thresholds.length;
+export function matchPredictions(
+  predCls: ArrayLike<number>,
+  trueCls: ArrayLike<number>,
+  iou: ArrayLike<number>,
+  thresholds: ArrayLike<number> = IOU_THRESHOLDS,
+): Uint8Array {
+  const n = predCls.length,
+    m = trueCls.length,
+    nt = thresholds.length;
   const correct = new Uint8Array(n * nt);
   for (let ti = 0; ti < nt; ti++) {
     const thr = thresholds[ti];
@@ -120,16 +142,24 @@ export function matchPredictions(predCls: ArrayLike<number>, trueCls: ArrayLike<
  * np.interp(x, xp, fp, left, right) for non-decreasing xp, with numpy's rules for repeated xp
  * values (the last xp[j] <= x is used) and exact hits.
  */
-export function interp(x: ArrayLike<number>, xp: ArrayLike<number>, fp: ArrayLike<number>, left?: number, right?: number): Float64Array {
+export function interp(
+  x: ArrayLike<number>,
+  xp: ArrayLike<number>,
+  fp: ArrayLike<number>,
+  left?: number,
+  right?: number,
+): Float64Array {
   const n = xp.length;
-  const lval = left ?? fp[0], rval = right ?? fp[n - 1];
+  const lval = left ?? fp[0],
+    rval = right ?? fp[n - 1];
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     if (v > xp[n - 1]) out[i] = rval;
     else if (v < xp[0]) out[i] = lval;
     else {
-      let lo = 0, hi = n - 1; // find the last j with xp[j] <= v
+      let lo = 0,
+        hi = n - 1; // find the last j with xp[j] <= v
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
         if (xp[mid] <= v) lo = mid;
@@ -156,12 +186,16 @@ const X101 = linspace(0, 1, 101);
  * Ultralytics' compute_ap ('interp'): AP of one recall/precision curve. Sentinels (0, 1) and
  * (1, 0), the precision envelope, then the 101-point interpolated curve integrated by trapz.
  */
-export function computeAp(recall: ArrayLike<number>, precision: ArrayLike<number>): { ap: number; mpre: Float64Array; mrec: Float64Array } {
+export function computeAp(
+  recall: ArrayLike<number>,
+  precision: ArrayLike<number>,
+): { ap: number; mpre: Float64Array; mrec: Float64Array } {
   const n = recall.length;
-  const mrec = new Float64Array(n + 2), mpre = new Float64Array(n + 2);
+  const mrec = new Float64Array(n + 2),
+    mpre = new Float64Array(n + 2);
   mrec[n + 1] = 1.0;
   mpre[0] = 1.0;
-  for (let i = 0; i < n; i++) (mrec[i + 1] = recall[i]), (mpre[i + 1] = precision[i]);
+  for (let i = 0; i < n; i++) ((mrec[i + 1] = recall[i]), (mpre[i + 1] = precision[i]));
   for (let i = n; i >= 0; i--) mpre[i] = Math.max(mpre[i], mpre[i + 1]); // envelope
   return { ap: trapz(interp(X101, mrec, mpre), X101), mpre, mrec };
 }
@@ -208,7 +242,13 @@ export interface ApResult {
  * Ultralytics' ap_per_class. tp (n, T) 0/1, conf (n), predCls (n), targetCls (number of labels).
  * Predictions of classes without labels are ignored; a class without predictions gets zeros.
  */
-export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predCls: ArrayLike<number>, targetCls: ArrayLike<number>, eps = 1e-16): ApResult {
+export function apPerClass(
+  tp: ArrayLike<number>,
+  conf: ArrayLike<number>,
+  predCls: ArrayLike<number>,
+  targetCls: ArrayLike<number>,
+  eps = 1e-16,
+): ApResult {
   const n = conf.length;
   const nt = n ? tp.length / n : IOU_THRESHOLDS.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => conf[b] - conf[a] || a - b);
@@ -234,7 +274,8 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
     const recall = Array.from({ length: nt }, () => new Float64Array(np_));
     const precision = Array.from({ length: nt }, () => new Float64Array(np_));
     for (let j = 0; j < nt; j++) {
-      let tpc = 0, fpc = 0;
+      let tpc = 0,
+        fpc = 0;
       idx.forEach((i, k) => {
         const t = tp[i * nt + j];
         tpc += t;
@@ -248,7 +289,7 @@ export function apPerClass(tp: ArrayLike<number>, conf: ArrayLike<number>, predC
     for (let j = 0; j < nt; j++) {
       const res = computeAp(recall[j], precision[j]);
       ap[ci][j] = res.ap;
-      if (j === 0) precValues.push(interp(px, res.mrec, res.mpre)), precClasses.push(c);
+      if (j === 0) (precValues.push(interp(px, res.mrec, res.mpre)), precClasses.push(c));
     }
   });
 
@@ -346,7 +387,13 @@ export class PoseMetrics {
   constructor(public names: Record<number, string> = {}) {}
 
   /** tp/tpP (n, 10) 0/1 for boxes and keypoints; conf, predCls (n); targetCls (labels). */
-  process(tp: ArrayLike<number>, tpP: ArrayLike<number>, conf: ArrayLike<number>, predCls: ArrayLike<number>, targetCls: ArrayLike<number>): void {
+  process(
+    tp: ArrayLike<number>,
+    tpP: ArrayLike<number>,
+    conf: ArrayLike<number>,
+    predCls: ArrayLike<number>,
+    targetCls: ArrayLike<number>,
+  ): void {
     const nc = Object.keys(this.names).length;
     this.pose.nc = nc;
     this.pose.update(apPerClass(tpP, conf, predCls, targetCls));
@@ -355,8 +402,16 @@ export class PoseMetrics {
   }
 
   get keys(): string[] {
-    return ['metrics/precision(B)', 'metrics/recall(B)', 'metrics/mAP50(B)', 'metrics/mAP50-95(B)',
-      'metrics/precision(P)', 'metrics/recall(P)', 'metrics/mAP50(P)', 'metrics/mAP50-95(P)'];
+    return [
+      'metrics/precision(B)',
+      'metrics/recall(B)',
+      'metrics/mAP50(B)',
+      'metrics/mAP50-95(B)',
+      'metrics/precision(P)',
+      'metrics/recall(P)',
+      'metrics/mAP50(P)',
+      'metrics/mAP50-95(P)',
+    ];
   }
   meanResults(): number[] {
     return [...this.box.meanResults(), ...this.pose.meanResults()];
@@ -366,7 +421,8 @@ export class PoseMetrics {
   }
   /** Per class: box mAP50-95 + pose mAP50-95, as Ultralytics sums them. */
   get maps(): number[] {
-    const b = this.box.maps, p = this.pose.maps;
+    const b = this.box.maps,
+      p = this.pose.maps;
     return b.map((v, i) => v + p[i]);
   }
   get fitness(): number {

@@ -15,11 +15,29 @@ import type { ValBatch } from './loader.js';
 import type { PoseBatch } from '../data/loader.js';
 import { smooth, type Metric, type PoseMetrics } from './metrics.js';
 
-const WHITE: RGB = [255, 255, 255], BLACK: RGB = [0, 0, 0], GREY: RGB = [128, 128, 128], BLUE: RGB = [0, 0, 255];
+const WHITE: RGB = [255, 255, 255],
+  BLACK: RGB = [0, 0, 0],
+  GREY: RGB = [128, 128, 128],
+  BLUE: RGB = [0, 0, 255];
 /** matplotlib's tab10 cycle, for per-class lines. */
-const TAB10: RGB[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]];
+const TAB10: RGB[] = [
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
+];
 
-const blank = (width: number, height: number, v = 255): RgbImage => ({ width, height, data: new Uint8Array(width * height * 3).fill(v) });
+const blank = (width: number, height: number, v = 255): RgbImage => ({
+  width,
+  height,
+  data: new Uint8Array(width * height * 3).fill(v),
+});
 
 /** Text turned 90° counter-clockwise (a y-axis label), its top-left corner at (x, y). */
 function drawTextVertical(img: RgbImage, x: number, y: number, text: string, color: RGB, scale: number): void {
@@ -44,15 +62,25 @@ export interface Series {
  * A line chart on [0, 1] x [0, 1]: axes with ticks every 0.2, a title, axis labels, and a legend
  * to the right of the plot (as matplotlib's bbox_to_anchor=(1.04, 1)). Returns the image.
  */
-export function lineChart(x: ArrayLike<number>, series: Series[], o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number }): RgbImage {
-  const W = o.width ?? 900, H = o.height ?? 600;
+export function lineChart(
+  x: ArrayLike<number>,
+  series: Series[],
+  o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number },
+): RgbImage {
+  const W = o.width ?? 900,
+    H = o.height ?? 600;
   const img = blank(W, H);
   const s = 2; // font pixel size
   const legendW = Math.max(0, ...series.filter((q) => q.label).map((q) => textSize(q.label!, s)[0] + 40));
-  const L = 80, T = 40, R = W - legendW - 20, B = H - 60;
-  const px = (v: number) => L + v * (R - L), py = (v: number) => B - v * (B - T);
+  const L = 80,
+    T = 40,
+    R = W - legendW - 20,
+    B = H - 60;
+  const px = (v: number) => L + v * (R - L),
+    py = (v: number) => B - v * (B - T);
   for (let k = 0; k <= 5; k++) {
-    const v = k / 5, t = v.toFixed(1);
+    const v = k / 5,
+      t = v.toFixed(1);
     const [tw, th] = textSize(t, s);
     drawLine(img, px(v), B, px(v), B + 5, BLACK, 1);
     drawText(img, px(v) - tw / 2, B + 9, t, BLACK, s);
@@ -83,34 +111,70 @@ export function lineChart(x: ArrayLike<number>, series: Series[], o: { title: st
 
 /** Box and pose: {prefix}PR_curve.png, F1_curve, P_curve, R_curve, as ap_per_class plots them. */
 export function plotCurves(metrics: PoseMetrics, names: Record<number, string>, saveDir: string): void {
-  for (const [prefix, m] of [['Box', metrics.box], ['Pose', metrics.pose]] as [string, Metric][]) {
+  for (const [prefix, m] of [
+    ['Box', metrics.box],
+    ['Pose', metrics.pose],
+  ] as [string, Metric][]) {
     const c = m.curves;
     if (!c) continue; // no true positives: Ultralytics computes (and plots) nothing
     const perClass = c.uniqueClasses.length < 21;
     const color = (i: number) => (perClass ? TAB10[i % 10] : GREY);
     const ap50 = new Map(c.uniqueClasses.map((k, i) => [k, c.ap[i][0]]));
-    const meanOf = (rows: Float64Array[]) => Float64Array.from(c.px, (_, k) => rows.reduce((acc, r) => acc + r[k], 0) / rows.length);
+    const meanOf = (rows: Float64Array[]) =>
+      Float64Array.from(c.px, (_, k) => rows.reduce((acc, r) => acc + r[k], 0) / rows.length);
     // Precision-recall at IoU 0.5: classes with predictions, their mean, legend mAP@0.5.
-    const pr: Series[] = c.precValues.map((y, i) => ({ y, color: color(i), width: 1, label: perClass ? `${names[c.precClasses[i]]} ${ap50.get(c.precClasses[i])!.toFixed(3)}` : undefined }));
-    if (c.precValues.length) pr.push({ y: meanOf(c.precValues), color: BLUE, width: 3, label: `all classes ${m.map50.toFixed(3)} mAP@0.5` });
-    writeImage(join(saveDir, `${prefix}PR_curve.png`), lineChart(c.px, pr, { title: 'Precision-Recall Curve', xlabel: 'Recall', ylabel: 'Precision' }));
+    const pr: Series[] = c.precValues.map((y, i) => ({
+      y,
+      color: color(i),
+      width: 1,
+      label: perClass ? `${names[c.precClasses[i]]} ${ap50.get(c.precClasses[i])!.toFixed(3)}` : undefined,
+    }));
+    if (c.precValues.length)
+      pr.push({ y: meanOf(c.precValues), color: BLUE, width: 3, label: `all classes ${m.map50.toFixed(3)} mAP@0.5` });
+    writeImage(
+      join(saveDir, `${prefix}PR_curve.png`),
+      lineChart(c.px, pr, { title: 'Precision-Recall Curve', xlabel: 'Recall', ylabel: 'Precision' }),
+    );
     // Metric vs confidence: per class, and the mean smoothed with a 0.05 box filter.
-    for (const [rows, ylabel, file] of [[c.f1Curve, 'F1', 'F1_curve'], [c.pCurve, 'Precision', 'P_curve'], [c.rCurve, 'Recall', 'R_curve']] as const) {
-      const series: Series[] = rows.map((y, i) => ({ y, color: color(i), width: 1, label: perClass ? names[c.uniqueClasses[i]] : undefined }));
+    for (const [rows, ylabel, file] of [
+      [c.f1Curve, 'F1', 'F1_curve'],
+      [c.pCurve, 'Precision', 'P_curve'],
+      [c.rCurve, 'Recall', 'R_curve'],
+    ] as const) {
+      const series: Series[] = rows.map((y, i) => ({
+        y,
+        color: color(i),
+        width: 1,
+        label: perClass ? names[c.uniqueClasses[i]] : undefined,
+      }));
       const y = smooth(meanOf(rows), 0.05);
       let best = 0;
       for (let k = 1; k < y.length; k++) if (y[k] > y[best]) best = k;
       series.push({ y, color: BLUE, width: 3, label: `all classes ${y[best].toFixed(2)} at ${c.px[best].toFixed(3)}` });
-      writeImage(join(saveDir, `${prefix}${file}.png`), lineChart(c.px, series, { title: `${ylabel}-Confidence Curve`, xlabel: 'Confidence', ylabel }));
+      writeImage(
+        join(saveDir, `${prefix}${file}.png`),
+        lineChart(c.px, series, { title: `${ylabel}-Confidence Curve`, xlabel: 'Confidence', ylabel }),
+      );
     }
   }
 }
 
 /** matplotlib's "Blues" colormap, 9 stops. */
-const BLUES: RGB[] = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214], [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107]];
+const BLUES: RGB[] = [
+  [247, 251, 255],
+  [222, 235, 247],
+  [198, 219, 239],
+  [158, 202, 225],
+  [107, 174, 214],
+  [66, 146, 198],
+  [33, 113, 181],
+  [8, 81, 156],
+  [8, 48, 107],
+];
 export function blues(t: number): RGB {
   const u = Math.min(Math.max(t, 0), 1) * (BLUES.length - 1);
-  const i = Math.min(Math.floor(u), BLUES.length - 2), f = u - i;
+  const i = Math.min(Math.floor(u), BLUES.length - 2),
+    f = u - i;
   return BLUES[i].map((v, k) => Math.round(v + (BLUES[i + 1][k] - v) * f)) as unknown as RGB;
 }
 
@@ -123,16 +187,24 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
     const val = (r: number, c: number) => cm.matrix[r * k + c] / (normalize ? colSum[c] + 1e-9 : 1);
     let vmax = 0;
     for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) if (val(r, c) >= 0.005) vmax = Math.max(vmax, val(r, c));
-    const s = 2, cell = Math.max(24, Math.min(90, Math.floor(720 / k)));
+    const s = 2,
+      cell = Math.max(24, Math.min(90, Math.floor(720 / k)));
     const labelW = Math.max(...labels.map((l) => textSize(l, s)[0])) + 16;
-    const L = labelW + 40, T = 60, size = cell * k;
+    const L = labelW + 40,
+      T = 60,
+      size = cell * k;
     const title = `Confusion Matrix${normalize ? ' Normalized' : ''}`;
-    const barX = L + size + 24, barW = 20; // the colour bar seaborn's heatmap draws beside the matrix
-    const img = blank(Math.max(barX + barW + 90, L + size / 2 + textSize(title, s)[0] / 2 + 20), T + size + labelW + 50);
+    const barX = L + size + 24,
+      barW = 20; // the colour bar seaborn's heatmap draws beside the matrix
+    const img = blank(
+      Math.max(barX + barW + 90, L + size / 2 + textSize(title, s)[0] / 2 + 20),
+      T + size + labelW + 50,
+    );
     for (let y = 0; y < size; y++) fillRect(img, barX, T + y, barX + barW, T + y, blues(1 - y / Math.max(1, size - 1)));
     strokeRect(img, barX, T, barX + barW, T + size, BLACK, 1);
     for (let q = 0; q <= 4; q++) {
-      const y = Math.round(T + size - (q / 4) * size), v = (q / 4) * vmax;
+      const y = Math.round(T + size - (q / 4) * size),
+        v = (q / 4) * vmax;
       fillRect(img, barX + barW, y, barX + barW + 4, y, BLACK);
       const txt = normalize || vmax < 10 ? v.toFixed(2) : v.toFixed(0);
       drawText(img, barX + barW + 8, y - textSize(txt, 1)[1] / 2, txt, BLACK, 1);
@@ -146,7 +218,14 @@ export function plotConfusion(cm: ConfusionMatrix, names: Record<number, string>
         if (cm.nc < 30) {
           const t = normalize ? v.toFixed(2) : v.toFixed(0);
           const [tw, th] = textSize(t, cell >= 48 ? 2 : 1);
-          drawText(img, L + c * cell + (cell - tw) / 2, T + r * cell + (cell - th) / 2, t, v / (vmax || 1) > 0.5 ? WHITE : BLACK, cell >= 48 ? 2 : 1);
+          drawText(
+            img,
+            L + c * cell + (cell - tw) / 2,
+            T + r * cell + (cell - th) / 2,
+            t,
+            v / (vmax || 1) > 0.5 ? WHITE : BLACK,
+            cell >= 48 ? 2 : 1,
+          );
         }
       }
     strokeRect(img, L, T, L + size, T + size, BLACK, 1);
@@ -176,25 +255,35 @@ interface TileAnnotations {
  * scaled down to fit 1920 px, white tile borders, file names, boxes with class (and conf > 0.25
  * for predictions) and keypoints.
  */
-function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number, string>, kptShape: [number, number]): RgbImage {
+function mosaic(
+  batch: ValBatch,
+  tiles: TileAnnotations[],
+  names: Record<number, string>,
+  kptShape: [number, number],
+): RgbImage {
   const bs = Math.min(batch.letterboxed.length, 16);
   const ns = Math.ceil(Math.sqrt(bs));
   let [h, w] = batch.shape;
   let img = blank(ns * w, ns * h);
   for (let i = 0; i < bs; i++) {
-    const x0 = w * Math.floor(i / ns), y0 = h * (i % ns), src = batch.letterboxed[i];
-    for (let y = 0; y < h; y++) img.data.set(src.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * img.width + x0) * 3);
+    const x0 = w * Math.floor(i / ns),
+      y0 = h * (i % ns),
+      src = batch.letterboxed[i];
+    for (let y = 0; y < h; y++)
+      img.data.set(src.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * img.width + x0) * 3);
   }
   const scale = 1920 / ns / Math.max(h, w);
   if (scale < 1) {
-    h = Math.ceil(scale * h), w = Math.ceil(scale * w);
+    ((h = Math.ceil(scale * h)), (w = Math.ceil(scale * w)));
     img = resizeBilinear(img, w * ns, h * ns);
   }
   const k = Math.min(scale, 1);
   const fs = Math.floor((h + w) * ns * 0.01);
-  const lw = Math.max(1, Math.round(fs / 10)), ts = Math.max(1, Math.round(fs / 10));
+  const lw = Math.max(1, Math.round(fs / 10)),
+    ts = Math.max(1, Math.round(fs / 10));
   for (let i = 0; i < bs; i++) {
-    const x0 = w * Math.floor(i / ns), y0 = h * (i % ns);
+    const x0 = w * Math.floor(i / ns),
+      y0 = h * (i % ns);
     strokeRect(img, x0, y0, x0 + w, y0 + h, WHITE, 2);
     drawText(img, x0 + 5, y0 + 5, basename(batch.images[i].imFile).slice(0, 40), [220, 220, 220], ts);
     const t = tiles[i];
@@ -206,7 +295,8 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
     }
     for (let j = 0; j < t.cls.length; j++) {
       if (t.conf && !(t.conf[j] > 0.25)) continue;
-      const d = t.kptDims, per = kptShape[0] * d;
+      const d = t.kptDims,
+        per = kptShape[0] * d;
       const kp = t.kpts.slice(j * per, (j + 1) * per);
       for (let q = 0; q < kptShape[0]; q++) {
         kp[q * d] = kp[q * d] * k + x0;
@@ -219,8 +309,21 @@ function mosaic(batch: ValBatch, tiles: TileAnnotations[], names: Record<number,
 }
 
 /** val_batch{i}_labels.jpg (ground truth) and val_batch{i}_pred.jpg (detections), as Ultralytics names them. */
-export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<number, string>, kptShape: [number, number], saveDir: string, bi: number): void {
-  const labels: TileAnnotations[] = batch.images.map((im) => ({ boxes: im.lbBoxes, cls: im.cls, conf: null, kpts: im.lbKpts, kptDims: 3 }));
+export function plotValBatch(
+  batch: ValBatch,
+  dets: Detections[],
+  names: Record<number, string>,
+  kptShape: [number, number],
+  saveDir: string,
+  bi: number,
+): void {
+  const labels: TileAnnotations[] = batch.images.map((im) => ({
+    boxes: im.lbBoxes,
+    cls: im.cls,
+    conf: null,
+    kpts: im.lbKpts,
+    kptDims: 3,
+  }));
   const per = kptShape[0] * kptShape[1];
   const preds: TileAnnotations[] = dets.map((d) => {
     const rows = Array.from({ length: d.n }, (_, i) => d.data.subarray(i * d.cols, (i + 1) * d.cols));
@@ -240,12 +343,19 @@ export function plotValBatch(batch: ValBatch, dets: Detections[], names: Record<
  * train_batch{ni}.jpg (plot_training_samples): the augmented batch as the model sees it, with its
  * labels (normalized xywh boxes and keypoints, scaled to the tile) and skeletons.
  */
-export function plotTrainBatch(batch: PoseBatch, names: Record<number, string>, kptShape: [number, number], file: string): void {
+export function plotTrainBatch(
+  batch: PoseBatch,
+  names: Record<number, string>,
+  kptShape: [number, number],
+  file: string,
+): void {
   const [B, , H, W] = batch.shape;
   const letterboxed: RgbImage[] = [];
   for (let b = 0; b < Math.min(B, 16); b++) {
-    const data = new Uint8Array(H * W * 3), base = b * 3 * H * W;
-    for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
+    const data = new Uint8Array(H * W * 3),
+      base = b * 3 * H * W;
+    for (let i = 0; i < H * W; i++)
+      for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
     letterboxed.push({ width: W, height: H, data });
   }
   const K = kptShape[0];
@@ -258,10 +368,22 @@ export function plotTrainBatch(batch: PoseBatch, names: Record<number, string>, 
       }),
       cls: idx.map((j) => batch.cls[j]),
       conf: null,
-      kpts: Float32Array.from(idx.flatMap((j) => Array.from({ length: K * 3 }, (_, q) => batch.keypoints[j * K * 3 + q] * (q % 3 === 0 ? W : q % 3 === 1 ? H : 1)))),
+      kpts: Float32Array.from(
+        idx.flatMap((j) =>
+          Array.from(
+            { length: K * 3 },
+            (_, q) => batch.keypoints[j * K * 3 + q] * (q % 3 === 0 ? W : q % 3 === 1 ? H : 1),
+          ),
+        ),
+      ),
       kptDims: 3,
     };
   });
-  const vb = { shape: [H, W] as [number, number], letterboxed, images: batch.imFiles.map((imFile) => ({ imFile })), input: batch.images } as unknown as ValBatch;
+  const vb = {
+    shape: [H, W] as [number, number],
+    letterboxed,
+    images: batch.imFiles.map((imFile) => ({ imFile })),
+    input: batch.images,
+  } as unknown as ValBatch;
   writeImage(file, mosaic(vb, tiles, names, kptShape));
 }

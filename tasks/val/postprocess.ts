@@ -16,10 +16,19 @@ export interface NativeDetections {
 }
 
 /** _prepare_pred: scale_boxes and scale_coords from the letterboxed input to the original image. */
-export function toNative(det: Detections, inputShape: [number, number], ori: [number, number], ratioPad: RatioPad, kptShape: [number, number]): NativeDetections {
+export function toNative(
+  det: Detections,
+  inputShape: [number, number],
+  ori: [number, number],
+  ratioPad: RatioPad,
+  kptShape: [number, number],
+): NativeDetections {
   const { n, cols, data } = det;
   const per = kptShape[0] * kptShape[1];
-  const boxes = new Float32Array(n * 4), conf = new Float32Array(n), cls = new Float32Array(n), kpts = new Float32Array(n * per);
+  const boxes = new Float32Array(n * 4),
+    conf = new Float32Array(n),
+    cls = new Float32Array(n),
+    kpts = new Float32Array(n * per);
   for (let i = 0; i < n; i++) {
     boxes.set(data.subarray(i * cols, i * cols + 4), i * 4);
     conf[i] = data[i * cols + 4];

@@ -7,7 +7,15 @@ import { basename, extname, join } from 'node:path';
 import { Boxes, Keypoints, Results } from '../predict/results.js';
 import type { NativeDetections } from './postprocess.js';
 
-export function saveValTxt(det: NativeDetections, ori: [number, number], imFile: string, names: Record<number, string>, kptShape: [number, number], saveConf: boolean, saveDir: string): string {
+export function saveValTxt(
+  det: NativeDetections,
+  ori: [number, number],
+  imFile: string,
+  names: Record<number, string>,
+  kptShape: [number, number],
+  saveConf: boolean,
+  saveDir: string,
+): string {
   const box = new Float32Array(det.n * 6);
   for (let i = 0; i < det.n; i++) box.set([...det.boxes.subarray(i * 4, i * 4 + 4), det.conf[i], det.cls[i]], i * 6);
   const origImg = { width: ori[1], height: ori[0], data: new Uint8Array(0) }; // only its shape is read

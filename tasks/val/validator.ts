@@ -101,7 +101,17 @@ export interface ValResult {
   loss: number[] | null;
 }
 
-const DEFAULTS = { imgsz: 640, batch: 16, conf: 0.001, iou: 0.7, max_det: 300, split: 'val' as 'val' | 'test' | 'train', save_json: false, plots: true, verbose: true };
+const DEFAULTS = {
+  imgsz: 640,
+  batch: 16,
+  conf: 0.001,
+  iou: 0.7,
+  max_det: 300,
+  split: 'val' as 'val' | 'test' | 'train',
+  save_json: false,
+  plots: true,
+  verbose: true,
+};
 
 /** A batch after preprocess: its images and labels, and the (B, 3, H, W) input on the device. */
 export interface ValInput {
@@ -173,7 +183,8 @@ export class PoseValidator {
       const v = this.args[k];
       if (!(v >= 0 && v <= 1)) throw new Error(`val: ${k}=${v} must be between 0.0 and 1.0`);
     }
-    if (!(Number.isInteger(this.args.batch) && this.args.batch > 0)) throw new Error(`val: batch=${this.args.batch} must be a positive integer`);
+    if (!(Number.isInteger(this.args.batch) && this.args.batch > 0))
+      throw new Error(`val: batch=${this.args.batch} must be a positive integer`);
   }
 
   /**
@@ -209,35 +220,72 @@ export class PoseValidator {
     checkModelMatchesData(model, data, a.model_path);
     const stride = Math.max(...model.stride, 32);
     const imgsz = Math.max(Math.ceil(a.imgsz / stride) * stride, stride);
-    if (imgsz !== a.imgsz) this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
+    if (imgsz !== a.imgsz)
+      this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
     const showBar = a.verbose && (this.progress ? true : !!process.stderr.isTTY);
     if (showBar && !opts.training && split.samples.length) {
-      const n = split.samples.length, bg = split.nMissing + split.nEmpty;
-      new ProgressBar(n, { ...this.progress, desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`, initial: n }).close();
+      const n = split.samples.length,
+        bg = split.nMissing + split.nEmpty;
+      new ProgressBar(n, {
+        ...this.progress,
+        desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`,
+        initial: n,
+      }).close();
     }
-    const samples = a.single_cls ? split.samples.map((s) => ({ ...s, labels: { ...s.labels, cls: new Float32Array(s.labels.cls.length) } })) : split.samples;
+    const samples = a.single_cls
+      ? split.samples.map((s) => ({ ...s, labels: { ...s.labels, cls: new Float32Array(s.labels.cls.length) } }))
+      : split.samples;
     if (a.save_hybrid) this.log(HYBRID_WARNING);
     const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
-    if (fixed) this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
-    const plan = fixed ? squareBatches(samples.length, model.batch ?? 1, imgsz) : rectBatches(samples.map((s) => s.shape), a.batch, imgsz, stride, 0.5);
+    if (fixed)
+      this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
+    const plan = fixed
+      ? squareBatches(samples.length, model.batch ?? 1, imgsz)
+      : rectBatches(
+          samples.map((s) => s.shape),
+          a.batch,
+          imgsz,
+          stride,
+          0.5,
+        );
 
     const plots = a.plots && !opts.training;
-    const saveDir = opts.training && !a.save_dir ? null : (a.save_dir ?? getSaveDir({ project: a.project, name: a.name, existOk: !!a.exist_ok, mode: 'val' }));
+    const saveDir =
+      opts.training && !a.save_dir
+        ? null
+        : (a.save_dir ?? getSaveDir({ project: a.project, name: a.name, existOk: !!a.exist_ok, mode: 'val' }));
     if (saveDir && (plots || a.save_json)) mkdirSync(saveDir, { recursive: true });
 
     const names = model.names;
     const nc = Object.keys(names).length;
     const kptShape = data.kptShape;
     this.state = {
-      training: !!opts.training, criterion: opts.criterion ?? null, device, split, samples, plan, imgsz, plots, saveDir, names, nc, kptShape,
+      training: !!opts.training,
+      criterion: opts.criterion ?? null,
+      device,
+      split,
+      samples,
+      plan,
+      imgsz,
+      plots,
+      saveDir,
+      names,
+      nc,
+      kptShape,
       sigma: keypointSigmas(kptShape),
       classMap: a.save_json ? cocoClassMap(data, a.split, nc) : [],
       metrics: new PoseMetrics(names),
       cm: new ConfusionMatrix(nc, a.conf),
       stats: { tp: [], tpP: [], conf: [], predCls: [], targetCls: [], targetImg: [] },
-      jdict: [], dt: [0, 0, 0, 0], lossSums: new Float64Array(5), lossBatches: 0, seen: 0, corrupt, showBar,
+      jdict: [],
+      dt: [0, 0, 0, 0],
+      lossSums: new Float64Array(5),
+      lossBatches: 0,
+      seen: 0,
+      corrupt,
+      showBar,
     };
     return { plan };
   }
@@ -249,7 +297,8 @@ export class PoseValidator {
 
   /** Batch `bi` of the plan: images loaded, letterboxed and uploaded; null when none of them decodes. */
   preprocess(bi: number): ValInput | null {
-    const st = this.st, a = this.args;
+    const st = this.st,
+      a = this.args;
     const t0 = performance.now();
     const batchSamples = st.plan.batches[bi].map((p) => st.samples[st.plan.order[p]]);
     const batch = loadValBatch(batchSamples, st.plan.shapes[bi], st.imgsz, st.kptShape, (e) => {
@@ -293,12 +342,15 @@ export class PoseValidator {
 
   /** With a criterion: the batch's five val losses, from the raw maps of the same forward pass (freed here). */
   async loss(out: ValOutput, batch: ValBatch): Promise<void> {
-    const st = this.st, raw = out.raw;
+    const st = this.st,
+      raw = out.raw;
     if (!st.criterion || !raw) return;
     const t2 = performance.now();
     try {
       // the loss's temporaries are freed with the scope; only the five numbers come back
-      const items = await tidyAsync(() => noGrad(async () => (await st.criterion!.forward(raw, valBatchTargets(batch))).items.data()));
+      const items = await tidyAsync(() =>
+        noGrad(async () => (await st.criterion!.forward(raw, valBatchTargets(batch))).items.data()),
+      );
       for (let k = 0; k < 5; k++) st.lossSums[k] += items[k];
       st.lossBatches++;
     } finally {
@@ -313,10 +365,18 @@ export class PoseValidator {
    * save_hybrid: the batch's labels join the candidates first; single_cls: class-agnostic, every class 0.
    */
   postprocess(out: ValOutput, batch: ValBatch): Detections[] {
-    const st = this.st, a = this.args;
+    const st = this.st,
+      a = this.args;
     const t2b = performance.now();
     const { pred, shape } = a.save_hybrid ? appendHybridLabels(out.pred, out.shape, batch.images, st.nc) : out;
-    const dets = nonMaxSuppression(pred, shape, { conf: a.conf, iou: a.iou, maxDet: a.max_det, nc: st.nc, multiLabel: true, agnostic: !!a.single_cls });
+    const dets = nonMaxSuppression(pred, shape, {
+      conf: a.conf,
+      iou: a.iou,
+      maxDet: a.max_det,
+      nc: st.nc,
+      multiLabel: true,
+      agnostic: !!a.single_cls,
+    });
     if (a.single_cls) for (const d of dets) for (let i = 0; i < d.n; i++) d.data[i * d.cols + 5] = 0;
     st.dt[3] += performance.now() - t2b;
     return dets;
@@ -324,29 +384,32 @@ export class PoseValidator {
 
   /** update_metrics: per image, true positives by box IoU and keypoint OKS, the confusion matrix, JSON and txt records, val_batch plots. */
   updateMetrics(dets: Detections[], batch: ValBatch, bi: number): void {
-    const st = this.st, a = this.args;
+    const st = this.st,
+      a = this.args;
     const { stats, cm, plots, kptShape, sigma, saveDir, names } = st;
     batch.images.forEach((im, si) => {
       st.seen++;
       const det = toNative(dets[si], batch.shape, im.ori, im.ratioPad, kptShape);
-      const nl = im.cls.length, npr = det.n;
+      const nl = im.cls.length,
+        npr = det.n;
       const targetImg = [...new Set(im.cls)];
       if (npr === 0) {
         if (nl) {
-          stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
+          (stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg));
           if (plots) cm.processBatch(null, im.boxes, im.cls);
         }
         return;
       }
-      let tp: ArrayLike<number> = new Uint8Array(npr * 10), tpP: ArrayLike<number> = tp;
+      let tp: ArrayLike<number> = new Uint8Array(npr * 10),
+        tpP: ArrayLike<number> = tp;
       if (nl) {
         tp = matchPredictions(det.cls, im.cls, boxIou(im.boxes, det.boxes));
         tpP = matchPredictions(det.cls, im.cls, kptIou(im.kpts, det.kpts, oksAreas(im.boxes), sigma, kptShape[1]));
         if (plots) cm.processBatch(det, im.boxes, im.cls);
       }
-      for (let i = 0; i < tp.length; i++) stats.tp.push(tp[i]), stats.tpP.push(tpP[i]);
-      stats.conf.push(...det.conf), stats.predCls.push(...det.cls);
-      stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg);
+      for (let i = 0; i < tp.length; i++) (stats.tp.push(tp[i]), stats.tpP.push(tpP[i]));
+      (stats.conf.push(...det.conf), stats.predCls.push(...det.cls));
+      (stats.targetCls.push(...im.cls), stats.targetImg.push(...targetImg));
       if (a.save_json) st.jdict.push(...predToJson(det, im.imFile, st.classMap, kptShape));
       if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
     });
@@ -355,18 +418,34 @@ export class PoseValidator {
 
   /** get_stats, print_results, the plots and predictions.json; ends the run. */
   async finalize(): Promise<ValResult> {
-    const st = this.st, a = this.args;
+    const st = this.st,
+      a = this.args;
     const { stats, metrics, cm, nc, names, plots, saveDir, jdict, corrupt, dt } = st;
     // get_stats: metrics only when some box is a true positive, as Ultralytics.
-    const ntPerClass = bincount(stats.targetCls, nc), ntPerImage = bincount(stats.targetImg, nc);
+    const ntPerClass = bincount(stats.targetCls, nc),
+      ntPerImage = bincount(stats.targetImg, nc);
     if (stats.tp.some((v) => v)) metrics.process(stats.tp, stats.tpP, stats.conf, stats.predCls, stats.targetCls);
     const nImages = st.samples.length;
-    metrics.speed = { preprocess: dt[0] / nImages, inference: dt[1] / nImages, loss: dt[2] / nImages, postprocess: dt[3] / nImages };
+    metrics.speed = {
+      preprocess: dt[0] / nImages,
+      inference: dt[1] / nImages,
+      loss: dt[2] / nImages,
+      postprocess: dt[3] / nImages,
+    };
 
     if (a.verbose) {
-      this.log(formatRow('all', st.seen, ntPerClass.reduce((s, v) => s + v, 0), metrics.meanResults()));
+      this.log(
+        formatRow(
+          'all',
+          st.seen,
+          ntPerClass.reduce((s, v) => s + v, 0),
+          metrics.meanResults(),
+        ),
+      );
       if (!st.training && nc > 1)
-        metrics.apClassIndex.forEach((c, i) => this.log(formatRow(names[c], ntPerImage[c], ntPerClass[c], metrics.classResult(i))));
+        metrics.apClassIndex.forEach((c, i) =>
+          this.log(formatRow(names[c], ntPerImage[c], ntPerClass[c], metrics.classResult(i))),
+        );
     }
     if (plots && saveDir) {
       plotCurves(metrics, names, saveDir);
@@ -374,7 +453,9 @@ export class PoseValidator {
     }
     if (!st.training && a.verbose) {
       const s = metrics.speed;
-      this.log(`Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.loss.toFixed(1)}ms loss, ${s.postprocess.toFixed(1)}ms postprocess per image`);
+      this.log(
+        `Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.loss.toFixed(1)}ms loss, ${s.postprocess.toFixed(1)}ms postprocess per image`,
+      );
     }
     if (a.save_json && saveDir && jdict.length) {
       const file = join(saveDir, 'predictions.json');
@@ -382,11 +463,23 @@ export class PoseValidator {
       writeFileSync(file, JSON.stringify(jdict));
     }
     if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
-    if (corrupt.length) this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
+    if (corrupt.length)
+      this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
     await this.callbacks?.run('on_val_end', this);
     const loss = st.criterion ? Array.from(st.lossSums, (s) => s / Math.max(st.lossBatches, 1)) : null;
     this.state = null;
-    return { metrics, resultsDict: metrics.resultsDict, speed: metrics.speed, confusionMatrix: cm, seen: st.seen, nInstances: st.split.nInstances, saveDir, jdict, corrupt, loss };
+    return {
+      metrics,
+      resultsDict: metrics.resultsDict,
+      speed: metrics.speed,
+      confusionMatrix: cm,
+      seen: st.seen,
+      nInstances: st.split.nInstances,
+      saveDir,
+      jdict,
+      corrupt,
+      loss,
+    };
   }
 }
 
@@ -397,11 +490,17 @@ function disposeRaw([feats, kpt]: PoseTrainOutput): void {
 
 /** A clear error when the model and the data disagree on keypoints or classes. */
 export function checkModelMatchesData(model: ValModel, data: DatasetConfig, modelPath = 'the model'): void {
-  const [mk, md] = model.kptShape, [dk, dd] = data.kptShape;
+  const [mk, md] = model.kptShape,
+    [dk, dd] = data.kptShape;
   if (mk !== dk || md !== dd)
-    throw new Error(`kpt_shape mismatch: ${modelPath} predicts kpt_shape [${mk}, ${md}] but ${data.yamlFile} has kpt_shape [${dk}, ${dd}]`);
+    throw new Error(
+      `kpt_shape mismatch: ${modelPath} predicts kpt_shape [${mk}, ${md}] but ${data.yamlFile} has kpt_shape [${dk}, ${dd}]`,
+    );
   const nc = Object.keys(model.names).length;
-  if (nc !== data.nc) throw new Error(`class count mismatch: ${modelPath} has ${nc} classes but ${data.yamlFile} has ${data.nc} (names: ${Object.values(data.names).join(', ')})`);
+  if (nc !== data.nc)
+    throw new Error(
+      `class count mismatch: ${modelPath} has ${nc} classes but ${data.yamlFile} has ${data.nc} (names: ${Object.values(data.names).join(', ')})`,
+    );
 }
 
 function bincount(v: number[], n: number): number[] {
@@ -413,7 +512,12 @@ function bincount(v: number[], n: number): number[] {
 const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
 
 /** pred_to_json: one COCO record per detection, in original pixels. */
-function predToJson(det: NativeDetections, imFile: string, classMap: number[], kptShape: [number, number]): Record<string, unknown>[] {
+function predToJson(
+  det: NativeDetections,
+  imFile: string,
+  classMap: number[],
+  kptShape: [number, number],
+): Record<string, unknown>[] {
   const stem = basename(imFile, extname(imFile));
   const imageId = /^\d+$/.test(stem) ? Number(stem) : stem;
   const per = kptShape[0] * kptShape[1];

@@ -15,7 +15,11 @@ t.test('kernel names map to op kinds', async (t) => {
   t.equal(kernelKind('conv2d_subgroup.wgsl'), 'conv2d fwd');
   t.equal(kernelKind('conv2d_grad_input_tiled.wgsl'), 'conv2d grad-input');
   t.equal(kernelKind('conv2d_grad_weight_subgroup.wgsl'), 'conv2d grad-weight');
-  t.equal(kernelKind('batch_norm2d.wgsl:grad_input'), 'batch_norm2d', 'a batch-norm entry named grad_input stays batch norm');
+  t.equal(
+    kernelKind('batch_norm2d.wgsl:grad_input'),
+    'batch_norm2d',
+    'a batch-norm entry named grad_input stays batch norm',
+  );
   t.equal(kernelKind('max_pool2d.wgsl:pool_backward'), 'max_pool2d backward');
   t.equal(kernelKind('optim_step.wgsl:sgd'), 'optimizer');
 });
@@ -23,7 +27,9 @@ t.test('kernel names map to op kinds', async (t) => {
 t.test('webgpu: conv2d kernels counted and timed within the wall time', async (t) => {
   const gpu = (await testDevices(t)).find((d) => d.type === 'webgpu');
   if (!gpu) return t.skip('no WebGPU adapter');
-  const convNodes = traceModule(loadPoseModel(WEIGHTS, { device: E.cpu }).eval().fuse(), SHAPE).nodes.filter((n) => n.op === 'conv2d').length;
+  const convNodes = traceModule(loadPoseModel(WEIGHTS, { device: E.cpu }).eval().fuse(), SHAPE).nodes.filter(
+    (n) => n.op === 'conv2d',
+  ).length;
   const model = loadPoseModel(WEIGHTS, { device: gpu }).eval().fuse();
   E.manualSeed(0);
   const host = E.rand(SHAPE).dataSync();
@@ -48,7 +54,10 @@ t.test('webgpu: conv2d kernels counted and timed within the wall time', async (t
     t.ok(conv!.ms > 0 && sum > 0, `kernel time measured: conv ${conv!.ms.toFixed(2)} ms of ${sum.toFixed(2)} ms`);
     t.ok(sum <= wall, `kernel GPU time ${sum.toFixed(1)} ms <= wall ${wall.toFixed(1)} ms`);
     const up = profiler.totals.get('host->device upload');
-    t.ok(up && up.bytes >= 4 * host.length, `uploads counted with their bytes (${up?.count} uploads, ${up?.bytes} bytes, the input ${4 * host.length})`);
+    t.ok(
+      up && up.bytes >= 4 * host.length,
+      `uploads counted with their bytes (${up?.count} uploads, ${up?.bytes} bytes, the input ${4 * host.length})`,
+    );
     const report = await profiler.report('test');
     t.match(report, /timestamp queries/, 'the header says how webgpu was timed');
     t.match(report, /conv2d fwd\s+[\d.]+\s+\d+\s+[\d.]+/, 'a conv2d fwd row: ms, count, % of wall');

@@ -7,25 +7,37 @@ import t from 'tap';
 import * as E from '../../engine/index.js';
 import { convGeometry, conv2dCpu, type Conv2dOptions } from '../../engine/ops/conv2d.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
-import { conv2dForward, conv2dGradInput, conv2dGradWeight, matmul, packConvWeights } from '../../engine/backends/wasm/gemm.js';
+import {
+  conv2dForward,
+  conv2dGradInput,
+  conv2dGradWeight,
+  matmul,
+  packConvWeights,
+} from '../../engine/backends/wasm/gemm.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
 
 enableRelaxedSimd();
 const runtimes: [string, TestRuntime][] = [];
 for (const relaxed of [true, false])
-  for (const threads of [1, 3]) runtimes.push([`${relaxed ? 'relaxed' : 'plain'} x${threads}`, await TestRuntime.create([gemmFragment], { relaxed, threads })]);
+  for (const threads of [1, 3])
+    runtimes.push([
+      `${relaxed ? 'relaxed' : 'plain'} x${threads}`,
+      await TestRuntime.create([gemmFragment], { relaxed, threads }),
+    ]);
 
 let seed = 12345;
 /** uniform in [-1, 1), deterministic */
-const randoms = (n: number) => Float32Array.from({ length: n }, () => {
-  seed = (seed * 1103515245 + 12345) >>> 0;
-  return seed / 2 ** 31 - 1;
-});
+const randoms = (n: number) =>
+  Float32Array.from({ length: n }, () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 31 - 1;
+  });
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** max |a - ref| / max |ref| */
 function relErr(a: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let i = 0; i < ref.length; i++) {
     d = Math.max(d, Math.abs(a[i] - ref[i]) || (Number.isNaN(a[i]) ? Infinity : 0));
     m = Math.max(m, Math.abs(ref[i]));
@@ -60,7 +72,13 @@ const FORWARD: Case[] = [
   ['3x3 s2 128->7, 4x4 output', [1, 128, 8, 8], [7, 128, 3, 3], true, { stride: 2, padding: 1, act: 'silu' }],
   ['depthwise k3 s2', [2, 8, 11, 9], [8, 1, 3, 3], true, { stride: 2, padding: 1, groups: 8 }],
   ['groups 2, dilation 2', [1, 8, 12, 13], [12, 4, 3, 3], true, { padding: 2, dilation: 2, groups: 2 }],
-  ['3x2 kernel, stride [2, 1], padding [0, 1], dilation [1, 2]', [2, 5, 14, 11], [9, 5, 3, 2], false, { stride: [2, 1], padding: [0, 1], dilation: [1, 2] }],
+  [
+    '3x2 kernel, stride [2, 1], padding [0, 1], dilation [1, 2]',
+    [2, 5, 14, 11],
+    [9, 5, 3, 2],
+    false,
+    { stride: [2, 1], padding: [0, 1], dilation: [1, 2] },
+  ],
   ['stride 3 kernel 2: input rows no tap reaches', [1, 4, 10, 9], [5, 4, 2, 2], true, { stride: 3 }],
   ['large silu inputs (exp range)', [1, 4, 9, 9], [6, 4, 3, 3], true, { padding: 1, act: 'silu' }],
 ];
@@ -70,7 +88,9 @@ for (const [rtName, rt] of runtimes) {
     for (const [name, xs, ws, hasBias, opts] of FORWARD) {
       const g = convGeometry('test', xs, ws, opts);
       const scale = name.startsWith('large') ? 40 : 1;
-      const x = randoms(numel(xs)).map((v) => v * scale), w = randoms(numel(ws)), b = hasBias ? randoms(g.o) : null;
+      const x = randoms(numel(xs)).map((v) => v * scale),
+        w = randoms(numel(ws)),
+        b = hasBias ? randoms(g.o) : null;
       const ref = new Float32Array(g.n * g.o * g.oh * g.ow);
       conv2dCpu(x, w, b, ref, g, opts.act === 'silu');
       const used = rt.used;
@@ -94,8 +114,11 @@ for (const [rtName, rt] of runtimes) {
     // x = channels 2..9 of a 12-channel buffer, y = channels 3..13 of a 20-channel one (a concat)
     const [n, c, h, w, o] = [2, 8, 9, 10, 11];
     const g = convGeometry('test', [n, c, h, w], [o, c, 3, 3], { padding: 1 });
-    const xbuf = randoms(n * 12 * h * w), wt = randoms(o * c * 9), b = randoms(o);
-    const xl = { sb: 12 * h * w, sc: h * w, off: 2 * h * w }, yl = { sb: 20 * h * w, sc: h * w, off: 3 * h * w };
+    const xbuf = randoms(n * 12 * h * w),
+      wt = randoms(o * c * 9),
+      b = randoms(o);
+    const xl = { sb: 12 * h * w, sc: h * w, off: 2 * h * w },
+      yl = { sb: 20 * h * w, sc: h * w, off: 3 * h * w };
     const ref = new Float32Array(n * 20 * h * w).fill(7);
     conv2dCpu(xbuf, wt, b, ref, g, true, yl, xl);
     const [xp, wp, bp, yp] = place(rt, xbuf, wt, b, ref.length);
@@ -113,7 +136,12 @@ const BACKWARD: [string, number[], number[], Conv2dOptions][] = [
   ['stem 3->16 k3 s2 p1', [2, 3, 17, 19], [16, 3, 3, 3], { stride: 2, padding: 1 }],
   ['1x1 32->16', [2, 32, 9, 7], [16, 32, 1, 1], {}],
   ['1x1 s2: phases no tap reaches', [1, 6, 9, 8], [10, 6, 1, 1], { stride: 2 }],
-  ['groups 2, stride 2, dilation 2, pad 2', [2, 6, 11, 10], [8, 3, 3, 3], { stride: 2, padding: 2, dilation: 2, groups: 2 }],
+  [
+    'groups 2, stride 2, dilation 2, pad 2',
+    [2, 6, 11, 10],
+    [8, 3, 3, 3],
+    { stride: 2, padding: 2, dilation: 2, groups: 2 },
+  ],
   ['depthwise k3 s1', [1, 5, 8, 9], [5, 1, 3, 3], { padding: 1, groups: 5 }],
   ['5x3 kernel stride [3, 2] pad [2, 0]', [1, 4, 16, 13], [7, 4, 5, 3], { stride: [3, 2], padding: [2, 0] }],
   ['3x3 s1 64->51, K = 459 per pixel chunk', [1, 64, 12, 14], [51, 64, 3, 3], { padding: 1 }],
@@ -124,14 +152,27 @@ for (const [rtName, rt] of runtimes) {
     for (const [name, xs, ws, opts] of BACKWARD) {
       const g = convGeometry('test', xs, ws, opts);
       const ys = [g.n, g.o, g.oh, g.ow];
-      const x = randoms(numel(xs)), w = randoms(numel(ws)), gy = randoms(numel(ys));
-      const refGx = E.conv2dGradInput(E.tensor(gy, ys, { device: E.cpu }), E.tensor(w, ws, { device: E.cpu }), xs, opts).dataSync();
-      const refGw = E.conv2dGradWeight(E.tensor(x, xs, { device: E.cpu }), E.tensor(gy, ys, { device: E.cpu }), ws, opts).dataSync();
+      const x = randoms(numel(xs)),
+        w = randoms(numel(ws)),
+        gy = randoms(numel(ys));
+      const refGx = E.conv2dGradInput(
+        E.tensor(gy, ys, { device: E.cpu }),
+        E.tensor(w, ws, { device: E.cpu }),
+        xs,
+        opts,
+      ).dataSync();
+      const refGw = E.conv2dGradWeight(
+        E.tensor(x, xs, { device: E.cpu }),
+        E.tensor(gy, ys, { device: E.cpu }),
+        ws,
+        opts,
+      ).dataSync();
       const used = rt.used;
       const [xp, wp, gyp, gxp, gwp] = place(rt, x, w, gy, refGx.length, refGw.length);
       conv2dGradInput(rt, gyp, wp, gxp, g);
       conv2dGradWeight(rt, xp, gyp, gwp, g);
-      const ex = relErr(rt.f32(gxp, refGx.length), refGx), ew = relErr(rt.f32(gwp, refGw.length), refGw);
+      const ex = relErr(rt.f32(gxp, refGx.length), refGx),
+        ew = relErr(rt.f32(gwp, refGw.length), refGw);
       t.ok(ex < TOL, `${name}: grad-input rel err ${ex.toExponential(2)}`);
       t.ok(ew < TOL, `${name}: grad-weight rel err ${ew.toExponential(2)}`);
       for (const p of [gwp, gxp, gyp, wp, xp]) rt.free(p);
@@ -140,10 +181,18 @@ for (const [rtName, rt] of runtimes) {
   });
 
   t.test(`matmul ${rtName}`, async (t) => {
-    for (const [m, k, n] of [[7, 13, 19], [1, 1, 1], [37, 300, 45], [6, 8, 8], [13, 5, 3], [85, 33, 29]])
+    for (const [m, k, n] of [
+      [7, 13, 19],
+      [1, 1, 1],
+      [37, 300, 45],
+      [6, 8, 8],
+      [13, 5, 3],
+      [85, 33, 29],
+    ])
       for (const transA of [false, true])
         for (const transB of [false, true]) {
-          const a = randoms(m * k), b = randoms(k * n);
+          const a = randoms(m * k),
+            b = randoms(k * n);
           const A = (i: number, p: number) => (transA ? a[p * m + i] : a[i * k + p]);
           const B = (p: number, j: number) => (transB ? b[j * k + p] : b[p * n + j]);
           const ref = new Float32Array(m * n);
@@ -156,7 +205,10 @@ for (const [rtName, rt] of runtimes) {
           const [ap, bp, cp] = place(rt, a, b, m * n);
           matmul(rt, ap, bp, cp, m, k, n, transA, transB);
           const err = relErr(rt.f32(cp, m * n), ref);
-          t.ok(err < TOL, `(${m}, ${k}) x (${k}, ${n})${transA ? ' transA' : ''}${transB ? ' transB' : ''}: rel err ${err.toExponential(2)}`);
+          t.ok(
+            err < TOL,
+            `(${m}, ${k}) x (${k}, ${n})${transA ? ' transA' : ''}${transB ? ' transB' : ''}: rel err ${err.toExponential(2)}`,
+          );
           for (const p of [cp, bp, ap]) rt.free(p);
         }
   });
@@ -165,9 +217,20 @@ for (const [rtName, rt] of runtimes) {
 t.test('the 3-range runtime really split the kernels into uneven ranges', async (t) => {
   const [, rt] = runtimes.find(([name]) => name === 'plain x3')!;
   const conv = rt.log.filter(([k]) => k === 'gemm_conv2d');
-  t.ok(conv.some(([, b, e]) => b > 0 && e > b), 'gemm_conv2d ran in ranges not starting at 0');
-  t.ok(rt.log.some(([, b, e], i) => i > 0 && e - b !== rt.log[i - 1][2] - rt.log[i - 1][1] && rt.log[i - 1][0] === rt.log[i][0]), 'ranges of unequal length');
-  t.ok(rt.log.some(([k]) => k === 'gemm_conv2d_grad_weight'), 'grad-weight ran');
+  t.ok(
+    conv.some(([, b, e]) => b > 0 && e > b),
+    'gemm_conv2d ran in ranges not starting at 0',
+  );
+  t.ok(
+    rt.log.some(
+      ([, b, e], i) => i > 0 && e - b !== rt.log[i - 1][2] - rt.log[i - 1][1] && rt.log[i - 1][0] === rt.log[i][0],
+    ),
+    'ranges of unequal length',
+  );
+  t.ok(
+    rt.log.some(([k]) => k === 'gemm_conv2d_grad_weight'),
+    'grad-weight ran',
+  );
 });
 
 t.test('real worker threads: 3 ranges at once on one memory (scratch slots claimed atomically)', async (t) => {
@@ -178,7 +241,9 @@ t.test('real worker threads: 3 ranges at once on one memory (scratch slots claim
   for (let rep = 0; rep < 3; rep++)
     for (const [name, xs, ws, hasBias, opts] of [big, ...FORWARD.slice(0, 8)]) {
       const g = convGeometry('test', xs, ws, opts);
-      const x = randoms(numel(xs)), w = randoms(numel(ws)), b = hasBias ? randoms(g.o) : null;
+      const x = randoms(numel(xs)),
+        w = randoms(numel(ws)),
+        b = hasBias ? randoms(g.o) : null;
       const ref = new Float32Array(g.n * g.o * g.oh * g.ow);
       conv2dCpu(x, w, b, ref, g, opts.act === 'silu');
       const [xp, wp, bp, yp] = place(rt, x, w, b ?? 1, ref.length);
@@ -190,9 +255,21 @@ t.test('real worker threads: 3 ranges at once on one memory (scratch slots claim
   for (const [name, xs, ws, opts] of BACKWARD.slice(0, 3)) {
     const g = convGeometry('test', xs, ws, opts);
     const ys = [g.n, g.o, g.oh, g.ow];
-    const x = randoms(numel(xs)), w = randoms(numel(ws)), gy = randoms(numel(ys));
-    const refGx = E.conv2dGradInput(E.tensor(gy, ys, { device: E.cpu }), E.tensor(w, ws, { device: E.cpu }), xs, opts).dataSync();
-    const refGw = E.conv2dGradWeight(E.tensor(x, xs, { device: E.cpu }), E.tensor(gy, ys, { device: E.cpu }), ws, opts).dataSync();
+    const x = randoms(numel(xs)),
+      w = randoms(numel(ws)),
+      gy = randoms(numel(ys));
+    const refGx = E.conv2dGradInput(
+      E.tensor(gy, ys, { device: E.cpu }),
+      E.tensor(w, ws, { device: E.cpu }),
+      xs,
+      opts,
+    ).dataSync();
+    const refGw = E.conv2dGradWeight(
+      E.tensor(x, xs, { device: E.cpu }),
+      E.tensor(gy, ys, { device: E.cpu }),
+      ws,
+      opts,
+    ).dataSync();
     const [xp, wp, gyp, gxp, gwp] = place(rt, x, w, gy, refGx.length, refGw.length);
     conv2dGradInput(rt, gyp, wp, gxp, g);
     conv2dGradWeight(rt, xp, gyp, gwp, g);

@@ -8,10 +8,16 @@ import { assertClose } from '../helpers.js';
 t.test('allocator: 16-byte aligned blocks, size classes, reuse after free, growth keeps old views valid', async (t) => {
   const rt = await WasmRuntimeImpl.create({ threads: 1 });
   t.teardown(() => rt.destroy());
-  const a = rt.alloc(10), b = rt.alloc(100), c = rt.alloc(1000);
+  const a = rt.alloc(10),
+    b = rt.alloc(100),
+    c = rt.alloc(1000);
   for (const p of [a, b, c]) t.equal(p % 16, 0, `block ${p} is 16-byte aligned`);
   t.ok(b >= a + sizeClass(10) && c >= b + sizeClass(100), 'blocks do not overlap');
-  t.same([sizeClass(1), sizeClass(17), sizeClass(256), sizeClass(257), sizeClass(1000)], [16, 32, 256, 288, 1024], 'size classes');
+  t.same(
+    [sizeClass(1), sizeClass(17), sizeClass(256), sizeClass(257), sizeClass(1000)],
+    [16, 32, 256, 288, 1024],
+    'size classes',
+  );
   rt.free(b);
   t.equal(rt.alloc(97), b, 'a freed block is reused by the same size class (97 and 100 bytes: 112)');
   t.throws(() => rt.free(12345), /not live/, 'freeing an unknown block throws');
@@ -27,49 +33,90 @@ t.test('allocator: 16-byte aligned blocks, size classes, reuse after free, growt
   t.equal(rt.f32(big + 4 * (16 * 2 ** 20 - 1), 1)[0], 1, 'the last element of the grown block is addressable');
 });
 
-t.test('relaxed and plain SIMD builds both validate and give the same exp / silu / matmul within rounding', async (t) => {
-  const relaxedBin = await loadKernelBinary(true), plainBin = await loadKernelBinary(false);
-  t.ok(WebAssembly.validate(plainBin), 'the plain SIMD build validates');
-  const plain = await WasmRuntimeImpl.create({ threads: 1, relaxed: false });
-  const relaxed = await WasmRuntimeImpl.create({ threads: 1, relaxed: true });
-  t.teardown(() => Promise.all([plain.destroy(), relaxed.destroy()]));
-  t.notOk(plain.relaxed, 'relaxed=false gives the plain build');
-  t.ok(WebAssembly.validate(relaxedBin) === relaxed.relaxed, `relaxed build ${relaxed.relaxed ? 'in use' : `unsupported: ${relaxed.note}`}`);
-  const xs = Array.from({ length: 203 }, (_, i) => Math.fround((i - 101) * 0.37));
-  for (const rt of [plain, relaxed]) {
-    const a = rt.alloc(4 * xs.length), o = rt.alloc(4 * xs.length);
-    rt.f32(a, xs.length).set(xs);
-    rt.parallel('u_exp', [a, o, xs.length, 0, 0], 1);
-    assertClose(t, rt.f32(o, xs.length), xs.map(Math.exp), `${rt.relaxed ? 'relaxed' : 'plain'} exp vs Math.exp`, 3e-7, 0);
-    rt.parallel('u_silu', [a, o, xs.length, 0, 0], 1);
-    assertClose(t, rt.f32(o, xs.length), xs.map((x) => x / (1 + Math.exp(-x))), `${rt.relaxed ? 'relaxed' : 'plain'} silu`, 1e-6, 1e-30);
-    // (3, 5) @ (5, 6)
-    const A = Array.from({ length: 15 }, (_, i) => Math.sin(i)), B = Array.from({ length: 30 }, (_, i) => Math.cos(i));
-    const pa = rt.alloc(60), pb = rt.alloc(120), pc = rt.alloc(72);
-    rt.f32(pa, 15).set(A);
-    rt.f32(pb, 30).set(B);
-    rt.parallel('mm', [pa, pb, pc, 3, 6, 5, 5, 1, 6, 6, 0], 3);
-    const want = Array.from({ length: 18 }, (_, k) => { let s = 0; for (let j = 0; j < 5; j++) s += A[Math.floor(k / 6) * 5 + j] * B[j * 6 + (k % 6)]; return s; });
-    assertClose(t, rt.f32(pc, 18), want, `${rt.relaxed ? 'relaxed' : 'plain'} mm vs float64 loops`, 1e-5, 1e-6);
-  }
-});
+t.test(
+  'relaxed and plain SIMD builds both validate and give the same exp / silu / matmul within rounding',
+  async (t) => {
+    const relaxedBin = await loadKernelBinary(true),
+      plainBin = await loadKernelBinary(false);
+    t.ok(WebAssembly.validate(plainBin), 'the plain SIMD build validates');
+    const plain = await WasmRuntimeImpl.create({ threads: 1, relaxed: false });
+    const relaxed = await WasmRuntimeImpl.create({ threads: 1, relaxed: true });
+    t.teardown(() => Promise.all([plain.destroy(), relaxed.destroy()]));
+    t.notOk(plain.relaxed, 'relaxed=false gives the plain build');
+    t.ok(
+      WebAssembly.validate(relaxedBin) === relaxed.relaxed,
+      `relaxed build ${relaxed.relaxed ? 'in use' : `unsupported: ${relaxed.note}`}`,
+    );
+    const xs = Array.from({ length: 203 }, (_, i) => Math.fround((i - 101) * 0.37));
+    for (const rt of [plain, relaxed]) {
+      const a = rt.alloc(4 * xs.length),
+        o = rt.alloc(4 * xs.length);
+      rt.f32(a, xs.length).set(xs);
+      rt.parallel('u_exp', [a, o, xs.length, 0, 0], 1);
+      assertClose(
+        t,
+        rt.f32(o, xs.length),
+        xs.map(Math.exp),
+        `${rt.relaxed ? 'relaxed' : 'plain'} exp vs Math.exp`,
+        3e-7,
+        0,
+      );
+      rt.parallel('u_silu', [a, o, xs.length, 0, 0], 1);
+      assertClose(
+        t,
+        rt.f32(o, xs.length),
+        xs.map((x) => x / (1 + Math.exp(-x))),
+        `${rt.relaxed ? 'relaxed' : 'plain'} silu`,
+        1e-6,
+        1e-30,
+      );
+      // (3, 5) @ (5, 6)
+      const A = Array.from({ length: 15 }, (_, i) => Math.sin(i)),
+        B = Array.from({ length: 30 }, (_, i) => Math.cos(i));
+      const pa = rt.alloc(60),
+        pb = rt.alloc(120),
+        pc = rt.alloc(72);
+      rt.f32(pa, 15).set(A);
+      rt.f32(pb, 30).set(B);
+      rt.parallel('mm', [pa, pb, pc, 3, 6, 5, 5, 1, 6, 6, 0], 3);
+      const want = Array.from({ length: 18 }, (_, k) => {
+        let s = 0;
+        for (let j = 0; j < 5; j++) s += A[Math.floor(k / 6) * 5 + j] * B[j * 6 + (k % 6)];
+        return s;
+      });
+      assertClose(t, rt.f32(pc, 18), want, `${rt.relaxed ? 'relaxed' : 'plain'} mm vs float64 loops`, 1e-5, 1e-6);
+    }
+  },
+);
 
 t.test('threads=1 and threads=2 give identical results on ops big enough to split', async (t) => {
   const run = async (threads: number) => {
     const d = await E.getDevice('wasm', { threads });
     t.equal((d as E.WasmDevice).wasm.threads, threads, `device opened with ${threads} thread(s)`);
     E.manualSeed(3);
-    const x = E.randn([2, 16, 40, 40], { device: d }), w = E.randn([24, 16, 3, 3], { device: d }), b = E.randn([24], { device: d });
+    const x = E.randn([2, 16, 40, 40], { device: d }),
+      w = E.randn([24, 16, 3, 3], { device: d }),
+      b = E.randn([24], { device: d });
     const y = E.conv2d(x, w, b, { padding: 1, act: 'silu' });
     const z = E.add(E.mul(y, E.reshape(b, [1, 24, 1, 1])), E.sigmoid(y));
     return [...(await z.data())];
   };
-  const one = await run(1), two = await run(2);
+  const one = await run(1),
+    two = await run(2);
   t.ok(one.length === 2 * 24 * 40 * 40 && one.every((v, i) => Object.is(v, two[i])), 'bit-identical');
   E.manualSeed(3);
-  const x = E.randn([2, 16, 40, 40]), w = E.randn([24, 16, 3, 3]), b = E.randn([24]);
+  const x = E.randn([2, 16, 40, 40]),
+    w = E.randn([24, 16, 3, 3]),
+    b = E.randn([24]);
   const y = E.conv2d(x, w, b, { padding: 1, act: 'silu' });
-  assertClose(t, one, await E.add(E.mul(y, E.reshape(b, [1, 24, 1, 1])), E.sigmoid(y)).data(), 'and match the cpu reference', 1e-4, 1e-4);
+  assertClose(
+    t,
+    one,
+    await E.add(E.mul(y, E.reshape(b, [1, 24, 1, 1])), E.sigmoid(y)).data(),
+    'and match the cpu reference',
+    1e-4,
+    1e-4,
+  );
   E.releaseDevices();
 });
 
@@ -78,7 +125,11 @@ t.test('tensors on wasm: storage in the shared memory, freed on dispose, dataSyn
   t.teardown(E.releaseDevices);
   const live = d.wasm.liveBytes;
   const x = E.tensor([1, 2, 3], [3], { device: d });
-  t.ok(x.storage.ptr > 0 && x.storage.array!.buffer === d.wasm.memory.buffer || x.storage.array!.buffer instanceof SharedArrayBuffer, 'a view over the shared memory');
+  t.ok(
+    (x.storage.ptr > 0 && x.storage.array!.buffer === d.wasm.memory.buffer) ||
+      x.storage.array!.buffer instanceof SharedArrayBuffer,
+    'a view over the shared memory',
+  );
   t.same([...x.dataSync()], [1, 2, 3]);
   t.ok(d.wasm.liveBytes > live, 'the block is live');
   x.dispose();
@@ -108,7 +159,11 @@ t.test('inference-only kernels (no autograd): max_pool2d without indices matches
   E.manualSeed(5);
   const host = E.randn([2, 3, 13, 11]).dataSync();
   host[7] = NaN; // NaN wins its windows, as in the reference
-  for (const opts of [{ kernelSize: 5, stride: 1, padding: 2 }, { kernelSize: 3, stride: 2, padding: 1 }, { kernelSize: 2, dilation: 2 }] as E.MaxPool2dOptions[]) {
+  for (const opts of [
+    { kernelSize: 5, stride: 1, padding: 2 },
+    { kernelSize: 3, stride: 2, padding: 1 },
+    { kernelSize: 2, dilation: 2 },
+  ] as E.MaxPool2dOptions[]) {
     const run = (dev: E.Device) => E.noGrad(() => E.maxPool2d(E.tensor(host, [2, 3, 13, 11], { device: dev }), opts));
     assertClose(t, await run(d).data(), await run(E.cpu).data(), `maxPool2d ${JSON.stringify(opts)} wasm vs cpu`, 0, 0);
   }

@@ -45,14 +45,23 @@ export class TestRuntime implements WasmRuntime {
   private names: string[];
   private error = '';
 
-  private constructor(module: WebAssembly.Module, readonly relaxed: boolean, readonly threads: number, workers: boolean) {
+  private constructor(
+    module: WebAssembly.Module,
+    readonly relaxed: boolean,
+    readonly threads: number,
+    workers: boolean,
+  ) {
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as Record<string, (...args: number[]) => number>;
     this.names = Object.keys(this.exports);
     if (workers)
       for (let i = 0; i < threads - 1; i++)
-        this.workers.push(new Worker(WORKER, { eval: true, workerData: { module, memory: this.memory, ctrl: this.ctrl, index: i, names: this.names } })
-          .on('error', (e) => (this.error = String(e))));
+        this.workers.push(
+          new Worker(WORKER, {
+            eval: true,
+            workerData: { module, memory: this.memory, ctrl: this.ctrl, index: i, names: this.names },
+          }).on('error', (e) => (this.error = String(e))),
+        );
   }
 
   static async create(fragments: WatFragment[], opts: { relaxed: boolean; threads?: number; workers?: boolean }) {
@@ -123,7 +132,8 @@ export class TestRuntime implements WasmRuntime {
     Atomics.notify(c, 0);
     this.call(kernel, ...args, ...range(0));
     for (let done = Atomics.load(c, 1); done < this.workers.length; done = Atomics.load(c, 1))
-      if (Atomics.wait(c, 1, done, 60_000) === 'timed-out') throw new Error(`${kernel}: a worker did not finish in 60 s${this.error ? ` (${this.error})` : ''}`);
+      if (Atomics.wait(c, 1, done, 60_000) === 'timed-out')
+        throw new Error(`${kernel}: a worker did not finish in 60 s${this.error ? ` (${this.error})` : ''}`);
   }
 }
 

@@ -38,8 +38,9 @@ function images(b: number, h: number, w: number): Float32Array {
 
 /** max |a - b| / max |b|, the parity metric of the model tests. */
 function relDelta(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) (d = Math.max(d, Math.abs(a[i] - b[i]))), (m = Math.max(m, Math.abs(b[i])));
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < b.length; i++) ((d = Math.max(d, Math.abs(a[i] - b[i]))), (m = Math.max(m, Math.abs(b[i]))));
   return Number.isNaN(d) ? Infinity : d / m;
 }
 
@@ -86,7 +87,11 @@ t.test('fp32 export: onnxruntime equals the engine, and the file is well formed'
 
   // structure
   t.equal(m.ir_version, 8, 'IR version 8 (the one of opset 17)');
-  t.same(m.opset_import.map((o) => [o.domain ?? '', o.version]), [['', DEFAULT_OPSET]], 'one default-domain opset import');
+  t.same(
+    m.opset_import.map((o) => [o.domain ?? '', o.version]),
+    [['', DEFAULT_OPSET]],
+    'one default-domain opset import',
+  );
   const inputs = new Set(m.graph.node.flatMap((n) => n.input));
   const unused = m.graph.initializer.filter((i) => !inputs.has(i.name!)).map((i) => i.name);
   t.same(unused, [], 'every initializer is used');
@@ -97,17 +102,58 @@ t.test('fp32 export: onnxruntime equals the engine, and the file is well formed'
     for (const o of n.output) defined.add(o);
   }
   t.same(undefinedInputs, [], "every node's inputs are defined before it (topological order)");
-  t.equal(new Set(m.graph.node.flatMap((n) => n.output)).size, m.graph.node.flatMap((n) => n.output).length, 'each value is written once (SSA)');
-  t.same(m.graph.input.map((i) => i.name), ['images']);
-  t.same(m.graph.output.map((o) => o.name), ['output0']);
-  t.same(new Set(m.graph.node.map((n) => n.op_type)), new Set(['Conv', 'Sigmoid', 'Mul', 'Constant', 'Split', 'Add', 'Concat', 'MaxPool', 'Resize', 'Reshape', 'Transpose', 'Softmax', 'Sub', 'Div', 'Slice']), 'the op set of Ultralytics export graph');
+  t.equal(
+    new Set(m.graph.node.flatMap((n) => n.output)).size,
+    m.graph.node.flatMap((n) => n.output).length,
+    'each value is written once (SSA)',
+  );
+  t.same(
+    m.graph.input.map((i) => i.name),
+    ['images'],
+  );
+  t.same(
+    m.graph.output.map((o) => o.name),
+    ['output0'],
+  );
+  t.same(
+    new Set(m.graph.node.map((n) => n.op_type)),
+    new Set([
+      'Conv',
+      'Sigmoid',
+      'Mul',
+      'Constant',
+      'Split',
+      'Add',
+      'Concat',
+      'MaxPool',
+      'Resize',
+      'Reshape',
+      'Transpose',
+      'Softmax',
+      'Sub',
+      'Div',
+      'Slice',
+    ]),
+    'the op set of Ultralytics export graph',
+  );
   const convs = model.modules().filter((c) => c instanceof Conv2d).length;
-  t.equal(m.graph.node.filter((n) => n.op_type === 'Conv').length, convs, `one Conv node per conv of the model (${convs}, the DFL's included)`);
-  t.equal(m.graph.initializer.filter((i) => i.name!.endsWith('.weight')).length, convs, 'one weight initializer each, named as in the state dict');
+  t.equal(
+    m.graph.node.filter((n) => n.op_type === 'Conv').length,
+    convs,
+    `one Conv node per conv of the model (${convs}, the DFL's included)`,
+  );
+  t.equal(
+    m.graph.initializer.filter((i) => i.name!.endsWith('.weight')).length,
+    convs,
+    'one weight initializer each, named as in the state dict',
+  );
 
   // shapes: the runtime's (every value made a graph output) against ours
   const probe = structuredClone(m);
-  probe.graph.output = m.graph.node.flatMap((n) => n.output).filter((o) => o !== 'output0').map((name) => ({ name }));
+  probe.graph.output = m.graph.node
+    .flatMap((n) => n.output)
+    .filter((o) => o !== 'output0')
+    .map((name) => ({ name }));
   probe.graph.output.unshift(m.graph.output[0]);
   const { encodeModel } = await import('../../engine/io/onnx_proto.js');
   const s = await ort.InferenceSession.create(encodeModel(probe));
@@ -119,24 +165,46 @@ t.test('fp32 export: onnxruntime equals the engine, and the file is well formed'
   sess.run({ images: xt }, { observe: (name, shape) => ours.set(name, shape) })[0].dispose();
   xt.dispose();
   sess.dispose();
-  const mismatched = [...ours].filter(([name, shape]) => all[name] && all[name].dims.join() !== shape.join()).map(([n]) => n);
+  const mismatched = [...ours]
+    .filter(([name, shape]) => all[name] && all[name].dims.join() !== shape.join())
+    .map(([n]) => n);
   t.ok(ours.size > 150, `compared ${ours.size} value shapes`);
   t.same(mismatched, [], 'every value shape onnxruntime computes equals ours');
-  t.same(all['/model.22/dfl/Softmax_output_0']?.dims.map(Number), [1, 16, 4, 525], 'DFL softmax over (B, 16 bins, 4 sides, A)');
+  t.same(
+    all['/model.22/dfl/Softmax_output_0']?.dims.map(Number),
+    [1, 16, 4, 525],
+    'DFL softmax over (B, 16 bins, 4 sides, A)',
+  );
 
   // the official checker (strict shape inference) when the system Python has onnx
   const f = join(dir, 'checked.onnx');
   writeFileSync(f, ex.bytes);
-  const py = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); i=onnx.shape_inference.infer_shapes(m, strict_mode=True); print([d.dim_value for d in i.graph.output[0].type.tensor_type.shape.dim])', f], { encoding: 'utf8' });
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); i=onnx.shape_inference.infer_shapes(m, strict_mode=True); print([d.dim_value for d in i.graph.output[0].type.tensor_type.shape.dim])',
+      f,
+    ],
+    { encoding: 'utf8' },
+  );
   if (py.error || /No module named/.test(py.stderr)) t.comment('python onnx not installed: official checker skipped');
-  else t.equal(py.stdout.trim(), '[1, 56, 525]', `onnx.checker(full_check) and strict shape inference accept it ${py.stderr.slice(-300)}`);
+  else
+    t.equal(
+      py.stdout.trim(),
+      '[1, 56, 525]',
+      `onnx.checker(full_check) and strict shape inference accept it ${py.stderr.slice(-300)}`,
+    );
 });
 
 t.test('half export: float16 weights, float32 input, runs in onnxruntime', async (t) => {
   const full = await buildOnnx(model, { imgsz: 160 }, { file: WEIGHTS });
   const ex = await buildOnnx(model, { imgsz: 160, half: true }, { file: WEIGHTS });
   t.ok(ex.bytes.length < 0.52 * full.bytes.length, `half the size: ${ex.bytes.length} vs ${full.bytes.length} bytes`);
-  t.ok(ex.proto.graph.initializer.every((i) => i.data_type === 10), 'every initializer is FLOAT16');
+  t.ok(
+    ex.proto.graph.initializer.every((i) => i.data_type === 10),
+    'every initializer is FLOAT16',
+  );
   t.equal(ex.proto.graph.input[0].type!.tensor_type!.elem_type, 1, 'input stays float32');
   const x = images(1, 160, 160);
   const want = await engineOut(x, [1, 3, 160, 160]);
@@ -150,11 +218,18 @@ t.test('half export: float16 weights, float32 input, runs in onnxruntime', async
 
 t.test('dynamic export: symbolic batch/height/width, runs at two sizes', async (t) => {
   const ex = await buildOnnx(model, { imgsz: 160, dynamic: true }, { file: WEIGHTS });
-  const dims = (v: typeof ex.proto.graph.input[0]) => v.type!.tensor_type!.shape!.dim.map((d) => d.dim_param ?? d.dim_value);
+  const dims = (v: (typeof ex.proto.graph.input)[0]) =>
+    v.type!.tensor_type!.shape!.dim.map((d) => d.dim_param ?? d.dim_value);
   t.same(dims(ex.proto.graph.input[0]), ['batch', 3, 'height', 'width']);
   t.same(dims(ex.proto.graph.output[0]), ['batch', 56, 'anchors']);
-  t.notOk(ex.proto.graph.initializer.some((i) => /anchors|strides/.test(i.name!)), 'anchors are computed in the graph');
-  for (const [b, h, w] of [[2, 128, 160], [1, 192, 96]]) {
+  t.notOk(
+    ex.proto.graph.initializer.some((i) => /anchors|strides/.test(i.name!)),
+    'anchors are computed in the graph',
+  );
+  for (const [b, h, w] of [
+    [2, 128, 160],
+    [1, 192, 96],
+  ]) {
     const x = images(b, h, w);
     const want = await engineOut(x, [b, 3, h, w]);
     const got = await ortOut(ex.bytes, x, [b, 3, h, w]);
@@ -162,7 +237,10 @@ t.test('dynamic export: symbolic batch/height/width, runs at two sizes', async (
     const d = relDelta(got.data, want.data);
     t.ok(d <= TOL, `onnxruntime vs engine at ${b}x${h}x${w}: ${d.toExponential(2)}`);
     const mine = await importerOut(ex.bytes, x, [b, 3, h, w]);
-    t.ok(relDelta(mine.data, got.data) <= TOL, `our importer at ${b}x${h}x${w}: ${relDelta(mine.data, got.data).toExponential(2)}`);
+    t.ok(
+      relDelta(mine.data, got.data) <= TOL,
+      `our importer at ${b}x${h}x${w}: ${relDelta(mine.data, got.data).toExponential(2)}`,
+    );
   }
 });
 
@@ -181,12 +259,36 @@ t.test('exportModel writes <stem>.onnx beside the weights with Ultralytics metad
   t.equal(f, join(dir, 'yolov8n-pose-seed0.onnx'));
   const m = decodeModel(readFileSync(f), f);
   const md = Object.fromEntries(m.metadata_props!.map((p) => [p.key, p.value]));
-  t.same(Object.keys(md), ['description', 'author', 'date', 'version', 'license', 'docs', 'stride', 'task', 'batch', 'imgsz', 'names', 'kpt_shape'], "Ultralytics' keys, in its order");
+  t.same(
+    Object.keys(md),
+    [
+      'description',
+      'author',
+      'date',
+      'version',
+      'license',
+      'docs',
+      'stride',
+      'task',
+      'batch',
+      'imgsz',
+      'names',
+      'kpt_shape',
+    ],
+    "Ultralytics' keys, in its order",
+  );
   t.equal(md.description, 'Ultralytics YOLOv8n-pose model trained on coco8-pose.yaml');
   t.match(md.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$/, 'datetime.isoformat()');
-  t.same([md.stride, md.task, md.batch, md.imgsz, md.kpt_shape], ['32', 'pose', '2', '[192, 192]', '[17, 3]'], 'imgsz rounded up to the stride, as check_imgsz');
+  t.same(
+    [md.stride, md.task, md.batch, md.imgsz, md.kpt_shape],
+    ['32', 'pose', '2', '[192, 192]', '[17, 3]'],
+    'imgsz rounded up to the stride, as check_imgsz',
+  );
   t.match(md.names, /^\{0: '.*'\}$/, 'names as a Python dict literal');
-  t.same(m.graph.input[0].type!.tensor_type!.shape!.dim.map((d) => d.dim_value), [2, 3, 192, 192]);
+  t.same(
+    m.graph.input[0].type!.tensor_type!.shape!.dim.map((d) => d.dim_value),
+    [2, 3, 192, 192],
+  );
   t.match(logs.join('\n'), /ONNX: export success ✅ .*saved as '.*yolov8n-pose-seed0\.onnx'/);
   t.match(logs.join('\n'), /Predict: +yolo predict task=pose model=.*yolov8n-pose-seed0\.onnx imgsz=192/);
 });

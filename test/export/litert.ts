@@ -18,7 +18,8 @@ export async function loadLiteRtNode() {
   g.require ??= require;
   g.__dirname = wasmDir;
   g.__filename = join(wasmDir, 'litert.js');
-  g.importScripts = (url: string) => runInThisContext(readFileSync(url.startsWith('file:') ? fileURLToPath(url) : url, 'utf8'), { filename: url });
+  g.importScripts = (url: string) =>
+    runInThisContext(readFileSync(url.startsWith('file:') ? fileURLToPath(url) : url, 'utf8'), { filename: url });
   const { log, info, warn, error } = console;
   console.log = console.info = console.warn = console.error = () => {}; // its INFO lines, and no WebGPU (navigator) here: the CPU path is what runs
   try {

@@ -16,7 +16,9 @@ import { nodeList } from '../fixtures/onnx/node_list.js';
 
 const WEIGHTS = 'test/fixtures/models/yolov8n-pose-seed0.pt';
 const reference = new Map<string, string>();
-for (const block of readFileSync('test/fixtures/onnx/yolov8n-pose-seed0-160.nodes.txt', 'utf8').split(/^=== /m).slice(1)) {
+for (const block of readFileSync('test/fixtures/onnx/yolov8n-pose-seed0-160.nodes.txt', 'utf8')
+  .split(/^=== /m)
+  .slice(1)) {
   const nl = block.indexOf('\n');
   reference.set(block.slice(0, nl), block.slice(nl + 1).trimEnd());
 }
@@ -33,7 +35,8 @@ t.test('node for node what the per-block writer wrote', async (t) => {
     const m = loadPoseModel(WEIGHTS, { device: cpu }).eval();
     if (fused) m.fuse();
     const ex = await buildOnnx(m, { verbose: false, ...args });
-    const got = nodeList(ex.proto), want = reference.get(name)!.split('\n');
+    const got = nodeList(ex.proto),
+      want = reference.get(name)!.split('\n');
     const first = got.findIndex((l, i) => l !== want[i]);
     t.equal(first, -1, `${name}: first difference at line ${first}: ${got[first]} vs ${want[first]}`);
     t.equal(got.length, want.length, `${name}: ${want.length} lines`);
@@ -43,14 +46,19 @@ t.test('node for node what the per-block writer wrote', async (t) => {
 
 t.test('onnxruntime equals the engine (cpu) on the static and dynamic files', async (t) => {
   const m = loadPoseModel(WEIGHTS, { device: cpu }).eval().fuse();
-  for (const [name, shape] of [['n_fused_static', [1, 3, 160, 160]], ['n_fused_dynamic', [2, 3, 96, 128]]] as const) {
+  for (const [name, shape] of [
+    ['n_fused_static', [1, 3, 160, 160]],
+    ['n_fused_dynamic', [2, 3, 96, 128]],
+  ] as const) {
     const x = rand([...shape], { device: cpu });
     const y = noGrad(() => m.predict(x)).dataSync();
     const s = await ort.InferenceSession.create(readFileSync(join(dir, `${name}.onnx`)));
     const r = (await s.run({ images: new ort.Tensor('float32', x.dataSync() as Float32Array, [...shape]) })).output0;
     await s.release();
-    let d = 0, mx = 0;
-    for (let i = 0; i < y.length; i++) (d = Math.max(d, Math.abs(r.data[i] as number - y[i]))), (mx = Math.max(mx, Math.abs(y[i])));
+    let d = 0,
+      mx = 0;
+    for (let i = 0; i < y.length; i++)
+      ((d = Math.max(d, Math.abs((r.data[i] as number) - y[i]))), (mx = Math.max(mx, Math.abs(y[i]))));
     t.equal(r.data.length, y.length);
     t.ok(d / mx <= 1e-6, `${name}: max |ort - engine| / max |engine| = ${(d / mx).toExponential(2)} <= 1e-6`);
   }
@@ -58,7 +66,15 @@ t.test('onnxruntime equals the engine (cpu) on the static and dynamic files', as
 
 t.test('onnx.checker full check: static, dynamic, fp16', async (t) => {
   for (const [name] of CASES) {
-    const py = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print("ok")', join(dir, `${name}.onnx`)], { encoding: 'utf8' });
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print("ok")',
+        join(dir, `${name}.onnx`),
+      ],
+      { encoding: 'utf8' },
+    );
     if (py.error || /No module named/.test(py.stderr)) {
       t.comment('python3-onnx not installed: checker skipped');
       return;

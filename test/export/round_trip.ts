@@ -34,7 +34,8 @@ export type RoundTrip = Awaited<ReturnType<typeof setupRoundTrip>>;
 export async function setupRoundTrip(format: string, tmpPrefix: string) {
   const { device, dir, pt } = await setupCheckpoint(tmpPrefix);
   const quiet = { verbose: false, conf: 0.05 } as const;
-  const S = 320, A = (S / 8) ** 2 + (S / 16) ** 2 + (S / 32) ** 2;
+  const S = 320,
+    A = (S / 8) ** 2 + (S / 16) ** 2 + (S / 32) ** 2;
 
   // a square image: the predictor's letterbox is then the same for the .pt and the fixed-size export
   const bus = readImage('test/fixtures/images/bus.jpg');
@@ -42,8 +43,12 @@ export async function setupRoundTrip(format: string, tmpPrefix: string) {
   const png = new PNG({ width: side, height: side });
   for (let y = 0; y < side; y++)
     for (let x = 0; x < side; x++) {
-      const s = (y * bus.width + x) * 3, d = (y * side + x) * 4;
-      png.data[d] = bus.data[s], png.data[d + 1] = bus.data[s + 1], png.data[d + 2] = bus.data[s + 2], png.data[d + 3] = 255;
+      const s = (y * bus.width + x) * 3,
+        d = (y * side + x) * 4;
+      ((png.data[d] = bus.data[s]),
+        (png.data[d + 1] = bus.data[s + 1]),
+        (png.data[d + 2] = bus.data[s + 2]),
+        (png.data[d + 3] = 255));
     }
   const square = join(dir, 'bus_square.png');
   writeFileSync(square, PNG.sync.write(png));
@@ -57,7 +62,8 @@ export async function setupRoundTrip(format: string, tmpPrefix: string) {
 
 const rows = (r: Results) => r.boxes.xyxy.map((b, i) => ({ xyxy: b, kpts: r.keypoints!.xy[i].flat() }));
 const iou = (a: number[], b: number[]) => {
-  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])), h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])),
+    h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
   return (w * h) / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h);
 };
 
@@ -85,14 +91,17 @@ export function roundTripTests(tt: Test, ctx: RoundTrip, msg: RoundTripMessages)
     const m = new YOLO(folder);
     const res = await m.predict(square, { device, ...quiet });
     const om = m.model as OnnxPoseModel;
-    if (msg.stride) t.same([om.imgsz, om.kptShape, om.stride, m.names], [[S, S], [17, 3], [32], { 0: 'person' }], msg.metaLabel);
+    if (msg.stride)
+      t.same([om.imgsz, om.kptShape, om.stride, m.names], [[S, S], [17, 3], [32], { 0: 'person' }], msg.metaLabel);
     else t.same([om.imgsz, om.kptShape, m.names], [[S, S], [17, 3], { 0: 'person' }], msg.metaLabel);
-    const a = rows(res[0]), b = rows(ref[0]);
+    const a = rows(res[0]),
+      b = rows(ref[0]);
     if (msg.separateCount) {
       t.ok(b.length > 0, `${b.length} people`);
       t.equal(a.length, b.length);
     } else t.ok(b.length > 0 && a.length === b.length, `${b.length} people`);
-    let minIou = 1, dK = 0;
+    let minIou = 1,
+      dK = 0;
     a.forEach((d, k) => {
       minIou = Math.min(minIou, iou(d.xyxy, b[k].xyxy));
       for (let j = 0; j < d.kpts.length; j++) dK = Math.max(dK, Math.abs(d.kpts[j] - b[k].kpts[j]));
@@ -105,33 +114,53 @@ export function roundTripTests(tt: Test, ctx: RoundTrip, msg: RoundTripMessages)
       const x = E.tensor(toCHWFloat(img), [1, 3, S, S], { device: mm.device });
       const y = mm.predict(x);
       const d = (await y.data()) as Float32Array;
-      x.dispose(), y.dispose();
+      (x.dispose(), y.dispose());
       return d;
     };
-    const r = await out((await new YOLO(pt).load(device)) as PoseModel), n = await out(om);
+    const r = await out((await new YOLO(pt).load(device)) as PoseModel),
+      n = await out(om);
     const d = n.reduce((s, v, k) => Math.max(s, Math.abs(v - r[k])), 0);
     t.ok(d < 2e-3, msg.rawMessage(d, A));
     const half = rows((await new YOLO(halfFolder).predict(square, { device, ...quiet }))[0]);
     t.equal(half.length, b.length, `${msg.halfLabel}: the same detections`);
     const hIou = Math.min(...half.map((h, k) => iou(h.xyxy, b[k].xyxy)));
-    t.ok(hIou >= 0.99, msg.halfIouInMessage ? `${msg.halfLabel}: box IoU >= ${hIou.toFixed(4)}` : `${msg.halfLabel}: box IoU >= 0.99`);
+    t.ok(
+      hIou >= 0.99,
+      msg.halfIouInMessage ? `${msg.halfLabel}: box IoU >= ${hIou.toFixed(4)}` : `${msg.halfLabel}: box IoU >= 0.99`,
+    );
   });
 }
 
 /** val through the folder gives the metrics of the fixed-size ONNX export (the same square batches). */
-export function valMatchesOnnx(tt: Test, ctx: RoundTrip, label: string, message: (b: { pose: { map: number }; box: { map: number } }, d: number) => string) {
+export function valMatchesOnnx(
+  tt: Test,
+  ctx: RoundTrip,
+  label: string,
+  message: (b: { pose: { map: number }; box: { map: number } }, d: number) => string,
+) {
   const { device, dir, pt, S, folder } = ctx;
   tt.test(`val through the ${label} gives the fixed-size ONNX export metrics`, async (t) => {
     const onnxPt = join(dir, 'sq.pt');
     copyFileSync(pt, onnxPt);
     const onnx = await new YOLO(onnxPt).export({ format: 'onnx', imgsz: S, verbose: false });
-    const args = { data: 'test/fixtures/val/coco8-pose/coco8-pose.yaml', plots: false, save_dir: join(dir, 'val'), verbose: false, device };
-    const a = await new YOLO(onnx).val(args), b = await new YOLO(folder).val(args);
+    const args = {
+      data: 'test/fixtures/val/coco8-pose/coco8-pose.yaml',
+      plots: false,
+      save_dir: join(dir, 'val'),
+      verbose: false,
+      device,
+    };
+    const a = await new YOLO(onnx).val(args),
+      b = await new YOLO(folder).val(args);
     t.equal(b.seen, a.seen);
-    const d = Math.max(Math.abs(a.metrics.pose.map - b.metrics.pose.map), Math.abs(a.metrics.box.map - b.metrics.box.map));
+    const d = Math.max(
+      Math.abs(a.metrics.pose.map - b.metrics.pose.map),
+      Math.abs(a.metrics.box.map - b.metrics.box.map),
+    );
     t.ok(d <= 1e-4, message(b.metrics, d));
   });
 }
 
 /** The val message of OpenVINO, Paddle and CoreML. */
-export const boxMapMessage = (b: { box: { map: number } }, d: number) => `box mAP50-95 ${b.box.map.toFixed(4)}; |Δ| ${d.toExponential(1)} vs the same batches through ONNX`;
+export const boxMapMessage = (b: { box: { map: number } }, d: number) =>
+  `box mAP50-95 ${b.box.map.toFixed(4)}; |Δ| ${d.toExponential(1)} vs the same batches through ONNX`;

@@ -22,25 +22,36 @@ const pt = join(dir, 'coco128.pt');
 copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
 const S = 160;
 t.teardown(unloadLiteRtNode);
-const x = tensor(toCHWFloat(letterbox(readImage('test/fixtures/images/bus.jpg'), { newShape: S }).image), [1, 3, S, S], { device: cpu });
+const x = tensor(
+  toCHWFloat(letterbox(readImage('test/fixtures/images/bus.jpg'), { newShape: S }).image),
+  [1, 3, S, S],
+  { device: cpu },
+);
 const xNhwc = permute(x, [0, 2, 3, 1]).dataSync() as Float32Array;
 const ref = noGrad(() => loadPoseModel(pt, { device: cpu }).eval().predict(x)).dataSync() as Float32Array;
 /** AutoBackend: a TFLite model's xywh rows are normalized by the image size; multiply them back */
 const denorm = (y: Float32Array) => {
-  const A = y.length / 56, out = Float32Array.from(y);
+  const A = y.length / 56,
+    out = Float32Array.from(y);
   for (let r = 0; r < 4; r++) for (let k = 0; k < A; k++) out[r * A + k] *= S;
   return out;
 };
 const rel = (raw: Float32Array) => {
   const got = denorm(raw);
-  let d = 0, mx = 0;
-  for (let i = 0; i < ref.length; i++) (d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i])));
+  let d = 0,
+    mx = 0;
+  for (let i = 0; i < ref.length; i++)
+    ((d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i]))));
   return got.length === ref.length ? d / mx : Infinity;
 };
 const quietly = async <T>(f: () => Promise<T>, logs: string[] = []) => {
   const log = console.log;
   console.log = (s: string) => logs.push(s);
-  try { return await f(); } finally { console.log = log; }
+  try {
+    return await f();
+  } finally {
+    console.log = log;
+  }
 };
 
 const ARMNN = `
@@ -56,12 +67,19 @@ ann.workload_tensors_to_ndarray(out)[0].astype(np.float32).tofile(sys.argv[3])
 print('armnn', ann.ARMNN_VERSION)
 `;
 function runArmnn(file: string): { y: Float32Array; version: string } {
-  const xf = join(dir, 'x.bin'), yf = join(dir, 'y.bin');
+  const xf = join(dir, 'x.bin'),
+    yf = join(dir, 'y.bin');
   writeFileSync(xf, xNhwc);
   const py = spawnSync('/usr/bin/python3', ['-c', ARMNN, file, xf, yf], { encoding: 'utf8', timeout: 300_000 });
-  if (py.status !== 0) throw new Error(`Arm NN failed (status ${py.status}; needs Debian python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22, see .ci/install-system.sh): ${py.error ?? ''}${py.stderr.slice(-1500)}`);
+  if (py.status !== 0)
+    throw new Error(
+      `Arm NN failed (status ${py.status}; needs Debian python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22, see .ci/install-system.sh): ${py.error ?? ''}${py.stderr.slice(-1500)}`,
+    );
   const b = readFileSync(yf);
-  return { y: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), version: py.stdout.trim().split(/\s+/).pop()! };
+  return {
+    y: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4),
+    version: py.stdout.trim().split(/\s+/).pop()!,
+  };
 }
 
 t.test('float32: <stem>_saved_model/<stem>_float32.tflite, in LiteRT and Arm NN', async (t) => {
@@ -79,18 +97,45 @@ t.test('float32: <stem>_saved_model/<stem>_float32.tflite, in LiteRT and Arm NN'
   const e2 = rel(arm.y);
   t.ok(e2 <= 1e-4, `Arm NN ${arm.version} CpuRef vs engine: ${e2.toExponential(2)} <= 1e-4`);
   // Ultralytics' metadata: AutoBackend opens the .tflite with zipfile and literal_evals temp_meta.txt
-  const py = spawnSync('/usr/bin/python3', ['-c', 'import zipfile,ast,sys,json; z=zipfile.ZipFile(sys.argv[1]); m=ast.literal_eval(z.read("temp_meta.txt").decode()); print(json.dumps(m))', f], { encoding: 'utf8' });
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import zipfile,ast,sys,json; z=zipfile.ZipFile(sys.argv[1]); m=ast.literal_eval(z.read("temp_meta.txt").decode()); print(json.dumps(m))',
+      f,
+    ],
+    { encoding: 'utf8' },
+  );
   t.equal(py.status, 0, py.stderr);
   const meta = JSON.parse(py.stdout);
-  t.same(Object.keys(meta), ['description', 'author', 'date', 'version', 'license', 'docs', 'stride', 'task', 'batch', 'imgsz', 'names', 'kpt_shape']);
-  t.same([meta.stride, meta.task, meta.imgsz, meta.names, meta.kpt_shape], [32, 'pose', [S, S], { 0: 'person' }, [17, 3]]);
+  t.same(Object.keys(meta), [
+    'description',
+    'author',
+    'date',
+    'version',
+    'license',
+    'docs',
+    'stride',
+    'task',
+    'batch',
+    'imgsz',
+    'names',
+    'kpt_shape',
+  ]);
+  t.same(
+    [meta.stride, meta.task, meta.imgsz, meta.names, meta.kpt_shape],
+    [32, 'pose', [S, S], { 0: 'person' }, [17, 3]],
+  );
 });
 
 t.test('half=True: float16 weights through DEQUANTIZE, in LiteRT', async (t) => {
   const f = await quietly(() => new YOLO(pt).export({ format: 'tflite', imgsz: S, half: true }));
   t.equal(f, join(dir, 'coco128_saved_model', 'coco128_float16.tflite'));
   const f32 = join(dir, 'coco128_saved_model', 'coco128_float32.tflite');
-  t.ok(statSync(f).size < 0.55 * statSync(f32).size, `half the size: ${statSync(f).size} vs ${statSync(f32).size} bytes`);
+  t.ok(
+    statSync(f).size < 0.55 * statSync(f32).size,
+    `half the size: ${statSync(f).size} vs ${statSync(f32).size} bytes`,
+  );
   const e = rel(await runLiteRt(f, xNhwc, [1, S, S, 3]));
   t.ok(e <= 1e-3, `LiteRT float16 vs engine float32: ${e.toExponential(2)} <= 1e-3`);
 });
@@ -100,7 +145,18 @@ t.test('bad combinations: half with int8 is adjusted as Ultralytics does, then i
   const warn = console.warn;
   console.warn = (s: string) => warns.push(s);
   try {
-    await t.rejects(quietly(() => new YOLO(pt).export({ format: 'tflite', imgsz: S, half: true, int8: true, data: join(dir, 'no-such-data.yaml') })), /dataset '.*no-such-data\.yaml' not found/);
+    await t.rejects(
+      quietly(() =>
+        new YOLO(pt).export({
+          format: 'tflite',
+          imgsz: S,
+          half: true,
+          int8: true,
+          data: join(dir, 'no-such-data.yaml'),
+        }),
+      ),
+      /dataset '.*no-such-data\.yaml' not found/,
+    );
   } finally {
     console.warn = warn;
   }

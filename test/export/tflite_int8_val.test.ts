@@ -12,7 +12,8 @@ import { YOLO } from '../../tasks/yolo.js';
 const dir = mkdtempSync(join(tmpdir(), 'yolo-tflite-int8-val-'));
 const pt = join(dir, 'coco128.pt');
 copyFileSync('test/fixtures/predict/yolov8n-pose-coco128.pt', pt);
-const S = 160, data = 'test/fixtures/val/coco8-pose/coco8-pose.yaml';
+const S = 160,
+  data = 'test/fixtures/val/coco8-pose/coco8-pose.yaml';
 const file = (q: string) => join(dir, 'coco128_saved_model', `coco128_${q}.tflite`);
 await new YOLO(pt).export({ format: 'tflite', imgsz: S, int8: true, data, verbose: false });
 
@@ -23,7 +24,12 @@ t.test('val on coco8-pose from the int8 files (through our importer) beside the 
     const m = (await new YOLO(file(q)).val(args)).metrics;
     r[q] = { box: m.box.map, pose: m.pose.map };
   }
-  const line = Object.entries(r).map(([q, v]) => `${q} box ${v.box.toFixed(4)} pose ${v.pose.toFixed(4)}`).join('; ');
+  const line = Object.entries(r)
+    .map(([q, v]) => `${q} box ${v.box.toFixed(4)} pose ${v.pose.toFixed(4)}`)
+    .join('; ');
   t.ok(r.float32.box > 0, `mAP50-95 at ${S}: ${line}`);
-  t.ok(r.integer_quant.box >= 0.5 * r.float32.box, 'integer_quant: box mAP at least half of float32 (the bundled checkpoint is weak: pose mAP is 0 in float too)');
+  t.ok(
+    r.integer_quant.box >= 0.5 * r.float32.box,
+    'integer_quant: box mAP at least half of float32 (the bundled checkpoint is weak: pose mAP is 0 in float too)',
+  );
 });

@@ -32,18 +32,27 @@ print(json.dumps({'config': extra['config.txt'].decode(), 'shape': list(y.shape)
 `;
 
 function torchRun(file: string, x: Float32Array, shape: number[]) {
-  const xf = join(dir, 'x.bin'), yf = join(dir, 'y.bin');
+  const xf = join(dir, 'x.bin'),
+    yf = join(dir, 'y.bin');
   writeFileSync(xf, x);
-  const py = spawnSync('/usr/bin/python3', ['-c', RUN, file, xf, yf, shape.join(',')], { encoding: 'utf8', timeout: 120_000 });
-  if (py.status !== 0) throw new Error(`torch.jit.load/run failed (status ${py.status}; needs Debian python3-torch at /usr/bin/python3): ${py.error ?? ''}${py.stderr.slice(-1500)}`);
+  const py = spawnSync('/usr/bin/python3', ['-c', RUN, file, xf, yf, shape.join(',')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (py.status !== 0)
+    throw new Error(
+      `torch.jit.load/run failed (status ${py.status}; needs Debian python3-torch at /usr/bin/python3): ${py.error ?? ''}${py.stderr.slice(-1500)}`,
+    );
   const info = JSON.parse(py.stdout.trim().split('\n').pop()!);
   const b = readFileSync(yf);
   return { info, y: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) };
 }
 
 const relErr = (got: Float32Array, ref: Float32Array) => {
-  let d = 0, mx = 0;
-  for (let i = 0; i < ref.length; i++) (d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i])));
+  let d = 0,
+    mx = 0;
+  for (let i = 0; i < ref.length; i++)
+    ((d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i]))));
   return d / mx;
 };
 
@@ -57,9 +66,16 @@ t.test('yolo export (default format) writes <stem>.torchscript that torch.jit.lo
   } finally {
     console.log = log;
   }
-  t.equal(f, join(dir, 'coco128.torchscript'), 'format defaults to torchscript; suffix .torchscript beside the weights');
+  t.equal(
+    f,
+    join(dir, 'coco128.torchscript'),
+    'format defaults to torchscript; suffix .torchscript beside the weights',
+  );
   const out = logs.join('\n');
-  t.match(out, /PyTorch: starting from '.*coco128\.pt' with input shape \(1, 3, 160, 160\) BCHW and output shape\(s\) \(1, 56, 525\)/);
+  t.match(
+    out,
+    /PyTorch: starting from '.*coco128\.pt' with input shape \(1, 3, 160, 160\) BCHW and output shape\(s\) \(1, 56, 525\)/,
+  );
   t.match(out, /TorchScript: starting export with yolo-ts/);
   t.match(out, /TorchScript: export success ✅ [\d.]+s, saved as '.*coco128\.torchscript' \([\d.]+ MB\)/);
   t.match(out, /Predict: +yolo predict task=pose model=.*coco128\.torchscript imgsz=160/);
@@ -72,15 +88,38 @@ t.test('yolo export (default format) writes <stem>.torchscript that torch.jit.lo
   t.same(info.shape, [1, 56, 525]);
   t.equal(y.length, ref.length);
   const e = relErr(y, ref);
-  t.ok(e <= 1e-4, `torch ${info.torch} vs engine: max|Δ|/max|ref| = ${e.toExponential(2)} <= 1e-4 (${(statSync(f).size / 2 ** 20).toFixed(2)} MB)`);
+  t.ok(
+    e <= 1e-4,
+    `torch ${info.torch} vs engine: max|Δ|/max|ref| = ${e.toExponential(2)} <= 1e-4 (${(statSync(f).size / 2 ** 20).toFixed(2)} MB)`,
+  );
   t.equal(info.training, false, 'saved in eval mode');
   t.same(info.buffers.sort(), ['model_22_anchors', 'model_22_strides'], 'anchors and strides are buffers');
 
   // AutoBackend: json.loads(extra_files['config.txt'])
   const meta = JSON.parse(info.config);
-  t.same(Object.keys(meta), ['description', 'author', 'date', 'version', 'license', 'docs', 'stride', 'task', 'batch', 'imgsz', 'names', 'kpt_shape']);
-  t.same([meta.stride, meta.task, meta.batch, meta.imgsz, meta.names, meta.kpt_shape, meta.author, meta.version], [32, 'pose', 1, [160, 160], { 0: 'person' }, [17, 3], 'Ultralytics', '8.2.82']);
-  t.match(info.config, /^\{"description": "Ultralytics YOLOv8n-pose model trained on .*", "author": "Ultralytics", /, "json.dumps' separators");
+  t.same(Object.keys(meta), [
+    'description',
+    'author',
+    'date',
+    'version',
+    'license',
+    'docs',
+    'stride',
+    'task',
+    'batch',
+    'imgsz',
+    'names',
+    'kpt_shape',
+  ]);
+  t.same(
+    [meta.stride, meta.task, meta.batch, meta.imgsz, meta.names, meta.kpt_shape, meta.author, meta.version],
+    [32, 'pose', 1, [160, 160], { 0: 'person' }, [17, 3], 'Ultralytics', '8.2.82'],
+  );
+  t.match(
+    info.config,
+    /^\{"description": "Ultralytics YOLOv8n-pose model trained on .*", "author": "Ultralytics", /,
+    "json.dumps' separators",
+  );
 });
 
 t.test('batch, rectangular imgsz and an unfused model; optimize=True is accepted and explained', async (t) => {
@@ -90,7 +129,11 @@ t.test('batch, rectangular imgsz and an unfused model; optimize=True is accepted
   const log = console.log;
   console.log = (s: string) => logs.push(s);
   try {
-    await exportModel(m, { format: 'torchscript', imgsz: [96, 128], batch: 2, optimize: true }, { file: join(dir, 'rect.pt') });
+    await exportModel(
+      m,
+      { format: 'torchscript', imgsz: [96, 128], batch: 2, optimize: true },
+      { file: join(dir, 'rect.pt') },
+    );
   } finally {
     console.log = log;
   }

@@ -10,11 +10,17 @@ import { layoutSpan, reshapeLayout, type Layout } from '../../engine/graph/layou
 import { testDevices } from '../helpers.js';
 
 const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
-const SHAPES = [[1, 3, 64, 64], [1, 3, 96, 128], [2, 3, 64, 64]];
+const SHAPES = [
+  [1, 3, 64, 64],
+  [1, 3, 96, 128],
+  [2, 3, 64, 64],
+];
 
 function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0, mx = 0;
-  for (let i = 0; i < ref.length; i++) (d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i])));
+  let d = 0,
+    mx = 0;
+  for (let i = 0; i < ref.length; i++)
+    ((d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i]))));
   return d / mx;
 }
 
@@ -30,9 +36,16 @@ t.test('compiled predict equals the eager forward (n-pose, two sizes and batch 2
     for (const round of [0, 1])
       for (const [i, x] of xs.entries()) {
         const y = model.predict(x);
-        t.same(y.shape, [x.shape[0], 56, (x.shape[2] * x.shape[3] * 21) / 1024], `${device.type} ${x.shape}: output shape`);
+        t.same(
+          y.shape,
+          [x.shape[0], 56, (x.shape[2] * x.shape[3] * 21) / 1024],
+          `${device.type} ${x.shape}: output shape`,
+        );
         const d = relDiff(await y.data(), refs[i]);
-        t.ok(d <= 1e-6, `${device.type} ${x.shape} run ${round + 1}: max |compiled - eager| / max |eager| = ${d.toExponential(2)} <= 1e-6`);
+        t.ok(
+          d <= 1e-6,
+          `${device.type} ${x.shape} run ${round + 1}: max |compiled - eager| / max |eager| = ${d.toExponential(2)} <= 1e-6`,
+        );
         y.dispose();
       }
     model.compile(false);
@@ -69,7 +82,9 @@ t.test('the plan: concats in place, chains fused, no two live values share memor
   for (const exclusiveWrites of [false, true]) {
     const base = cf.plan([2, 3, 64, 64]);
     const p = planGraph(base.graph, fuseElementwise(base.graph), { exclusiveWrites });
-    const g = p.graph, s = p.stats, mode = exclusiveWrites ? 'webgpu rules' : 'cpu rules';
+    const g = p.graph,
+      s = p.stats,
+      mode = exclusiveWrites ? 'webgpu rules' : 'cpu rules';
     t.equal(s.concats, 22, `${mode}: 22 concats in n-pose`);
     // every input's producer writes its slice: C2f's cv1 whole (its two chunks), the bottlenecks (a
     // shortcut add reads its chunk of the same buffer through its output binding on webgpu), SPPF's
@@ -79,27 +94,41 @@ t.test('the plan: concats in place, chains fused, no two live values share memor
     const chain3 = p.units.find((u) => u.kind === 'chain' && u.nodes.length === 3);
     t.ok(chain3, 'the keypoint decode (x * 2 + (anchors - 0.5)) * strides is one kernel');
     t.same(chain3 && chain3.kind === 'chain' && chain3.nodes.map((k) => g.nodes[k].op), ['mul_scalar', 'add', 'mul']);
-    t.ok(s.fusedChains >= 2 && s.elementwiseNodes > s.chains, `${mode}: ${s.elementwiseNodes} elementwise nodes run as ${s.chains} kernels`);
+    t.ok(
+      s.fusedChains >= 2 && s.elementwiseNodes > s.chains,
+      `${mode}: ${s.elementwiseNodes} elementwise nodes run as ${s.chains} kernels`,
+    );
     const VIEWS = ['reshape', 'narrow', 'permute', 'expand', 'slice'];
-    const views = g.nodes.filter((n) => VIEWS.includes(n.op)).length, convs = g.nodes.filter((n) => n.op === 'conv2d').length;
+    const views = g.nodes.filter((n) => VIEWS.includes(n.op)).length,
+      convs = g.nodes.filter((n) => n.op === 'conv2d').length;
     const direct = g.nodes.filter((n) => n.op === 'max_pool2d' || n.op === 'upsample_nearest2d').length;
     const others = g.nodes.length - views - convs - direct - s.concats - s.elementwiseNodes; // dfl: its eager op + a copy
-    t.equal(s.kernels, convs + direct + s.chains + s.concatCopies + 2 * others,
-      `${mode}: ${s.kernels} kernels for ${g.nodes.length} nodes (views, in-place concats and fused rows launch nothing)`);
+    t.equal(
+      s.kernels,
+      convs + direct + s.chains + s.concatCopies + 2 * others,
+      `${mode}: ${s.kernels} kernels for ${g.nodes.length} nodes (views, in-place concats and fused rows launch nothing)`,
+    );
     t.same([direct, others], [5, 1]);
-    t.ok(s.slots < s.roots && s.slotBytes < s.unsharedBytes / 2, `${mode}: ${s.roots} buffers share ${s.slots} slots, ${s.slotBytes} of ${s.unsharedBytes} bytes`);
+    t.ok(
+      s.slots < s.roots && s.slotBytes < s.unsharedBytes / 2,
+      `${mode}: ${s.roots} buffers share ${s.slots} slots, ${s.slotBytes} of ${s.unsharedBytes} bytes`,
+    );
 
     // roots sharing a slot are never live at once
     const bySlot = new Map<number, number[]>();
     p.roots.forEach((r, i) => r.slot >= 0 && bySlot.set(r.slot, [...(bySlot.get(r.slot) ?? []), i]));
     let overlaps = 0;
     for (const rs of bySlot.values())
-      for (const a of rs) for (const b of rs) if (a < b && !(p.roots[a].end < p.roots[b].start || p.roots[b].end < p.roots[a].start)) overlaps++;
+      for (const a of rs)
+        for (const b of rs)
+          if (a < b && !(p.roots[a].end < p.roots[b].start || p.roots[b].end < p.roots[a].start)) overlaps++;
     t.equal(overlaps, 0, `${mode}: no two roots in one slot are live at once`);
     // inside a root: every element written once, before anything reads it, and within the root
     const written = p.roots.map((r) => new Int32Array(r.size).fill(-1));
     for (const v of g.inputs) elements(p.loc[v]!.layout).forEach((e) => (written[p.loc[v]!.root][e] = -2));
-    let twice = 0, early = 0, outside = 0;
+    let twice = 0,
+      early = 0,
+      outside = 0;
     access(p).forEach(({ writes, reads }, u) => {
       for (const r of reads) for (const e of elements(r.layout)) if (written[r.root][e] === -1) early++;
       for (const w of writes) {
@@ -128,20 +157,27 @@ class ReadsOwnConcat extends Module {
   }
 }
 
-t.test('a conv reading the concat it writes: placed in place on cpu, given its own buffer and copied on webgpu', async (t) => {
-  for (const device of await testDevices(t)) {
-    manualSeed(1);
-    const m = new ReadsOwnConcat(device).eval();
-    const x = tensor(rand([2, 3, 8, 12]).dataSync(), [2, 3, 8, 12], { device });
-    const ref = await m.forward(x).data();
-    const cf = new CompiledForward(m, device);
-    const p = cf.executor(x.shape).plan;
-    t.same([p.stats.concatsEliminated, p.stats.concatCopies], device.type === 'webgpu' ? [0, 1] : [1, 0], `${device.type}: in place / copies`);
-    const y = cf.run(x) as Tensor;
-    t.ok(relDiff(await y.data(), ref) <= 1e-6, `${device.type}: equals the eager forward`);
-    cf.dispose();
-  }
-});
+t.test(
+  'a conv reading the concat it writes: placed in place on cpu, given its own buffer and copied on webgpu',
+  async (t) => {
+    for (const device of await testDevices(t)) {
+      manualSeed(1);
+      const m = new ReadsOwnConcat(device).eval();
+      const x = tensor(rand([2, 3, 8, 12]).dataSync(), [2, 3, 8, 12], { device });
+      const ref = await m.forward(x).data();
+      const cf = new CompiledForward(m, device);
+      const p = cf.executor(x.shape).plan;
+      t.same(
+        [p.stats.concatsEliminated, p.stats.concatCopies],
+        device.type === 'webgpu' ? [0, 1] : [1, 0],
+        `${device.type}: in place / copies`,
+      );
+      const y = cf.run(x) as Tensor;
+      t.ok(relDiff(await y.data(), ref) <= 1e-6, `${device.type}: equals the eager forward`);
+      cf.dispose();
+    }
+  },
+);
 
 t.test('reshapeLayout: views of strided slices without copies, null where a copy is needed', async (t) => {
   // a (1, 65, 8, 8) map placed as channels x 84 columns of a (1, 65, 84) concat

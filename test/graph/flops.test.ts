@@ -15,7 +15,9 @@ class Small extends Module {
     this.registerParameter('w', rand([16, 5], { device: cpu }));
   }
   override forward(x: Tensor): Tensor {
-    const y = this.child('bn')!.forward(this.child('dw')!.forward(this.child('conv')!.forward(x))).silu(); // (1, 8, 4, 4)
+    const y = this.child('bn')!
+      .forward(this.child('dw')!.forward(this.child('conv')!.forward(x)))
+      .silu(); // (1, 8, 4, 4)
     return matmul(y.reshape([1, 8, 16]), this.tensor('w')); // (1, 8, 5)
   }
 }

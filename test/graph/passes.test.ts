@@ -3,7 +3,14 @@ import { buildPoseModel } from '../../models/index.js';
 import { cpu, noGrad, rand, type Tensor } from '../../engine/index.js';
 import { traceModule, type Graph } from '../../engine/graph/index.js';
 import { replay } from '../../engine/graph/replay.js';
-import { eliminateDeadCode, foldBatchNorm, foldConstants, fuseElementwise, inferShapes, toNHWC } from '../../engine/graph/passes/index.js';
+import {
+  eliminateDeadCode,
+  foldBatchNorm,
+  foldConstants,
+  fuseElementwise,
+  inferShapes,
+  toNHWC,
+} from '../../engine/graph/passes/index.js';
 import { makeAnchors } from '../../nn/anchors.js';
 
 const m = buildPoseModel('yolov8n-pose.yaml', { seed: 2 }).eval();
@@ -15,9 +22,11 @@ const read = (g: Graph) => (id: number) => (g.values[id].data ?? g.values[id].te
 const ops = (g: Graph, op: string) => g.nodes.filter((n) => n.op === op);
 
 function relDiff(a: Tensor, b: Tensor) {
-  const p = a.dataSync(), q = b.dataSync();
-  let d = 0, mx = 0;
-  for (let i = 0; i < p.length; i++) (d = Math.max(d, Math.abs(p[i] - q[i]))), (mx = Math.max(mx, Math.abs(q[i])));
+  const p = a.dataSync(),
+    q = b.dataSync();
+  let d = 0,
+    mx = 0;
+  for (let i = 0; i < p.length; i++) ((d = Math.max(d, Math.abs(p[i] - q[i]))), (mx = Math.max(mx, Math.abs(q[i]))));
   return d / mx;
 }
 const run = (g: Graph) => noGrad(() => replay(g, [x], cpu))[0] as Tensor;
@@ -43,8 +52,15 @@ t.test('dead-code elimination keeps what the chosen outputs need', async (t) => 
   g.outputs = raw[1][1]; // raw keypoints only
   const removed = eliminateDeadCode(g);
   t.ok(removed > 50, `${removed} nodes removed`);
-  t.same(g.nodes.filter((n) => /^model\.22\.cv[23]/.test(n.module) || n.op === 'dfl' || n.op === 'anchors'), [], 'box and class branches, DFL and anchors are gone');
-  t.ok(g.nodes.some((n) => n.module.startsWith('model.22.cv4')), 'the keypoint branch stays');
+  t.same(
+    g.nodes.filter((n) => /^model\.22\.cv[23]/.test(n.module) || n.op === 'dfl' || n.op === 'anchors'),
+    [],
+    'box and class branches, DFL and anchors are gone',
+  );
+  t.ok(
+    g.nodes.some((n) => n.module.startsWith('model.22.cv4')),
+    'the keypoint branch stays',
+  );
   const kpt = noGrad(() => replay(g, [x], cpu)) as Tensor;
   t.equal(relDiff(kpt, (noGrad(() => m.forward(x)) as any)[1][1]), 0);
 });
@@ -54,9 +70,17 @@ t.test('constant folding turns anchors into named constants at a fixed size, not
   t.equal(foldConstants(g), 2, 'anchors, and grid = points - 0.5 that then reads only constants');
   t.equal(ops(g, 'anchors').length, 0);
   t.equal(ops(g, 'add_scalar').length, 0);
-  const pts = g.values.find((v) => v.name === 'model.22.anchors')!, st = g.values.find((v) => v.name === 'model.22.strides')!;
+  const pts = g.values.find((v) => v.name === 'model.22.anchors')!,
+    st = g.values.find((v) => v.name === 'model.22.strides')!;
   t.same(pts.shape, [2, 8 * 12 + 4 * 6 + 2 * 3]);
-  const ref = makeAnchors([[8, 12], [4, 6], [2, 3]], [8, 16, 32]);
+  const ref = makeAnchors(
+    [
+      [8, 12],
+      [4, 6],
+      [2, 3],
+    ],
+    [8, 16, 32],
+  );
   t.equal(pts.data![1], ref.points[2], 'x of anchor 1');
   t.equal(pts.data![126], ref.points[1], 'y of anchor 0');
   t.same([...st.data!].slice(-6), [32, 32, 32, 32, 32, 32]);
@@ -84,7 +108,10 @@ t.test('shape inference re-derives every shape, at any size of a symbolic graph'
   const s = traceModule(m, [{ shape: ['B', 3, 'H', 'W'] }]);
   const fixed = traceModule(m, [[3, 3, 128, 192]]);
   const shapes = inferShapes(s, { B: 3, H: 128, W: 192 });
-  t.same(shapes.filter((_, i) => s.values[i].kind === 'node'), fixed.values.filter((v) => v.kind === 'node').map((v) => v.shape));
+  t.same(
+    shapes.filter((_, i) => s.values[i].kind === 'node'),
+    fixed.values.filter((v) => v.kind === 'node').map((v) => v.shape),
+  );
   const g = trace();
   g.values[g.nodes[5].outputs[0]].shape[1] = 999;
   t.throws(() => inferShapes(g), /inferShapes: .* gives \[2,\d+,\d+,\d+\] for %\d+, the graph says \[2,999/);
@@ -99,7 +126,11 @@ t.test('NCHW -> NHWC: spatial ops in NHWC, permutes only at the edges, same outp
   const perms = ops(g, 'permute');
   t.equal(perms.length, n);
   t.ok(n <= 12, `${n} permutes: the input, the head's reshapes and the raw map outputs`);
-  t.same(perms.filter((p) => !p.module.startsWith('model.22')).map((p) => p.module), ['model.0.conv'], 'one before the first conv, none in the backbone and neck');
+  t.same(
+    perms.filter((p) => !p.module.startsWith('model.22')).map((p) => p.module),
+    ['model.0.conv'],
+    'one before the first conv, none in the backbone and neck',
+  );
   const concat = g.nodes.find((k) => k.op === 'concat' && k.module === 'model.11')!;
   t.equal(concat.attrs.axis, 3, 'channel concat on axis 3');
   t.equal(relDiff(run(g), eager), 0, 'replayed (NHWC ops between permutes): same outputs');

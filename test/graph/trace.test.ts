@@ -6,12 +6,20 @@ import { cpu, matmul, noGrad, rand, relu, sum, tensor, type Tensor } from '../..
 import { Sym, traceModule } from '../../engine/graph/index.js';
 import { replay } from '../../engine/graph/replay.js';
 
-const MODELS = ['yolov8n-pose.yaml', 'yolov8s-pose.yaml', 'yolov8m-pose.yaml', 'yolov8l-pose.yaml', 'yolov8x-pose.yaml', 'yolov8x-pose-p6.yaml'];
+const MODELS = [
+  'yolov8n-pose.yaml',
+  'yolov8s-pose.yaml',
+  'yolov8m-pose.yaml',
+  'yolov8l-pose.yaml',
+  'yolov8x-pose.yaml',
+  'yolov8x-pose-p6.yaml',
+];
 const count = (g: ReturnType<typeof traceModule>, op: string) => g.nodes.filter((n) => n.op === op).length;
 const anchors = (m: PoseModel, h: number, w: number) => m.stride.reduce((a, s) => a + (h / s) * (w / s), 0);
 
 function maxDiff(a: Tensor, b: Tensor) {
-  const x = a.dataSync(), y = b.dataSync();
+  const x = a.dataSync(),
+    y = b.dataSync();
   let d = 0;
   for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
   return d;
@@ -36,9 +44,21 @@ t.test('every model traces: one conv2d per Conv2d that runs, BN per BatchNorm2d,
       t.equal(outs.length, 1 + m.stride.length + 1, 'eval outputs: pred, per-level maps, raw keypoints');
       // every parameter and buffer the forward reads is a named constant with its state-dict name
       const used = new Set(g.values.filter((v) => v.kind === 'parameter' || v.kind === 'buffer').map((v) => v.name));
-      const want = [...m.namedParameters(), ...m.namedBuffers()].map(([n]) => n).filter((n) => !n.endsWith('num_batches_tracked') && n !== 'model.22.dfl.conv.weight' && !n.includes(`.dfl.conv.`));
-      t.same(want.filter((n) => !used.has(n)), [], 'no parameter missing from the graph');
-      if (fused) t.ok(g.nodes.filter((n) => n.op === 'conv2d' && n.attrs.act === 'silu').length > 0, 'fused convs carry act=silu');
+      const want = [...m.namedParameters(), ...m.namedBuffers()]
+        .map(([n]) => n)
+        .filter(
+          (n) => !n.endsWith('num_batches_tracked') && n !== 'model.22.dfl.conv.weight' && !n.includes(`.dfl.conv.`),
+        );
+      t.same(
+        want.filter((n) => !used.has(n)),
+        [],
+        'no parameter missing from the graph',
+      );
+      if (fused)
+        t.ok(
+          g.nodes.filter((n) => n.op === 'conv2d' && n.attrs.act === 'silu').length > 0,
+          'fused convs carry act=silu',
+        );
       if (name === 'yolov8n-pose.yaml') t.equal(g.nodes.length, fused ? 149 : 275, 'yolov8n-pose node count');
     }
   }
@@ -56,7 +76,10 @@ t.test('replaying the trace gives exactly the eager forward (eval, fused, train)
   t.equal(maxDiff(pe, pr), 0, 'eval, unfused');
   m.train();
   const gt = traceModule(m, [[2, 3, 64, 96]]);
-  t.ok(gt.nodes.filter((n) => n.op === 'batch_norm2d').every((n) => n.attrs.training === true), 'train-mode BN');
+  t.ok(
+    gt.nodes.filter((n) => n.op === 'batch_norm2d').every((n) => n.attrs.training === true),
+    'train-mode BN',
+  );
   t.equal(gt.outputIds().length, 4, 'train outputs: 3 maps + raw keypoints');
   const [fe, ke] = noGrad(() => m.forward(x)) as any;
   const [fr, kr] = noGrad(() => replay(gt, [x], cpu));
@@ -80,7 +103,11 @@ t.test('symbolic B, H, W: one trace, every shape a polynomial that evaluates to 
   t.equal(g.nodes.length, fixed.nodes.length);
   const env = { B: 3, H: 128, W: 192 };
   const bad = fixed.values.filter((v) => JSON.stringify(g.shapeOf(v.id, env)) !== JSON.stringify(v.shape));
-  t.same(bad.map((v) => v.id), [], 'all shapes agree at B=3, H=128, W=192');
+  t.same(
+    bad.map((v) => v.id),
+    [],
+    'all shapes agree at B=3, H=128, W=192',
+  );
   const reshape = g.nodes.find((n) => n.op === 'reshape' && n.module === 'model.22')!;
   t.equal(String((reshape.attrs.shape as unknown[])[0]), 'B', 'reshape targets follow the batch');
 });
@@ -89,7 +116,11 @@ t.test('a non-default kpt_shape and nc', async (t) => {
   const m = buildPoseModel('yolov8s-pose.yaml', { nc: 3, kptShape: [5, 2], seed: 0 }).eval();
   const g = traceModule(m, [[1, 3, 64, 96]]);
   t.same(g.shapeOf(g.outputIds()[0]), [1, 4 + 3 + 10, 8 * 12 + 4 * 6 + 2 * 3]);
-  t.equal(g.nodes.filter((n) => n.module === 'model.22' && n.op === 'sigmoid').length, 1, 'no visibility sigmoid for 2-D keypoints');
+  t.equal(
+    g.nodes.filter((n) => n.module === 'model.22' && n.op === 'sigmoid').length,
+    1,
+    'no visibility sigmoid for 2-D keypoints',
+  );
 });
 
 class Mlp extends Module {
@@ -115,8 +146,14 @@ class Scale extends Module {
 t.test('a user Module traces with no extra code', async (t) => {
   const m = new Mlp();
   const g = traceModule(m, [['B', 4]], { sizes: { B: 3 } });
-  t.same(g.nodes.map((n) => `${n.op}@${n.module}`), ['matmul@', 'relu@', 'mul@inner', 'add_scalar@inner', 'reduce@', 'reshape@']);
-  t.same(g.values.filter((v) => v.kind !== 'node' && v.kind !== 'input').map((v) => `${v.kind}:${v.name}`), ['parameter:w1', 'buffer:inner.s']);
+  t.same(
+    g.nodes.map((n) => `${n.op}@${n.module}`),
+    ['matmul@', 'relu@', 'mul@inner', 'add_scalar@inner', 'reduce@', 'reshape@'],
+  );
+  t.same(
+    g.values.filter((v) => v.kind !== 'node' && v.kind !== 'input').map((v) => `${v.kind}:${v.name}`),
+    ['parameter:w1', 'buffer:inner.s'],
+  );
   t.same(g.values[g.outputIds()[0]].shape.map(String), ['B']);
   const x = rand([3, 4], { device: cpu });
   t.equal(maxDiff(m.forward(x), replay(g, [x], cpu)), 0);
@@ -147,9 +184,18 @@ t.test('reading values on the host while tracing names the op and the module', a
       return this.child('head')!.forward(x);
     }
   })();
-  t.throws(() => traceModule(outer, [[1, 3, 8, 8]]), /dataSync\(\) reads the values of the output of conv2d \(at 'head\.c'\) on the host, in the forward of 'head' \(Peeks\)/);
-  t.throws(() => traceModule(new Peeks('data'), [[1, 3, 8, 8]]), /data\(\) reads the values of the output of conv2d \(at 'c'\)/);
-  t.throws(() => traceModule(new Peeks('item'), [[1, 3, 8, 8]]), /data\(\) reads the values of the output of reshape \(at ''\) on the host, in the forward of '' \(Peeks\)/);
+  t.throws(
+    () => traceModule(outer, [[1, 3, 8, 8]]),
+    /dataSync\(\) reads the values of the output of conv2d \(at 'head\.c'\) on the host, in the forward of 'head' \(Peeks\)/,
+  );
+  t.throws(
+    () => traceModule(new Peeks('data'), [[1, 3, 8, 8]]),
+    /data\(\) reads the values of the output of conv2d \(at 'c'\)/,
+  );
+  t.throws(
+    () => traceModule(new Peeks('item'), [[1, 3, 8, 8]]),
+    /data\(\) reads the values of the output of reshape \(at ''\) on the host, in the forward of '' \(Peeks\)/,
+  );
   const p = outer.child('head') as Peeks;
   t.equal((p.child('c') as Conv2d).weight.device, cpu, 'parameters are back after a failed trace');
 });

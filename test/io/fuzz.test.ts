@@ -17,15 +17,22 @@ const RSS_CAP = 1024 * 2 ** 20; // 1 GiB for the whole process
 const dir = mkdtempSync(join(tmpdir(), 'fuzz-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Reply { outcome: Outcome; message: string; what: string; ms: number; rss: number }
+interface Reply {
+  outcome: Outcome;
+  message: string;
+  what: string;
+  ms: number;
+  rss: number;
+}
 
 let worker: Worker | null = null;
 /** A worker that has loaded the readers (startup, with tsx compiling, is not counted against a case). */
-const start = (): Promise<Worker> => new Promise((resolve, reject) => {
-  const w = new Worker(new URL('./fuzz_worker.mjs', import.meta.url), { workerData: { dir } });
-  w.once('message', () => resolve(w));
-  w.once('error', reject);
-});
+const start = (): Promise<Worker> =>
+  new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./fuzz_worker.mjs', import.meta.url), { workerData: { dir } });
+    w.once('message', () => resolve(w));
+    w.once('error', reject);
+  });
 
 /** Runs one case in the worker; a case that takes longer than CASE_MS ends as 'hang' (the worker is replaced). */
 async function runCase(format: string, i: number): Promise<Reply | 'hang'> {
@@ -54,7 +61,8 @@ async function runCase(format: string, i: number): Promise<Reply | 'hang'> {
 
 t.teardown(() => worker?.terminate());
 
-let peakRss = 0, slowest = 0;
+let peakRss = 0,
+  slowest = 0;
 for (const format of Object.keys(FORMATS)) {
   t.test(format, async (t) => {
     const counts: Record<string, number> = { loaded: 0, InputError: 0, other: 0, hang: 0 };
@@ -71,7 +79,9 @@ for (const format of Object.keys(FORMATS)) {
       if (r.outcome === 'other') t.fail(`${format} case ${i} (${r.what}): ${r.message}`);
       if (r.rss > RSS_CAP) t.fail(`${format} case ${i} (${r.what}): RSS ${(r.rss / 2 ** 20).toFixed(0)} MiB`);
     }
-    t.comment(`${format}: ${PER_FORMAT} cases: ${counts.loaded} loaded, ${counts.InputError} InputError naming the file, ${counts.other} other errors, ${counts.hang} hangs`);
+    t.comment(
+      `${format}: ${PER_FORMAT} cases: ${counts.loaded} loaded, ${counts.InputError} InputError naming the file, ${counts.other} other errors, ${counts.hang} hangs`,
+    );
     t.equal(counts.loaded + counts.InputError, PER_FORMAT, 'every case loads or fails with InputError naming the file');
   });
 }

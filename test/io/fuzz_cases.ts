@@ -19,14 +19,30 @@ const FIX = join(import.meta.dirname, '../fixtures');
 
 /** One format: the seed files and the reader that takes a path. */
 export const FORMATS: Record<string, { seeds: string[]; ext: string; read: (file: string) => unknown }> = {
-  jpeg: { seeds: ['images/jpeg_444.jpg', 'images/jpeg_progressive.jpg', 'images/jpeg_420_odd.jpg', 'images/exif_6.jpg'], ext: 'jpg', read: readImage },
-  png: { seeds: ['images/png_rgb8.png', 'images/png_rgba16_interlaced.png', 'images/png_palette4.png', 'images/exif_6.png'], ext: 'png', read: readImage },
+  jpeg: {
+    seeds: ['images/jpeg_444.jpg', 'images/jpeg_progressive.jpg', 'images/jpeg_420_odd.jpg', 'images/exif_6.jpg'],
+    ext: 'jpg',
+    read: readImage,
+  },
+  png: {
+    seeds: ['images/png_rgb8.png', 'images/png_rgba16_interlaced.png', 'images/png_palette4.png', 'images/exif_6.png'],
+    ext: 'png',
+    read: readImage,
+  },
   pt: { seeds: ['io/torch_small.pt'], ext: 'pt', read: (f) => loadTorchCheckpoint(f) },
   safetensors: { seeds: ['torch/batch_norm2d.safetensors'], ext: 'safetensors', read: readSafetensors },
   onnx: { seeds: ['onnx/tiny_official.onnx'], ext: 'onnx', read: (f) => OnnxSession.load(f, cpu) },
   yaml: { seeds: ['val/coco8-pose/coco8-pose.yaml'], ext: 'yaml', read: (f) => loadDatasetYaml(f) },
-  model_yaml: { seeds: ['models/yolov8-pose.yaml', 'models/yolov8-pose-p6.yaml'], ext: 'yaml', read: (f) => readModelYaml(f) },
-  labels: { seeds: ['val/coco8-pose/labels/val/000000000113.txt'], ext: 'txt', read: (f) => parsePoseLabels(readFileSync(f, 'latin1'), f, [17, 3], 1, () => {}) },
+  model_yaml: {
+    seeds: ['models/yolov8-pose.yaml', 'models/yolov8-pose-p6.yaml'],
+    ext: 'yaml',
+    read: (f) => readModelYaml(f),
+  },
+  labels: {
+    seeds: ['val/coco8-pose/labels/val/000000000113.txt'],
+    ext: 'txt',
+    read: (f) => parsePoseLabels(readFileSync(f, 'latin1'), f, [17, 3], 1, () => {}),
+  },
 };
 
 /** mulberry32: a small seeded generator, so case N is the same bytes on every machine. */
@@ -86,7 +102,8 @@ if (parentPort && workerData?.dir) {
     const file = join(dir, `case-${format}-${i}.${FORMATS[format].ext}`);
     writeFileSync(file, bytes);
     const t0 = performance.now();
-    let outcome: Outcome = 'loaded', message = '';
+    let outcome: Outcome = 'loaded',
+      message = '';
     try {
       FORMATS[format].read(file);
     } catch (e) {

@@ -9,7 +9,11 @@ export function findPython(needTorch: boolean): string | undefined {
   if (cache.has(needTorch)) return cache.get(needTorch);
   // An explicit $TORCH_PYTHON is the only candidate (TORCH_PYTHON=none checks the skip paths).
   const candidates = process.env.TORCH_PYTHON ? [process.env.TORCH_PYTHON] : ['python3', '/usr/bin/python3'];
-  const found = candidates.find((py) => spawnSync(py, ['-c', needTorch ? 'import torch' : 'import zipfile, pickle'], { stdio: 'ignore', timeout: 60_000 }).status === 0);
+  const found = candidates.find(
+    (py) =>
+      spawnSync(py, ['-c', needTorch ? 'import torch' : 'import zipfile, pickle'], { stdio: 'ignore', timeout: 60_000 })
+        .status === 0,
+  );
   cache.set(needTorch, found);
   return found;
 }

@@ -22,7 +22,11 @@ t.test('writer output reads back, with data on 64-byte boundaries', async (t) =>
   for (const forceZip64 of [false, true]) {
     const buf = zipToBuffer(entries, { forceZip64 });
     const zip = new ZipReader(buf, 'mem.zip');
-    t.same(zip.names(), entries.map((e) => e.name), `names (zip64 ${forceZip64})`);
+    t.same(
+      zip.names(),
+      entries.map((e) => e.name),
+      `names (zip64 ${forceZip64})`,
+    );
     for (const e of entries) {
       t.ok(Buffer.from(zip.read(e.name)).equals(e.data), `${e.name} (zip64 ${forceZip64})`);
       const z = zip.read(e.name);
@@ -47,24 +51,40 @@ t.test("reads torch's archives (data descriptors, ZIP64 end record)", async (t) 
 });
 
 const py = findPython(false);
-t.test('Python zipfile accepts our archives, ZIP64 included', { skip: py ? false : 'no python3 found: cannot cross-check with zipfile' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'zip-test-'));
-  for (const forceZip64 of [false, true]) {
-    const file = join(dir, `x${forceZip64}.zip`);
-    writeFileAtomic(file, buildZip(entries, { forceZip64 }));
-    const r = runPython(py!, ['-c', `import zipfile, sys, json
+t.test(
+  'Python zipfile accepts our archives, ZIP64 included',
+  { skip: py ? false : 'no python3 found: cannot cross-check with zipfile' },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'zip-test-'));
+    for (const forceZip64 of [false, true]) {
+      const file = join(dir, `x${forceZip64}.zip`);
+      writeFileAtomic(file, buildZip(entries, { forceZip64 }));
+      const r = runPython(py!, [
+        '-c',
+        `import zipfile, sys, json
 z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None
-print(json.dumps({i.filename: list(z.read(i.filename)[:5]) + [i.file_size] for i in z.infolist()}))`, file]);
-    t.ok(r.ok, r.stderr);
-    if (r.ok) t.same(JSON.parse(r.stdout), Object.fromEntries(entries.map((e) => [e.name, [...e.data.slice(0, 5), e.data.length]])), `zip64 ${forceZip64}`);
-  }
-  t.same(readdirSync(dir).sort(), ['xfalse.zip', 'xtrue.zip'], 'atomic writes leave no temp files');
-});
+print(json.dumps({i.filename: list(z.read(i.filename)[:5]) + [i.file_size] for i in z.infolist()}))`,
+        file,
+      ]);
+      t.ok(r.ok, r.stderr);
+      if (r.ok)
+        t.same(
+          JSON.parse(r.stdout),
+          Object.fromEntries(entries.map((e) => [e.name, [...e.data.slice(0, 5), e.data.length]])),
+          `zip64 ${forceZip64}`,
+        );
+    }
+    t.same(readdirSync(dir).sort(), ['xfalse.zip', 'xtrue.zip'], 'atomic writes leave no temp files');
+  },
+);
 
 t.test('truncated, garbled and non-zip input give clear errors', async (t) => {
   const good = zipToBuffer(entries);
   t.throws(() => new ZipReader(new Uint8Array(5), 'tiny.zip'), /tiny.zip: not a zip archive \(only 5 bytes\)/);
-  t.throws(() => new ZipReader(good.subarray(0, good.length - 10), 'cut.zip'), /cut.zip: no end-of-central-directory record: not a zip archive, or truncated/);
+  t.throws(
+    () => new ZipReader(good.subarray(0, good.length - 10), 'cut.zip'),
+    /cut.zip: no end-of-central-directory record: not a zip archive, or truncated/,
+  );
   // The end record survives but the central directory points past the data: truncated in the middle.
   const cdStart = good.length - 22 - entries.reduce((s, e) => s + 46 + new TextEncoder().encode(e.name).length, 0);
   const cut = new Uint8Array([...good.subarray(0, cdStart - 200), ...good.subarray(cdStart)]);
@@ -74,7 +94,10 @@ t.test('truncated, garbled and non-zip input give clear errors', async (t) => {
   const z = new ZipReader(good, 'x');
   const e = z.entries.get('a/data/0')!;
   flipped[e.localHeaderOffset + 30 + 8 + 64] ^= 0xff; // somewhere in the data
-  t.throws(() => new ZipReader(flipped, 'flip.zip').read('a/data/0'), /flip.zip: .*(CRC-32 mismatch in 'a\/data\/0'|local header)/);
+  t.throws(
+    () => new ZipReader(flipped, 'flip.zip').read('a/data/0'),
+    /flip.zip: .*(CRC-32 mismatch in 'a\/data\/0'|local header)/,
+  );
   t.throws(() => z.read('nope'), /no entry named 'nope'/);
 
   let seed = 1;
@@ -95,7 +118,7 @@ t.test('truncated, garbled and non-zip input give clear errors', async (t) => {
   for (let n = 0; n < good.length; n += 7) check(good.subarray(0, n), `truncated to ${n}`);
   for (let i = 0; i < 3000; i++) {
     const b = good.slice();
-    b[(rand() << 8 | rand()) % b.length] = rand();
+    b[((rand() << 8) | rand()) % b.length] = rand();
     check(b, `corruption ${i}`);
   }
   t.pass('fuzzed');

@@ -27,7 +27,10 @@ t.test('an Ultralytics .pt loads with its state-dict keys one to one', async (t)
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   }
   t.equal(worst, 0, 'every value as stored (fp16 widened exactly)');
-  t.same([...ours.get('model.0.bn.num_batches_tracked')!.dataSync()], [Number((theirs.get('model.0.bn.num_batches_tracked')!.data as BigInt64Array)[0])]);
+  t.same(
+    [...ours.get('model.0.bn.num_batches_tracked')!.dataSync()],
+    [Number((theirs.get('model.0.bn.num_batches_tracked')!.data as BigInt64Array)[0])],
+  );
 });
 
 t.test('a checkpoint for another scale is refused with every wrong shape listed', async (t) => {
@@ -41,7 +44,11 @@ t.test('a checkpoint for another scale is refused with every wrong shape listed'
   }
   t.match(msg, /wrong shapes \((\d+)\)/);
   t.match(msg, /model\.0\.conv\.weight: checkpoint \[16, 3, 3, 3\] vs model \[32, 3, 3, 3\]/);
-  t.match(msg, /model\.22\.cv3\.2\.2\.weight: checkpoint \[1, 64, 1, 1\] vs model \[1, 128, 1, 1\]/, 'down to the last layer');
+  t.match(
+    msg,
+    /model\.22\.cv3\.2\.2\.weight: checkpoint \[1, 64, 1, 1\] vs model \[1, 128, 1, 1\]/,
+    'down to the last layer',
+  );
 });
 
 t.test('our checkpoints round-trip through .pt and .safetensors', async (t) => {
@@ -60,8 +67,9 @@ t.test('our checkpoints round-trip through .pt and .safetensors', async (t) => {
     t.equal(ck.extra.epoch, 3, `${file}: extra metadata`);
     let same = true;
     for (const [k, v] of back.stateDict()) {
-      const a = v.dataSync(), b = sd.get(k)!.dataSync();
-      if (a.length !== b.length || a.some((x, i) => x !== b[i])) (same = false), t.fail(`${file}: ${k} differs`);
+      const a = v.dataSync(),
+        b = sd.get(k)!.dataSync();
+      if (a.length !== b.length || a.some((x, i) => x !== b[i])) ((same = false), t.fail(`${file}: ${k} differs`));
     }
     t.ok(same, `${file}: every tensor bit for bit`);
   }
@@ -79,10 +87,18 @@ t.test('our checkpoints round-trip through .pt and .safetensors', async (t) => {
   ].join('\n');
   let out: string;
   try {
-    out = execFileSync(py, ['-c', script, join(dir, 'ours.pt')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(py, ['-c', script, join(dir, 'ours.pt')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
-    if (/No module named 'torch'/.test(String((e as { stderr?: string }).stderr))) return void t.comment('torch not installed: skipping');
+    if (/No module named 'torch'/.test(String((e as { stderr?: string }).stderr)))
+      return void t.comment('torch not installed: skipping');
     throw e;
   }
-  t.equal(out.trim(), `${sd.size} 2 {0: 'cat', 1: 'dog'} [5, 3] torch.Size([15, 16, 1, 1]) torch.int64 0.25`, 'torch.load sees the same state dict');
+  t.equal(
+    out.trim(),
+    `${sd.size} 2 {0: 'cat', 1: 'dog'} [5, 3] torch.Size([15, 16, 1, 1]) torch.int64 0.25`,
+    'torch.load sees the same state dict',
+  );
 });

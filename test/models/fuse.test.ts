@@ -15,10 +15,19 @@ t.test('fuse(): BatchNorm folded into the convs, same outputs within fp32 tolera
     const ref = await model.predict(xd).data();
     model.fuse();
     t.ok(model.isFused, 'is fused');
-    t.notOk(model.modules().some((m) => m instanceof Conv && !m.fused), 'every Conv lost its bn');
-    t.notOk([...model.stateDict().keys()].some((k) => k.includes('.bn.')), 'no bn keys left');
+    t.notOk(
+      model.modules().some((m) => m instanceof Conv && !m.fused),
+      'every Conv lost its bn',
+    );
+    t.notOk(
+      [...model.stateDict().keys()].some((k) => k.includes('.bn.')),
+      'no bn keys left',
+    );
     t.ok(model.stateDict().has('model.0.conv.bias'), 'fused convs have a bias');
-    t.notOk(model.stateDict().get('model.0.conv.weight')!.requiresGrad, 'fused weights are frozen, as Ultralytics builds them');
+    t.notOk(
+      model.stateDict().get('model.0.conv.weight')!.requiresGrad,
+      'fused weights are frozen, as Ultralytics builds them',
+    );
     const got = await model.predict(xd).data();
     let maxRef = 0;
     for (const v of ref) maxRef = Math.max(maxRef, Math.abs(v));

@@ -20,10 +20,17 @@ t.test('the per-layer table equals Ultralytics parse_model line for line', async
 });
 
 t.test('yolo info verbose=True prints the table above the summary', async (t) => {
-  const r = spawnSync(process.execPath, ['--import=tsx', 'tasks/cli.ts', 'info', 'model=yolov8n-pose.yaml', 'verbose=True'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    ['--import=tsx', 'tasks/cli.ts', 'info', 'model=yolov8n-pose.yaml', 'verbose=True'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   t.match(lines[1], /^\s+from\s+n\s+params\s+module\s+arguments/);
-  t.match(lines.find((l) => l.startsWith(' 22'))!, /^ 22        \[15, 18, 21\]  1   1035934  ultralytics\.nn\.modules\.head\.Pose\s+\[1, \[17, 3\], \[64, 128, 256\]\]/);
+  t.match(
+    lines.find((l) => l.startsWith(' 22'))!,
+    /^ 22        \[15, 18, 21\]  1   1035934  ultralytics\.nn\.modules\.head\.Pose\s+\[1, \[17, 3\], \[64, 128, 256\]\]/,
+  );
   t.match(lines.at(-1)!, /^YOLOv8n-pose summary: 250 layers, 3,295,470 parameters, 3,295,454 gradients, 9\.3 GFLOPs$/);
 });

@@ -22,7 +22,8 @@ const TOL = 1e-4;
 
 /** max |Δ| / max |ref| over the first `n` elements (image 0 when n is one image's worth). */
 function relDelta(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let i = 0; i < want.length; i++) {
     d = Math.max(d, Math.abs(got[i] - want[i]));
     m = Math.max(m, Math.abs(want[i]));

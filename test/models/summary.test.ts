@@ -7,12 +7,54 @@ import { traceModule } from '../../engine/graph/index.js';
 // that is why the unfused lines say 9.3 where the table (BatchNorm-free) says 9.2; fused, BN is
 // gone and the numbers meet the table to one decimal.
 const TABLE = [
-  ['yolov8n-pose.yaml', 640, 250, 3_295_470, 9.2, 'YOLOv8n-pose summary: 250 layers, 3,295,470 parameters, 3,295,454 gradients, 9.3 GFLOPs'],
-  ['yolov8s-pose.yaml', 640, 250, 11_626_046, 30.2, 'YOLOv8s-pose summary: 250 layers, 11,626,046 parameters, 11,626,030 gradients, 30.4 GFLOPs'],
-  ['yolov8m-pose.yaml', 640, 320, 26_464_462, 81.0, 'YOLOv8m-pose summary: 320 layers, 26,464,462 parameters, 26,464,446 gradients, 81.4 GFLOPs'],
-  ['yolov8l-pose.yaml', 640, 390, 44_489_196, 168.6, 'YOLOv8l-pose summary: 390 layers, 44,489,196 parameters, 44,489,180 gradients, 169.1 GFLOPs'],
-  ['yolov8x-pose.yaml', 640, 390, 69_491_724, 263.2, 'YOLOv8x-pose summary: 390 layers, 69,491,724 parameters, 69,491,708 gradients, 264.0 GFLOPs'],
-  ['yolov8x-pose-p6.yaml', 1280, 510, 99_182_640, 1066.4, 'YOLOv8x-pose-p6 summary: 510 layers, 99,182,640 parameters, 99,182,624 gradients, 1069.4 GFLOPs'],
+  [
+    'yolov8n-pose.yaml',
+    640,
+    250,
+    3_295_470,
+    9.2,
+    'YOLOv8n-pose summary: 250 layers, 3,295,470 parameters, 3,295,454 gradients, 9.3 GFLOPs',
+  ],
+  [
+    'yolov8s-pose.yaml',
+    640,
+    250,
+    11_626_046,
+    30.2,
+    'YOLOv8s-pose summary: 250 layers, 11,626,046 parameters, 11,626,030 gradients, 30.4 GFLOPs',
+  ],
+  [
+    'yolov8m-pose.yaml',
+    640,
+    320,
+    26_464_462,
+    81.0,
+    'YOLOv8m-pose summary: 320 layers, 26,464,462 parameters, 26,464,446 gradients, 81.4 GFLOPs',
+  ],
+  [
+    'yolov8l-pose.yaml',
+    640,
+    390,
+    44_489_196,
+    168.6,
+    'YOLOv8l-pose summary: 390 layers, 44,489,196 parameters, 44,489,180 gradients, 169.1 GFLOPs',
+  ],
+  [
+    'yolov8x-pose.yaml',
+    640,
+    390,
+    69_491_724,
+    263.2,
+    'YOLOv8x-pose summary: 390 layers, 69,491,724 parameters, 69,491,708 gradients, 264.0 GFLOPs',
+  ],
+  [
+    'yolov8x-pose-p6.yaml',
+    1280,
+    510,
+    99_182_640,
+    1066.4,
+    'YOLOv8x-pose-p6 summary: 510 layers, 99,182,640 parameters, 99,182,624 gradients, 1069.4 GFLOPs',
+  ],
 ] as const;
 
 t.test('the six summary lines', async (t) => {
@@ -29,7 +71,10 @@ t.test('the six summary lines', async (t) => {
       m.fuse();
       const f = m.info(imgsz, { verbose: false });
       t.comment(f.line);
-      t.match(f.line, /^YOLOv8n-pose summary \(fused\): 187 layers, 3,289,964 parameters, [\d,]+ gradients, 9\.2 GFLOPs$/);
+      t.match(
+        f.line,
+        /^YOLOv8n-pose summary \(fused\): 187 layers, 3,289,964 parameters, [\d,]+ gradients, 9\.2 GFLOPs$/,
+      );
     }
   }
 });

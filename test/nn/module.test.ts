@@ -15,17 +15,63 @@ class Tiny extends Module {
 
 t.test('names come out in registration order, as torch state_dict() orders them', async (t) => {
   const m = new Tiny();
-  t.same([...m.stateDict().keys()], [
-    'scale', 'count',
-    'conv.weight', 'conv.bias',
-    'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked',
-    'body.0.conv.weight', 'body.0.bn.weight', 'body.0.bn.bias', 'body.0.bn.running_mean', 'body.0.bn.running_var', 'body.0.bn.num_batches_tracked',
-    'body.1.conv.weight', 'body.1.bn.weight', 'body.1.bn.bias', 'body.1.bn.running_mean', 'body.1.bn.running_var', 'body.1.bn.num_batches_tracked',
-  ]);
-  t.same(m.namedParameters().map(([n]) => n), ['scale', 'conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'body.0.conv.weight', 'body.0.bn.weight', 'body.0.bn.bias', 'body.1.conv.weight', 'body.1.bn.weight', 'body.1.bn.bias']);
-  t.same(m.namedBuffers().map(([n]) => n).filter((n) => n.startsWith('bn.')), ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
-  t.ok(m.parameters().every((p) => p.requiresGrad), 'parameters require grad');
-  t.notOk(m.namedBuffers().some(([, b]) => b.requiresGrad), 'buffers do not');
+  t.same(
+    [...m.stateDict().keys()],
+    [
+      'scale',
+      'count',
+      'conv.weight',
+      'conv.bias',
+      'bn.weight',
+      'bn.bias',
+      'bn.running_mean',
+      'bn.running_var',
+      'bn.num_batches_tracked',
+      'body.0.conv.weight',
+      'body.0.bn.weight',
+      'body.0.bn.bias',
+      'body.0.bn.running_mean',
+      'body.0.bn.running_var',
+      'body.0.bn.num_batches_tracked',
+      'body.1.conv.weight',
+      'body.1.bn.weight',
+      'body.1.bn.bias',
+      'body.1.bn.running_mean',
+      'body.1.bn.running_var',
+      'body.1.bn.num_batches_tracked',
+    ],
+  );
+  t.same(
+    m.namedParameters().map(([n]) => n),
+    [
+      'scale',
+      'conv.weight',
+      'conv.bias',
+      'bn.weight',
+      'bn.bias',
+      'body.0.conv.weight',
+      'body.0.bn.weight',
+      'body.0.bn.bias',
+      'body.1.conv.weight',
+      'body.1.bn.weight',
+      'body.1.bn.bias',
+    ],
+  );
+  t.same(
+    m
+      .namedBuffers()
+      .map(([n]) => n)
+      .filter((n) => n.startsWith('bn.')),
+    ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked'],
+  );
+  t.ok(
+    m.parameters().every((p) => p.requiresGrad),
+    'parameters require grad',
+  );
+  t.notOk(
+    m.namedBuffers().some(([, b]) => b.requiresGrad),
+    'buffers do not',
+  );
   // Every Conv shares Ultralytics' one SiLU: torch's modules() yields it once.
   const acts = m.modules().filter((x) => x instanceof SiLU);
   t.equal(acts.length, 1, 'the shared SiLU is one module');
@@ -42,7 +88,8 @@ t.test('train() and eval() reach every module', async (t) => {
 });
 
 t.test('loadStateDict copies in place and lists every mismatch in one error', async (t) => {
-  const a = new Tiny(), b = new Tiny();
+  const a = new Tiny(),
+    b = new Tiny();
   const before = b.stateDict().get('conv.weight')!;
   b.loadStateDict(a.stateDict());
   t.equal(b.stateDict().get('conv.weight'), before, 'same tensor object (optimizers keep their references)');
@@ -69,7 +116,11 @@ t.test('loadStateDict copies in place and lists every mismatch in one error', as
   const r = b.loadStateDict(sd, { strict: false });
   t.same(r, { missing: ['conv.bias', 'body.1.bn.running_var'], unexpected: ['head.weight'] });
   t.same([...b.stateDict().get('bn.weight')!.dataSync()], [2, 2, 2]);
-  t.same([...b.stateDict().get('bn.num_batches_tracked')!.dataSync()], [7], 'int64 from a checkpoint lands in the i32 buffer');
+  t.same(
+    [...b.stateDict().get('bn.num_batches_tracked')!.dataSync()],
+    [7],
+    'int64 from a checkpoint lands in the i32 buffer',
+  );
 });
 
 t.test('BatchNorm2d: Ultralytics settings, running stats update only in train mode', async (t) => {
@@ -82,8 +133,12 @@ t.test('BatchNorm2d: Ultralytics settings, running stats update only in train mo
   t.same([...bn.runningMean.dataSync()], [0, 0], 'eval leaves running stats');
   bn.train();
   bn.forward(x);
-  const mean = bn.runningMean.dataSync(), v = bn.runningVar.dataSync();
-  t.ok(Math.abs(mean[0] - 0.03 * 2.5) < 1e-6 && Math.abs(mean[1] - 0.03 * 25) < 1e-5, 'running_mean = 0.97 * 0 + 0.03 * batch mean');
+  const mean = bn.runningMean.dataSync(),
+    v = bn.runningVar.dataSync();
+  t.ok(
+    Math.abs(mean[0] - 0.03 * 2.5) < 1e-6 && Math.abs(mean[1] - 0.03 * 25) < 1e-5,
+    'running_mean = 0.97 * 0 + 0.03 * batch mean',
+  );
   t.ok(Math.abs(v[0] - (0.97 + 0.03 * (5 / 3))) < 1e-6, 'running_var uses the unbiased batch variance');
   t.same([...bn.stateDict().get('num_batches_tracked')!.dataSync()], [1]);
 });
@@ -91,11 +146,15 @@ t.test('BatchNorm2d: Ultralytics settings, running stats update only in train mo
 t.test('Conv2d init: kaiming_uniform(a=sqrt(5)) and bias bound 1/sqrt(fan_in), seeded', async (t) => {
   E.manualSeed(3);
   const c = new Conv2d(8, 16, 3);
-  const w = c.weight.dataSync(), b = c.bias!.dataSync();
+  const w = c.weight.dataSync(),
+    b = c.bias!.dataSync();
   const bound = 1 / Math.sqrt(8 * 9);
   t.ok(w.every((v) => Math.abs(v) <= bound) && b.every((v) => Math.abs(v) <= bound), 'inside the bound');
   const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
-  t.ok(Math.abs(std - bound / Math.sqrt(3)) < 0.05 * bound, `uniform spread (std ${std.toFixed(4)} vs ${(bound / Math.sqrt(3)).toFixed(4)})`);
+  t.ok(
+    Math.abs(std - bound / Math.sqrt(3)) < 0.05 * bound,
+    `uniform spread (std ${std.toFixed(4)} vs ${(bound / Math.sqrt(3)).toFixed(4)})`,
+  );
   E.manualSeed(3);
   t.same(new Conv2d(8, 16, 3).weight.dataSync(), w, 'manualSeed reproduces the weights');
 });

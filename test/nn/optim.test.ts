@@ -15,8 +15,14 @@ for (const device of devices) {
     t.test(`${tag} with clipping matches torch.optim over three steps (${device.type})`, async (t) => {
       const w = E.tensor(g('p0'), [4, 5], { device, requiresGrad: true });
       const b = E.tensor(g('b0'), [5], { device, requiresGrad: true });
-      const groups = [{ params: [b], weightDecay: 0 }, { params: [w], weightDecay: 5e-4 }];
-      const opt = tag === 'sgd' ? new SGD(groups, { lr: 0.01, momentum: 0.937, nesterov: true }) : new AdamW(groups, { lr: 0.002, betas: [0.9, 0.999] });
+      const groups = [
+        { params: [b], weightDecay: 0 },
+        { params: [w], weightDecay: 5e-4 },
+      ];
+      const opt =
+        tag === 'sgd'
+          ? new SGD(groups, { lr: 0.01, momentum: 0.937, nesterov: true })
+          : new AdamW(groups, { lr: 0.002, betas: [0.9, 0.999] });
       for (let i = 0; i < 3; i++) {
         w.grad = E.tensor(g(`grad_w${i}`), [4, 5], { device });
         b.grad = E.tensor(g(`grad_b${i}`), [5], { device });
@@ -34,10 +40,17 @@ for (const device of devices) {
       // a fresh optimizer loaded from the state dict continues identically
       const w2 = E.tensor(await w.data(), [4, 5], { device, requiresGrad: true });
       const b2 = E.tensor(await b.data(), [5], { device, requiresGrad: true });
-      const groups2 = [{ params: [b2], weightDecay: 0 }, { params: [w2], weightDecay: 5e-4 }];
-      const opt2 = tag === 'sgd' ? new SGD(groups2, { lr: 0.5, momentum: 0.5, nesterov: true }) : new AdamW(groups2, { lr: 0.5 });
+      const groups2 = [
+        { params: [b2], weightDecay: 0 },
+        { params: [w2], weightDecay: 5e-4 },
+      ];
+      const opt2 =
+        tag === 'sgd' ? new SGD(groups2, { lr: 0.5, momentum: 0.5, nesterov: true }) : new AdamW(groups2, { lr: 0.5 });
       await opt2.loadStateDict(sd);
-      for (const [o, p, q] of [[opt, w, b], [opt2, w2, b2]] as const) {
+      for (const [o, p, q] of [
+        [opt, w, b],
+        [opt2, w2, b2],
+      ] as const) {
         p.grad = E.tensor(g('grad_w0'), [4, 5], { device });
         q.grad = E.tensor(g('grad_b0'), [5], { device });
         o.step();

@@ -24,7 +24,10 @@ for (const device of devices)
     t.test(`${tag} with clipping matches torch.optim over eight steps (${device.type})`, async (t) => {
       const w = E.tensor(g('p0'), [4, 5], { device, requiresGrad: true });
       const b = E.tensor(g('b0'), [5], { device, requiresGrad: true });
-      const opt = make([{ params: [b], weightDecay: 0 }, { params: [w], weightDecay: 5e-4 }]);
+      const opt = make([
+        { params: [b], weightDecay: 0 },
+        { params: [w], weightDecay: 5e-4 },
+      ]);
       for (let i = 0; i < 8; i++) {
         w.grad = E.tensor(g(`grad_w${i}`), [4, 5], { device });
         b.grad = E.tensor(g(`grad_b${i}`), [5], { device });
@@ -36,7 +39,10 @@ for (const device of devices)
       }
       const sd = opt.stateDict();
       t.equal(sd.state[1].step, 8, 'step count in the state dict');
-      t.ok(Object.values(sd.state[1]).some((v) => v instanceof E.Tensor), 'buffers in the state dict');
+      t.ok(
+        Object.values(sd.state[1]).some((v) => v instanceof E.Tensor),
+        'buffers in the state dict',
+      );
     });
 
 for (const [tag, make] of Object.entries(MAKE))
@@ -48,11 +54,19 @@ for (const [tag, make] of Object.entries(MAKE))
       o.step();
       o.zeroGrad();
     };
-    const w = E.tensor(g('p0'), [4, 5], { device, requiresGrad: true }), b = E.tensor(g('b0'), [5], { device, requiresGrad: true });
-    const opt = make([{ params: [b], weightDecay: 0 }, { params: [w], weightDecay: 5e-4 }]);
+    const w = E.tensor(g('p0'), [4, 5], { device, requiresGrad: true }),
+      b = E.tensor(g('b0'), [5], { device, requiresGrad: true });
+    const opt = make([
+      { params: [b], weightDecay: 0 },
+      { params: [w], weightDecay: 5e-4 },
+    ]);
     for (let i = 0; i < 3; i++) run(w, b, opt, i);
-    const w2 = E.tensor(await w.data(), [4, 5], { device, requiresGrad: true }), b2 = E.tensor(await b.data(), [5], { device, requiresGrad: true });
-    const opt2 = make([{ params: [b2], weightDecay: 0 }, { params: [w2], weightDecay: 5e-4 }]);
+    const w2 = E.tensor(await w.data(), [4, 5], { device, requiresGrad: true }),
+      b2 = E.tensor(await b.data(), [5], { device, requiresGrad: true });
+    const opt2 = make([
+      { params: [b2], weightDecay: 0 },
+      { params: [w2], weightDecay: 5e-4 },
+    ]);
     await opt2.loadStateDict(opt.stateDict());
     for (let i = 3; i < 8; i++) (run(w, b, opt, i), run(w2, b2, opt2, i));
     assertClose(t, await w2.data(), await w.data(), 'weights after 5 more steps', 0, 0);

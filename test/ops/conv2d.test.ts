@@ -35,8 +35,26 @@ t.test('forward and both gradients: webgpu (each GEMM core) matches cpu', async 
       const specs = [{ shape: xs }, { shape: ws }, ...(bias ? [{ shape: [ws[0]] }] : [])];
       await checkDevices(t, devices, `${v}: ${name}`, (x, w, b) => E.conv2d(x, w, b, opts), specs, tol);
     }
-    await checkDevices(t, devices, `${v}: strided (transposed) input`, (x, w) => E.conv2d(E.transpose(x, 2, 3), w, null, { padding: 1 }), [{ shape: [2, 3, 7, 6] }, { shape: [4, 3, 3, 3] }], tol);
-    await checkDevices(t, devices, `${v}: fused bias + SiLU without autograd`, (x, w, b) => E.noGrad(() => E.conv2d(x, w, b, { stride: 2, padding: 1, act: 'silu' })), [{ shape: [2, 8, 9, 8], grad: false }, { shape: [16, 8, 3, 3], grad: false }, { shape: [16], grad: false }], tol);
+    await checkDevices(
+      t,
+      devices,
+      `${v}: strided (transposed) input`,
+      (x, w) => E.conv2d(E.transpose(x, 2, 3), w, null, { padding: 1 }),
+      [{ shape: [2, 3, 7, 6] }, { shape: [4, 3, 3, 3] }],
+      tol,
+    );
+    await checkDevices(
+      t,
+      devices,
+      `${v}: fused bias + SiLU without autograd`,
+      (x, w, b) => E.noGrad(() => E.conv2d(x, w, b, { stride: 2, padding: 1, act: 'silu' })),
+      [
+        { shape: [2, 8, 9, 8], grad: false },
+        { shape: [16, 8, 3, 3], grad: false },
+        { shape: [16], grad: false },
+      ],
+      tol,
+    );
   }
   setGemmVariant(null);
 });
@@ -54,15 +72,29 @@ t.test('gradients match float64 central differences (cpu)', async (t) => {
 });
 
 t.test('PyTorch goldens: forward, grad-input, grad-weight, grad-bias', async (t) => {
-  const meta = JSON.parse(golden.metadata.conv) as Record<string, { stride: number; padding: number; dilation: number; groups: number; act: 'silu' | null; bias: boolean }>;
-  const runs: [E.Device, GemmVariant | null][] = [[E.cpu, null], ...variants.map((v) => [gpu!, v] as [E.Device, GemmVariant])];
+  const meta = JSON.parse(golden.metadata.conv) as Record<
+    string,
+    { stride: number; padding: number; dilation: number; groups: number; act: 'silu' | null; bias: boolean }
+  >;
+  const runs: [E.Device, GemmVariant | null][] = [
+    [E.cpu, null],
+    ...variants.map((v) => [gpu!, v] as [E.Device, GemmVariant]),
+  ];
   for (const [device, v] of runs) {
     setGemmVariant(v);
     for (const [name, m] of Object.entries(meta)) {
       const get = (k: string) => golden.tensors.get(`conv.${name}.${k}`)!;
       const mk = (k: string) => E.tensor(get(k).data as Float32Array, get(k).shape, { device, requiresGrad: true });
-      const x = mk('x'), w = mk('w'), b = m.bias ? mk('b') : null;
-      const y = E.conv2d(x, w, b, { stride: m.stride, padding: m.padding, dilation: m.dilation, groups: m.groups, act: m.act });
+      const x = mk('x'),
+        w = mk('w'),
+        b = m.bias ? mk('b') : null;
+      const y = E.conv2d(x, w, b, {
+        stride: m.stride,
+        padding: m.padding,
+        dilation: m.dilation,
+        groups: m.groups,
+        act: m.act,
+      });
       const gy = E.tensor(get('gy').data as Float32Array, get('gy').shape, { device });
       E.sum(E.mul(y, gy)).backward();
       const on = `${name} (${device.type}${v ? ' ' + v : ''})`;
@@ -77,22 +109,44 @@ t.test('PyTorch goldens: forward, grad-input, grad-weight, grad-bias', async (t)
 
 t.test('grad functions are exposed and agree with autograd', async (t) => {
   for (const d of devices) {
-    const x = E.randn([2, 4, 7, 6], { device: d }), w = E.randn([6, 2, 3, 3], { device: d }), gy = E.randn([2, 6, 4, 3], { device: d });
+    const x = E.randn([2, 4, 7, 6], { device: d }),
+      w = E.randn([6, 2, 3, 3], { device: d }),
+      gy = E.randn([2, 6, 4, 3], { device: d });
     const opts = { stride: 2, padding: 1, groups: 2 };
-    const xr = E.tensor(await x.data(), x.shape, { device: d, requiresGrad: true }), wr = E.tensor(await w.data(), w.shape, { device: d, requiresGrad: true });
+    const xr = E.tensor(await x.data(), x.shape, { device: d, requiresGrad: true }),
+      wr = E.tensor(await w.data(), w.shape, { device: d, requiresGrad: true });
     E.sum(E.mul(E.conv2d(xr, wr, null, opts), gy)).backward();
-    assertClose(t, await E.conv2dGradInput(gy, w, x.shape, opts).data(), await xr.grad!.data(), `conv2dGradInput (${d.type})`);
-    assertClose(t, await E.conv2dGradWeight(x, gy, w.shape, opts).data(), await wr.grad!.data(), `conv2dGradWeight (${d.type})`);
+    assertClose(
+      t,
+      await E.conv2dGradInput(gy, w, x.shape, opts).data(),
+      await xr.grad!.data(),
+      `conv2dGradInput (${d.type})`,
+    );
+    assertClose(
+      t,
+      await E.conv2dGradWeight(x, gy, w.shape, opts).data(),
+      await wr.grad!.data(),
+      `conv2dGradWeight (${d.type})`,
+    );
   }
 });
 
 t.test('bad input throws naming the op and the shapes', async (t) => {
   const x = E.zeros([1, 4, 5, 5]);
-  t.throws(() => E.conv2d(x, E.zeros([2, 3, 3, 3])), /conv2d: x has 4 channels .* shapes x \[1, 4, 5, 5\], w \[2, 3, 3, 3\]/);
+  t.throws(
+    () => E.conv2d(x, E.zeros([2, 3, 3, 3])),
+    /conv2d: x has 4 channels .* shapes x \[1, 4, 5, 5\], w \[2, 3, 3, 3\]/,
+  );
   t.throws(() => E.conv2d(x, E.zeros([3, 2, 3, 3]), null, { groups: 2 }), /conv2d: .*must divide evenly/);
   t.throws(() => E.conv2d(E.zeros([4, 5, 5]), E.zeros([2, 4, 3, 3])), /conv2d: expected x \(N, C, H, W\)/);
   t.throws(() => E.conv2d(x, E.zeros([2, 4, 7, 7])), /conv2d: the kernel does not fit/);
-  t.throws(() => E.conv2d(x, E.zeros([2, 4, 3, 3]), E.zeros([3])), /conv2d: bias of shape \[3\] does not match 2 output channels/);
+  t.throws(
+    () => E.conv2d(x, E.zeros([2, 4, 3, 3]), E.zeros([3])),
+    /conv2d: bias of shape \[3\] does not match 2 output channels/,
+  );
   t.throws(() => E.conv2d(x, E.zeros([2, 4, 3, 3]), null, { stride: 0 }), /conv2d: stride\/dilation must be positive/);
-  t.throws(() => E.conv2dGradInput(E.zeros([1, 2, 4, 4]), E.zeros([2, 4, 3, 3]), [1, 4, 5, 5]), /conv2dGradInput: grad of shape \[1, 2, 4, 4\] does not match the output \[1, 2, 3, 3\]/);
+  t.throws(
+    () => E.conv2dGradInput(E.zeros([1, 2, 4, 4]), E.zeros([2, 4, 3, 3]), [1, 4, 5, 5]),
+    /conv2dGradInput: grad of shape \[1, 2, 4, 4\] does not match the output \[1, 2, 3, 3\]/,
+  );
 });

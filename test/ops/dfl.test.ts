@@ -24,8 +24,17 @@ t.test('dfl: webgpu matches cpu, equals softmax-then-expectation, gradients matc
   await checkDevices(t, devices, 'dfl (2, 64, 50)', (x) => E.dfl(x), [{ shape: [2, 64, 50] }]);
   await checkDevices(t, devices, 'dfl regMax 4 (1, 16, 7)', (x) => E.dfl(x, 4), [{ shape: [1, 16, 7] }]);
   // the head hands over a channel slice of (B, 64 + nc, A): a strided view, read without a copy
-  await checkDevices(t, devices, 'dfl of a channel slice', (x) => E.dfl(E.narrow(x, 1, 0, 64)), [{ shape: [2, 65, 30] }]);
-  await checkDevices(t, devices, 'fused vs unfused', (x) => E.sub(E.dfl(x), dflUnfused(x, 16)), [{ shape: [2, 64, 20], grad: false }], { atol: 1e-5 });
+  await checkDevices(t, devices, 'dfl of a channel slice', (x) => E.dfl(E.narrow(x, 1, 0, 64)), [
+    { shape: [2, 65, 30] },
+  ]);
+  await checkDevices(
+    t,
+    devices,
+    'fused vs unfused',
+    (x) => E.sub(E.dfl(x), dflUnfused(x, 16)),
+    [{ shape: [2, 64, 20], grad: false }],
+    { atol: 1e-5 },
+  );
   await gradcheck(t, 'dfl', (x) => E.dfl(x, 4), [{ shape: [2, 16, 3] }]);
   await gradcheck(t, 'dfl of a channel slice', (x) => E.dfl(E.narrow(x, 1, 1, 16), 4), [{ shape: [2, 18, 3] }]);
 });
@@ -36,13 +45,38 @@ t.test('dfl matches torch softmax(...).matmul(arange(16)) on (2, 64, 2100)', asy
   for (const d of devices) {
     const y = E.dfl(E.tensor(big, [2, 64, 2100], { device: d }));
     t.same(y.shape, [2, 4, 2100], 'output shape (B, 4, A)');
-    assertClose(t, await y.data(), golden.get('big_y')!.data as Float32Array, `dfl (2, 64, 2100) vs torch (${d.type})`, 1e-5, 1e-5);
+    assertClose(
+      t,
+      await y.data(),
+      golden.get('big_y')!.data as Float32Array,
+      `dfl (2, 64, 2100) vs torch (${d.type})`,
+      1e-5,
+      1e-5,
+    );
     const x = E.tensor(small, [1, 64, 50], { device: d, requiresGrad: true });
     const ys = E.dfl(x);
-    const w = E.tensor(Array.from({ length: ys.numel }, (_, i) => Math.sin(i * 0.7) + 0.5), ys.shape, { device: d });
+    const w = E.tensor(
+      Array.from({ length: ys.numel }, (_, i) => Math.sin(i * 0.7) + 0.5),
+      ys.shape,
+      { device: d },
+    );
     E.sum(E.mul(ys, w)).backward();
-    assertClose(t, await ys.data(), golden.get('small_y')!.data as Float32Array, `dfl (1, 64, 50) vs torch (${d.type})`, 1e-5, 1e-5);
-    assertClose(t, await x.grad!.data(), golden.get('small_grad')!.data as Float32Array, `dfl grad vs torch autograd (${d.type})`, 1e-4, 1e-6);
+    assertClose(
+      t,
+      await ys.data(),
+      golden.get('small_y')!.data as Float32Array,
+      `dfl (1, 64, 50) vs torch (${d.type})`,
+      1e-5,
+      1e-5,
+    );
+    assertClose(
+      t,
+      await x.grad!.data(),
+      golden.get('small_grad')!.data as Float32Array,
+      `dfl grad vs torch autograd (${d.type})`,
+      1e-4,
+      1e-6,
+    );
   }
 });
 

@@ -22,12 +22,18 @@ t.test('webgpu (each GEMM core) matches cpu, forward and backward', async (t) =>
     ['vector @ matrix', E.matmul, [6], [6, 4]],
     ['matrix @ vector', E.matmul, [3, 6], [6]],
     ['vector @ vector', E.matmul, [5], [5]],
-    ['transposed views (read through strides)', (a, b) => E.matmul(E.transpose(a, 0, 1), E.transpose(b, 0, 1)), [7, 5], [9, 7]],
+    [
+      'transposed views (read through strides)',
+      (a, b) => E.matmul(E.transpose(a, 0, 1), E.transpose(b, 0, 1)),
+      [7, 5],
+      [9, 7],
+    ],
     ['narrowed batch (offset view)', (a, b) => E.matmul(E.narrow(a, 0, 1, 2), b), [3, 4, 8], [8, 5]],
   ];
   for (const v of variants) {
     setGemmVariant(v);
-    for (const [name, f, as, bs] of cases) await checkDevices(t, devices, `${v}: ${name}`, f, [{ shape: as }, { shape: bs }], tol);
+    for (const [name, f, as, bs] of cases)
+      await checkDevices(t, devices, `${v}: ${name}`, f, [{ shape: as }, { shape: bs }], tol);
   }
   setGemmVariant(null);
 });
@@ -39,13 +45,17 @@ t.test('gradients match float64 central differences (cpu)', async (t) => {
 
 t.test('PyTorch goldens', async (t) => {
   const meta = JSON.parse(golden.metadata.matmul) as Record<string, { transpose_b: boolean }>;
-  const runs: [E.Device, GemmVariant | null][] = [[E.cpu, null], ...variants.map((v) => [gpu!, v] as [E.Device, GemmVariant])];
+  const runs: [E.Device, GemmVariant | null][] = [
+    [E.cpu, null],
+    ...variants.map((v) => [gpu!, v] as [E.Device, GemmVariant]),
+  ];
   for (const [device, v] of runs) {
     setGemmVariant(v);
     for (const [name, m] of Object.entries(meta)) {
       const get = (k: string) => golden.tensors.get(`matmul.${name}.${k}`)!;
       const mk = (k: string) => E.tensor(get(k).data as Float32Array, get(k).shape, { device, requiresGrad: true });
-      const a = mk('a'), b = mk('b');
+      const a = mk('a'),
+        b = mk('b');
       const y = E.matmul(a, m.transpose_b ? E.transpose(b, 0, 1) : b);
       E.sum(E.mul(y, E.tensor(get('gy').data as Float32Array, get('gy').shape, { device }))).backward();
       const on = `${name} (${device.type}${v ? ' ' + v : ''})`;
@@ -59,7 +69,13 @@ t.test('PyTorch goldens', async (t) => {
 
 t.test('bad input throws naming the op and the shapes', async (t) => {
   t.throws(() => E.matmul(E.zeros([2, 3]), E.zeros([4, 5])), /matmul: shapes \[2, 3\] and \[4, 5\] do not chain/);
-  t.throws(() => E.matmul(E.zeros([2, 2, 3]), E.zeros([3, 3, 5])), /matmul: shapes \[2\] and \[3\] cannot be broadcast/);
+  t.throws(
+    () => E.matmul(E.zeros([2, 2, 3]), E.zeros([3, 3, 5])),
+    /matmul: shapes \[2\] and \[3\] cannot be broadcast/,
+  );
   t.throws(() => E.matmul(E.zeros([]), E.zeros([3])), /matmul: both operands need at least one dimension/);
-  t.throws(() => E.matmul(E.zeros([2, 3], { dtype: 'i32' }), E.zeros([3, 2], { dtype: 'i32' })), /matmul: expected two float tensors/);
+  t.throws(
+    () => E.matmul(E.zeros([2, 3], { dtype: 'i32' }), E.zeros([3, 2], { dtype: 'i32' })),
+    /matmul: expected two float tensors/,
+  );
 });

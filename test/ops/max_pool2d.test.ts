@@ -5,7 +5,9 @@ import { readSafetensors } from '../../engine/io/safetensors.js';
 import { assertClose, checkDevices, gradcheck, testDevices } from '../helpers.js';
 
 const devices = await testDevices(t, { wasm: true });
-const golden = readSafetensors(fileURLToPath(new URL('../fixtures/torch/max_pool2d.safetensors', import.meta.url))).tensors;
+const golden = readSafetensors(
+  fileURLToPath(new URL('../fixtures/torch/max_pool2d.safetensors', import.meta.url)),
+).tensors;
 const g = (name: string) => golden.get(name)!;
 // distinct values, so central differences never cross a tie
 const distinct = { gen: (i: number) => ((i * 7919) % 211) / 37 - 2.8 };
@@ -22,9 +24,17 @@ t.test('forward and backward: webgpu matches cpu, gradients match central differ
     await checkDevices(t, devices, name, (x) => E.maxPool2d(x, opts), [{ shape: [2, 3, 9, 8], ...distinct }]);
     await gradcheck(t, name, (x) => E.maxPool2d(x, opts), [{ shape: [1, 2, 6, 5], ...distinct }], { eps: 1e-4 });
   }
-  await checkDevices(t, devices, 'strided input', (x) => E.maxPool2d(E.transpose(x, 2, 3), { kernelSize: 3, stride: 2 }), [{ shape: [2, 2, 7, 9], ...distinct }]);
+  await checkDevices(
+    t,
+    devices,
+    'strided input',
+    (x) => E.maxPool2d(E.transpose(x, 2, 3), { kernelSize: 3, stride: 2 }),
+    [{ shape: [2, 2, 7, 9], ...distinct }],
+  );
   // integer inputs tie constantly: the first maximum in row-major window order wins on every device
-  await checkDevices(t, devices, 'ties', (x) => E.maxPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }), [{ shape: [2, 2, 6, 7], gen: (i) => (i * 13) % 3 }]);
+  await checkDevices(t, devices, 'ties', (x) => E.maxPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }), [
+    { shape: [2, 2, 6, 7], gen: (i) => (i * 13) % 3 },
+  ]);
 });
 
 t.test('PyTorch goldens: values, indices and input gradients', async (t) => {
@@ -37,11 +47,22 @@ t.test('PyTorch goldens: values, indices and input gradients', async (t) => {
     for (const [name, opts] of cases) {
       const x = E.tensor(g(`${name}_x`).data as Float32Array, g(`${name}_x`).shape, { device: d, requiresGrad: true });
       const { values, indices } = E.maxPool2dWithIndices(x, opts);
-      t.same([...(await indices!.data())], [...(g(`${name}_idx`).data as Int32Array)], `${name} indices match torch (${d.type})`);
+      t.same(
+        [...(await indices!.data())],
+        [...(g(`${name}_idx`).data as Int32Array)],
+        `${name} indices match torch (${d.type})`,
+      );
       assertClose(t, await values.data(), g(`${name}_y`).data as Float32Array, `${name} values (${d.type})`, 0, 0);
       const gy = E.tensor(g(`${name}_gy`).data as Float32Array, g(`${name}_gy`).shape, { device: d });
       E.sum(E.mul(values, gy)).backward();
-      assertClose(t, await x.grad!.data(), g(`${name}_gx`).data as Float32Array, `${name} grad x (${d.type})`, 1e-6, 1e-6);
+      assertClose(
+        t,
+        await x.grad!.data(),
+        g(`${name}_gx`).data as Float32Array,
+        `${name} grad x (${d.type})`,
+        1e-6,
+        1e-6,
+      );
     }
 });
 
@@ -61,7 +82,16 @@ t.test('bad input throws naming the op and the shapes', async (t) => {
   t.throws(() => E.maxPool2d(x, { kernelSize: 0 }), /maxPool2d: kernelSize must be positive integers, got 0/);
   t.throws(() => E.maxPool2d(x, { kernelSize: [2, 1.5] }), /maxPool2d: kernelSize must be positive integers/);
   t.throws(() => E.maxPool2d(x, { kernelSize: 2, stride: 0 }), /maxPool2d: stride must be positive integers/);
-  t.throws(() => E.maxPool2d(x, { kernelSize: 3, padding: 2 }), /maxPool2d: padding 2 must be non-negative integers at most half the kernel size \[3, 3\]/);
-  t.throws(() => E.maxPool2d(x, { kernelSize: 5 }), /maxPool2d: input of shape \[1, 2, 4, 4\] is too small for kernel \[5, 5\]/);
-  t.throws(() => E.maxPool2d(E.zeros([2, 4, 4]), { kernelSize: 2 }), /maxPool2d: expected a \(N, C, H, W\) tensor, got shape \[2, 4, 4\]/);
+  t.throws(
+    () => E.maxPool2d(x, { kernelSize: 3, padding: 2 }),
+    /maxPool2d: padding 2 must be non-negative integers at most half the kernel size \[3, 3\]/,
+  );
+  t.throws(
+    () => E.maxPool2d(x, { kernelSize: 5 }),
+    /maxPool2d: input of shape \[1, 2, 4, 4\] is too small for kernel \[5, 5\]/,
+  );
+  t.throws(
+    () => E.maxPool2d(E.zeros([2, 4, 4]), { kernelSize: 2 }),
+    /maxPool2d: expected a \(N, C, H, W\) tensor, got shape \[2, 4, 4\]/,
+  );
 });

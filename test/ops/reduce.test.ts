@@ -5,20 +5,36 @@ import { checkDevices, gradcheck, testDevices } from '../helpers.js';
 const devices = await testDevices(t, { wasm: true });
 
 t.test('sum and mean over axes, blocks and scattered axes, keepdim', async (t) => {
-  for (const [axes, keep] of [[undefined, false], [1, false], [[0, 2], true], [[1, 2], false], [-1, true]] as const) {
+  for (const [axes, keep] of [
+    [undefined, false],
+    [1, false],
+    [[0, 2], true],
+    [[1, 2], false],
+    [-1, true],
+  ] as const) {
     const ax = axes as number | number[] | undefined;
-    await checkDevices(t, devices, `sum axes=${JSON.stringify(axes)}`, (x) => E.sum(x, ax, keep), [{ shape: [3, 4, 5] }]);
-    await checkDevices(t, devices, `mean axes=${JSON.stringify(axes)}`, (x) => E.mean(x, ax, keep), [{ shape: [3, 4, 5] }]);
+    await checkDevices(t, devices, `sum axes=${JSON.stringify(axes)}`, (x) => E.sum(x, ax, keep), [
+      { shape: [3, 4, 5] },
+    ]);
+    await checkDevices(t, devices, `mean axes=${JSON.stringify(axes)}`, (x) => E.mean(x, ax, keep), [
+      { shape: [3, 4, 5] },
+    ]);
     await gradcheck(t, `sum axes=${JSON.stringify(axes)}`, (x) => E.sum(x, ax, keep), [{ shape: [2, 3, 4] }]);
     await gradcheck(t, `mean axes=${JSON.stringify(axes)}`, (x) => E.mean(x, ax, keep), [{ shape: [2, 3, 4] }]);
   }
   // long rows take the workgroup-per-output kernel
-  await checkDevices(t, devices, 'sum of long rows', (x) => E.sum(x, 1), [{ shape: [3, 5000] }], { rtol: 1e-4, atol: 1e-3 });
-  await checkDevices(t, devices, 'sum of everything (100k)', (x) => E.sum(x), [{ shape: [100000], grad: false }], { rtol: 1e-4, atol: 1e-2 });
+  await checkDevices(t, devices, 'sum of long rows', (x) => E.sum(x, 1), [{ shape: [3, 5000] }], {
+    rtol: 1e-4,
+    atol: 1e-3,
+  });
+  await checkDevices(t, devices, 'sum of everything (100k)', (x) => E.sum(x), [{ shape: [100000], grad: false }], {
+    rtol: 1e-4,
+    atol: 1e-2,
+  });
 });
 
 t.test('max, min, argmax, argmin', async (t) => {
-  const distinct = { gen: (i: number) => Math.sin(i * 12.9898) * 43758.5453 % 1 };
+  const distinct = { gen: (i: number) => (Math.sin(i * 12.9898) * 43758.5453) % 1 };
   await checkDevices(t, devices, 'max axis 1', (x) => E.max(x, 1), [{ shape: [4, 7, 3], ...distinct }]);
   await checkDevices(t, devices, 'min axis 0 keepdim', (x) => E.min(x, 0, true), [{ shape: [4, 7, 3], ...distinct }]);
   await checkDevices(t, devices, 'max of long rows', (x) => E.max(x, 1), [{ shape: [2, 3000], ...distinct }]);

@@ -21,7 +21,13 @@ t.test('views read the right elements and route gradients back', async (t) => {
     await gradcheck(t, name, f, [{ shape: [2, 3, 4] }]);
   }
   const x = E.arange(24).reshape(2, 3, 4);
-  t.same(await E.permute(x, [2, 0, 1]).tolist().then((l) => l[1][0]), [1, 5, 9], 'permute indexes like torch');
+  t.same(
+    await E.permute(x, [2, 0, 1])
+      .tolist()
+      .then((l) => l[1][0]),
+    [1, 5, 9],
+    'permute indexes like torch',
+  );
   t.same([...(await E.slice(x, 2, 1, 4, 2).data())].slice(0, 4), [1, 3, 5, 7], 'slice 1:4:2');
   t.throws(() => E.reshape(x, [5, 5]), /reshape: cannot reshape \[2, 3, 4\] \(24 elements\) to \[5, 5\]/);
   t.throws(() => E.expand(x, [3, 3, 4]), /expand: .*\[2, 3, 4\].*\[3, 3, 4\]/);

@@ -31,8 +31,16 @@ t.test('downloads', async (t) => {
   await attemptDownloadAsset(dest, quiet);
   t.equal(srv.hits.get('/storage/blob'), 1, 'present: not downloaded again');
 
-  await t.rejects(attemptDownloadAsset(join(dir, 'yolov8s-pose.pt'), quiet), /not a PyTorch checkpoint/, 'an HTML page is rejected');
-  await t.rejects(attemptDownloadAsset(join(dir, 'yolov8m-pose.pt'), quiet), /yolov8m-pose\.pt failed: (truncated|connection closed early)/, 'a cut connection fails');
+  await t.rejects(
+    attemptDownloadAsset(join(dir, 'yolov8s-pose.pt'), quiet),
+    /not a PyTorch checkpoint/,
+    'an HTML page is rejected',
+  );
+  await t.rejects(
+    attemptDownloadAsset(join(dir, 'yolov8m-pose.pt'), quiet),
+    /yolov8m-pose\.pt failed: (truncated|connection closed early)/,
+    'a cut connection fails',
+  );
   await t.rejects(downloadFile(`${srv.url}/missing.bin`, join(dir, 'm.bin'), quiet), /missing\.bin failed: HTTP 404/);
   t.same(readdirSync(dir), ['yolov8n-pose.pt'], 'failed downloads leave nothing behind (no partial files)');
 

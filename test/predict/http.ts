@@ -32,6 +32,10 @@ export async function serve(routes: Record<string, Route>): Promise<TestServer> 
   return {
     url: `http://127.0.0.1:${port}`,
     hits,
-    close: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
+    close: () =>
+      new Promise((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
   };
 }

@@ -11,14 +11,19 @@ t.test('nms: greedy by score, IoU strictly above the threshold suppresses', asyn
   t.same(Array.from(nms(boxes, f([0.9, 0.8, 0.7]), 0.4)), [0, 2], 'IoU 0.5 > 0.4 suppressed');
   t.same(Array.from(nms(boxes, f([0.9, 0.8, 0.7]), 0.5)), [0, 1, 2], 'IoU exactly at the threshold is kept');
   t.same(Array.from(nms(boxes, f([0.7, 0.8, 0.9]), 0.4)), [2, 1], 'kept in score order');
-  t.same(Array.from(nms(f([0, 0, 1, 1, 0, 0, 1, 1]), f([0.5, 0.5]), 0.5)), [0], 'ties: the earlier box wins (stable sort)');
+  t.same(
+    Array.from(nms(f([0, 0, 1, 1, 0, 0, 1, 1]), f([0.5, 0.5]), 0.5)),
+    [0],
+    'ties: the earlier box wins (stable sort)',
+  );
   t.same(Array.from(nms(f([]), f([]), 0.5)), [], 'empty input');
   t.throws(() => nms(f([0, 0, 1]), f([1]), 0.5), /nms: boxes must be \(n, 4\)/);
 });
 
 /** A (1, 4 + nc + nm, A) output from per-anchor rows [cx, cy, w, h, scores..., extras...]. */
 function output(rows: number[][]): { data: Float32Array; shape: number[] } {
-  const c = rows[0].length, a = rows.length;
+  const c = rows[0].length,
+    a = rows.length;
   const data = new Float32Array(c * a);
   rows.forEach((r, j) => r.forEach((v, i) => (data[i * a + j] = v)));
   return { data, shape: [1, c, a] };
@@ -34,7 +39,11 @@ t.test('non_max_suppression: conf filter, xyxy, extras carried, max_det', async 
   const [d] = nonMaxSuppression(o.data, o.shape, { conf: 0.25, iou: 0.7, nc: 1 });
   t.equal(d.cols, 9, '6 + 3 extra columns');
   t.equal(d.n, 2);
-  t.same(Array.from(d.data.subarray(0, 9)), Array.from(f([40, 40, 60, 60, 0.9, 0, 1, 2, 0.5])), 'first row: xyxy, conf, cls, extras');
+  t.same(
+    Array.from(d.data.subarray(0, 9)),
+    Array.from(f([40, 40, 60, 60, 0.9, 0, 1, 2, 0.5])),
+    'first row: xyxy, conf, cls, extras',
+  );
   t.same(d.data[9 + 4], Math.fround(0.3), 'second kept detection');
   const [d1] = nonMaxSuppression(o.data, o.shape, { conf: 0.25, iou: 0.7, nc: 1, maxDet: 1 });
   t.equal(d1.n, 1, 'max_det 1');
@@ -59,7 +68,11 @@ t.test('non_max_suppression: batches and bad arguments', async (t) => {
   const one = output([[50, 50, 20, 20, 0.9]]);
   const two = new Float32Array([...one.data, ...one.data.map((v, i) => (i === 4 ? 0.1 : v))]);
   const out = nonMaxSuppression(two, [2, 5, 1], { conf: 0.25 });
-  t.same(out.map((d) => d.n), [1, 0], 'per image');
+  t.same(
+    out.map((d) => d.n),
+    [1, 0],
+    'per image',
+  );
   t.throws(() => nonMaxSuppression(two, [2, 5, 2]), /expected a \(B, 4 \+ nc \+ nm, A\) output, got shape \[2, 5, 2\]/);
   t.throws(() => nonMaxSuppression(one.data, one.shape, { conf: 1.5 }), /invalid confidence threshold 1.5/);
   t.throws(() => nonMaxSuppression(one.data, one.shape, { iou: -1 }), /invalid IoU -1/);
@@ -70,9 +83,20 @@ t.test("multiLabel: Ultralytics' non_max_suppression(multi_label=True), as val c
   const g = JSON.parse(readFileSync(new URL('../fixtures/predict/nms_multilabel.json', import.meta.url), 'utf8'));
   const pred = Float32Array.from(g.pred as number[]);
   for (const c of g.cases as { conf: number; iou: number; max_det: number; max_nms: number; out: number[][][] }[]) {
-    const got = nonMaxSuppression(pred, g.shape, { conf: c.conf, iou: c.iou, maxDet: c.max_det, maxNms: c.max_nms, nc: g.nc, multiLabel: true });
+    const got = nonMaxSuppression(pred, g.shape, {
+      conf: c.conf,
+      iou: c.iou,
+      maxDet: c.max_det,
+      maxNms: c.max_nms,
+      nc: g.nc,
+      multiLabel: true,
+    });
     c.out.forEach((want, b) => {
-      t.equal(got[b].n, want.length, `conf ${c.conf} iou ${c.iou} max_det ${c.max_det} max_nms ${c.max_nms}: image ${b} keeps ${want.length}`);
+      t.equal(
+        got[b].n,
+        want.length,
+        `conf ${c.conf} iou ${c.iou} max_det ${c.max_det} max_nms ${c.max_nms}: image ${b} keeps ${want.length}`,
+      );
       t.same(Array.from(got[b].data), want.flat(), 'rows identical (boxes, conf, cls, extras)');
     });
   }

@@ -17,9 +17,17 @@ t.test('parity with Ultralytics predictions', async (t) => {
     await t.test(dev.type, async (t) => {
       const names = dev.type === 'cpu' ? CPU_SUBSET : Object.keys(reference.images);
       const model = new YOLO(CKPT);
-      const results = await model.predict(names.map((n) => FIXTURES + 'images/' + n), {
-        imgsz: reference.imgsz, conf: reference.conf, iou: reference.iou, max_det: reference.max_det, device: dev, verbose: false,
-      });
+      const results = await model.predict(
+        names.map((n) => FIXTURES + 'images/' + n),
+        {
+          imgsz: reference.imgsz,
+          conf: reference.conf,
+          iou: reference.iou,
+          max_det: reference.max_det,
+          device: dev,
+          verbose: false,
+        },
+      );
       t.equal(results.length, names.length, `${names.length} images predicted`);
       const worst = { iou: 1, conf: 0, kpt: 0 };
       let checked = 0;
@@ -34,8 +42,12 @@ t.test('parity with Ultralytics predictions', async (t) => {
         for (const k of Object.keys(speed) as (keyof typeof speed)[]) speed[k] += r.speed[k] / results.length;
       });
       t.ok(checked > 0, `${checked} detections checked`);
-      t.comment(`${dev.type}: worst IoU ${worst.iou.toFixed(5)}, worst |Δconf| ${worst.conf.toExponential(2)}, worst keypoint ${worst.kpt.toFixed(4)} px`);
-      t.comment(`${dev.type}: per image ${speed.preprocess.toFixed(1)} ms preprocess, ${speed.inference.toFixed(1)} ms inference, ${speed.postprocess.toFixed(1)} ms postprocess (imgsz ${reference.imgsz})`);
+      t.comment(
+        `${dev.type}: worst IoU ${worst.iou.toFixed(5)}, worst |Δconf| ${worst.conf.toExponential(2)}, worst keypoint ${worst.kpt.toFixed(4)} px`,
+      );
+      t.comment(
+        `${dev.type}: per image ${speed.preprocess.toFixed(1)} ms preprocess, ${speed.inference.toFixed(1)} ms inference, ${speed.postprocess.toFixed(1)} ms postprocess (imgsz ${reference.imgsz})`,
+      );
     });
   }
 });

@@ -14,7 +14,9 @@ import { FIXTURES, reference } from './reference.js';
 const raw = readSafetensors(FIXTURES + 'raw_candidates.safetensors').tensors.get('bus.cand')!;
 const inputs: number[][] = [];
 const model: PoseNet = {
-  names: { 0: 'person' }, stride: [8, 16, 32], kptShape: [17, 3],
+  names: { 0: 'person' },
+  stride: [8, 16, 32],
+  kptShape: [17, 3],
   predict(x: Tensor) {
     inputs.push([...x.shape]);
     return tensor(raw.data as Float32Array, [1, ...raw.shape], { device: x.device });
@@ -25,7 +27,8 @@ const bus = FIXTURES + 'images/bus.jpg';
 /** Runs a predictor, capturing what it prints. */
 async function run(source: Parameters<Predictor['stream']>[0], args: PredictArgs) {
   const p = new Predictor(model, cpu, { imgsz: 320, conf: 0.05, ...args });
-  const log: string[] = [], warn: string[] = [];
+  const log: string[] = [],
+    warn: string[] = [];
   const [l, w] = [console.log, console.warn];
   console.log = (s: string) => log.push(s);
   console.warn = (s: string) => warn.push(s);
@@ -51,17 +54,27 @@ t.test('bus.jpg: Ultralytics numbers, log lines, saved image and labels', async 
   t.ok(r.speed.preprocess > 0 && r.speed.inference > 0 && r.speed.postprocess > 0, `speed ${JSON.stringify(r.speed)}`);
   t.equal(log[0], '', 'a blank line first, as Ultralytics');
   t.match(log[1], new RegExp(`^image 1/1 ${bus.replace(/[.]/g, '\\.')}: 320x256 17 persons, \\d+\\.\\dms$`));
-  t.match(log[2], /^Speed: \d+\.\dms preprocess, \d+\.\dms inference, \d+\.\dms postprocess per image at shape \(1, 3, 320, 256\)$/);
+  t.match(
+    log[2],
+    /^Speed: \d+\.\dms preprocess, \d+\.\dms inference, \d+\.\dms postprocess per image at shape \(1, 3, 320, 256\)$/,
+  );
   const dir = join(project, 'exp');
   t.equal(log[3], `Results saved to ${dir}\n1 label saved to ${join(dir, 'labels')}`);
   t.equal(p.saveDir, dir);
   t.ok(existsSync(join(dir, 'bus.jpg')), 'annotated image saved under its own name');
-  const lines = readFileSync(join(dir, 'labels', 'bus.txt'), 'utf8').trimEnd().split('\n');
+  const lines = readFileSync(join(dir, 'labels', 'bus.txt'), 'utf8')
+    .trimEnd()
+    .split('\n');
   t.equal(lines.length, 17);
   t.equal(lines[0].split(' ').length, 1 + 4 + 17 * 3 + 1, 'cls, xywhn, 17 x (x y conf), conf');
   // Ultralytics' line for the reference detection (numpy float32 + '%g', see gen_raw_outputs.py's data):
-  const want = '0 0.898765 0.71713 0.202469 0.365741 0.933819 0.636867 0.53633 0 0 0.433579 0 0 0.379815 0 0 0.334235 0 0 0.354233 0.962456 0.671094 0.866809 0.925783 0.655572 0.834566 0.951972 0.685338 0.583421 0.939596 0.708295 0.569169 0 0 0.451258 0.935788 0.704579 0.517899 0.937986 0.753167 0.740537 0.913792 0.745227 0.746806 0.930094 0.782594 0.568537 0.948014 0.748043 0.646029 0.925714 0.81994 0.551145 0.90934 0.806534 0.501791 0.154542';
-  t.equal(lines[0].split(' ').slice(0, 10).join(' '), want.split(' ').slice(0, 10).join(' '), 'class and box exactly, %g');
+  const want =
+    '0 0.898765 0.71713 0.202469 0.365741 0.933819 0.636867 0.53633 0 0 0.433579 0 0 0.379815 0 0 0.334235 0 0 0.354233 0.962456 0.671094 0.866809 0.925783 0.655572 0.834566 0.951972 0.685338 0.583421 0.939596 0.708295 0.569169 0 0 0.451258 0.935788 0.704579 0.517899 0.937986 0.753167 0.740537 0.913792 0.745227 0.746806 0.930094 0.782594 0.568537 0.948014 0.748043 0.646029 0.925714 0.81994 0.551145 0.90934 0.806534 0.501791 0.154542';
+  t.equal(
+    lines[0].split(' ').slice(0, 10).join(' '),
+    want.split(' ').slice(0, 10).join(' '),
+    'class and box exactly, %g',
+  );
   const d = Math.max(...lines[0].split(' ').map((v, i) => Math.abs(Number(v) - Number(want.split(' ')[i]))));
   t.ok(d <= 2e-6, `keypoints and conf within the 6-digit print (max |Δ| ${d.toExponential(1)})`);
   const again = await run(bus, { save: true, project, name: 'exp', verbose: false });
@@ -80,7 +93,10 @@ t.test('bad files: reported in a folder or list, thrown for a single source', as
   copyFileSync(bus, join(dir, 'd.jpg'));
   const { p, results, warn, log } = await run(dir, {});
   t.equal(results.length, 2, 'the good images are still predicted');
-  t.same(p.errors.map((e) => e.path), [join(dir, 'b.jpg'), join(dir, 'c.png')]);
+  t.same(
+    p.errors.map((e) => e.path),
+    [join(dir, 'b.jpg'), join(dir, 'c.png')],
+  );
   t.match(warn[0], /^WARNING ⚠️ image 2\/4 .*b\.jpg: skipped: .*b\.jpg: truncated JPEG data$/);
   t.match(warn[1], /c\.png: unsupported image format/);
   t.match(warn[2], /2 images could not be predicted/);
@@ -99,7 +115,10 @@ t.test('in-memory images and imgsz', async (t) => {
   t.match(log[2], /^1: 256x320 /);
   t.same(inputs[0], [1, 3, 256, 320], 'upscaled to fit 320, padded to a multiple of 32');
   const warns: string[] = [];
-  t.same(checkImgsz(300, 32, (s) => warns.push(s)), [320, 320]);
+  t.same(
+    checkImgsz(300, 32, (s) => warns.push(s)),
+    [320, 320],
+  );
   t.match(warns[0], /imgsz=300 must be multiple of max stride 32, updating to \[320,320\]/);
   t.same(checkImgsz([480, 640], 32), [480, 640]);
   t.throws(() => checkImgsz(-1, 32), /imgsz=-1: expected a positive number/);

@@ -24,7 +24,9 @@ export interface Reference {
   images: Record<string, RefImage>;
 }
 
-export const reference: Reference = JSON.parse(readFileSync(FIXTURES + 'predictions-yolov8n-pose-coco128.json', 'utf8'));
+export const reference: Reference = JSON.parse(
+  readFileSync(FIXTURES + 'predictions-yolov8n-pose-coco128.json', 'utf8'),
+);
 
 export function iou(a: number[], b: number[]): number {
   const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
@@ -46,18 +48,22 @@ export function compareToReference(name: string, r: Results, ref: RefImage, thr:
   const worst = { iou: 1, conf: 0, kpt: 0 };
   const used = new Set<number>();
   let checked = 0;
-  if (r.origShape[0] !== ref.orig_shape[0] || r.origShape[1] !== ref.orig_shape[1]) problems.push(`${name}: orig shape ${r.origShape} vs ${ref.orig_shape}`);
+  if (r.origShape[0] !== ref.orig_shape[0] || r.origShape[1] !== ref.orig_shape[1])
+    problems.push(`${name}: orig shape ${r.origShape} vs ${ref.orig_shape}`);
   // Reference detections are sorted by conf, so greedy matching takes the surest first.
   ref.conf.forEach((c, i) => {
     if (c < thr + margin) return;
     checked++;
-    let best = -1, bestIou = 0;
+    let best = -1,
+      bestIou = 0;
     ours.xyxy.forEach((b, j) => {
       const v = iou(b, ref.boxes_xyxy[i]);
-      if (!used.has(j) && v > bestIou) (best = j), (bestIou = v);
+      if (!used.has(j) && v > bestIou) ((best = j), (bestIou = v));
     });
     if (best < 0 || bestIou < 0.99) {
-      problems.push(`${name}: reference detection ${i} (conf ${c.toFixed(4)}, box ${ref.boxes_xyxy[i]}) has no match (best IoU ${bestIou.toFixed(4)})`);
+      problems.push(
+        `${name}: reference detection ${i} (conf ${c.toFixed(4)}, box ${ref.boxes_xyxy[i]}) has no match (best IoU ${bestIou.toFixed(4)})`,
+      );
       return;
     }
     used.add(best);
@@ -70,7 +76,8 @@ export function compareToReference(name: string, r: Results, ref: RefImage, thr:
       const oc = ours.kconf[best]?.[k] ?? 0;
       // Points near the 0.5 visibility cut may be zeroed on one side only; compare the rest.
       if (rc < 0.5 || oc < 0.5) {
-        if (Math.abs(rc - 0.5) > 0.01 && rc >= 0.5 !== oc >= 0.5) problems.push(`${name}: detection ${i} keypoint ${k} visibility ${oc.toFixed(3)} vs ${rc.toFixed(3)}`);
+        if (Math.abs(rc - 0.5) > 0.01 && rc >= 0.5 !== oc >= 0.5)
+          problems.push(`${name}: detection ${i} keypoint ${k} visibility ${oc.toFixed(3)} vs ${rc.toFixed(3)}`);
         return;
       }
       const d = Math.max(Math.abs(ours.kxy[best][k][0] - p[0]), Math.abs(ours.kxy[best][k][1] - p[1]));
@@ -81,7 +88,8 @@ export function compareToReference(name: string, r: Results, ref: RefImage, thr:
   // Nothing extra: every confident detection of ours must be one of the matched ones (the extra
   // 0.01 is the conf tolerance: a reference just under the margin may come out just over it here).
   ours.conf.forEach((c, j) => {
-    if (c >= thr + margin + 0.01 && !used.has(j)) problems.push(`${name}: extra detection (conf ${c.toFixed(4)}, box ${ours.xyxy[j]})`);
+    if (c >= thr + margin + 0.01 && !used.has(j))
+      problems.push(`${name}: extra detection (conf ${c.toFixed(4)}, box ${ours.xyxy[j]})`);
   });
   return { checked, problems, worst };
 }

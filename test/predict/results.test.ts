@@ -28,8 +28,18 @@ t.test('Boxes and Keypoints views', async (t) => {
   t.same(r.boxes.xywhn[1], [0.5, 0.5, 1, 1]);
   t.same(r.boxes.conf, [f32(0.8), f32(0.3)]);
   t.same(r.boxes.cls, [0, 0]);
-  t.same(r.keypoints!.xy[0], [[50, 25], [0, 0]], 'conf < 0.5 zeroes x and y, as Ultralytics');
-  t.same(r.keypoints!.xyn[0], [[0.25, 0.25], [0, 0]]);
+  t.same(
+    r.keypoints!.xy[0],
+    [
+      [50, 25],
+      [0, 0],
+    ],
+    'conf < 0.5 zeroes x and y, as Ultralytics',
+  );
+  t.same(r.keypoints!.xyn[0], [
+    [0.25, 0.25],
+    [0, 0],
+  ]);
   t.same(r.keypoints!.conf![0], [f32(0.9), f32(0.3)]);
   t.throws(() => new Boxes(new Float32Array(5), [1, 1]), /Boxes: data must be \(n, 6\)/);
 });
@@ -39,17 +49,42 @@ t.test('verbose, summary and JSON', async (t) => {
   t.equal(r.verbose(), '2 persons, ');
   const one = new Results(r.origImg, 'x', { 0: 'person' }, new Boxes(r.boxes.data.slice(0, 6), [100, 200]), null);
   t.equal(one.verbose(), '1 person, ');
-  t.equal(new Results(r.origImg, 'x', { 0: 'person' }, new Boxes(new Float32Array(0), [100, 200]), null).verbose(), '(no detections), ');
+  t.equal(
+    new Results(r.origImg, 'x', { 0: 'person' }, new Boxes(new Float32Array(0), [100, 200]), null).verbose(),
+    '(no detections), ',
+  );
   const s = r.summary();
-  t.same(s[0], { name: 'person', class: 0, confidence: 0.8, box: { x1: 10, y1: 20, x2: 30, y2: 60 }, keypoints: { x: [50, 0], y: [25, 0], visible: [0.9, 0.3] } });
+  t.same(s[0], {
+    name: 'person',
+    class: 0,
+    confidence: 0.8,
+    box: { x1: 10, y1: 20, x2: 30, y2: 60 },
+    keypoints: { x: [50, 0], y: [25, 0], visible: [0.9, 0.3] },
+  });
   t.same(r.summary({ normalize: true })[0].box, { x1: 0.05, y1: 0.2, x2: 0.15, y2: 0.6 });
   t.same(JSON.parse(JSON.stringify(r)), s, 'JSON.stringify gives the summary');
 });
 
 t.test("Python's %g", async (t) => {
-  const cases: [number, string][] = [[0, '0'], [0.5, '0.5'], [1, '1'], [0.123456789, '0.123457'], [123456.7, '123457'], [1234567, '1.23457e+06'],
-    [0.0001, '0.0001'], [0.00001234, '1.234e-05'], [1e-5, '1e-05'], [-2.5, '-2.5'], [100, '100'], [0.1 + 0.2, '0.3'], [3e20, '3e+20'],
-    [0.99999951, '1'], [999999.5, '1e+06'], [f32(0.25), '0.25'], [f32(0.9), '0.9']];
+  const cases: [number, string][] = [
+    [0, '0'],
+    [0.5, '0.5'],
+    [1, '1'],
+    [0.123456789, '0.123457'],
+    [123456.7, '123457'],
+    [1234567, '1.23457e+06'],
+    [0.0001, '0.0001'],
+    [0.00001234, '1.234e-05'],
+    [1e-5, '1e-05'],
+    [-2.5, '-2.5'],
+    [100, '100'],
+    [0.1 + 0.2, '0.3'],
+    [3e20, '3e+20'],
+    [0.99999951, '1'],
+    [999999.5, '1e+06'],
+    [f32(0.25), '0.25'],
+    [f32(0.9), '0.9'],
+  ];
   for (const [v, s] of cases) t.equal(formatG(v), s, `%g of ${v}`);
 });
 
@@ -85,5 +120,9 @@ t.test('increment_path and the run folder', async (t) => {
   mkdirSync(join(dir, 'fresh'));
   process.chdir(join(dir, 'fresh'));
   t.teardown(() => process.chdir(cwd));
-  t.equal(getSaveDir(), join('runs', 'pose', 'predict'), 'default: runs/pose/predict relative to the working directory');
+  t.equal(
+    getSaveDir(),
+    join('runs', 'pose', 'predict'),
+    'default: runs/pose/predict relative to the working directory',
+  );
 });

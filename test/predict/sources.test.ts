@@ -23,8 +23,16 @@ t.test('file and directory', async (t) => {
   t.same([one.single, one.items.length, one.items[0].path], [true, 1, join(dir, 'b.jpg')]);
   t.same(one.items[0].load().width, 500, 'decoded on demand');
   const d = await loadSource(dir);
-  t.same(d.items.map((i) => i.path), ['a.JPG', 'b.jpg', 'c.png'].map((n) => join(dir, n)), 'image files only, sorted, not recursive, no dot files');
-  t.throws(() => d.items[2].load(), new RegExp(`${join(dir, 'c.png').replace(/[.]/g, '\\.')}: truncated JPEG data`), 'a bad file fails alone, naming itself');
+  t.same(
+    d.items.map((i) => i.path),
+    ['a.JPG', 'b.jpg', 'c.png'].map((n) => join(dir, n)),
+    'image files only, sorted, not recursive, no dot files',
+  );
+  t.throws(
+    () => d.items[2].load(),
+    new RegExp(`${join(dir, 'c.png').replace(/[.]/g, '\\.')}: truncated JPEG data`),
+    'a bad file fails alone, naming itself',
+  );
   await t.rejects(loadSource(join(dir, 'nope.jpg')), /nope\.jpg: file not found/);
   await t.rejects(loadSource(join(dir, 'sub', 'empty')), /file not found/);
   mkdirSync(join(dir, 'none'));
@@ -32,7 +40,11 @@ t.test('file and directory', async (t) => {
 });
 
 t.test('glob', async (t) => {
-  t.same((await loadSource(join(dir, '*.jpg'))).items.map((i) => i.path), [join(dir, 'b.jpg')], 'case-sensitive like Python glob; dot files skipped');
+  t.same(
+    (await loadSource(join(dir, '*.jpg'))).items.map((i) => i.path),
+    [join(dir, 'b.jpg')],
+    'case-sensitive like Python glob; dot files skipped',
+  );
   t.same(globFiles(join(dir, '**', '*.jpg')), [join(dir, 'b.jpg'), join(dir, 'sub', 'd.jpg')], '** matches any depth');
   t.same(globFiles(join(dir, '[ab].*')), [join(dir, 'a.JPG'), join(dir, 'b.jpg')], 'character classes');
   await t.rejects(loadSource(join(dir, '*.bmp')), /no images match this pattern/);
@@ -42,13 +54,28 @@ t.test('lists, .txt lists and in-memory images', async (t) => {
   const rgb = { width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6]) };
   const l = await loadSource([join(dir, 'b.jpg'), join(dir, 'missing.jpg'), rgb, dir]);
   t.equal(l.single, false);
-  t.same(l.items.map((i) => i.path), [join(dir, 'b.jpg'), join(dir, 'missing.jpg'), 'image2.jpg', join(dir, 'a.JPG'), join(dir, 'b.jpg'), join(dir, 'c.png')], 'in order; folders expand in place');
+  t.same(
+    l.items.map((i) => i.path),
+    [
+      join(dir, 'b.jpg'),
+      join(dir, 'missing.jpg'),
+      'image2.jpg',
+      join(dir, 'a.JPG'),
+      join(dir, 'b.jpg'),
+      join(dir, 'c.png'),
+    ],
+    'in order; folders expand in place',
+  );
   t.throws(() => l.items[1].load(), /missing\.jpg: file not found/, 'a missing list entry fails alone');
   t.equal(l.items[2].load(), rgb, 'in-memory RGB passes through');
   const bad = await loadSource({ width: 2, height: 2, data: new Uint8Array(3) });
   t.throws(() => bad.items[0].load(), /image0\.jpg: an in-memory image must be RGB HWC uint8/);
   writeFileSync(join(dir, 'list.txt'), 'b.jpg\nsub/d.jpg\n\n');
-  t.same((await loadSource(join(dir, 'list.txt'))).items.map((i) => i.path), [join(dir, 'b.jpg'), join(dir, 'sub', 'd.jpg')], '.txt: one path per line, relative to the file');
+  t.same(
+    (await loadSource(join(dir, 'list.txt'))).items.map((i) => i.path),
+    [join(dir, 'b.jpg'), join(dir, 'sub', 'd.jpg')],
+    '.txt: one path per line, relative to the file',
+  );
   await t.rejects(loadSource([]), /empty list/);
   await t.rejects(loadSource(42 as never), /source: expected a path/);
 });

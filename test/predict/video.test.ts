@@ -13,7 +13,8 @@ import { loadSource } from '../../tasks/predict/sources.js';
 
 const VIDEO = new URL('../fixtures/video/', import.meta.url).pathname;
 const IMAGES = new URL('../fixtures/predict/images/', import.meta.url).pathname;
-const people = VIDEO + 'people.mp4', busMkv = VIDEO + 'bus.mkv';
+const people = VIDEO + 'people.mp4',
+  busMkv = VIDEO + 'bus.mkv';
 const dir = mkdtempSync(join(tmpdir(), 'yolo-video-'));
 
 async function collect(source: Parameters<typeof loadSource>[0], opts: Parameters<typeof readFrames>[1] = {}) {
@@ -33,7 +34,11 @@ const meanAbsDiff = (a: Uint8Array, b: Uint8Array) => {
 t.test('probe, decode every frame, write the same size and fps back', async (t) => {
   const info = await probeVideo(people);
   t.same(info, { width: 640, height: 360, fps: 30, frames: 90 });
-  t.same(await probeVideo(busMkv), { width: 320, height: 416, fps: 10, frames: 12 }, 'mkv has no nb_frames: duration * fps, as CAP_PROP_FRAME_COUNT');
+  t.same(
+    await probeVideo(busMkv),
+    { width: 320, height: 416, fps: 10, frames: 12 },
+    'mkv has no nb_frames: duration * fps, as CAP_PROP_FRAME_COUNT',
+  );
   const r = new FrameReader(people, info);
   const out = join(dir, 'copy.mp4');
   const w = new VideoWriter(out, info.width, info.height, info.fps);
@@ -52,14 +57,25 @@ t.test('probe, decode every frame, write the same size and fps back', async (t) 
   const again = new FrameReader(out, info);
   const back = await again.next();
   again.close();
-  t.ok(meanAbsDiff(back!.data, firsts[0]) < 3, 'the re-encoded first frame looks like the original (mean |diff| < 3 of 255)');
+  t.ok(
+    meanAbsDiff(back!.data, firsts[0]) < 3,
+    'the re-encoded first frame looks like the original (mean |diff| < 3 of 255)',
+  );
 });
 
 t.test('vid_stride, a folder of frames, a folder mixing images and videos', async (t) => {
   const s3 = await collect(busMkv, { vid_stride: 3 });
-  t.same(s3.frames.map((f) => f.info.replace(busMkv, 'bus.mkv')), [1, 2, 3, 4].map((k) => `video 1/1 (frame ${k}/4) bus.mkv: `), 'int(12 / 3) = 4 frames');
+  t.same(
+    s3.frames.map((f) => f.info.replace(busMkv, 'bus.mkv')),
+    [1, 2, 3, 4].map((k) => `video 1/1 (frame ${k}/4) bus.mkv: `),
+    'int(12 / 3) = 4 frames',
+  );
   const all = await collect(busMkv);
-  t.same(s3.frames.map((f) => f.img.data[5000]), [2, 5, 8, 11].map((k) => all.frames[k].img.data[5000]), 'the kept frames are 3, 6, 9, 12 (Ultralytics grabs vid_stride then retrieves)');
+  t.same(
+    s3.frames.map((f) => f.img.data[5000]),
+    [2, 5, 8, 11].map((k) => all.frames[k].img.data[5000]),
+    'the kept frames are 3, 6, 9, 12 (Ultralytics grabs vid_stride then retrieves)',
+  );
   t.same(s3.frames[0].video, { width: 320, height: 416, fps: 10, frames: 12 });
 
   const mixed = join(dir, 'mixed');
@@ -68,17 +84,26 @@ t.test('vid_stride, a folder of frames, a folder mixing images and videos', asyn
   copyFileSync(IMAGES + 'zidane.jpg', join(mixed, 'b.jpg'));
   writeFileSync(join(mixed, 'notes.md'), 'not media');
   const m = await collect(mixed, { vid_stride: 6 });
-  t.same(m.frames.map((f) => [f.mode, f.info.replace(mixed + '/', '')]), [
-    ['image', 'image 1/2 b.jpg: '],
-    ['video', 'video 2/2 (frame 1/2) a_clip.mkv: '],
-    ['video', 'video 2/2 (frame 2/2) a_clip.mkv: '],
-  ], 'images first, then videos, as LoadImagesAndVideos');
+  t.same(
+    m.frames.map((f) => [f.mode, f.info.replace(mixed + '/', '')]),
+    [
+      ['image', 'image 1/2 b.jpg: '],
+      ['video', 'video 2/2 (frame 1/2) a_clip.mkv: '],
+      ['video', 'video 2/2 (frame 2/2) a_clip.mkv: '],
+    ],
+    'images first, then videos, as LoadImagesAndVideos',
+  );
 
   const framesDir = join(dir, 'frames');
   mkdirSync(framesDir);
-  for (const [k, f] of all.frames.slice(0, 3).entries()) writeFileSync(join(framesDir, `f${k}.png`), (await import('../../tasks/data/image.js')).encodePNG(f.img));
+  for (const [k, f] of all.frames.slice(0, 3).entries())
+    writeFileSync(join(framesDir, `f${k}.png`), (await import('../../tasks/data/image.js')).encodePNG(f.img));
   const fd = await collect(framesDir);
-  t.same(fd.frames.map((f) => f.info.replace(framesDir + '/', '')), ['image 1/3 f0.png: ', 'image 2/3 f1.png: ', 'image 3/3 f2.png: '], 'a directory of frames, in name order');
+  t.same(
+    fd.frames.map((f) => f.info.replace(framesDir + '/', '')),
+    ['image 1/3 f0.png: ', 'image 2/3 f1.png: ', 'image 3/3 f2.png: '],
+    'a directory of frames, in name order',
+  );
   t.same(fd.frames[1].img.data, all.frames[1].img.data, 'PNG frames round-trip exactly');
 });
 
@@ -89,7 +114,12 @@ t.test('damaged and truncated videos: good frames first, then one line naming fi
   const tr = await collect(trunc);
   t.ok(tr.frames.length > 10 && tr.frames.length < 90, `frames before the damage are handed out (${tr.frames.length})`);
   t.equal(tr.problems.length, 1);
-  t.match(tr.problems[0].message, new RegExp(`^${trunc}: video is damaged or truncated at frame ${tr.frames.length + 1}/90, ${tr.frames.length} frames before it were processed \\(ffmpeg: .+\\)$`));
+  t.match(
+    tr.problems[0].message,
+    new RegExp(
+      `^${trunc}: video is damaged or truncated at frame ${tr.frames.length + 1}/90, ${tr.frames.length} frames before it were processed \\(ffmpeg: .+\\)$`,
+    ),
+  );
   t.equal(tr.problems[0].fatal, false, 'the frames already processed are kept');
 
   const corrupt = join(dir, 'corrupt.mp4');
@@ -102,12 +132,19 @@ t.test('damaged and truncated videos: good frames first, then one line naming fi
 
   const noHeader = join(dir, 'header.mp4');
   writeFileSync(noHeader, bytes.subarray(0, 300));
-  await t.rejects(collect(noHeader).then((r) => { if (r.problems[0]?.fatal) throw new Error(r.problems[0].message); }), new RegExp(`${noHeader}: cannot be read as a video`));
+  await t.rejects(
+    collect(noHeader).then((r) => {
+      if (r.problems[0]?.fatal) throw new Error(r.problems[0].message);
+    }),
+    new RegExp(`${noHeader}: cannot be read as a video`),
+  );
   const garbage = join(dir, 'garbage.avi');
   writeFileSync(garbage, 'this is not a video');
   const g = await collect([garbage, IMAGES + 'bus.jpg']);
   t.equal(g.frames.length, 1, 'in a list, the image is still read');
-  t.match(g.problems, [{ path: garbage, message: new RegExp(`^${garbage}: cannot be read as a video \\(.+\\)$`), fatal: false }]);
+  t.match(g.problems, [
+    { path: garbage, message: new RegExp(`^${garbage}: cannot be read as a video \\(.+\\)$`), fatal: false },
+  ]);
 });
 
 t.test('without ffmpeg: one line saying how to install it, images keep working', async (t) => {
@@ -117,7 +154,10 @@ t.test('without ffmpeg: one line saying how to install it, images keep working',
     const r = await collect([IMAGES + 'bus.jpg', people]);
     t.equal(r.frames.length, 1);
     t.equal(r.problems.length, 1);
-    t.match(r.problems[0].message, /^\S+people\.mp4: videos and streams are read through ffmpeg, but '\S+no-such-ffmpeg' was not found; install it with `sudo apt-get install ffmpeg`/);
+    t.match(
+      r.problems[0].message,
+      /^\S+people\.mp4: videos and streams are read through ffmpeg, but '\S+no-such-ffmpeg' was not found; install it with `sudo apt-get install ffmpeg`/,
+    );
     t.notMatch(r.problems[0].message, /\n/, 'one line');
   } finally {
     if (old === undefined) delete process.env.FFMPEG_PATH;
@@ -135,7 +175,12 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ ser
 
 t.test('live HTTP stream served on loopback', async (t) => {
   t.ok(isStreamSource('0') && isStreamSource('rtsp://127.0.0.1/cam') && isStreamSource('http://127.0.0.1:8080/live'));
-  t.notOk(isStreamSource('http://127.0.0.1/clip.mp4') || isStreamSource('https://x.org/bus.jpg') || isStreamSource('clip.mp4'), 'URLs of files are downloads');
+  t.notOk(
+    isStreamSource('http://127.0.0.1/clip.mp4') ||
+      isStreamSource('https://x.org/bus.jpg') ||
+      isStreamSource('clip.mp4'),
+    'URLs of files are downloads',
+  );
   const { server, url } = await serve((_req, res) => {
     res.writeHead(200, { 'content-type': 'video/mp4' });
     createReadStream(people).pipe(res);
@@ -143,7 +188,14 @@ t.test('live HTTP stream served on loopback', async (t) => {
   t.teardown(() => server.close());
   const buffered = await collect(url, { stream_buffer: true });
   t.equal(buffered.frames.length, 90, 'stream_buffer=True: every frame, in order');
-  t.same(buffered.frames.slice(0, 3).map((f) => [f.mode, f.frame, f.info]), [['stream', 0, ''], ['stream', 1, ''], ['stream', 2, '']]);
+  t.same(
+    buffered.frames.slice(0, 3).map((f) => [f.mode, f.frame, f.info]),
+    [
+      ['stream', 0, ''],
+      ['stream', 1, ''],
+      ['stream', 2, ''],
+    ],
+  );
   t.equal(buffered.frames[0].video?.fps, 30, 'streams are saved at 30 fps, as Ultralytics');
   t.same(buffered.problems, []);
 

@@ -21,7 +21,12 @@ function readNpy(bytes: Uint8Array): { shape: number[]; data: Float32Array } {
   const hlen = bytes[8] | (bytes[9] << 8);
   const header = new TextDecoder().decode(bytes.subarray(10, 10 + hlen));
   if (!header.includes("'descr': '<f4'")) throw new Error(`not float32: ${header}`);
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = /'shape': \(([^)]*)\)/
+    .exec(header)![1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const raw = bytes.slice(10 + hlen);
   return { shape, data: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) };
 }
@@ -34,15 +39,31 @@ t.test('visualize=True writes what Ultralytics writes, with the same maps', asyn
   const log = console.log;
   console.log = (s: string) => logs.push(s);
   try {
-    await model.predict([FIXTURES + 'images/bus.jpg', FIXTURES + 'images/bus.jpg'], { imgsz: 64, visualize: true, project, name: 'p', device: cpu });
+    await model.predict([FIXTURES + 'images/bus.jpg', FIXTURES + 'images/bus.jpg'], {
+      imgsz: 64,
+      visualize: true,
+      project,
+      name: 'p',
+      device: cpu,
+    });
   } finally {
     console.log = log;
   }
   const dir = join(project, 'p', 'bus');
   const files = readdirSync(dir).sort();
-  t.same(files, golden.metadata.files.split(',').sort(), 'file names: stage{i}_{Module}_features.{png,npy} for every layer before the head');
-  t.ok(existsSync(join(project, 'p', 'bus2', 'stage21_C2f_features.png')), 'a second image with the same stem goes to bus2 (increment_path)');
-  t.ok(logs.some((l) => l.endsWith('stage3_Conv_features.png... (32/64)')), "logs 'Saving ...stage3_Conv_features.png... (32/64)' as Ultralytics");
+  t.same(
+    files,
+    golden.metadata.files.split(',').sort(),
+    'file names: stage{i}_{Module}_features.{png,npy} for every layer before the head',
+  );
+  t.ok(
+    existsSync(join(project, 'p', 'bus2', 'stage21_C2f_features.png')),
+    'a second image with the same stem goes to bus2 (increment_path)',
+  );
+  t.ok(
+    logs.some((l) => l.endsWith('stage3_Conv_features.png... (32/64)')),
+    "logs 'Saving ...stage3_Conv_features.png... (32/64)' as Ultralytics",
+  );
   for (const [name, g] of golden.tensors) {
     const ours = readNpy(readFileSync(join(dir, `${name}.npy`)));
     t.same(ours.shape, g.shape, `${name}.npy shape ${g.shape}`);
@@ -51,7 +72,11 @@ t.test('visualize=True writes what Ultralytics writes, with the same maps', asyn
   const png = readImage(join(dir, 'stage0_Conv_features.png'));
   const npy = readNpy(readFileSync(join(dir, 'stage0_Conv_features.npy')));
   const grid = featureGrid(npy.data, npy.shape);
-  t.same([png.width, png.height], [grid.width, grid.height], 'the PNG is the 8-per-row grid of the first min(32, C) channels');
+  t.same(
+    [png.width, png.height],
+    [grid.width, grid.height],
+    'the PNG is the 8-per-row grid of the first min(32, C) channels',
+  );
 });
 
 t.test('encodeNpy writes the header np.save writes', async (t) => {

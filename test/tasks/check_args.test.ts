@@ -16,20 +16,33 @@ const ULTRALYTICS_DEFAULT = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/cf
 const MODES: Mode[] = ['train', 'val', 'predict', 'export'];
 
 function capture() {
-  const warns: string[] = [], logs: string[] = [];
+  const warns: string[] = [],
+    logs: string[] = [];
   return { warns, logs, opts: { warn: (s: string) => warns.push(s), log: (s: string) => logs.push(s) } };
 }
 
-t.test("DEFAULT_CFG is Ultralytics 8.2.82's default.yaml: same keys, same order, same values (task aside)", async (t) => {
-  t.same(Object.keys(DEFAULT_CFG), Object.keys(ULTRALYTICS_DEFAULT));
-  // default.yaml writes freeze as the string None, which get_cfg turns into None
-  for (const [k, v] of Object.entries(ULTRALYTICS_DEFAULT)) if (k !== 'task') t.same((DEFAULT_CFG as Record<string, unknown>)[k], v === 'None' ? null : v, k);
-});
+t.test(
+  "DEFAULT_CFG is Ultralytics 8.2.82's default.yaml: same keys, same order, same values (task aside)",
+  async (t) => {
+    t.same(Object.keys(DEFAULT_CFG), Object.keys(ULTRALYTICS_DEFAULT));
+    // default.yaml writes freeze as the string None, which get_cfg turns into None
+    for (const [k, v] of Object.entries(ULTRALYTICS_DEFAULT))
+      if (k !== 'task') t.same((DEFAULT_CFG as Record<string, unknown>)[k], v === 'None' ? null : v, k);
+  },
+);
 
 t.test('a typo is an error with close matches in every mode', async (t) => {
   for (const m of MODES) {
-    t.throws(() => checkModeArgs(m, { confx: 0.3 }), /'confx' is not a valid YOLO argument. Similar arguments are i.e. conf=None/, m);
-    t.throws(() => checkModeArgs(m, { imgsize: 320 }), /'imgsize' is not a valid YOLO argument. Similar arguments are i.e. imgsz=640/, m);
+    t.throws(
+      () => checkModeArgs(m, { confx: 0.3 }),
+      /'confx' is not a valid YOLO argument. Similar arguments are i.e. conf=None/,
+      m,
+    );
+    t.throws(
+      () => checkModeArgs(m, { imgsize: 320 }),
+      /'imgsize' is not a valid YOLO argument. Similar arguments are i.e. imgsz=640/,
+      m,
+    );
   }
   t.throws(() => checkModeArgs('predict', { conf: 'high' }), /'conf=high' is of invalid type str/);
   t.throws(() => checkModeArgs('val', { save_json: 3 }), /'save_json' must be a bool/);
@@ -37,21 +50,35 @@ t.test('a typo is an error with close matches in every mode', async (t) => {
 });
 
 t.test('keys a mode reads in Ultralytics but not here are refused by name (at a non-default value only)', async (t) => {
-  t.throws(() => checkModeArgs('predict', { show: true }), /'show=True': showing a window .* is not implemented by yolo-ts predict; leave it at its default False/);
+  t.throws(
+    () => checkModeArgs('predict', { show: true }),
+    /'show=True': showing a window .* is not implemented by yolo-ts predict; leave it at its default False/,
+  );
   t.throws(() => checkModeArgs('predict', { dnn: true }), /'dnn=True': the OpenCV DNN backend/);
-  t.throws(() => checkModeArgs('export', { agnostic_nms: true }), /'agnostic_nms=True': Ultralytics' agnostic_nms option is not implemented by yolo-ts export/);
-  t.throws(() => checkModeArgs('train', { profile: true }), /'profile=True': profiling is not implemented by yolo-ts train/);
-  t.same(checkModeArgs('train', { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true }), { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true }, 'implemented now');
+  t.throws(
+    () => checkModeArgs('export', { agnostic_nms: true }),
+    /'agnostic_nms=True': Ultralytics' agnostic_nms option is not implemented by yolo-ts export/,
+  );
+  t.throws(
+    () => checkModeArgs('train', { profile: true }),
+    /'profile=True': profiling is not implemented by yolo-ts train/,
+  );
+  t.same(
+    checkModeArgs('train', { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true }),
+    { multi_scale: true, single_cls: true, label_smoothing: 0.1, save_hybrid: true },
+    'implemented now',
+  );
   t.same(checkModeArgs('val', { single_cls: true, save_hybrid: true }), { single_cls: true, save_hybrid: true });
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
-  for (const m of MODES) for (const k of refusedKeys(m)) {
-    const d = (DEFAULT_CFG as Record<string, unknown>)[k];
-    t.doesNotThrow(() => checkModeArgs(m, { [k]: d }), `${m}: ${k} at its default is accepted`);
-  }
+  for (const m of MODES)
+    for (const k of refusedKeys(m)) {
+      const d = (DEFAULT_CFG as Record<string, unknown>)[k];
+      t.doesNotThrow(() => checkModeArgs(m, { [k]: d }), `${m}: ${k} at its default is accepted`);
+    }
   t.same(checkModeArgs('train', { cache: 'ram', amp: false, epochs: 3 }), { cache: 'ram', amp: false, epochs: 3 });
 });
 
-t.test("keys of other modes are dropped with a warning naming them; defaults pass silently", async (t) => {
+t.test('keys of other modes are dropped with a warning naming them; defaults pass silently', async (t) => {
   const c = capture();
   const out = checkModeArgs('predict', { conf: 0.4, lr0: 0.02, epochs: 3, mosaic: 1.0 }, c.opts);
   t.same(out, { conf: 0.4 });
@@ -62,30 +89,39 @@ t.test("keys of other modes are dropped with a warning naming them; defaults pas
   t.match(c2.warns[0], /conf=0.5 is not used in export mode/);
 });
 
-t.test('cfg=: "Overriding default.yaml with ..."; explicit keys win; a full default.yaml copy is accepted by every mode', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
-  const f = join(dir, 'custom.yaml');
-  writeFileSync(f, 'epochs: 3\nimgsz: 160\nlr0: 0.02\n');
-  const c = capture();
-  t.same(applyCfgFile({ cfg: f, imgsz: 320 }, c.opts), { epochs: 3, imgsz: 320, lr0: 0.02 });
-  t.same(c.logs, [`Overriding default.yaml with ${f}`]);
-  t.same(checkModeArgs('train', { cfg: f }, c.opts), { epochs: 3, imgsz: 160, lr0: 0.02 });
-  const full = join(dir, 'default_copy.yaml');
-  writeFileSync(full, argsToYaml(DEFAULT_CFG));
-  for (const m of MODES) {
-    const cm = capture();
-    checkModeArgs(m, { cfg: full }, cm.opts);
-    t.same(cm.warns, [], `${m}: no warning for a default copy`);
-  }
-  writeFileSync(join(dir, 'bad.yaml'), 'epohcs: 3\n');
-  t.throws(() => checkModeArgs('train', { cfg: join(dir, 'bad.yaml') }, c.opts), /'epohcs' is not a valid YOLO argument. Similar arguments are i.e. epochs=100/);
-  t.throws(() => applyCfgFile({ cfg: join(dir, 'missing.yaml') }), /cfg=.*missing.yaml: file not found/);
-  writeFileSync(join(dir, 'list.yaml'), '- 1\n- 2\n');
-  t.throws(() => applyCfgFile({ cfg: join(dir, 'list.yaml') }, c.opts), /expected a mapping/);
-});
+t.test(
+  'cfg=: "Overriding default.yaml with ..."; explicit keys win; a full default.yaml copy is accepted by every mode',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const f = join(dir, 'custom.yaml');
+    writeFileSync(f, 'epochs: 3\nimgsz: 160\nlr0: 0.02\n');
+    const c = capture();
+    t.same(applyCfgFile({ cfg: f, imgsz: 320 }, c.opts), { epochs: 3, imgsz: 320, lr0: 0.02 });
+    t.same(c.logs, [`Overriding default.yaml with ${f}`]);
+    t.same(checkModeArgs('train', { cfg: f }, c.opts), { epochs: 3, imgsz: 160, lr0: 0.02 });
+    const full = join(dir, 'default_copy.yaml');
+    writeFileSync(full, argsToYaml(DEFAULT_CFG));
+    for (const m of MODES) {
+      const cm = capture();
+      checkModeArgs(m, { cfg: full }, cm.opts);
+      t.same(cm.warns, [], `${m}: no warning for a default copy`);
+    }
+    writeFileSync(join(dir, 'bad.yaml'), 'epohcs: 3\n');
+    t.throws(
+      () => checkModeArgs('train', { cfg: join(dir, 'bad.yaml') }, c.opts),
+      /'epohcs' is not a valid YOLO argument. Similar arguments are i.e. epochs=100/,
+    );
+    t.throws(() => applyCfgFile({ cfg: join(dir, 'missing.yaml') }), /cfg=.*missing.yaml: file not found/);
+    writeFileSync(join(dir, 'list.yaml'), '- 1\n- 2\n');
+    t.throws(() => applyCfgFile({ cfg: join(dir, 'list.yaml') }, c.opts), /expected a mapping/);
+  },
+);
 
 t.test('modes outside the engine take only their own keys', async (t) => {
-  t.throws(() => checkPlainMode('checks', { verbose: true }, []), /yolo checks: 'verbose' is not used by this mode \(it takes no key=value arguments\)/);
+  t.throws(
+    () => checkPlainMode('checks', { verbose: true }, []),
+    /yolo checks: 'verbose' is not used by this mode \(it takes no key=value arguments\)/,
+  );
   t.doesNotThrow(() => checkPlainMode('info', { model: 'x.yaml', imgsz: 320 }, ['model', 'imgsz', 'fuse']));
 });
 
@@ -102,7 +138,12 @@ t.test('the CLI: cfg= supplies the mode and keys; typos and refused keys fail be
   const dir = mkdtempSync(join(tmpdir(), 'cfgcli-'));
   const f = join(dir, 'custom.yaml');
   writeFileSync(f, 'mode: info\n');
-  const run = (...a: string[]) => spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'tasks/cli.ts'), ...a], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+  const run = (...a: string[]) =>
+    spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'tasks/cli.ts'), ...a], {
+      encoding: 'utf8',
+      cwd: ROOT,
+      timeout: 120_000,
+    });
   let r = run('val', 'augment=True', 'confx=1');
   t.equal(r.status, 1);
   t.match(r.stderr, /'confx' is not a valid YOLO argument. Similar arguments are i.e. conf=None/);

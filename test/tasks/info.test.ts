@@ -1,7 +1,11 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 
-const run = (...args: string[]) => spawnSync(process.execPath, ['--import=tsx', 'tasks/cli.ts', 'info', ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import=tsx', 'tasks/cli.ts', 'info', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 
 t.test('yolo info prints the Ultralytics summary line', async (t) => {
   const r = run('model=yolov8n-pose.yaml', 'imgsz=640');

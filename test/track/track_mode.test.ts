@@ -16,17 +16,37 @@ import { CKPT } from '../predict/reference.js';
 const clip = new URL('../fixtures/video/people.mp4', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'yolo-track-'));
 const lowYaml = join(dir, 'low.yaml');
-writeFileSync(lowYaml, 'tracker_type: bytetrack\ntrack_high_thresh: 0.1\ntrack_low_thresh: 0.03\nnew_track_thresh: 0.12\ntrack_buffer: 30\nmatch_thresh: 0.8\nfuse_score: True\n');
+writeFileSync(
+  lowYaml,
+  'tracker_type: bytetrack\ntrack_high_thresh: 0.1\ntrack_low_thresh: 0.03\nnew_track_thresh: 0.12\ntrack_buffer: 30\nmatch_thresh: 0.8\nfuse_score: True\n',
+);
 
 t.test('tracker yaml files', async (t) => {
-  t.same(loadTrackerConfig('bytetrack.yaml'), { tracker_type: 'bytetrack', track_high_thresh: 0.5, track_low_thresh: 0.1, new_track_thresh: 0.6, track_buffer: 30, match_thresh: 0.8, fuse_score: true });
-  t.match(loadTrackerConfig('botsort.yaml'), { tracker_type: 'botsort', gmc_method: 'sparseOptFlow', with_reid: false, proximity_thresh: 0.5, appearance_thresh: 0.25 });
+  t.same(loadTrackerConfig('bytetrack.yaml'), {
+    tracker_type: 'bytetrack',
+    track_high_thresh: 0.5,
+    track_low_thresh: 0.1,
+    new_track_thresh: 0.6,
+    track_buffer: 30,
+    match_thresh: 0.8,
+    fuse_score: true,
+  });
+  t.match(loadTrackerConfig('botsort.yaml'), {
+    tracker_type: 'botsort',
+    gmc_method: 'sparseOptFlow',
+    with_reid: false,
+    proximity_thresh: 0.5,
+    appearance_thresh: 0.25,
+  });
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'tracker_type: bytetrack\ntrack_high_thres: 0.5\n');
   t.throws(() => loadTrackerConfig(bad), new RegExp(`${bad}: unknown key 'track_high_thres'`));
   writeFileSync(bad, 'tracker_type: deepsort\n');
   t.throws(() => loadTrackerConfig(bad), /'track_high_thresh' is missing/);
-  t.throws(() => loadTrackerConfig('nope.yaml'), /tracker=nope.yaml: file not found \(bundled: bytetrack.yaml, botsort.yaml\)/);
+  t.throws(
+    () => loadTrackerConfig('nope.yaml'),
+    /tracker=nope.yaml: file not found \(bundled: bytetrack.yaml, botsort.yaml\)/,
+  );
 });
 
 t.test('model.track and yolo pose track', async (t) => {
@@ -43,7 +63,10 @@ t.test('model.track and yolo pose track', async (t) => {
   const rs = await model.track(clip, { ...common, vid_stride: 10 });
   t.equal(rs.length, 9);
   t.same(rs[0].boxes.id, [1, 2, 3, 4, 5, 6, 7, 8, 9], 'frame 1 starts one track per confident detection');
-  t.ok(rs[1].boxes.isTrack && rs[1].boxes.id!.every((id) => id <= 9) && rs[1].boxes.id!.includes(1), `the next frame keeps ids from the first (${rs[1].boxes.id})`);
+  t.ok(
+    rs[1].boxes.isTrack && rs[1].boxes.id!.every((id) => id <= 9) && rs[1].boxes.id!.includes(1),
+    `the next frame keeps ids from the first (${rs[1].boxes.id})`,
+  );
   t.equal(rs[0].keypoints!.data.length, rs[0].boxes.length * 51, 'keypoints follow the tracked boxes');
 
   // persist: frame by frame calls (in-memory frames) continue the same tracks
@@ -59,16 +82,43 @@ t.test('model.track and yolo pose track', async (t) => {
   const c = (await model.track(frames[1], { ...common }))[0];
   t.same(a.boxes.id, rs[0].boxes.id, 'persist: first call = first frame of the video run');
   t.same(b.boxes.id, rs[1].boxes.id, 'persist: the second call continues those tracks');
-  t.ok(c.boxes.id!.every((id) => id <= c.boxes.length), `without persist a call starts over (${c.boxes.id})`);
+  t.ok(
+    c.boxes.id!.every((id) => id <= c.boxes.length),
+    `without persist a call starts over (${c.boxes.id})`,
+  );
 
   // the CLI
-  const run = spawnSync(process.execPath, ['--import=tsx', 'tasks/cli.ts', 'pose', 'track', `model=${CKPT}`, `source=${clip}`, 'imgsz=320', 'conf=0.05', `tracker=${lowYaml}`, 'vid_stride=30', 'save_txt=True', `project=${dir}`], { encoding: 'utf8', timeout: 300_000 });
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--import=tsx',
+      'tasks/cli.ts',
+      'pose',
+      'track',
+      `model=${CKPT}`,
+      `source=${clip}`,
+      'imgsz=320',
+      'conf=0.05',
+      `tracker=${lowYaml}`,
+      'vid_stride=30',
+      'save_txt=True',
+      `project=${dir}`,
+    ],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
   t.equal(run.status, 0, run.stderr);
   t.match(run.stdout, /video 1\/1 \(frame 1\/3\) \S+people\.mp4: 192x320 \d+ persons?, [\d.]+ms/);
   t.match(run.stdout, new RegExp(`Results saved to ${join(dir, 'track')}`));
   t.same(await probeVideo(join(dir, 'track', 'people.mp4')), { width: 640, height: 360, fps: 30, frames: 3 });
   t.same(readdirSync(join(dir, 'track', 'labels')).sort(), ['people_1.txt', 'people_2.txt', 'people_3.txt']);
-  const ids = readFileSync(join(dir, 'track', 'labels', 'people_1.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ').at(-1));
-  t.same(ids, ids.map((_, i) => String(i + 1)), `label lines end with the track id (${ids})`);
+  const ids = readFileSync(join(dir, 'track', 'labels', 'people_1.txt'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').at(-1));
+  t.same(
+    ids,
+    ids.map((_, i) => String(i + 1)),
+    `label lines end with the track id (${ids})`,
+  );
   t.ok(ids.length >= 2);
 });

@@ -17,7 +17,10 @@ t.test('a corrupt val label is skipped: the epoch validates and saves', async (t
   cpSync(join(root, 'images/val/000000000110.jpg'), join(root, 'images/val/zz.jpg'));
   writeFileSync(join(root, 'labels/val/zz.txt'), '0 0.5 0.5 nan 0.2\n');
   const lines: string[] = [];
-  const r = await new PoseTrainer(tinyArgs(data, project, 'skip', { epochs: 1, val: true }), { log: (s) => lines.push(s), progressWrite: () => {} }).train();
+  const r = await new PoseTrainer(tinyArgs(data, project, 'skip', { epochs: 1, val: true }), {
+    log: (s) => lines.push(s),
+    progressWrite: () => {},
+  }).train();
   t.ok(existsSync(r.last) && existsSync(r.best), 'last.pt and best.pt');
   t.match(lines.join('\n'), /val: WARNING: 1 corrupt image\(s\)\/label\(s\) skipped:\n {2}.*zz\.txt:1: 5 values/);
 });
@@ -28,8 +31,14 @@ t.test('validation that cannot run: last.pt is written before the error', async 
   mkdirSync(join(root, 'images/bad'));
   writeFileSync(join(root, 'images/bad/a.jpg'), 'not a jpeg');
   writeFileSync(join(root, 'bad.yaml'), 'train: images/val\nval: images/bad\nkpt_shape: [17, 3]\nnames: {0: person}\n');
-  const trainer = new PoseTrainer(tinyArgs(join(root, 'bad.yaml'), project, 'fail', { epochs: 1, val: true }), { log: () => {}, progressWrite: () => {} });
-  await t.rejects(trainer.train(), /val: validation failed after epoch 1 \(no valid images in 'val' .*a\.jpg: unsupported image format.*\); the epoch's weights are saved in .*fail\/weights\/last\.pt/);
+  const trainer = new PoseTrainer(tinyArgs(join(root, 'bad.yaml'), project, 'fail', { epochs: 1, val: true }), {
+    log: () => {},
+    progressWrite: () => {},
+  });
+  await t.rejects(
+    trainer.train(),
+    /val: validation failed after epoch 1 \(no valid images in 'val' .*a\.jpg: unsupported image format.*\); the epoch's weights are saved in .*fail\/weights\/last\.pt/,
+  );
   const last = join(project, 'fail/weights/last.pt');
   t.ok(existsSync(last), 'last.pt exists');
   t.notOk(existsSync(join(project, 'fail/weights/best.pt')), 'no best.pt: nothing was measured');

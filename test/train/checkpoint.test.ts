@@ -40,14 +40,21 @@ t.test('an epoch checkpoint, then a NaN loss stops the run and leaves it intact'
     ...quiet,
     callbacks: { onFitEpochEnd: () => void (afterEpoch1 = readFileSync(last)) },
   });
-  const err = await trainer.train().then(() => null, (e: Error) => e);
+  const err = await trainer.train().then(
+    () => null,
+    (e: Error) => e,
+  );
   t.ok(err instanceof NonFiniteLossError, 'a NonFiniteLossError');
   t.match(err?.message, /loss became NaN at epoch 2, batch 1 \(box_loss NaN/);
   t.ok(err?.message.includes(`${last} (end of epoch 1) is intact`), 'the message names the intact checkpoint');
   t.ok(afterEpoch1, 'epoch 1 wrote last.pt');
   t.ok(readFileSync(last).equals(afterEpoch1!), 'last.pt is byte for byte the epoch-1 checkpoint');
   t.same(readdirSync(join(dir, 'weights')).sort(), ['best.pt', 'last.pt'], 'no temporary files');
-  t.same(readResults(join(dir, 'results.csv')).columns, ['epoch', ...RESULT_COLUMNS], "results.csv has Ultralytics' columns");
+  t.same(
+    readResults(join(dir, 'results.csv')).columns,
+    ['epoch', ...RESULT_COLUMNS],
+    "results.csv has Ultralytics' columns",
+  );
   t.same(readResults(join(dir, 'results.csv')).data.epoch, [1], 'and only the finished epoch');
 
   const ck = readPoseCheckpoint(last);
@@ -59,7 +66,11 @@ t.test('an epoch checkpoint, then a NaN loss stops the run and leaves it intact'
   t.match(x.train_metrics, { 'metrics/mAP50(B)': 0, 'val/box_loss': 0, fitness: null });
   t.match(x.rng_state, { engine: Array });
   t.equal((x.optimizer as { param_groups: unknown[] }).param_groups.length, 3, 'three parameter groups');
-  t.equal(Object.keys((x.model ?? {}) as object).length, ck.stateDict.size, 'the raw model state next to the EMA state_dict');
+  t.equal(
+    Object.keys((x.model ?? {}) as object).length,
+    ck.stateDict.size,
+    'the raw model state next to the EMA state_dict',
+  );
   t.ok(Object.keys((x.grads ?? {}) as object).length > 100, 'pending gradients');
   t.match(x, { date: String, version: String, format: 'yolo-ts pose checkpoint' });
 
@@ -67,7 +78,9 @@ t.test('an epoch checkpoint, then a NaN loss stops the run and leaves it intact'
   const copy = join(project, 'epoch1.pt');
   copyFileSync(last, copy);
   // torch.load with stand-ins under Ultralytics' class names (no Ultralytics code): Ultralytics' trainer layout
-  const out = execFileSync('/usr/bin/python3', ['-c', `
+  const out = execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import sys, torch, json
 sys.path.insert(0, 'test/models')
 import ultralytics_standins as U
@@ -78,14 +91,60 @@ print(json.dumps({'keys': list(ck), 'epoch': ck['epoch'], 'model': ck['model'], 
   'groups': [len(g['params']) for g in o['param_groups']], 'gkeys': sorted(o['param_groups'][1]), 'lr': o['param_groups'][1]['lr'],
   'state': sorted({f'{k}:{v.dtype}' for s in o['state'].values() for k, v in s.items()}),
   'ours': sorted(y), 'sd': len(y['state_dict']), 'w': list(y['model']['model.0.conv.weight'].shape), 'results': sorted(ck['train_results'])[:2]}))
-`]).toString();
+`,
+  ]).toString();
   const info = JSON.parse(out);
-  t.same(info.keys, ['epoch', 'best_fitness', 'model', 'ema', 'updates', 'optimizer', 'train_args', 'train_metrics', 'train_results', 'date', 'version', 'license', 'docs', 'yolo_ts'], "Ultralytics' save_model keys, then ours");
-  t.match(info, { epoch: 0, model: null, ema: 'ultralytics.nn.tasks.PoseModel', training: false, args: 'ultralytics.utils.IterableSimpleNamespace', imgsz: 32,
-    dtype: 'torch.float16', grad: false, n: 397, kpt: [17, 3], nc: 1, sd: 397, w: [16, 3, 3, 3] }, 'torch.load reads the EMA as Ultralytics saves it');
+  t.same(
+    info.keys,
+    [
+      'epoch',
+      'best_fitness',
+      'model',
+      'ema',
+      'updates',
+      'optimizer',
+      'train_args',
+      'train_metrics',
+      'train_results',
+      'date',
+      'version',
+      'license',
+      'docs',
+      'yolo_ts',
+    ],
+    "Ultralytics' save_model keys, then ours",
+  );
+  t.match(
+    info,
+    {
+      epoch: 0,
+      model: null,
+      ema: 'ultralytics.nn.tasks.PoseModel',
+      training: false,
+      args: 'ultralytics.utils.IterableSimpleNamespace',
+      imgsz: 32,
+      dtype: 'torch.float16',
+      grad: false,
+      n: 397,
+      kpt: [17, 3],
+      nc: 1,
+      sd: 397,
+      w: [16, 3, 3, 3],
+    },
+    'torch.load reads the EMA as Ultralytics saves it',
+  );
   t.equal(info.groups.length, 3, 'three parameter groups');
   t.same(info.state, [], 'no optimizer step yet (accumulate 2): an empty state, as torch has it');
-  t.ok(info.gkeys.includes('initial_lr') && info.gkeys.includes('params') && info.gkeys.includes('weight_decay'), "torch's param_group keys");
-  t.same(info.ours.filter((k: string) => ['state_dict', 'model', 'optimizer', 'rng_state', 'stopper', 'last_opt_step', 'grads'].includes(k)).length, 7, 'our exact-resume state under yolo_ts');
+  t.ok(
+    info.gkeys.includes('initial_lr') && info.gkeys.includes('params') && info.gkeys.includes('weight_decay'),
+    "torch's param_group keys",
+  );
+  t.same(
+    info.ours.filter((k: string) =>
+      ['state_dict', 'model', 'optimizer', 'rng_state', 'stopper', 'last_opt_step', 'grads'].includes(k),
+    ).length,
+    7,
+    'our exact-resume state under yolo_ts',
+  );
   t.ok(existsSync(copy));
 });

@@ -27,9 +27,28 @@ export function tinyDataset(): string {
  */
 export function tinyArgs(data: string, project: string, name: string, extra: TrainOverrides = {}): TrainOverrides {
   return {
-    data, model: 'yolov8n-pose.yaml', imgsz: 32, batch: 4, epochs: 2, device: 'cpu', nbs: 8, warmup_epochs: 0,
-    mosaic: 0, fliplr: 0, hsv_h: 0, hsv_s: 0, hsv_v: 0, translate: 0, scale: 0, val: false, plots: false,
-    workers: 0, project, name, exist_ok: true, ...extra,
+    data,
+    model: 'yolov8n-pose.yaml',
+    imgsz: 32,
+    batch: 4,
+    epochs: 2,
+    device: 'cpu',
+    nbs: 8,
+    warmup_epochs: 0,
+    mosaic: 0,
+    fliplr: 0,
+    hsv_h: 0,
+    hsv_s: 0,
+    hsv_v: 0,
+    translate: 0,
+    scale: 0,
+    val: false,
+    plots: false,
+    workers: 0,
+    project,
+    name,
+    exist_ok: true,
+    ...extra,
   };
 }
 

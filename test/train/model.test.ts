@@ -17,27 +17,47 @@ const ULTRALYTICS_PT = fileURLToPath(new URL('../fixtures/models/yolov8n-pose-se
 const CLI = fileURLToPath(new URL('../../tasks/cli.ts', import.meta.url));
 const base = { kptShape: [17, 3] as [number, number], names: { 0: 'person' }, device: E.cpu };
 
-t.test("pretrained= an Ultralytics checkpoint: all 397 entries transfer", async (t) => {
+t.test('pretrained= an Ultralytics checkpoint: all 397 entries transfer', async (t) => {
   const { model, transfer } = await setupModel('yolov8n-pose.yaml', { ...base, nc: 1, pretrained: ULTRALYTICS_PT });
   t.equal(transfer, 'Transferred 397/397 items from pretrained weights');
   const ck = readPoseCheckpoint(ULTRALYTICS_PT).stateDict;
   const w = model.stateDict().get('model.22.cv4.2.2.weight')!;
-  t.same(Array.from(await w.data()).slice(0, 5), Array.from(ck.get('model.22.cv4.2.2.weight')!.data as Float32Array).slice(0, 5), 'weights copied');
+  t.same(
+    Array.from(await w.data()).slice(0, 5),
+    Array.from(ck.get('model.22.cv4.2.2.weight')!.data as Float32Array).slice(0, 5),
+    'weights copied',
+  );
   t.equal(model.names[0], 'person');
 });
 
 t.test('a .pt for a dataset with more classes: the class branch is rebuilt, the rest transfers', async (t) => {
-  const { model, transfer } = await setupModel(ULTRALYTICS_PT, { ...base, nc: 3, names: { 0: 'a', 1: 'b', 2: 'c' }, pretrained: true });
+  const { model, transfer } = await setupModel(ULTRALYTICS_PT, {
+    ...base,
+    nc: 3,
+    names: { 0: 'a', 1: 'b', 2: 'c' },
+    pretrained: true,
+  });
   t.equal(model.nc, 3);
-  t.equal(transfer, 'Transferred 391/397 items from pretrained weights', 'the 3 cv3 output convs (weight and bias) do not match');
+  t.equal(
+    transfer,
+    'Transferred 391/397 items from pretrained weights',
+    'the 3 cv3 output convs (weight and bias) do not match',
+  );
   const ema = emaCopy(model, E.cpu);
   t.notOk(ema.training, 'the EMA copy is in eval mode');
-  t.ok(ema.parameters().every((p) => !p.requiresGrad), 'and needs no gradients');
-  t.same(Array.from(await ema.stateDict().get('model.0.conv.weight')!.data()), Array.from(await model.stateDict().get('model.0.conv.weight')!.data()));
+  t.ok(
+    ema.parameters().every((p) => !p.requiresGrad),
+    'and needs no gradients',
+  );
+  t.same(
+    Array.from(await ema.stateDict().get('model.0.conv.weight')!.data()),
+    Array.from(await model.stateDict().get('model.0.conv.weight')!.data()),
+  );
 });
 
 t.test('yolo pose train: argument errors before any work', async (t) => {
-  const run = (...a: string[]) => spawnSync(process.execPath, ['--import=tsx', CLI, 'pose', 'train', ...a], { encoding: 'utf8' });
+  const run = (...a: string[]) =>
+    spawnSync(process.execPath, ['--import=tsx', CLI, 'pose', 'train', ...a], { encoding: 'utf8' });
   const r1 = run('epoch=3');
   t.equal(r1.status, 1);
   t.match(r1.stderr, /'epoch' is not a valid YOLO argument. Similar arguments are i.e. epochs=100/);
@@ -51,7 +71,8 @@ t.test('YOLO(yaml).train(): one epoch, then the object holds best.pt', async (t)
   const project = mkdtempSync(join(tmpdir(), 'train-api-'));
   const model = new YOLO('yolov8n-pose.yaml');
   const { model: _m, ...args } = tinyArgs(tinyDataset(), project, 'api', { epochs: 1, verbose: false });
-  const log = console.log, err = process.stderr.write;
+  const log = console.log,
+    err = process.stderr.write;
   console.log = () => {};
   process.stderr.write = () => true;
   try {
@@ -66,5 +87,9 @@ t.test('YOLO(yaml).train(): one epoch, then the object holds best.pt', async (t)
   const loaded = await model.load('cpu');
   t.equal(loaded.names[0], 'person', 'best.pt loads back');
   const again = await setupModel('yolov8n-pose.yaml', { ...base, nc: 1, pretrained: model.modelSpec });
-  t.equal(again.transfer, 'Transferred 397/397 items from pretrained weights', 'pretrained= one of our own checkpoints');
+  t.equal(
+    again.transfer,
+    'Transferred 397/397 items from pretrained weights',
+    'pretrained= one of our own checkpoints',
+  );
 });

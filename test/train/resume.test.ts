@@ -39,7 +39,12 @@ function capture(epochs: number, into: { w?: Map<string, Float32Array> }, crashA
 
 function sameWeights(t: Test, a: Map<string, Float32Array>, b: Map<string, Float32Array>, what: string) {
   t.equal(a.size, b.size, `${what}: same entries`);
-  const diff = [...a].filter(([k, v]) => { const w = b.get(k); return !w || w.length !== v.length || v.some((x, i) => x !== w[i]); }).map(([k]) => k);
+  const diff = [...a]
+    .filter(([k, v]) => {
+      const w = b.get(k);
+      return !w || w.length !== v.length || v.some((x, i) => x !== w[i]);
+    })
+    .map(([k]) => k);
   t.same(diff, [], `${what}: every value identical (model and EMA)`);
 }
 
@@ -70,13 +75,24 @@ t.test('1 epoch, a crash, resume=True: identical weights and rows', async (t) =>
   t.equal(r.saveDir, join(project, 'crashed'), 'the resumed run writes into its own folder');
   sameWeights(t, into.w!, straight.w!, 'resumed vs straight');
   t.same(csvRows(r.saveDir).data, csvRows(straightDir).data, 'results.csv: the same rows');
-  await t.rejects(new PoseTrainer({ resume: last }, quiet).train(), /training to 2 epochs is finished, nothing to resume/);
+  await t.rejects(
+    new PoseTrainer({ resume: last }, quiet).train(),
+    /training to 2 epochs is finished, nothing to resume/,
+  );
 });
 
 t.test('kill -9 during epoch 2, then resume=True: loses at most that epoch', async (t) => {
   const name = 'killed';
   const dir = join(project, name);
-  const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./train_child.ts', import.meta.url)), JSON.stringify(tinyArgs(data, project, name))], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import=tsx',
+      fileURLToPath(new URL('./train_child.ts', import.meta.url)),
+      JSON.stringify(tinyArgs(data, project, name)),
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
   // wait for the first checkpoint, then a moment into epoch 2, then SIGKILL
   const last = join(dir, 'weights', 'last.pt');

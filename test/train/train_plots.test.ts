@@ -14,18 +14,33 @@ t.test('train_batch{0,1}.jpg, val_batch0_*.jpg, and the fused summary after trai
   const data = tinyDataset();
   const project = mkdtempSync(join(tmpdir(), 'train-plots-'));
   const logs: string[] = [];
-  const r = await new PoseTrainer(tinyArgs(data, project, 'plots', { epochs: 1, batch: 2, plots: true }), { log: (s) => logs.push(s), progressWrite: () => {} }).train();
+  const r = await new PoseTrainer(tinyArgs(data, project, 'plots', { epochs: 1, batch: 2, plots: true }), {
+    log: (s) => logs.push(s),
+    progressWrite: () => {},
+  }).train();
   // best.pt's validation prints the fused summary with 0 gradients, as Ultralytics' final_eval
   const at = logs.findIndex((l) => l.includes('Validating'));
-  t.match(logs.slice(at).join('\n'), /yolo-ts \S+ 🚀 Node-[\d.]+ .*\nYOLOv8n-pose summary \(fused\): \d+ layers, [\d,]+ parameters, 0 gradients, [\d.]+ GFLOPs/);
-  for (const f of ['labels.jpg', 'labels_correlogram.jpg', 'train_batch0.jpg', 'train_batch1.jpg', 'val_batch0_labels.jpg', 'val_batch0_pred.jpg', 'results.png']) t.ok(existsSync(join(r.saveDir, f)), f);
+  t.match(
+    logs.slice(at).join('\n'),
+    /yolo-ts \S+ 🚀 Node-[\d.]+ .*\nYOLOv8n-pose summary \(fused\): \d+ layers, [\d,]+ parameters, 0 gradients, [\d.]+ GFLOPs/,
+  );
+  for (const f of [
+    'labels.jpg',
+    'labels_correlogram.jpg',
+    'train_batch0.jpg',
+    'train_batch1.jpg',
+    'val_batch0_labels.jpg',
+    'val_batch0_pred.jpg',
+    'results.png',
+  ])
+    t.ok(existsSync(join(r.saveDir, f)), f);
   t.notOk(existsSync(join(r.saveDir, 'train_batch2.jpg')), 'two batches, two mosaics');
   const img = readImage(join(r.saveDir, 'train_batch0.jpg'));
   t.same([img.width, img.height], [64, 64], 'two 32 px tiles in a 2 x 2 grid');
   // the person class colour (box outline) is drawn somewhere (JPEG: within a tolerance)
   const c = classColor(0);
   let hits = 0;
-  for (let i = 0; i < img.width * img.height; i++) if (c.every((v, k) => Math.abs(img.data[i * 3 + k] - v) < 40)) hits++;
+  for (let i = 0; i < img.width * img.height; i++)
+    if (c.every((v, k) => Math.abs(img.data[i * 3 + k] - v) < 40)) hits++;
   t.ok(hits > 10, `labels drawn (${hits} pixels near the class colour)`);
 });
-

@@ -41,8 +41,28 @@ t.test('val() with no arguments: data and imgsz from the checkpoint', async (t) 
 });
 
 t.test('CLI arguments', async (t) => {
-  const a = valArgs({ model: 'm.pt', data: 'd.yaml', imgsz: 320, batch: 8, conf: 0.01, save_json: true, device: 'cpu', project: 'p', name: 'n' });
-  t.same(a, { model: 'm.pt', data: 'd.yaml', imgsz: 320, batch: 8, conf: 0.01, save_json: true, device: 'cpu', project: 'p', name: 'n' });
+  const a = valArgs({
+    model: 'm.pt',
+    data: 'd.yaml',
+    imgsz: 320,
+    batch: 8,
+    conf: 0.01,
+    save_json: true,
+    device: 'cpu',
+    project: 'p',
+    name: 'n',
+  });
+  t.same(a, {
+    model: 'm.pt',
+    data: 'd.yaml',
+    imgsz: 320,
+    batch: 8,
+    conf: 0.01,
+    save_json: true,
+    device: 'cpu',
+    project: 'p',
+    name: 'n',
+  });
   t.throws(() => valArgs({ model: 'm.pt', foo: 1 }), /unknown argument 'foo'; valid keys are/);
   t.throws(() => valArgs({ model: 'm.pt', imgsz: 'big' }), /'imgsz=big' must be a number/);
   t.throws(() => valArgs({ model: 'm.pt', save_json: 'yes' }), /'save_json=yes' must be True or False/);

@@ -20,12 +20,20 @@ function dataset(t: Test): string {
 }
 /** A model with no detections: only the data path is under test. */
 const blind: ValModel = {
-  stride: [8, 16, 32], names: { 0: 'person' }, kptShape: [17, 3],
+  stride: [8, 16, 32],
+  names: { 0: 'person' },
+  kptShape: [17, 3],
   predict: (x: Tensor) => tensor(new Float32Array(x.shape[0] * 56 * 64), [x.shape[0], 56, 64], { device: cpu }),
 };
 
 t.test('bad label lines are skipped, counted and listed; the good images give the same metrics', async (t) => {
-  const clean = new PoseValidator({ data: join(FIX, 'coco8-pose.yaml'), imgsz: 64, batch: 2, plots: false, verbose: false });
+  const clean = new PoseValidator({
+    data: join(FIX, 'coco8-pose.yaml'),
+    imgsz: 64,
+    batch: 2,
+    plots: false,
+    verbose: false,
+  });
   const ref = await clean.run(blind, cpu);
 
   const dir = dataset(t);
@@ -41,10 +49,18 @@ t.test('bad label lines are skipped, counted and listed; the good images give th
     writeFileSync(join(dir, `labels/val/${name}.txt`), `0 0.5 0.5 0.2 0.2 ${kpts}\n${line}\n`);
   }
   writeFileSync(join(dir, 'images/val/zz_text.jpg'), 'not an image'); // unreadable
-  const png = Buffer.from(encodePNG({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7919) % 251) }));
+  const png = Buffer.from(
+    encodePNG({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7919) % 251) }),
+  );
   writeFileSync(join(dir, 'images/val/zz_cut.png'), png.subarray(0, png.length - 200)); // IDAT cut short: found by the scan, as PIL's verify()
   const lines: string[] = [];
-  const v = new PoseValidator({ data: join(dir, 'coco8-pose.yaml'), imgsz: 64, batch: 2, plots: false, verbose: false });
+  const v = new PoseValidator({
+    data: join(dir, 'coco8-pose.yaml'),
+    imgsz: 64,
+    batch: 2,
+    plots: false,
+    verbose: false,
+  });
   v.log = (s) => lines.push(s);
   const r = await v.run(blind, cpu);
   const log = lines.join('\n');
@@ -70,7 +86,13 @@ t.test('an image that passes the header scan but fails to decode is skipped at l
   jpg[jpg.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc9;
   writeFileSync(join(dir, 'images/val/zz_bad.jpg'), jpg);
   const lines: string[] = [];
-  const v = new PoseValidator({ data: join(dir, 'coco8-pose.yaml'), imgsz: 64, batch: 4, plots: false, verbose: false });
+  const v = new PoseValidator({
+    data: join(dir, 'coco8-pose.yaml'),
+    imgsz: 64,
+    batch: 4,
+    plots: false,
+    verbose: false,
+  });
   v.log = (s) => lines.push(s);
   const r = await v.run(blind, cpu);
   t.equal(r.seen, 4, 'the 4 good images were validated');
@@ -84,5 +106,8 @@ t.test('no image left: an error naming the split and a reason', async (t) => {
   for (const f of ['110', '113', '136', '151']) writeFileSync(join(dir, `labels/val/000000000${f}.txt`), '0 1 2\n');
   const v = new PoseValidator({ data: join(dir, 'coco8-pose.yaml'), imgsz: 64, plots: false, verbose: false });
   v.log = () => {};
-  await t.rejects(v.run(blind, cpu), /no valid images in 'val' .*all 4 are corrupt, e\.g\. .*000000000110\.txt:1: 3 values/);
+  await t.rejects(
+    v.run(blind, cpu),
+    /no valid images in 'val' .*all 4 are corrupt, e\.g\. .*000000000110\.txt:1: 3 values/,
+  );
 });

@@ -14,15 +14,27 @@ t.test('rect batches: order by aspect ratio, ceil(shape * imgsz / 32 + 0.5) * 32
     const plan = rectBatches(g.shapes, g.batch, g.imgsz);
     t.same(plan.order, g.order, `order, ${g.shapes.length} images, batch ${g.batch}`);
     t.same(plan.shapes, g.batch_shapes, `shapes at imgsz ${g.imgsz}`);
-    t.same(plan.batches.flat(), g.order.map((_: number, i: number) => i));
+    t.same(
+      plan.batches.flat(),
+      g.order.map((_: number, i: number) => i),
+    );
   }
 });
 
 t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back in original pixels', async (t) => {
   const cfg = loadDatasetYaml(join(FIX, 'coco8-pose.yaml'));
   const { samples } = loadPoseSplit(cfg, 'val');
-  const plan = rectBatches(samples.map((s) => s.shape), 16, 320);
-  const batch = loadValBatch(plan.order.map((i) => samples[i]), plan.shapes[0], 320, cfg.kptShape);
+  const plan = rectBatches(
+    samples.map((s) => s.shape),
+    16,
+    320,
+  );
+  const batch = loadValBatch(
+    plan.order.map((i) => samples[i]),
+    plan.shapes[0],
+    320,
+    cfg.kptShape,
+  );
   t.same(batch.shape, [352, 352]);
   t.equal(batch.input.length, 4 * 3 * 352 * 352);
   for (const im of batch.images) {
@@ -38,7 +50,12 @@ t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back
     let worst = 0;
     for (let i = 0; i < im.cls.length; i++) {
       const [cx, cy, w, h] = s.labels.bboxes.subarray(i * 4, i * 4 + 4);
-      const want = [Math.max((cx - w / 2) * w0, 0), Math.max((cy - h / 2) * h0, 0), Math.min((cx + w / 2) * w0, w0), Math.min((cy + h / 2) * h0, h0)];
+      const want = [
+        Math.max((cx - w / 2) * w0, 0),
+        Math.max((cy - h / 2) * h0, 0),
+        Math.min((cx + w / 2) * w0, w0),
+        Math.min((cy + h / 2) * h0, h0),
+      ];
       for (let q = 0; q < 4; q++) worst = Math.max(worst, Math.abs(im.boxes[i * 4 + q] - want[q]));
       for (let k = 0; k < 17; k++) {
         if (!s.labels.keypoints[(i * 17 + k) * 3 + 2]) continue;

@@ -3,13 +3,23 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { apPerClass, boxIou, computeAp, IOU_THRESHOLDS, kptIou, matchPredictions, oksAreas, PoseMetrics, smooth } from '../../tasks/val/metrics.js';
+import {
+  apPerClass,
+  boxIou,
+  computeAp,
+  IOU_THRESHOLDS,
+  kptIou,
+  matchPredictions,
+  oksAreas,
+  PoseMetrics,
+  smooth,
+} from '../../tasks/val/metrics.js';
 import { ConfusionMatrix } from '../../tasks/val/confusion.js';
 import { assertClose } from '../helpers.js';
 import { OKS_SIGMA } from '../../nn/loss/keypoint_loss.js';
 
 const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/val/metrics_goldens.json'), 'utf8'));
-const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flat(Infinity as 1) as number[] : [a as number]);
+const flat = (a: unknown): number[] => (Array.isArray(a) ? (a.flat(Infinity as 1) as number[]) : [a as number]);
 
 t.test('box IoU', async (t) => {
   const g = G.box_iou;
@@ -29,7 +39,10 @@ t.test('OKS with COCO sigmas and with 1/K sigmas', async (t) => {
 t.test('match_predictions: greedy, first detection in order takes a label', async (t) => {
   const g = G.match;
   t.same(Array.from(matchPredictions(g.pred_cls, g.true_cls, flat(g.iou))), flat(g.correct));
-  t.same(Array.from(IOU_THRESHOLDS).map((v) => +v.toFixed(6)), [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]);
+  t.same(
+    Array.from(IOU_THRESHOLDS).map((v) => +v.toFixed(6)),
+    [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
+  );
 });
 
 t.test('compute_ap: 101-point interpolation, repeated recall values, edge curves', async (t) => {
@@ -49,14 +62,19 @@ t.test('smooth: 0.1 box filter and its argmax', async (t) => {
 
 t.test('a stream of images: tp per image, ap_per_class, PoseMetrics, fitness, confusion matrix', async (t) => {
   const g = G.stream;
-  const tp: number[] = [], tpP: number[] = [], conf: number[] = [], predCls: number[] = [], targetCls: number[] = [];
+  const tp: number[] = [],
+    tpP: number[] = [],
+    conf: number[] = [],
+    predCls: number[] = [],
+    targetCls: number[] = [];
   const cm = new ConfusionMatrix(g.nc, 0.001);
   g.images.forEach((im: any, n: number) => {
     const det: number[][] = im.det;
     const gtBoxes = flat(im.gt_boxes);
     const dBoxes = det.flatMap((d) => d.slice(0, 4));
     const dCls = det.map((d) => d[5]);
-    const nd = det.length, ng = im.gt_cls.length;
+    const nd = det.length,
+      ng = im.gt_cls.length;
     if (nd && ng) {
       const bt = matchPredictions(dCls, im.gt_cls, boxIou(gtBoxes, dBoxes));
       const oks = kptIou(flat(im.gt_kpts), flat(im.pred_kpts), oksAreas(gtBoxes), OKS_SIGMA);
@@ -65,8 +83,8 @@ t.test('a stream of images: tp per image, ap_per_class, PoseMetrics, fitness, co
       t.same(Array.from(kt), flat(im.tp_p), `image ${n}: pose tp`);
     }
     if (nd || ng) {
-      tp.push(...flat(im.tp)), tpP.push(...flat(im.tp_p));
-      conf.push(...det.map((d) => d[4])), predCls.push(...dCls), targetCls.push(...im.gt_cls);
+      (tp.push(...flat(im.tp)), tpP.push(...flat(im.tp_p)));
+      (conf.push(...det.map((d) => d[4])), predCls.push(...dCls), targetCls.push(...im.gt_cls));
     }
     cm.processBatch(nd ? { boxes: dBoxes, conf: det.map((d) => d[4]), cls: dCls } : null, gtBoxes, im.gt_cls);
   });
@@ -75,7 +93,10 @@ t.test('a stream of images: tp per image, ap_per_class, PoseMetrics, fitness, co
   const names = Object.fromEntries(Array.from({ length: g.nc }, (_, i) => [i, `c${i}`]));
   const m = new PoseMetrics(names);
   m.process(tp, tpP, conf, predCls, targetCls);
-  for (const [name, metric] of [['box', m.box], ['pose', m.pose]] as const) {
+  for (const [name, metric] of [
+    ['box', m.box],
+    ['pose', m.pose],
+  ] as const) {
     const e = g[name];
     const res = apPerClass(name === 'box' ? tp : tpP, conf, predCls, targetCls);
     t.same(res.uniqueClasses, e.unique_classes, `${name} classes`);
@@ -84,13 +105,21 @@ t.test('a stream of images: tp per image, ap_per_class, PoseMetrics, fitness, co
     assertClose(t, res.f1, e.f1, `${name} f1`, 1e-12, 1e-12);
     assertClose(t, res.tp, e.tp, `${name} tp`, 0, 0);
     assertClose(t, res.fp, e.fp, `${name} fp`, 0, 0);
-    assertClose(t, res.ap.flatMap((a) => Array.from(a)), flat(e.ap), `${name} ap`, 1e-12, 1e-12);
+    assertClose(
+      t,
+      res.ap.flatMap((a) => Array.from(a)),
+      flat(e.ap),
+      `${name} ap`,
+      1e-12,
+      1e-12,
+    );
     const every = (rows: Float64Array[]) => rows.flatMap((r) => Array.from(r).filter((_, i) => i % g.curve_step === 0));
     assertClose(t, every(res.pCurve), flat(e.p_curve), `${name} p curve`, 1e-12, 1e-12);
     assertClose(t, every(res.rCurve), flat(e.r_curve), `${name} r curve`, 1e-12, 1e-12);
     assertClose(t, every(res.f1Curve), flat(e.f1_curve), `${name} f1 curve`, 1e-12, 1e-12);
     assertClose(t, every(res.precValues), flat(e.prec_values), `${name} precision at mAP50`, 1e-12, 1e-12);
-    for (const k of ['mp', 'mr', 'map50', 'map75', 'map'] as const) assertClose(t, [metric[k]], [e[k]], `${name}.${k}`, 1e-12, 1e-12);
+    for (const k of ['mp', 'mr', 'map50', 'map75', 'map'] as const)
+      assertClose(t, [metric[k]], [e[k]], `${name}.${k}`, 1e-12, 1e-12);
     assertClose(t, metric.maps, e.maps, `${name}.maps`, 1e-12, 1e-12);
     assertClose(t, [metric.fitness()], [e.fitness], `${name} fitness`, 1e-12, 1e-12);
   }

@@ -34,17 +34,34 @@ t.test('val parity with Ultralytics', async (t) => {
         t.comment(`${DATA[name]} not found: skipping ${name}`);
         continue;
       }
-      const v = new PoseValidator({ data: DATA[name], imgsz: REF.imgsz, batch: REF.batch, conf: REF.conf, iou: REF.iou, plots: false, verbose: false });
+      const v = new PoseValidator({
+        data: DATA[name],
+        imgsz: REF.imgsz,
+        batch: REF.batch,
+        conf: REF.conf,
+        iou: REF.iou,
+        plots: false,
+        verbose: false,
+      });
       const r = await v.run(model, device);
       for (const task of ['box', 'pose'] as const) {
         for (const k of ['map', 'map50'] as const) {
-          const got = r.metrics[task][k], want = ref[task][k];
-          t.ok(Math.abs(got - want) <= 0.01, `${device.type} ${name} ${task}.${k}: ${got.toFixed(5)} vs Ultralytics ${want.toFixed(5)}`);
+          const got = r.metrics[task][k],
+            want = ref[task][k];
+          t.ok(
+            Math.abs(got - want) <= 0.01,
+            `${device.type} ${name} ${task}.${k}: ${got.toFixed(5)} vs Ultralytics ${want.toFixed(5)}`,
+          );
         }
-        t.comment(`${device.type} ${name} ${task}: map75 ${r.metrics[task].map75.toFixed(5)} (${ref[task].map75.toFixed(5)}), ` +
-          `mp ${r.metrics[task].mp.toFixed(4)} (${ref[task].mp.toFixed(4)}), mr ${r.metrics[task].mr.toFixed(4)} (${ref[task].mr.toFixed(4)})`);
+        t.comment(
+          `${device.type} ${name} ${task}: map75 ${r.metrics[task].map75.toFixed(5)} (${ref[task].map75.toFixed(5)}), ` +
+            `mp ${r.metrics[task].mp.toFixed(4)} (${ref[task].mp.toFixed(4)}), mr ${r.metrics[task].mr.toFixed(4)} (${ref[task].mr.toFixed(4)})`,
+        );
       }
-      t.ok(Math.abs(r.metrics.fitness - ref.fitness) <= 0.01, `${device.type} ${name} fitness ${r.metrics.fitness.toFixed(5)} vs ${ref.fitness.toFixed(5)}`);
+      t.ok(
+        Math.abs(r.metrics.fitness - ref.fitness) <= 0.01,
+        `${device.type} ${name} fitness ${r.metrics.fitness.toFixed(5)} vs ${ref.fitness.toFixed(5)}`,
+      );
     }
   }
 });

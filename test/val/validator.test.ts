@@ -19,17 +19,33 @@ const YAML = join(FIX, 'coco8-pose.yaml');
 function oracle(imgsz: number, batch: number, opts: { jitter?: number; kptShape?: [number, number] } = {}): ValModel {
   const cfg = loadDatasetYaml(YAML);
   const { samples } = loadPoseSplit(cfg, 'val', () => {});
-  const plan = rectBatches(samples.map((s) => s.shape), batch, imgsz);
+  const plan = rectBatches(
+    samples.map((s) => s.shape),
+    batch,
+    imgsz,
+  );
   const outputs = plan.batches.map((pos, bi) => {
-    const vb = loadValBatch(pos.map((p) => samples[plan.order[p]]), plan.shapes[bi], imgsz, cfg.kptShape);
-    const A = 64, C = 4 + 1 + 51, B = vb.images.length;
+    const vb = loadValBatch(
+      pos.map((p) => samples[plan.order[p]]),
+      plan.shapes[bi],
+      imgsz,
+      cfg.kptShape,
+    );
+    const A = 64,
+      C = 4 + 1 + 51,
+      B = vb.images.length;
     const out = new Float32Array(B * C * A);
     vb.images.forEach((im, b) => {
       for (let i = 0; i < im.cls.length; i++) {
         const [x1, y1, x2, y2] = im.lbBoxes.subarray(i * 4, i * 4 + 4);
         const j = opts.jitter ?? 0;
         const v = [(x1 + x2) / 2 + j, (y1 + y2) / 2, x2 - x1, y2 - y1, 0.9 - 0.01 * i];
-        for (let k = 0; k < 17; k++) v.push(im.lbKpts[(i * 17 + k) * 3] + j, im.lbKpts[(i * 17 + k) * 3 + 1], im.lbKpts[(i * 17 + k) * 3 + 2] ? 0.8 : 0);
+        for (let k = 0; k < 17; k++)
+          v.push(
+            im.lbKpts[(i * 17 + k) * 3] + j,
+            im.lbKpts[(i * 17 + k) * 3 + 1],
+            im.lbKpts[(i * 17 + k) * 3 + 2] ? 0.8 : 0,
+          );
         v.forEach((val, c) => (out[(b * C + c) * A + i] = val));
       }
     });
@@ -67,10 +83,19 @@ t.test('perfect predictions: box and pose mAP 0.995, table, json, plots', async 
   t.ok(Math.abs(r.metrics.fitness - 2 * 0.995) < 1e-9);
   t.equal(r.seen, 4);
   t.equal(lines[0], headerRow());
-  t.match(lines[0], /^ {17}Class {5}Images  Instances {6}Box\(P {10}R {6}mAP50  mAP50-95\) {5}Pose\(P {10}R {6}mAP50  mAP50-95\)$/);
+  t.match(
+    lines[0],
+    /^ {17}Class {5}Images  Instances {6}Box\(P {10}R {6}mAP50  mAP50-95\) {5}Pose\(P {10}R {6}mAP50  mAP50-95\)$/,
+  );
   t.equal(lines[1], formatRow('all', 4, 14, [1, 1, 0.995, 0.995, 1, 1, 0.995, 0.995]));
-  t.equal(lines[1], '                   all          4         14          1          1      0.995      0.995          1          1      0.995      0.995');
-  t.match(lines.join('\n'), /Speed: [\d.]+ms preprocess, [\d.]+ms inference, [\d.]+ms loss, [\d.]+ms postprocess per image/);
+  t.equal(
+    lines[1],
+    '                   all          4         14          1          1      0.995      0.995          1          1      0.995      0.995',
+  );
+  t.match(
+    lines.join('\n'),
+    /Speed: [\d.]+ms preprocess, [\d.]+ms inference, [\d.]+ms loss, [\d.]+ms postprocess per image/,
+  );
 
   const json = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
   t.equal(json.length, 14);
@@ -81,14 +106,32 @@ t.test('perfect predictions: box and pose mAP 0.995, table, json, plots', async 
   t.equal(rec.keypoints.length, 51);
   t.equal(rec.score, 0.9);
   // The box matches the label in original pixels (COCO xywh).
-  const ann = JSON.parse(readFileSync(join(FIX, 'annotations/person_keypoints_val.json'), 'utf8')).annotations.filter((a: any) => a.image_id === 113);
-  const best = Math.min(...ann.map((a: any) => Math.max(...a.bbox.map((v: number, q: number) => Math.abs(v - rec.bbox[q])))));
+  const ann = JSON.parse(readFileSync(join(FIX, 'annotations/person_keypoints_val.json'), 'utf8')).annotations.filter(
+    (a: any) => a.image_id === 113,
+  );
+  const best = Math.min(
+    ...ann.map((a: any) => Math.max(...a.bbox.map((v: number, q: number) => Math.abs(v - rec.bbox[q])))),
+  );
   t.ok(best < 1, `bbox within ${best.toFixed(3)} px of the COCO annotation`);
 
-  for (const f of ['BoxPR_curve.png', 'BoxF1_curve.png', 'PosePR_curve.png', 'PoseF1_curve.png', 'PoseR_curve.png', 'confusion_matrix.png',
-    'confusion_matrix_normalized.png', 'val_batch0_labels.jpg', 'val_batch0_pred.jpg', 'val_batch1_labels.jpg', 'val_batch1_pred.jpg'])
+  for (const f of [
+    'BoxPR_curve.png',
+    'BoxF1_curve.png',
+    'PosePR_curve.png',
+    'PoseF1_curve.png',
+    'PoseR_curve.png',
+    'confusion_matrix.png',
+    'confusion_matrix_normalized.png',
+    'val_batch0_labels.jpg',
+    'val_batch0_pred.jpg',
+    'val_batch1_labels.jpg',
+    'val_batch1_pred.jpg',
+  ])
     t.ok(existsSync(join(dir, f)), f);
-  t.same(r.confusionMatrix.toRows(), [[14, 0], [0, 0]]);
+  t.same(r.confusionMatrix.toRows(), [
+    [14, 0],
+    [0, 0],
+  ]);
 });
 
 t.test('shifted keypoints: boxes still match, OKS drops', async (t) => {
@@ -101,11 +144,24 @@ t.test('shifted keypoints: boxes still match, OKS drops', async (t) => {
 
 t.test('bad input: model kpt_shape differs from the data', async (t) => {
   const v = new PoseValidator({ data: YAML, imgsz: 320, plots: false, verbose: false, model_path: 'my-model.pt' });
-  await t.rejects(v.run(oracle(320, 16, { kptShape: [5, 3] }), cpu), { message: /kpt_shape mismatch: my-model\.pt predicts kpt_shape \[5, 3\] but .*coco8-pose\.yaml has kpt_shape \[17, 3\]/ });
+  await t.rejects(v.run(oracle(320, 16, { kptShape: [5, 3] }), cpu), {
+    message:
+      /kpt_shape mismatch: my-model\.pt predicts kpt_shape \[5, 3\] but .*coco8-pose\.yaml has kpt_shape \[17, 3\]/,
+  });
   t.throws(() => new PoseValidator({ data: YAML, conf: 2 }), /conf=2 must be between 0\.0 and 1\.0/);
 });
 
 t.test("Python's %.3g", async (t) => {
-  const cases: [number, string][] = [[0, '0'], [1, '1'], [0.995, '0.995'], [0.0180996, '0.0181'], [0.000379077, '0.000379'], [1.23e-5, '1.23e-05'], [0.99951, '1'], [123.4, '123'], [1234, '1.23e+03']];
+  const cases: [number, string][] = [
+    [0, '0'],
+    [1, '1'],
+    [0.995, '0.995'],
+    [0.0180996, '0.0181'],
+    [0.000379077, '0.000379'],
+    [1.23e-5, '1.23e-05'],
+    [0.99951, '1'],
+    [123.4, '123'],
+    [1234, '1.23e+03'],
+  ];
   for (const [v, s] of cases) t.equal(formatG(v, 3), s, `${v}`);
 });

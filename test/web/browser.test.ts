@@ -14,7 +14,13 @@ import { releaseDevices } from '../../engine/index.js';
 const ARGS = { conf: 0.05, iou: 0.7, imgsz: 320 }; // the bundled model is weak and was trained at 320 (test/fixtures/predict/README.md)
 const BUS = join(import.meta.dirname, '..', 'fixtures', 'images', 'bus.jpg');
 
-interface Pred { xyxy: number[][]; conf: number[]; cls: number[]; kpts: number[][][]; kconf: number[][] }
+interface Pred {
+  xyxy: number[][];
+  conf: number[];
+  cls: number[];
+  kpts: number[][][];
+  kconf: number[][];
+}
 
 function iou(a: number[], b: number[]) {
   const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
@@ -34,7 +40,9 @@ t.test('predict in headless Chromium on WebGPU equals Node', async (t) => {
   });
   const page = await browser.newPage();
   const problems: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`uncaught: ${(e as Error).message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
 
@@ -48,11 +56,19 @@ t.test('predict in headless Chromium on WebGPU equals Node', async (t) => {
   t.comment(`browser (${device.name}): model load ${loadMs.toFixed(0)} ms, ${web.xyxy.length} detections`);
 
   const node = (await new YOLO(bundledCheckpoint()).predict(BUS, { ...ARGS, verbose: false }))[0];
-  const ref: Pred = { xyxy: node.boxes.xyxy, conf: node.boxes.conf, cls: node.boxes.cls, kpts: node.keypoints!.xy, kconf: node.keypoints!.conf! };
+  const ref: Pred = {
+    xyxy: node.boxes.xyxy,
+    conf: node.boxes.conf,
+    cls: node.boxes.cls,
+    kpts: node.keypoints!.xy,
+    kconf: node.keypoints!.conf!,
+  };
 
   t.ok(ref.xyxy.length > 0, `Node finds people in bus.jpg (${ref.xyxy.length})`);
   t.equal(web.xyxy.length, ref.xyxy.length, 'same number of detections');
-  let minIou = 1, maxKpt = 0, maxConf = 0;
+  let minIou = 1,
+    maxKpt = 0,
+    maxConf = 0;
   for (let i = 0; i < Math.min(web.xyxy.length, ref.xyxy.length); i++) {
     minIou = Math.min(minIou, iou(web.xyxy[i], ref.xyxy[i]));
     maxConf = Math.max(maxConf, Math.abs(web.conf[i] - ref.conf[i]));
@@ -69,9 +85,17 @@ t.test('predict in headless Chromium on WebGPU equals Node', async (t) => {
   await page.evaluate((b) => (window as any).yolo.dropFile('broken.pt', b), junk);
   t.match(await page.evaluate(() => (window as any).yolo.message), /^broken\.pt: /, 'a bad .pt names itself');
   await page.evaluate((b) => (window as any).yolo.dropFile('notes.jpg', b, 'image/jpeg'), junk);
-  t.match(await page.evaluate(() => (window as any).yolo.message), /^notes\.jpg: unsupported image format/, 'a bad image names itself and why');
+  t.match(
+    await page.evaluate(() => (window as any).yolo.message),
+    /^notes\.jpg: unsupported image format/,
+    'a bad image names itself and why',
+  );
   await page.evaluate((b) => (window as any).yolo.dropFile('readme.txt', b), junk);
-  t.match(await page.evaluate(() => (window as any).yolo.message), /^readme\.txt: /, 'a file of another kind names itself');
+  t.match(
+    await page.evaluate(() => (window as any).yolo.message),
+    /^readme\.txt: /,
+    'a file of another kind names itself',
+  );
   t.same(problems, [], 'no console errors, uncaught exceptions or failed requests');
 });
 

@@ -46,7 +46,11 @@ function setConf(v: number) {
 }
 
 function args() {
-  return { conf: Number($<HTMLInputElement>('conf').value), iou: Number($<HTMLInputElement>('iou').value), imgsz: Number($<HTMLSelectElement>('imgsz').value) };
+  return {
+    conf: Number($<HTMLInputElement>('conf').value),
+    iou: Number($<HTMLInputElement>('iou').value),
+    imgsz: Number($<HTMLSelectElement>('imgsz').value),
+  };
 }
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
@@ -58,9 +62,14 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 function show(r: Results) {
   blit(canvas, r.plot());
   const s = r.speed;
-  $('speed').textContent = `${r.origShape[1]}x${r.origShape[0]} ${r.verbose()}Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.postprocess.toFixed(1)}ms postprocess (${device.type === 'cpu' ? 'cpu engine' : 'WebGPU'})`;
-  const rows = r.boxes.xyxy.map((b, i) => `<tr><td>${i}</td><td>${r.names[r.boxes.cls[i]]}</td><td>${r.boxes.conf[i].toFixed(3)}</td><td>${b.map((v) => v.toFixed(0)).join(', ')}</td><td>${(r.keypoints?.conf?.[i] ?? []).map((c) => c.toFixed(2)).join(' ')}</td></tr>`);
-  $('dets').innerHTML = `<tr><th>#</th><th>class</th><th>conf</th><th>xyxy</th><th>keypoint conf</th></tr>${rows.join('')}`;
+  $('speed').textContent =
+    `${r.origShape[1]}x${r.origShape[0]} ${r.verbose()}Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.postprocess.toFixed(1)}ms postprocess (${device.type === 'cpu' ? 'cpu engine' : 'WebGPU'})`;
+  const rows = r.boxes.xyxy.map(
+    (b, i) =>
+      `<tr><td>${i}</td><td>${r.names[r.boxes.cls[i]]}</td><td>${r.boxes.conf[i].toFixed(3)}</td><td>${b.map((v) => v.toFixed(0)).join(', ')}</td><td>${(r.keypoints?.conf?.[i] ?? []).map((c) => c.toFixed(2)).join(' ')}</td></tr>`,
+  );
+  $('dets').innerHTML =
+    `<tr><th>#</th><th>class</th><th>conf</th><th>xyxy</th><th>keypoint conf</th></tr>${rows.join('')}`;
 }
 
 async function run() {
@@ -203,26 +212,41 @@ function wire() {
   for (const f of Object.keys(shaders).sort()) sel.add(new Option(f));
   const showWgsl = () => ($('wgsl').textContent = shaders[sel.value] ?? '');
   sel.addEventListener('change', showWgsl);
-  sel.value = 'conv2d_tiled.wgsl' in shaders ? 'conv2d_tiled.wgsl' : sel.options[0]?.value ?? '';
+  sel.value = 'conv2d_tiled.wgsl' in shaders ? 'conv2d_tiled.wgsl' : (sel.options[0]?.value ?? '');
   showWgsl();
   $('maps-run').addEventListener('click', () => void showMaps().catch((e: Error) => say(e.message, 'error')));
   $('ft-start').addEventListener('click', () => {
     const n = (id: string) => Number($<HTMLInputElement>(id).value);
-    train({ epochs: n('ft-epochs'), imgsz: n('ft-imgsz'), batch: n('ft-batch') }).catch((e: Error) => say(`fine-tune: ${e.message}`, 'error'));
+    train({ epochs: n('ft-epochs'), imgsz: n('ft-imgsz'), batch: n('ft-batch') }).catch((e: Error) =>
+      say(`fine-tune: ${e.message}`, 'error'),
+    );
   });
-  for (const id of ['conf', 'iou']) $<HTMLInputElement>(id).addEventListener('input', (e) => {
-    $(`${id}-v`).textContent = Number((e.target as HTMLInputElement).value).toFixed(2);
-    void run();
-  });
+  for (const id of ['conf', 'iou'])
+    $<HTMLInputElement>(id).addEventListener('input', (e) => {
+      $(`${id}-v`).textContent = Number((e.target as HTMLInputElement).value).toFixed(2);
+      void run();
+    });
   $('imgsz').addEventListener('change', () => void run());
-  $<HTMLInputElement>('model-file').addEventListener('change', (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void openFile(f); });
-  $<HTMLInputElement>('image-file').addEventListener('change', (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void openFile(f); });
-  $<HTMLInputElement>('video-file').addEventListener('change', (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) openVideo(URL.createObjectURL(f), f.name); });
+  $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) void openFile(f);
+  });
+  $<HTMLInputElement>('image-file').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) void openFile(f);
+  });
+  $<HTMLInputElement>('video-file').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) openVideo(URL.createObjectURL(f), f.name);
+  });
   $('sample').addEventListener('click', async () => openImage('bus.jpg', await fetchBytes(SAMPLE)));
   $('webcam').addEventListener('click', () => void openWebcam());
   $('stop').addEventListener('click', () => stopVideo?.());
   const drop = $('drop');
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
@@ -252,7 +276,7 @@ const ready = main();
   },
   /** the banner's text: the no-WebGPU notice or the last bad file */
   get message() {
-    return banner.style.display === 'none' ? '' : banner.textContent ?? '';
+    return banner.style.display === 'none' ? '' : (banner.textContent ?? '');
   },
   /** a file as if dropped on the page (bytes, name) */
   async dropFile(name: string, bytes: number[], type = '') {

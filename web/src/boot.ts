@@ -7,4 +7,5 @@ import { putFile } from './platform/fs.js';
 for (const [name, text] of Object.entries(packageFiles)) putFile(`/${name}`, text);
 
 // ?YOLO_KERNEL_VARIANT=gpu and the like: the engine's environment switches, from the page's URL
-for (const [k, v] of new URLSearchParams(globalThis.location?.search ?? '')) if (/^YOLO_[A-Z_]+$/.test(k)) process.env[k] = v;
+for (const [k, v] of new URLSearchParams(globalThis.location?.search ?? ''))
+  if (/^YOLO_[A-Z_]+$/.test(k)) process.env[k] = v;

@@ -19,12 +19,22 @@ export interface DeviceChoice {
 
 /** WebGPU through navigator.gpu when the browser has an adapter, else the cpu engine with a reason. */
 export async function pickDevice(): Promise<DeviceChoice> {
-  if (!('gpu' in navigator)) return { device: cpu, fallback: 'This browser has no WebGPU (navigator.gpu is missing): running on the cpu engine, which is much slower. Use a recent Chrome/Edge, or Firefox/Safari with WebGPU enabled.' };
+  if (!('gpu' in navigator))
+    return {
+      device: cpu,
+      fallback:
+        'This browser has no WebGPU (navigator.gpu is missing): running on the cpu engine, which is much slower. Use a recent Chrome/Edge, or Firefox/Safari with WebGPU enabled.',
+    };
   const gpu = await openWebGPU().catch((e: Error) => {
     console.warn(`WebGPU device request failed: ${e.message}`);
     return null;
   });
-  if (!gpu) return { device: cpu, fallback: 'WebGPU is present but gave no adapter (blocked GPU or driver): running on the cpu engine, which is much slower.' };
+  if (!gpu)
+    return {
+      device: cpu,
+      fallback:
+        'WebGPU is present but gave no adapter (blocked GPU or driver): running on the cpu engine, which is much slower.',
+    };
   return { device: await getDevice(gpu), fallback: null };
 }
 
@@ -53,7 +63,10 @@ export async function decodeBytes(bytes: Uint8Array, name: string): Promise<RgbI
   if (!isPng) return decodeImage(bytes, name);
   let bmp: ImageBitmap;
   try {
-    bmp = await createImageBitmap(new Blob([bytes as BlobPart], { type: 'image/png' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bmp = await createImageBitmap(new Blob([bytes as BlobPart], { type: 'image/png' }), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+    });
   } catch (e) {
     throw new Error(`${name}: corrupt PNG data (${(e as Error).message})`);
   }
@@ -90,7 +103,12 @@ export function grabFrame(src: CanvasImageSource, width: number, height: number)
  * image. A Predictor is only its arguments, so one per call is cheap; unlike YOLO.predict it does
  * not warm up with a blank forward every call (a page calls it once per video frame).
  */
-export async function predictImage(model: YOLO, img: RgbImage, args: PredictArgs, name = 'image0.jpg'): Promise<Results> {
+export async function predictImage(
+  model: YOLO,
+  img: RgbImage,
+  args: PredictArgs,
+  name = 'image0.jpg',
+): Promise<Results> {
   if (!model.model || !model.device) throw new Error('predict: no model loaded');
   const p = new Predictor(model.model, model.device, { verbose: false, save: false, ...args });
   return p.predictImage(img, name);

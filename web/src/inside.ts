@@ -17,7 +17,8 @@ export interface LayerMap {
 /** The current image letterboxed as predict does, then layer by layer: the first 16 channels of each output. */
 export async function featureMaps(model: YOLO, img: RgbImage, imgsz: number): Promise<LayerMap[]> {
   const net = model.model;
-  if (!net || !model.device || !hasLayers(net)) throw new Error('look inside: needs a .pt or .safetensors model (an exported .onnx has no layers to show)');
+  if (!net || !model.device || !hasLayers(net))
+    throw new Error('look inside: needs a .pt or .safetensors model (an exported .onnx has no layers to show)');
   const x = new Predictor(net, model.device, { imgsz, verbose: false }).preprocess(img);
   const outs = layerOutputs(net, x);
   try {
@@ -26,7 +27,12 @@ export async function featureMaps(model: YOLO, img: RgbImage, imgsz: number): Pr
       const [, C, h, w] = o.out.shape; // (1, C, h, w): the first 16 channels of x[0], as visualize=True draws them
       if (o.out.ndim !== 4 || !(h > 1 && w > 1)) continue;
       const data = (await o.out.data()) as Float32Array;
-      maps.push({ i: o.i, type: o.type, shape: [...o.out.shape], grid: featureGrid(data.subarray(0, C * h * w), [C, h, w], { n: 16, cols: 4, cell: 80, shrink: true }) });
+      maps.push({
+        i: o.i,
+        type: o.type,
+        shape: [...o.out.shape],
+        grid: featureGrid(data.subarray(0, C * h * w), [C, h, w], { n: 16, cols: 4, cell: 80, shrink: true }),
+      });
     }
     return maps;
   } finally {
@@ -37,7 +43,18 @@ export async function featureMaps(model: YOLO, img: RgbImage, imgsz: number): Pr
 
 /** shaders/*.wgsl by file name, each with its `#include`s expanded (as engine/backends/wgsl.ts reads them; slots left as written). */
 export function shaderSources(): Record<string, string> {
-  const raw = Object.fromEntries(Object.entries(packageFiles).filter(([k]) => k.startsWith('shaders/')).map(([k, v]) => [k.slice('shaders/'.length), v]));
-  const expand = (text: string): string => text.replace(/^#include\s+"([^"]+)"\s*$/gm, (line, inc: string) => (inc in raw ? `// ---- ${inc}\n${expand(raw[inc])}` : line));
-  return Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.wgsl')).map(([k, v]) => [k, expand(v)]));
+  const raw = Object.fromEntries(
+    Object.entries(packageFiles)
+      .filter(([k]) => k.startsWith('shaders/'))
+      .map(([k, v]) => [k.slice('shaders/'.length), v]),
+  );
+  const expand = (text: string): string =>
+    text.replace(/^#include\s+"([^"]+)"\s*$/gm, (line, inc: string) =>
+      inc in raw ? `// ---- ${inc}\n${expand(raw[inc])}` : line,
+    );
+  return Object.fromEntries(
+    Object.entries(raw)
+      .filter(([k]) => k.endsWith('.wgsl'))
+      .map(([k, v]) => [k, expand(v)]),
+  );
 }

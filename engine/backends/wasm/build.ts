@@ -27,7 +27,9 @@ export async function assemble(text: string, name: string): Promise<Uint8Array<A
   try {
     wabt = await (await import('wabt')).default();
   } catch {
-    throw new Error(`wasm device: ${join(wasmDir(), name)} is missing or stale and wabt is not installed to build it; run \`npm install\` (or \`npm run build\`) in the package`);
+    throw new Error(
+      `wasm device: ${join(wasmDir(), name)} is missing or stale and wabt is not installed to build it; run \`npm install\` (or \`npm run build\`) in the package`,
+    );
   }
   const mod = wabt.parseWat(name, text, { simd: true, relaxed_simd: true, threads: true, bulk_memory: true });
   try {
@@ -47,7 +49,8 @@ export async function loadKernelBinary(relaxed: boolean): Promise<Uint8Array<Arr
   const text = moduleText({ relaxed });
   const file = join(wasmDir(), fileName(relaxed));
   let bin: Uint8Array<ArrayBuffer> | null = null;
-  if (existsSync(file) && existsSync(file + '.hash') && readFileSync(file + '.hash', 'utf8').trim() === hashOf(text)) bin = new Uint8Array(readFileSync(file));
+  if (existsSync(file) && existsSync(file + '.hash') && readFileSync(file + '.hash', 'utf8').trim() === hashOf(text))
+    bin = new Uint8Array(readFileSync(file));
   bin ??= await assemble(text, fileName(relaxed));
   cache.set(relaxed, bin);
   return bin;

@@ -13,7 +13,9 @@ import { phaseTaps, type ConvGeometry, type PlaneLayout } from '../../ops/conv2d
 /** Bytes of one task's packed pixel block (B) in gemm_conv2d: sized to stay in a 1 MiB L2 beside the weights. */
 const B_BLOCK_BYTES = 128 * 1024;
 /** Pixels per reduction chunk in gemm_conv2d_grad_weight, and its cap on the packed column block. */
-const GW_CHUNK = 128, GW_B_BYTES = 128 * 1024, GW_TILE_BYTES = 256 * 1024;
+const GW_CHUNK = 128,
+  GW_B_BYTES = 128 * 1024,
+  GW_TILE_BYTES = 256 * 1024;
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -42,7 +44,19 @@ function writeParams(rt: WasmRuntime, ptr: number, names: readonly string[], val
 }
 
 /** A weight-side operand: rows m of `rows` per group, k = (k1, k2, k3), element strides (may be negative). */
-interface PackA { src: number; rows: number; k1: number; k2: number; k3: number; sm: number; s1: number; s2: number; s3: number; sg: number; groups: number }
+interface PackA {
+  src: number;
+  rows: number;
+  k1: number;
+  k2: number;
+  k3: number;
+  sm: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  sg: number;
+  groups: number;
+}
 
 const packedBytes = (p: PackA) => p.groups * cdiv(p.rows, MR) * p.k1 * p.k2 * p.k3 * MR * 4;
 
@@ -50,7 +64,11 @@ const packedBytes = (p: PackA) => p.groups * cdiv(p.rows, MR) * p.k1 * p.k2 * p.
 function packA(rt: WasmRuntime, dst: number, p: PackA) {
   const mpan = cdiv(p.rows, MR);
   if (p.k1 * p.k2 * p.k3 === 0) return;
-  rt.parallel('gemm_pack_a', [p.src, dst, p.rows, p.k1, p.k2, p.k3, p.sm, p.s1, p.s2, p.s3, p.sg, mpan], p.groups * mpan);
+  rt.parallel(
+    'gemm_pack_a',
+    [p.src, dst, p.rows, p.k1, p.k2, p.k3, p.sm, p.s1, p.s2, p.s3, p.sg, mpan],
+    p.groups * mpan,
+  );
 }
 
 /**
@@ -59,16 +77,43 @@ function packA(rt: WasmRuntime, dst: number, p: PackA) {
  * x read at x + (n x_sb + ch x_sc + iy x_rs + ix) * 4, zero outside [0, h) x [0, w).
  */
 interface ConvLaunch {
-  x: number; apack: number; bias: number; y: number; act: 0 | 1;
-  n: number; groups: number; c: number; h: number; w: number; og: number; oh: number; ow: number;
-  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  x_sb: number; x_sc: number; x_rs: number; y_sb: number; y_sc: number; y_rs: number; y_cs: number;
+  x: number;
+  apack: number;
+  bias: number;
+  y: number;
+  act: 0 | 1;
+  n: number;
+  groups: number;
+  c: number;
+  h: number;
+  w: number;
+  og: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  x_sb: number;
+  x_sc: number;
+  x_rs: number;
+  y_sb: number;
+  y_sc: number;
+  y_rs: number;
+  y_cs: number;
 }
 
 function launchConv(rt: WasmRuntime, l: ConvLaunch) {
-  const K = l.c * l.kh * l.kw, P = l.oh * l.ow;
+  const K = l.c * l.kh * l.kw,
+    P = l.oh * l.ow;
   if (l.n * l.groups * l.og * P === 0) return;
-  const ppan = cdiv(P, NR), mpan = cdiv(l.og, MR), target = taskTarget(rt);
+  const ppan = cdiv(P, NR),
+    mpan = cdiv(l.og, MR),
+    target = taskTarget(rt);
   // pixel panels per task: a B block of about B_BLOCK_BYTES, fewer if the threads need more tasks
   let npb = Math.max(1, Math.min(ppan, Math.floor(B_BLOCK_BYTES / (Math.max(K, 1) * NR * 4))));
   const outer = l.n * l.groups;
@@ -83,13 +128,26 @@ function launchConv(rt: WasmRuntime, l: ConvLaunch) {
   const slotBytes = Math.ceil((npb * K * NR * 4 + MR * NR * 4) / 64) * 64;
   withScratch(rt, [CONV_PARAMS.length * 4, nslots * 4, nslots * slotBytes], (params, flags, scratch) => {
     rt.f32(flags, nslots).fill(0);
-    writeParams(rt, params, CONV_PARAMS, { ...l, flags, scratch, nslots, slot_bytes: slotBytes, npb, mpb, pblocks, mblocks });
+    writeParams(rt, params, CONV_PARAMS, {
+      ...l,
+      flags,
+      scratch,
+      nslots,
+      slot_bytes: slotBytes,
+      npb,
+      mpb,
+      pblocks,
+      mblocks,
+    });
     rt.parallel('gemm_conv2d', [params], tasks);
   });
 }
 
 /** Input/output plane layouts (elements), as conv2dCpu's `xat` / `at`: default contiguous NCHW. */
-export interface ConvLayouts { x?: PlaneLayout; y?: PlaneLayout }
+export interface ConvLayouts {
+  x?: PlaneLayout;
+  y?: PlaneLayout;
+}
 
 export interface ConvForwardOptions {
   layouts?: ConvLayouts;
@@ -99,7 +157,19 @@ export interface ConvForwardOptions {
 
 const forwardPack = (wPtr: number, g: ConvGeometry): PackA => {
   const K = g.cg * g.kh * g.kw;
-  return { src: wPtr, rows: g.og, k1: g.cg, k2: g.kh, k3: g.kw, sm: K, s1: g.kh * g.kw, s2: g.kw, s3: 1, sg: g.og * K, groups: g.groups };
+  return {
+    src: wPtr,
+    rows: g.og,
+    k1: g.cg,
+    k2: g.kh,
+    k3: g.kw,
+    sm: K,
+    s1: g.kh * g.kw,
+    s2: g.kw,
+    s3: 1,
+    sg: g.og * K,
+    groups: g.groups,
+  };
 };
 
 /** Bytes packConvWeights writes for w (O, C/groups, kh, kw): O rounded up to 4 per group, times C/groups kh kw floats. */
@@ -123,16 +193,48 @@ export function packConvWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry):
  * x (N, C, H, W), w (O, C/groups, kh, kw), b (O) or 0 for none, y (N, O, OH, OW); g from convGeometry.
  * x and y may be channel slices of larger buffers (opts.layouts, as a compiled graph's concat).
  */
-export function conv2dForward(rt: WasmRuntime, xPtr: number, wPtr: number, bPtr: number, yPtr: number, g: ConvGeometry,
-  act: 'silu' | null, opts: ConvForwardOptions = {}) {
+export function conv2dForward(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+  opts: ConvForwardOptions = {},
+) {
   const xl = opts.layouts?.x ?? { sb: g.c * g.h * g.w, sc: g.h * g.w, off: 0 };
   const yl = opts.layouts?.y ?? { sb: g.o * g.oh * g.ow, sc: g.oh * g.ow, off: 0 };
   const run = (apack: number) =>
     launchConv(rt, {
-      x: xPtr + 4 * xl.off, apack, bias: bPtr, y: yPtr + 4 * yl.off, act: act === 'silu' ? 1 : 0,
-      n: g.n, groups: g.groups, c: g.cg, h: g.h, w: g.w, og: g.og, oh: g.oh, ow: g.ow,
-      kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw,
-      x_sb: xl.sb, x_sc: xl.sc, x_rs: g.w, y_sb: yl.sb, y_sc: yl.sc, y_rs: g.ow, y_cs: 1,
+      x: xPtr + 4 * xl.off,
+      apack,
+      bias: bPtr,
+      y: yPtr + 4 * yl.off,
+      act: act === 'silu' ? 1 : 0,
+      n: g.n,
+      groups: g.groups,
+      c: g.cg,
+      h: g.h,
+      w: g.w,
+      og: g.og,
+      oh: g.oh,
+      ow: g.ow,
+      kh: g.kh,
+      kw: g.kw,
+      sh: g.sh,
+      sw: g.sw,
+      ph: g.ph,
+      pw: g.pw,
+      dh: g.dh,
+      dw: g.dw,
+      x_sb: xl.sb,
+      x_sc: xl.sc,
+      x_rs: g.w,
+      y_sb: yl.sb,
+      y_sc: yl.sc,
+      y_rs: g.ow,
+      y_cs: 1,
     });
   if (opts.packedWeights !== undefined) return run(opts.packedWeights);
   const pa = forwardPack(wPtr, g);
@@ -151,23 +253,57 @@ export function conv2dForward(rt: WasmRuntime, xPtr: number, wPtr: number, bPtr:
 export function conv2dGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gxPtr: number, g: ConvGeometry) {
   for (let py = 0; py < g.sh; py++)
     for (let px = 0; px < g.sw; px++) {
-      const ty = phaseTaps(py, g.sh, g.ph, g.dh, g.kh), tx = phaseTaps(px, g.sw, g.pw, g.dw, g.kw);
-      const hq = Math.ceil((g.h - py) / g.sh), wq = Math.ceil((g.w - px) / g.sw);
+      const ty = phaseTaps(py, g.sh, g.ph, g.dh, g.kh),
+        tx = phaseTaps(px, g.sw, g.pw, g.dw, g.kw);
+      const hq = Math.ceil((g.h - py) / g.sh),
+        wq = Math.ceil((g.w - px) / g.sw);
       if (hq <= 0 || wq <= 0) continue;
       // A[g][c][(o, jy, jx)] = w[g og + o][c][k0y + (cy-1-jy) ksy][k0x + (cx-1-jx) ksx]: the taps reversed
       const last = (ty.k0 + (ty.count - 1) * ty.kstep) * g.kw + tx.k0 + (tx.count - 1) * tx.kstep;
       const pa: PackA = {
-        src: wPtr + 4 * last, rows: g.cg, k1: g.og, k2: ty.count, k3: tx.count,
-        sm: g.kh * g.kw, s1: g.cg * g.kh * g.kw, s2: -ty.kstep * g.kw, s3: -tx.kstep, sg: g.og * g.cg * g.kh * g.kw, groups: g.groups,
+        src: wPtr + 4 * last,
+        rows: g.cg,
+        k1: g.og,
+        k2: ty.count,
+        k3: tx.count,
+        sm: g.kh * g.kw,
+        s1: g.cg * g.kh * g.kw,
+        s2: -ty.kstep * g.kw,
+        s3: -tx.kstep,
+        sg: g.og * g.cg * g.kh * g.kw,
+        groups: g.groups,
       };
       withScratch(rt, [packedBytes(pa)], (apack) => {
         packA(rt, apack, pa);
         launchConv(rt, {
-          x: gyPtr, apack, bias: 0, y: gxPtr + 4 * (py * g.w + px), act: 0,
-          n: g.n, groups: g.groups, c: g.og, h: g.oh, w: g.ow, og: g.cg, oh: hq, ow: wq,
-          kh: ty.count, kw: tx.count, sh: 1, sw: 1,
-          ph: (ty.count - 1) * ty.dstep - ty.c0, pw: (tx.count - 1) * tx.dstep - tx.c0, dh: Math.max(ty.dstep, 1), dw: Math.max(tx.dstep, 1),
-          x_sb: g.o * g.oh * g.ow, x_sc: g.oh * g.ow, x_rs: g.ow, y_sb: g.c * g.h * g.w, y_sc: g.h * g.w, y_rs: g.sh * g.w, y_cs: g.sw,
+          x: gyPtr,
+          apack,
+          bias: 0,
+          y: gxPtr + 4 * (py * g.w + px),
+          act: 0,
+          n: g.n,
+          groups: g.groups,
+          c: g.og,
+          h: g.oh,
+          w: g.ow,
+          og: g.cg,
+          oh: hq,
+          ow: wq,
+          kh: ty.count,
+          kw: tx.count,
+          sh: 1,
+          sw: 1,
+          ph: (ty.count - 1) * ty.dstep - ty.c0,
+          pw: (tx.count - 1) * tx.dstep - tx.c0,
+          dh: Math.max(ty.dstep, 1),
+          dw: Math.max(tx.dstep, 1),
+          x_sb: g.o * g.oh * g.ow,
+          x_sc: g.oh * g.ow,
+          x_rs: g.ow,
+          y_sb: g.c * g.h * g.w,
+          y_sc: g.h * g.w,
+          y_rs: g.sh * g.w,
+          y_cs: g.sw,
         });
       });
     }
@@ -184,7 +320,10 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
     rt.f32(gwPtr, g.o * K).fill(0);
     return;
   }
-  const mpan = cdiv(g.og, MR), npan = cdiv(K, NR), target = taskTarget(rt), rc = GW_CHUNK;
+  const mpan = cdiv(g.og, MR),
+    npan = cdiv(K, NR),
+    target = taskTarget(rt),
+    rc = GW_CHUNK;
   // a task's packed column block stays in L2; its accumulator tiles too
   const npbMax = Math.max(1, Math.floor(GW_B_BYTES / (rc * NR * 4)));
   let nblocks = cdiv(npan, npbMax);
@@ -201,10 +340,37 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
   withScratch(rt, [GRAD_WEIGHT_PARAMS.length * 4, nslots * 4, nslots * slotBytes], (params, flags, scratch) => {
     rt.f32(flags, nslots).fill(0);
     writeParams(rt, params, GRAD_WEIGHT_PARAMS, {
-      x: xPtr, dy: gyPtr, gw: gwPtr, flags, scratch, nslots, slot_bytes: slotBytes,
-      n: g.n, groups: g.groups, c: g.cg, h: g.h, w: g.w, og: g.og, oh: g.oh, ow: g.ow,
-      kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw,
-      x_sb: g.c * g.h * g.w, x_sc: g.h * g.w, x_rs: g.w, rc, mpb, npb, mblocks, nblocks,
+      x: xPtr,
+      dy: gyPtr,
+      gw: gwPtr,
+      flags,
+      scratch,
+      nslots,
+      slot_bytes: slotBytes,
+      n: g.n,
+      groups: g.groups,
+      c: g.cg,
+      h: g.h,
+      w: g.w,
+      og: g.og,
+      oh: g.oh,
+      ow: g.ow,
+      kh: g.kh,
+      kw: g.kw,
+      sh: g.sh,
+      sw: g.sw,
+      ph: g.ph,
+      pw: g.pw,
+      dh: g.dh,
+      dw: g.dw,
+      x_sb: g.c * g.h * g.w,
+      x_sc: g.h * g.w,
+      x_rs: g.w,
+      rc,
+      mpb,
+      npb,
+      mblocks,
+      nblocks,
     });
     rt.parallel('gemm_conv2d_grad_weight', [params], tasks);
   });
@@ -215,16 +381,63 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
  * Runs as a 1x1 convolution over a 1 x n "image" (b's rows are its channels). transB reads and
  * writes through the lane-by-lane paths (b's columns are strided): correct, not fast.
  */
-export function matmul(rt: WasmRuntime, aPtr: number, bPtr: number, cPtr: number, m: number, k: number, n: number, transA = false, transB = false) {
+export function matmul(
+  rt: WasmRuntime,
+  aPtr: number,
+  bPtr: number,
+  cPtr: number,
+  m: number,
+  k: number,
+  n: number,
+  transA = false,
+  transB = false,
+) {
   if (m * n === 0) return;
-  const pa: PackA = { src: aPtr, rows: m, k1: k, k2: 1, k3: 1, sm: transA ? 1 : k, s1: transA ? m : 1, s2: 1, s3: 1, sg: 0, groups: 1 };
+  const pa: PackA = {
+    src: aPtr,
+    rows: m,
+    k1: k,
+    k2: 1,
+    k3: 1,
+    sm: transA ? 1 : k,
+    s1: transA ? m : 1,
+    s2: 1,
+    s3: 1,
+    sg: 0,
+    groups: 1,
+  };
   withScratch(rt, [packedBytes(pa)], (apack) => {
     packA(rt, apack, pa);
     const [h, w] = transB ? [n, 1] : [1, n];
     launchConv(rt, {
-      x: bPtr, apack, bias: 0, y: cPtr, act: 0, n: 1, groups: 1, c: k, h, w, og: m, oh: h, ow: w,
-      kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1,
-      x_sb: 0, x_sc: transB ? 1 : n, x_rs: transB ? k : n, y_sb: 0, y_sc: n, y_rs: transB ? 1 : n, y_cs: 1,
+      x: bPtr,
+      apack,
+      bias: 0,
+      y: cPtr,
+      act: 0,
+      n: 1,
+      groups: 1,
+      c: k,
+      h,
+      w,
+      og: m,
+      oh: h,
+      ow: w,
+      kh: 1,
+      kw: 1,
+      sh: 1,
+      sw: 1,
+      ph: 0,
+      pw: 0,
+      dh: 1,
+      dw: 1,
+      x_sb: 0,
+      x_sc: transB ? 1 : n,
+      x_rs: transB ? k : n,
+      y_sb: 0,
+      y_sc: n,
+      y_rs: transB ? 1 : n,
+      y_cs: 1,
     });
   });
 }

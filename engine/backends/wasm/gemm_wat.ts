@@ -19,7 +19,8 @@
 import type { WasmFeatures, WatFragment } from './abi.js';
 
 /** rows (output channels) and columns (output pixels) of the register tile */
-export const MR = 4, NR = 8;
+export const MR = 4,
+  NR = 8;
 
 /**
  * The i32 parameter block of `gemm_conv2d`, written by the launcher at 4 * index bytes.
@@ -28,16 +29,77 @@ export const MR = 4, NR = 8;
  * The flags word per scratch slot is claimed with an atomic compare-exchange.
  */
 export const CONV_PARAMS = [
-  'x', 'apack', 'bias', 'y', 'flags', 'scratch', 'nslots', 'slot_bytes',
-  'n', 'groups', 'c', 'h', 'w', 'og', 'oh', 'ow', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
-  'x_sb', 'x_sc', 'x_rs', 'y_sb', 'y_sc', 'y_rs', 'y_cs', 'act', 'npb', 'mpb', 'pblocks', 'mblocks',
+  'x',
+  'apack',
+  'bias',
+  'y',
+  'flags',
+  'scratch',
+  'nslots',
+  'slot_bytes',
+  'n',
+  'groups',
+  'c',
+  'h',
+  'w',
+  'og',
+  'oh',
+  'ow',
+  'kh',
+  'kw',
+  'sh',
+  'sw',
+  'ph',
+  'pw',
+  'dh',
+  'dw',
+  'x_sb',
+  'x_sc',
+  'x_rs',
+  'y_sb',
+  'y_sc',
+  'y_rs',
+  'y_cs',
+  'act',
+  'npb',
+  'mpb',
+  'pblocks',
+  'mblocks',
 ] as const;
 
 /** The i32 parameter block of `gemm_conv2d_grad_weight` (dy contiguous (N, O, OH, OW), gw = dL/dw (O, C/g, kh, kw)). */
 export const GRAD_WEIGHT_PARAMS = [
-  'x', 'dy', 'gw', 'flags', 'scratch', 'nslots', 'slot_bytes',
-  'n', 'groups', 'c', 'h', 'w', 'og', 'oh', 'ow', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
-  'x_sb', 'x_sc', 'x_rs', 'rc', 'mpb', 'npb', 'mblocks', 'nblocks',
+  'x',
+  'dy',
+  'gw',
+  'flags',
+  'scratch',
+  'nslots',
+  'slot_bytes',
+  'n',
+  'groups',
+  'c',
+  'h',
+  'w',
+  'og',
+  'oh',
+  'ow',
+  'kh',
+  'kw',
+  'sh',
+  'sw',
+  'ph',
+  'pw',
+  'dh',
+  'dw',
+  'x_sb',
+  'x_sc',
+  'x_rs',
+  'rc',
+  'mpb',
+  'npb',
+  'mblocks',
+  'nblocks',
 ] as const;
 
 const loadParams = (names: readonly string[]) =>
@@ -58,21 +120,24 @@ const acc = (r: number, h: number) => `$c${r}${h}`;
  * b0, b1 + 4 splats = 14 xmm registers (V8 keeps xmm15 as scratch), no spills.
  */
 function microStep(f: WasmFeatures) {
-  const lines = [
-    `(local.set $b0 (v128.load (local.get $b)))`,
-    `(local.set $b1 (v128.load offset=16 (local.get $b)))`,
-  ];
+  const lines = [`(local.set $b0 (v128.load (local.get $b)))`, `(local.set $b1 (v128.load offset=16 (local.get $b)))`];
   for (const r of rows) lines.push(`(local.set $s${r} (v128.load32_splat offset=${r * 4} (local.get $a)))`);
   for (const r of rows)
-    for (const h of [0, 1]) lines.push(`(local.set ${acc(r, h)} ${madd(f, `(local.get $s${r})`, `(local.get $b${h})`, `(local.get ${acc(r, h)})`)})`);
+    for (const h of [0, 1])
+      lines.push(
+        `(local.set ${acc(r, h)} ${madd(f, `(local.get $s${r})`, `(local.get $b${h})`, `(local.get ${acc(r, h)})`)})`,
+      );
   return lines.join('\n        ');
 }
 
 /** Row r of the epilogue: bias, SiLU, then a full or a lane-by-lane store of the valid columns. */
 function microStore(f: WasmFeatures, r: number) {
-  const c0 = acc(r, 0), c1 = acc(r, 1);
-  const lanes = [...Array(NR).keys()].map((j) =>
-    `(if (i32.gt_u (local.get $nv) (i32.const ${j})) (then (v128.store32_lane ${j % 4} (i32.add (local.get $row) (i32.mul (local.get $ccs) (i32.const ${j}))) (local.get ${j < 4 ? c0 : c1}))))`);
+  const c0 = acc(r, 0),
+    c1 = acc(r, 1);
+  const lanes = [...Array(NR).keys()].map(
+    (j) =>
+      `(if (i32.gt_u (local.get $nv) (i32.const ${j})) (then (v128.store32_lane ${j % 4} (i32.add (local.get $row) (i32.mul (local.get $ccs) (i32.const ${j}))) (local.get ${j < 4 ? c0 : c1}))))`,
+  );
   return `(if (i32.gt_u (local.get $mv) (i32.const ${r})) (then
       (if (local.get $bias) (then
         (local.set $s (v128.load32_splat offset=${r * 4} (local.get $bias)))
@@ -98,8 +163,12 @@ function microStore(f: WasmFeatures, r: number) {
  */
 function microKernel(f: WasmFeatures) {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
-  const init = rows.map((r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
-        (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`).join('\n        ');
+  const init = rows
+    .map(
+      (r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
+        (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`,
+    )
+    .join('\n        ');
   return `
   (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
@@ -216,7 +285,10 @@ const packA = `
       (br $tasks))))`;
 
 /** x[iy, ix] of the current channel, or 0 outside the input (unsigned compares catch negatives) */
-const xAt = (iy: string, ix: string) => `(if (result f32) (i32.and (i32.lt_u ${iy} (local.get $h)) (i32.lt_u ${ix} (local.get $w)))
+const xAt = (
+  iy: string,
+  ix: string,
+) => `(if (result f32) (i32.and (i32.lt_u ${iy} (local.get $h)) (i32.lt_u ${ix} (local.get $w)))
             (then (f32.load (i32.add (local.get $xc) (i32.shl (i32.add (i32.mul ${iy} (local.get $x_rs)) ${ix}) (i32.const 2)))))
             (else (f32.const 0)))`;
 
@@ -287,7 +359,8 @@ const packB = `
                   (if (result f32) (i32.lt_s (local.get $jj) (local.get $nv))
                     (then ${xAt(
                       '(i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $ph)) (i32.mul (local.get $ky) (local.get $dh)))',
-                      '(i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pw)) (i32.mul (local.get $kx) (local.get $dw)))')})
+                      '(i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pw)) (i32.mul (local.get $kx) (local.get $dw)))',
+                    )})
                     (else (f32.const 0))))
                 (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
                 (if (i32.eq (local.get $ox) (local.get $ow)) (then (local.set $ox (i32.const 0)) (local.set $oy (i32.add (local.get $oy) (i32.const 1)))))

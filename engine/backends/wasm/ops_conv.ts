@@ -11,13 +11,34 @@ export interface ConvBlock {
 }
 
 /** C (M, N) = A (M, K) · B (K, N), A read through (sam, sak), rows of C split across threads. */
-export function gemmWasm(rt: WasmRuntimeImpl, a: number, b: number, c: number, M: number, N: number, K: number, sam: number, sak: number, ldb: number, ldc: number, acc: boolean) {
+export function gemmWasm(
+  rt: WasmRuntimeImpl,
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  N: number,
+  K: number,
+  sam: number,
+  sak: number,
+  ldb: number,
+  ldc: number,
+  acc: boolean,
+) {
   const minRows = Math.max(1, Math.ceil(65536 / Math.max(1, N * K)));
   rt.parallel('mm', [a, b, c, M, N, K, sam, sak, ldb, ldc, acc ? 1 : 0], M, minRows);
 }
 
 /** out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU]: gemm.ts's packed-panel GEMM with the epilogue fused */
-export function conv2dWasm(rt: WasmRuntimeImpl, x: ConvBlock, w: ConvBlock, b: ConvBlock | null, out: ConvBlock, g: ConvGeometry, silu: boolean) {
+export function conv2dWasm(
+  rt: WasmRuntimeImpl,
+  x: ConvBlock,
+  w: ConvBlock,
+  b: ConvBlock | null,
+  out: ConvBlock,
+  g: ConvGeometry,
+  silu: boolean,
+) {
   conv2dForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
 }
 

@@ -12,12 +12,21 @@ const PER_THREAD = 16384;
 
 const ptrOf = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 
-export function pointwiseWasm(rt: WasmRuntimeImpl, op: string, inputs: Tensor[], out: Tensor, shape: number[], alpha: number, beta: number): boolean {
+export function pointwiseWasm(
+  rt: WasmRuntimeImpl,
+  op: string,
+  inputs: Tensor[],
+  out: Tensor,
+  shape: number[],
+  alpha: number,
+  beta: number,
+): boolean {
   const n = numel(shape);
   if (op === 'identity' && inputs[0].dtype === out.dtype) return copyWasm(rt, inputs[0], out, shape);
   if (out.dtype !== 'f32' || inputs.some((t) => t.dtype !== 'f32') || !isContiguous(shape, out.strides)) return false;
   const full = (t: Tensor) => sameShape(t.shape, shape) && isContiguous(shape, t.strides);
-  const chunks = Math.ceil(n / 1024), minChunks = PER_THREAD / 1024;
+  const chunks = Math.ceil(n / 1024),
+    minChunks = PER_THREAD / 1024;
   if (inputs.length === 1) {
     if (!(op in UNARY_WAT) || !full(inputs[0])) return false;
     rt.parallel(`u_${op}`, [ptrOf(inputs[0]), ptrOf(out), n, alpha, beta], chunks, minChunks);
@@ -35,7 +44,12 @@ export function pointwiseWasm(rt: WasmRuntimeImpl, op: string, inputs: Tensor[],
   const pc = perChannel(side === 'bc' ? b : a, shape);
   if (!pc) return false;
   const rows = n / pc.inner;
-  rt.parallel(`${side}_${op}`, [ptrOf(a), ptrOf(b), ptrOf(out), pc.inner, pc.C, alpha, beta], rows, Math.ceil(PER_THREAD / pc.inner));
+  rt.parallel(
+    `${side}_${op}`,
+    [ptrOf(a), ptrOf(b), ptrOf(out), pc.inner, pc.C, alpha, beta],
+    rows,
+    Math.ceil(PER_THREAD / pc.inner),
+  );
   return true;
 }
 
@@ -62,7 +76,9 @@ function perChannel(t: Tensor, shape: number[]): { inner: number; C: number } | 
 
 /** dst (any view) = src (any view, broadcast): collapsed to rank 4, one row per task. */
 export function copyWasm(rt: WasmRuntimeImpl, src: Tensor, dst: Tensor, shape: number[]): boolean {
-  let dims = shape.map((d, i) => ({ d, s: broadcastStrides(src.shape, src.strides, shape)[i], o: dst.strides[i] })).filter((x) => x.d !== 1);
+  let dims = shape
+    .map((d, i) => ({ d, s: broadcastStrides(src.shape, src.strides, shape)[i], o: dst.strides[i] }))
+    .filter((x) => x.d !== 1);
   const merged: typeof dims = [];
   for (const x of dims) {
     const p = merged[merged.length - 1];
@@ -73,6 +89,11 @@ export function copyWasm(rt: WasmRuntimeImpl, src: Tensor, dst: Tensor, shape: n
   if (dims.length > 4) return false;
   while (dims.length < 4) dims.unshift({ d: 1, s: 0, o: 0 });
   const rows = dims[0].d * dims[1].d * dims[2].d;
-  rt.parallel('copy4', [ptrOf(src), ptrOf(dst), ...dims.map((x) => x.d), ...dims.map((x) => x.s), ...dims.map((x) => x.o)], rows, Math.ceil(PER_THREAD / dims[3].d));
+  rt.parallel(
+    'copy4',
+    [ptrOf(src), ptrOf(dst), ...dims.map((x) => x.d), ...dims.map((x) => x.s), ...dims.map((x) => x.o)],
+    rows,
+    Math.ceil(PER_THREAD / dims[3].d),
+  );
   return true;
 }

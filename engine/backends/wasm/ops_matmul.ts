@@ -11,8 +11,30 @@ export interface MatOperand {
   strides: readonly number[];
 }
 
-export function matmulWasm(rt: WasmRuntimeImpl, a: MatOperand, b: MatOperand, out: number, batch: number, M: number, N: number, K: number) {
+export function matmulWasm(
+  rt: WasmRuntimeImpl,
+  a: MatOperand,
+  b: MatOperand,
+  out: number,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+) {
   if (b.strides[2] !== 1 && N > 1) throw new Error('matmulWasm: B needs unit column stride (make it contiguous first)');
   for (let i = 0; i < batch; i++)
-    gemmWasm(rt, a.ptr + 4 * i * a.strides[0], b.ptr + 4 * i * b.strides[0], out + 4 * i * M * N, M, N, K, a.strides[1], a.strides[2], b.strides[1], N, false);
+    gemmWasm(
+      rt,
+      a.ptr + 4 * i * a.strides[0],
+      b.ptr + 4 * i * b.strides[0],
+      out + 4 * i * M * N,
+      M,
+      N,
+      K,
+      a.strides[1],
+      a.strides[2],
+      b.strides[1],
+      N,
+      false,
+    );
 }

@@ -4,9 +4,18 @@
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 
-export function sumWasm(rt: WasmRuntimeImpl, src: Tensor, out: Tensor, outer: number, r: number, inner: number, scale: number): boolean {
+export function sumWasm(
+  rt: WasmRuntimeImpl,
+  src: Tensor,
+  out: Tensor,
+  outer: number,
+  r: number,
+  inner: number,
+  scale: number,
+): boolean {
   if (src.dtype !== 'f32' || out.dtype !== 'f32') return false;
-  const x = src.storage.ptr + 4 * src.offset, o = out.storage.ptr + 4 * out.offset;
+  const x = src.storage.ptr + 4 * src.offset,
+    o = out.storage.ptr + 4 * out.offset;
   if (inner === 1) {
     rt.parallel('rsum_rows', [x, o, r, Math.fround(scale)], outer, Math.ceil(16384 / Math.max(1, r)));
     return true;

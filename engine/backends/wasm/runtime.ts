@@ -89,7 +89,9 @@ export class WasmRuntimeImpl implements WasmRuntime {
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.exports = inst.exports as any;
-    this.names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+    this.names = WebAssembly.Module.exports(module)
+      .filter((e) => e.kind === 'function')
+      .map((e) => e.name);
     this.names.forEach((n, i) => this.index.set(n, i));
   }
 
@@ -105,17 +107,32 @@ export class WasmRuntimeImpl implements WasmRuntime {
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const ctl = this.alloc(CTL_BYTES);
-      const worker = new Worker(WORKER_JS, { eval: true, workerData: { module: this.module, memory: this.memory, ctl, names: this.names } });
-      const slot: WorkerSlot = { worker, ctl, i32: new Int32Array(this.memory.buffer, ctl, 64), f64: new Float64Array(this.memory.buffer, ctl + 64, MAX_ARGS), lastError: '' };
-      ready.push(new Promise((resolve, reject) => {
-        worker.once('message', () => {
-          worker.unref(); // idle workers never keep the process alive (only after start-up: the await above needs it)
-          resolve();
-        });
-        worker.once('error', reject);
-      }));
-      worker.on('message', (m) => { if (m !== 'ready') slot.lastError = String(m); });
-      worker.on('error', (e) => { slot.lastError = String(e); }); // kernel traps are caught inside; this is the worker itself failing
+      const worker = new Worker(WORKER_JS, {
+        eval: true,
+        workerData: { module: this.module, memory: this.memory, ctl, names: this.names },
+      });
+      const slot: WorkerSlot = {
+        worker,
+        ctl,
+        i32: new Int32Array(this.memory.buffer, ctl, 64),
+        f64: new Float64Array(this.memory.buffer, ctl + 64, MAX_ARGS),
+        lastError: '',
+      };
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('message', () => {
+            worker.unref(); // idle workers never keep the process alive (only after start-up: the await above needs it)
+            resolve();
+          });
+          worker.once('error', reject);
+        }),
+      );
+      worker.on('message', (m) => {
+        if (m !== 'ready') slot.lastError = String(m);
+      });
+      worker.on('error', (e) => {
+        slot.lastError = String(e);
+      }); // kernel traps are caught inside; this is the worker itself failing
       this.workers.push(slot);
     }
     await Promise.all(ready);
@@ -130,7 +147,10 @@ export class WasmRuntimeImpl implements WasmRuntime {
     if (ptr === undefined) {
       ptr = this.top;
       const end = ptr + size + 16; // 16 bytes of slack: a kernel may read one vector past the last block
-      if (end > MAX_PAGES * PAGE) throw new Error(`wasm device: out of memory (${(bytes / 2 ** 20).toFixed(1)} MiB asked, ${(this.liveBytes / 2 ** 30).toFixed(2)} GiB live of wasm32's 4 GiB)`);
+      if (end > MAX_PAGES * PAGE)
+        throw new Error(
+          `wasm device: out of memory (${(bytes / 2 ** 20).toFixed(1)} MiB asked, ${(this.liveBytes / 2 ** 30).toFixed(2)} GiB live of wasm32's 4 GiB)`,
+        );
       const have = this.memory.buffer.byteLength;
       if (end > have) this.memory.grow(Math.max(Math.ceil((end - have) / PAGE), Math.ceil(have / PAGE / 4)));
       this.top = ptr + size;
@@ -178,7 +198,9 @@ export class WasmRuntimeImpl implements WasmRuntime {
   /** exports[kernel](...args, begin, end) over [0, tasks): one chunk per thread, the caller takes the first. */
   parallel(kernel: string, args: number[], tasks: number, minTasksPerThread = 1): void {
     if (profiler.enabled) {
-      profiler.methods.add('wasm: wall time per kernel call (the ops still on cpu loops over the memory are not timed)');
+      profiler.methods.add(
+        'wasm: wall time per kernel call (the ops still on cpu loops over the memory are not timed)',
+      );
       return profiler.time(kernelKind(kernel), () => this.runParallel(kernel, args, tasks, minTasksPerThread));
     }
     this.runParallel(kernel, args, tasks, minTasksPerThread);
@@ -187,13 +209,15 @@ export class WasmRuntimeImpl implements WasmRuntime {
   private runParallel(kernel: string, args: number[], tasks: number, minTasksPerThread: number): void {
     const k = this.index.get(kernel);
     if (k === undefined) throw new Error(`wasm device: no kernel named '${kernel}'`);
-    if (args.length > MAX_ARGS) throw new Error(`wasm device: ${kernel} takes ${args.length} args, the control block holds ${MAX_ARGS}`);
+    if (args.length > MAX_ARGS)
+      throw new Error(`wasm device: ${kernel} takes ${args.length} args, the control block holds ${MAX_ARGS}`);
     const parts = Math.max(1, Math.min(this.workers.length + 1, Math.floor(tasks / minTasksPerThread)));
     if (parts <= 1 || tasks <= 1) return void this.exports[kernel](...args, 0, tasks);
     const chunk = Math.ceil(tasks / parts);
     const used: WorkerSlot[] = [];
     for (let p = 1; p < parts; p++) {
-      const begin = p * chunk, end = Math.min(tasks, begin + chunk);
+      const begin = p * chunk,
+        end = Math.min(tasks, begin + chunk);
       if (begin >= end) break;
       const s = this.workers[p - 1];
       s.i32[1] = k;
@@ -237,15 +261,21 @@ export class WasmRuntimeImpl implements WasmRuntime {
 /** Whether this engine runs 128-bit SIMD wasm at all (a one-function module using v128). */
 export function hasWasmSimd(): boolean {
   // (module (func (result v128) v128.const i32x4 0 0 0 0))
-  const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+  const bytes = new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 11,
+  ]);
   return typeof WebAssembly === 'object' && WebAssembly.validate(bytes);
 }
 
 let flagTried = false;
 
 /** Compiles the relaxed build when wanted and supported (enabling V8's flag on Node 20), else the plain SIMD one. */
-async function compileKernels(wantRelaxed: boolean): Promise<{ module: WebAssembly.Module; relaxed: boolean; note: string }> {
-  if (typeof SharedArrayBuffer === 'undefined') throw new Error('wasm device: this engine has no SharedArrayBuffer (needed for the shared memory)');
+async function compileKernels(
+  wantRelaxed: boolean,
+): Promise<{ module: WebAssembly.Module; relaxed: boolean; note: string }> {
+  if (typeof SharedArrayBuffer === 'undefined')
+    throw new Error('wasm device: this engine has no SharedArrayBuffer (needed for the shared memory)');
   let note = 'relaxed SIMD off (relaxed=false)';
   if (wantRelaxed) {
     const bin = await loadKernelBinary(true);
@@ -261,6 +291,7 @@ async function compileKernels(wantRelaxed: boolean): Promise<{ module: WebAssemb
     note = `relaxed SIMD unsupported by this engine (Node ${process.versions.node}), plain SIMD build`;
   }
   const bin = await loadKernelBinary(false);
-  if (!WebAssembly.validate(bin)) throw new Error('wasm device: the plain SIMD kernel module does not validate on this engine');
+  if (!WebAssembly.validate(bin))
+    throw new Error('wasm device: the plain SIMD kernel module does not validate on this engine');
   return { module: await WebAssembly.compile(bin), relaxed: false, note };
 }

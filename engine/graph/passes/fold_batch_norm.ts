@@ -19,19 +19,37 @@ export function foldBatchNorm(g: Graph, read: ReadValue): number {
     const [, rmId, rvId, gId, bId] = bn.inputs;
     if (rmId === null || rvId === null) continue;
     const f = Math.fround;
-    const w = read(conv.inputs[1]!), b0 = conv.inputs[2] === null ? null : read(conv.inputs[2]!);
-    const mean = read(rmId), variance = read(rvId);
-    const cout = mean.length, per = w.length / cout, eps = f(bn.attrs.eps as number);
-    const gamma = gId === null ? new Float32Array(cout).fill(1) : read(gId), beta = bId === null ? new Float32Array(cout) : read(bId);
-    const weight = new Float32Array(w.length), bias = new Float32Array(cout);
+    const w = read(conv.inputs[1]!),
+      b0 = conv.inputs[2] === null ? null : read(conv.inputs[2]!);
+    const mean = read(rmId),
+      variance = read(rvId);
+    const cout = mean.length,
+      per = w.length / cout,
+      eps = f(bn.attrs.eps as number);
+    const gamma = gId === null ? new Float32Array(cout).fill(1) : read(gId),
+      beta = bId === null ? new Float32Array(cout) : read(bId);
+    const weight = new Float32Array(w.length),
+      bias = new Float32Array(cout);
     for (let o = 0; o < cout; o++) {
       const s = f(gamma[o] / f(Math.sqrt(f(variance[o] + eps))));
       for (let j = 0; j < per; j++) weight[o * per + j] = f(w[o * per + j] * s);
       bias[o] = f(beta[o] + f(f((b0 ? b0[o] : 0) - mean[o]) * s));
     }
     const wv = g.values[conv.inputs[1]!];
-    conv.inputs[1] = g.addValue({ kind: 'constant', shape: [...wv.shape], dtype: 'f32', name: `${conv.module}.weight`, data: weight });
-    conv.inputs[2] = g.addValue({ kind: 'constant', shape: [cout], dtype: 'f32', name: `${conv.module}.bias`, data: bias });
+    conv.inputs[1] = g.addValue({
+      kind: 'constant',
+      shape: [...wv.shape],
+      dtype: 'f32',
+      name: `${conv.module}.weight`,
+      data: weight,
+    });
+    conv.inputs[2] = g.addValue({
+      kind: 'constant',
+      shape: [cout],
+      dtype: 'f32',
+      name: `${conv.module}.bias`,
+      data: bias,
+    });
     g.replaceUses(bn.outputs[0], x);
     remove.add(bn.id);
   }

@@ -18,16 +18,28 @@ export function foldConstants(g: Graph): number {
   for (const n of g.nodes) {
     const ins = n.inputs.filter((i): i is number => i !== null);
     const shapeOnly = SHAPE_ONLY.has(n.op) && ins.every(fixed);
-    if (!shapeOnly && !(ins.length > 0 && ins.every((i) => g.values[i].kind === 'constant' && g.values[i].data && fixed(i)))) continue;
+    if (
+      !shapeOnly &&
+      !(ins.length > 0 && ins.every((i) => g.values[i].kind === 'constant' && g.values[i].data && fixed(i)))
+    )
+      continue;
     const args = n.inputs.map((i) => {
       if (i === null) return null;
       const v = g.values[i];
-      return shapeOnly ? Tensor.empty(g.shapeOf(i), v.dtype, cpu) : tensor(v.data!, g.shapeOf(i), { dtype: v.dtype, device: cpu });
+      return shapeOnly
+        ? Tensor.empty(g.shapeOf(i), v.dtype, cpu)
+        : tensor(v.data!, g.shapeOf(i), { dtype: v.dtype, device: cpu });
     });
     const outs = runNode(n, args, g.symbols);
     n.outputs.forEach((o, k) => {
       const name = OUTPUT_NAMES[n.op]?.[k];
-      const id = g.addValue({ kind: 'constant', shape: [...outs[k].shape], dtype: outs[k].dtype, data: outs[k].dataSync(), ...(name && { name: `${n.module}.${name}` }) });
+      const id = g.addValue({
+        kind: 'constant',
+        shape: [...outs[k].shape],
+        dtype: outs[k].dtype,
+        data: outs[k].dataSync(),
+        ...(name && { name: `${n.module}.${name}` }),
+      });
       g.replaceUses(o, id);
     });
     remove.add(n.id);

@@ -20,7 +20,8 @@ export function fuseElementwise(g: Graph): Chain[] {
   const users = g.users();
   const outputs = new Set(g.outputIds());
   const taken = new Set<number>();
-  const sameValueShape = (a: number, b: number) => g.values[a].shape.map(dimString).join() === g.values[b].shape.map(dimString).join();
+  const sameValueShape = (a: number, b: number) =>
+    g.values[a].shape.map(dimString).join() === g.values[b].shape.map(dimString).join();
   const chains: Chain[] = [];
   for (const n of g.nodes) {
     if (taken.has(n.id) || !ELEMENTWISE_OPS.has(n.op) || n.outputs.length !== 1) continue;
@@ -37,7 +38,8 @@ export function fuseElementwise(g: Graph): Chain[] {
     if (nodes.length < 2) continue;
     const inside = new Set(nodes.flatMap((k) => g.nodes[k].outputs));
     const inputs: number[] = [];
-    for (const k of nodes) for (const i of g.nodes[k].inputs) if (i !== null && !inside.has(i) && !inputs.includes(i)) inputs.push(i);
+    for (const k of nodes)
+      for (const i of g.nodes[k].inputs) if (i !== null && !inside.has(i) && !inputs.includes(i)) inputs.push(i);
     nodes.forEach((k) => {
       taken.add(k);
       g.nodes[k].fusion = chains.length;

@@ -21,13 +21,19 @@ export function inferShapes(g: Graph, env: Record<string, number> = g.symbols, c
     return t;
   };
   for (const n of g.nodes) {
-    const outs = runNode(n, n.inputs.map((i) => (i === null ? null : get(i))), env);
+    const outs = runNode(
+      n,
+      n.inputs.map((i) => (i === null ? null : get(i))),
+      env,
+    );
     n.outputs.forEach((o, k) => {
       metas.set(o, outs[k]);
       shapes[o] = [...outs[k].shape];
       const want = g.shapeOf(o, env);
       if (check && want.join() !== shapes[o].join())
-        throw new Error(`inferShapes: ${n.op} at '${n.module}' gives [${shapes[o]}] for %${o}, the graph says [${want}]`);
+        throw new Error(
+          `inferShapes: ${n.op} at '${n.module}' gives [${shapes[o]}] for %${o}, the graph says [${want}]`,
+        );
     });
   }
   for (const v of g.values) if (!shapes[v.id].length && v.shape.length) get(v.id);

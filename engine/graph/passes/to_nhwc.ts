@@ -10,7 +10,8 @@ import type { Graph, Node } from '../ir.js';
 import type { Dim } from '../sym.js';
 
 const SPATIAL = new Set(['conv2d', 'max_pool2d', 'upsample_nearest2d', 'batch_norm2d']);
-const TO_NHWC = [0, 2, 3, 1], TO_NCHW = [0, 3, 1, 2];
+const TO_NHWC = [0, 2, 3, 1],
+  TO_NCHW = [0, 3, 1, 2];
 /** where NCHW axis a lives in NHWC */
 const AXIS = [0, 3, 1, 2];
 
@@ -28,7 +29,13 @@ export function toNHWC(g: Graph, opts: { nhwcInputs?: boolean } = {}): number {
     const known = converted.get(key);
     if (known !== undefined) return known;
     const axes = want === 'NHWC' ? TO_NHWC : TO_NCHW;
-    const out = g.addValue({ kind: 'node', shape: permuted(g.values[id].shape, axes), dtype: g.values[id].dtype, producer: -1, index: 0 });
+    const out = g.addValue({
+      kind: 'node',
+      shape: permuted(g.values[id].shape, axes),
+      dtype: g.values[id].dtype,
+      producer: -1,
+      index: 0,
+    });
     nodes.push({ id: -1, op: 'permute', inputs: [id], outputs: [out], attrs: { axes }, module, moduleType: 'layout' });
     g.values[out].producer = nodes.length - 1;
     if (want === 'NHWC') nhwc.add(out);
@@ -37,16 +44,18 @@ export function toNHWC(g: Graph, opts: { nhwcInputs?: boolean } = {}): number {
     return out;
   };
   const markOut = (n: Node) => {
-    for (const o of n.outputs) if (is4d(o)) {
-      g.values[o].shape = permuted(g.values[o].shape, TO_NHWC);
-      nhwc.add(o);
-    }
+    for (const o of n.outputs)
+      if (is4d(o)) {
+        g.values[o].shape = permuted(g.values[o].shape, TO_NHWC);
+        nhwc.add(o);
+      }
   };
   if (opts.nhwcInputs)
-    for (const i of g.inputs) if (is4d(i)) {
-      g.values[i].shape = permuted(g.values[i].shape, TO_NHWC);
-      nhwc.add(i);
-    }
+    for (const i of g.inputs)
+      if (is4d(i)) {
+        g.values[i].shape = permuted(g.values[i].shape, TO_NHWC);
+        nhwc.add(i);
+      }
   for (const n of g.nodes) {
     const tensors = n.inputs.filter((i): i is number => i !== null);
     if (SPATIAL.has(n.op)) {
@@ -57,7 +66,11 @@ export function toNHWC(g: Graph, opts: { nhwcInputs?: boolean } = {}): number {
       n.inputs = n.inputs.map((i) => as(i!, 'NHWC', n.module));
       n.attrs.axis = AXIS[n.attrs.axis as number];
       markOut(n);
-    } else if (ELEMENTWISE_OPS.has(n.op) && tensors.some((i) => nhwc.has(i)) && tensors.every((i) => is4d(i) || g.values[i].shape.length === 0)) {
+    } else if (
+      ELEMENTWISE_OPS.has(n.op) &&
+      tensors.some((i) => nhwc.has(i)) &&
+      tensors.every((i) => is4d(i) || g.values[i].shape.length === 0)
+    ) {
       n.inputs = n.inputs.map((i) => (i === null ? null : as(i, 'NHWC', n.module)));
       markOut(n);
     } else n.inputs = n.inputs.map((i) => (i === null ? null : as(i, 'NCHW', n.module)));

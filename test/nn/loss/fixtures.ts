@@ -23,7 +23,8 @@ export function hashed(n: number, seed: number, scale: number): Float32Array {
 
 /** ‖a - b‖ / ‖b‖ */
 export function relNorm(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, r = 0;
+  let d = 0,
+    r = 0;
   for (let i = 0; i < b.length; i++) {
     d += (a[i] - b[i]) ** 2;
     r += b[i] ** 2;

@@ -20,7 +20,8 @@ const devices = all.length > 1 && !process.env.LOSS_PARITY_CPU ? all.filter((d) 
 const models = (f: string) => new URL(`../../fixtures/models/${f}`, import.meta.url).pathname;
 const head = loadFixture('parity_head');
 const grads = readSafetensors(new URL('../../fixtures/loss/parity_grads.safetensors', import.meta.url).pathname);
-const stride = Number(grads.metadata.stride), fullUpTo = Number(grads.metadata.full_up_to);
+const stride = Number(grads.metadata.stride),
+  fullUpTo = Number(grads.metadata.full_up_to);
 const u8 = readSafetensors(models('parity-n-seed0-small.safetensors')).tensors.get('input_u8')!;
 const TOL = 1e-3;
 
@@ -28,9 +29,18 @@ for (const device of devices) {
   t.test(`parameter gradients of loss_total match Ultralytics (${device.type})`, async (t) => {
     const model = loadPoseModel(models('yolov8n-pose-seed0.pt'), { device });
     model.train();
-    const x = E.tensor(Float32Array.from(u8.data as Uint8Array, (v) => v / 255), u8.shape, { device });
+    const x = E.tensor(
+      Float32Array.from(u8.data as Uint8Array, (v) => v / 255),
+      u8.shape,
+      { device },
+    );
     const preds = model.forward(x) as PoseTrainOutput;
-    const batch = { batchIdx: head.get('batch_batch_idx').data, cls: head.get('batch_cls').data, bboxes: head.get('batch_bboxes').data, keypoints: head.get('batch_keypoints').data };
+    const batch = {
+      batchIdx: head.get('batch_batch_idx').data,
+      cls: head.get('batch_cls').data,
+      bboxes: head.get('batch_bboxes').data,
+      keypoints: head.get('batch_keypoints').data,
+    };
     const { loss, items } = await new V8PoseLoss({ strides: model.stride }).forward(preds, batch);
     const refItems = head.get('loss_items').data;
     const it = await items.data();
@@ -40,7 +50,8 @@ for (const device of devices) {
 
     const params = new Map(model.namedParameters());
     const report: string[] = [];
-    let worst = 0, compared = 0;
+    let worst = 0,
+      compared = 0;
     for (const [key, entry] of grads.tensors) {
       const name = key.slice('grad.'.length);
       const p = params.get(name);
@@ -54,7 +65,8 @@ for (const device of devices) {
       worst = Math.max(worst, rel);
       compared++;
       if (!(rel < TOL)) t.fail(`${name}: ‖Δ‖/‖ref‖ = ${rel.toExponential(2)}`);
-      if (/^model\.(0|2\.m\.0|9)\.|cv\d\.0\.2\./.test(name) && name.endsWith('weight')) report.push(`${name} ${rel.toExponential(2)}`);
+      if (/^model\.(0|2\.m\.0|9)\.|cv\d\.0\.2\./.test(name) && name.endsWith('weight'))
+        report.push(`${name} ${rel.toExponential(2)}`);
     }
     t.equal(compared, grads.tensors.size, `${compared} parameters compared, worst ‖Δ‖/‖ref‖ ${worst.toExponential(2)}`);
     t.comment(`${device.type}: ${report.join(', ')}`);

@@ -11,9 +11,13 @@ const fx = loadFixture('assigner');
 for (const p of ['a', 'b']) {
   t.test(`scene ${p}: the same assignment as Ultralytics' TaskAlignedAssigner`, async (t) => {
     const g = (k: string) => fx.get(`${p}.${k}`);
-    const [B, A, nc] = g('pd_scores').shape, M = g('gt_bboxes').shape[1];
+    const [B, A, nc] = g('pd_scores').shape,
+      M = g('gt_bboxes').shape[1];
     const out = new TaskAlignedAssigner(nc).assign({
-      B, A, M, nc,
+      B,
+      A,
+      M,
+      nc,
       pdScores: g('pd_scores').data as Float32Array,
       pdBboxes: g('pd_bboxes').data as Float32Array,
       anchors: g('anchors').data as Float32Array,
@@ -31,14 +35,30 @@ for (const p of ['a', 'b']) {
 
 t.test('no boxes in the batch: everything is background', async (t) => {
   const out = new TaskAlignedAssigner(1).assign({
-    B: 2, A: 21, M: 0, nc: 1,
-    pdScores: new Float32Array(42).fill(0.5), pdBboxes: new Float32Array(168), anchors: new Float32Array(42),
-    gtLabels: new Float32Array(0), gtBboxes: new Float32Array(0), maskGt: new Uint8Array(0),
+    B: 2,
+    A: 21,
+    M: 0,
+    nc: 1,
+    pdScores: new Float32Array(42).fill(0.5),
+    pdBboxes: new Float32Array(168),
+    anchors: new Float32Array(42),
+    gtLabels: new Float32Array(0),
+    gtBboxes: new Float32Array(0),
+    maskGt: new Uint8Array(0),
   });
-  t.equal(out.fgMask.reduce((s, v) => s + v, 0), 0);
-  t.equal(out.targetScores.reduce((s, v) => s + v, 0), 0);
+  t.equal(
+    out.fgMask.reduce((s, v) => s + v, 0),
+    0,
+  );
+  t.equal(
+    out.targetScores.reduce((s, v) => s + v, 0),
+    0,
+  );
 });
 
 t.test('bad input', async (t) => {
-  t.throws(() => new TaskAlignedAssigner(1).assign({ B: 1, A: 1, M: 0, nc: 2 } as any), /TaskAlignedAssigner: built for 1 classes, got scores with 2/);
+  t.throws(
+    () => new TaskAlignedAssigner(1).assign({ B: 1, A: 1, M: 0, nc: 2 } as any),
+    /TaskAlignedAssigner: built for 1 classes, got scores with 2/,
+  );
 });

@@ -6,7 +6,8 @@ const fx = loadFixture('topk');
 
 t.test('picks the same indices as torch.topk on CPU, ties included (partial_sort and nth_element paths)', async (t) => {
   for (const n of [2100, 640, 639, 525, 84, 21]) {
-    const x = fx.get(`x_${n}`), idx = fx.get(`idx_${n}`);
+    const x = fx.get(`x_${n}`),
+      idx = fx.get(`idx_${n}`);
     const rows = x.shape[0];
     let same = 0;
     for (let r = 0; r < rows; r++) {

@@ -6,15 +6,18 @@ type Enc = 'utf8' | 'utf-8' | 'latin1' | 'binary' | 'ascii' | 'hex';
 export class Buffer extends Uint8Array {
   static override from(src: any, encOrOffset?: any, length?: number): Buffer {
     if (typeof src === 'string') return Buffer.fromString(src, (encOrOffset as Enc) ?? 'utf8');
-    if (src instanceof ArrayBuffer) return new Buffer(src, (encOrOffset as number) ?? 0, length ?? src.byteLength - ((encOrOffset as number) ?? 0));
+    if (src instanceof ArrayBuffer)
+      return new Buffer(src, (encOrOffset as number) ?? 0, length ?? src.byteLength - ((encOrOffset as number) ?? 0));
     const b = new Buffer((src as ArrayLike<number>).length ?? [...(src as Iterable<number>)].length);
     b.set(ArrayBuffer.isView(src) ? (src as unknown as ArrayLike<number>) : Array.from(src as Iterable<number>));
     return b;
   }
 
   private static fromString(s: string, enc: Enc): Buffer {
-    if (enc === 'hex') return Buffer.from(Array.from({ length: s.length >> 1 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16)));
-    if (enc === 'latin1' || enc === 'binary' || enc === 'ascii') return Buffer.from(Array.from(s, (c) => c.charCodeAt(0) & 0xff));
+    if (enc === 'hex')
+      return Buffer.from(Array.from({ length: s.length >> 1 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16)));
+    if (enc === 'latin1' || enc === 'binary' || enc === 'ascii')
+      return Buffer.from(Array.from(s, (c) => c.charCodeAt(0) & 0xff));
     return Buffer.from(new TextEncoder().encode(s));
   }
 

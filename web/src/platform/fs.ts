@@ -11,7 +11,11 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function errno(code: string, syscall: string, path: string): Error {
-  return Object.assign(new Error(`${code}: ${syscall} '${path}' (browser in-memory file system)`), { code, syscall, path });
+  return Object.assign(new Error(`${code}: ${syscall} '${path}' (browser in-memory file system)`), {
+    code,
+    syscall,
+    path,
+  });
 }
 
 function addDirs(p: string) {
@@ -32,7 +36,7 @@ export function getFile(path: string): Uint8Array | null {
 }
 
 type Opts = BufferEncoding | { encoding?: BufferEncoding | null } | null | undefined;
-const encodingOf = (o: Opts) => (typeof o === 'string' ? o : o?.encoding ?? null);
+const encodingOf = (o: Opts) => (typeof o === 'string' ? o : (o?.encoding ?? null));
 
 export function readFileSync(path: string | URL, opts?: Opts): any {
   const p = normalize(String(path));
@@ -42,7 +46,10 @@ export function readFileSync(path: string | URL, opts?: Opts): any {
 }
 
 export function writeFileSync(path: string, data: Uint8Array | string | ArrayBufferView) {
-  const bytes = typeof data === 'string' ? enc.encode(data) : new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const bytes =
+    typeof data === 'string'
+      ? enc.encode(data)
+      : new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   putFile(path, bytes);
 }
 
@@ -84,8 +91,10 @@ export function readdirSync(path: string, opts?: { withFileTypes?: boolean }): a
   if (!dirs.has(p)) throw errno('ENOENT', 'scandir', p);
   const pre = p === '/' ? '/' : p + '/';
   const names = new Map<string, boolean>();
-  for (const f of files.keys()) if (f.startsWith(pre) && !f.slice(pre.length).includes('/')) names.set(f.slice(pre.length), true);
-  for (const d of dirs) if (d !== p && d.startsWith(pre) && !d.slice(pre.length).includes('/')) names.set(d.slice(pre.length), false);
+  for (const f of files.keys())
+    if (f.startsWith(pre) && !f.slice(pre.length).includes('/')) names.set(f.slice(pre.length), true);
+  for (const d of dirs)
+    if (d !== p && d.startsWith(pre) && !d.slice(pre.length).includes('/')) names.set(d.slice(pre.length), false);
   const sorted = [...names.keys()].sort();
   if (!opts?.withFileTypes) return sorted;
   return sorted.map((name) => ({ name, isFile: () => names.get(name)!, isDirectory: () => !names.get(name)! }));
@@ -129,12 +138,19 @@ function fdEntry(fd: number, syscall: string) {
 
 export function writeSync(fd: number, data: Uint8Array | string, offset = 0, length?: number): number {
   const e = fdEntry(fd, 'write');
-  const bytes = typeof data === 'string' ? enc.encode(data) : data.subarray(offset, offset + (length ?? data.length - offset));
+  const bytes =
+    typeof data === 'string' ? enc.encode(data) : data.subarray(offset, offset + (length ?? data.length - offset));
   e.chunks.push(bytes.slice());
   return bytes.length;
 }
 
-export function readSync(fd: number, buf: Uint8Array, offset = 0, length = buf.length - offset, position: number | null = 0): number {
+export function readSync(
+  fd: number,
+  buf: Uint8Array,
+  offset = 0,
+  length = buf.length - offset,
+  position: number | null = 0,
+): number {
   const data = files.get(fdEntry(fd, 'read').path) ?? new Uint8Array(0);
   const src = data.subarray(position ?? 0, (position ?? 0) + length);
   buf.set(src, offset);
@@ -176,4 +192,29 @@ export const createWriteStream = unavailable('createWriteStream');
 export const watch = unavailable('watch');
 export const promises = new Proxy({}, { get: (_, k) => unavailable(`promises.${String(k)}`) });
 export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1 };
-export default { readFileSync, writeFileSync, appendFileSync, existsSync, mkdirSync, statSync, lstatSync, readdirSync, unlinkSync, rmSync, renameSync, copyFileSync, openSync, readSync, closeSync, writeSync, fsyncSync, opendirSync, fstatSync, createReadStream, createWriteStream, watch, promises, constants };
+export default {
+  readFileSync,
+  writeFileSync,
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  statSync,
+  lstatSync,
+  readdirSync,
+  unlinkSync,
+  rmSync,
+  renameSync,
+  copyFileSync,
+  openSync,
+  readSync,
+  closeSync,
+  writeSync,
+  fsyncSync,
+  opendirSync,
+  fstatSync,
+  createReadStream,
+  createWriteStream,
+  watch,
+  promises,
+  constants,
+};

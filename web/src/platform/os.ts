@@ -5,7 +5,8 @@ export const tmpdir = () => '/tmp';
 export const platform = () => 'browser';
 export const arch = () => 'wasm';
 export const release = () => navigator.userAgent;
-export const cpus = () => Array.from({ length: navigator.hardwareConcurrency || 1 }, () => ({ model: 'browser', speed: 0 }));
+export const cpus = () =>
+  Array.from({ length: navigator.hardwareConcurrency || 1 }, () => ({ model: 'browser', speed: 0 }));
 export const totalmem = () => ((navigator as { deviceMemory?: number }).deviceMemory ?? 0) * 2 ** 30;
 export const freemem = () => 0;
 export const EOL = '\n';

@@ -50,7 +50,25 @@ export function relative(from: string, to: string) {
 export function parse(p: string) {
   const base = basename(p);
   const ext = extname(p);
-  return { root: p.startsWith('/') ? '/' : '', dir: dirname(p), base, ext, name: ext ? base.slice(0, -ext.length) : base };
+  return {
+    root: p.startsWith('/') ? '/' : '',
+    dir: dirname(p),
+    base,
+    ext,
+    name: ext ? base.slice(0, -ext.length) : base,
+  };
 }
-export const posix = { sep, delimiter, normalize, isAbsolute, join, resolve, dirname, basename, extname, relative, parse };
+export const posix = {
+  sep,
+  delimiter,
+  normalize,
+  isAbsolute,
+  join,
+  resolve,
+  dirname,
+  basename,
+  extname,
+  relative,
+  parse,
+};
 export default posix;

@@ -38,12 +38,15 @@ export const process = {
   exit: (code?: number) => {
     throw new Error(`process.exit(${code ?? 0}) called in the browser`);
   },
-  hrtime: Object.assign((prev?: [number, number]) => {
-    const t = performance.now() * 1e6;
-    const s = Math.floor(t / 1e9);
-    const ns = Math.floor(t - s * 1e9);
-    return prev ? [s - prev[0], ns - prev[1]] : [s, ns];
-  }, { bigint: () => BigInt(Math.floor(performance.now() * 1e6)) }),
+  hrtime: Object.assign(
+    (prev?: [number, number]) => {
+      const t = performance.now() * 1e6;
+      const s = Math.floor(t / 1e9);
+      const ns = Math.floor(t - s * 1e9);
+      return prev ? [s - prev[0], ns - prev[1]] : [s, ns];
+    },
+    { bigint: () => BigInt(Math.floor(performance.now() * 1e6)) },
+  ),
   memoryUsage: () => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 }),
   nextTick: (fn: (...a: unknown[]) => void, ...args: unknown[]) => queueMicrotask(() => fn(...args)),
 };

@@ -20,7 +20,9 @@ export function crc32(data: Uint8Array | string, value = 0): number {
 
 function needsNode(name: string) {
   return (): never => {
-    throw new Error(`zlib.${name}: deflate-compressed data cannot be decompressed synchronously in a browser tab (use the Node CLI for this file)`);
+    throw new Error(
+      `zlib.${name}: deflate-compressed data cannot be decompressed synchronously in a browser tab (use the Node CLI for this file)`,
+    );
   };
 }
 export const inflateSync = needsNode('inflateSync');

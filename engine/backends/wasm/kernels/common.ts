@@ -26,7 +26,7 @@ export const common: WatFragment = {
     (local.set $r (f32x4.min (f32x4.max (local.get $x) ${splat(-87.33654)}) ${splat(88.37626)}))
     (local.set $n (f32x4.nearest (f32x4.mul (local.get $r) ${splat(1.4426950408889634)})))
     (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) ${splat(0.693359375)})))
-    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) ${splat(-2.12194440e-4)})))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) ${splat(-2.1219444e-4)})))
     (local.set $y (f32x4.mul ${p}
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (local.set $y (v128.bitselect (v128.const f32x4 inf inf inf inf) (local.get $y) (f32x4.gt (local.get $x) ${splat(88.72283)})))

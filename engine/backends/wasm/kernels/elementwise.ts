@@ -8,7 +8,10 @@
 import type { WatFragment } from '../abi.js';
 import { at, ONE, ZERO } from './common.js';
 
-const X = '(local.get $x)', Y = '(local.get $y)', AL = '(local.get $al)', BE = '(local.get $be)';
+const X = '(local.get $x)',
+  Y = '(local.get $y)',
+  AL = '(local.get $al)',
+  BE = '(local.get $be)';
 const exp = (e: string) => `(call $exp4 ${e})`;
 const sigm = (e: string) => `(f32x4.div ${ONE} (f32x4.add ${ONE} ${exp(`(f32x4.neg ${e})`)}))`;
 const mask = (cmp: string) => `(v128.and ${cmp} ${ONE})`;
@@ -53,12 +56,14 @@ export const BINARY_WAT: Record<string, string> = {
   relu_backward: `(v128.and ${Y} (f32x4.gt ${X} ${ZERO}))`,
 };
 
-const LOCALS = '(local $i i32) (local $end i32) (local $x v128) (local $y v128) (local $s v128) (local $al v128) (local $be v128)';
+const LOCALS =
+  '(local $i i32) (local $end i32) (local $x v128) (local $y v128) (local $s v128) (local $al v128) (local $be v128)';
 const SPLATS = '(local.set $al (f32x4.splat (local.get $alpha))) (local.set $be (f32x4.splat (local.get $beta)))';
 
 /** body over elements [i, end) of the row/chunk: x from xv/xs, y from yv/ys, stored at o */
 function loop(expr: string, x: [string, string], y: [string, string] | null): string {
-  const ld = (v: [string, string] | null, name: string, vec: boolean) => (v ? `(local.set ${name} ${vec ? v[0] : v[1]})` : '');
+  const ld = (v: [string, string] | null, name: string, vec: boolean) =>
+    v ? `(local.set ${name} ${vec ? v[0] : v[1]})` : '';
   return `(block $dv (loop $lv
       (br_if $dv (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $end)))
       ${ld(x, '$x', true)} ${ld(y, '$y', true)}
@@ -73,7 +78,10 @@ function loop(expr: string, x: [string, string], y: [string, string] | null): st
       (br $ls)))`;
 }
 
-const full = (p: string): [string, string] => [`(v128.load ${at(p, '(local.get $i)')})`, `(f32x4.splat (f32.load ${at(p, '(local.get $i)')}))`];
+const full = (p: string): [string, string] => [
+  `(v128.load ${at(p, '(local.get $i)')})`,
+  `(f32x4.splat (f32.load ${at(p, '(local.get $i)')}))`,
+];
 const CHUNK = `(local.set $i (i32.shl (local.get $t0) (i32.const 10)))
     (local.set $end (i32.shl (local.get $t1) (i32.const 10)))
     (if (i32.lt_u (local.get $n) (local.get $end)) (then (local.set $end (local.get $n))))`;
@@ -89,9 +97,14 @@ function unary(op: string, expr: string): string {
 function binary(op: string, expr: string): string {
   const rows = (name: string, perChannel: 'a' | 'b') => {
     const ch = `(local.set $c (i32.rem_u (local.get $r) (local.get $C)))`;
-    const bc = (p: string): [string, string] => [`(local.get ${p === '$a' ? '$x' : '$y'})`, `(local.get ${p === '$a' ? '$x' : '$y'})`];
-    const pre = perChannel === 'b' ? '(local.set $y (f32x4.splat (f32.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2))))))'
-      : '(local.set $x (f32x4.splat (f32.load (i32.add (local.get $a) (i32.shl (local.get $c) (i32.const 2))))))';
+    const bc = (p: string): [string, string] => [
+      `(local.get ${p === '$a' ? '$x' : '$y'})`,
+      `(local.get ${p === '$a' ? '$x' : '$y'})`,
+    ];
+    const pre =
+      perChannel === 'b'
+        ? '(local.set $y (f32x4.splat (f32.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2))))))'
+        : '(local.set $x (f32x4.splat (f32.load (i32.add (local.get $a) (i32.shl (local.get $c) (i32.const 2))))))';
     // rows address elements base + j; shift the block pointers so `at(p, i)` works with i = base + j
     return `  (func (export "${name}_${op}") (param $a i32) (param $b i32) (param $o i32) (param $inner i32) (param $C i32) (param $alpha f32) (param $beta f32) (param $t0 i32) (param $t1 i32) ${LOCALS} (local $r i32) (local $c i32)
     ${SPLATS}
@@ -115,5 +128,11 @@ ${rows('bc', 'b')}${rows('cb', 'a')}`;
 
 export const elementwise: WatFragment = {
   name: 'elementwise',
-  wat: () => Object.entries(UNARY_WAT).map(([k, e]) => unary(k, e)).join('') + Object.entries(BINARY_WAT).map(([k, e]) => binary(k, e)).join(''),
+  wat: () =>
+    Object.entries(UNARY_WAT)
+      .map(([k, e]) => unary(k, e))
+      .join('') +
+    Object.entries(BINARY_WAT)
+      .map(([k, e]) => binary(k, e))
+      .join(''),
 };

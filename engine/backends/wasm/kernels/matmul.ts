@@ -8,14 +8,21 @@ import { fma } from './common.js';
 
 const g = (n: string) => `(local.get $${n})`;
 const addr = (base: string, idx: string) => `(i32.add ${g(base)} (i32.shl ${idx} (i32.const 2)))`;
-const aval = (k: string) => `(f32x4.splat (f32.load ${addr('a', `(i32.add (i32.mul ${g('i')} ${g('sam')}) (i32.mul ${k} ${g('sak')}))`)}))`;
+const aval = (k: string) =>
+  `(f32x4.splat (f32.load ${addr('a', `(i32.add (i32.mul ${g('i')} ${g('sam')}) (i32.mul ${k} ${g('sak')}))`)}))`;
 
 export const matmul: WatFragment = {
   name: 'matmul',
   wat: (f) => {
     const brow = (r: number) => `(v128.load ${addr(`b${r}`, g('j'))})`;
     const sbrow = (r: number) => `(f32x4.splat (f32.load ${addr(`b${r}`, g('j'))}))`;
-    const quad = (ld: (r: number) => string) => fma(f, g('a3'), ld(3), fma(f, g('a2'), ld(2), fma(f, g('a1'), ld(1), fma(f, g('a0'), ld(0), '(local.get $acc4)'))));
+    const quad = (ld: (r: number) => string) =>
+      fma(
+        f,
+        g('a3'),
+        ld(3),
+        fma(f, g('a2'), ld(2), fma(f, g('a1'), ld(1), fma(f, g('a0'), ld(0), '(local.get $acc4)'))),
+      );
     return `  (func (export "mm") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $N i32) (param $K i32)
       (param $sam i32) (param $sak i32) (param $ldb i32) (param $ldc i32) (param $acc i32) (param $t0 i32) (param $t1 i32)
     (local $i i32) (local $k i32) (local $j i32) (local $cr i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
