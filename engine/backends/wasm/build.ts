@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../paths.js';
 import { FRAGMENTS } from './kernels/index.js';
 import type { WasmFeatures } from './abi.js';
@@ -69,8 +68,4 @@ export async function buildAll(): Promise<string[]> {
     out.push(`${file} (${bin.length} bytes)`);
   }
   return out;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const line of await buildAll()) console.log(`wasm kernels: ${line}`);
 }

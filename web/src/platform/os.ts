@@ -7,7 +7,8 @@ export const arch = () => 'wasm';
 export const release = () => navigator.userAgent;
 export const cpus = () =>
   Array.from({ length: navigator.hardwareConcurrency || 1 }, () => ({ model: 'browser', speed: 0 }));
+export const availableParallelism = () => navigator.hardwareConcurrency || 1;
 export const totalmem = () => ((navigator as { deviceMemory?: number }).deviceMemory ?? 0) * 2 ** 30;
 export const freemem = () => 0;
 export const EOL = '\n';
-export default { homedir, tmpdir, platform, arch, release, cpus, totalmem, freemem, EOL };
+export default { homedir, tmpdir, platform, arch, release, cpus, availableParallelism, totalmem, freemem, EOL };
