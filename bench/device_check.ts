@@ -8,12 +8,8 @@
 import * as E from '../engine/index.js';
 import { loadPoseModel } from '../models/index.js';
 import { gemmVariant } from '../engine/backends/kernel_variants.js';
+import { opt, relDiff } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : def;
-};
 const imgsz = Number(opt('imgsz', '320'));
 const batch = Number(opt('batch', '2'));
 const weights = opt('weights', 'test/fixtures/models/yolov8n-pose-seed0.pt');
@@ -32,17 +28,6 @@ console.log(
     `maxComputeWorkgroupStorageSize ${lim.maxComputeWorkgroupStorageSize}, maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup}`,
 );
 console.log(`GEMM core: ${gemmVariant(rt)}`);
-
-/** max|a - b| / max|b| */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>) {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
 
 E.manualSeed(0);
 const shape = [batch, 3, imgsz, imgsz];

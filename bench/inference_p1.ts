@@ -20,7 +20,7 @@ import * as E from '../engine/index.js';
 import { loadPoseModel } from '../models/index.js';
 import { buildOnnx } from '../tasks/export/exporter.js';
 import { printProfile, profiler } from '../engine/profile.js';
-import { f1, f2, machineLoad, openDevices, opt, runTorch, timeRuns, type Timing } from './common.js';
+import { f1, f2, machineLoad, openDevices, opt, relDiff, runTorch, timeRuns, type Timing } from './common.js';
 
 const runs = Number(opt('runs', '10'));
 const warmup = Number(opt('warmup', '2'));
@@ -39,14 +39,6 @@ interface Row {
   ours?: boolean;
 }
 const rows: Row[] = [];
-
-const relDiff = (a: ArrayLike<number>, ref: ArrayLike<number>) => {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < ref.length; i++)
-    ((d = Math.max(d, Math.abs(a[i] - ref[i]))), (m = Math.max(m, Math.abs(ref[i]))));
-  return d / m;
-};
 
 E.manualSeed(0);
 const host = E.rand(SHAPE).dataSync() as Float32Array;
