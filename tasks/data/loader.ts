@@ -8,7 +8,9 @@
 // RandomFlip(horizontal, flip_idx) -> Format (RGB, or BGR with probability `bgr`). Mosaic and mixup stop
 // for the last close_mosaic epochs.
 // Val (rect): images sorted by aspect ratio, each batch letterboxed to its own shape
-// (set_rectangle: ceil(shape * imgsz / stride + pad) * stride), no augmentation.
+// (set_rectangle: ceil(shape * imgsz / stride + pad) * stride), no augmentation; with rect off
+// (an exported model's fixed input), file order and imgsz x imgsz. An image that fails to decode is
+// left out of its batch and reported (onBadImage), so the validator never counts a neighbour twice.
 //
 // Randomness: the shuffle and every augmentation draw come from the dataset's own engine/random.ts
 // Generator, seeded from (seed, epoch) at the start of each epoch, so batches are a pure function of
@@ -17,6 +19,7 @@
 //
 // Imports: node, ../../engine/random.ts (Generator only), ./*.
 
+import { InputError } from '../../engine/errors.js';
 // aliased: `Generator` would shadow the built-in iterator type batches() returns
 import { Generator as RandomGenerator } from '../../engine/random.js';
 import type { ProgressOptions } from '../progress.js';
@@ -59,6 +62,11 @@ export interface LoaderOptions {
   singleCls?: boolean;
   /** 'train: ' / 'val: ' */
   prefix?: string;
+  /**
+   * Without augmentation: an image that passed the scan but fails to decode is left out of its batch
+   * and given here (default: a warning in the log). When augmenting it is replaced by its neighbour.
+   */
+  onBadImage?: (e: InputError) => void;
   log?: (m: string) => void;
   progress?: Omit<ProgressOptions, 'desc' | 'initial'>;
 }
@@ -152,6 +160,7 @@ export class PoseDataset {
     }
     this.hyp = hyp;
     this.flipIdx = cfg.flipIdx;
+    if (opts.singleCls) labels = labels.map((l) => ({ ...l, cls: new Float32Array(l.cls.length) }));
     if (this.rect) {
       const { order, shapes } = rectBatches(labels.map((l) => l.shape), this.batchSize, this.imgsz, opts.stride ?? 32, opts.pad ?? (this.augment ? 0 : 0.5));
       labels = order.map((i) => labels[i]);
@@ -169,8 +178,7 @@ export class PoseDataset {
     if (fraction < 1) files = files.slice(0, pyRound(files.length * fraction)); // Python's round()
     const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
     if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
-    const labels = opts.singleCls ? scan.labels.map((l) => ({ ...l, cls: new Float32Array(l.cls.length) })) : scan.labels;
-    return new PoseDataset(labels, cfg, opts);
+    return new PoseDataset(scan.labels, cfg, opts);
   }
 
   get length(): number {
@@ -205,7 +213,7 @@ export class PoseDataset {
     for (let b = 0; b < this.numBatches; b++) {
       const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
       const items = idx.map((i) => (this.augment ? this.trainItem(i, b, hyp, rand) : this.valItem(i, b)));
-      yield this.collate(items);
+      yield this.collate(items.filter((it): it is Item => it !== null), this.batchShape(b));
     }
   }
 
@@ -234,6 +242,7 @@ export class PoseDataset {
       if (this.broken.has(i)) throw new Error('skipped');
       img = this.opts.cache === 'disk' ? readThroughNpy(entry.imFile, readImage) : readImage(entry.imFile);
     } catch (e) {
+      if (!this.augment) throw e; // val: valItem leaves the image out of its batch
       // A file that passed the scan but does not decode: skip it for good rather than stop the epoch.
       if (!this.broken.has(i)) this.log(`WARNING: ${(e as Error).message}; the image is skipped (its neighbour is used in its place)`);
       this.broken.add(i);
@@ -259,8 +268,7 @@ export class PoseDataset {
       const parts = [main, ...[0, 1, 2].map(() => this.load(buf[Math.floor(rand() * buf.length)]))];
       return { s: randomPerspective(mosaic4(parts, this.imgsz, K, rand), hyp, mosaicBorder(this.imgsz), rand), main };
     }
-    const shape = this.rect ? this.batchShapes[b] : ([this.imgsz, this.imgsz] as [number, number]);
-    return { s: randomPerspective(letterboxSample(main, shape, K, true), hyp, [0, 0], rand), main };
+    return { s: randomPerspective(letterboxSample(main, this.batchShape(b), K, true), hyp, [0, 0], rand), main };
   }
 
   private trainItem(i: number, b: number, hyp: AugmentHyp, rand: () => number): Item {
@@ -284,15 +292,27 @@ export class PoseDataset {
     return this.finish(s, main);
   }
 
-  private valItem(i: number, b: number): Item {
-    const l = this.load(i);
-    const s = letterboxSample(l, this.rect ? this.batchShapes[b] : [this.imgsz, this.imgsz], this.kptShape[0], false);
+  /** (h, w) every image of batch `b` is letterboxed to. */
+  private batchShape(b: number): [number, number] {
+    return this.rect ? this.batchShapes[b] : [this.imgsz, this.imgsz];
+  }
+
+  private valItem(i: number, b: number): Item | null {
+    let l: Loaded;
+    try {
+      l = this.load(i);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      (this.opts.onBadImage ?? ((e) => this.log(`${this.opts.prefix ?? ''}WARNING: ${e.message}; the image is left out of its batch`)))(e);
+      return null;
+    }
+    const s = letterboxSample(l, this.batchShape(b), this.kptShape[0], false);
     return this.finish(s, l, { ratioPad: { ratio: [l.img.height / l.ori[0], l.img.width / l.ori[1]], pad: s.pad } });
   }
 
-  /** collate_fn: stack the images, concatenate the targets with their image index. */
-  private collate(items: Item[]): PoseBatch {
-    const { width: W, height: H } = items[0].img;
+  /** collate_fn: stack the images, concatenate the targets with their image index (B = 0 when none decoded). */
+  private collate(items: Item[], shape: [number, number]): PoseBatch {
+    const [H, W] = items.length ? [items[0].img.height, items[0].img.width] : shape;
     const B = items.length, K = this.kptShape[0];
     const N = items.reduce((s, it) => s + it.targets.cls.length, 0);
     const out: PoseBatch = {

@@ -25,9 +25,9 @@ type FromWorker =
   | { type: 'error'; run: number; message: string }
   | { type: 'log'; message: string };
 
-// Options that can cross a thread: functions (log, progress writers) stay behind.
+// Options that can cross a thread: functions (log, progress writers, onBadImage) stay behind.
 function cloneableOptions(o: LoaderOptions): LoaderOptions {
-  const { log: _log, progress: _progress, ...rest } = o;
+  const { log: _log, progress: _progress, onBadImage: _onBadImage, ...rest } = o;
   return rest;
 }
 

@@ -8,9 +8,9 @@
 // NMS lists candidates in anchor order, so they come after the image's filtered predictions exactly
 // as torch.cat((x, v)) puts them, and padding anchors (score 0) are never candidates (conf >= 0).
 //
-// Imports: ./loader (the batch's labels).
+// Imports: ./prepare_batch (the batch's labels, types).
 
-import type { ValImage } from './loader.js';
+import type { ValImage } from './prepare_batch.js';
 
 export const HYBRID_WARNING =
   "WARNING ⚠️ 'save_hybrid=True' will append ground truth to predictions for autolabelling.\n" +

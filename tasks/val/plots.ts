@@ -2,7 +2,8 @@
 // (plot_pr_curve, plot_mc_curve) for box and pose, the confusion matrix heatmap (raw and
 // column-normalized), and val_batch{i}_labels / _pred mosaics (plot_images).
 //
-// Imports: ../data/image, ../data/resize, ../plot, ../predict/nms (types), ./metrics, ./confusion, ./loader.
+// Imports: ../data/image, ../data/resize, ../data/loader (types), ../plot, ../predict/nms (types), ./metrics,
+// ./confusion, ./prepare_batch (types).
 
 import { basename, join } from 'node:path';
 import { writeImage, type RgbImage } from '../data/image.js';
@@ -11,7 +12,7 @@ import { drawLine, drawText, fillRect, strokeRect, textSize, type RGB } from '..
 import { boxLabel, classColor, drawKeypoints } from '../plot/annotator.js';
 import type { Detections } from '../predict/nms.js';
 import type { ConfusionMatrix } from './confusion.js';
-import type { ValBatch } from './loader.js';
+import type { ValImage } from './prepare_batch.js';
 import type { PoseBatch } from '../data/loader.js';
 import { smooth, type Metric, type PoseMetrics } from './metrics.js';
 
@@ -256,19 +257,20 @@ interface TileAnnotations {
  * for predictions) and keypoints.
  */
 function mosaic(
-  batch: ValBatch,
+  batch: PoseBatch,
   tiles: TileAnnotations[],
   names: Record<number, string>,
   kptShape: [number, number],
 ): RgbImage {
-  const bs = Math.min(batch.letterboxed.length, 16);
+  const letterboxed = batchImages(batch, 16);
+  const bs = letterboxed.length;
   const ns = Math.ceil(Math.sqrt(bs));
-  let [h, w] = batch.shape;
+  let [, , h, w] = batch.shape;
   let img = blank(ns * w, ns * h);
   for (let i = 0; i < bs; i++) {
     const x0 = w * Math.floor(i / ns),
       y0 = h * (i % ns),
-      src = batch.letterboxed[i];
+      src = letterboxed[i];
     for (let y = 0; y < h; y++)
       img.data.set(src.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * img.width + x0) * 3);
   }
@@ -285,7 +287,7 @@ function mosaic(
     const x0 = w * Math.floor(i / ns),
       y0 = h * (i % ns);
     strokeRect(img, x0, y0, x0 + w, y0 + h, WHITE, 2);
-    drawText(img, x0 + 5, y0 + 5, basename(batch.images[i].imFile).slice(0, 40), [220, 220, 220], ts);
+    drawText(img, x0 + 5, y0 + 5, basename(batch.imFiles[i]).slice(0, 40), [220, 220, 220], ts);
     const t = tiles[i];
     for (let j = 0; j < t.cls.length; j++) {
       if (t.conf && !(t.conf[j] > 0.25)) continue;
@@ -310,14 +312,15 @@ function mosaic(
 
 /** val_batch{i}_labels.jpg (ground truth) and val_batch{i}_pred.jpg (detections), as Ultralytics names them. */
 export function plotValBatch(
-  batch: ValBatch,
+  batch: PoseBatch,
+  images: ValImage[],
   dets: Detections[],
   names: Record<number, string>,
   kptShape: [number, number],
   saveDir: string,
   bi: number,
 ): void {
-  const labels: TileAnnotations[] = batch.images.map((im) => ({
+  const labels: TileAnnotations[] = images.map((im) => ({
     boxes: im.lbBoxes,
     cls: im.cls,
     conf: null,
@@ -350,16 +353,8 @@ export function plotTrainBatch(
   file: string,
 ): void {
   const [B, , H, W] = batch.shape;
-  const letterboxed: RgbImage[] = [];
-  for (let b = 0; b < Math.min(B, 16); b++) {
-    const data = new Uint8Array(H * W * 3),
-      base = b * 3 * H * W;
-    for (let i = 0; i < H * W; i++)
-      for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
-    letterboxed.push({ width: W, height: H, data });
-  }
   const K = kptShape[0];
-  const tiles: TileAnnotations[] = letterboxed.map((_, b) => {
+  const tiles: TileAnnotations[] = Array.from({ length: Math.min(B, 16) }, (_, b) => {
     const idx = [...batch.batchIdx.keys()].filter((j) => batch.batchIdx[j] === b);
     return {
       boxes: idx.flatMap((j) => {
@@ -379,11 +374,19 @@ export function plotTrainBatch(
       kptDims: 3,
     };
   });
-  const vb = {
-    shape: [H, W] as [number, number],
-    letterboxed,
-    images: batch.imFiles.map((imFile) => ({ imFile })),
-    input: batch.images,
-  } as unknown as ValBatch;
-  writeImage(file, mosaic(vb, tiles, names, kptShape));
+  writeImage(file, mosaic(batch, tiles, names, kptShape));
+}
+
+/** The first `max` images of a batch back as HWC uint8 (the input holds uint8 / 255 in float32, so this is exact). */
+function batchImages(batch: PoseBatch, max: number): RgbImage[] {
+  const [B, , H, W] = batch.shape;
+  const out: RgbImage[] = [];
+  for (let b = 0; b < Math.min(B, max); b++) {
+    const data = new Uint8Array(H * W * 3),
+      base = b * 3 * H * W;
+    for (let i = 0; i < H * W; i++)
+      for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(batch.images[base + c * H * W + i] * 255);
+    out.push({ width: W, height: H, data });
+  }
+  return out;
 }

@@ -8,7 +8,8 @@
 //
 // run() is BaseValidator.__call__'s steps: setup, then per batch preprocess -> inference -> loss
 // (training only) -> postprocess -> updateMetrics, then finalize. The trainer runs it with its
-// criterion to get the val losses from the same forward pass.
+// criterion to get the val losses from the same forward pass. Batches come from the trainer's
+// dataset class in val mode (PoseDataset, augment off: build_dataset(mode='val')).
 //
 // Imports: engine, models (PoseModel, for the val loss), nn (sigmas, loss types), ../data, ../predict, ./*.
 
@@ -18,10 +19,11 @@ import { noGrad, tensor, tidyAsync, type Device, type Tensor } from '../../engin
 import { PoseModel } from '../../models/yolov8_pose.js';
 import type { PoseEvalOutput, PoseTrainOutput } from '../../nn/head.js';
 import type { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
-import { loadPoseSplit, type DatasetConfig, type PoseSample } from '../data/dataset.js';
+import { loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
+import { PoseDataset, type PoseBatch } from '../data/loader.js';
 import { getSaveDir } from '../predict/save.js';
 import { ConfusionMatrix } from './confusion.js';
-import { loadValBatch, rectBatches, valBatchTargets, type ValBatch } from './loader.js';
+import { prepareBatch, type ValImage } from './prepare_batch.js';
 import { keypointSigmas } from '../../nn/loss/keypoint_loss.js';
 import { boxIou, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
 import { toNative, type NativeDetections } from './postprocess.js';
@@ -113,9 +115,10 @@ const DEFAULTS = {
   verbose: true,
 };
 
-/** A batch after preprocess: its images and labels, and the (B, 3, H, W) input on the device. */
+/** A batch after preprocess: the collated batch, its images' labels in original pixels, and the (B, 3, H, W) input on the device. */
 export interface ValInput {
-  batch: ValBatch;
+  batch: PoseBatch;
+  images: ValImage[];
   x: Tensor;
 }
 
@@ -145,9 +148,8 @@ interface RunState {
   criterion: V8PoseLoss | null;
   device: Device;
   split: ReturnType<typeof loadPoseSplit>;
-  samples: PoseSample[];
-  plan: { order: number[]; batches: number[][]; shapes: [number, number][] };
-  imgsz: number;
+  /** the split in val mode: rect batches (or square ones for a fixed-input model), no augmentation */
+  dataset: PoseDataset;
   plots: boolean;
   saveDir: string | null;
   names: Record<number, string>;
@@ -192,20 +194,25 @@ export class PoseValidator {
    * inference, postprocess and updateMetrics, then finalize, as Ultralytics' BaseValidator.__call__.
    */
   async run(model: ValModel, device: Device, opts: ValRunOptions = {}): Promise<ValResult> {
-    const { plan } = await this.setup(model, device, opts);
+    const { dataset } = await this.setup(model, device, opts);
     const st = this.state!;
     await this.callbacks?.run('on_val_start', this);
     // the header row is the batch bar's description on a terminal (as Ultralytics' tqdm), else a log line
-    const bar = st.showBar ? new ProgressBar(plan.batches.length, { ...this.progress, desc: headerRow() }) : null;
+    const bar = st.showBar ? new ProgressBar(dataset.numBatches, { ...this.progress, desc: headerRow() }) : null;
     if (this.args.verbose && !bar) this.log(headerRow());
-    for (let bi = 0; bi < plan.batches.length; bi++) {
+    const batches = dataset.batches();
+    for (let bi = 0; ; bi++) {
+      const t0 = performance.now(); // loading counts as preprocess time
+      const next = batches.next();
+      st.dt[0] += performance.now() - t0;
+      if (next.done) break;
       await this.callbacks?.run('on_val_batch_start', this);
-      const input = this.preprocess(bi);
+      const input = this.preprocess(next.value);
       if (!input) continue;
       const out = await this.inference(model, input);
       await this.loss(out, input.batch);
-      const dets = this.postprocess(out, input.batch);
-      this.updateMetrics(dets, input.batch, bi);
+      const dets = this.postprocess(out, input);
+      this.updateMetrics(dets, input, bi);
       await this.callbacks?.run('on_val_batch_end', this);
       bar?.update();
     }
@@ -213,8 +220,8 @@ export class PoseValidator {
     return this.finalize();
   }
 
-  /** Checks the dataset and the model against it, plans the batches and starts fresh metrics (init_metrics). */
-  async setup(model: ValModel, device: Device, opts: ValRunOptions = {}): Promise<{ plan: RunState['plan'] }> {
+  /** Checks the dataset and the model against it, builds the val dataset and starts fresh metrics (init_metrics). */
+  async setup(model: ValModel, device: Device, opts: ValRunOptions = {}): Promise<{ dataset: PoseDataset }> {
     const a = this.args;
     const data = await checkDataset(a.data, { log: this.log }); // a missing dataset's `download:` zip is fetched first
     checkModelMatchesData(model, data, a.model_path);
@@ -233,23 +240,32 @@ export class PoseValidator {
         initial: n,
       }).close();
     }
-    const samples = a.single_cls
-      ? split.samples.map((s) => ({ ...s, labels: { ...s.labels, cls: new Float32Array(s.labels.cls.length) } }))
-      : split.samples;
     if (a.save_hybrid) this.log(HYBRID_WARNING);
     const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
     if (fixed)
       this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
-    const plan = fixed
-      ? squareBatches(samples.length, model.batch ?? 1, imgsz)
-      : rectBatches(
-          samples.map((s) => s.shape),
-          a.batch,
-          imgsz,
-          stride,
-          0.5,
-        );
+    // build_dataset(mode='val') + build_dataloader(shuffle=False): load_image, LetterBox(scaleup=False),
+    // rect batches padded by 0.5 stride (file order and imgsz x imgsz without rect)
+    const dataset = new PoseDataset(
+      split.samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
+      data,
+      {
+        imgsz,
+        batch: fixed ? (model.batch ?? 1) : a.batch,
+        augment: false,
+        rect: !fixed,
+        stride,
+        pad: 0.5,
+        singleCls: a.single_cls,
+        prefix: `${a.split}: `,
+        log: this.log,
+        onBadImage: (e) => {
+          corrupt.push(e.message);
+          this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
+        },
+      },
+    );
 
     const plots = a.plots && !opts.training;
     const saveDir =
@@ -266,9 +282,7 @@ export class PoseValidator {
       criterion: opts.criterion ?? null,
       device,
       split,
-      samples,
-      plan,
-      imgsz,
+      dataset,
       plots,
       saveDir,
       names,
@@ -287,7 +301,7 @@ export class PoseValidator {
       corrupt,
       showBar,
     };
-    return { plan };
+    return { dataset };
   }
 
   private get st(): RunState {
@@ -295,21 +309,15 @@ export class PoseValidator {
     return this.state;
   }
 
-  /** Batch `bi` of the plan: images loaded, letterboxed and uploaded; null when none of them decodes. */
-  preprocess(bi: number): ValInput | null {
-    const st = this.st,
-      a = this.args;
+  /** A batch of the val dataset uploaded, its labels taken to original pixels; null when none of its images decoded. */
+  preprocess(batch: PoseBatch): ValInput | null {
+    const st = this.st;
+    if (!batch.shape[0]) return null;
     const t0 = performance.now();
-    const batchSamples = st.plan.batches[bi].map((p) => st.samples[st.plan.order[p]]);
-    const batch = loadValBatch(batchSamples, st.plan.shapes[bi], st.imgsz, st.kptShape, (e) => {
-      st.corrupt.push(e.message);
-      this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
-    });
-    if (!batch.images.length) return null;
-    const [H, W] = batch.shape;
-    const x = tensor(batch.input, [batch.images.length, 3, H, W], { device: st.device });
+    const images = prepareBatch(batch, st.kptShape[0]);
+    const x = tensor(batch.images, batch.shape, { device: st.device });
     st.dt[0] += performance.now() - t0;
-    return { batch, x };
+    return { batch, images, x };
   }
 
   /** The model's eval-mode output, read back (the input tensor is freed); with a criterion, the raw maps too. */
@@ -341,7 +349,7 @@ export class PoseValidator {
   }
 
   /** With a criterion: the batch's five val losses, from the raw maps of the same forward pass (freed here). */
-  async loss(out: ValOutput, batch: ValBatch): Promise<void> {
+  async loss(out: ValOutput, batch: PoseBatch): Promise<void> {
     const st = this.st,
       raw = out.raw;
     if (!st.criterion || !raw) return;
@@ -349,7 +357,7 @@ export class PoseValidator {
     try {
       // the loss's temporaries are freed with the scope; only the five numbers come back
       const items = await tidyAsync(() =>
-        noGrad(async () => (await st.criterion!.forward(raw, valBatchTargets(batch))).items.data()),
+        noGrad(async () => (await st.criterion!.forward(raw, batch)).items.data()),
       );
       for (let k = 0; k < 5; k++) st.lossSums[k] += items[k];
       st.lossBatches++;
@@ -364,11 +372,11 @@ export class PoseValidator {
    * NMS at conf / iou / max_det, multi-label, per image: rows (x1, y1, x2, y2, conf, cls, keypoints...) in input pixels.
    * save_hybrid: the batch's labels join the candidates first; single_cls: class-agnostic, every class 0.
    */
-  postprocess(out: ValOutput, batch: ValBatch): Detections[] {
+  postprocess(out: ValOutput, { images }: ValInput): Detections[] {
     const st = this.st,
       a = this.args;
     const t2b = performance.now();
-    const { pred, shape } = a.save_hybrid ? appendHybridLabels(out.pred, out.shape, batch.images, st.nc) : out;
+    const { pred, shape } = a.save_hybrid ? appendHybridLabels(out.pred, out.shape, images, st.nc) : out;
     const dets = nonMaxSuppression(pred, shape, {
       conf: a.conf,
       iou: a.iou,
@@ -383,13 +391,14 @@ export class PoseValidator {
   }
 
   /** update_metrics: per image, true positives by box IoU and keypoint OKS, the confusion matrix, JSON and txt records, val_batch plots. */
-  updateMetrics(dets: Detections[], batch: ValBatch, bi: number): void {
+  updateMetrics(dets: Detections[], { batch, images }: ValInput, bi: number): void {
     const st = this.st,
       a = this.args;
     const { stats, cm, plots, kptShape, sigma, saveDir, names } = st;
-    batch.images.forEach((im, si) => {
+    const [, , H, W] = batch.shape;
+    images.forEach((im, si) => {
       st.seen++;
-      const det = toNative(dets[si], batch.shape, im.ori, im.ratioPad, kptShape);
+      const det = toNative(dets[si], [H, W], im.ori, im.ratioPad, kptShape);
       const nl = im.cls.length,
         npr = det.n;
       const targetImg = [...new Set(im.cls)];
@@ -413,7 +422,7 @@ export class PoseValidator {
       if (a.save_json) st.jdict.push(...predToJson(det, im.imFile, st.classMap, kptShape));
       if (a.save_txt && saveDir) saveValTxt(det, im.ori, im.imFile, names, kptShape, !!a.save_conf, saveDir);
     });
-    if (plots && saveDir && bi < 3) plotValBatch(batch, dets, names, kptShape, saveDir, bi);
+    if (plots && saveDir && bi < 3) plotValBatch(batch, images, dets, names, kptShape, saveDir, bi);
   }
 
   /** get_stats, print_results, the plots and predictions.json; ends the run. */
@@ -425,7 +434,7 @@ export class PoseValidator {
     const ntPerClass = bincount(stats.targetCls, nc),
       ntPerImage = bincount(stats.targetImg, nc);
     if (stats.tp.some((v) => v)) metrics.process(stats.tp, stats.tpP, stats.conf, stats.predCls, stats.targetCls);
-    const nImages = st.samples.length;
+    const nImages = st.dataset.length;
     metrics.speed = {
       preprocess: dt[0] / nImages,
       inference: dt[1] / nImages,
@@ -531,12 +540,4 @@ function predToJson(
       score: round(det.conf[i], 5),
     };
   });
-}
-
-/** Without rect: file order, every batch letterboxed to imgsz x imgsz (an exported model's fixed input). */
-function squareBatches(n: number, batch: number, imgsz: number) {
-  const order = Array.from({ length: n }, (_, i) => i);
-  const batches: number[][] = [];
-  for (let s = 0; s < n; s += batch) batches.push(order.slice(s, s + batch));
-  return { order, batches, shapes: batches.map(() => [imgsz, imgsz] as [number, number]) };
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpu, tensor, type Tensor } from '../../engine/index.js';
 import { loadDatasetYaml, loadPoseSplit } from '../../tasks/data/dataset.js';
-import { loadValBatch, rectBatches } from '../../tasks/val/loader.js';
+import { PoseDataset } from '../../tasks/data/loader.js';
+import { prepareBatch } from '../../tasks/val/prepare_batch.js';
 import { PoseValidator, type ValModel } from '../../tasks/val/validator.js';
 import { formatRow, headerRow } from '../../tasks/val/report.js';
 import { formatG } from '../../tasks/format.js';
@@ -19,23 +20,17 @@ const YAML = join(FIX, 'coco8-pose.yaml');
 function oracle(imgsz: number, batch: number, opts: { jitter?: number; kptShape?: [number, number] } = {}): ValModel {
   const cfg = loadDatasetYaml(YAML);
   const { samples } = loadPoseSplit(cfg, 'val', () => {});
-  const plan = rectBatches(
-    samples.map((s) => s.shape),
-    batch,
-    imgsz,
+  const ds = new PoseDataset(
+    samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
+    cfg,
+    { imgsz, batch, augment: false },
   );
-  const outputs = plan.batches.map((pos, bi) => {
-    const vb = loadValBatch(
-      pos.map((p) => samples[plan.order[p]]),
-      plan.shapes[bi],
-      imgsz,
-      cfg.kptShape,
-    );
+  const outputs = [...ds.batches()].map((vb) => {
     const A = 64,
       C = 4 + 1 + 51,
-      B = vb.images.length;
+      B = vb.shape[0];
     const out = new Float32Array(B * C * A);
-    vb.images.forEach((im, b) => {
+    prepareBatch(vb, 17).forEach((im, b) => {
       for (let i = 0; i < im.cls.length; i++) {
         const [x1, y1, x2, y2] = im.lbBoxes.subarray(i * 4, i * 4 + 4);
         const j = opts.jitter ?? 0;

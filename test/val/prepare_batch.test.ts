@@ -1,10 +1,12 @@
-// tasks/val/loader.ts: Ultralytics' rectangular val batches (goldens from set_rectangle in
-// test/fixtures/val/gen_metrics_goldens.py) and the letterbox + label mapping of one batch.
+// Val batches: Ultralytics' rectangular batches (goldens from set_rectangle in
+// test/fixtures/val/gen_metrics_goldens.py), and one batch of PoseDataset's val mode with its labels
+// taken back to original pixels by tasks/val/prepare_batch.ts (_prepare_batch).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDatasetYaml, loadPoseSplit } from '../../tasks/data/dataset.js';
-import { loadValBatch, rectBatches } from '../../tasks/val/loader.js';
+import { PoseDataset, rectBatches } from '../../tasks/data/loader.js';
+import { prepareBatch } from '../../tasks/val/prepare_batch.js';
 
 const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/val/metrics_goldens.json'), 'utf8'));
 const FIX = join(import.meta.dirname, '../fixtures/val/coco8-pose');
@@ -24,20 +26,16 @@ t.test('rect batches: order by aspect ratio, ceil(shape * imgsz / 32 + 0.5) * 32
 t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back in original pixels', async (t) => {
   const cfg = loadDatasetYaml(join(FIX, 'coco8-pose.yaml'));
   const { samples } = loadPoseSplit(cfg, 'val');
-  const plan = rectBatches(
-    samples.map((s) => s.shape),
-    16,
-    320,
+  const ds = new PoseDataset(
+    samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
+    cfg,
+    { imgsz: 320, batch: 16, augment: false },
   );
-  const batch = loadValBatch(
-    plan.order.map((i) => samples[i]),
-    plan.shapes[0],
-    320,
-    cfg.kptShape,
-  );
-  t.same(batch.shape, [352, 352]);
-  t.equal(batch.input.length, 4 * 3 * 352 * 352);
-  for (const im of batch.images) {
+  const [batch] = [...ds.batches()];
+  const images = prepareBatch(batch, cfg.kptShape[0]);
+  t.same(batch.shape.slice(2), [352, 352]);
+  t.equal(batch.images.length, 4 * 3 * 352 * 352);
+  for (const im of images) {
     const [h0, w0] = im.ori;
     const s = samples.find((x) => x.imFile === im.imFile)!;
     // Long side 320, so the gain is 320 / max side; padding centres the image in 352 x 352.
@@ -65,5 +63,5 @@ t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back
     t.ok(worst < 1.5, `${im.imFile}: labels within ${worst.toFixed(3)} px of normalized x original size`);
   }
   // Pixels: the padding is 114 gray, the input is /255.
-  t.equal(batch.input[0], Math.fround(114 / 255));
+  t.equal(batch.images[0], Math.fround(114 / 255));
 });
