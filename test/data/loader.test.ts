@@ -124,6 +124,29 @@ t.test('val: rect batches (set_rectangle) letterboxed without augmentation, rati
   t.equal(bs.reduce((s, b) => s + b.cls.length, 0), 14, 'all 14 val persons');
 });
 
+t.test('val: an image that fails to decode is left out of its batch and reported, never replaced', async (t) => {
+  const root = coco(t);
+  // an arithmetic-coded JPEG: its header passes the scan, only decoding refuses it
+  const jpg = Buffer.from(readFileSync(join(root, 'images/val/000000000110.jpg')));
+  jpg[jpg.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc9;
+  writeFileSync(join(root, 'images/val/000000000110.jpg'), jpg);
+  const bad: string[] = [];
+  const cfg = loadDatasetYaml(join(root, 'coco8-pose.yaml'));
+  const ds = PoseDataset.fromConfig(cfg, 'val', { ...quiet, imgsz: 160, batch: 2, augment: false, onBadImage: (e) => bad.push(e.file) });
+  const bs = [...ds.batches(0)];
+  t.same(bs.map((b) => b.shape), [[1, 3, 160, 192], [2, 3, 192, 160]], 'the first batch keeps its rect shape with one image');
+  t.same(bs[0].imFiles.map((f) => f.slice(-7, -4)), ['136']);
+  t.same(bs[0].ratioPad.length, 1);
+  t.ok(bs[0].batchIdx.every((b) => b === 0), 'targets only for the image that decoded');
+  t.same(bad, [join(root, 'images/val/000000000110.jpg')]);
+  // square batches without rect (a fixed-input export): file order, imgsz x imgsz, the last one partial
+  const sq = PoseDataset.fromConfig(cfg, 'val', { ...quiet, imgsz: 160, batch: 3, augment: false, rect: false, onBadImage: () => {} });
+  t.same([...sq.batches(0)].map((b) => [b.shape, b.imFiles.map((f) => f.slice(-7, -4))]), [
+    [[2, 3, 160, 160], ['113', '136']],
+    [[1, 3, 160, 160], ['151']],
+  ]);
+});
+
 t.test('prefetch on a worker thread: the same batches', async (t) => {
   const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
   const ds = PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 2, seed: 3 });
