@@ -4,6 +4,7 @@
 // adapter is a CPU one (lavapipe, SwiftShader) or there is none, and cpu where WebAssembly has no SIMD.
 import { availableParallelism } from 'node:os';
 import { GpuRuntime } from './backends/webgpu.js';
+import { isCpuAdapterName } from './backends/kernel_variants.js';
 import { hasWasmSimd, WasmRuntimeImpl } from './backends/wasm/runtime.js';
 
 export type DeviceType = 'cpu' | 'webgpu' | 'wasm' | 'meta';
@@ -126,9 +127,8 @@ function isCpuAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   if (info.isFallbackAdapter || (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter)
     return true;
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(
-    [info.vendor, info.architecture, info.device, info.description].join(' '),
-  );
+  const name = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  return isCpuAdapterName(name) || /software/i.test(name);
 }
 
 export interface DeviceOptions {

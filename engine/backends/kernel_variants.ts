@@ -8,7 +8,13 @@ import type { GpuRuntime } from './webgpu.js';
 
 export type GemmVariant = 'gpu' | 'cpu-like';
 
-const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader/i;
+/**
+ * Whether an adapter's name says it runs shaders on the CPU (Mesa llvmpipe/lavapipe, SwiftShader).
+ * The GEMM core is chosen by this alone; engine/device.ts's default-device check adds Dawn's
+ * isFallbackAdapter and a 'software' vendor to it.
+ */
+export const isCpuAdapterName = (name: string): boolean => /llvmpipe|lavapipe|swiftshader/i.test(name);
+
 let forced: GemmVariant | null = null;
 
 /** Forces a variant for every later launch (null: back to the adapter's choice). For tests. */
@@ -26,7 +32,7 @@ export function gemmVariant(gpu: GpuRuntime): GemmVariant {
   const env = process.env.YOLO_KERNEL_VARIANT;
   if (env && env !== 'gpu' && env !== 'cpu-like')
     throw new Error(`YOLO_KERNEL_VARIANT=${env}: expected gpu or cpu-like`);
-  const want = forced ?? (env as GemmVariant | undefined) ?? (CPU_ADAPTER.test(gpu.adapterName) ? 'cpu-like' : 'gpu');
+  const want = forced ?? (env as GemmVariant | undefined) ?? (isCpuAdapterName(gpu.adapterName) ? 'cpu-like' : 'gpu');
   if (want === 'cpu-like' && !supportsSubgroupGemm(gpu)) {
     if (forced || env)
       throw new Error(
