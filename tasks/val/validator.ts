@@ -356,9 +356,7 @@ export class PoseValidator {
     const t2 = performance.now();
     try {
       // the loss's temporaries are freed with the scope; only the five numbers come back
-      const items = await tidyAsync(() =>
-        noGrad(async () => (await st.criterion!.forward(raw, batch)).items.data()),
-      );
+      const items = await tidyAsync(() => noGrad(async () => (await st.criterion!.forward(raw, batch)).items.data()));
       for (let k = 0; k < 5; k++) st.lossSums[k] += items[k];
       st.lossBatches++;
     } finally {
