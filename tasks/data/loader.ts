@@ -17,7 +17,7 @@
 // (dataset, options, epoch): the same on every run and after a resume, and neither moving nor moved
 // by the engine's default generator. The image buffer behind Mosaic restarts each epoch.
 //
-// Imports: node, ../../engine/random.ts (Generator only), ./*.
+// Imports: node, ../../engine/random.ts (Generator only), ../../engine/errors.ts (InputError), ./*.
 
 import { InputError } from '../../engine/errors.js';
 // aliased: `Generator` would shadow the built-in iterator type batches() returns
