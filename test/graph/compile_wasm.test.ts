@@ -104,19 +104,12 @@ t.test('yolov8n-pose: compiled = eager on wasm and = the cpu reference; the plan
   const rt = wasmOf(wasm);
   const ref = loadPoseModel(WEIGHTS, { device: cpu }).eval().fuse();
   const model = loadPoseModel(WEIGHTS, { device: wasm }).eval().fuse();
-  // peak bytes live in the wasm memory during a forward (a wrapper around the runtime's allocator)
-  let peak = 0;
-  const alloc = rt.alloc.bind(rt);
-  rt.alloc = (bytes: number) => {
-    const p = alloc(bytes);
-    peak = Math.max(peak, rt.liveBytes);
-    return p;
-  };
+  // peak bytes live in the wasm memory during a forward (the runtime's high-water mark)
   const peakOf = (fn: () => void) => {
     const base = rt.liveBytes;
-    peak = base;
+    rt.peakBytes = base;
     fn();
-    return peak - base;
+    return rt.peakBytes - base;
   };
   try {
     for (const shape of [
@@ -169,7 +162,6 @@ t.test('yolov8n-pose: compiled = eager on wasm and = the cpu reference; the plan
       x.dispose();
     }
   } finally {
-    rt.alloc = alloc;
     model.compile(false);
   }
 });
