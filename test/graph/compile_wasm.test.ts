@@ -99,6 +99,35 @@ t.test(
   },
 );
 
+// concat([a, conv(a)]): the second conv reads one slice of the buffer it writes another slice of
+// (webgpu gives it its own buffer and a copy; wasm has no such rule and keeps both in place)
+class ReadsOwnConcat extends Module {
+  constructor(device: Device) {
+    super();
+    this.registerModule('c1', new Conv2d(3, 4, 3, { padding: 1, device }));
+    this.registerModule('c2', new Conv2d(4, 4, 1, { device }));
+  }
+  override forward(x: Tensor): Tensor {
+    const a = (this.child('c1') as Conv2d).forward(x, 'silu');
+    return concat([a, (this.child('c2') as Conv2d).forward(a)], 1);
+  }
+}
+
+t.test('a conv reading a slice of the concat it writes: in place on wasm', async (t) => {
+  const wasm = await getDevice('wasm', { threads: 2 });
+  manualSeed(1);
+  const m = new ReadsOwnConcat(wasm).eval();
+  const x = tensor(rand([2, 3, 8, 12]).dataSync(), [2, 3, 8, 12], { device: wasm });
+  const ref = m.forward(x).dataSync();
+  const cf = new CompiledForward(m, wasm);
+  const ex = cf.executor(x.shape);
+  t.same([ex.plan.stats.concatsEliminated, ex.plan.stats.concatCopies], [1, 0], 'the concat launches nothing');
+  t.same(ex.genericUnits, [], 'both convs run the GEMM on their slices');
+  const d = relDiff((cf.run(x) as Tensor).dataSync(), ref);
+  t.ok(d <= 1e-6, `equals the eager forward: ${d.toExponential(2)}`);
+  cf.dispose();
+});
+
 t.test('yolov8n-pose: compiled = eager on wasm and = the cpu reference; the plan in the shared memory', async (t) => {
   const wasm = await getDevice('wasm', { threads: 2 });
   const rt = wasmOf(wasm);
