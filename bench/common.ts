@@ -47,9 +47,46 @@ export interface Timing {
   runs: number;
 }
 
-/** Runs `once` warmup times, then `runs` times measuring wall and process CPU time. */
-export async function timeRuns(runs: number, warmup: number, once: () => Promise<void>): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await once();
+/**
+ * Peak memory over a row's runs: the process RSS sampled after every run, the process's maxRSS so
+ * far (getrusage: the whole process, every earlier row included), and the device's own high-water
+ * mark from the row's start: wasm, the bytes live in its shared memory and the memory's size (it
+ * never shrinks); webgpu, GpuRuntime's allocated bytes.
+ */
+export class MemoryWatch {
+  private rss = 0;
+  constructor(readonly device?: E.Device) {
+    if (device?.type === 'wasm') device.wasm.peakBytes = device.wasm.liveBytes;
+    if (device?.type === 'webgpu') device.gpu.peakBytes = device.gpu.allocatedBytes;
+    this.sample();
+  }
+  sample() {
+    this.rss = Math.max(this.rss, process.memoryUsage.rss());
+  }
+  note(): string {
+    const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+    const d = this.device;
+    const dev =
+      d?.type === 'wasm'
+        ? `; wasm peak live ${mb(d.wasm.peakBytes)} MB, memory ${mb(d.wasm.memory.buffer.byteLength)} MB`
+        : d?.type === 'webgpu'
+          ? `; peak device ${mb(d.gpu.peakBytes)} MB`
+          : '';
+    return `peak RSS ${mb(this.rss)} MB (process max ${mb(process.resourceUsage().maxRSS * 1024)} MB)${dev}`;
+  }
+}
+
+/** Runs `once` warmup times, then `runs` times measuring wall and process CPU time (and memory, with `watch`). */
+export async function timeRuns(
+  runs: number,
+  warmup: number,
+  once: () => Promise<void>,
+  watch?: MemoryWatch,
+): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) {
+    await once();
+    watch?.sample();
+  }
   const wall: number[] = [],
     cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -60,6 +97,7 @@ export async function timeRuns(runs: number, warmup: number, once: () => Promise
       c = process.cpuUsage(c0);
     wall.push(t1 - t0);
     cpu.push((c.user + c.system) / 1e3);
+    watch?.sample();
   }
   return { wall: median(wall), wallMin: Math.min(...wall), cpu: median(cpu), runs };
 }

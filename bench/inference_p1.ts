@@ -20,7 +20,18 @@ import * as E from '../engine/index.js';
 import { loadPoseModel } from '../models/index.js';
 import { buildOnnx } from '../tasks/export/exporter.js';
 import { printProfile, profiler } from '../engine/profile.js';
-import { f1, f2, machineLoad, openDevices, opt, relDiff, runTorch, timeRuns, type Timing } from './common.js';
+import {
+  f1,
+  f2,
+  machineLoad,
+  MemoryWatch,
+  openDevices,
+  opt,
+  relDiff,
+  runTorch,
+  timeRuns,
+  type Timing,
+} from './common.js';
 
 const runs = Number(opt('runs', '10'));
 const warmup = Number(opt('warmup', '2'));
@@ -59,13 +70,19 @@ try {
       graphOptimizationLevel: 'all',
     });
     const feeds = { images: new ort.Tensor('float32', host, SHAPE) };
-    const t = await timeRuns(runs, warmup, async () => {
-      ortOut = (await session.run(feeds)).output0.data as Float32Array;
-    });
+    const mem = new MemoryWatch();
+    const t = await timeRuns(
+      runs,
+      warmup,
+      async () => {
+        ortOut = (await session.run(feeds)).output0.data as Float32Array;
+      },
+      mem,
+    );
     rows.push({
       what: `onnxruntime-node ${ort.env.versions.common} CPU EP, ${ortThreads} threads`,
       t,
-      note: `our ONNX export, opset 17, ${(bytes.length / 2 ** 20).toFixed(1)} MB`,
+      note: `our ONNX export, opset 17, ${(bytes.length / 2 ** 20).toFixed(1)} MB; ${mem.note()}`,
     });
     await session.release();
   } catch (e) {
@@ -87,9 +104,10 @@ try {
       const what = `yolo-ts ${device.type} ${mode}`;
       profiler.reset();
       let t: Timing;
+      const mem = new MemoryWatch(device);
       try {
         model.compile(mode === 'compiled');
-        t = await timeRuns(slow ? 1 : runs, slow ? 0 : warmup, once);
+        t = await timeRuns(slow ? 1 : runs, slow ? 0 : warmup, once, mem);
       } catch (e) {
         rows.push({ what, note: `failed: ${(e as Error).message.split('\n')[0]}` });
         continue;
@@ -102,7 +120,7 @@ try {
         what,
         t,
         ours: true,
-        note: [device.name, ex && `${ex.plan.stats.kernels} kernels`, agree].filter(Boolean).join('; '),
+        note: [device.name, ex && `${ex.plan.stats.kernels} kernels`, agree, mem.note()].filter(Boolean).join('; '),
       });
     }
     model.compile(false);

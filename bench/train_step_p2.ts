@@ -27,7 +27,7 @@ import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadDatasetYaml } from '../tasks/data/dataset.js';
 import { PoseDataset, type PoseBatch } from '../tasks/data/loader.js';
 import { buildOptimizer } from '../tasks/train/optimizer.js';
-import { f1, f2, machineLoad, openDevices, opt, runTorch, timeRuns, type Timing } from './common.js';
+import { f1, f2, machineLoad, MemoryWatch, openDevices, opt, runTorch, timeRuns, type Timing } from './common.js';
 import { printProfile, profiler } from '../engine/profile.js';
 
 const runs = Number(opt('runs', '3'));
@@ -97,9 +97,10 @@ async function benchDevice(device: E.Device, batch: PoseBatch): Promise<Row> {
     first ??= v;
   };
   const slow = device.type === 'cpu';
-  const t = await timeRuns(slow ? 1 : runs, slow ? 0 : warmup, step);
+  const mem = new MemoryWatch(device);
+  const t = await timeRuns(slow ? 1 : runs, slow ? 0 : warmup, step, mem);
   for (const [, p] of [...model.namedParameters(), ...model.namedBuffers()]) p.dispose();
-  return { what: `yolo-ts ${device.type} (${device.name})`, t, items: first };
+  return { what: `yolo-ts ${device.type} (${device.name})`, t, items: first, note: mem.note() };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-p2-'));

@@ -162,8 +162,8 @@ export class YOLO {
     this.model.eval();
     this.model.fuse();
     for (const p of this.model.parameters()) p.requiresGrad = false; // inference only, as Ultralytics' EMA weights
-    // predict and val replay the compiled graph on webgpu (engine/graph/compile.ts); YOLO_COMPILE=0 runs eagerly
-    if (dev.type === 'webgpu' && process.env.YOLO_COMPILE !== '0') this.model.compile();
+    // predict and val replay the compiled graph on webgpu and wasm (engine/graph/compile.ts); YOLO_COMPILE=0 runs eagerly
+    if ((dev.type === 'webgpu' || dev.type === 'wasm') && process.env.YOLO_COMPILE !== '0') this.model.compile();
     this.device = dev;
     return this.model;
   }

@@ -20,11 +20,14 @@ import { runNode } from './replay.js';
 import { composeChain, prepareChain } from './executor_kernels.js';
 import { isContiguousLayout } from './layout.js';
 import type { Plan } from './compile_plan.js';
+import { WasmBlocks, WasmPackedWeights, wasmUnitStep } from './executor_wasm.js';
 
 /** Per-weight caches shared by the plans of one model (packed conv weights, host copies). */
 export class WeightCache {
   private packed = new Map<Tensor, Tensor>();
   private host = new Map<Tensor, TypedArray>();
+  /** wasm: conv weights packed into the GEMM's panels in the shared memory */
+  readonly wasmPacked = new WasmPackedWeights();
   packedConv(w: Tensor): Tensor {
     let p = this.packed.get(w);
     if (!p) this.packed.set(w, (p = keep(noGrad(() => packConvWeight(w)))));
@@ -42,6 +45,7 @@ export class WeightCache {
     for (const t of this.packed.values()) t.dispose();
     this.packed.clear();
     this.host.clear();
+    this.wasmPacked.dispose();
   }
 }
 
@@ -53,8 +57,11 @@ export class Executor {
   private extra: Tensor[] = []; // views and copies made for units
   private own = (t: Tensor) => (this.extra.push(keep(t)), t);
   private recording: Recording | null = null;
+  private wasmBlocks: WasmBlocks | null = null; // wasm: parameter blocks and chain scratch
   private readonly inputIds: number[];
   private readonly outputIds: number[];
+  /** wasm: the units that run the generic path (eager op + copy, or a chain's host loop), by op */
+  readonly genericUnits: string[] = [];
   /** bytes the recorded work kept for itself (temporaries of eager ops run inside the plan) */
   ownedBytes = 0;
 
@@ -65,10 +72,6 @@ export class Executor {
   ) {
     const g = plan.graph;
     if (device.type === 'meta') throw new Error('compile: the meta device runs nothing');
-    if (device.type === 'wasm')
-      throw new Error(
-        'compile: the wasm device has no compiled plan yet; its forward runs eager (the default on wasm)',
-      );
     this.inputIds = [...g.inputs];
     this.outputIds = g.outputIds();
     for (const size of plan.slots)
@@ -98,7 +101,33 @@ export class Executor {
       throw new Error(`compile: value %${v} has no location`);
     };
     const gpu = device.type === 'webgpu';
+    const rt = device.type === 'wasm' ? device.wasm : null;
+    const blocks = rt && (this.wasmBlocks = new WasmBlocks(rt));
     for (const u of plan.units) {
+      // wasm: the unit's own kernel launch where it has one (executor_wasm.ts), else the generic path below
+      const step =
+        rt &&
+        wasmUnitStep(
+          rt,
+          plan,
+          u,
+          T,
+          (root, l) => this.own(new Tensor(this.holders[plan.roots[root].slot].storage, l.shape, l.strides, l.offset)),
+          weights.wasmPacked,
+          blocks!,
+        );
+      if (step) {
+        this.steps.push(step);
+        continue;
+      }
+      if (rt)
+        this.genericUnits.push(
+          u.kind === 'chain'
+            ? u.nodes.map((k) => g.nodes[k].op).join('>')
+            : u.kind === 'copy'
+              ? 'copy'
+              : g.nodes[u.node].op,
+        );
       if (u.kind === 'chain') {
         const k = composeChain(g, u.nodes, u.inputs);
         const ins = u.inputs.map((v) => T(v)!),
@@ -186,6 +215,7 @@ export class Executor {
 
   private writeInput(x: Tensor, slot: Tensor) {
     if (this.device.type === 'cpu') return void slot.storage.array!.set(x.dataSync(), slot.offset);
+    if (this.device.type === 'wasm') return void pointwise('identity', [x], { into: slot });
     const gpu = (this.device as WebGPUDevice).gpu;
     const src = x.isContiguous ? x : clone(x);
     gpu.copyBuffer(src.storage.buffer!, src.offset * 4, slot.storage.buffer!, slot.offset * 4, x.numel * 4);
@@ -222,6 +252,7 @@ export class Executor {
     for (const t of this.extra) t.dispose();
     for (const [id, t] of this.consts) if (this.plan.graph.values[id].kind === 'constant') t.dispose();
     for (const h of this.holders) h.dispose();
+    this.wasmBlocks?.free();
     this.holders = [];
     this.steps = [];
   }

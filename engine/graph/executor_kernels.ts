@@ -75,7 +75,8 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => 
   const shape = out.shape;
   const strides = ins.map((t) => broadcastStrides(t.shape, t.strides, shape));
   const n = numel(shape);
-  if (out.device.type === 'cpu') {
+  if (out.device.type !== 'webgpu') {
+    // cpu, and wasm chains without a SIMD kernel: a host loop over the memory's views
     const idx = ins.map((t, j) => stridedIndices(shape, strides[j], t.offset));
     const oIdx = stridedIndices(shape, out.strides, out.offset);
     const vals = new Array<number>(ins.length).fill(0);

@@ -78,6 +78,8 @@ export class WasmRuntimeImpl implements WasmRuntime {
   private readonly sizes = new Map<number, number>(); // live block → size class
   /** bytes handed out and not yet freed (in size-class units) */
   liveBytes = 0;
+  /** high-water mark of liveBytes (reset it by assigning liveBytes; the benches do) */
+  peakBytes = 0;
 
   private constructor(
     readonly module: WebAssembly.Module,
@@ -157,6 +159,7 @@ export class WasmRuntimeImpl implements WasmRuntime {
     }
     this.sizes.set(ptr, size);
     this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     return ptr;
   }
 

@@ -7,5 +7,6 @@ import { copy } from './copy.js';
 import { reduce } from './reduce.js';
 import { maxPool2d } from './max_pool2d.js';
 import { gemmFragment } from '../gemm_wat.js';
+import { chain } from './chain.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment];
+export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment, chain];
