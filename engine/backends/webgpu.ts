@@ -368,7 +368,9 @@ export class GpuRuntime {
   record(fn: () => void, opts: { f16?: boolean } = {}): Recording {
     if (this.recording) throw new Error('GpuRuntime.record: recordings do not nest');
     if (opts.f16 && !this.device.features.has('shader-f16'))
-      throw new Error(`GpuRuntime.record: f16 storage needs the 'shader-f16' feature, which '${this.adapterName}' lacks`);
+      throw new Error(
+        `GpuRuntime.record: f16 storage needs the 'shader-f16' feature, which '${this.adapterName}' lacks`,
+      );
     this.flush(); // work encoded before the recording runs before it
     const rec: Recording = (this.recording = { commands: [], owned: [] });
     this.recordF16 = !!opts.f16; // f16: kernels keep f32 storage as f16 (a half compiled forward)

@@ -59,7 +59,10 @@ export function f16Storage(code: string, names?: readonly string[]): string {
   if (!chosen.size) return code;
   let out = '';
   rest.forEach(([a, b], k) => {
-    const text = code.slice(a, b).replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+    const text = code
+      .slice(a, b)
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/[^\n]*/g, '');
     for (const n of chosen.keys())
       if (new RegExp(`&\\s*${n}\\s*\\[`).test(text))
         throw new Error(`f16Storage: a pointer into '${n}' (&${n}[...]) is not covered by the f16 rule`);

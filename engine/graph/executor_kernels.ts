@@ -115,7 +115,11 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor, f16?: r
   ins.forEach((t, j) => !inOut[j] && (buffers['abc'[j]] = t.storage.buffer!));
   return () =>
     gpu.dispatch(
-      { file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr }, ...(f16 && { f16 }) },
+      {
+        file: 'elementwise.wgsl',
+        slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr },
+        ...(f16 && { f16 }),
+      },
       buffers,
       params,
       gpu.grid1d(n, 256),
