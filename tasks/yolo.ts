@@ -238,7 +238,8 @@ export class YOLO {
       console.log(model.info(640, { verbose: false }).line);
     }
     // FP16 compiled forward where the device can (webgpu + shader-f16), else FP32 with a warning naming why
-    args = { ...args, half: applyHalf(model, resolveHalf(args.half, this.device!, console.warn, model)) };
+    const half = applyHalf(model, resolveHalf(args.half, this.device!, console.warn, model));
+    if (args.half !== undefined) args = { ...args, half };
     // an exported model predicts at its export size unless told otherwise
     const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
     const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });
