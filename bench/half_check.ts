@@ -15,6 +15,7 @@ import { gemmVariant } from '../engine/backends/kernel_variants.js';
 import { readImage } from '../tasks/data/image.js';
 import { letterbox, toCHWFloat } from '../tasks/data/letterbox.js';
 import { YOLO } from '../tasks/yolo.js';
+import { CompiledForward } from '../engine/graph/index.js';
 import { median, opt } from './common.js';
 
 const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
@@ -96,37 +97,35 @@ async function main() {
     `      matched pairs: box corners within ${dBox.toFixed(2)} px, scores within ${(100 * dConf).toFixed(2)} % (relative)`,
   );
 
-  // ---- latency of the compiled forward, f32 vs f16 ----
-  console.log(`compiled forward latency, upload to read-back, median of ${runs} (after 3 warm-up runs):`);
+  // ---- latency of the compiled forward, f32 vs f16: the two plans side by side, runs alternated ----
+  model.compile(false);
+  console.log(
+    `compiled forward latency, upload to read-back, median of ${runs} alternated runs (after 3 warm-up runs):`,
+  );
   for (const B of batches) {
     const s = [B, 3, 640, 640];
-    const host = E.rand(s).dataSync();
-    const ms: Record<string, number> = {};
-    for (const half of [false, true]) {
-      model.compile(true, { half });
-      const x = E.tensor(host, s, { device: gpu });
-      const once = async () => {
-        const y = model.predict(x);
-        await y.data();
-        y.dispose();
-      };
-      for (let i = 0; i < 3; i++) await once();
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t = performance.now();
-        await once();
-        times.push(performance.now() - t);
-      }
-      ms[half ? 'f16' : 'f32'] = median(times);
-      const ex = model.compiled!.executor(s);
-      console.log(
-        `  640x${B} ${half ? 'f16' : 'f32'}: ${ms[half ? 'f16' : 'f32'].toFixed(2)} ms (device bytes of the plan ${(ex.bytes / 2 ** 20).toFixed(1)} MiB)`,
-      );
-      x.dispose();
-    }
-    console.log(`  640x${B} f16 / f32 = ${(ms.f16 / ms.f32).toFixed(2)}`);
+    const x = E.tensor(E.rand(s).dataSync(), s, { device: gpu });
+    const plans = (['f32', 'f16'] as const).map(
+      (dtype) => new CompiledForward(model, gpu, { select: (o) => (o as number[])[0], dtype }),
+    );
+    const once = async (cf: CompiledForward) => {
+      const t = performance.now();
+      const y = cf.run(x) as E.Tensor;
+      await y.data();
+      y.dispose();
+      return performance.now() - t;
+    };
+    for (let i = 0; i < 3; i++) for (const cf of plans) await once(cf);
+    const times: number[][] = [[], []];
+    for (let i = 0; i < runs; i++) for (const [k, cf] of plans.entries()) times[k].push(await once(cf));
+    const [m32, m16] = times.map(median);
+    const [b32, b16] = plans.map((cf) => cf.executor(s).bytes / 2 ** 20);
+    console.log(
+      `  640x${B}: f32 ${m32.toFixed(2)} ms, f16 ${m16.toFixed(2)} ms, f16/f32 ${(m16 / m32).toFixed(2)} (plan device bytes ${b32.toFixed(1)} / ${b16.toFixed(1)} MiB)`,
+    );
+    plans.forEach((cf) => cf.dispose());
+    x.dispose();
   }
-  model.compile(false);
   console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 

@@ -7,6 +7,7 @@ import { YOLO } from '../../tasks/yolo.js';
 import { checkModeArgs } from '../../tasks/check_args.js';
 import { openWebGPU, releaseDevices, webgpuAdapterFeatures } from '../../engine/device.js';
 import type { PoseModel } from '../../models/index.js';
+import { halfFallbackReason } from '../../tasks/half.js';
 
 const IMG = fileURLToPath(new URL('../fixtures/predict/images/bus.jpg', import.meta.url));
 const YAML = fileURLToPath(new URL('../fixtures/val/coco8-pose/coco8-pose.yaml', import.meta.url));
@@ -86,6 +87,9 @@ t.test('webgpu: FP16 where the adapter has shader-f16, the same detections as FP
   );
   const model = (m as unknown as { model: PoseModel }).model;
   t.equal(model.compiled?.dtype, 'f16', 'the compiled forward runs with f16 storage');
+  t.equal(halfFallbackReason(gpu, model), '', 'a compiled PoseModel runs FP16');
+  t.match(halfFallbackReason(gpu, { compile() {}, compiled: null }), /YOLO_COMPILE=0 turns off/, 'eager: FP32');
+  t.match(halfFallbackReason(gpu, {}), /an exported model runs eagerly in float32/, 'exported formats: FP32');
   const [a, b] = [full.out[0], half.out[0]];
   t.ok(a.boxes.length >= 10, `FP32 finds ${a.boxes.length} people at conf 0.05`);
   t.equal(b.boxes.length, a.boxes.length, 'FP16: the same number of detections');
@@ -111,7 +115,7 @@ t.test('webgpu: FP16 where the adapter has shader-f16, the same detections as FP
   t.same(Array.from(again[0].boxes.data), Array.from(a.boxes.data), 'half=False after half=True: FP32 again');
 
   // val: the same metrics to within what f16 rounding can move
-  const vArgs = { data: YAML, imgsz: 320, device: 'webgpu', plots: false, verbose: false, conf: 0.05 } as const;
+  const vArgs = { data: YAML, imgsz: 160, device: 'webgpu', plots: false, verbose: false, conf: 0.05 } as const;
   const vf = await capture(() => m.val(vArgs));
   const vh = await capture(() => m.val({ ...vArgs, half: true }));
   t.notOk(
