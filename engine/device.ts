@@ -111,6 +111,8 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     const requiredFeatures = adapter.features.has('subgroups') ? (['subgroups'] as GPUFeatureName[]) : [];
     // timestamp-query: YOLO_PROFILE's per-kernel GPU times (engine/profile.ts); unused otherwise
     if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+    // shader-f16: half=True's compiled forward stores activations and weights as f16 (engine/backends/wgsl_f16.ts)
+    if (adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const info = adapter.info;
     const name =

@@ -223,11 +223,17 @@ export class PoseModel extends Module {
   /**
    * predict() through the traced graph, planned per input shape (engine/graph/compile.ts): one
    * kernel per elementwise chain, concat inputs written in place, buffers shared by liveness.
-   * Call after eval() and fuse(); `compile(false)` goes back to the eager forward.
+   * Call after eval() and fuse(); `compile(false)` goes back to the eager forward. `{ half: true }`
+   * (half=True): f16 storage, f32 arithmetic, f32 predictions; webgpu with shader-f16 only.
    */
-  compile(on = true): this {
+  compile(on = true, opts: { half?: boolean } = {}): this {
     this.compiled?.dispose();
-    this.compiled = on ? new CompiledForward(this, this.device!, { select: (o) => (o as number[])[0] }) : null;
+    this.compiled = on
+      ? new CompiledForward(this, this.device!, {
+          select: (o) => (o as number[])[0],
+          ...(opts.half && { dtype: 'f16' as const }),
+        })
+      : null;
     return this;
   }
 

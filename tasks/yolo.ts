@@ -43,7 +43,7 @@ import type { PoseMetrics } from './val/metrics.js';
 import type { TrainOverrides } from './train/args.js';
 import type { TrainResult } from './train/trainer.js';
 import { checkModeArgs } from './check_args.js';
-import { resolveHalf } from './half.js';
+import { applyHalf, resolveHalf } from './half.js';
 import { Callbacks, type Callback, type CallbackEvent } from './callbacks.js';
 
 export type { PredictArgs, PredictError, Results, SourceInput, TrainOverrides, TrainResult };
@@ -237,7 +237,9 @@ export class YOLO {
       console.log(`yolo-ts ${VERSION} 🚀 Node-${process.versions.node} ${describeDevice(dev)}`);
       console.log(model.info(640, { verbose: false }).line);
     }
-    if (args.half) args = { ...args, half: resolveHalf(args.half, this.device!) }; // FP32, with a warning naming why
+    // FP16 compiled forward where the device can (webgpu + shader-f16), else FP32 with a warning naming why
+    const half = applyHalf(model, resolveHalf(args.half, this.device!, console.warn, model));
+    if (args.half !== undefined) args = { ...args, half };
     // an exported model predicts at its export size unless told otherwise
     const imgsz = args.imgsz ?? (model instanceof OnnxPoseModel ? model.imgsz : undefined);
     const p = new Predictor(model, this.device!, { save: false, ...args, ...(imgsz && { imgsz }) });

@@ -4,6 +4,7 @@
 // the pool only after that work is submitted, so a later upload can never overwrite them early.
 import { buildShader, parseBindings, parseParams, packParams, type BindingDecl, type ParamLayout } from './wgsl.js';
 import { kernelKind, profiler } from '../profile.js';
+import { f16Storage } from './wgsl_f16.js';
 
 export interface KernelSpec {
   /** shader file in shaders/ */
@@ -13,6 +14,8 @@ export interface KernelSpec {
   slots?: Record<string, string>;
   /** WGSL override constants (workgroup and tile sizes); part of the cache key */
   constants?: Record<string, number>;
+  /** storage bindings held as f16 (true: every f32 one), by the rule in wgsl_f16.ts; part of the cache key */
+  f16?: true | readonly string[];
 }
 
 interface Pipeline {
@@ -28,6 +31,8 @@ const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const MAP_READ = 0x1 | 0x8; // MAP_READ | COPY_DST
 const MAX_DISPATCHES_PER_SUBMIT = 256;
 const QUERY_RESOLVE = 0x200;
+const F16_HOST_BYTES =
+  'an op uploaded or copied raw f32 bytes inside an f16 recording (a half compiled forward), where buffers hold f16; run that op outside the plan';
 const PROFILE_METHOD =
   'webgpu: GPU time per kernel from timestamp queries, one compute pass per kernel while profiling (kernels serialised); JS encode time overlaps it';
 
@@ -66,6 +71,7 @@ export class GpuRuntime {
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
   private recording: Recording | null = null;
+  private recordF16 = false; // record(fn, { f16: true }): every dispatch's f32 storage is f16
   private errors: Promise<string | null>[] = [];
   private lost: string | null = null;
   // Stand-ins for bindings a dispatch leaves out, one per binding slot: Dawn rejects one buffer
@@ -120,6 +126,7 @@ export class GpuRuntime {
   }
 
   upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0) {
+    if (this.recordF16) throw new Error(F16_HOST_BYTES);
     const t = profiler.enabled ? performance.now() : 0;
     this.device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
     if (profiler.enabled) profiler.add('host->device upload', performance.now() - t, 1, data.byteLength);
@@ -152,11 +159,13 @@ export class GpuRuntime {
   // ---- pipelines --------------------------------------------------------------------------
 
   private pipelineFor(spec: KernelSpec): Pipeline {
-    const key = JSON.stringify([spec.file, spec.entry ?? 'main', spec.slots ?? {}, spec.constants ?? {}]);
+    const key = JSON.stringify([spec.file, spec.entry ?? 'main', spec.slots ?? {}, spec.constants ?? {}, spec.f16]);
     let p = this.pipelines.get(key);
     if (p) return p;
-    const name = `${spec.file}${spec.entry ? ':' + spec.entry : ''}${spec.slots ? ' ' + JSON.stringify(spec.slots) : ''}`;
-    const code = buildShader(spec.file, spec.slots);
+    const name = `${spec.file}${spec.entry ? ':' + spec.entry : ''}${spec.slots ? ' ' + JSON.stringify(spec.slots) : ''}${spec.f16 ? ` f16 ${spec.f16 === true ? 'all' : spec.f16.join(',')}` : ''}`;
+    const code = spec.f16
+      ? f16Storage(buildShader(spec.file, spec.slots), spec.f16 === true ? undefined : spec.f16)
+      : buildShader(spec.file, spec.slots);
     const bindings = parseBindings(code);
     const dev = this.device;
     dev.pushErrorScope('validation');
@@ -212,6 +221,7 @@ export class GpuRuntime {
     grid: [number, number?, number?],
   ) {
     if (this.lost) throw new Error(this.lost);
+    if (this.recordF16 && !spec.f16) spec = { ...spec, f16: true };
     const p = this.pipelineFor(spec);
     const entries: GPUBindGroupEntry[] = [];
     let uniform: GPUBuffer | null = null;
@@ -337,6 +347,7 @@ export class GpuRuntime {
   }
 
   copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
+    if (this.recordF16) throw new Error(F16_HOST_BYTES);
     if (this.recording)
       return void this.recording.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
@@ -352,15 +363,22 @@ export class GpuRuntime {
   /**
    * Runs fn with dispatches and copies captured instead of encoded (uniforms are filled now).
    * Nothing may be read back inside fn. Returns what to `replay`; `disposeRecording` frees it.
+   * `f16`: every dispatch without its own `spec.f16` stores its f32 bindings as f16 (a half compiled forward).
    */
-  record(fn: () => void): Recording {
+  record(fn: () => void, opts: { f16?: boolean } = {}): Recording {
     if (this.recording) throw new Error('GpuRuntime.record: recordings do not nest');
+    if (opts.f16 && !this.device.features.has('shader-f16'))
+      throw new Error(
+        `GpuRuntime.record: f16 storage needs the 'shader-f16' feature, which '${this.adapterName}' lacks`,
+      );
     this.flush(); // work encoded before the recording runs before it
     const rec: Recording = (this.recording = { commands: [], owned: [] });
+    this.recordF16 = !!opts.f16; // f16: kernels keep f32 storage as f16 (a half compiled forward)
     try {
       fn();
     } finally {
       this.recording = null;
+      this.recordF16 = false;
     }
     return rec;
   }

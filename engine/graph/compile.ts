@@ -11,12 +11,18 @@ import type { OutputTree } from './ir.js';
 import { eliminateDeadCode, foldConstants, fuseElementwise } from './passes/index.js';
 import { planGraph, type Plan } from './compile_plan.js';
 import { Executor, WeightCache } from './executor.js';
+import { deviceHasF16, type PlanDType } from './executor_f16.js';
 
 export interface CompileOptions {
   /** which of the forward's outputs to compute (default: all); PoseModel keeps the predictions */
   select?: (outputs: OutputTree) => OutputTree;
   /** plans kept, one per input shape (default 4) */
   maxPlans?: number;
+  /**
+   * 'f16' (half=True): activations, weights and constants stored as f16, computed in f32, outputs
+   * returned as f32 (executor_f16.ts); webgpu with shader-f16 only. Default 'f32'.
+   */
+  dtype?: PlanDType;
 }
 
 export class CompiledForward {
@@ -27,7 +33,16 @@ export class CompiledForward {
     readonly module: TraceableModule,
     readonly device: Device,
     readonly opts: CompileOptions = {},
-  ) {}
+  ) {
+    if (opts.dtype === 'f16' && !deviceHasF16(device))
+      throw new Error(
+        `compile: dtype f16 needs webgpu with the 'shader-f16' feature; ${device.type} (${device.name}) has none`,
+      );
+  }
+
+  get dtype(): PlanDType {
+    return this.opts.dtype ?? 'f32';
+  }
 
   /** The executor for one input shape, planned on first use. */
   executor(shape: readonly number[]): Executor {
@@ -38,7 +53,7 @@ export class CompiledForward {
       this.plans.set(key, ex);
       return ex;
     }
-    ex = new Executor(this.plan(shape), this.device, this.weights);
+    ex = new Executor(this.plan(shape), this.device, this.weights, this.dtype);
     this.plans.set(key, ex);
     const max = this.opts.maxPlans ?? 4;
     for (const [k, old] of this.plans) {

@@ -21,6 +21,7 @@ import { composeChain, prepareChain } from './executor_kernels.js';
 import { isContiguousLayout } from './layout.js';
 import type { Plan } from './compile_plan.js';
 import { WasmBlocks, WasmPackedWeights, wasmUnitStep } from './executor_wasm.js';
+import { castStep, emptyHalf, toHalf, type PlanDType } from './executor_f16.js';
 
 /** Per-weight caches shared by the plans of one model (packed conv weights, host copies). */
 export class WeightCache {
@@ -28,10 +29,22 @@ export class WeightCache {
   private host = new Map<Tensor, TypedArray>();
   /** wasm: conv weights packed into the GEMM's panels in the shared memory */
   readonly wasmPacked = new WasmPackedWeights();
-  packedConv(w: Tensor): Tensor {
+  private halves = new Map<Tensor, Tensor>(); // f16 copies (f16 plans), packed conv weights by their f32 weight
+  packedConv(w: Tensor, dtype: PlanDType = 'f32'): Tensor {
+    if (dtype === 'f16') return this.halfOf(w, () => noGrad(() => packConvWeight(w)));
     let p = this.packed.get(w);
     if (!p) this.packed.set(w, (p = keep(noGrad(() => packConvWeight(w)))));
     return p;
+  }
+  /** An f16 copy of a parameter or constant (f16 plans); `make` gives the f32 values to convert. */
+  halfOf(t: Tensor, make?: () => Tensor): Tensor {
+    let h = this.halves.get(t);
+    if (!h) {
+      const src = make ? make() : t;
+      this.halves.set(t, (h = keep(toHalf(src))));
+      if (src !== t) src.dispose();
+    }
+    return h;
   }
   hostData(t: Tensor): TypedArray {
     let d = this.host.get(t);
@@ -42,8 +55,9 @@ export class WeightCache {
     return [...this.packed.values()].reduce((s, t) => s + t.storage.size * 4, 0);
   }
   dispose() {
-    for (const t of this.packed.values()) t.dispose();
+    for (const t of [...this.packed.values(), ...this.halves.values()]) t.dispose();
     this.packed.clear();
+    this.halves.clear();
     this.host.clear();
     this.wasmPacked.dispose();
   }
@@ -62,6 +76,9 @@ export class Executor {
   private readonly outputIds: number[];
   /** wasm: the units that run the generic path (eager op + copy, or a chain's host loop), by op */
   readonly genericUnits: string[] = [];
+  // f16 plans: f32 buffers the input is written to and the outputs are read from (executor_f16.ts)
+  private stageIn = new Map<number, Tensor>();
+  private stageOut = new Map<number, Tensor>();
   /** bytes the recorded work kept for itself (temporaries of eager ops run inside the plan) */
   ownedBytes = 0;
 
@@ -69,13 +86,22 @@ export class Executor {
     readonly plan: Plan,
     readonly device: Device,
     weights: WeightCache,
+    readonly dtype: PlanDType = 'f32',
   ) {
     const g = plan.graph;
+    const half = dtype === 'f16';
     if (device.type === 'meta') throw new Error('compile: the meta device runs nothing');
     this.inputIds = [...g.inputs];
     this.outputIds = g.outputIds();
+    if (half && device.type !== 'webgpu') throw new Error(`compile: f16 plans run on webgpu, not ${device.type}`);
     for (const size of plan.slots)
-      this.holders.push(keep(new Tensor(Storage.alloc(device, 'f32', Math.max(size, 1)), [Math.max(size, 1)])));
+      this.holders.push(
+        keep(
+          half && device.type === 'webgpu'
+            ? emptyHalf(device, [Math.max(size, 1)])
+            : new Tensor(Storage.alloc(device, 'f32', Math.max(size, 1)), [Math.max(size, 1)]),
+        ),
+      );
     for (const v of g.values) {
       if (v.kind === 'parameter' || v.kind === 'buffer') {
         if (v.tensor!.device !== device)
@@ -96,7 +122,17 @@ export class Executor {
           )
         : null,
     );
-    const T = (v: number | null) => (v === null ? null : (this.consts.get(v) ?? this.views[v] ?? missing(v)));
+    // f16 plans read f16 copies of parameters and constants, made on first use (conv weights are
+    // packed from the f32 ones instead)
+    const halfConsts = new Map<number, Tensor>();
+    const C = (v: number) => {
+      const t = this.consts.get(v);
+      if (!t || !half) return t;
+      let h = halfConsts.get(v);
+      if (!h) halfConsts.set(v, (h = g.values[v].kind === 'constant' ? this.own(toHalf(t)) : weights.halfOf(t)));
+      return h;
+    };
+    const T = (v: number | null) => (v === null ? null : (C(v) ?? this.views[v] ?? missing(v)));
     const missing = (v: number): never => {
       throw new Error(`compile: value %${v} has no location`);
     };
@@ -152,12 +188,13 @@ export class Executor {
         );
       } else if (u.kind === 'direct' && g.nodes[u.node].op === 'conv2d') {
         const n = g.nodes[u.node];
-        const [x, w, b] = n.inputs.map(T);
+        const [x, b] = [T(n.inputs[0]), T(n.inputs[2] ?? null)];
+        const w = this.consts.get(n.inputs[1]!) ?? T(n.inputs[1]);
         const out = T(n.outputs[0])!;
         const geo = convGeometry('conv2d', x!.shape, w!.shape, n.attrs as Record<string, any>);
         const silu = n.attrs.act === 'silu';
         if (gpu) {
-          const wp = weights.packedConv(w!);
+          const wp = weights.packedConv(w!, dtype);
           const bias = b && (b.isContiguous && b.offset === 0 ? b : this.own(noGrad(() => clone(b))));
           this.steps.push(() => conv2dGpuPacked(planeLayout(x!) ? x! : clone(x!), wp, bias, out, geo, silu));
         } else {
@@ -185,9 +222,22 @@ export class Executor {
         });
       }
     }
+    if (half) {
+      // convert the input into its slot first and the outputs into f32 buffers last
+      for (const id of this.inputIds) {
+        const st = keep(Tensor.empty(g.shapeOf(id), 'f32', device));
+        this.stageIn.set(id, st);
+        this.steps.unshift(castStep(st, this.views[id]!, 'f16'));
+      }
+      for (const id of new Set(this.outputIds)) {
+        const st = keep(Tensor.empty(g.shapeOf(id), 'f32', device));
+        this.stageOut.set(id, st);
+        this.steps.push(castStep(this.views[id]!, st, 'f32'));
+      }
+    }
     if (gpu) {
       const rt = (device as WebGPUDevice).gpu;
-      this.recording = rt.record(() => noGrad(() => this.steps.forEach((s) => s())));
+      this.recording = rt.record(() => noGrad(() => this.steps.forEach((s) => s())), { f16: half });
       this.ownedBytes = this.recording.owned.reduce((s, b) => s + b.size, 0);
     }
   }
@@ -205,11 +255,11 @@ export class Executor {
           throw new Error(`compiled forward: input ${i} is on ${x.device.type}, the plan runs on ${this.device.type}`);
         if (x.shape.length !== want.length || x.shape.some((d, k) => d !== want[k]))
           throw new Error(`compiled forward: input ${i} has shape [${x.shape}], the plan was made for [${want}]`);
-        this.writeInput(x, this.views[id]!);
+        this.writeInput(x, this.stageIn.get(id) ?? this.views[id]!);
       });
       if (this.recording) (this.device as WebGPUDevice).gpu.replay(this.recording);
       else this.steps.forEach((s) => s());
-      return this.outputIds.map((o) => this.readOutput(this.views[o]!));
+      return this.outputIds.map((o) => this.readOutput(this.stageOut.get(o) ?? this.views[o]!));
     });
   }
 
@@ -242,7 +292,8 @@ export class Executor {
 
   /** Device bytes the plan holds: activation slots and what its recorded work kept. */
   get bytes() {
-    return this.plan.stats.slotBytes + this.ownedBytes;
+    const staged = [...this.stageIn.values(), ...this.stageOut.values()].reduce((s, t) => s + 4 * t.numel, 0);
+    return this.plan.stats.slotBytes / (this.dtype === 'f16' ? 2 : 1) + staged + this.ownedBytes;
   }
 
   dispose() {
@@ -250,6 +301,7 @@ export class Executor {
     this.recording = null;
     for (const v of this.views) v?.dispose();
     for (const t of this.extra) t.dispose();
+    for (const t of [...this.stageIn.values(), ...this.stageOut.values()]) t.dispose();
     for (const [id, t] of this.consts) if (this.plan.graph.values[id].kind === 'constant') t.dispose();
     for (const h of this.holders) h.dispose();
     this.wasmBlocks?.free();

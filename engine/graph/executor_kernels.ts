@@ -69,9 +69,10 @@ export function composeChain(g: Graph, nodes: number[], inputs: number[]): Chain
 
 /**
  * A chain kernel over fixed tensors, ready to run: `ins` broadcast to `out`'s shape; `out` may be
- * any strided view (a concat slice). On cpu the index maps are made here, once.
+ * any strided view (a concat slice). On cpu the index maps are made here, once. `f16` names the
+ * bindings (a, b, c, out) stored as f16 (executor_f16.ts's conversions).
  */
-export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => void {
+export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor, f16?: readonly string[]): () => void {
   const shape = out.shape;
   const strides = ins.map((t) => broadcastStrides(t.shape, t.strides, shape));
   const n = numel(shape);
@@ -115,7 +116,11 @@ export function prepareChain(k: ChainKernel, ins: Tensor[], out: Tensor): () => 
   ins.forEach((t, j) => !inOut[j] && (buffers['abc'[j]] = t.storage.buffer!));
   return () =>
     gpu.dispatch(
-      { file: 'elementwise.wgsl', slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr } },
+      {
+        file: 'elementwise.wgsl',
+        slots: { TA: 'f32', TB: 'f32', TC: 'f32', TOUT: 'f32', EXPR: k.expr },
+        ...(f16 && { f16 }),
+      },
       buffers,
       params,
       gpu.grid1d(n, 256),

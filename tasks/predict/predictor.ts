@@ -37,7 +37,7 @@ export interface PoseNet {
 /** Ultralytics' predict arguments (snake_case, as on the command line). Defaults as Ultralytics. */
 export interface PredictArgs {
   imgsz?: number | [number, number];
-  /** accepted; runs in FP32 with a warning saying why (tasks/half.ts) */
+  /** FP16 compiled forward on webgpu with shader-f16, else FP32 with a warning saying why (tasks/half.ts) */
   half?: boolean;
   conf?: number;
   iou?: number;

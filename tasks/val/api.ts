@@ -10,7 +10,7 @@ import type { CheckpointMeta } from '../../engine/io/torch_pt.js';
 import type { Callbacks } from '../callbacks.js';
 import { packageVersion } from '../../engine/paths.js';
 import { PoseValidator, type ValArgs, type ValModel, type ValResult } from './validator.js';
-import { resolveHalf } from '../half.js';
+import { applyHalf, resolveHalf } from '../half.js';
 
 /** What val needs from the YOLO class. */
 export interface ValTarget {
@@ -36,7 +36,8 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
   const singleCls = args.single_cls ?? (typeof train.single_cls === 'boolean' ? train.single_cls : undefined); // Model.val remembers it too
   const v = new PoseValidator({ ...rest, data, imgsz, single_cls: singleCls, model_path: target.modelSpec });
   v.callbacks = target.callbacks ?? null;
-  if (args.half) resolveHalf(args.half, target.device!, v.log); // FP32, with a warning naming why
+  // FP16 compiled forward where the device can (webgpu + shader-f16), else FP32 with a warning naming why
+  applyHalf(model, resolveHalf(args.half, target.device!, v.log, model));
   if (args.verbose !== false) {
     // as Ultralytics' standalone val: the version/device line, then AutoBackend's fused summary
     const dev = target.device!;

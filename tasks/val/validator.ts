@@ -71,7 +71,7 @@ export interface ValArgs {
   single_cls?: boolean;
   /** ground truth appended to the predictions before NMS, for autolabelling (wrong mAP; ./hybrid.ts) */
   save_hybrid?: boolean;
-  /** accepted; val runs in FP32 with a warning saying why (../half.ts) */
+  /** FP16 compiled forward on webgpu with shader-f16, else FP32 with a warning saying why (../half.ts) */
   half?: boolean;
   /** PR/F1 curves, confusion matrix, val_batch images (default true) */
   plots?: boolean;
