@@ -155,3 +155,65 @@ t.test('optimizer steps: bit-identical to the cpu reference, odd sizes across ch
     })),
   );
 });
+
+t.test('softmax / logSoftmax: rows and columns, odd lengths, forward and backward', async (t) => {
+  const cases: Parameters<typeof onAll>[1] = [];
+  // [shape, axis]: rows (the last axis) of 1, 3, 7 and 33 values, columns with 5 (a tail of 1)
+  // and 700 (blocks of 64 and a tail) columns, a 0-d tensor
+  const layouts: [number[], number][] = [
+    [[5, 1], 1],
+    [[4, 3], 1],
+    [[3, 7], -1],
+    [[1000, 33], 1],
+    [[2, 9, 5], 1],
+    [[3, 17, 700], 1],
+    [[6, 4, 5], 0],
+    [[], 0],
+  ];
+  for (const [shape, axis] of layouts)
+    for (const log of [false, true]) {
+      const name = `${log ? 'logSoftmax' : 'softmax'} of ${shape.join('x') || '0-d'} along ${axis}`;
+      const n = numel(shape);
+      cases.push({
+        name,
+        run: async (d) => {
+          const x = E.tensor(values(n, 7, -6, 12), shape, { device: d, requiresGrad: true });
+          const y = (log ? E.logSoftmax : E.softmax)(x, axis);
+          y.backward(E.tensor(values(n, 8), shape, { device: d }));
+          return [await y.data(), await x.grad!.data()];
+        },
+        // exp and log in f64 like the reference; the sums may add in another order
+        check: (cpu, wasm) => {
+          assertClose(t, wasm[0], cpu[0], `${name}: forward wasm vs cpu`, 1e-6, 1e-7);
+          assertClose(t, wasm[1], cpu[1], `${name}: backward wasm vs cpu`, 1e-6, 1e-7);
+        },
+      });
+    }
+  await onAll(t, cases);
+});
+
+t.test('dfl: contiguous, channel-sliced and transposed inputs, forward and backward', async (t) => {
+  const views: [string, number[], (x: E.Tensor) => E.Tensor][] = [
+    ['(2, 64, 1003)', [2, 64, 1003], (x) => x],
+    ['a channel slice of (2, 65, 301)', [2, 65, 301], (x) => E.narrow(x, 1, 1, 64)],
+    // the loss's layout: (1, 4R, n) read from (n, 4R), anchors 64 apart
+    ['transposed (1, 64, 37)', [37, 64], (x) => E.transpose(E.reshape(x, [1, 37, 64]), 1, 2)],
+  ];
+  await onAll(
+    t,
+    views.map(([name, shape, view]) => ({
+      name: `dfl ${name}`,
+      run: async (d) => {
+        const x = E.tensor(values(numel(shape), 9, -7, 14), shape, { device: d, requiresGrad: true });
+        const y = E.dfl(view(x));
+        y.backward(E.tensor(values(y.numel, 10), y.shape, { device: d }));
+        return [await y.data(), await x.grad!.data()];
+      },
+      check: (cpu, wasm) => {
+        // f64 exp and f64 sums in the reference's order: equal but for rare rounding ties
+        assertClose(t, wasm[0], cpu[0], `dfl ${name}: forward wasm vs cpu`, 1e-6, 1e-7);
+        assertClose(t, wasm[1], cpu[1], `dfl ${name}: backward wasm vs cpu`, 1e-6, 1e-7);
+      },
+    })),
+  );
+});

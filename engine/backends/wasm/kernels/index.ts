@@ -9,7 +9,9 @@ import { maxPool2d } from './max_pool2d.js';
 import { gemmFragment } from '../gemm_wat.js';
 import { batchNorm } from './batch_norm.js';
 import { optim } from './optim.js';
+import { softmax } from './softmax.js';
 
 export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment];
 FRAGMENTS.push(batchNorm);
 FRAGMENTS.push(optim);
+FRAGMENTS.push(softmax);
