@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import * as E from '../../engine/index.js';
 import { assertClose } from '../helpers.js';
+import { profiler } from '../../engine/profile.js';
 
 t.teardown(E.releaseDevices);
 
@@ -216,4 +217,35 @@ t.test('dfl: contiguous, channel-sliced and transposed inputs, forward and backw
       },
     })),
   );
+});
+
+t.test('elementwise ops on channel slices (rows at a stride) run per row, as the contiguous kernels', async (t) => {
+  const shape = [2, 6, 9, 31]; // rows of 3 * 9 * 31 contiguous values, 6 * 9 * 31 apart
+  const n = numel(shape);
+  await onAll(t, [
+    {
+      name: 'add of two channel halves, silu and its backward on a slice',
+      run: async (d) => {
+        const x = E.tensor(values(n, 11), shape, { device: d, requiresGrad: true });
+        const s = E.add(E.narrow(x, 1, 0, 3), E.narrow(x, 1, 3, 3));
+        const y = E.silu(E.narrow(x, 1, 1, 3));
+        E.sum(E.mul(E.add(s, y), E.tensor(values(n / 2, 12), s.shape, { device: d }))).backward();
+        return [await s.data(), await y.data(), await x.grad!.data()];
+      },
+      check: (cpu, wasm) => {
+        same(t, wasm[0], cpu[0], 'add of strided halves bit-identical to cpu');
+        // silu's exp is the SIMD $exp4 (~2 ulp of Math.exp), as in the contiguous kernels
+        assertClose(t, wasm[1], cpu[1], 'silu of a slice wasm vs cpu', 1e-6, 1e-7);
+        assertClose(t, wasm[2], cpu[2], 'gradient through the slices wasm vs cpu', 1e-5, 1e-6);
+      },
+    },
+  ]);
+  // one u_/b_ kernel call per row (2 images), not the cpu loop
+  const d = await E.getDevice('wasm', { threads: 2 });
+  const x = E.tensor(values(n, 11), shape, { device: d });
+  profiler.enable();
+  E.add(E.narrow(x, 1, 0, 3), E.narrow(x, 1, 3, 3));
+  const calls = profiler.totals.get('elementwise (incl. concat, copies)')?.count;
+  profiler.enable(false);
+  t.equal(calls, 2, 'the strided add ran as 2 SIMD kernel calls');
 });
