@@ -13,6 +13,7 @@ import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { assign, clone, contiguous } from './elementwise.js';
+import { batchNorm2dBackwardWasm, batchNorm2dForwardWasm } from '../backends/wasm/ops_norm.js';
 
 export interface BatchNorm2dOptions {
   training: boolean;
@@ -78,7 +79,14 @@ export function batchNorm2d(
     eps,
     momentum,
   };
-  if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
+  if (x.device.type === 'wasm')
+    batchNorm2dForwardWasm(x.device.wasm, src, y, chan, runningMean, rvWork, wt, bs, {
+      training,
+      update,
+      eps,
+      momentum,
+    });
+  else if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
   else if (y.numel > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;
     const file = 'batch_norm2d.wgsl';
@@ -213,7 +221,8 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
   const xs = contiguous(x),
     gs = contiguous(gy);
   const gx = wantGx ? Tensor.empty(x.shape, x.dtype, x.device) : null;
-  if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
+  if (x.device.type === 'wasm') batchNorm2dBackwardWasm(x.device.wasm, xs, gs, gx, chan, training);
+  else if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;
     const file = 'batch_norm2d.wgsl';

@@ -5,11 +5,12 @@ import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
-import { mul, sub } from './elementwise.js';
+import { contiguous, mul, sub } from './elementwise.js';
 import { reshape } from './view.js';
 import { arange } from './create.js';
 import { softmax } from './softmax.js';
 import { metaOp } from '../graph/hook.js';
+import { dflBackwardWasm, dflWasm } from '../backends/wasm/ops_softmax.js';
 
 /**
  * x (B, 4*regMax, A) raw logits → (B, 4, A): out[b, s, a] = Σ_i softmax_i(x[b, s*regMax + i, a]) * i.
@@ -26,7 +27,8 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
   if (x.device.type === 'meta') return metaOp('dfl', [x], { regMax }, out);
   const [stB, stC, stA] = x.strides;
   if (out.numel > 0) {
-    if (onHost(x.device)) dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);
+    if (x.device.type === 'wasm') dflWasm(x.device.wasm, x, out, regMax);
+    else if (onHost(x.device)) dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       gpu.dispatch(
@@ -39,6 +41,14 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
   }
   // With p = softmax over the bins and y = Σ p_i i:  dy/dx_j = p_j (j - y).
   return record(out, 'dfl', [x], (g) => {
+    if (x.device.type === 'wasm') {
+      // the same formula fused: gx (B, 4R, A) = p * (j - y) * g, p recomputed from x
+      const gc = contiguous(g),
+        gx = Tensor.empty(x.shape, x.dtype, x.device);
+      if (gx.numel > 0) dflBackwardWasm(x.device.wasm, x, out, gc, gx, regMax);
+      if (gc !== g) gc.dispose();
+      return [gx];
+    }
     const p = softmax(reshape(x, [B, 4, regMax, A]), 2); // (B, 4, R, A)
     const bins = reshape(arange(regMax, undefined, 1, { dtype: x.dtype, device: x.device }), [1, 1, regMax, 1]);
     const centred = sub(bins, reshape(out.detach(), [B, 4, 1, A])); // (B, 4, R, A): j - y

@@ -4,6 +4,7 @@
 import type { Tensor } from '../tensor.js';
 import type { WebGPUDevice } from '../device.js';
 import { fmt, sameShape } from '../shape.js';
+import { adamwStepWasm, emaUpdateWasm, sgdStepWasm } from '../backends/wasm/ops_optim.js';
 
 export interface SgdStepOptions {
   lr: number;
@@ -88,6 +89,8 @@ export function sgdStep(param: Tensor, grad: Tensor, buf: Tensor, o: SgdStepOpti
     param.dtype === 'f64'
       ? [o.lr, o.momentum, o.weightDecay, scale]
       : [f(o.lr), f(o.momentum), f(o.weightDecay), f(scale)];
+  if (param.device.type === 'wasm')
+    return sgdStepWasm(param.device.wasm, param, grad, buf, { lr, mom, wd, sc, nesterov: o.nesterov });
   for (let i = 0; i < param.numel; i++) {
     let gi = g[i] * sc + wd * p[i];
     if (mom !== 0) {
@@ -125,6 +128,8 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: 
     va = v.storage.array!;
   const r = param.dtype === 'f64' ? (x: number) => x : f;
   const [lr, b1, b2, eps, wd, c1, c2, sc] = [o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2Sqrt, scale].map(r);
+  if (param.device.type === 'wasm')
+    return adamwStepWasm(param.device.wasm, param, grad, m, v, { lr, b1, b2, eps, wd, bc1: c1, bc2Sqrt: c2, sc });
   for (let i = 0; i < param.numel; i++) {
     const gi = g[i] * sc;
     const w = p[i] * (1 - lr * wd);
@@ -156,5 +161,6 @@ export function emaUpdate(ema: Tensor, value: Tensor, decay: number) {
   const e = ema.storage.array!,
     x = value.storage.array!;
   const d = ema.dtype === 'f64' ? decay : f(decay);
+  if (ema.device.type === 'wasm') return emaUpdateWasm(ema.device.wasm, ema, value, d);
   for (let i = 0; i < ema.numel; i++) e[i] = d * e[i] + (1 - d) * x[i];
 }

@@ -4,10 +4,11 @@
 import { Tensor } from '../tensor.js';
 import { fmt, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
-import { onHost, type WebGPUDevice } from '../device.js';
+import { onHost, type WasmDevice, type WebGPUDevice } from '../device.js';
 import { contiguous, exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { metaOp } from '../graph/hook.js';
+import { softmaxBackwardWasm, softmaxWasm } from '../backends/wasm/ops_softmax.js';
 
 const WIDE_ROWS = 256; // rows at least this long get a workgroup each
 
@@ -17,6 +18,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const y = softmaxRaw('softmax', x, ax, false);
   // dx = y * (g - Σ_axis g*y)
   return record(y, 'softmax', [x], (g) => {
+    if (y.device.type === 'wasm') return [backwardWasm(y, g, ax, false)];
     const yd = y.detach();
     return [mul(yd, sub(g, sum(mul(g, yd), ax, true)))];
   });
@@ -27,7 +29,9 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const ax = normAxis('logSoftmax', axis, x.ndim);
   const y = softmaxRaw('logSoftmax', x, ax, true);
   // dx = g - softmax(x) * Σ_axis g, with softmax(x) = exp(y)
-  return record(y, 'logSoftmax', [x], (g) => [sub(g, mul(exp(y.detach()), sum(g, ax, true)))]);
+  return record(y, 'logSoftmax', [x], (g) =>
+    y.device.type === 'wasm' ? [backwardWasm(y, g, ax, true)] : [sub(g, mul(exp(y.detach()), sum(g, ax, true)))],
+  );
 }
 
 function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
@@ -42,7 +46,8 @@ function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
     inner = numel(shape.slice(ax + 1));
   const y = Tensor.empty(x.shape, x.dtype, x.device);
   if (outer * r * inner > 0) {
-    if (onHost(x.device)) softmaxCpu(src.storage.array!, y.storage.array!, src.offset, outer, r, inner, log);
+    if (x.device.type === 'wasm') softmaxWasm(x.device.wasm, src, y, outer, r, inner, log);
+    else if (onHost(x.device)) softmaxCpu(src.storage.array!, y.storage.array!, src.offset, outer, r, inner, log);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
       const wide = r >= WIDE_ROWS;
@@ -56,6 +61,26 @@ function softmaxRaw(name: string, x: Tensor, ax: number, log: boolean): Tensor {
   }
   if (src !== x) src.dispose();
   return y;
+}
+
+/** wasm: the same formulas as the backward closures above, fused into one kernel (one pass to sum, one to write). */
+function backwardWasm(y: Tensor, g: Tensor, ax: number, log: boolean): Tensor {
+  const shape = y.shape.length ? y.shape : [1];
+  const gc = contiguous(g);
+  const dx = Tensor.empty(y.shape, y.dtype, y.device);
+  if (dx.numel > 0)
+    softmaxBackwardWasm(
+      (y.device as WasmDevice).wasm,
+      y,
+      gc,
+      dx,
+      numel(shape.slice(0, ax)),
+      shape[ax],
+      numel(shape.slice(ax + 1)),
+      log,
+    );
+  if (gc !== g) gc.dispose();
+  return dx;
 }
 
 /** The reference: three passes per row (max, Σ exp, write). */

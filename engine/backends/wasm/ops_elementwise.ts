@@ -6,6 +6,7 @@ import type { Tensor } from '../../tensor.js';
 import { broadcastStrides, isContiguous, numel, sameShape } from '../../shape.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { BINARY_WAT, UNARY_WAT } from './kernels/elementwise.js';
+import { rowsWasm } from './ops_rows.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 16384;
@@ -28,7 +29,8 @@ export function pointwiseWasm(
   const chunks = Math.ceil(n / 1024),
     minChunks = PER_THREAD / 1024;
   if (inputs.length === 1) {
-    if (!(op in UNARY_WAT) || !full(inputs[0])) return false;
+    if (!(op in UNARY_WAT)) return false;
+    if (!full(inputs[0])) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
     rt.parallel(`u_${op}`, [ptrOf(inputs[0]), ptrOf(out), n, alpha, beta], chunks, minChunks);
     return true;
   }
@@ -40,9 +42,9 @@ export function pointwiseWasm(
   }
   // one operand full, the other a per-channel vector: rows of `inner` elements, value b[row % C]
   const side = full(a) ? 'bc' : full(b) ? 'cb' : null;
-  if (!side) return false;
+  if (!side) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
   const pc = perChannel(side === 'bc' ? b : a, shape);
-  if (!pc) return false;
+  if (!pc) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
   const rows = n / pc.inner;
   rt.parallel(
     `${side}_${op}`,

@@ -8,5 +8,11 @@ import { reduce } from './reduce.js';
 import { maxPool2d } from './max_pool2d.js';
 import { gemmFragment } from '../gemm_wat.js';
 import { chain } from './chain.js';
+import { batchNorm } from './batch_norm.js';
+import { optim } from './optim.js';
+import { softmax } from './softmax.js';
 
 export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment, chain];
+FRAGMENTS.push(batchNorm);
+FRAGMENTS.push(optim);
+FRAGMENTS.push(softmax);

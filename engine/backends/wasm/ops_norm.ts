@@ -1,0 +1,52 @@
+// The wasm launchers for engine/ops/batch_norm2d.ts: forward (train-mode batch statistics with
+// the running-stat update, or eval mode) and backward, one task per channel
+// (kernels/batch_norm.ts). Tensors are contiguous f32 (x, y, gy, gx, chan, weight, bias; the
+// running buffers may be offset views). Pointers are byte offsets; 0 means "absent".
+import type { Tensor } from '../../tensor.js';
+import type { WasmRuntimeImpl } from './runtime.js';
+
+/** below this many elements per thread a kernel stays on the calling thread */
+const PER_THREAD = 16384;
+
+const ptr = (t: Tensor | null) => (t ? t.storage.ptr + 4 * t.offset : 0);
+
+/** x, y (N, C, H, W); chan (8, C) gets the per-channel state the backward reads. */
+export function batchNorm2dForwardWasm(
+  rt: WasmRuntimeImpl,
+  x: Tensor,
+  y: Tensor,
+  chan: Tensor,
+  rm: Tensor | null,
+  rv: Tensor | null,
+  w: Tensor | null,
+  b: Tensor | null,
+  o: { training: boolean; update: boolean; eps: number; momentum: number },
+) {
+  const [N, C, H, W] = x.shape;
+  const hw = H * W;
+  rt.parallel(
+    'batch_norm_fwd',
+    [ptr(x), ptr(y), ptr(chan), ptr(rm), ptr(rv), ptr(w), ptr(b), N, C, hw, +o.training, +o.update, o.eps, o.momentum],
+    C,
+    Math.ceil(PER_THREAD / Math.max(1, N * hw)),
+  );
+}
+
+/** gy, x (N, C, H, W) → gx (null: only the weight/bias gradients), and chan's gradient rows. */
+export function batchNorm2dBackwardWasm(
+  rt: WasmRuntimeImpl,
+  x: Tensor,
+  gy: Tensor,
+  gx: Tensor | null,
+  chan: Tensor,
+  training: boolean,
+) {
+  const [N, C, H, W] = x.shape;
+  const hw = H * W;
+  rt.parallel(
+    'batch_norm_bwd',
+    [ptr(x), ptr(gy), ptr(gx), ptr(chan), N, C, hw, +training],
+    C,
+    Math.ceil(PER_THREAD / Math.max(1, N * hw)),
+  );
+}
