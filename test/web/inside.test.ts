@@ -9,11 +9,14 @@
 //              createShaderModule for that pipeline (recorded by wrapping it before the page loads)
 // YOLO_WEB_SCREENSHOTS=docs writes a PNG of each view there (the README's pictures).
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { buildWeb } from '../../web/build.js';
 import { launchChromium } from '../../web/chromium.js';
 import { startAppServer } from '../../tasks/app.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'predict');
 const SHOTS = process.env.YOLO_WEB_SCREENSHOTS;
 
 /** A PNG of the page region spanning these elements (for the README). */
@@ -59,7 +62,9 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
   });
   const t0 = performance.now();
   const lap = (what: string) => t.comment(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  await page.goto(app.url);
+  // the views run the model eagerly; so does the page's own predict here (YOLO_COMPILE=0), so that
+  // SwiftShader compiles one set of pipelines instead of two (the compiled predict: browser.test.ts)
+  await page.goto(`${app.url}?YOLO_COMPILE=0`);
   await page.waitForFunction(() => 'yolo' in window);
   await page.evaluate(() => (window as any).yolo.ready);
   t.equal((await page.evaluate(() => (window as any).yolo.device)).type, 'webgpu', 'the page runs on WebGPU');
@@ -84,7 +89,7 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
     `the anchors are the head output's ${head.predShape[2]} columns`,
   );
   t.ok(head.detections.length > 0, `${head.detections.length} detections to pick from`);
-  await shot(page, ['inside-anchor-legend', 'inside-anchors'], 'web_inside_anchors.png');
+  await shot(page, ['inside-anchor-legend', 'inside-anchors'], 'web-inside-anchors.png');
 
   lap('head inspected');
   // (b) DFL of each side of the top detection
@@ -108,7 +113,7 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
     );
     t.match(v.text, v.expected.toFixed(5), `${side}: the page shows it`);
   }
-  await shot(page, ['inside-dfl-sum', 'inside-dfl', 'inside-dfl-table'], 'web_inside_dfl.png');
+  await shot(page, ['inside-dfl-sum', 'inside-dfl', 'inside-dfl-table'], 'web-inside-dfl.png');
 
   lap('DFL views');
   // (c) raw vs decoded keypoints, against the page's predict and Node's
@@ -134,7 +139,19 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
     for (const d of [0, 1]) maxWeb = Math.max(maxWeb, Math.abs(r.result[d] - web.kpts[i][k][d]));
   });
   t.ok(maxWeb <= 0.01, `in image pixels: the page's predict result (max |Δ| ${maxWeb.toExponential(2)} px)`);
-  await shot(page, ['inside-kpts', 'inside-kpt-table'], 'web_inside_keypoints.png');
+  // and Ultralytics 8.2.82's own predict of bus.jpg with this checkpoint (test/fixtures/predict/README.md)
+  const ref = JSON.parse(readFileSync(join(FIXTURES, 'predictions-yolov8n-pose-coco128.json'), 'utf8'));
+  const bus = ref.images['bus.jpg'];
+  t.equal(bus.keypoints_xy.length, head.detections.length, "as many detections as Ultralytics'");
+  let maxRef = 0,
+    maxRefConf = 0;
+  kv.rows.forEach((r: any, k: number) => {
+    for (const d of [0, 1]) maxRef = Math.max(maxRef, Math.abs(r.result[d] - bus.keypoints_xy[i][k][d]));
+    maxRefConf = Math.max(maxRefConf, Math.abs(r.decoded[2] - bus.keypoints_conf[i][k]));
+  });
+  t.ok(maxRef <= 0.01, `in image pixels: Ultralytics' keypoints (max |Δ| ${maxRef.toExponential(2)} px)`);
+  t.ok(maxRefConf <= 1e-5, `visibilities: Ultralytics' keypoint conf (max |Δ| ${maxRefConf.toExponential(2)})`);
+  await shot(page, ['inside-kpts', 'inside-kpt-table'], 'web-inside-keypoints.png');
 
   lap('keypoints view');
   // (d) a conv layer's ops and the WGSL they launched
@@ -162,7 +179,7 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
         .find((d) => d.querySelector('summary')!.textContent!.startsWith('conv2d'))
         ?.setAttribute('open', ''),
     );
-    await shot(page, ['inside-layer', 'inside-kernels'], 'web_inside_kernels.png');
+    await shot(page, ['inside-layer', 'inside-kernels'], 'web-inside-kernels.png');
   }
   lap('kernels of layers 1 and 2');
   t.same(problems, [], 'no console errors or uncaught exceptions');
