@@ -182,5 +182,25 @@ t.test('look inside the head and a layer, from the engine', async (t) => {
     await shot(page, ['inside-layer', 'inside-kernels'], 'web-inside-kernels.png');
   }
   lap('kernels of layers 1 and 2');
+
+  // clicking a box on the image picks that detection (the smallest box under the pointer)
+  const area = (b: number[]) => (b[2] - b[0]) * (b[3] - b[1]);
+  const pick = head.detections.reduce((p: any, d: any) => (area(d.xyxy) < area(p.xyxy) ? d : p));
+  const at = await page.evaluate((b: number[]) => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const k = c.clientWidth / c.width;
+    return { x: ((b[0] + b[2]) / 2) * k, y: ((b[1] + b[3]) / 2) * k };
+  }, pick.xyxy);
+  await page.click('#canvas', { offset: at });
+  await page.waitForFunction(
+    (i: number) => document.getElementById('inside-dfl-sum')!.textContent!.includes(`detection #${i}:`),
+    { timeout: 60_000 },
+    pick.index,
+  );
+  t.equal(
+    await page.evaluate(() => (document.getElementById('inside-det') as HTMLSelectElement).value),
+    String(pick.index),
+    `a click on box #${pick.index} picks it`,
+  );
   t.same(problems, [], 'no console errors or uncaught exceptions');
 });
