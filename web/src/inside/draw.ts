@@ -22,7 +22,13 @@ function putImage(ctx: CanvasRenderingContext2D, img: RgbImage, dx = 0, dy = 0) 
  * The letterboxed input with every anchor point of the chosen levels (grid units x stride = pixels),
  * one colour per stride; the chosen detection's anchor ringed.
  */
-export function drawAnchors(canvas: HTMLCanvasElement, h: HeadInspection, show: boolean[], det?: HeadDetection) {
+export function drawAnchors(
+  canvas: HTMLCanvasElement,
+  h: HeadInspection,
+  show: boolean[],
+  det?: HeadDetection,
+  side?: number,
+) {
   const { width: W, height: H } = h.input;
   const z = Math.max(1, Math.round(640 / Math.max(W, H))); // small inputs drawn larger
   canvas.width = W * z;
@@ -53,6 +59,34 @@ export function drawAnchors(canvas: HTMLCanvasElement, h: HeadInspection, show: 
     ctx.strokeStyle = STRIDE_COLORS[det.level % STRIDE_COLORS.length];
     ctx.lineWidth = 2;
     ctx.strokeRect((px - 0.5) * det.stride * z, (py - 0.5) * det.stride * z, det.stride * z, det.stride * z);
+    // its box as the model decoded it (xywh at this anchor), and the chosen side's distance from the anchor
+    const [cx, cy, bw, bh] = [0, 1, 2, 3].map((c) => h.pred[c * h.A + det.anchor] * z);
+    const [x1, y1, x2, y2] = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2];
+    ctx.strokeStyle = '#042a35';
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    if (side !== undefined) {
+      const [ax, ay] = [px * det.stride * z, py * det.stride * z];
+      const edge = [
+        [x1, y1, x1, y2],
+        [x1, y1, x2, y1],
+        [x2, y1, x2, y2],
+        [x1, y2, x2, y2],
+      ][side];
+      ctx.strokeStyle = '#ff3838';
+      ctx.lineWidth = 3;
+      ctx.beginPath();
+      ctx.moveTo(edge[0], edge[1]);
+      ctx.lineTo(edge[2], edge[3]);
+      ctx.stroke();
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(side % 2 === 0 ? edge[0] : ax, side % 2 === 0 ? ay : edge[1]);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
   }
 }
 

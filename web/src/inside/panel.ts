@@ -52,7 +52,7 @@ export function mountInside(root: HTMLElement, page: PageState) {
     el(
       'p',
       { className: 'note' },
-      'Every anchor point the head predicts from, one colour per stride, over the letterboxed input:',
+      "Every anchor point the head predicts from, one colour per stride, over the letterboxed input; the chosen detection's anchor cell and box, its chosen side in red, the side's distance from the anchor dashed:",
     ),
     anchorBox,
     anchorCanvas,
@@ -119,7 +119,7 @@ export function mountInside(root: HTMLElement, page: PageState) {
   }
 
   function redrawAnchors() {
-    if (insp) drawAnchors(anchorCanvas, insp, shown, current());
+    if (insp) drawAnchors(anchorCanvas, insp, shown, current(), SIDES.indexOf(sideSel.value as Side));
   }
 
   async function showDfl(det: number, side: Side) {
