@@ -4,6 +4,7 @@
 import type { Tensor } from './tensor.js';
 import { keep, tidy } from './memory.js';
 import { sameShape } from './shape.js';
+import { launchLog } from './profile.js';
 
 export interface GradFn {
   name: string;
@@ -37,6 +38,7 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
 
 /** Attaches a backward function to `out` when any input requires grad. Returns `out`. */
 export function record(out: Tensor, name: string, inputs: Tensor[], backward: GradFn['backward']): Tensor {
+  if (launchLog.enabled) launchLog.op(name, out.shape); // every op passes here after its launches
   if (!needsGrad(...inputs)) return out;
   out.requiresGrad = true;
   out.gradFn = { name, inputs, backward };

@@ -126,6 +126,78 @@ class Profiler {
 /** The process's one profiler. */
 export const profiler = new Profiler();
 
+/** One kernel launch as the backend encoded it: the pipeline's name and the WGSL it compiled. */
+export interface KernelLaunch {
+  /** the pipeline's name: shader file[:entry] [slots] */
+  name: string;
+  file: string;
+  entry: string;
+  /** WGSL override constants the pipeline was created with */
+  constants: Record<string, number>;
+  /** the final WGSL given to createShaderModule (includes expanded, slots filled) */
+  code: string;
+  grid: [number, number, number];
+}
+
+/** One op as autograd's `record` saw it, with the kernels launched since the previous op. */
+export interface OpLaunches {
+  op: string;
+  shape: number[];
+  kernels: KernelLaunch[];
+  /** what the capture's `where` said when the op reported itself (e.g. the module running it) */
+  where: string;
+}
+
+/**
+ * Which kernels each op launched, for a window (`capture`): the webgpu runtime reports every
+ * dispatch (`kernel`), and every op reports itself when it calls autograd's `record` after its
+ * launches (`op`), so the launches since the previous op belong to this one. An op built from
+ * other ops (e.g. mean = sum then mul) shows its parts first and itself with no kernel of its own.
+ * The browser page's "look inside" shows it; off (one null check per dispatch) otherwise.
+ */
+class LaunchLog {
+  private ops: OpLaunches[] | null = null;
+  private pending: KernelLaunch[] = [];
+  private where: () => string = () => '';
+
+  get enabled() {
+    return this.ops !== null;
+  }
+
+  /**
+   * Runs fn (synchronous: the ops it calls encode their kernels before returning) and returns what
+   * ran; `where` labels each op as it reports itself.
+   */
+  capture<T>(fn: () => T, where: () => string = () => ''): { result: T; ops: OpLaunches[] } {
+    if (this.ops) throw new Error('launchLog.capture: captures do not nest');
+    const ops: OpLaunches[] = (this.ops = []);
+    this.pending = [];
+    this.where = where;
+    try {
+      const result = fn();
+      if (this.pending.length) ops.push({ op: '(no op recorded)', shape: [], kernels: this.pending, where: where() });
+      return { result, ops };
+    } finally {
+      this.ops = null;
+      this.pending = [];
+      this.where = () => '';
+    }
+  }
+
+  kernel(k: KernelLaunch) {
+    if (this.ops) this.pending.push(k);
+  }
+
+  op(name: string, shape: readonly number[]) {
+    if (!this.ops) return;
+    this.ops.push({ op: name, shape: [...shape], kernels: this.pending, where: this.where() });
+    this.pending = [];
+  }
+}
+
+/** The process's one launch log. */
+export const launchLog = new LaunchLog();
+
 /** Prints the profile table to stderr (stdout stays for a command's own output) and resets. */
 export async function printProfile(title?: string, wallMs?: number) {
   console.error(await profiler.report(title, wallMs));

@@ -3,7 +3,7 @@
 // dispatches per queue submission. Buffers freed while work is still being encoded go back to
 // the pool only after that work is submitted, so a later upload can never overwrite them early.
 import { buildShader, parseBindings, parseParams, packParams, type BindingDecl, type ParamLayout } from './wgsl.js';
-import { kernelKind, profiler } from '../profile.js';
+import { kernelKind, launchLog, profiler } from '../profile.js';
 import { f16Storage } from './wgsl_f16.js';
 
 export interface KernelSpec {
@@ -24,6 +24,8 @@ interface Pipeline {
   layout: GPUBindGroupLayout;
   bindings: BindingDecl[];
   params: ParamLayout | null;
+  /** the WGSL it was compiled from (for launchLog: the page's "look inside") */
+  code: string;
 }
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
@@ -191,7 +193,7 @@ export class GpuRuntime {
         return `kernel ${name} failed to compile or validate: ${e.message}${msgs ? '\n' + msgs : ''}`;
       }),
     );
-    p = { name, pipeline, layout, bindings, params: parseParams(code, name) };
+    p = { name, pipeline, layout, bindings, params: parseParams(code, name), code };
     this.pipelines.set(key, p);
     return p;
   }
@@ -247,6 +249,15 @@ export class GpuRuntime {
       if (uniform) this.releaseBuffer(uniform);
       return;
     }
+    if (launchLog.enabled)
+      launchLog.kernel({
+        name: p.name,
+        file: spec.file,
+        entry: spec.entry ?? 'main',
+        constants: { ...spec.constants },
+        code: p.code,
+        grid: [x, y, z],
+      });
     const bindGroup = this.device.createBindGroup({ layout: p.layout, entries });
     if (this.recording) {
       this.recording.commands.push({

@@ -4,7 +4,7 @@
 import { blit, decodeBytes, grabFrame, loadModel, pickDevice, predictImage, resultsJson } from './engine_page.js';
 import type { Device } from '../../engine/index.js';
 import { fetchDataset, fineTune } from './finetune.js';
-import { featureMaps, shaderSources } from './inside.js';
+import { featureMaps, mountInside, shaderSources } from './inside.js';
 import { putFile } from './platform/fs.js';
 import { LOSS_NAMES } from '../../tasks/train/results.js';
 import type { YOLO, Results } from '../../tasks/yolo.js';
@@ -21,6 +21,8 @@ let device: Device;
 let model: YOLO | null = null;
 let image: RgbImage | null = null;
 let stopVideo: (() => void) | null = null;
+let inside: ReturnType<typeof mountInside>;
+let lastResult: Results | null = null;
 
 function say(msg: string, kind: 'info' | 'error' = 'info') {
   banner.textContent = msg;
@@ -60,6 +62,7 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 function show(r: Results) {
+  lastResult = r;
   blit(canvas, r.plot());
   const s = r.speed;
   $('speed').textContent =
@@ -214,6 +217,7 @@ function wire() {
   sel.addEventListener('change', showWgsl);
   sel.value = 'conv2d_tiled.wgsl' in shaders ? 'conv2d_tiled.wgsl' : (sel.options[0]?.value ?? '');
   showWgsl();
+  inside = mountInside($('inside-more'), { model: () => model, image: () => image, args, canvas, say });
   $('maps-run').addEventListener('click', () => void showMaps().catch((e: Error) => say(e.message, 'error')));
   $('ft-start').addEventListener('click', () => {
     const n = (id: string) => Number($<HTMLInputElement>(id).value);
@@ -309,6 +313,14 @@ const ready = main();
     await ready;
     ($('inside') as HTMLDetailsElement).open = true;
     return showMaps();
+  },
+  /** the result drawn last (plain JSON), as predictUrl returns it */
+  get lastResult() {
+    return lastResult && resultsJson(lastResult);
+  },
+  /** look inside the head (anchors, DFL, keypoints) and a layer's kernels: each renders its view and returns its values */
+  get inside() {
+    return inside.api;
   },
   /** the last fine-tune's best.pt, base64 (what the download link gives) */
   bestBase64() {

@@ -1,11 +1,15 @@
 // "Look inside" for learners: every backbone/neck layer's feature maps for the current image
 // (tasks/predict/visualize.ts, the code behind `predict visualize=True`), and the WGSL of each
-// kernel file the engine launches, as it is bundled.
+// kernel file the engine launches, as it is bundled. The head's anchors, DFL and keypoints, and the
+// kernels each op of a layer launched, are in ./inside/ (mounted by mountInside).
 import packageFiles from 'virtual:package-files';
 import { Predictor } from '../../tasks/predict/predictor.js';
 import { featureGrid, hasLayers, layerOutputs } from '../../tasks/predict/visualize.js';
 import type { RgbImage } from '../../tasks/data/image.js';
 import type { YOLO } from '../../tasks/yolo.js';
+
+// the anchor grid, DFL bins, raw vs decoded keypoints and each layer's kernels: ./inside/
+export { mountInside } from './inside/panel.js';
 
 export interface LayerMap {
   i: number;
