@@ -7,5 +7,17 @@ import { copy } from './copy.js';
 import { reduce } from './reduce.js';
 import { maxPool2d } from './max_pool2d.js';
 import { gemmFragment } from '../gemm_wat.js';
+import { elementwiseStrided } from './elementwise_strided.js';
+import { poolBackward } from './pool_backward.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment];
+export const FRAGMENTS: WatFragment[] = [
+  common,
+  elementwise,
+  matmul,
+  copy,
+  reduce,
+  maxPool2d,
+  gemmFragment,
+  elementwiseStrided,
+  poolBackward,
+];
