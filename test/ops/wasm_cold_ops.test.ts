@@ -194,3 +194,65 @@ t.test('upsample_nearest2d backward (block sums)', async (t) => {
   });
   await checkCases(t, cases);
 });
+
+/** i32 index values in [0, m), repeating (collisions for the scatters) */
+const picks =
+  (m: number, seed = 5) =>
+  (i: number) =>
+    (i * 7 + seed + Math.floor(i / 3) * 11) % m;
+
+t.test('gather, index_select, scatter_add (forward and backward)', async (t) => {
+  await checkCases(t, [
+    {
+      name: 'gather axis 1, backward scatters with collisions',
+      inputs: [
+        { shape: [6, 37, 130], gen: normal(10) },
+        { shape: [6, 23, 129], gen: picks(37), dtype: 'i32' },
+      ],
+      build: (x, i) => E.gather(x, 1, i),
+    },
+    {
+      name: 'gather last axis of a transposed view',
+      inputs: [
+        { shape: [5, 41, 9], gen: normal(11) },
+        { shape: [5, 9, 13], gen: picks(41), dtype: 'i32' },
+      ],
+      build: (x, i) => E.gather(E.transpose(x, 1, 2), 2, i),
+    },
+    {
+      name: 'gather of i32 values, axis 0',
+      inputs: [
+        { shape: [17, 7, 3], gen: (i) => (i * 2654435761) | 0, dtype: 'i32' },
+        { shape: [9, 7, 3], gen: picks(17), dtype: 'i32' },
+      ],
+      build: (x, i) => E.gather(x, 0, i),
+    },
+    {
+      name: 'index_select axes 0 and 2 with repeated indices',
+      inputs: [
+        { shape: [29, 13, 47], gen: normal(12) },
+        { shape: [31], gen: picks(29), dtype: 'i32' },
+        { shape: [19], gen: picks(47, 3), dtype: 'i32' },
+      ],
+      build: (x, i, j) => [E.indexSelect(x, 0, i), E.indexSelect(x, 2, j)],
+    },
+    {
+      name: 'scatter_add with collisions, src larger than the index',
+      inputs: [
+        { shape: [7, 11, 201], gen: normal(13) },
+        { shape: [7, 25, 199], gen: picks(11), dtype: 'i32' },
+        { shape: [7, 26, 201], gen: normal(14) },
+      ],
+      build: (x, i, s) => E.scatterAdd(x, 1, i, s),
+    },
+    {
+      name: 'scatter_add of i32 along the last axis',
+      inputs: [
+        { shape: [5, 3, 10], gen: (i) => i - 40, dtype: 'i32' },
+        { shape: [5, 3, 33], gen: picks(10), dtype: 'i32' },
+        { shape: [5, 3, 33], gen: (i) => (i % 13) - 6, dtype: 'i32' },
+      ],
+      build: (x, i, s) => E.scatterAdd(x, 2, i, s),
+    },
+  ]);
+});

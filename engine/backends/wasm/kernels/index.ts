@@ -9,6 +9,7 @@ import { maxPool2d } from './max_pool2d.js';
 import { gemmFragment } from '../gemm_wat.js';
 import { elementwiseStrided } from './elementwise_strided.js';
 import { poolBackward } from './pool_backward.js';
+import { gather } from './gather.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -20,4 +21,5 @@ export const FRAGMENTS: WatFragment[] = [
   gemmFragment,
   elementwiseStrided,
   poolBackward,
+  gather,
 ];
