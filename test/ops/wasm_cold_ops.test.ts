@@ -256,3 +256,65 @@ t.test('gather, index_select, scatter_add (forward and backward)', async (t) => 
     },
   ]);
 });
+
+/** small integers with NaN and signed zeros sprinkled in */
+const spiky = (i: number) => (i % 29 === 5 ? NaN : i % 31 === 7 ? -0 : i % 37 === 3 ? 0 : ((i * 13) % 9) - 4);
+
+t.test('max / min / argmax (values, first-winner positions, gradients)', async (t) => {
+  const both = (op: 'max' | 'min', axis: number) => (x: E.Tensor) => {
+    const r = op === 'max' ? E.maxWithIndices(x, axis) : E.minWithIndices(x, axis);
+    return [r.values, r.indices!];
+  };
+  await checkCases(t, [
+    { name: 'max over a middle axis, ties', inputs: [{ shape: [120, 31, 13], gen: ints(5) }], build: both('max', 1) },
+    {
+      name: 'min over a middle axis, distinct',
+      inputs: [{ shape: [120, 31, 13], gen: normal(15) }],
+      build: both('min', 1),
+    },
+    { name: 'max over the last axis, ties', inputs: [{ shape: [300, 97], gen: ints(6) }], build: both('max', -1) },
+    { name: 'min over the first axis', inputs: [{ shape: [9, 5, 7], gen: normal(16) }], build: both('min', 0) },
+    {
+      name: 'NaN and signed zeros',
+      inputs: [{ shape: [11, 23, 6], gen: spiky }],
+      build: (x) => [...both('max', 1)(x), ...both('min', 2)(x), E.argmax(x, 0)],
+    },
+    {
+      name: 'max and argmin of everything',
+      inputs: [{ shape: [7, 5, 9], gen: normal(17) }],
+      build: (x) => [E.max(x), E.argmin(x)],
+    },
+  ]);
+});
+
+t.test('topk (largest and smallest, ties in position order, NaN first)', async (t) => {
+  const tk =
+    (k: number, axis: number, largest = true) =>
+    (x: E.Tensor) => {
+      const r = E.topk(x, k, axis, largest);
+      return [r.values, r.indices];
+    };
+  await checkCases(t, [
+    { name: 'k 10 of 41 along the last axis, ties', inputs: [{ shape: [900, 41], gen: ints(7) }], build: tk(10, -1) },
+    {
+      name: 'k 5 smallest along a middle axis',
+      inputs: [{ shape: [160, 50, 7], gen: normal(18) }],
+      build: tk(5, 1, false),
+    },
+    {
+      name: 'k 1 and k = r',
+      inputs: [{ shape: [13, 9], gen: ints(4) }],
+      build: (x) => [...tk(1, 1)(x), ...tk(9, 1, false)(x)],
+    },
+    {
+      name: 'NaN and signed zeros, both orders',
+      inputs: [{ shape: [6, 57, 5], gen: spiky }],
+      build: (x) => [...tk(12, 1)(x), ...tk(12, 1, false)(x)],
+    },
+    {
+      name: 'k beyond the kernel list (the sort on wasm)',
+      inputs: [{ shape: [3, 300], gen: ints(9) }],
+      build: tk(280, 1),
+    },
+  ]);
+});

@@ -76,3 +76,49 @@ export function scatterAddWasm(rt: WasmRuntimeImpl, out: Tensor, ax: number, ind
   );
   return true;
 }
+
+/** values and i32 positions (outer, inner) of the max (min) over r of a contiguous f32 (outer, r, inner) block */
+export function extremumWasm(
+  rt: WasmRuntimeImpl,
+  src: Tensor,
+  values: Tensor,
+  indices: Tensor,
+  outer: number,
+  r: number,
+  inner: number,
+  isMin: boolean,
+): boolean {
+  if (src.dtype !== 'f32' || r < 1) return false;
+  rt.parallel(
+    'rext',
+    [ptrOf(src), ptrOf(values), ptrOf(indices), r, inner, isMin ? 1 : 0],
+    outer,
+    Math.ceil(16384 / Math.max(1, r * inner)),
+  );
+  return true;
+}
+
+/** the most entries a topk row keeps in the kernel's insertion list (beyond: the op's sort) */
+const TOPK_MAX_K = 256;
+
+/** values and i32 positions (outer, k, inner) of the k largest (smallest) of a contiguous f32 (outer, r, inner) block */
+export function topkWasm(
+  rt: WasmRuntimeImpl,
+  src: Tensor,
+  values: Tensor,
+  indices: Tensor,
+  outer: number,
+  r: number,
+  inner: number,
+  k: number,
+  largest: boolean,
+): boolean {
+  if (src.dtype !== 'f32' || k < 1 || k > TOPK_MAX_K) return false;
+  rt.parallel(
+    'topk_rows',
+    [ptrOf(src), ptrOf(values), ptrOf(indices), r, inner, k, largest ? 1 : 0],
+    outer * inner,
+    Math.ceil(16384 / Math.max(1, r)),
+  );
+  return true;
+}

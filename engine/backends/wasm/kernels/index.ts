@@ -10,6 +10,8 @@ import { gemmFragment } from '../gemm_wat.js';
 import { elementwiseStrided } from './elementwise_strided.js';
 import { poolBackward } from './pool_backward.js';
 import { gather } from './gather.js';
+import { reduceExtremum } from './reduce_extremum.js';
+import { topk } from './topk.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -22,4 +24,6 @@ export const FRAGMENTS: WatFragment[] = [
   elementwiseStrided,
   poolBackward,
   gather,
+  reduceExtremum,
+  topk,
 ];
