@@ -167,6 +167,12 @@ t.test('max_pool2d with indices (training) and its backward', async (t) => {
       return [values, indices!];
     },
   });
+  // big enough that the backward (a task per input plane) is split across the threads too
+  cases.push({
+    name: '5x5 s1 p2 on 64 planes',
+    inputs: [{ shape: [4, 16, 23, 29], gen: ints(4) }],
+    build: (x) => E.maxPool2d(x, { kernelSize: 5, stride: 1, padding: 2 }),
+  });
   cases.push({
     name: 'all -inf planes',
     inputs: [{ shape: [1, 2, 6, 9], gen: () => -Infinity }],
@@ -183,7 +189,7 @@ t.test('upsample_nearest2d backward (block sums)', async (t) => {
   for (const scale of [2, [2, 3], [3, 2], 1] as (number | [number, number])[])
     cases.push({
       name: `scale ${JSON.stringify(scale)}`,
-      inputs: [{ shape: [2, 7, 9, 11], gen: normal(9) }],
+      inputs: [{ shape: [4, 16, 9, 11], gen: normal(9) }],
       build: (x) => E.upsampleNearest2d(x, scale),
     });
   // -0 blocks: the reference starts each sum at +0
