@@ -132,6 +132,14 @@ t.test('elementwise rows over strided views', async (t) => {
       ],
     },
     {
+      name: 'scalar forms on a stepped slice (inner stride 2) and a rank-5 permute (the cpu loop)',
+      inputs: [{ shape: [3, 4, 5, 6, 7], gen: normal(19) }],
+      build: (x) => [
+        E.mul(E.slice(x, 4, 1, undefined, 2), 3),
+        E.add(E.permute(x, [4, 2, 0, 3, 1]), E.permute(x, [4, 2, 0, 3, 1])),
+      ],
+    },
+    {
       name: 'silu / sigmoid of slices (vector exp: within 1e-6)',
       inputs: [{ shape: [16, 6, 23, 25], gen: normal(7) }],
       build: (x) => [E.silu(E.narrow(x, 1, 1, 4)), E.sigmoid(E.narrow(x, 1, 0, 3))],
