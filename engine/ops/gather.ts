@@ -84,6 +84,8 @@ export function gatherRaw(op: string, x: Tensor, ax: number, index: Tensor, chec
   if (n === 0) return out;
   const dim = x.shape[ax];
   if (onHost(x.device)) {
+    // wasm reads the index in place: no copy of it when the caller already checked its values
+    if (x.device.type === 'wasm' && !checkRange && gatherWasm(x.device.wasm, x, ax, index, out)) return out;
     const j = index.dataSync(); // row-major over the index (= output) shape
     if (checkRange) checkIndexRange(op, j, dim, ax, x, index);
     if (x.device.type === 'wasm' && gatherWasm(x.device.wasm, x, ax, index, out)) return out; // one task per fibre
