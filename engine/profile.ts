@@ -32,6 +32,7 @@ export function kernelKind(name: string): string {
   if (n.startsWith('gemm_pack')) return 'conv2d weight packing';
   if (n.startsWith('matmul') || n.startsWith('gemm') || n === 'mm') return 'matmul';
   if (/^(u|b|bc|cb)_|^copy4$|^zero$/.test(n)) return 'elementwise (incl. concat, copies)';
+  if (/^s[ub]_/.test(n)) return 'elementwise over strided views';
   if (n.startsWith('rsum')) return 'reduce';
   if (n.startsWith('max_pool2d') || n.includes('pool'))
     return n.includes('backward') ? 'max_pool2d backward' : 'max_pool2d';

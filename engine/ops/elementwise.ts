@@ -15,6 +15,7 @@ import {
 import { record } from '../autograd.js';
 import type { WebGPUDevice } from '../device.js';
 import { pointwiseWasm } from '../backends/wasm/ops_elementwise.js';
+import { pointwiseStridedWasm } from '../backends/wasm/ops_strided.js';
 import { sumTo } from './reduce.js';
 import { full, zerosLike } from './create.js';
 import { metaOp } from '../graph/hook.js';
@@ -170,7 +171,10 @@ export function pointwise(
     runCpu(row, inputs, out, shape, f32 ? Math.fround(alpha) : alpha, f32 ? Math.fround(beta) : beta);
   else if (device.type === 'wasm') {
     // SIMD kernels for contiguous and per-channel layouts; the cpu loop over the memory views for the rest
-    if (!pointwiseWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta)))
+    if (
+      !pointwiseWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta)) &&
+      !pointwiseStridedWasm(device.wasm, op, inputs, out, shape, Math.fround(alpha), Math.fround(beta)) // strided views
+    )
       runCpu(row, inputs, out, shape, Math.fround(alpha), Math.fround(beta));
   } else runGpu(op, row, inputs, out, shape, alpha, beta);
   return out;

@@ -7,6 +7,7 @@ import { record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { zeros } from './create.js';
 import { scatterAddInto } from './scatter_add.js';
+import { gatherWasm } from '../backends/wasm/ops_index.js';
 
 const MAX_RANK = 8; // the kernels' Params hold 8 dimensions
 
@@ -83,8 +84,11 @@ export function gatherRaw(op: string, x: Tensor, ax: number, index: Tensor, chec
   if (n === 0) return out;
   const dim = x.shape[ax];
   if (onHost(x.device)) {
+    // wasm reads the index in place: no copy of it when the caller already checked its values
+    if (x.device.type === 'wasm' && !checkRange && gatherWasm(x.device.wasm, x, ax, index, out)) return out;
     const j = index.dataSync(); // row-major over the index (= output) shape
     if (checkRange) checkIndexRange(op, j, dim, ax, x, index);
+    if (x.device.type === 'wasm' && gatherWasm(x.device.wasm, x, ax, index, out)) return out; // one task per fibre
     // Offsets of x at the index's coordinates with the axis coordinate 0; the index adds j * stride.
     const st = [...x.strides];
     const axisStride = st[ax];

@@ -13,6 +13,7 @@ import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
+import { maxPool2dBackwardWasm, maxPool2dIndicesWasm } from '../backends/wasm/ops_pool.js';
 
 export interface MaxPool2dOptions {
   kernelSize: number | [number, number];
@@ -120,7 +121,9 @@ export function maxPool2dWithIndices(
         n * c,
         Math.ceil(4096 / (oh * ow)),
       );
-    } else if (onHost(x.device))
+    } else if (x.device.type === 'wasm' && x.dtype === 'f32')
+      maxPool2dIndicesWasm(x.device.wasm, src, values, indices!, g); // training: values + indices, one task per plane
+    else if (onHost(x.device))
       poolCpu(src.storage.array!, values.storage.array!, indices?.storage.array ?? null, n * c, h, w, oh, ow, g);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;
@@ -163,7 +166,8 @@ export function maxPool2dBackward(
     is = contiguous(indices);
   const gx = Tensor.empty([n, c, h, w], gy.dtype, gy.device);
   if (gx.numel > 0) {
-    if (onHost(gy.device)) {
+    if (gy.device.type === 'wasm' && gy.dtype === 'f32') maxPool2dBackwardWasm(gy.device.wasm, gs, is, gx);
+    else if (onHost(gy.device)) {
       // Scatter in output order: the same per-input summation order as the GPU gather.
       const a = gs.storage.array!,
         ix = is.storage.array!,

@@ -7,6 +7,7 @@ import { fmt, normAxes, normAxis, numel } from '../shape.js';
 import { record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { sumWasm } from '../backends/wasm/ops_reduce.js';
+import { extremumWasm } from '../backends/wasm/ops_index.js';
 import { contiguous, eq, mul } from './elementwise.js';
 import { expand, permute, reshape } from './view.js';
 import { arange } from './create.js';
@@ -62,7 +63,13 @@ function reduceRaw(
   const values = Tensor.empty(kshape, x.dtype, x.device);
   const indices = op === 'sum' ? null : Tensor.empty(kshape, 'i32', x.device);
   if (x.device.type === 'wasm' && op === 'sum' && sumWasm(x.device.wasm, src, values, outer, r, inner, scale)) {
-    // SIMD, threaded (sums only; max/min with their indices run the loop below)
+    // SIMD, threaded
+  } else if (
+    x.device.type === 'wasm' &&
+    op !== 'sum' &&
+    extremumWasm(x.device.wasm, src, values, indices!, outer, r, inner, op === 'min')
+  ) {
+    // max/min with positions: SIMD over columns, threaded over outer (the loop's rule exactly)
   } else if (onHost(x.device)) {
     const a = src.storage.array!,
       v = values.storage.array!,

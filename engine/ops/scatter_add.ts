@@ -9,6 +9,7 @@ import { assign, pointwise } from './elementwise.js';
 import { narrow } from './view.js';
 import { zeros } from './create.js';
 import { checkIndexed, checkIndexRange, gatherRaw } from './gather.js';
+import { scatterAddWasm } from '../backends/wasm/ops_index.js';
 
 /**
  * x + scatter: out[..., index[..., i, ...], ...] += src[..., i, ...] along `axis`, for every
@@ -54,6 +55,8 @@ export function scatterAddInto(op: string, out: Tensor, ax: number, index: Tenso
   if (onHost(out.device)) {
     const j = index.dataSync(); // row-major over the index shape
     checkIndexRange(op, j, dim, ax, out, index);
+    // wasm: one task per fibre along the axis (the adds into one element all come from one fibre, in cpu order)
+    if (out.device.type === 'wasm' && scatterAddWasm(out.device.wasm, out, ax, index, src)) return out;
     const axisStride = st[ax];
     st[ax] = 0;
     const at = stridedIndices(index.shape, st, 0);

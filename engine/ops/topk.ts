@@ -9,6 +9,7 @@ import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { zeros } from './create.js';
 import { scatterAddInto } from './scatter_add.js';
+import { topkWasm } from '../backends/wasm/ops_index.js';
 
 /**
  * values, indices: x's shape with `axis` of length k. values are differentiable: the gradient of
@@ -31,7 +32,9 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): { values:
     inner = numel(x.shape.slice(ax + 1));
   if (outer * k * inner > 0) {
     const src = contiguous(x);
-    if (onHost(x.device))
+    if (x.device.type === 'wasm' && topkWasm(x.device.wasm, src, values, indices, outer, r, inner, k, largest)) {
+      // one task per row: insertion into the sorted list of k (the reference's order exactly)
+    } else if (onHost(x.device))
       topkCpu(src.storage.array!, values.storage.array!, indices.storage.array!, outer, r, inner, k, largest);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;

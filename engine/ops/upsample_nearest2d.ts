@@ -5,6 +5,7 @@ import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
 import { copyWasm } from '../backends/wasm/ops_elementwise.js';
+import { upsampleBackwardWasm } from '../backends/wasm/ops_pool.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { metaOp } from '../graph/hook.js';
@@ -62,7 +63,9 @@ function launch(
     const views = [new Tensor(src.storage, shape, [w, 0, 1, 0], src.offset), new Tensor(to.storage, shape)];
     copyWasm(from.device.wasm, views[0], views[1], shape);
     for (const v of views) v.dispose(); // views only: the storages keep their other owners
-  } else if (onHost(from.device)) {
+  } else if (entry === 'upsample_backward' && from.device.type === 'wasm' && from.dtype === 'f32')
+    upsampleBackwardWasm(from.device.wasm, src, to, sh, sw); // block sums, one task per plane
+  else if (onHost(from.device)) {
     const a = src.storage.array!,
       b = to.storage.array!;
     const planes = to.shape[0] * to.shape[1],

@@ -11,8 +11,27 @@ import { chain } from './chain.js';
 import { batchNorm } from './batch_norm.js';
 import { optim } from './optim.js';
 import { softmax } from './softmax.js';
+import { elementwiseStrided } from './elementwise_strided.js';
+import { poolBackward } from './pool_backward.js';
+import { gather } from './gather.js';
+import { reduceExtremum } from './reduce_extremum.js';
+import { topk } from './topk.js';
 
-export const FRAGMENTS: WatFragment[] = [common, elementwise, matmul, copy, reduce, maxPool2d, gemmFragment, chain];
-FRAGMENTS.push(batchNorm);
-FRAGMENTS.push(optim);
-FRAGMENTS.push(softmax);
+export const FRAGMENTS: WatFragment[] = [
+  common,
+  elementwise,
+  matmul,
+  copy,
+  reduce,
+  maxPool2d,
+  gemmFragment,
+  chain,
+  batchNorm,
+  optim,
+  softmax,
+  elementwiseStrided,
+  poolBackward,
+  gather,
+  reduceExtremum,
+  topk,
+];
