@@ -1,12 +1,11 @@
 // The wasm launcher for engine/ops/elementwise.ts: picks a SIMD kernel (kernels/elementwise.ts,
 // kernels/copy.ts) for the layouts that dominate a network, and returns false for the rest
-// (strided or multi-axis broadcast operands, i32 arithmetic, rows without a SIMD form), which the
-// op then runs through its cpu loop over the same memory.
+// (strided or multi-axis broadcast operands: ops_strided.ts; i32 arithmetic, rows without a SIMD
+// form: the op's cpu loop over the same memory).
 import type { Tensor } from '../../tensor.js';
 import { broadcastStrides, isContiguous, numel, sameShape } from '../../shape.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { BINARY_WAT, UNARY_WAT } from './kernels/elementwise.js';
-import { rowsWasm } from './ops_rows.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 16384;
@@ -30,7 +29,7 @@ export function pointwiseWasm(
     minChunks = PER_THREAD / 1024;
   if (inputs.length === 1) {
     if (!(op in UNARY_WAT)) return false;
-    if (!full(inputs[0])) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
+    if (!full(inputs[0])) return false; // strided views: ops_strided.ts
     rt.parallel(`u_${op}`, [ptrOf(inputs[0]), ptrOf(out), n, alpha, beta], chunks, minChunks);
     return true;
   }
@@ -42,9 +41,9 @@ export function pointwiseWasm(
   }
   // one operand full, the other a per-channel vector: rows of `inner` elements, value b[row % C]
   const side = full(a) ? 'bc' : full(b) ? 'cb' : null;
-  if (!side) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
+  if (!side) return false; // strided views: ops_strided.ts
   const pc = perChannel(side === 'bc' ? b : a, shape);
-  if (!pc) return rowsWasm(rt, op, inputs, out, shape, alpha, beta);
+  if (!pc) return false; // strided views: ops_strided.ts
   const rows = n / pc.inner;
   rt.parallel(
     `${side}_${op}`,
