@@ -40,6 +40,8 @@ export interface FineTuneHooks {
   onFinal?: (metrics: Record<string, number>) => void;
   /** awaited between batches: the run holds while it is shut */
   gate?: PauseGate;
+  /** the run's phases between the steps, for the log: validating, saving, ... */
+  onPhase?: (what: string) => void;
 }
 
 export interface FineTuneResult {
@@ -72,11 +74,19 @@ export async function fineTune(
     hooks.onStep?.(losses.length, t.tloss, t.epoch);
     await hooks.gate?.wait();
   });
-  yolo.addCallback('on_train_epoch_end', () => {
+  const phase = (what: string) => () => hooks.onPhase?.(what);
+  yolo.addCallback('on_pretrain_routine_end', phase('set up: model, data, optimizer'));
+  yolo.addCallback('on_train_epoch_end', (tr) => {
     inEpoch = true;
     validated = false;
+    hooks.onPhase?.(`epoch ${(tr as TrainerView).epoch + 1} trained`);
   });
-  yolo.addCallback('on_val_end', () => void (validated = true));
+  yolo.addCallback('on_val_start', phase('validating'));
+  yolo.addCallback('on_val_end', () => {
+    validated = true;
+    hooks.onPhase?.('validated');
+  });
+  yolo.addCallback('on_model_save', phase('last.pt / best.pt saved'));
   yolo.addCallback('on_fit_epoch_end', (tr) => {
     const t = tr as TrainerView;
     if (inEpoch && validated) {

@@ -125,6 +125,7 @@ export class FineTuneView {
     start.disabled = true;
     this.pauseBtn.disabled = false;
     this.pauseBtn.textContent = 'Pause';
+    const t0 = performance.now();
     try {
       const path = putFile('/models/finetune-from.pt', weights);
       if (this.data.bundled) {
@@ -137,10 +138,12 @@ export class FineTuneView {
         { data: this.data.yaml, device, epochs: 1, batch: 2, imgsz: 160, ...a },
         {
           gate: this.gate,
+          onPhase: (what) => this.print(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`),
           onStep: (step, tl, epoch) => {
             this.steps = step;
             this.loss.push(step, tl);
-            this.print(`epoch ${epoch + 1} step ${step}: ${tl.map((v) => v.toFixed(4)).join('  ')}`);
+            const at = ((performance.now() - t0) / 1000).toFixed(1);
+            this.print(`[${at} s] epoch ${epoch + 1} step ${step}: ${tl.map((v) => v.toFixed(4)).join('  ')}`);
           },
           onVal: (epoch, m) => {
             this.map.push(
