@@ -44,7 +44,9 @@ function datasetFolder(name: string): { dir: string; picked: [string, string][] 
   // the page gets it as Ultralytics ships it: a root that exists only on the machine it was written on
   picked.push([`${name}/data.yaml`, Buffer.from(`path: ../datasets/${name}\n${yaml}`).toString('base64')]);
   for (const split of ['train', 'val']) {
-    const images = readdirSync(join(COCO8, 'images', split)).sort().slice(0, FULL ? undefined : 2);
+    const images = readdirSync(join(COCO8, 'images', split))
+      .sort()
+      .slice(0, FULL ? undefined : 2);
     for (const f of images) {
       put(`images/${split}/${f}`, readFileSync(join(COCO8, 'images', split, f)));
       const label = `labels/${split}/${f.replace(/\.\w+$/, '.txt')}`;

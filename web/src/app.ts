@@ -300,7 +300,9 @@ const ready = main();
   resumeTraining: () => ft.resume(),
   /** a dataset folder as if picked with the folder input: [path inside the picked folder's parent, base64] */
   pickDataset(files: [string, string][]) {
-    return ft.pickFolder(files.map(([path, b64]) => ({ path, data: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) })));
+    return ft.pickFolder(
+      files.map(([path, b64]) => ({ path, data: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) })),
+    );
   },
   /** look inside: draws every layer's feature maps; resolves with the number of layers */
   async featureMaps() {

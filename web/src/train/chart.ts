@@ -14,7 +14,8 @@ export interface ChartPoint {
   y: number[];
 }
 
-const PAD = { left: 44, right: 8, top: 22, bottom: 22 };
+const PAD = { left: 44, right: 8, top: 18, bottom: 22 };
+const ROW = 13; // a legend row
 
 /** 1, 2, 5 x 10^k: a tick spacing that gives about `n` ticks over `span`. */
 function niceStep(span: number, n: number): number {
@@ -67,7 +68,24 @@ export class LineChart {
     ctx.textBaseline = 'top';
     ctx.fillText(this.title, PAD.left, 4);
 
+    // the legend (name and latest value) above the plot, in as many rows as the width needs
     const pts = this.points.filter((p) => p.y.every(Number.isFinite));
+    const last = pts[pts.length - 1];
+    const legend: { label: string; color: string; x: number; row: number }[] = [];
+    let lx = PAD.left;
+    let row = 0;
+    this.series.forEach((s, k) => {
+      const label = last ? `${s.name} ${last.y[k].toFixed(3)}` : s.name;
+      const tw = ctx.measureText(label).width + 16;
+      if (lx + tw > w - PAD.right && lx > PAD.left) {
+        lx = PAD.left;
+        row++;
+      }
+      legend.push({ label, color: s.color, x: lx, row });
+      lx += tw;
+    });
+    const top = PAD.top + (row + 1) * ROW;
+
     const xs = pts.map((p) => p.x);
     const ys = pts.flatMap((p) => p.y);
     const x0 = xs.length ? Math.min(...xs) : 0;
@@ -75,9 +93,9 @@ export class LineChart {
     const y0 = Math.min(0, ...ys);
     const y1 = ys.length ? Math.max(...ys) * 1.05 || 1 : 1;
     const pw = w - PAD.left - PAD.right;
-    const ph = h - PAD.top - PAD.bottom;
+    const ph = h - top - PAD.bottom;
     const px = (x: number) => PAD.left + ((x - x0) / (x1 - x0)) * pw;
-    const py = (y: number) => PAD.top + ph - ((y - y0) / (y1 - y0)) * ph;
+    const py = (y: number) => top + ph - ((y - y0) / (y1 - y0)) * ph;
 
     // grid and ticks
     ctx.strokeStyle = '#e4e4e4';
@@ -100,7 +118,7 @@ export class LineChart {
     ctx.textAlign = 'right';
     ctx.fillText(this.xLabel, w - PAD.right, h - 11);
     ctx.strokeStyle = '#999';
-    ctx.strokeRect(PAD.left, PAD.top, pw, ph);
+    ctx.strokeRect(PAD.left, top, pw, ph);
 
     // series: a line, and a dot per point (a lone point is still visible)
     this.series.forEach((s, k) => {
@@ -116,24 +134,14 @@ export class LineChart {
       }
     });
 
-    // legend: name and latest value
     ctx.textAlign = 'left';
     ctx.textBaseline = 'top';
-    let lx = PAD.left + 4;
-    let ly = PAD.top + 3;
-    const last = pts[pts.length - 1];
-    this.series.forEach((s, k) => {
-      const label = last ? `${s.name} ${last.y[k].toFixed(3)}` : s.name;
-      const tw = ctx.measureText(label).width + 16;
-      if (lx + tw > w - PAD.right) {
-        lx = PAD.left + 4;
-        ly += 13;
-      }
-      ctx.fillStyle = s.color;
-      ctx.fillRect(lx, ly + 3, 8, 3);
+    for (const l of legend) {
+      const ly = PAD.top + l.row * ROW;
+      ctx.fillStyle = l.color;
+      ctx.fillRect(l.x, ly + 4, 8, 3);
       ctx.fillStyle = '#333';
-      ctx.fillText(label, lx + 11, ly);
-      lx += tw;
-    });
+      ctx.fillText(l.label, l.x + 11, ly);
+    }
   }
 }

@@ -29,7 +29,10 @@ const YAML = /\.ya?ml$/i;
 
 /** The picked files of one folder into /data/<folder>/; resolves with the yaml to train on. */
 export function loadDatasetFolder(picked: PickedFile[], root = '/data'): PickedDataset {
-  if (!picked.length) throw new Error('dataset folder: no files were picked (choose the folder that holds the data yaml, images/ and labels/)');
+  if (!picked.length)
+    throw new Error(
+      'dataset folder: no files were picked (choose the folder that holds the data yaml, images/ and labels/)',
+    );
   const tops = new Set(picked.map((f) => f.path.split('/')[0]));
   if (tops.size !== 1 || picked.some((f) => !f.path.includes('/')))
     throw new Error(`dataset folder: expected the files of one folder (got ${[...tops].slice(0, 3).join(', ')})`);
@@ -54,13 +57,18 @@ export function loadDatasetFolder(picked: PickedFile[], root = '/data'): PickedD
   for (const split of ['train', 'val'] as const)
     for (const p of [config[split]].flat())
       if (p && !picked.some((f) => `${root}/${f.path}`.startsWith(p)))
-        throw new Error(`${found.f.path}: '${split}:' names ${p.slice(dir.length + 1) || p}, which is not in the picked folder`);
+        throw new Error(
+          `${found.f.path}: '${split}:' names ${p.slice(dir.length + 1) || p}, which is not in the picked folder`,
+        );
   return { name, yaml: file, files: picked.length, config };
 }
 
 /** A FileList from `<input webkitdirectory>` as PickedFiles. */
 export async function readPicked(files: Iterable<File>): Promise<PickedFile[]> {
   return Promise.all(
-    [...files].map(async (f) => ({ path: f.webkitRelativePath || f.name, data: new Uint8Array(await f.arrayBuffer()) })),
+    [...files].map(async (f) => ({
+      path: f.webkitRelativePath || f.name,
+      data: new Uint8Array(await f.arrayBuffer()),
+    })),
   );
 }

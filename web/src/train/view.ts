@@ -133,29 +133,29 @@ export class FineTuneView {
         this.print(`${await fetchDataset(this.data.name)} files`);
       }
       this.print(LOSS_NAMES.join('  '));
-      const r = await fineTune(
-        path,
-        { data: this.data.yaml, device, epochs: 1, batch: 2, imgsz: 160, ...a },
-        {
-          gate: this.gate,
-          onPhase: (what) => this.print(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`),
-          onStep: (step, tl, epoch) => {
-            this.steps = step;
-            this.loss.push(step, tl);
-            const at = ((performance.now() - t0) / 1000).toFixed(1);
-            this.print(`[${at} s] epoch ${epoch + 1} step ${step}: ${tl.map((v) => v.toFixed(4)).join('  ')}`);
-          },
-          onVal: (epoch, m) => {
-            this.map.push(
-              epoch,
-              MAP_KEYS.map((k) => m[k] ?? 0),
-            );
-            this.print(`epoch ${epoch} val: ${MAP_NAMES.map((n, i) => `${n} ${(m[MAP_KEYS[i]] ?? 0).toFixed(4)}`).join('  ')}`);
-          },
-          onFinal: (m) =>
-            this.print(`best.pt: ${MAP_NAMES.map((n, i) => `${n} ${(m[MAP_KEYS[i]] ?? 0).toFixed(4)}`).join('  ')}`),
+      const args = { data: this.data.yaml, device, epochs: 1, batch: 2, imgsz: 160, ...a };
+      for (const k of ['epochs', 'imgsz', 'batch'] as const) $<HTMLInputElement>(`ft-${k}`).value = String(args[k]); // a run started from window.yolo shows its own
+      const r = await fineTune(path, args, {
+        gate: this.gate,
+        onPhase: (what) => this.print(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`),
+        onStep: (step, tl, epoch) => {
+          this.steps = step;
+          this.loss.push(step, tl);
+          const at = ((performance.now() - t0) / 1000).toFixed(1);
+          this.print(`[${at} s] epoch ${epoch + 1} step ${step}: ${tl.map((v) => v.toFixed(4)).join('  ')}`);
         },
-      );
+        onVal: (epoch, m) => {
+          this.map.push(
+            epoch,
+            MAP_KEYS.map((k) => m[k] ?? 0),
+          );
+          this.print(
+            `epoch ${epoch} val: ${MAP_NAMES.map((n, i) => `${n} ${(m[MAP_KEYS[i]] ?? 0).toFixed(4)}`).join('  ')}`,
+          );
+        },
+        onFinal: (m) =>
+          this.print(`best.pt: ${MAP_NAMES.map((n, i) => `${n} ${(m[MAP_KEYS[i]] ?? 0).toFixed(4)}`).join('  ')}`),
+      });
       this.print(`done in ${(r.ms / 1000).toFixed(1)} s: ${r.bestPath}`);
       if (r.best) {
         const link = $<HTMLAnchorElement>('ft-best');
