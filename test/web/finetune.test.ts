@@ -78,6 +78,28 @@ t.test('2-step fine-tune in Chromium, paused and resumed, equals Node', async (t
   await page.evaluate(() => (window as any).yolo.ready);
   t.equal((await page.evaluate(() => (window as any).yolo.device)).type, 'webgpu');
 
+  // bad folders are named with what is wrong, before any training
+  const pickError = (files: [string, string][]) =>
+    page.evaluate((f) => {
+      try {
+        (window as any).yolo.pickDataset(f);
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }, files);
+  t.match(
+    await pickError([['x/images/train/a.jpg', '']]),
+    /dataset folder x: no data yaml at its top/,
+    'a folder without a data yaml is refused, named',
+  );
+  const noKpt = Buffer.from('train: images/train\nval: images/val\nnames: {0: person}\n').toString('base64');
+  t.match(
+    await pickError([['y/data.yaml', noKpt]]),
+    /\/data\/y\/data\.yaml: 'kpt_shape' must be/,
+    'a yaml without kpt_shape is refused, naming the file and the field',
+  );
+
   const data = datasetFolder('my-pose-data');
   const picked = await page.evaluate((f) => (window as any).yolo.pickDataset(f), data.picked);
   t.match(picked, { name: 'my-pose-data', yaml: '/data/my-pose-data/data.yaml' }, 'the picked folder is the dataset');

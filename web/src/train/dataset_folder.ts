@@ -54,9 +54,11 @@ export function loadDatasetFolder(picked: PickedFile[], root = '/data'): PickedD
   found.doc.set('path', dir);
   putFile(file, String(found.doc));
   const config = loadDatasetYaml(file); // names the file and the field when something is wrong
+  // a split is a folder (or a .txt list) among the picked files
+  const picks = (p: string) => picked.some((f) => `${root}/${f.path}` === p || `${root}/${f.path}`.startsWith(`${p}/`));
   for (const split of ['train', 'val'] as const)
     for (const p of [config[split]].flat())
-      if (p && !picked.some((f) => `${root}/${f.path}`.startsWith(p)))
+      if (p && !picks(p))
         throw new Error(
           `${found.f.path}: '${split}:' names ${p.slice(dir.length + 1) || p}, which is not in the picked folder`,
         );
