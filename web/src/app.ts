@@ -3,10 +3,8 @@
 // `window.yolo` exposes the same steps to tests (test/web/browser.test.ts).
 import { blit, decodeBytes, grabFrame, loadModel, pickDevice, predictImage, resultsJson } from './engine_page.js';
 import type { Device } from '../../engine/index.js';
-import { fetchDataset, fineTune } from './finetune.js';
+import { FineTuneView } from './train/view.js';
 import { featureMaps, mountInside, shaderSources } from './inside.js';
-import { putFile } from './platform/fs.js';
-import { LOSS_NAMES } from '../../tasks/train/results.js';
 import type { YOLO, Results } from '../../tasks/yolo.js';
 import type { RgbImage } from '../../tasks/data/image.js';
 
@@ -166,25 +164,15 @@ async function openWebcam() {
 }
 
 let lastBest: Uint8Array | null = null;
+/** the fine-tune panel: dataset, charts, pause / resume (./train/view.ts) */
+const ft = new FineTuneView((msg) => say(msg, 'error'));
 
-/** Trains from the current model's checkpoint (the bundled one by default) on coco8-pose; best.pt offered for download. */
+/** Trains from the bundled checkpoint on the panel's dataset (coco8-pose or a picked folder); best.pt offered for download. */
 async function train(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean } = {}) {
-  const log = $('ft-log');
   const weights = bundled.bytes ?? (await fetchBundled(BUNDLED.url));
-  const path = putFile('/models/finetune-from.pt', weights);
-  log.textContent = `fetching coco8-pose… `;
-  log.textContent += `${await fetchDataset('coco8-pose')} files\n${LOSS_NAMES.join('  ')}\n`;
-  const r = await fineTune(path, { epochs: 1, batch: 2, imgsz: 160, ...a }, (tl, epoch) => {
-    log.textContent += `epoch ${epoch + 1}: ${tl.map((v) => v.toFixed(4)).join('  ')}\n`;
-  });
-  log.textContent += `done in ${(r.ms / 1000).toFixed(1)} s: ${r.bestPath}`;
+  const r = await ft.run(weights, device.type, a);
   lastBest = r.best;
-  if (r.best) {
-    const a = $<HTMLAnchorElement>('ft-best');
-    a.href = URL.createObjectURL(new Blob([r.best as BlobPart], { type: 'application/octet-stream' }));
-    a.style.display = 'inline';
-  }
-  return { losses: r.losses, bestBytes: r.best?.length ?? 0, ms: r.ms };
+  return { losses: r.losses, vals: r.vals, bestBytes: r.best?.length ?? 0, ms: r.ms };
 }
 
 /** Look inside: the current image's feature maps, one small canvas per layer. */
@@ -307,6 +295,18 @@ const ready = main();
   async fineTune(a: { epochs?: number; imgsz?: number; batch?: number; nbs?: number; val?: boolean }) {
     await ready;
     return train(a);
+  },
+  /** the fine-tune panel: steps, chart points, pause state; pause / resume as the button does */
+  get training() {
+    return ft.state;
+  },
+  pauseTraining: () => ft.pause(),
+  resumeTraining: () => ft.resume(),
+  /** a dataset folder as if picked with the folder input: [path inside the picked folder's parent, base64] */
+  pickDataset(files: [string, string][]) {
+    return ft.pickFolder(
+      files.map(([path, b64]) => ({ path, data: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) })),
+    );
   },
   /** look inside: draws every layer's feature maps; resolves with the number of layers */
   async featureMaps() {
