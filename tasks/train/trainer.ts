@@ -203,6 +203,10 @@ export class PoseTrainer {
       this.log(
         `WARNING ⚠️ label_smoothing=${a.label_smoothing} has no effect: Ultralytics 8.2.82's v8 pose loss does not read it either (plain BCE on the class scores); it is accepted for compatibility`,
       );
+    if (a.copy_paste)
+      this.log(
+        `WARNING ⚠️ copy_paste=${a.copy_paste} has no effect on pose data: Ultralytics 8.2.82's CopyPaste pastes instance segments and pose labels have none, so it leaves every pose sample as it is; it is accepted for compatibility`,
+      );
     this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, {
       nc: this.data.nc,
