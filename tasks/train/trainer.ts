@@ -248,6 +248,7 @@ export class PoseTrainer {
       epochs: this.epochs,
       fraction: a.fraction,
       singleCls: a.single_cls,
+      classes: a.classes,
       cache:
         a.cache === true || String(a.cache).toLowerCase() === 'ram'
           ? 'ram'
@@ -273,6 +274,7 @@ export class PoseTrainer {
       iou: a.iou,
       max_det: a.max_det,
       single_cls: a.single_cls,
+      classes: a.classes,
       save_hybrid: a.save_hybrid,
       plots: false,
       save_dir: this.saveDir,

@@ -69,6 +69,8 @@ export interface ValArgs {
   save_conf?: boolean;
   /** every label becomes class 0, class-agnostic NMS, every prediction class 0 (Ultralytics' single_cls) */
   single_cls?: boolean;
+  /** only the labels of these class ids are kept (Ultralytics' build_yolo_dataset(classes=); predictions are not filtered) */
+  classes?: number[] | number | null;
   /** ground truth appended to the predictions before NMS, for autolabelling (wrong mAP; ./hybrid.ts) */
   save_hybrid?: boolean;
   /** accepted; val runs in FP32 with a warning saying why (../half.ts) */
@@ -258,6 +260,7 @@ export class PoseValidator {
         stride,
         pad: 0.5,
         singleCls: a.single_cls,
+        classes: a.classes,
         prefix: `${a.split}: `,
         log: this.log,
         onBadImage: (e) => {
@@ -449,6 +452,8 @@ export class PoseValidator {
           metrics.meanResults(),
         ),
       );
+      if (!ntPerClass.some((v) => v > 0))
+        this.log('WARNING ⚠️ no labels found in pose set, can not compute metrics without labels'); // e.g. classes= kept none
       if (!st.training && nc > 1)
         metrics.apClassIndex.forEach((c, i) =>
           this.log(formatRow(names[c], ntPerImage[c], ntPerClass[c], metrics.classResult(i))),

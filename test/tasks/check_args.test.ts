@@ -69,6 +69,8 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
     'implemented now',
   );
   t.same(checkModeArgs('val', { single_cls: true, save_hybrid: true }), { single_cls: true, save_hybrid: true });
+  t.same(checkModeArgs('val', { classes: [0] }), { classes: [0] }, 'val classes= filters the labels (test/val/classes.test.ts)');
+  t.same(checkModeArgs('train', { classes: [0], bgr: 0.1, copy_paste: 0.2 }), { classes: [0], bgr: 0.1, copy_paste: 0.2 });
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
   for (const m of MODES)
     for (const k of refusedKeys(m)) {
