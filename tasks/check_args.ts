@@ -153,7 +153,6 @@ const REASONS: Record<string, string> = {
   save_crop: 'saving crops',
   save_txt: 'saving labels as .txt',
   save_conf: 'saving confidences in the .txt labels',
-  save_json: 'a COCO predictions.json from training',
   workspace: 'a TensorRT workspace (TensorRT export is not available)',
   keras: 'Keras export',
   optimize: 'TorchScript mobile optimization',
@@ -168,7 +167,7 @@ const REASONS: Record<string, string> = {
 function implemented(mode: Mode): Set<string> {
   switch (mode) {
     case 'train': {
-      const refused = new Set([...Object.keys(UNSUPPORTED), 'save_json']);
+      const refused = new Set(Object.keys(UNSUPPORTED));
       return new Set([...ULTRALYTICS_KEYS.train, ...ALWAYS, 'save_dir'].filter((k) => !refused.has(k)));
     }
     case 'val':

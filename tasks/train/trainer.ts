@@ -275,6 +275,7 @@ export class PoseTrainer {
       max_det: a.max_det,
       single_cls: a.single_cls,
       classes: a.classes,
+      save_json: a.save_json,
       save_hybrid: a.save_hybrid,
       plots: false,
       save_dir: this.saveDir,

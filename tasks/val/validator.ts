@@ -469,12 +469,13 @@ export class PoseValidator {
         `Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.loss.toFixed(1)}ms loss, ${s.postprocess.toFixed(1)}ms postprocess per image`,
       );
     }
-    if (a.save_json && saveDir && jdict.length) {
+    if (a.save_json && saveDir && jdict.length && !st.training) {
+      // as Ultralytics: the vals inside training write nothing; the trainer's final val of best.pt does
       const file = join(saveDir, 'predictions.json');
       this.log(`Saving ${file}...`);
       writeFileSync(file, JSON.stringify(jdict));
     }
-    if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
+    if (saveDir && (plots || a.save_json) && a.verbose && !st.training) this.log(`Results saved to ${saveDir}`);
     if (corrupt.length)
       this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
     await this.callbacks?.run('on_val_end', this);
