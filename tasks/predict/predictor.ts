@@ -70,6 +70,8 @@ export interface PredictArgs {
   stream_buffer?: boolean;
   /** With save: also write each annotated video frame as <stem>_frames/<frame>.jpg. */
   save_frames?: boolean;
+  /** Layer indices: return each image's pooled features instead of Results (./embed.ts; YOLO.predict/embed). */
+  embed?: number[] | number | null;
 }
 
 /** An image that could not be predicted, in a directory or list source. */
