@@ -26,6 +26,7 @@ const BOOL_KEYS = [
   'visualize',
   'stream_buffer',
   'save_frames',
+  'augment',
 ];
 const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'embed', 'task', 'mode'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];

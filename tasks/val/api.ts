@@ -50,6 +50,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
 const BOOL_KEYS = [
+  'augment',
   'half',
   'save_json',
   'save_txt',

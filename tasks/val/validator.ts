@@ -28,6 +28,7 @@ import { keypointSigmas } from '../../nn/loss/keypoint_loss.js';
 import { boxIou, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
 import { toNative, type NativeDetections } from './postprocess.js';
 import { nonMaxSuppression, type Detections } from '../predict/nms.js';
+import { predictAugment } from '../predict/augment.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
@@ -67,6 +68,8 @@ export interface ValArgs {
   /** labels/<stem>.txt per image with detections (Results.save_txt's format), and their confidences */
   save_txt?: boolean;
   save_conf?: boolean;
+  /** test-time augmentation (../predict/augment.ts); ignored inside training, as Ultralytics */
+  augment?: boolean;
   /** every label becomes class 0, class-agnostic NMS, every prediction class 0 (Ultralytics' single_cls) */
   single_cls?: boolean;
   /** only the labels of these class ids are kept (Ultralytics' build_yolo_dataset(classes=); predictions are not filtered) */
@@ -334,7 +337,7 @@ export class PoseValidator {
       if (st.criterion) {
         if (!(model instanceof PoseModel)) throw new Error('val: the val loss needs a PoseModel (its raw head maps)');
         [out, raw] = noGrad(() => model.forward(x) as PoseEvalOutput);
-      } else out = model.predict(x);
+      } else out = this.args.augment ? await predictAugment(model, x) : model.predict(x); // TTA: not inside training, as Ultralytics
       try {
         pred = (await out.data()) as Float32Array;
         shape = [...out.shape];

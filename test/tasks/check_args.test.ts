@@ -69,6 +69,8 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
     'implemented now',
   );
   t.same(checkModeArgs('val', { single_cls: true, save_hybrid: true }), { single_cls: true, save_hybrid: true });
+  t.same(checkModeArgs('val', { augment: true }), { augment: true }, 'TTA (test/predict/augment.test.ts)');
+  t.same(checkModeArgs('predict', { augment: true, embed: [4] }), { augment: true, embed: [4] });
   t.same(checkModeArgs('val', { classes: [0] }), { classes: [0] }, 'val classes= filters the labels (test/val/classes.test.ts)');
   t.same(checkModeArgs('train', { classes: [0], bgr: 0.1, copy_paste: 0.2 }), { classes: [0], bgr: 0.1, copy_paste: 0.2 });
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
@@ -130,7 +132,7 @@ t.test('modes outside the engine take only their own keys', async (t) => {
 t.test('the YOLO class checks its option objects the same way, before any loading', async (t) => {
   const m = new YOLO('yolov8n-pose.yaml');
   await t.rejects(m.predict([], { confx: 0.3 } as never), /YOLO.predict.*|'confx' is not a valid YOLO argument/);
-  await t.rejects(m.val({ augment: true } as never), /YOLO.val: 'augment=True'/);
+  await t.rejects(m.val({ dnn: true } as never), /YOLO.val: 'dnn=True'/);
   await t.rejects(m.train({ profile: true }), /YOLO.train: 'profile=True'/);
   await t.rejects(m.export({ format: 'onnx', agnostic_nms: true } as never), /YOLO.export: 'agnostic_nms=True'/);
   t.equal(m.model, null, 'nothing was loaded');
@@ -146,7 +148,7 @@ t.test('the CLI: cfg= supplies the mode and keys; typos and refused keys fail be
       cwd: ROOT,
       timeout: 120_000,
     });
-  let r = run('val', 'augment=True', 'confx=1');
+  let r = run('val', 'dnn=True', 'confx=1');
   t.equal(r.status, 1);
   t.match(r.stderr, /'confx' is not a valid YOLO argument. Similar arguments are i.e. conf=None/);
   r = run('predict', 'show');
