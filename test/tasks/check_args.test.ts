@@ -55,9 +55,18 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
     /'show=True': showing a window .* is not implemented by yolo-ts predict; leave it at its default False/,
   );
   t.throws(() => checkModeArgs('predict', { dnn: true }), /'dnn=True': the OpenCV DNN backend/);
+  t.throws(() => checkModeArgs('export', { split: 'train' }), /'split=train': the dataset split INT8 calibration images come from/);
+  t.throws(() => checkModeArgs('export', { iou: 0.5 }), /'iou=0.5': the IoU threshold written into an OpenVINO model's rt_info/);
+  // every key refused in these modes says why (no generic "Ultralytics' X option" fallback)
+  for (const m of ['train', 'val', 'predict', 'track', 'export'] as Mode[])
+    for (const k of refusedKeys(m)) {
+      const d = (DEFAULT_CFG as Record<string, unknown>)[k];
+      const v = typeof d === 'boolean' ? !d : typeof d === 'number' ? d + 0.1 : 'train';
+      t.throws(() => checkModeArgs(m, { [k]: v }), { message: /^(?![\s\S]*Ultralytics' \w+ option)[\s\S]*is not implemented/ }, `${m} ${k}`);
+    }
   t.throws(
     () => checkModeArgs('export', { agnostic_nms: true }),
-    /'agnostic_nms=True': Ultralytics' agnostic_nms option is not implemented by yolo-ts export/,
+    /'agnostic_nms=True': class-agnostic NMS inside an exported model .* is not implemented by yolo-ts export/,
   );
   t.throws(
     () => checkModeArgs('train', { profile: true }),
