@@ -14,7 +14,7 @@ t.test('predictions.json from the final val of best.pt, none from the epoch vals
   const data = tinyDataset();
   const project = mkdtempSync(join(tmpdir(), 'train-json-'));
   const logs: string[] = [];
-  const r = await new PoseTrainer(tinyArgs(data, project, 'j', { save_json: true, epochs: 2, conf: 0.001 }), {
+  const r = await new PoseTrainer(tinyArgs(data, project, 'j', { save_json: true, epochs: 1, conf: 0.001 }), {
     log: (s) => logs.push(s),
     progressWrite: () => {},
   }).train();
