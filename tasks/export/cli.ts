@@ -9,7 +9,7 @@ import type { CfgValue } from '../cfg.js';
 import { YOLO } from '../yolo.js';
 
 const BOOL_KEYS = ['dynamic', 'half', 'simplify', 'int8', 'keras', 'optimize', 'nms', 'verbose'];
-const NUMBER_KEYS = ['batch', 'opset', 'workspace'];
+const NUMBER_KEYS = ['batch', 'opset', 'workspace', 'iou'];
 const OTHER_KEYS = ['model', 'format', 'imgsz', 'device', 'task', 'mode', 'data'];
 export const EXPORT_KEYS = [...OTHER_KEYS, ...BOOL_KEYS, ...NUMBER_KEYS];
 
@@ -47,6 +47,7 @@ export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
     data: o.data == null ? undefined : String(o.data),
     opset: o.opset as number | undefined,
     workspace: o.workspace as number | undefined,
+    iou: o.iou as number | undefined,
     optimize: o.optimize as boolean | undefined,
     verbose: o.verbose as boolean | undefined,
     device: o.device == null ? undefined : String(o.device),

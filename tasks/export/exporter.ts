@@ -71,6 +71,8 @@ export interface ExportArgs {
   int8?: boolean;
   /** int8 calibration dataset yaml (TFLite / Edge TPU): its val images */
   data?: string;
+  /** OpenVINO: the rt_info model_info iou_threshold (Ultralytics' only use of export's iou; default 0.7) */
+  iou?: number;
   /** TensorRT builder workspace in GB (format=engine) */
   workspace?: number;
   /** TorchScript: accepted (what it means here is printed); refused for ncnn, as Ultralytics does */
