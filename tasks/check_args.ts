@@ -159,7 +159,6 @@ const REASONS: Record<string, string> = {
   nms: 'NMS inside the exported model',
   agnostic_nms:
     "class-agnostic NMS inside an exported model (8.2.82 hands it only to export_tflite, which ignores it; no export here contains NMS)",
-  split: "the dataset split INT8 calibration images come from (calibration reads data='s val split, Ultralytics' default)",
   ...Object.fromEntries(Object.entries(UNSUPPORTED).map(([k, v]) => [k, String(v)])),
 };
 
