@@ -157,9 +157,12 @@ const REASONS: Record<string, string> = {
   keras: 'Keras export',
   optimize: 'TorchScript mobile optimization',
   nms: 'NMS inside the exported model',
-  agnostic_nms:
-    "class-agnostic NMS inside an exported model (8.2.82 hands it only to export_tflite, which ignores it; no export here contains NMS)",
   ...Object.fromEntries(Object.entries(UNSUPPORTED).map(([k, v]) => [k, String(v)])),
+};
+
+/** Keys Ultralytics 8.2.82 takes in a mode but never acts on there: accepted with a warning saying so. */
+const NO_EFFECT: Partial<Record<Mode, Record<string, string>>> = {
+  export: { agnostic_nms: "Ultralytics 8.2.82 hands it only to export_tflite, which never reads it" },
 };
 
 /**
@@ -260,6 +263,11 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
   const refused: string[] = [];
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
+    const noEffect = NO_EFFECT[mode]?.[k];
+    if (noEffect) {
+      if (!isDefault(k, v)) warn(`WARNING ⚠️ ${where}: ${k}=${fmt(v)} has no effect (${noEffect}); it is accepted for compatibility`);
+      continue;
+    }
     if (extra.has(k)) {
       const bad = refusedValue(mode, k, v);
       if (bad) refused.push(`'${k}=${fmt(v)}': ${bad}`);
@@ -283,7 +291,7 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
 /** The keys each mode refuses at a non-default value, for the README table and `yolo help`. */
 export function refusedKeys(mode: Mode): string[] {
   const impl = implemented(mode);
-  return ULTRALYTICS_KEYS[mode].filter((k) => !impl.has(k));
+  return ULTRALYTICS_KEYS[mode].filter((k) => !impl.has(k) && !NO_EFFECT[mode]?.[k]);
 }
 
 /**
