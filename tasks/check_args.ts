@@ -37,7 +37,6 @@ const ULTRALYTICS_KEYS: Record<Mode, string[]> = {
         'visualize',
         'augment',
         'agnostic_nms',
-        'classes',
         'retina_masks',
         'embed',
         'show',
@@ -154,13 +153,16 @@ const REASONS: Record<string, string> = {
   save_crop: 'saving crops',
   save_txt: 'saving labels as .txt',
   save_conf: 'saving confidences in the .txt labels',
-  classes: 'filtering the dataset by class',
-  save_json: 'a COCO predictions.json from training',
   workspace: 'a TensorRT workspace (TensorRT export is not available)',
   keras: 'Keras export',
   optimize: 'TorchScript mobile optimization',
   nms: 'NMS inside the exported model',
   ...Object.fromEntries(Object.entries(UNSUPPORTED).map(([k, v]) => [k, String(v)])),
+};
+
+/** Keys Ultralytics 8.2.82 takes in a mode but never acts on there: accepted with a warning saying so. */
+const NO_EFFECT: Partial<Record<Mode, Record<string, string>>> = {
+  export: { agnostic_nms: "Ultralytics 8.2.82 hands it only to export_tflite, which never reads it" },
 };
 
 /**
@@ -170,7 +172,7 @@ const REASONS: Record<string, string> = {
 function implemented(mode: Mode): Set<string> {
   switch (mode) {
     case 'train': {
-      const refused = new Set([...Object.keys(UNSUPPORTED), 'save_json']);
+      const refused = new Set(Object.keys(UNSUPPORTED));
       return new Set([...ULTRALYTICS_KEYS.train, ...ALWAYS, 'save_dir'].filter((k) => !refused.has(k)));
     }
     case 'val':
@@ -261,6 +263,11 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
   const refused: string[] = [];
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
+    const noEffect = NO_EFFECT[mode]?.[k];
+    if (noEffect) {
+      if (!isDefault(k, v)) warn(`WARNING ⚠️ ${where}: ${k}=${fmt(v)} has no effect (${noEffect}); it is accepted for compatibility`);
+      continue;
+    }
     if (extra.has(k)) {
       const bad = refusedValue(mode, k, v);
       if (bad) refused.push(`'${k}=${fmt(v)}': ${bad}`);
@@ -284,7 +291,7 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
 /** The keys each mode refuses at a non-default value, for the README table and `yolo help`. */
 export function refusedKeys(mode: Mode): string[] {
   const impl = implemented(mode);
-  return ULTRALYTICS_KEYS[mode].filter((k) => !impl.has(k));
+  return ULTRALYTICS_KEYS[mode].filter((k) => !impl.has(k) && !NO_EFFECT[mode]?.[k]);
 }
 
 /**

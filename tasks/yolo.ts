@@ -178,13 +178,15 @@ export class YOLO {
    * image. For large folders and videos pass `stream: true` (Ultralytics' stream=True): an async
    * generator of Results that holds one batch of frames at a time.
    */
+  predict(source: SourceInput, args: PredictArgs & { embed: number[] | number; stream?: false }): Promise<Float32Array[]>;
   predict(source: SourceInput, args: PredictArgs & { stream: true }): AsyncGenerator<Results>;
   predict(source: SourceInput, args?: PredictArgs & { stream?: false }): Promise<Results[]>;
   predict(
     source: SourceInput,
     args: PredictArgs & { stream?: boolean } = {},
-  ): Promise<Results[]> | AsyncGenerator<Results> {
+  ): Promise<Results[] | Float32Array[]> | AsyncGenerator<Results> {
     const { stream, ...rest } = args;
+    if (rest.embed != null && !stream) return this.embed(source, rest); // Ultralytics: feature vectors instead of Results
     if (stream) return this.stream(source, rest);
     return (async () => {
       const out: Results[] = [];
@@ -222,6 +224,19 @@ export class YOLO {
   private trackRunner: TrackRunner | null = null;
   private trackerFile = '';
 
+  /**
+   * Ultralytics' model.embed: per image, the listed layers' outputs average-pooled to one value per
+   * channel and concatenated (tasks/predict/embed.ts); default embed: the second-to-last layer.
+   */
+  async embed(source: SourceInput, args: PredictArgs = {}): Promise<Float32Array[]> {
+    args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.embed' }) as PredictArgs;
+    const { checkEmbed, defaultEmbed, embedSource } = await import('./predict/embed.js');
+    const model = await this.load(args.device);
+    const layers = checkEmbed(model, args.embed ?? defaultEmbed(model as PoseModel));
+    const p = new Predictor(model, this.device!, { ...args, save: false });
+    return embedSource(p, model as PoseModel, source, layers);
+  }
+
   /** Like predict(), yielding Results one at a time. */
   async *stream(
     source: SourceInput,
@@ -229,6 +244,8 @@ export class YOLO {
     tracker: TrackRunner | null = null,
   ): AsyncGenerator<Results> {
     args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
+    if (args.embed != null)
+      throw new Error('YOLO.predict: embed= returns feature vectors, not Results; call predict without stream: true, or YOLO.embed()');
     const fresh = !this.model;
     const model = await this.load(args.device);
     if (fresh && (args.verbose ?? true)) {

@@ -64,7 +64,7 @@ export function augmentHyp(overrides: Record<string, unknown> = {}): AugmentHyp 
     if (v < 0 && key !== 'perspective') throw new Error(`${key}=${v}: must not be negative`);
     hyp[key] = v;
   }
-  if (hyp.copy_paste > 0) throw new Error(`copy_paste=${hyp.copy_paste}: copy-paste needs segment labels; pose datasets have none (use copy_paste=0)`);
+  // copy_paste is accepted and unused: Ultralytics' CopyPaste only pastes segments, which pose labels lack
   return hyp;
 }
 

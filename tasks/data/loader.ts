@@ -60,6 +60,8 @@ export interface LoaderOptions {
   fraction?: number;
   /** single_cls: every label's class becomes 0 (BaseDataset.update_labels) */
   singleCls?: boolean;
+  /** classes=: keep only the labels of these class ids, before single_cls (BaseDataset.update_labels) */
+  classes?: number[] | number | null;
   /** 'train: ' / 'val: ' */
   prefix?: string;
   /**
@@ -160,6 +162,7 @@ export class PoseDataset {
     }
     this.hyp = hyp;
     this.flipIdx = cfg.flipIdx;
+    if (opts.classes != null) labels = labels.map((l) => keepClasses(l, [opts.classes!].flat(), this.kptShape[0]));
     if (opts.singleCls) labels = labels.map((l) => ({ ...l, cls: new Float32Array(l.cls.length) }));
     if (this.rect) {
       const { order, shapes } = rectBatches(labels.map((l) => l.shape), this.batchSize, this.imgsz, opts.stride ?? 32, opts.pad ?? (this.augment ? 0 : 0.5));
@@ -337,6 +340,18 @@ export class PoseDataset {
     });
     return out;
   }
+}
+
+/** A label entry with only the objects whose class is in `classes` (images keep their place, maybe as backgrounds). */
+function keepClasses(l: LabelEntry, classes: number[], K: number): LabelEntry {
+  const keep = [...l.cls.keys()].filter((i) => classes.includes(l.cls[i]));
+  if (keep.length === l.cls.length) return l;
+  const pick = (a: Float32Array, w: number) => {
+    const out = new Float32Array(keep.length * w);
+    keep.forEach((i, j) => out.set(a.subarray(i * w, (i + 1) * w), j * w));
+    return out;
+  };
+  return { ...l, cls: pick(l.cls, 1), bboxes: pick(l.bboxes, 4), keypoints: pick(l.keypoints, K * 3) }; // labels hold (x, y, visibility) per keypoint
 }
 
 /** random.uniform(0, 1), the draw BaseMixTransform compares with its probability. */

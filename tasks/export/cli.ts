@@ -9,8 +9,8 @@ import type { CfgValue } from '../cfg.js';
 import { YOLO } from '../yolo.js';
 
 const BOOL_KEYS = ['dynamic', 'half', 'simplify', 'int8', 'keras', 'optimize', 'nms', 'verbose'];
-const NUMBER_KEYS = ['batch', 'opset', 'workspace'];
-const OTHER_KEYS = ['model', 'format', 'imgsz', 'device', 'task', 'mode', 'data'];
+const NUMBER_KEYS = ['batch', 'opset', 'workspace', 'iou'];
+const OTHER_KEYS = ['model', 'format', 'imgsz', 'device', 'task', 'mode', 'data', 'split'];
 export const EXPORT_KEYS = [...OTHER_KEYS, ...BOOL_KEYS, ...NUMBER_KEYS];
 
 export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
@@ -32,6 +32,8 @@ export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
     )
   )
     throw new Error(`yolo export: 'imgsz=${imgsz}' must be a number or [height, width]`);
+  if (o.split != null && !['train', 'val', 'test'].includes(String(o.split)))
+    throw new Error(`yolo export: split=${o.split} must be train, val or test`);
   if (o.task != null && o.task !== 'pose')
     throw new Error(`yolo export: task=${o.task} is not supported (this toolkit implements: pose)`);
   const model = o.model == null || o.model === '' ? 'yolov8n-pose.pt' : String(o.model);
@@ -47,6 +49,8 @@ export async function exportCli(o: Record<string, CfgValue>): Promise<number> {
     data: o.data == null ? undefined : String(o.data),
     opset: o.opset as number | undefined,
     workspace: o.workspace as number | undefined,
+    iou: o.iou as number | undefined,
+    split: o.split == null ? undefined : (String(o.split) as 'train' | 'val' | 'test'),
     optimize: o.optimize as boolean | undefined,
     verbose: o.verbose as boolean | undefined,
     device: o.device == null ? undefined : String(o.device),

@@ -71,6 +71,10 @@ export interface ExportArgs {
   int8?: boolean;
   /** int8 calibration dataset yaml (TFLite / Edge TPU): its val images */
   data?: string;
+  /** the dataset split int8 calibration images come from (default val, as Ultralytics) */
+  split?: 'train' | 'val' | 'test';
+  /** OpenVINO: the rt_info model_info iou_threshold (Ultralytics' only use of export's iou; default 0.7) */
+  iou?: number;
   /** TensorRT builder workspace in GB (format=engine) */
   workspace?: number;
   /** TorchScript: accepted (what it means here is printed); refused for ncnn, as Ultralytics does */
@@ -323,7 +327,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     mkdirSync(folder, { recursive: true });
     if (args.int8)
       f = (
-        await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)
+        await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`, args.split ?? 'val')
       ).dynamic_range; // Ultralytics returns _int8.tflite
     else
       writeFileAtomic(f, [
@@ -371,7 +375,7 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
           ),
         ]);
       const q = args.int8
-        ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`)
+        ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`, args.split ?? 'val')
         : null; // onnx2tf's int8 files too
       writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
       log(

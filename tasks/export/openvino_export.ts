@@ -51,7 +51,7 @@ export async function exportOpenVino(
   // dynamic: Ultralytics' ov.convert_model(input=None) leaves batch/height/width dynamic -> the symbolic graph, anchors computed in the IR
   const { g, read } = args.dynamic ? await symbolicGraph(model, batch, imgsz) : await staticGraph(model, batch, imgsz);
   const rtInfo = {
-    iou_threshold: '0.7',
+    iou_threshold: pyStr(args.iou ?? 0.7),
     labels: Object.values(model.names)
       .map((v) => v.replace(/ /g, '_'))
       .join(' '),
@@ -72,4 +72,9 @@ export async function exportOpenVino(
     `OpenVINO: export success ✅ ${((performance.now() - t0) / 1000).toFixed(1)}s, saved as '${dir}' (${(ir.bin.byteLength / (1 << 20)).toFixed(1)} MB)`,
   );
   return dir;
+}
+
+/** Python's str() of an int or float iou as ov's set_rt_info stores it ('0.7', '1', '5e-05'). */
+function pyStr(v: number): string {
+  return v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential().replace(/e([-+])(\d)$/, 'e$10$2') : String(v);
 }

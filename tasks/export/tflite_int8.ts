@@ -25,10 +25,11 @@ export async function calibrationImages(
   log: (s: string) => void,
   warn: (s: string) => void,
   prefix: string,
+  split: 'train' | 'val' | 'test' = 'val', // export's split= (Ultralytics: data[self.args.split or 'val'])
 ): Promise<Float32Array[]> {
   log(`${prefix} collecting INT8 calibration images from 'data=${data}'`);
   const cfg = await checkDataset(data, { log });
-  const ds = PoseDataset.fromConfig(cfg, 'val', {
+  const ds = PoseDataset.fromConfig(cfg, split, {
     imgsz,
     augment: false,
     rect: false,
@@ -69,10 +70,11 @@ export async function writeTfliteInt8(
   log: (s: string) => void,
   warn: (s: string) => void,
   description: string,
+  split: 'train' | 'val' | 'test' = 'val',
 ): Promise<Record<QuantMode, string>> {
   const float: TflModel = lowerToTflite(graph, { description });
   const [B, H] = graph.input.shape;
-  const batches = await calibrationImages(data, H, B, log, warn, 'TensorFlow SavedModel:');
+  const batches = await calibrationImages(data, H, B, log, warn, 'TensorFlow SavedModel:', split);
   const ranges = calibrate(float, batches, cpu);
   const out = {} as Record<QuantMode, string>;
   for (const half of [false, true])

@@ -26,8 +26,9 @@ const BOOL_KEYS = [
   'visualize',
   'stream_buffer',
   'save_frames',
+  'augment',
 ];
-const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'task', 'mode'];
+const OTHER_KEYS = ['model', 'source', 'imgsz', 'device', 'project', 'name', 'classes', 'embed', 'task', 'mode'];
 export const PREDICT_KEYS = [...OTHER_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
 
 /** The images used when no source is given (Ultralytics uses its bus.jpg and zidane.jpg assets). */
@@ -90,6 +91,7 @@ export function predictArgs(o: Record<string, CfgValue>): PredictArgs & { model:
     ...(o.project != null && { project: String(o.project) }),
     ...(o.name != null && { name: String(o.name) }),
     ...(classes != null && { classes: classes as number | number[] }),
+    ...(o.embed != null && { embed: o.embed as number | number[] }), // checked against the model's layers (./embed.ts)
     ...Object.fromEntries([...NUMBER_KEYS, ...BOOL_KEYS].filter((k) => o[k] != null).map((k) => [k, o[k]])),
   };
 }
@@ -98,6 +100,12 @@ export function predictArgs(o: Record<string, CfgValue>): PredictArgs & { model:
 export async function predictCli(overrides: Record<string, CfgValue>): Promise<number> {
   const { model, source, ...args } = predictArgs(overrides);
   const yolo = new YOLO(model);
+  if (args.embed != null) {
+    const { save: _s, ...rest } = args;
+    const e = await yolo.embed(source, rest);
+    console.log(`${e.length} embedding${e.length === 1 ? '' : 's'} of ${e[0]?.length ?? 0} values (layers ${[args.embed].flat().join(', ')})`);
+    return 0;
+  }
   for await (const r of yolo.stream(source, args)) void r; // each result is saved, then dropped
   return yolo.errors.length ? 1 : 0;
 }

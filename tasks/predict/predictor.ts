@@ -18,6 +18,7 @@ import { Boxes, Keypoints, Results } from './results.js';
 import { countLabels, getSaveDir, imageSavePath, labelPath } from './save.js';
 import { loadSource, type SourceInput } from './sources.js';
 import { visualizeImage } from './visualize.js';
+import { predictAugment } from './augment.js';
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Callbacks } from '../callbacks.js';
@@ -70,6 +71,10 @@ export interface PredictArgs {
   stream_buffer?: boolean;
   /** With save: also write each annotated video frame as <stem>_frames/<frame>.jpg. */
   save_frames?: boolean;
+  /** Test-time augmentation: three scales, one flipped, merged (./augment.ts, Ultralytics' _predict_augment). */
+  augment?: boolean;
+  /** Layer indices: return each image's pooled features instead of Results (./embed.ts; YOLO.predict/embed). */
+  embed?: number[] | number | null;
 }
 
 /** An image that could not be predicted, in a directory or list source. */
@@ -136,7 +141,7 @@ export class Predictor {
 
   /** The model output read back: (1, C, A) as a Float32Array with its shape. */
   async inference(x: Tensor): Promise<{ data: Float32Array; shape: number[] }> {
-    const out = this.model.predict(x);
+    const out = this.args.augment ? await predictAugment(this.model, x) : this.model.predict(x);
     try {
       return { data: (await out.data()) as Float32Array, shape: [...out.shape] };
     } finally {

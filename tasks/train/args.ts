@@ -208,9 +208,7 @@ export const OPTIMIZERS = ['Adam', 'Adamax', 'AdamW', 'NAdam', 'RAdam', 'RMSProp
  * rejected with a clear error instead of being silently ignored.
  */
 export const UNSUPPORTED: Partial<Record<keyof typeof DEFAULT_CFG, string>> = {
-  profile: 'profiling',
-  bgr: 'BGR channel swapping',
-  copy_paste: 'copy-paste (a segmentation augmentation)',
+  profile: 'profiling ONNX and TensorRT speeds for loggers (neither runtime is part of training here)',
 };
 
 /**

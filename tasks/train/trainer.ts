@@ -203,6 +203,10 @@ export class PoseTrainer {
       this.log(
         `WARNING ⚠️ label_smoothing=${a.label_smoothing} has no effect: Ultralytics 8.2.82's v8 pose loss does not read it either (plain BCE on the class scores); it is accepted for compatibility`,
       );
+    if (a.copy_paste)
+      this.log(
+        `WARNING ⚠️ copy_paste=${a.copy_paste} has no effect on pose data: Ultralytics 8.2.82's CopyPaste pastes instance segments and pose labels have none, so it leaves every pose sample as it is; it is accepted for compatibility`,
+      );
     this.data = await checkDataset(a.data!, { log: this.log, progressWrite: this.opts.progressWrite }); // downloads a missing dataset's `download:` zip
     const { model, transfer } = await setupModel(this.resumeFrom ?? a.model!, {
       nc: this.data.nc,
@@ -244,6 +248,7 @@ export class PoseTrainer {
       epochs: this.epochs,
       fraction: a.fraction,
       singleCls: a.single_cls,
+      classes: a.classes,
       cache:
         a.cache === true || String(a.cache).toLowerCase() === 'ram'
           ? 'ram'
@@ -269,6 +274,8 @@ export class PoseTrainer {
       iou: a.iou,
       max_det: a.max_det,
       single_cls: a.single_cls,
+      classes: a.classes,
+      save_json: a.save_json,
       save_hybrid: a.save_hybrid,
       plots: false,
       save_dir: this.saveDir,

@@ -51,6 +51,7 @@ export async function valModel(target: ValTarget, args: ValCallArgs = {}): Promi
 
 const NUMBER_KEYS = ['imgsz', 'batch', 'conf', 'iou', 'max_det'];
 const BOOL_KEYS = [
+  'augment',
   'half',
   'save_json',
   'save_txt',
@@ -62,7 +63,7 @@ const BOOL_KEYS = [
   'verbose',
 ];
 const STRING_KEYS = ['model', 'data', 'device', 'project', 'name', 'split', 'task', 'mode'];
-export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS];
+export const VAL_KEYS = [...STRING_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS, 'classes'];
 
 /** `key=value` overrides -> val arguments; errors name the key and what it wants. */
 export function valArgs(o: Record<string, CfgValue>): ValCallArgs & { model: string } {
@@ -79,10 +80,14 @@ export function valArgs(o: Record<string, CfgValue>): ValCallArgs & { model: str
     throw new Error(`yolo val: task=${o.task} is not supported (this toolkit implements: pose)`);
   if (o.split != null && !['val', 'test', 'train'].includes(String(o.split)))
     throw new Error(`yolo val: split=${o.split} must be val, test or train`);
+  const classes = o.classes;
+  if (classes != null && !(Number.isInteger(classes) || (Array.isArray(classes) && classes.every((v) => Number.isInteger(v)))))
+    throw new Error(`yolo val: 'classes=${classes}' must be a class index or a list of them`);
   const model = o.model == null || o.model === '' ? 'yolov8n-pose.pt' : String(o.model);
   if (o.model == null) console.warn(`WARNING ⚠️ 'model' argument is missing. Using default 'model=${model}'.`);
   const out: ValCallArgs & { model: string } = { model };
   for (const k of [...NUMBER_KEYS, ...BOOL_KEYS]) if (o[k] != null) (out as Record<string, unknown>)[k] = o[k];
+  if (classes != null) out.classes = classes as number | number[];
   for (const k of ['data', 'device', 'project', 'name', 'split'])
     if (o[k] != null) (out as Record<string, unknown>)[k] = String(o[k]);
   return out;

@@ -28,6 +28,7 @@ import { keypointSigmas } from '../../nn/loss/keypoint_loss.js';
 import { boxIou, kptIou, matchPredictions, oksAreas, PoseMetrics } from './metrics.js';
 import { toNative, type NativeDetections } from './postprocess.js';
 import { nonMaxSuppression, type Detections } from '../predict/nms.js';
+import { predictAugment } from '../predict/augment.js';
 import { cocoClassMap, formatRow, headerRow } from './report.js';
 import type { Callbacks } from '../callbacks.js';
 import { checkDataset } from '../data/dataset_download.js';
@@ -67,8 +68,12 @@ export interface ValArgs {
   /** labels/<stem>.txt per image with detections (Results.save_txt's format), and their confidences */
   save_txt?: boolean;
   save_conf?: boolean;
+  /** test-time augmentation (../predict/augment.ts); ignored inside training, as Ultralytics */
+  augment?: boolean;
   /** every label becomes class 0, class-agnostic NMS, every prediction class 0 (Ultralytics' single_cls) */
   single_cls?: boolean;
+  /** only the labels of these class ids are kept (Ultralytics' build_yolo_dataset(classes=); predictions are not filtered) */
+  classes?: number[] | number | null;
   /** ground truth appended to the predictions before NMS, for autolabelling (wrong mAP; ./hybrid.ts) */
   save_hybrid?: boolean;
   /** FP16 compiled forward on webgpu with shader-f16, else FP32 with a warning saying why (../half.ts) */
@@ -258,6 +263,7 @@ export class PoseValidator {
         stride,
         pad: 0.5,
         singleCls: a.single_cls,
+        classes: a.classes,
         prefix: `${a.split}: `,
         log: this.log,
         onBadImage: (e) => {
@@ -331,7 +337,7 @@ export class PoseValidator {
       if (st.criterion) {
         if (!(model instanceof PoseModel)) throw new Error('val: the val loss needs a PoseModel (its raw head maps)');
         [out, raw] = noGrad(() => model.forward(x) as PoseEvalOutput);
-      } else out = model.predict(x);
+      } else out = this.args.augment ? await predictAugment(model, x) : model.predict(x); // TTA: not inside training, as Ultralytics
       try {
         pred = (await out.data()) as Float32Array;
         shape = [...out.shape];
@@ -449,6 +455,8 @@ export class PoseValidator {
           metrics.meanResults(),
         ),
       );
+      if (!ntPerClass.some((v) => v > 0))
+        this.log('WARNING ⚠️ no labels found in pose set, can not compute metrics without labels'); // e.g. classes= kept none
       if (!st.training && nc > 1)
         metrics.apClassIndex.forEach((c, i) =>
           this.log(formatRow(names[c], ntPerImage[c], ntPerClass[c], metrics.classResult(i))),
@@ -464,12 +472,13 @@ export class PoseValidator {
         `Speed: ${s.preprocess.toFixed(1)}ms preprocess, ${s.inference.toFixed(1)}ms inference, ${s.loss.toFixed(1)}ms loss, ${s.postprocess.toFixed(1)}ms postprocess per image`,
       );
     }
-    if (a.save_json && saveDir && jdict.length) {
+    if (a.save_json && saveDir && jdict.length && !st.training) {
+      // as Ultralytics: the vals inside training write nothing; the trainer's final val of best.pt does
       const file = join(saveDir, 'predictions.json');
       this.log(`Saving ${file}...`);
       writeFileSync(file, JSON.stringify(jdict));
     }
-    if (saveDir && (plots || a.save_json) && a.verbose) this.log(`Results saved to ${saveDir}`);
+    if (saveDir && (plots || a.save_json) && a.verbose && !st.training) this.log(`Results saved to ${saveDir}`);
     if (corrupt.length)
       this.log(`${a.split}: WARNING: ${corrupt.length} corrupt image(s)/label(s) skipped:\n  ${corrupt.join('\n  ')}`);
     await this.callbacks?.run('on_val_end', this);

@@ -190,7 +190,7 @@ t.test('hyperparameters: defaults and key=value overrides, errors naming the key
   t.throws(() => augmentHyp({ scale: 'big' }), /scale="big": expected a number/);
   t.throws(() => augmentHyp({ close_mosaic: 2.5 }), /close_mosaic=2\.5/);
   t.throws(() => augmentHyp({ hsv_v: -1 }), /hsv_v=-1: must not be negative/);
-  t.throws(() => augmentHyp({ copy_paste: 0.5 }), /copy_paste=0\.5: copy-paste needs segment labels/);
+  t.equal(augmentHyp({ copy_paste: 0.5 }).copy_paste, 0.5, 'accepted: a no-op on pose data, as in Ultralytics');
 });
 
 t.test('instances: flip_idx reorders whole keypoints', async (t) => {

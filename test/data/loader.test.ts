@@ -79,6 +79,15 @@ t.test('bgr: the same sample with red and blue swapped', async (t) => {
   t.same(bgr.bboxes, rgb.bboxes);
 });
 
+t.test('copy_paste: a no-op on pose data, as in Ultralytics 8.2.82 (CopyPaste needs segments)', async (t) => {
+  // checked against Ultralytics: YOLODataset(task='pose') items with copy_paste=1.0 equal those with 0.0
+  const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
+  const [a] = [...PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4 }).batches(0)];
+  const [b] = [...PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4, hyp: { copy_paste: 1 } }).batches(0)];
+  t.same(b.images, a.images);
+  t.same(b.keypoints, a.keypoints);
+});
+
 t.test('close_mosaic: off for the last epochs (never when close_mosaic > epochs, as Ultralytics)', async (t) => {
   const cfg = loadDatasetYaml(join(coco(t), 'coco8-pose.yaml'));
   const ds = PoseDataset.fromConfig(cfg, 'train', { ...quiet, imgsz: 64, batch: 4, epochs: 5, hyp: { close_mosaic: 2 } });
