@@ -51,7 +51,7 @@ export async function predictAugment(model: AugmentableModel, x: Tensor): Promis
   if (!('layerInfo' in model))
     throw new Error('augment=True: test-time augmentation runs the network at other sizes; an exported model has a fixed graph (use the .pt)');
   const shape = [...x.shape];
-  const [B, , H0, W0] = shape;
+  const [B, , , W0] = shape;
   const host = (await x.data()) as Float32Array;
   const gs = Math.trunc(Math.max(...model.stride));
   const ys: { d: Float32Array; C: number; A: number }[] = [];
