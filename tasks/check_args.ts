@@ -162,7 +162,7 @@ const REASONS: Record<string, string> = {
 
 /** Keys Ultralytics 8.2.82 takes in a mode but never acts on there: accepted with a warning saying so. */
 const NO_EFFECT: Partial<Record<Mode, Record<string, string>>> = {
-  export: { agnostic_nms: "Ultralytics 8.2.82 hands it only to export_tflite, which never reads it" },
+  export: { agnostic_nms: 'Ultralytics 8.2.82 hands it only to export_tflite, which never reads it' },
 };
 
 /**
@@ -265,7 +265,8 @@ export function checkModeArgs<T extends Overrides>(mode: Mode, overrides: T, opt
     if (v === undefined) continue;
     const noEffect = NO_EFFECT[mode]?.[k];
     if (noEffect) {
-      if (!isDefault(k, v)) warn(`WARNING ⚠️ ${where}: ${k}=${fmt(v)} has no effect (${noEffect}); it is accepted for compatibility`);
+      if (!isDefault(k, v))
+        warn(`WARNING ⚠️ ${where}: ${k}=${fmt(v)} has no effect (${noEffect}); it is accepted for compatibility`);
       continue;
     }
     if (extra.has(k)) {

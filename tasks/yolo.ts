@@ -178,7 +178,10 @@ export class YOLO {
    * image. For large folders and videos pass `stream: true` (Ultralytics' stream=True): an async
    * generator of Results that holds one batch of frames at a time.
    */
-  predict(source: SourceInput, args: PredictArgs & { embed: number[] | number; stream?: false }): Promise<Float32Array[]>;
+  predict(
+    source: SourceInput,
+    args: PredictArgs & { embed: number[] | number; stream?: false },
+  ): Promise<Float32Array[]>;
   predict(source: SourceInput, args: PredictArgs & { stream: true }): AsyncGenerator<Results>;
   predict(source: SourceInput, args?: PredictArgs & { stream?: false }): Promise<Results[]>;
   predict(
@@ -245,7 +248,9 @@ export class YOLO {
   ): AsyncGenerator<Results> {
     args = checkModeArgs('predict', args as Record<string, unknown>, { where: 'YOLO.predict' }) as PredictArgs;
     if (args.embed != null)
-      throw new Error('YOLO.predict: embed= returns feature vectors, not Results; call predict without stream: true, or YOLO.embed()');
+      throw new Error(
+        'YOLO.predict: embed= returns feature vectors, not Results; call predict without stream: true, or YOLO.embed()',
+      );
     const fresh = !this.model;
     const model = await this.load(args.device);
     if (fresh && (args.verbose ?? true)) {

@@ -327,7 +327,17 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
     mkdirSync(folder, { recursive: true });
     if (args.int8)
       f = (
-        await writeTfliteInt8(folder, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`, args.split ?? 'val')
+        await writeTfliteInt8(
+          folder,
+          stem,
+          ex.graph,
+          metadata,
+          args.data!,
+          log,
+          warn,
+          `yolo-ts ${packageVersion()}`,
+          args.split ?? 'val',
+        )
       ).dynamic_range; // Ultralytics returns _int8.tflite
     else
       writeFileAtomic(f, [
@@ -375,7 +385,17 @@ export async function exportModel(model: PoseModel, args: ExportArgs, src: Expor
           ),
         ]);
       const q = args.int8
-        ? await writeTfliteInt8(f, stem, ex.graph, metadata, args.data!, log, warn, `yolo-ts ${packageVersion()}`, args.split ?? 'val')
+        ? await writeTfliteInt8(
+            f,
+            stem,
+            ex.graph,
+            metadata,
+            args.data!,
+            log,
+            warn,
+            `yolo-ts ${packageVersion()}`,
+            args.split ?? 'val',
+          )
         : null; // onnx2tf's int8 files too
       writeFileAtomic(join(f, 'metadata.yaml'), [new TextEncoder().encode(metadataYaml(metadata))]);
       log(

@@ -33,7 +33,12 @@ function flipW(x: Float32Array, [B, C, H, W]: number[]): Float32Array {
 }
 
 /** torch_utils.scale_img(img, ratio, same_shape=False, gs): resize, then pad to a gs multiple with 0.447. */
-export function scaleImg(x: Float32Array, shape: number[], ratio: number, gs: number): { x: Float32Array; shape: number[] } {
+export function scaleImg(
+  x: Float32Array,
+  shape: number[],
+  ratio: number,
+  gs: number,
+): { x: Float32Array; shape: number[] } {
   if (ratio === 1) return { x, shape };
   const [B, C, h, w] = shape;
   const s: [number, number] = [Math.trunc(h * ratio), Math.trunc(w * ratio)];
@@ -42,14 +47,17 @@ export function scaleImg(x: Float32Array, shape: number[], ratio: number, gs: nu
     W = Math.ceil((w * ratio) / gs) * gs;
   const out = new Float32Array(B * C * H * W).fill(0.447);
   for (let p = 0; p < B * C; p++)
-    for (let i = 0; i < s[0]; i++) out.set(r.subarray((p * s[0] + i) * s[1], (p * s[0] + i + 1) * s[1]), (p * H + i) * W);
+    for (let i = 0; i < s[0]; i++)
+      out.set(r.subarray((p * s[0] + i) * s[1], (p * s[0] + i + 1) * s[1]), (p * H + i) * W);
   return { x: out, shape: [B, C, H, W] };
 }
 
 /** DetectionModel._predict_augment on `x` (B, 3, H, W): the merged output (B, C, A'), on x's device. */
 export async function predictAugment(model: AugmentableModel, x: Tensor): Promise<Tensor> {
   if (!('layerInfo' in model))
-    throw new Error('augment=True: test-time augmentation runs the network at other sizes; an exported model has a fixed graph (use the .pt)');
+    throw new Error(
+      'augment=True: test-time augmentation runs the network at other sizes; an exported model has a fixed graph (use the .pt)',
+    );
   const shape = [...x.shape];
   const [B, , , W0] = shape;
   const host = (await x.data()) as Float32Array;

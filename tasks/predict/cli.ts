@@ -103,7 +103,9 @@ export async function predictCli(overrides: Record<string, CfgValue>): Promise<n
   if (args.embed != null) {
     const { save: _s, ...rest } = args;
     const e = await yolo.embed(source, rest);
-    console.log(`${e.length} embedding${e.length === 1 ? '' : 's'} of ${e[0]?.length ?? 0} values (layers ${[args.embed].flat().join(', ')})`);
+    console.log(
+      `${e.length} embedding${e.length === 1 ? '' : 's'} of ${e[0]?.length ?? 0} values (layers ${[args.embed].flat().join(', ')})`,
+    );
     return 0;
   }
   for await (const r of yolo.stream(source, args)) void r; // each result is saved, then dropped

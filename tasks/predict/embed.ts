@@ -21,11 +21,13 @@ export const defaultEmbed = (model: PoseModel): number[] => [model.layerInfo.len
 /** The layer indices checked against the model: integers in [0, head). */
 export function checkEmbed(model: unknown, embed: unknown): number[] {
   if (!hasLayers(model))
-    throw new Error("embed=: this model has no layers to read (an exported model); use a .pt or .yaml model");
+    throw new Error('embed=: this model has no layers to read (an exported model); use a .pt or .yaml model');
   const n = model.layerInfo.length;
   const list = [embed].flat();
   if (!list.length || !list.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < n - 1))
-    throw new Error(`embed=${JSON.stringify(embed)}: expected layer indices in [0, ${n - 2}] (layer ${n - 1} is the Pose head, which has no feature map to pool)`);
+    throw new Error(
+      `embed=${JSON.stringify(embed)}: expected layer indices in [0, ${n - 2}] (layer ${n - 1} is the Pose head, which has no feature map to pool)`,
+    );
   return list as number[];
 }
 
@@ -60,7 +62,12 @@ export async function embedTensor(model: PoseModel, x: Tensor, embed: number[]):
 }
 
 /** Every image (or kept video frame) of `source` -> its embedding, through `p`'s preprocessing. */
-export async function embedSource(p: Predictor, model: PoseModel, source: SourceInput, embed: number[]): Promise<Float32Array[]> {
+export async function embedSource(
+  p: Predictor,
+  model: PoseModel,
+  source: SourceInput,
+  embed: number[],
+): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for await (const ev of readFrames(await loadSource(source), { vid_stride: p.args.vid_stride })) {
     if ('problem' in ev) {

@@ -81,7 +81,10 @@ export function valArgs(o: Record<string, CfgValue>): ValCallArgs & { model: str
   if (o.split != null && !['val', 'test', 'train'].includes(String(o.split)))
     throw new Error(`yolo val: split=${o.split} must be val, test or train`);
   const classes = o.classes;
-  if (classes != null && !(Number.isInteger(classes) || (Array.isArray(classes) && classes.every((v) => Number.isInteger(v)))))
+  if (
+    classes != null &&
+    !(Number.isInteger(classes) || (Array.isArray(classes) && classes.every((v) => Number.isInteger(v))))
+  )
     throw new Error(`yolo val: 'classes=${classes}' must be a class index or a list of them`);
   const model = o.model == null || o.model === '' ? 'yolov8n-pose.pt' : String(o.model);
   if (o.model == null) console.warn(`WARNING ⚠️ 'model' argument is missing. Using default 'model=${model}'.`);

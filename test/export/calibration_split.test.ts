@@ -11,9 +11,14 @@ t.test('calibration images come from the split asked for (val by default)', asyn
   const dir = mkdtempSync(join(tmpdir(), 'calib-split-'));
   cpSync(fileURLToPath(new URL('../fixtures/val/coco8-pose', import.meta.url)), dir, { recursive: true });
   // a train split of 1 image, moved out of the 4-image val split
-  for (const [sub, ext] of [['images', '.jpg'], ['labels', '.txt']]) {
+  for (const [sub, ext] of [
+    ['images', '.jpg'],
+    ['labels', '.txt'],
+  ]) {
     mkdirSync(join(dir, sub, 'train'));
-    const f = readdirSync(join(dir, sub, 'val')).filter((n) => n.endsWith(ext)).sort()[0];
+    const f = readdirSync(join(dir, sub, 'val'))
+      .filter((n) => n.endsWith(ext))
+      .sort()[0];
     renameSync(join(dir, sub, 'val', f), join(dir, sub, 'train', f));
   }
   const yaml = join(dir, 'd.yaml');

@@ -20,7 +20,11 @@ t.test("iou=0.5 -> rt_info iou_threshold '0.5'", async (t) => {
   } finally {
     console.log = log;
   }
-  const ir = readIr(readFileSync(join(folder, 'm.xml'), 'utf8'), new Uint8Array(readFileSync(join(folder, 'm.bin'))), 'm.xml');
+  const ir = readIr(
+    readFileSync(join(folder, 'm.xml'), 'utf8'),
+    new Uint8Array(readFileSync(join(folder, 'm.bin'))),
+    'm.xml',
+  );
   t.equal(ir.rtInfo.iou_threshold, '0.5');
   t.equal(ir.rtInfo.model_type, 'YOLOv8');
 });

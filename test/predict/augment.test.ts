@@ -44,7 +44,13 @@ t.test('the merged raw output equals model(x, augment=True)', async (t) => {
 t.test('predict augment=True: the same detections and keypoints as Ultralytics', async (t) => {
   const m = new YOLO(PT);
   for (const f of Object.keys(G.predict)) {
-    const [r] = await m.predict(HERE(`predict/images/${f}`), { imgsz: G.imgsz, augment: true, conf: 0.05, device: 'cpu', verbose: false });
+    const [r] = await m.predict(HERE(`predict/images/${f}`), {
+      imgsz: G.imgsz,
+      augment: true,
+      conf: 0.05,
+      device: 'cpu',
+      verbose: false,
+    });
     const want = G.predict[f];
     t.equal(r.boxes.length, want.conf.length, `${f}: ${want.conf.length} detections`);
     const xyxy = r.boxes.xyxy,

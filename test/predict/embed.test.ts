@@ -19,11 +19,17 @@ t.test('embed=[15, 4, 21] and the default (second-to-last layer) equal Ultralyti
   t.equal(listed.length, 2);
   for (let i = 0; i < 2; i++) {
     t.equal(listed[i].length, G.listed[i].length, '64 + 64 + 256 channels');
-    t.ok(maxDiff(listed[i], G.listed[i]) < 1e-4, `${G.images[i]} listed: max |diff| ${maxDiff(listed[i], G.listed[i])}`);
+    t.ok(
+      maxDiff(listed[i], G.listed[i]) < 1e-4,
+      `${G.images[i]} listed: max |diff| ${maxDiff(listed[i], G.listed[i])}`,
+    );
     t.equal(def[i].length, G.default[i].length);
     t.ok(maxDiff(def[i], G.default[i]) < 1e-4, `${G.images[i]} default: max |diff| ${maxDiff(def[i], G.default[i])}`);
   }
-  await t.rejects(m.embed(imgs[0], { embed: [22], device: 'cpu' }), /embed=\[22\]: expected layer indices in \[0, 21\] \(layer 22 is the Pose head/);
+  await t.rejects(
+    m.embed(imgs[0], { embed: [22], device: 'cpu' }),
+    /embed=\[22\]: expected layer indices in \[0, 21\] \(layer 22 is the Pose head/,
+  );
   await t.rejects(
     (async () => {
       for await (const r of m.predict(imgs[0], { embed: [4], stream: true, device: 'cpu' })) void r;

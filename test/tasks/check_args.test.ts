@@ -62,11 +62,22 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
     for (const k of refusedKeys(m)) {
       const d = (DEFAULT_CFG as Record<string, unknown>)[k];
       const v = typeof d === 'boolean' ? !d : typeof d === 'number' ? d + 0.1 : 'train';
-      t.throws(() => checkModeArgs(m, { [k]: v }), { message: /^(?![\s\S]*Ultralytics' \w+ option)[\s\S]*is not implemented/ }, `${m} ${k}`);
+      t.throws(
+        () => checkModeArgs(m, { [k]: v }),
+        { message: /^(?![\s\S]*Ultralytics' \w+ option)[\s\S]*is not implemented/ },
+        `${m} ${k}`,
+      );
     }
   const warned: string[] = [];
-  t.same(checkModeArgs('export', { agnostic_nms: true }, { warn: (m) => warned.push(m) }), {}, 'export agnostic_nms: accepted, no effect');
-  t.match(warned.join('\n'), /agnostic_nms=True has no effect \(Ultralytics 8.2.82 hands it only to export_tflite, which never reads it\)/);
+  t.same(
+    checkModeArgs('export', { agnostic_nms: true }, { warn: (m) => warned.push(m) }),
+    {},
+    'export agnostic_nms: accepted, no effect',
+  );
+  t.match(
+    warned.join('\n'),
+    /agnostic_nms=True has no effect \(Ultralytics 8.2.82 hands it only to export_tflite, which never reads it\)/,
+  );
   t.throws(
     () => checkModeArgs('train', { profile: true }),
     /'profile=True': profiling ONNX and TensorRT speeds .* is not implemented by yolo-ts train/,
@@ -79,8 +90,16 @@ t.test('keys a mode reads in Ultralytics but not here are refused by name (at a 
   t.same(checkModeArgs('val', { single_cls: true, save_hybrid: true }), { single_cls: true, save_hybrid: true });
   t.same(checkModeArgs('val', { augment: true }), { augment: true }, 'TTA (test/predict/augment.test.ts)');
   t.same(checkModeArgs('predict', { augment: true, embed: [4] }), { augment: true, embed: [4] });
-  t.same(checkModeArgs('val', { classes: [0] }), { classes: [0] }, 'val classes= filters the labels (test/val/classes.test.ts)');
-  t.same(checkModeArgs('train', { classes: [0], bgr: 0.1, copy_paste: 0.2 }), { classes: [0], bgr: 0.1, copy_paste: 0.2 });
+  t.same(
+    checkModeArgs('val', { classes: [0] }),
+    { classes: [0] },
+    'val classes= filters the labels (test/val/classes.test.ts)',
+  );
+  t.same(checkModeArgs('train', { classes: [0], bgr: 0.1, copy_paste: 0.2 }), {
+    classes: [0],
+    bgr: 0.1,
+    copy_paste: 0.2,
+  });
   t.throws(() => checkModeArgs('train', { cache: 'gpu' }), /cache=gpu must be True, False, 'ram' or 'disk'/);
   for (const m of MODES)
     for (const k of refusedKeys(m)) {

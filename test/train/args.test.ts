@@ -86,7 +86,10 @@ t.test('every key is a key=value override, typed like Ultralytics', async (t) =>
     /batch=-2 must be a positive integer, -1 \(AutoBatch\) or a memory fraction/,
   );
   t.throws(() => resolveTrainArgs({ imgsz: [640, 480] }), /imgsz=\[640, 480\] must be one integer/);
-  t.throws(() => resolveTrainArgs({ profile: true }), /profile=True \(profiling ONNX and TensorRT speeds .*\) is not supported/);
+  t.throws(
+    () => resolveTrainArgs({ profile: true }),
+    /profile=True \(profiling ONNX and TensorRT speeds .*\) is not supported/,
+  );
   t.equal(resolveTrainArgs({ multi_scale: true, single_cls: true }).multi_scale, true);
   // Format(bgr=) is implemented by the loader (test/data/loader.test.ts); copy_paste is a no-op on pose data
   t.equal(resolveTrainArgs({ bgr: 0.5 }).bgr, 0.5);

@@ -29,9 +29,23 @@ t.test('predictions.json from the final val of best.pt, none from the epoch vals
   const log = console.log;
   console.log = () => {};
   try {
-    await new YOLO(r.best).val({ data, imgsz: 32, batch: 8, device: 'cpu', save_json: true, plots: false, project: dir, name: 'v', conf: 0.001 });
+    await new YOLO(r.best).val({
+      data,
+      imgsz: 32,
+      batch: 8,
+      device: 'cpu',
+      save_json: true,
+      plots: false,
+      project: dir,
+      name: 'v',
+      conf: 0.001,
+    });
   } finally {
     console.log = log;
   }
-  t.same(got, JSON.parse(readFileSync(join(dir, 'v', 'predictions.json'), 'utf8')), 'the same records as val save_json=True of best.pt');
+  t.same(
+    got,
+    JSON.parse(readFileSync(join(dir, 'v', 'predictions.json'), 'utf8')),
+    'the same records as val save_json=True of best.pt',
+  );
 });
