@@ -194,8 +194,10 @@ export class Tensor {
     this.disposed = true;
     untrackTensor(this);
     finalizer.unregister(this);
+    const saved = this.gradFn?.saved;
     this.gradFn = null;
     this.storage.release();
+    saved?.forEach((s) => s.dispose()); // this output's backward can no longer run
   }
 
   assertAlive(op: string) {

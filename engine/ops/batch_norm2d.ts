@@ -9,7 +9,6 @@
 import { Tensor } from '../tensor.js';
 import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
-import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { assign, clone, contiguous } from './elementwise.js';
@@ -134,12 +133,18 @@ export function batchNorm2d(
     chan.dispose();
     return y;
   }
-  const saved = keep(chan); // freed by the backward; tidy() around the forward must not take it
-  return record(y, 'batch_norm2d', inputs, (gy) => {
-    const { gx, gw, gb } = batchNorm2dBackward(gy, x, saved, training, x.requiresGrad);
-    saved.dispose();
-    return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
-  });
+  // chan is saved state (GradFn.saved): out of any tidy() around the forward, freed after the
+  // backward or with y when the backward never reaches it
+  return record(
+    y,
+    'batch_norm2d',
+    inputs,
+    (gy) => {
+      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad);
+      return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
+    },
+    [chan],
+  );
 }
 
 type Params = ReturnType<typeof geometry> & {
