@@ -59,7 +59,7 @@ export function batchNorm2d(
   const wt = weight && contiguous(weight),
     bs = bias && contiguous(bias);
   const chan = Tensor.empty([ROW_COUNT, c], x.dtype, x.device); // per-channel state, rows ROW.*
-  const y = Tensor.empty(x.shape, x.dtype, x.device);
+  const y = Tensor.uninitialized(x.shape, x.dtype, x.device); // every plane of every channel written
   const update = training && !!runningMean;
   // Both running buffers are bound writable; Dawn refuses one buffer in two writable slots, so
   // buffers carved from one arena are updated through a scratch copy of the variance.
@@ -225,7 +225,7 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
   };
   const xs = contiguous(x),
     gs = contiguous(gy);
-  const gx = wantGx ? Tensor.empty(x.shape, x.dtype, x.device) : null;
+  const gx = wantGx ? Tensor.uninitialized(x.shape, x.dtype, x.device) : null; // written in full
   if (x.device.type === 'wasm') batchNorm2dBackwardWasm(x.device.wasm, xs, gs, gx, chan, training);
   else if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {

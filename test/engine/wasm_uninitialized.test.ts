@@ -84,3 +84,38 @@ t.test('conv2d forward, grad-input and grad-weight', async (t) => {
     );
   }
 });
+
+t.test('batch_norm2d forward and grad-input, tensor(), concat', async (t) => {
+  const x = [2, 5, 7, 9];
+  check(t, 'batchNorm2d train', [x, [5], [5]], (v, w, b) => E.batchNorm2d(v, null, null, w, b, { training: true }));
+  check(t, 'batchNorm2d eval', [x, [5], [5], [5], [5]], (v, rm, rv, w, b) =>
+    E.batchNorm2d(v, rm, E.add(E.mul(rv, rv), 0.5), w, b, { training: false }),
+  );
+  // x.grad is the backward's gx itself (no accumulation); the forward and loss temporaries take
+  // some of the poisoned blocks first
+  check(t, 'batchNorm2d grad-input', [x, x, [5], [5]], (v, gy, w, b) => {
+    const xx = v.detach();
+    xx.requiresGrad = true;
+    E.backward(E.sum(E.mul(E.batchNorm2d(xx, null, null, w, b, { training: true }), gy)));
+    return xx.grad!;
+  });
+  check(t, 'tensor()', [[3, 41]], (a) => E.tensor(Array.from(a.dataSync()), a.shape, { device: a.device }));
+  check(
+    t,
+    'concat of a contiguous and a transposed part',
+    [
+      [2, 3, 5],
+      [2, 5, 4],
+    ],
+    (a, b) => E.concat([a, E.transpose(b, 1, 2)], 1),
+  );
+  check(
+    t,
+    'concat along the last axis',
+    [
+      [2, 3, 5],
+      [2, 3, 2],
+    ],
+    (a, b) => E.concat([a, b], 2),
+  );
+});
