@@ -9,7 +9,6 @@ import { compare } from '../helpers.js';
 
 const wasm = await E.getDevice('wasm');
 t.teardown(E.releaseDevices);
-const rt = wasm.wasm;
 
 /** Frees `count` NaN-filled blocks of the size class of `elements` f32s; returns their offsets. */
 function poison(elements: number, count = 12): Set<number> {
