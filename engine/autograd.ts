@@ -10,6 +10,12 @@ export interface GradFn {
   name: string;
   inputs: Tensor[];
   backward: (grad: Tensor) => (Tensor | null)[];
+  /**
+   * State only the backward reads (batch_norm2d's channel statistics, max_pool2d's indices): kept
+   * out of tidy scopes, freed once the backward has run, or with the output if it never runs (a
+   * branch the loss does not reach, a graph dropped without backward).
+   */
+  saved?: Tensor[];
 }
 
 let gradEnabled = true;
@@ -36,12 +42,24 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return gradEnabled && inputs.some((t) => t?.requiresGrad);
 }
 
-/** Attaches a backward function to `out` when any input requires grad. Returns `out`. */
-export function record(out: Tensor, name: string, inputs: Tensor[], backward: GradFn['backward']): Tensor {
+/**
+ * Attaches a backward function to `out` when any input requires grad. Returns `out`. `saved`
+ * (see GradFn.saved) lives as long as out's backward can still run; without grad it is freed now.
+ */
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: Tensor[],
+  backward: GradFn['backward'],
+  saved?: Tensor[],
+): Tensor {
   if (launchLog.enabled) launchLog.op(name, out.shape); // every op passes here after its launches
-  if (!needsGrad(...inputs)) return out;
+  if (!needsGrad(...inputs)) {
+    saved?.forEach((s) => s.dispose());
+    return out;
+  }
   out.requiresGrad = true;
-  out.gradFn = { name, inputs, backward };
+  out.gradFn = { name, inputs, backward, ...(saved && { saved: saved.map((s) => keep(s)) }) };
   return out;
 }
 
@@ -91,6 +109,7 @@ export function backward(
         throw new Error(`backward of ${fn.name}: ${(e as Error).message}${hint}`);
       }
       t.gradFn = null; // free the graph as we go
+      fn.saved?.forEach((s) => s.dispose());
       const used = new Set<Tensor>([g]);
       fn.inputs.forEach((inp, k) => {
         let gi = inGrads[k];

@@ -27,7 +27,8 @@ export class Storage {
     public ptr = -1,
   ) {}
 
-  static alloc(device: Device, dtype: DType, size: number): Storage {
+  /** `zero: false` (wasm) leaves a reused block as it was: only for outputs an op writes in full. */
+  static alloc(device: Device, dtype: DType, size: number, zero = true): Storage {
     if (device.type === 'cpu') return new Storage(device, dtype, size, allocArray(dtype, size), null);
     if (device.type === 'meta') return new Storage(device, dtype, size, null, null); // shapes only
     if (dtype === 'f64')
@@ -37,7 +38,7 @@ export class Storage {
     if (device.type === 'wasm') {
       const ptr = device.wasm.alloc(Math.max(size, 1) * 4);
       const array = dtype === 'i32' ? device.wasm.i32(ptr, size) : device.wasm.f32(ptr, size);
-      device.wasm.zero(ptr, size * 4); // blocks are reused: zero them like the cpu device's fresh arrays
+      if (zero) device.wasm.zero(ptr, size * 4); // blocks are reused: zero them like the cpu device's fresh arrays
       return new Storage(device, dtype, size, array, null, ptr);
     }
     return new Storage(device, dtype, size, null, device.gpu.createBuffer(Math.max(size, 1) * 4));
@@ -86,6 +87,15 @@ export class Tensor {
   /** A new uninitialized contiguous tensor. */
   static empty(shape: Shape, dtype: DType, device: Device): Tensor {
     return new Tensor(Storage.alloc(device, dtype, numel(shape)), [...shape]);
+  }
+
+  /**
+   * Like `empty`, without zeroing a reused wasm block (webgpu's pooled buffers are never zeroed
+   * either): for an op's output that every path writes in full before anything reads it. Saves a
+   * memset of every such output (most of a training step's bytes).
+   */
+  static uninitialized(shape: Shape, dtype: DType, device: Device): Tensor {
+    return new Tensor(Storage.alloc(device, dtype, numel(shape), false), [...shape]);
   }
 
   get dtype(): DType {
@@ -194,8 +204,10 @@ export class Tensor {
     this.disposed = true;
     untrackTensor(this);
     finalizer.unregister(this);
+    const saved = this.gradFn?.saved;
     this.gradFn = null;
     this.storage.release();
+    saved?.forEach((s) => s.dispose()); // this output's backward can no longer run
   }
 
   assertAlive(op: string) {

@@ -5,6 +5,7 @@ import {
   Tensor,
   zerosLike,
   noGrad,
+  tidy,
   add,
   sum,
   mul,
@@ -230,16 +231,20 @@ export class AdamW extends Optimizer {
 export async function clipGradNorm(params: Tensor[], maxNorm: number): Promise<{ norm: number; scale: number }> {
   const grads = params.map((p) => p.grad).filter((g): g is Tensor => !!g);
   if (!grads.length) return { norm: 0, scale: 1 };
-  const total = noGrad(() => {
-    let acc: Tensor | null = null;
-    for (const g of grads) {
-      const sq = sum(mul(g, g));
-      const next: Tensor = acc ? add(acc, sq) : sq;
-      if (acc) (acc.dispose(), sq.dispose());
-      acc = next;
-    }
-    return sqrt(acc!);
-  });
+  // tidy frees the partial sums and the last accumulator (the trainer calls this outside any
+  // scope: whatever is left undisposed stays live for good)
+  const total = tidy(() =>
+    noGrad(() => {
+      let acc: Tensor | null = null;
+      for (const g of grads) {
+        const g2 = mul(g, g);
+        const sq = sum(g2);
+        g2.dispose(); // at once: left to the scope, every g² would be live together (peak + the params' size)
+        acc = acc ? add(acc, sq) : sq;
+      }
+      return sqrt(acc!);
+    }),
+  );
   const norm = await total.item();
   total.dispose();
   return { norm, scale: Math.min(1, maxNorm / (norm + 1e-6)) };

@@ -84,6 +84,10 @@ export class GpuRuntime {
   /** Bytes currently allocated from the device (live + pooled), and the high-water mark. */
   allocatedBytes = 0;
   peakBytes = 0;
+  /** Bytes held by live tensors (and buffers released but not yet submitted): allocated minus pooled. */
+  get liveBytes(): number {
+    return this.allocatedBytes - this.freeBytes;
+  }
   /** Idle pooled memory above this is destroyed (oldest first). */
   maxPooledBytes = 2 ** 30;
 

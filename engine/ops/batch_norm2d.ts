@@ -9,7 +9,6 @@
 import { Tensor } from '../tensor.js';
 import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
-import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { assign, clone, contiguous } from './elementwise.js';
@@ -60,7 +59,7 @@ export function batchNorm2d(
   const wt = weight && contiguous(weight),
     bs = bias && contiguous(bias);
   const chan = Tensor.empty([ROW_COUNT, c], x.dtype, x.device); // per-channel state, rows ROW.*
-  const y = Tensor.empty(x.shape, x.dtype, x.device);
+  const y = Tensor.uninitialized(x.shape, x.dtype, x.device); // every plane of every channel written
   const update = training && !!runningMean;
   // Both running buffers are bound writable; Dawn refuses one buffer in two writable slots, so
   // buffers carved from one arena are updated through a scratch copy of the variance.
@@ -134,12 +133,18 @@ export function batchNorm2d(
     chan.dispose();
     return y;
   }
-  const saved = keep(chan); // freed by the backward; tidy() around the forward must not take it
-  return record(y, 'batch_norm2d', inputs, (gy) => {
-    const { gx, gw, gb } = batchNorm2dBackward(gy, x, saved, training, x.requiresGrad);
-    saved.dispose();
-    return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
-  });
+  // chan is saved state (GradFn.saved): out of any tidy() around the forward, freed after the
+  // backward or with y when the backward never reaches it
+  return record(
+    y,
+    'batch_norm2d',
+    inputs,
+    (gy) => {
+      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad);
+      return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
+    },
+    [chan],
+  );
 }
 
 type Params = ReturnType<typeof geometry> & {
@@ -220,7 +225,7 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
   };
   const xs = contiguous(x),
     gs = contiguous(gy);
-  const gx = wantGx ? Tensor.empty(x.shape, x.dtype, x.device) : null;
+  const gx = wantGx ? Tensor.uninitialized(x.shape, x.dtype, x.device) : null; // written in full
   if (x.device.type === 'wasm') batchNorm2dBackwardWasm(x.device.wasm, xs, gs, gx, chan, training);
   else if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {

@@ -29,7 +29,7 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   const sizes = tensors.map((t) => t.shape[a]);
   const shape = [...first.shape];
   shape[a] = sizes.reduce((s, d) => s + d, 0);
-  const out = Tensor.empty(shape, dtype, first.device); // (..., sum of sizes, ...)
+  const out = Tensor.uninitialized(shape, dtype, first.device); // (..., sum of sizes, ...); the parts tile it
   if (first.device.type === 'meta') return metaOp('concat', tensors, { axis: a }, out);
   // Seen as (outer, total * inner), each contiguous input is a (outer, len * inner) block: the
   // copy then runs at rank 2, with far less index arithmetic than at the tensor's own rank.

@@ -109,7 +109,7 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   if (act !== null && act !== 'silu') throw new Error(`conv2d: unknown act '${act}' (expected 'silu' or null)`);
   // Training: the SiLU is its own op, so its backward sees the pre-activation.
   if (act && needsGrad(x, w, b)) return silu(conv2d(x, w, b, { ...opts, act: null }));
-  const out = Tensor.empty([g.n, g.o, g.oh, g.ow], x.dtype, x.device);
+  const out = Tensor.uninitialized([g.n, g.o, g.oh, g.ow], x.dtype, x.device); // written in full on every device
   if (x.device.type === 'meta')
     return metaOp(
       'conv2d',
@@ -149,7 +149,7 @@ export function conv2dGradInput(
     throw new Error(
       `conv2dGradInput: grad of shape ${fmt(gy.shape)} does not match the output ${fmt(want)} of x ${fmt(inputShape)} and w ${fmt(w.shape)}`,
     );
-  const gx = Tensor.empty([g.n, g.c, g.h, g.w], gy.dtype, gy.device);
+  const gx = Tensor.uninitialized([g.n, g.c, g.h, g.w], gy.dtype, gy.device); // every phase written, even tapless ones
   if (gx.numel === 0) return gx;
   if (gy.device.type === 'cpu') convBackwardCpu('input', gy.dataSync(), w.dataSync(), gx.storage.array!, g);
   else if (gy.device.type === 'wasm') {
@@ -179,7 +179,7 @@ export function conv2dGradWeight(
     return gw;
   }
   if (gy.device.type === 'wasm') {
-    const gw = Tensor.empty([...weightShape], x.dtype, x.device),
+    const gw = Tensor.uninitialized([...weightShape], x.dtype, x.device), // disjoint blocks store all of it
       rt = gy.device.wasm;
     withBlocks([x, gy], ([xb, gb]) => conv2dGradWeightWasm(rt, xb!, gb!, { ptr: gw.storage.ptr }, g));
     return gw;

@@ -18,7 +18,7 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, opts
   if (numel(s) !== data.length)
     throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(s)} (${numel(s)} elements)`);
   const device = opts.device ?? cpu; // as torch: cpu unless asked (getDevice() picks the run's device)
-  const t = Tensor.empty(s, dtype, device);
+  const t = Tensor.uninitialized(s, dtype, device); // every element set or uploaded below
   if (device.type === 'cpu' || device.type === 'wasm') t.storage.array!.set(data);
   else if (device.type === 'meta')
     t.storage.array = arrayFrom(dtype, data); // a traced constant keeps its values

@@ -146,7 +146,7 @@ export function pointwise(
     opts.dtype ??
     (row.out === 'mask' ? (promoted === 'f64' ? 'f64' : 'f32') : row.out && row.out !== 'same' ? row.out : promoted);
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
-  const out = opts.into ?? Tensor.empty(shape, dtype, device);
+  const out = opts.into ?? Tensor.uninitialized(shape, dtype, device); // every path below writes all of it
   if (opts.into && !sameShape(opts.into.shape, shape))
     throw new Error(`${op}: cannot write a result of shape ${fmt(shape)} into a view of shape ${fmt(opts.into.shape)}`);
   const alpha = opts.alpha ?? 0,

@@ -9,7 +9,6 @@ import { metaOp } from '../graph/hook.js';
 import { planeLayout } from './conv2d.js';
 import { fmt } from '../shape.js';
 import type { TypedArray } from '../dtype.js';
-import { keep } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
@@ -137,14 +136,11 @@ export function maxPool2dWithIndices(
   }
   if (src !== x) src.dispose();
   if (!needsGrad(x)) return { values, indices };
-  // The backward owns its own handle on the indices, so a tidy() around the forward (or the
-  // caller disposing the returned indices) cannot free them before backward runs.
-  const saved = keep(indices!.detach());
-  record(values, 'max_pool2d', [x], (gy) => {
-    const gx = maxPool2dBackward(gy, saved, x.shape, opts);
-    saved.dispose();
-    return [gx];
-  });
+  // The backward owns its own handle on the indices (GradFn.saved), so a tidy() around the
+  // forward (or the caller disposing the returned indices) cannot free them before backward runs;
+  // it goes with `values` if the backward never reaches them.
+  const saved = indices!.detach();
+  record(values, 'max_pool2d', [x], (gy) => [maxPool2dBackward(gy, saved, x.shape, opts)], [saved]);
   return { values, indices };
 }
 
