@@ -91,6 +91,7 @@ export function openWebGPU(): Promise<WebGPUDevice | null> {
     // to 16" here, inside requestAdapter: its NormalizeLimits (src/dawn/native/Limits.cpp) clamps what
     // the Vulkan driver reports while discovering adapters, and writes with dawn::WarningLog straight to
     // fd 2, before any device or limit request; featureLevel, toggles and requiredLimits do not change it.
+    // The `yolo` command drops those two lines from its stderr (tasks/cli_stderr.ts); the API cannot.
     const adapter = await gpuInstance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
     adapterFeatures = new Set(adapter.features);

@@ -5,6 +5,7 @@ import { packageVersion } from '../engine/paths.js';
 import { parseThreads, releaseDevices } from '../engine/index.js';
 import { printProfile, profiler } from '../engine/profile.js';
 import { applyCfgFile, checkModeArgs, checkPlainMode, type Mode } from './check_args.js';
+import { runWithFilteredStderr, shouldFilterStderr } from './cli_stderr.js';
 
 const HELP = `Usage: yolo [pose] MODE [key=value ...]
 
@@ -23,7 +24,7 @@ Modes:
   cfg      print default.yaml (every key and its default)
   copy-cfg write default_copy.yaml here, to edit and pass as cfg=default_copy.yaml
 
-Common keys: device=webgpu|cpu (default: webgpu when an adapter exists, else cpu)`;
+Common keys: device=webgpu|wasm|cpu (default: webgpu on a GPU, wasm on a CPU-only machine), threads=N (wasm)`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'settings') {
@@ -120,20 +121,33 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2))
-  .then(async (code) => {
-    if (profiler.enabled)
-      await printProfile(
-        `yolo ${process.argv
-          .slice(2)
-          .filter((a) => !a.includes('='))
-          .join(' ')} (the whole run)`,
-      ); // YOLO_PROFILE=1: per op kind
-    releaseDevices();
-    process.exitCode = code;
-  })
-  .catch((e: Error) => {
-    releaseDevices();
-    console.error(process.env.YOLO_DEBUG ? e.stack : `Error: ${e.message}`);
-    process.exitCode = 1;
-  });
+function runHere(argv: string[]) {
+  main(argv)
+    .then(async (code) => {
+      if (profiler.enabled)
+        await printProfile(
+          `yolo ${process.argv
+            .slice(2)
+            .filter((a) => !a.includes('='))
+            .join(' ')} (the whole run)`,
+        ); // YOLO_PROFILE=1: per op kind
+      releaseDevices();
+      process.exitCode = code;
+    })
+    .catch((e: Error) => {
+      releaseDevices();
+      console.error(process.env.YOLO_DEBUG ? e.stack : `Error: ${e.message}`);
+      process.exitCode = 1;
+    });
+}
+
+// Dawn's native limit notices are dropped from a child's stderr (cli_stderr.ts says why)
+if (shouldFilterStderr())
+  runWithFilteredStderr(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: Error) => {
+      console.error(`Error: could not start the command: ${e.message} (YOLO_RAW_STDERR=1 runs it in this process)`);
+      process.exitCode = 1;
+    },
+  );
+else runHere(process.argv.slice(2));

@@ -14,6 +14,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { stderrIsTTY } from './progress.js';
 
 export const DEFAULT_ASSETS_URL = 'https://github.com/ultralytics/assets/releases/download/v8.2.0';
 
@@ -88,7 +89,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   if (progress) process.stderr.write(`Downloading ${url} to '${dest}'...\n`);
   let got = 0;
   let shown = -1;
-  const tty = progress && process.stderr.isTTY;
+  const tty = progress && stderrIsTTY();
   try {
     await new Promise<void>((ok, bad) => {
       res.setTimeout(timeoutMs, () => res.destroy(new Error(`stalled: no data for ${timeoutMs / 1000} s`)));

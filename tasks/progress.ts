@@ -10,6 +10,11 @@
 //
 // Imports: node only.
 
+/** Whether standard error is a terminal, also behind the `yolo` command's stderr filter (cli_stderr.ts). */
+export function stderrIsTTY(): boolean {
+  return !!process.stderr.isTTY || process.env.YOLO_STDERR_TTY === '1';
+}
+
 export interface ProgressOptions {
   /** Text before the colon, e.g. 'train: Scanning /data/labels/train... 4 images'. */
   desc?: string;
@@ -95,7 +100,7 @@ export class ProgressBar {
       width: opts.width ?? 10,
       unit: opts.unit ?? 'it',
       write: opts.write ?? ((s) => process.stderr.write(s)),
-      live: opts.live ?? !!process.stderr.isTTY,
+      live: opts.live ?? stderrIsTTY(),
       minInterval: opts.minInterval ?? 0.1,
       now: opts.now ?? (() => performance.now() / 1000),
     };

@@ -35,7 +35,7 @@ import { checkDataset } from '../data/dataset_download.js';
 import { saveValTxt } from './save_txt.js';
 import { appendHybridLabels, HYBRID_WARNING } from './hybrid.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
-import { ProgressBar, type ProgressOptions } from '../progress.js';
+import { ProgressBar, stderrIsTTY, type ProgressOptions } from '../progress.js';
 import { dirname } from 'node:path';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
@@ -235,7 +235,7 @@ export class PoseValidator {
     if (imgsz !== a.imgsz)
       this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
     const split = loadPoseSplit(data, a.split, (m) => this.log(m));
-    const showBar = a.verbose && (this.progress ? true : !!process.stderr.isTTY);
+    const showBar = a.verbose && (this.progress ? true : stderrIsTTY());
     if (showBar && !opts.training && split.samples.length) {
       const n = split.samples.length,
         bg = split.nMissing + split.nEmpty;
