@@ -1,18 +1,17 @@
 // Ultralytics pose datasets on disk: the dataset yaml (check_det_dataset), the image list of a split
 // (BaseDataset.get_img_files), images <-> labels by the `/images/` -> `/labels/` rule
-// (img2label_paths) and YOLO pose label files (verify_image_label), with errors that name the file
-// and line. No pixels are decoded here: image sizes come from the file headers.
+// (img2label_paths), with errors that name the file. The label files themselves are checked by
+// ./labels.ts (verify_image_label) and scanned, for every split, by ./cache.ts (get_labels).
 //
-// Imports: node, yaml, engine/errors, ./labels.ts.
+// Imports: node, yaml, engine/errors, engine/paths, ./labels.ts (re-exports).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readingFile } from '../../engine/errors.js';
 import { packageRoot } from '../../engine/paths.js';
-import { labelPath, verifyImageLabel, type PoseLabels } from './labels.js';
 
-// The label-file half moved to ./labels.ts (shared with the training scan); re-exported for tasks/val.
+// The label-file half lives in ./labels.ts and the scan in ./cache.ts (scanLabels, every split); re-exported for tasks/val.
 export { imageSize, labelPath, parsePoseLabels, type PoseLabels } from './labels.js';
 
 /** Image suffixes Ultralytics accepts (ultralytics/data/utils.py IMG_FORMATS). */
@@ -182,84 +181,4 @@ export function imageFiles(source: SplitSource): string[] {
   const im = files.filter((f) => IMG_FORMATS.has(suffix(f))).sort();
   if (!im.length) throw new Error(`no images found in ${[source].flat().join(', ')} (supported: ${[...IMG_FORMATS].join(', ')})`);
   return im;
-}
-
-export interface PoseSample {
-  imFile: string;
-  labelFile: string;
-  /** (height, width) as stored, EXIF 6/8 rotated */
-  shape: [number, number];
-  labels: PoseLabels;
-  /** no label file: an image with no objects */
-  missing: boolean;
-}
-
-export interface PoseSplit {
-  samples: PoseSample[];
-  /** number of images without a label file, with an empty one, and labelled objects in all */
-  nMissing: number;
-  nEmpty: number;
-  nInstances: number;
-  /** images skipped as corrupt (bad image or label file), each with the reason naming the file and line */
-  corrupt: string[];
-}
-
-/**
- * The images of a split and their labels, checked as Ultralytics' verify_image_label does: an image
- * that cannot be read or a label file with a bad line is skipped with a warning naming the file and
- * line, and counted (`val: ... N corrupt`). Throws, naming the files, when no image is left, when
- * the split has no labels at all, or when a labels folder holds files for images that are not there.
- */
-export function loadPoseSplit(cfg: DatasetConfig, split: 'train' | 'val' | 'test', warn: (m: string) => void = console.warn): PoseSplit {
-  const source = cfg[split];
-  if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
-  const ims = imageFiles(source);
-  const prefix = `${split}: `;
-  let nMissing = 0, nEmpty = 0, nInstances = 0;
-  const corrupt: string[] = [];
-  const samples: PoseSample[] = [];
-  for (const imFile of ims) {
-    const labelFile = labelPath(imFile);
-    const r = verifyImageLabel(imFile, labelFile, cfg.kptShape, cfg.nc, prefix);
-    if (r.msg) warn(r.msg);
-    if (!r.entry) {
-      corrupt.push(r.msg.replace(`${prefix}WARNING: ${imFile}: ignoring corrupt image/label: `, ''));
-      continue;
-    }
-    const { shape, cls, bboxes, keypoints } = r.entry;
-    const missing = r.nm === 1;
-    if (missing) nMissing++;
-    else if (r.ne) nEmpty++;
-    nInstances += cls.length;
-    samples.push({ imFile, labelFile, shape, labels: { cls, bboxes, keypoints }, missing });
-  }
-  const where = [source].flat().join(', ');
-  if (corrupt.length) warn(`${prefix}Scanned ${where}... ${samples.length} images, ${nMissing + nEmpty} backgrounds, ${corrupt.length} corrupt`);
-  if (!samples.length) throw new Error(`no valid images in '${split}' (${where}): all ${ims.length} are corrupt, e.g. ${corrupt[0]}`);
-  if (nInstances === 0) {
-    const dirs = [...new Set(samples.map((s) => dirname(s.labelFile)))];
-    throw new Error(`no labels found for the ${samples.length} images of '${split}' (${where}): ` +
-      `looked for label files in ${dirs.join(', ')}${nMissing ? ` (${nMissing} missing, e.g. ${samples.find((s) => s.missing)!.labelFile})` : ''}; cannot compute metrics without labels`);
-  }
-  checkOrphanLabels(source, samples, corrupt.length > 0 ? new Set(ims.map(labelPath)) : undefined);
-  if (nMissing) warn(`WARNING: ${nMissing} of ${samples.length} images have no label file (treated as background), e.g. ${samples.find((s) => s.missing)!.labelFile}`);
-  return { samples, nMissing, nEmpty, nInstances, corrupt };
-}
-
-// Label files with no image: for folder splits, every .txt in the matching labels folder must
-// belong to an image of the split (a list file may select a subset, so it is not checked).
-function checkOrphanLabels(source: SplitSource, samples: PoseSample[], allLabels?: Set<string>): void {
-  const known = allLabels ?? new Set(samples.map((s) => s.labelFile)); // a skipped image's label is not an orphan
-  const orphans: string[] = [];
-  for (const src of [source].flat()) {
-    if (!statSync(src).isDirectory()) continue;
-    const labelDir = dirname(labelPath(join(src, 'x.jpg')));
-    if (labelDir === src || !existsSync(labelDir)) continue;
-    const files: string[] = [];
-    walk(labelDir, files);
-    for (const f of files) if (extname(f) === '.txt' && !known.has(f) && basename(f) !== 'classes.txt') orphans.push(f);
-  }
-  if (orphans.length)
-    throw new Error(`${orphans.length} label file(s) have no image: ${orphans.slice(0, 5).join(', ')}${orphans.length > 5 ? ', ...' : ''} ` +
-      `(expected e.g. ${orphans[0].replace(`${sep}labels${sep}`, `${sep}images${sep}`).replace(/\.txt$/, '.jpg')})`);
 }

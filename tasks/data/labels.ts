@@ -152,6 +152,8 @@ export interface VerifyResult {
   nc: number;
   /** a warning or the reason for `corrupt`, naming the file (and line); '' when all is well */
   msg: string;
+  /** why the image is skipped (naming the file and line), '' unless corrupt */
+  error: string;
 }
 
 /**
@@ -159,7 +161,7 @@ export interface VerifyResult {
  * EOI marker) and its label file. Never throws.
  */
 export function verifyImageLabel(imFile: string, lbFile: string, kptShape: [number, number], nc: number, prefix = ''): VerifyResult {
-  const r: VerifyResult = { entry: null, nm: 0, nf: 0, ne: 0, nc: 0, msg: '' };
+  const r: VerifyResult = { entry: null, nm: 0, nf: 0, ne: 0, nc: 0, msg: '', error: '' };
   const warnings: string[] = [];
   try {
     if (!existsSync(imFile)) throw new Error(`${imFile}: image file not found`);
@@ -189,10 +191,11 @@ export function verifyImageLabel(imFile: string, lbFile: string, kptShape: [numb
       labels = parsePoseLabels('', lbFile, kptShape, nc);
     }
     r.entry = { imFile, shape, ...labels };
-    if (warnings.length) r.msg = `${prefix}WARNING: ${warnings.join('; ')}`;
+    if (warnings.length) r.msg = `${prefix}WARNING ⚠️ ${warnings.join('; ')}`;
   } catch (e) {
     r.nc = 1;
-    r.msg = `${prefix}WARNING: ${imFile}: ignoring corrupt image/label: ${(e as Error).message}`;
+    r.error = (e as Error).message;
+    r.msg = `${prefix}WARNING ⚠️ ${imFile}: ignoring corrupt image/label: ${r.error}`;
   }
   return r;
 }

@@ -24,7 +24,7 @@ import { InputError } from '../../engine/errors.js';
 import { Generator as RandomGenerator } from '../../engine/random.js';
 import type { ProgressOptions } from '../progress.js';
 import { augmentHyp, betaSample, letterboxSample, mosaic4, mosaicBorder, mixup, randomFlip, randomPerspective, type AugmentHyp, type LoadedImage, type Sample } from './augment.js';
-import { scanLabels } from './cache.js';
+import { scanLabels, type LabelScan } from './cache.js';
 import { imageFiles, type DatasetConfig } from './dataset.js';
 import { randomHSV } from './hsv.js';
 import { readImage, type RgbImage } from './image.js';
@@ -141,6 +141,8 @@ export class PoseDataset {
   private buffer: number[] = []; // Mosaic's partners: indices of the images loaded last
   private buffered = new Map<number, Loaded>();
   private readonly broken = new Set<number>();
+  /** the label scan this dataset was built from (fromConfig): counts, corrupt images, messages */
+  scan: LabelScan | null = null;
 
   /** `labels` from scanLabels (or a worker's copy); `cfg` gives kpt_shape and flip_idx. */
   constructor(labels: LabelEntry[], cfg: Pick<DatasetConfig, 'kptShape' | 'flipIdx'>, readonly opts: LoaderOptions = {}) {
@@ -172,16 +174,24 @@ export class PoseDataset {
     this.labels = labels;
   }
 
-  /** Scans a split of a dataset yaml (with the label cache and progress bar) and builds its dataset. */
+  /**
+   * Scans a split of a dataset yaml (scanLabels: the label cache, the progress bar, Ultralytics'
+   * warnings) and builds its dataset: the one way train, val and export calibration read a split.
+   * Throws, naming the folder and a reason, when every image is corrupt.
+   */
   static fromConfig(cfg: DatasetConfig, split: 'train' | 'val' | 'test', opts: LoaderOptions = {}): PoseDataset {
     const source = cfg[split];
     if (!source) throw new Error(`${cfg.yamlFile}: no '${split}:' split`);
     let files = imageFiles(source);
     const fraction = opts.fraction ?? 1;
     if (fraction < 1) files = files.slice(0, pyRound(files.length * fraction)); // Python's round()
-    const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix: opts.prefix ?? `${split}: `, cache: opts.labelCache, log: opts.log, progress: opts.progress });
-    if (!scan.labels.length) throw new Error(`${opts.prefix ?? `${split}: `}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt (see the messages above)`);
-    return new PoseDataset(scan.labels, cfg, opts);
+    const prefix = opts.prefix ?? `${split}: `;
+    const scan = scanLabels(files, { kptShape: cfg.kptShape, nc: cfg.nc, prefix, cache: opts.labelCache, log: opts.log, progress: opts.progress });
+    if (!scan.labels.length)
+      throw new Error(`${prefix}no usable images in ${[source].flat().join(', ')}: all ${scan.n} are corrupt, e.g. ${scan.corrupt[0]}`);
+    const ds = new PoseDataset(scan.labels, cfg, opts);
+    ds.scan = scan;
+    return ds;
   }
 
   get length(): number {

@@ -19,7 +19,8 @@ import { noGrad, tensor, tidyAsync, type Device, type Tensor } from '../../engin
 import { PoseModel } from '../../models/yolov8_pose.js';
 import type { PoseEvalOutput, PoseTrainOutput } from '../../nn/head.js';
 import type { V8PoseLoss } from '../../nn/loss/v8_pose_loss.js';
-import { loadPoseSplit, type DatasetConfig } from '../data/dataset.js';
+import type { DatasetConfig } from '../data/dataset.js';
+import type { LabelScan } from '../data/cache.js';
 import { PoseDataset, type PoseBatch } from '../data/loader.js';
 import { getSaveDir } from '../predict/save.js';
 import { ConfusionMatrix } from './confusion.js';
@@ -36,7 +37,6 @@ import { saveValTxt } from './save_txt.js';
 import { appendHybridLabels, HYBRID_WARNING } from './hybrid.js';
 import { plotCurves, plotConfusion, plotValBatch } from './plots.js';
 import { ProgressBar, stderrIsTTY, type ProgressOptions } from '../progress.js';
-import { dirname } from 'node:path';
 
 /** What the validator needs from a model: eval-mode predictions (B, 4 + nc + K * dims, A). */
 export interface ValModel {
@@ -152,7 +152,8 @@ interface RunState {
   training: boolean;
   criterion: V8PoseLoss | null;
   device: Device;
-  split: ReturnType<typeof loadPoseSplit>;
+  /** the split's label scan (counts, corrupt images) */
+  scan: LabelScan;
   /** the split in val mode: rect batches (or square ones for a fixed-input model), no augmentation */
   dataset: PoseDataset;
   plots: boolean;
@@ -234,44 +235,34 @@ export class PoseValidator {
     const imgsz = Math.max(Math.ceil(a.imgsz / stride) * stride, stride);
     if (imgsz !== a.imgsz)
       this.log(`WARNING ⚠️ imgsz=${a.imgsz} must be multiple of max stride ${stride}, updating to ${imgsz}`);
-    const split = loadPoseSplit(data, a.split, (m) => this.log(m));
     const showBar = a.verbose && (this.progress ? true : stderrIsTTY());
-    if (showBar && !opts.training && split.samples.length) {
-      const n = split.samples.length,
-        bg = split.nMissing + split.nEmpty;
-      new ProgressBar(n, {
-        ...this.progress,
-        desc: `${a.split}: Scanning ${dirname(split.samples[0].labelFile)}... ${n} images, ${bg} backgrounds, 0 corrupt`,
-        initial: n,
-      }).close();
-    }
     if (a.save_hybrid) this.log(HYBRID_WARNING);
-    const corrupt = [...split.corrupt]; // skipped at the scan, then any that fail to decode
+    const corrupt: string[] = []; // skipped at the scan, then any that fail to decode
     const fixed = model.pt === false && !model.dynamic; // BaseValidator: not pt -> rect=False, batch from metadata
     if (fixed)
       this.log(`Setting batch=${model.batch ?? 1} input of shape (${model.batch ?? 1}, 3, ${imgsz}, ${imgsz})`);
-    // build_dataset(mode='val') + build_dataloader(shuffle=False): load_image, LetterBox(scaleup=False),
-    // rect batches padded by 0.5 stride (file order and imgsz x imgsz without rect)
-    const dataset = new PoseDataset(
-      split.samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
-      data,
-      {
-        imgsz,
-        batch: fixed ? (model.batch ?? 1) : a.batch,
-        augment: false,
-        rect: !fixed,
-        stride,
-        pad: 0.5,
-        singleCls: a.single_cls,
-        classes: a.classes,
-        prefix: `${a.split}: `,
-        log: this.log,
-        onBadImage: (e) => {
-          corrupt.push(e.message);
-          this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
-        },
+    // build_dataset(mode='val') + build_dataloader(shuffle=False): the trainer's scan (labels/val.cache,
+    // the 'val: Scanning ...' line), load_image, LetterBox(scaleup=False), rect batches padded by
+    // 0.5 stride (file order and imgsz x imgsz without rect)
+    const dataset = PoseDataset.fromConfig(data, a.split, {
+      imgsz,
+      batch: fixed ? (model.batch ?? 1) : a.batch,
+      augment: false,
+      rect: !fixed,
+      stride,
+      pad: 0.5,
+      singleCls: a.single_cls,
+      classes: a.classes,
+      prefix: `${a.split}: `,
+      log: this.log,
+      progress: showBar && !opts.training ? (this.progress ?? undefined) : { live: false, write: () => {} },
+      onBadImage: (e) => {
+        corrupt.push(e.message);
+        this.log(`${a.split}: WARNING: ${e.file}: ignoring corrupt image: ${e.message}`);
       },
-    );
+    });
+    const scan = dataset.scan!;
+    corrupt.push(...scan.corrupt);
 
     const plots = a.plots && !opts.training;
     const saveDir =
@@ -287,7 +278,7 @@ export class PoseValidator {
       training: !!opts.training,
       criterion: opts.criterion ?? null,
       device,
-      split,
+      scan,
       dataset,
       plots,
       saveDir,
@@ -490,7 +481,7 @@ export class PoseValidator {
       speed: metrics.speed,
       confusionMatrix: cm,
       seen: st.seen,
-      nInstances: st.split.nInstances,
+      nInstances: st.scan.nInstances,
       saveDir,
       jdict,
       corrupt,

@@ -1,11 +1,12 @@
 // tasks/data/dataset.ts: dataset yaml, split image lists, image <-> label paths, pose label files,
-// and the bad-input errors (no labels, labels without images, malformed lines naming file:line).
+// and a val split through the one scan (Ultralytics' get_labels): counts, warnings, malformed lines naming file:line.
 import t from 'tap';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageFiles, imageSize, labelPath, loadDatasetYaml, loadPoseSplit, parsePoseLabels } from '../../tasks/data/dataset.js';
+import { imageFiles, imageSize, labelPath, loadDatasetYaml, parsePoseLabels, type DatasetConfig } from '../../tasks/data/dataset.js';
+import { PoseDataset } from '../../tasks/data/loader.js';
 import { encodePNG } from '../../tasks/data/image.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/val/coco8-pose');
@@ -108,36 +109,48 @@ t.test('image sizes from headers', async (t) => {
   t.throws(() => imageSize(join(root, 'x.gif')), /x\.gif: unsupported image format/);
 });
 
-t.test('splits: counts, and the bad-input errors', async (t) => {
-  const split = loadPoseSplit(loadDatasetYaml(join(FIX, 'coco8-pose.yaml')), 'val');
-  t.equal(split.samples.length, 4);
-  t.equal(split.nInstances, 14);
-  t.equal(split.nMissing, 0);
+/** A val split read the way the validator reads it (PoseDataset val mode over the one label scan). */
+function valSplit(cfg: DatasetConfig, logs: string[] = [], bars: string[] = []) {
+  return PoseDataset.fromConfig(cfg, 'val', { augment: false, log: (m) => logs.push(m), progress: { live: false, write: (s) => bars.push(s) } });
+}
 
-  // No labels at all: an error naming the labels folder.
+t.test('val splits: counts, and the bad-input warnings and errors (as get_labels)', async (t) => {
+  const root = tmpDataset(t);
+  for (const f of ['images', 'labels']) cpSync(join(FIX, f, 'val'), join(root, f, 'val'), { recursive: true });
+  const split = valSplit(loadDatasetYaml(join(root, 'data.yaml'))).scan!;
+  t.equal(split.labels.length, 4);
+  t.equal(split.nInstances, 14);
+  t.equal(split.nm, 0);
+  t.equal(split.cachePath, join(root, 'labels/val.cache'), 'val.cache beside the labels, as labels/train.cache');
+  t.ok(existsSync(split.cachePath));
+
+  // No labels at all: Ultralytics' two warnings (cache_labels, get_labels), not an error; the
+  // validator ends with "no labels found in pose set" (test/val/classes.test.ts).
   const r1 = tmpDataset(t);
   writeFileSync(join(r1, 'images/val/a.png'), png(20, 20));
-  t.throws(() => loadPoseSplit(loadDatasetYaml(join(r1, 'data.yaml')), 'val'), { message: new RegExp(`no labels found for the 1 images.*${join(r1, 'labels/val')}.*missing, e\\.g\\. .*a\\.txt`) });
+  const logs1: string[] = [], bars1: string[] = [];
+  const s1 = valSplit(loadDatasetYaml(join(r1, 'data.yaml')), logs1, bars1).scan!;
+  t.equal(s1.nm, 1);
+  t.match(bars1.join(''), new RegExp(`^val: Scanning ${join(r1, 'labels/val')}\\.\\.\\. 0 images, 1 backgrounds, 0 corrupt`));
+  t.match(logs1.join('\n'), new RegExp(`val: WARNING ⚠️ No labels found in ${join(r1, 'labels/val.cache')}\\. See https://docs\\.ultralytics\\.com/datasets`));
+  t.match(logs1.join('\n'), /WARNING ⚠️ No labels found in .*labels\/val\.cache, training may not work correctly/);
 
-  // A label file whose image is missing: named.
-  const r2 = tmpDataset(t);
-  writeFileSync(join(r2, 'images/val/a.png'), png(20, 20));
-  writeFileSync(join(r2, 'labels/val/a.txt'), line(0));
-  writeFileSync(join(r2, 'labels/val/ghost.txt'), line(0));
-  t.throws(() => loadPoseSplit(loadDatasetYaml(join(r2, 'data.yaml')), 'val'), { message: /1 label file\(s\) have no image: .*labels\/val\/ghost\.txt/ });
-
-  // An image list naming a file that does not exist.
+  // An image list naming a file that does not exist: corrupt, and nothing left is an error.
   const r3 = tmpDataset(t, 'train: l.txt\nval: l.txt\nkpt_shape: [17, 3]\nnames: {0: p}\n');
   writeFileSync(join(r3, 'l.txt'), './images/val/missing.png\n');
-  t.throws(() => loadPoseSplit(loadDatasetYaml(join(r3, 'data.yaml')), 'val'), /missing\.png.*not found/);
+  const logs3: string[] = [];
+  t.throws(() => valSplit(loadDatasetYaml(join(r3, 'data.yaml')), logs3), /val: no usable images in .*l\.txt: all 1 are corrupt, e\.g\. .*missing\.png.*not found/);
+  t.match(logs3.join('\n'), /val: WARNING ⚠️ .*missing\.png: ignoring corrupt image\/label: .*missing\.png: image file not found/);
+  t.match(logs3.join('\n'), /WARNING ⚠️ No images found in .*labels\/val\.cache, training may not work correctly/);
 
-  // Some images without label files: a warning, and they count as background.
+  // Some images without label files: background images, counted in the scan line.
   const r4 = tmpDataset(t);
   writeFileSync(join(r4, 'images/val/a.png'), png(20, 20));
   writeFileSync(join(r4, 'images/val/b.png'), png(20, 20));
   writeFileSync(join(r4, 'labels/val/a.txt'), line(0));
-  const warnings: string[] = [];
-  const s4 = loadPoseSplit(loadDatasetYaml(join(r4, 'data.yaml')), 'val', (m) => warnings.push(m));
-  t.equal(s4.nMissing, 1);
-  t.match(warnings.join('\n'), /1 of 2 images have no label file.*b\.txt/);
+  const bars4: string[] = [];
+  const s4 = valSplit(loadDatasetYaml(join(r4, 'data.yaml')), [], bars4).scan!;
+  t.equal(s4.nm, 1);
+  t.equal(s4.labels.length, 2);
+  t.match(bars4.join(''), /^val: Scanning .*labels\/val\.\.\. 1 images, 1 backgrounds, 0 corrupt: 100%/);
 });

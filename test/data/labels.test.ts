@@ -57,7 +57,7 @@ t.test('verify_image_label: good, background and corrupt cases, never a throw', 
     t.equal(r.nc, 1);
     t.match(r.msg, re, `${name}: ${r.msg}`);
   };
-  corrupt('cols', `${line()}\n0 0.5 0.5 0.2 0.2 0.1 0.1 2`, /^train: WARNING: .*cols\.png: ignoring corrupt image\/label: .*cols\.txt:2: 8 values, but kpt_shape \[17, 3\] needs 56/);
+  corrupt('cols', `${line()}\n0 0.5 0.5 0.2 0.2 0.1 0.1 2`, /^train: WARNING ⚠️ .*cols\.png: ignoring corrupt image\/label: .*cols\.txt:2: 8 values, but kpt_shape \[17, 3\] needs 56/);
   corrupt('big', line(0, 1.5), /big\.txt:1: keypoint 0 x = 1\.5 is not normalized/);
   corrupt('neg', line().replace(' 0.2 ', ' -0.2 '), /neg\.txt:1: negative label value -0\.2/);
   corrupt('cls', line(3), /cls\.txt:1: class 3 is not one of the dataset's 1 classes/);
@@ -89,7 +89,9 @@ t.test('scan: counts, progress line, messages; corrupt images skipped', async (t
   t.same(scan.labels.map((l) => l.imFile.slice(-5)), ['a.png', 'b.png', 'c.png', 'e.png'], 'the corrupt image is left out');
   t.equal(out.length, 1, 'not a terminal: one final line');
   t.match(out[0], new RegExp(`^train: Scanning ${join(root, 'labels/train')}\\.\\.\\. 4 images, 2 backgrounds, 1 corrupt: 100%\\|██████████\\| 5/5 \\[00:00<00:00, +[\\d.]+it/s\\]\\n$`));
-  t.match(logs.join('\n'), /d\.png: ignoring corrupt image\/label: .*d\.txt:1: 2 values/);
+  t.match(logs.join('\n'), /train: WARNING ⚠️ .*d\.png: ignoring corrupt image\/label: .*d\.txt:1: 2 values/);
+  t.match(scan.corrupt, [/^\/.*labels\/train\/d\.txt:1: 2 values/], 'the reason for each skipped image, naming the file and line');
+  t.equal(scan.nInstances, 3);
   t.match(logs.join('\n'), /New cache created: .*labels\/train\.cache/);
   t.equal(scan.cachePath, join(root, 'labels/train.cache'));
   t.equal(labelCachePath([join(root, 'labels/train/a.txt')]), join(root, 'labels/train.cache'));
@@ -102,6 +104,7 @@ t.test('scan: counts, progress line, messages; corrupt images skipped', async (t
   t.same(again.labels.map((l) => [l.imFile, l.shape, [...l.cls], [...l.bboxes], [...l.keypoints]]), scan.labels.map((l) => [l.imFile, l.shape, [...l.cls], [...l.bboxes], [...l.keypoints]]));
   t.match(out[0], /^train: Scanning .*labels\/train\.cache\.\.\. 4 images, 2 backgrounds, 1 corrupt: 100%\|██████████\| 5\/5 \[00:00<\?, \?it\/s\]/);
   t.match(logs.join('\n'), /d\.txt:1/, 'messages are kept in the cache');
+  t.same([again.corrupt, again.nInstances], [scan.corrupt, 3]);
 
   // A changed label file (size/mtime) invalidates it.
   writeFileSync(join(root, 'labels/train/d.txt'), line());

@@ -37,7 +37,7 @@ t.test('validation that cannot run: last.pt is written before the error', async 
   });
   await t.rejects(
     trainer.train(),
-    /val: validation failed after epoch 1 \(no valid images in 'val' .*a\.jpg: unsupported image format.*\); the epoch's weights are saved in .*fail\/weights\/last\.pt/,
+    /val: validation failed after epoch 1 \(val: no usable images in .*images\/bad: all 1 are corrupt, e\.g\. .*a\.jpg: unsupported image format.*\); the epoch's weights are saved in .*fail\/weights\/last\.pt/,
   );
   const last = join(project, 'fail/weights/last.pt');
   t.ok(existsSync(last), 'last.pt exists');

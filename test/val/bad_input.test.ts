@@ -53,18 +53,22 @@ t.test('bad label lines are skipped, counted and listed; the good images give th
     encodePNG({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7919) % 251) }),
   );
   writeFileSync(join(dir, 'images/val/zz_cut.png'), png.subarray(0, png.length - 200)); // IDAT cut short: found by the scan, as PIL's verify()
-  const lines: string[] = [];
+  const lines: string[] = [],
+    bars: string[] = [];
   const v = new PoseValidator({
     data: join(dir, 'coco8-pose.yaml'),
     imgsz: 64,
     batch: 2,
     plots: false,
-    verbose: false,
   });
   v.log = (s) => lines.push(s);
+  v.progress = { write: (s) => bars.push(s), live: false };
   const r = await v.run(blind, cpu);
   const log = lines.join('\n');
-  t.match(log, /val: Scanned .*images\/val\.\.\. 4 images, 0 backgrounds, 7 corrupt/);
+  // Ultralytics' scan line: "images" counts label files found, the 5 corrupt ones included
+  t.match(bars.join(''), /^val: Scanning .*labels\/val\.\.\. 9 images, 0 backgrounds, 7 corrupt: 100%/);
+  t.match(log, /val: WARNING ⚠️ .*zz_nan\.jpg: ignoring corrupt image\/label: .*zz_nan\.txt:2/);
+  t.match(log, /val: New cache created: .*labels\/val\.cache/);
   t.equal(r.corrupt.length, 7);
   t.match(r.corrupt.join('\n'), /zz_nan\.txt:2: value 4 \('NaN'\) is not a number/);
   t.match(r.corrupt.join('\n'), /zz_cols\.txt:2: 7 values, but kpt_shape \[17, 3\] needs 56/);
@@ -108,6 +112,6 @@ t.test('no image left: an error naming the split and a reason', async (t) => {
   v.log = () => {};
   await t.rejects(
     v.run(blind, cpu),
-    /no valid images in 'val' .*all 4 are corrupt, e\.g\. .*000000000110\.txt:1: 3 values/,
+    /val: no usable images in .*images\/val: all 4 are corrupt, e\.g\. .*000000000110\.txt:1: 3 values/,
   );
 });

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDatasetYaml, loadPoseSplit } from '../../tasks/data/dataset.js';
+import { loadDatasetYaml } from '../../tasks/data/dataset.js';
 import { PoseDataset, rectBatches } from '../../tasks/data/loader.js';
 import { prepareBatch } from '../../tasks/val/prepare_batch.js';
 
@@ -25,19 +25,15 @@ t.test('rect batches: order by aspect ratio, ceil(shape * imgsz / 32 + 0.5) * 32
 
 t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back in original pixels', async (t) => {
   const cfg = loadDatasetYaml(join(FIX, 'coco8-pose.yaml'));
-  const { samples } = loadPoseSplit(cfg, 'val');
-  const ds = new PoseDataset(
-    samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
-    cfg,
-    { imgsz: 320, batch: 16, augment: false },
-  );
+  const quiet = { labelCache: false, log: () => {}, progress: { live: false, write: () => {} } };
+  const ds = PoseDataset.fromConfig(cfg, 'val', { ...quiet, imgsz: 320, batch: 16, augment: false });
   const [batch] = [...ds.batches()];
   const images = prepareBatch(batch, cfg.kptShape[0]);
   t.same(batch.shape.slice(2), [352, 352]);
   t.equal(batch.images.length, 4 * 3 * 352 * 352);
   for (const im of images) {
     const [h0, w0] = im.ori;
-    const s = samples.find((x) => x.imFile === im.imFile)!;
+    const s = ds.labels.find((x) => x.imFile === im.imFile)!;
     // Long side 320, so the gain is 320 / max side; padding centres the image in 352 x 352.
     const gain = im.ratioPad.ratio[0];
     t.ok(Math.abs(gain - 320 / Math.max(h0, w0)) < 0.01, `${im.imFile}: gain ${gain}`);
@@ -47,7 +43,7 @@ t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back
     // (the resize rounds each side up to whole pixels).
     let worst = 0;
     for (let i = 0; i < im.cls.length; i++) {
-      const [cx, cy, w, h] = s.labels.bboxes.subarray(i * 4, i * 4 + 4);
+      const [cx, cy, w, h] = s.bboxes.subarray(i * 4, i * 4 + 4);
       const want = [
         Math.max((cx - w / 2) * w0, 0),
         Math.max((cy - h / 2) * h0, 0),
@@ -56,8 +52,8 @@ t.test('one batch of coco8-pose val at imgsz 320: 352x352 letterbox, labels back
       ];
       for (let q = 0; q < 4; q++) worst = Math.max(worst, Math.abs(im.boxes[i * 4 + q] - want[q]));
       for (let k = 0; k < 17; k++) {
-        if (!s.labels.keypoints[(i * 17 + k) * 3 + 2]) continue;
-        worst = Math.max(worst, Math.abs(im.kpts[(i * 17 + k) * 3] - s.labels.keypoints[(i * 17 + k) * 3] * w0));
+        if (!s.keypoints[(i * 17 + k) * 3 + 2]) continue;
+        worst = Math.max(worst, Math.abs(im.kpts[(i * 17 + k) * 3] - s.keypoints[(i * 17 + k) * 3] * w0));
       }
     }
     t.ok(worst < 1.5, `${im.imFile}: labels within ${worst.toFixed(3)} px of normalized x original size`);

@@ -1,7 +1,7 @@
 // What val shows: the confusion-matrix colour bar (seaborn's heatmap beside the matrix: a vertical
 // strip from darkest blue at vmax to white at 0), and the standalone run's header and progress bar.
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfusionMatrix } from '../../tasks/val/confusion.js';
@@ -35,7 +35,11 @@ t.test(
     const { valModel } = await import('../../tasks/val/api.js');
     const { YOLO } = await import('../../tasks/yolo.js');
     const { fileURLToPath } = await import('node:url');
-    const yaml = fileURLToPath(new URL('../fixtures/val/coco8-pose/coco8-pose.yaml', import.meta.url));
+    // a fresh copy: the first scan prints the labels folder and writes labels/val.cache there
+    const root = mkdtempSync(join(tmpdir(), 'val-out-'));
+    t.teardown(() => rmSync(root, { recursive: true, force: true }));
+    cpSync(fileURLToPath(new URL('../fixtures/val/coco8-pose', import.meta.url)), root, { recursive: true });
+    const yaml = join(root, 'coco8-pose.yaml');
     const logs: string[] = [],
       bars: string[] = [];
     const proto = PoseValidator.prototype as unknown as { run: (...a: unknown[]) => unknown };
@@ -56,7 +60,9 @@ t.test(
     t.match(logs[0], /^yolo-ts \S+ 🚀 Node-[\d.]+ cpu/);
     t.match(logs[1], /^YOLOv8n-pose summary \(fused\): \d+ layers, [\d,]+ parameters, 0 gradients/);
     const out = bars.join('');
-    t.match(out, /val: Scanning .*labels\/val\.\.\. 4 images, 0 backgrounds, 0 corrupt/);
+    t.match(out, /val: Scanning .*labels\/val\.\.\. 4 images, 0 backgrounds, 0 corrupt: 100%/);
+    t.ok(existsSync(join(root, 'labels/val.cache')), 'val.cache written, as Ultralytics does for every split');
+    t.ok(logs.includes(`val: New cache created: ${join(root, 'labels/val.cache')}`));
     t.match(
       out,
       /Class {5}Images  Instances.*mAP50-95\): 100%.* 2\/2 \[/,

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpu, tensor, type Tensor } from '../../engine/index.js';
-import { loadDatasetYaml, loadPoseSplit } from '../../tasks/data/dataset.js';
+import { loadDatasetYaml } from '../../tasks/data/dataset.js';
 import { PoseDataset } from '../../tasks/data/loader.js';
 import { prepareBatch } from '../../tasks/val/prepare_batch.js';
 import { PoseValidator, type ValModel } from '../../tasks/val/validator.js';
@@ -19,12 +19,8 @@ const YAML = join(FIX, 'coco8-pose.yaml');
 /** A model whose output for batch b holds that batch's labels as detections (conf 0.9), then noise. */
 function oracle(imgsz: number, batch: number, opts: { jitter?: number; kptShape?: [number, number] } = {}): ValModel {
   const cfg = loadDatasetYaml(YAML);
-  const { samples } = loadPoseSplit(cfg, 'val', () => {});
-  const ds = new PoseDataset(
-    samples.map((s) => ({ imFile: s.imFile, shape: s.shape, ...s.labels })),
-    cfg,
-    { imgsz, batch, augment: false },
-  );
+  const quiet = { labelCache: false, log: () => {}, progress: { live: false, write: () => {} } };
+  const ds = PoseDataset.fromConfig(cfg, 'val', { ...quiet, imgsz, batch, augment: false });
   const outputs = [...ds.batches()].map((vb) => {
     const A = 64,
       C = 4 + 1 + 51,
