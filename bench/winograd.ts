@@ -14,6 +14,7 @@ import { conv2dForward, packConvWeights } from '../engine/backends/wasm/gemm.js'
 import {
   packWinogradWeights,
   winogradConv2d,
+  winogradApplies,
   winogradEligible,
   winogradShape,
 } from '../engine/backends/wasm/winograd.js';
@@ -76,16 +77,16 @@ try {
     const shapes = new Map<string, { geo: ConvGeometry; count: number }>();
     for (const n of g.nodes) {
       if (n.op !== 'conv2d') continue;
-      const geo = convGeometry('conv2d', g.shapeOf(n.inputs[0]), g.shapeOf(n.inputs[1]), n.attrs as any);
-      if (!winogradEligible(geo)) continue;
+      const geo = convGeometry('conv2d', g.shapeOf(n.inputs[0]!), g.shapeOf(n.inputs[1]!), n.attrs as any);
+      if (!winogradApplies(geo)) continue;
       const key = `${geo.c}x${geo.h}x${geo.w} -> ${geo.o}`;
       const e = shapes.get(key);
       if (e) e.count++;
       else shapes.set(key, { geo, count: 1 });
     }
     console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
-    console.log('| C x H x W -> O | layers | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |');
+    console.log('|---|---|---|---|---|---|---|---|');
     let sumD = 0,
       sumW = 0;
     for (const [key, { geo, count }] of shapes) {
@@ -111,12 +112,12 @@ try {
       sumD += d * count;
       sumW += w * count;
       console.log(
-        `| ${key} | ${count} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(d / w).toFixed(2)} |`,
+        `| ${key} | ${count} | ${winogradEligible(geo) ? 'winograd' : 'direct'} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(d / w).toFixed(2)} |`,
       );
       [wp, up, v, m].forEach((p) => rt.free(p));
       [xs, ws, bs, ys].forEach((t) => t.dispose());
     }
-    console.log(`| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`);
+    console.log(`| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`);
   }
 } finally {
   console.log(machineLoad());

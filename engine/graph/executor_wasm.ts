@@ -102,6 +102,9 @@ export class WasmBlocks {
   get count() {
     return this.ptrs.length;
   }
+  get sharedBytes() {
+    return this.shared.bytes;
+  }
   free() {
     for (const p of this.ptrs) this.rt.free(p);
     this.ptrs = [];

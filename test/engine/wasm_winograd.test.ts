@@ -10,7 +10,7 @@ import { convGeometry } from '../../engine/ops/conv2d.js';
 import {
   packWinogradWeights,
   winogradConv2d,
-  winogradEligible,
+  winogradApplies,
   winogradShape,
 } from '../../engine/backends/wasm/winograd.js';
 
@@ -46,7 +46,7 @@ function winograd(
 ) {
   const rt = wasmOf(device);
   const geo = convGeometry('conv2d', [N, C, H, W], [O, C, 3, 3], { padding: pad });
-  t.ok(winogradEligible(geo), 'eligible: 3x3, stride 1, padding <= 2');
+  t.ok(winogradApplies(geo), 'applies: 3x3, stride 1, padding <= 2');
   const { oh: OH, ow: OW } = geo;
   const [cx, cy] = [2, 1];
   const xs = new Float32Array(N * (C + 3) * H * W).fill(NaN); // channels outside the slice are never read

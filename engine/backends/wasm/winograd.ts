@@ -12,8 +12,15 @@ import type { WasmRuntime } from './abi.js';
 import { conv2dForward, packConvWeights } from './gemm.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
+/**
+ * Below this many input or output channels the direct conv wins (bench/winograd.ts: 16x160x160 -> 16
+ * ran at 0.8x, 32 channels and more at 1.1-2.4x): the GEMMs' reduction is C long, against 9 C for
+ * the direct conv, too short to amortise packing, and the transforms are a larger share.
+ */
+export const WINOGRAD_MIN_CHANNELS = 32;
+
 /** A conv Winograd F(2x2, 3x3) computes: 3x3, stride 1, dilation 1, groups 1, padding <= 2. */
-export function winogradEligible(g: ConvGeometry): boolean {
+export function winogradApplies(g: ConvGeometry): boolean {
   return (
     g.kh === 3 &&
     g.kw === 3 &&
@@ -23,17 +30,42 @@ export function winogradEligible(g: ConvGeometry): boolean {
     g.dw === 1 &&
     g.groups === 1 &&
     g.ph <= 2 &&
-    g.pw <= 2 &&
+    g.pw <= 2
+  );
+}
+
+/** The compiled forward takes Winograd for this conv: it applies, has the channels to gain, and YOLO_WINOGRAD is not 0. */
+export function winogradEligible(g: ConvGeometry): boolean {
+  return (
+    winogradApplies(g) &&
+    g.c >= WINOGRAD_MIN_CHANNELS &&
+    g.o >= WINOGRAD_MIN_CHANNELS &&
     process.env.YOLO_WINOGRAD !== '0'
   );
 }
 
-/** Tile counts and the sizes of the V and M scratch blocks (bytes) for a conv. */
+/**
+ * The plane stride (floats, >= P) for 16 slices of `ch` planes each: the transforms touch one
+ * pixel in each of the 16 slices per tile, so slices a multiple of 4 KiB apart would all fall in
+ * one L1 set (8 ways) and evict each other (measured: the input transform of 64x80x80 took 3x as
+ * long). Picks the first stride whose 16 slice starts land in 16 distinct 64-byte sets mod 4 KiB.
+ */
+function sliceStride(P: number, ch: number): number {
+  for (let s = P; s < P + 64; s++) {
+    const sets = new Set(Array.from({ length: 16 }, (_, k) => ((k * ch * s * 4) % 4096) >> 6));
+    if (sets.size === 16) return s;
+  }
+  return P;
+}
+
+/** Tile counts, the plane strides of V and M, and the sizes of their scratch blocks (bytes) for a conv. */
 export function winogradShape(g: ConvGeometry) {
   const tH = Math.ceil(g.oh / 2),
     tW = Math.ceil(g.ow / 2),
     P = g.n * tH * tW;
-  return { tH, tW, P, vBytes: 64 * g.c * P, mBytes: 64 * g.o * P };
+  const pv = sliceStride(P, g.c),
+    pm = sliceStride(P, g.o);
+  return { tH, tW, P, pv, pm, vBytes: 64 * g.c * pv, mBytes: 64 * g.o * pm };
 }
 
 /** The 16 GEMMs as a grouped 1x1 conv over one "image" of 16 C channels of P pixels. */
@@ -112,12 +144,15 @@ export function winogradConv2d(
   vPtr: number,
   mPtr: number,
 ) {
-  const { tH, tW, P } = winogradShape(g);
-  rt.parallel('wino_in', [xPtr + 4 * xl.off, vPtr, g.c, g.h, g.w, xl.sb, xl.sc, tH, tW, P, g.ph, g.pw], g.n * g.c);
-  conv2dForward(rt, vPtr, 0, 0, mPtr, gemmGeometry(g, P), null, { packedWeights: uPacked });
+  const { tH, tW, P, pv, pm } = winogradShape(g);
+  rt.parallel('wino_in', [xPtr + 4 * xl.off, vPtr, g.c, g.h, g.w, xl.sb, xl.sc, tH, tW, pv, g.ph, g.pw], g.n * g.c);
+  conv2dForward(rt, vPtr, 0, 0, mPtr, gemmGeometry(g, P), null, {
+    packedWeights: uPacked,
+    layouts: { x: { sb: 16 * g.c * pv, sc: pv, off: 0 }, y: { sb: 16 * g.o * pm, sc: pm, off: 0 } },
+  });
   rt.parallel(
     'wino_out',
-    [mPtr, bPtr, yPtr + 4 * yl.off, g.o, P, tH, tW, g.oh, g.ow, yl.sb, yl.sc, act === 'silu' ? 1 : 0],
+    [mPtr, bPtr, yPtr + 4 * yl.off, g.o, pm, tH, tW, g.oh, g.ow, yl.sb, yl.sc, act === 'silu' ? 1 : 0],
     g.n * g.o,
   );
 }

@@ -1,10 +1,10 @@
 // Winograd F(2x2, 3x3) transforms for stride-1 3x3 convolutions in the compiled forward
 // (launcher: ../winograd.ts). The 16 GEMMs between them are gemm_conv2d as one grouped 1x1 conv.
-//   wino_in(x, v, C, H, W, x_sb, x_sc, tH, tW, P, ph, pw, t0, t1)
+//   wino_in(x, v, C, H, W, x_sb, x_sc, tH, tW, P, ph, pw, t0, t1)   (P: V's plane stride, >= N tH tW)
 //     one task per (n, c) plane: each 4x4 input tile d at rows 2ty - ph .., columns 2tx - pw ..
 //     (zero outside the plane) becomes V = Bt d B, element k = 4i + j stored at
 //     v[(k C + c) P + n tH tW + ty tW + tx]. Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-//   wino_out(m, bias, y, O, P, tH, tW, OH, OW, y_sb, y_sc, act, t0, t1)
+//   wino_out(m, bias, y, O, P, tH, tW, OH, OW, y_sb, y_sc, act, t0, t1)   (P: M's plane stride)
 //     one task per (n, o) plane: the 4x4 tile of m[(k O + o) P + p] becomes Y = At M A (2x2),
 //     + bias[o] (bias 0: none), SiLU when act = 1, written at y[n y_sb + o y_sc + oy OW + ox]
 //     for the outputs inside OH x OW. At = [1 1 1 0; 0 1 -1 -1].
