@@ -85,7 +85,9 @@ try {
       else shapes.set(key, { geo, count: 1 });
     }
     console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
-    console.log('| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |');
+    console.log(
+      '| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
     let sumD = 0,
       sumW = 0;
@@ -105,8 +107,19 @@ try {
         conv2dForward(rt, xs.storage.ptr, 0, bs.storage.ptr, ys.storage.ptr, geo, 'silu', { packedWeights: wp }),
       );
       const w = best(() =>
-        winogradConv2d(rt, xs.storage.ptr, pl(geo.c, geo.h, geo.w), up, bs.storage.ptr, ys.storage.ptr,
-          pl(geo.o, geo.oh, geo.ow), geo, 'silu', v, m),
+        winogradConv2d(
+          rt,
+          xs.storage.ptr,
+          pl(geo.c, geo.h, geo.w),
+          up,
+          bs.storage.ptr,
+          ys.storage.ptr,
+          pl(geo.o, geo.oh, geo.ow),
+          geo,
+          'silu',
+          v,
+          m,
+        ),
       );
       const flops = 2 * geo.o * geo.c * 9 * geo.oh * geo.ow;
       sumD += d * count;
@@ -117,7 +130,9 @@ try {
       [wp, up, v, m].forEach((p) => rt.free(p));
       [xs, ws, bs, ys].forEach((t) => t.dispose());
     }
-    console.log(`| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`);
+    console.log(
+      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`,
+    );
   }
 } finally {
   console.log(machineLoad());

@@ -13,12 +13,7 @@
 import type { Tensor } from '../tensor.js';
 import type { WasmRuntimeImpl } from '../backends/wasm/runtime.js';
 import { conv2dForward, packConvWeights } from '../backends/wasm/gemm.js';
-import {
-  packWinogradWeights,
-  winogradConv2d,
-  winogradEligible,
-  winogradShape,
-} from '../backends/wasm/winograd.js';
+import { packWinogradWeights, winogradConv2d, winogradEligible, winogradShape } from '../backends/wasm/winograd.js';
 import {
   CHAIN_HEADER_WORDS,
   CHAIN_MAX_INPUTS,
@@ -161,8 +156,7 @@ export function wasmConvStep(
     const up = packed.get(rt, w, geo, true);
     const { vBytes, mBytes } = winogradShape(geo);
     const s = blocks.sharedScratch(vBytes + mBytes);
-    return () =>
-      winogradConv2d(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act, s.ptr, s.ptr + vBytes);
+    return () => winogradConv2d(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act, s.ptr, s.ptr + vBytes);
   }
   const wp = packed.get(rt, w, geo);
   if (xl)

@@ -1,7 +1,7 @@
 // Winograd F(2x2, 3x3) on the wasm device (engine/backends/wasm/winograd.ts, kernels/winograd.ts)
 // against the cpu reference conv2d: odd sizes (H, W odd, channels not multiples of 4), padding
 // 0/1/2, batch 2, bias and SiLU, input and output as channel slices of larger buffers, threads 1
-// vs 2 bit-identical; and yolov8n-pose compiled with Winograd against the cpu reference.
+// vs 2 bit-identical (narrow planes: per-tile paths; wide ones: four tiles per f32x4); and yolov8n-pose compiled with Winograd against the cpu reference.
 import t from 'tap';
 import { loadPoseModel } from '../../models/index.js';
 import { conv2d, getDevice, manualSeed, rand, releaseDevices, silu, tensor, type Device } from '../../engine/index.js';
@@ -94,6 +94,9 @@ t.test('Winograd conv vs the cpu reference conv2d on odd sizes, threads 1 vs 2 i
     { shape: [2, 3, 11, 6], O: 7, pad: 0, act: null, bias: false },
     { shape: [1, 13, 5, 5], O: 9, pad: 2, act: 'silu' as const, bias: true },
     { shape: [2, 17, 1, 4], O: 3, pad: 1, act: null, bias: true },
+    // wide enough for the transforms' four-tiles-per-vector paths, with scalar tiles at both edges
+    { shape: [2, 6, 9, 29], O: 5, pad: 1, act: 'silu' as const, bias: true },
+    { shape: [1, 33, 6, 21], O: 10, pad: 0, act: null, bias: true },
   ];
   for (const c of cases) {
     manualSeed(7);

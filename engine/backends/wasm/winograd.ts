@@ -110,10 +110,12 @@ export function packWinogradWeights(rt: WasmRuntime, wPtr: number, g: ConvGeomet
   for (let o = 0; o < O; o++)
     for (let c = 0; c < C; c++) {
       const base = (o * C + c) * 9;
-      for (let i = 0; i < 4; i++) // t = G w (4 x 3)
+      for (let i = 0; i < 4; i++)
+        // t = G w (4 x 3)
         for (let j = 0; j < 3; j++)
           t[i * 3 + j] = G[i][0] * w[base + j] + G[i][1] * w[base + 3 + j] + G[i][2] * w[base + 6 + j];
-      for (let i = 0; i < 4; i++) // U = t Gt (4 x 4)
+      for (let i = 0; i < 4; i++)
+        // U = t Gt (4 x 4)
         for (let j = 0; j < 4; j++)
           u[((i * 4 + j) * O + o) * C + c] = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
     }

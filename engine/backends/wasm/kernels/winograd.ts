@@ -36,6 +36,84 @@ export const winograd: WatFragment = {
             `(f32.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) (f32x4.extract_lane ${j} ${c}))`,
         )
         .join('\n            ');
+    // four tiles at once: lane l is tile tx + l. Input: row i's columns ix .. ix + 11 as three
+    // vectors, deinterleaved into the tile columns c = 0..3 (x[ix + 2 l + c]), then Bt d B with
+    // whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
+    const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
+    const in4 = () => {
+      const out: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const row = (k: number) =>
+          `(v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
+        out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
+        out.push(
+          `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
+        );
+        out.push(`(local.set $e${i}0 ${g('ev')}) (local.set $e${i}1 ${g('od')})`);
+        out.push(
+          `(local.set $e${i}2 ${shuf(g('ev'), g('vc'), [1, 2, 3, 4])}) (local.set $e${i}3 ${shuf(g('od'), g('vc'), [1, 2, 3, 5])})`,
+        );
+      }
+      for (let c = 0; c < 4; c++) {
+        // Bt over rows, in place: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        const [a, b, cc, d] = [0, 1, 2, 3].map((i) => g(`e${i}${c}`));
+        out.push(`(local.set $r0 (f32x4.sub ${a} ${cc})) (local.set $r1 (f32x4.add ${b} ${cc}))`);
+        out.push(`(local.set $r2 (f32x4.sub ${cc} ${b})) (local.set $r3 (f32x4.sub ${b} ${d}))`);
+        out.push([0, 1, 2, 3].map((i) => `(local.set $e${i}${c} ${g(`r${i}`)})`).join(' '));
+      }
+      for (let i = 0; i < 4; i++) {
+        const [a, b, cc, d] = [0, 1, 2, 3].map((c) => g(`e${i}${c}`));
+        const v = [
+          `(f32x4.sub ${a} ${cc})`,
+          `(f32x4.add ${b} ${cc})`,
+          `(f32x4.sub ${cc} ${b})`,
+          `(f32x4.sub ${b} ${d})`,
+        ];
+        v.forEach((e, j) =>
+          out.push(`(v128.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${e})`),
+        );
+      }
+      return out.join('\n              ');
+    };
+    // Output, four tiles at once: M[k] for tiles tx .. tx + 3 is one vector load per k; At M A with
+    // whole-vector adds gives y00, y01, y10, y11 per tile; interleaving (y00, y01) gives 8 output
+    // pixels of row oy as two vectors, (y10, y11) those of row oy + 1.
+    const out4 = () => {
+      const out: string[] = [];
+      const ld = (k: number) => `(v128.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${k}))))`;
+      for (let j = 0; j < 4; j++) {
+        out.push(
+          `(local.set $ma ${ld(j)}) (local.set $mb4 ${ld(4 + j)}) (local.set $mc ${ld(8 + j)}) (local.set $md ${ld(12 + j)})`,
+        );
+        out.push(`(local.set $s0${j} (f32x4.add (f32x4.add ${g('ma')} ${g('mb4')}) ${g('mc')}))`);
+        out.push(`(local.set $s1${j} (f32x4.sub (f32x4.sub ${g('mb4')} ${g('mc')}) ${g('md')}))`);
+      }
+      for (const r of [0, 1]) {
+        out.push(
+          `(local.set $y${r}0 (f32x4.add (f32x4.add (f32x4.add ${g(`s${r}0`)} ${g(`s${r}1`)}) ${g(`s${r}2`)}) ${g('b')}))`,
+        );
+        out.push(
+          `(local.set $y${r}1 (f32x4.add (f32x4.sub (f32x4.sub ${g(`s${r}1`)} ${g(`s${r}2`)}) ${g(`s${r}3`)}) ${g('b')}))`,
+        );
+      }
+      out.push(`(if ${g('act')} (then
+                ${['y00', 'y01', 'y10', 'y11']
+                  .map(
+                    (y) =>
+                      `(local.set $${y} (f32x4.div ${g(y)} (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg ${g(y)})))))`,
+                  )
+                  .join('\n                ')}))`);
+      out.push(
+        `(local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))`,
+      );
+      out.push(`(v128.store ${g('dst')} ${shuf(g('y00'), g('y01'), [0, 4, 1, 5])})`);
+      out.push(`(v128.store offset=16 ${g('dst')} ${shuf(g('y00'), g('y01'), [2, 6, 3, 7])})`);
+      out.push(`(if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
+                (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
+                (v128.store ${g('dst')} ${shuf(g('y10'), g('y11'), [0, 4, 1, 5])})
+                (v128.store offset=16 ${g('dst')} ${shuf(g('y10'), g('y11'), [2, 6, 3, 7])})))`);
+      return out.join('\n              ');
+    };
     return `  (func $wg_row (param $plane i32) (param $iy i32) (param $ix i32) (param $H i32) (param $W i32) (result v128)
     (local $r v128) (local $j i32) (local $c i32)
     (local.set $r (v128.const i32x4 0 0 0 0))
@@ -53,6 +131,7 @@ export const winograd: WatFragment = {
     (local $t i32) (local $n i32) (local $c i32) (local $plane i32) (local $vb i32) (local $ks i32) (local $o i32)
     (local $ty i32) (local $tx i32) (local $iy i32) (local $ix i32)
     ${rows.map((r) => `(local $${r} v128)`).join(' ')} (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local $va v128) (local $vq v128) (local $vc v128) (local $ev v128) (local $od v128) ${E.map((e) => `(local $${e} v128)`).join(' ')}
     (local.set $ks (i32.shl (i32.mul ${g('C')} ${g('P')}) (i32.const 2)))
     (local.set $t ${g('t0')})
     (block $done (loop $tasks
@@ -71,22 +150,30 @@ export const winograd: WatFragment = {
           (br_if $xd (i32.ge_u ${g('tx')} ${g('tW')}))
           (local.set $ix (i32.sub (i32.shl ${g('tx')} (i32.const 1)) ${g('pw')}))
           (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
-                       (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')})))
-            (then
-              ${rows.map((r, i) => `(local.set $${r} (v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, g('ix'))}))`).join('\n              ')})
+                       (i32.and (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 12)) ${g('W')}))
+                                (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')})))
+            (then ;; four tiles side by side, one per lane
+              ${in4()}
+              (local.set $o (i32.add ${g('o')} (i32.const 16)))
+              ${inc('tx', '(i32.const 4)')})
             (else
-              ${rows.map((r, i) => `(local.set $${r} (call $wg_row ${g('plane')} (i32.add ${g('iy')} (i32.const ${i})) ${g('ix')} ${g('H')} ${g('W')}))`).join('\n              ')}))
-          (local.set $r0 (f32x4.sub ${g('d0')} ${g('d2')}))
-          (local.set $r1 (f32x4.add ${g('d1')} ${g('d2')}))
-          (local.set $r2 (f32x4.sub ${g('d2')} ${g('d1')}))
-          (local.set $r3 (f32x4.sub ${g('d1')} ${g('d3')}))
-          (local.set $r0 ${colStep(g('r0'))})
-          (local.set $r1 ${colStep(g('r1'))})
-          (local.set $r2 ${colStep(g('r2'))})
-          (local.set $r3 ${colStep(g('r3'))})
-            ${[0, 1, 2, 3].map((i) => storeRow(i, g(`r${i}`))).join('\n            ')}
-          (local.set $o (i32.add ${g('o')} (i32.const 4)))
-          ${inc('tx')}
+            (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
+                         (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')})))
+              (then
+                ${rows.map((r, i) => `(local.set $${r} (v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, g('ix'))}))`).join('\n              ')})
+              (else
+                ${rows.map((r, i) => `(local.set $${r} (call $wg_row ${g('plane')} (i32.add ${g('iy')} (i32.const ${i})) ${g('ix')} ${g('H')} ${g('W')}))`).join('\n              ')}))
+            (local.set $r0 (f32x4.sub ${g('d0')} ${g('d2')}))
+            (local.set $r1 (f32x4.add ${g('d1')} ${g('d2')}))
+            (local.set $r2 (f32x4.sub ${g('d2')} ${g('d1')}))
+            (local.set $r3 (f32x4.sub ${g('d1')} ${g('d3')}))
+            (local.set $r0 ${colStep(g('r0'))})
+            (local.set $r1 ${colStep(g('r1'))})
+            (local.set $r2 ${colStep(g('r2'))})
+            (local.set $r3 ${colStep(g('r3'))})
+              ${[0, 1, 2, 3].map((i) => storeRow(i, g(`r${i}`))).join('\n            ')}
+            (local.set $o (i32.add ${g('o')} (i32.const 4)))
+            ${inc('tx')}))
           (br $xl)))
         ${inc('ty')}
         (br $yl)))
@@ -98,6 +185,8 @@ export const winograd: WatFragment = {
     (local $t i32) (local $n i32) (local $oc i32) (local $mb i32) (local $yb i32) (local $ks i32) (local $q i32)
     (local $ty i32) (local $tx i32) (local $oy i32) (local $ox i32) (local $dst i32) (local $b v128)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $s0 v128) (local $s1 v128) (local $yv v128)
+    (local $ma v128) (local $mb4 v128) (local $mc v128) (local $md v128) ${[0, 1, 2, 3].map((j) => `(local $s0${j} v128) (local $s1${j} v128)`).join(' ')}
+    (local $y00 v128) (local $y01 v128) (local $y10 v128) (local $y11 v128)
     (local.set $ks (i32.shl (i32.mul ${g('O')} ${g('P')}) (i32.const 2)))
     (local.set $t ${g('t0')})
     (block $done (loop $tasks
@@ -117,37 +206,43 @@ export const winograd: WatFragment = {
         (block $xd (loop $xl
           (br_if $xd (i32.ge_u ${g('tx')} ${g('tW')}))
           (local.set $ox (i32.shl ${g('tx')} (i32.const 1)))
-          ${[0, 1, 2, 3]
-            .map(
-              (i) =>
-                `(local.set $r${i} (f32x4.splat (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i}))))))` +
-                [1, 2, 3]
-                  .map(
-                    (j) =>
-                      `\n          (local.set $r${i} (f32x4.replace_lane ${j} ${g(`r${i}`)} (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))))))`,
-                  )
-                  .join(''),
-            )
-            .join('\n          ')}
-          ;; At M: s0 = r0 + r1 + r2, s1 = r1 - r2 - r3; then (. A) per row, both rows in one vector
-          (local.set $s0 (f32x4.add (f32x4.add ${g('r0')} ${g('r1')}) ${g('r2')}))
-          (local.set $s1 (f32x4.sub (f32x4.sub ${g('r1')} ${g('r2')}) ${g('r3')}))
-          (local.set $yv (f32x4.add ${shuf(g('s0'), g('s1'), [0, 1, 4, 5])}
-            (f32x4.mul (f32x4.add ${shuf(g('s0'), g('s1'), [1, 2, 5, 6])} ${shuf(g('s0'), g('s1'), [2, 3, 6, 7])}) ${sign([1, -1, 1, -1])})))
-          (local.set $yv (f32x4.add ${g('yv')} ${g('b')}))
-          (if ${g('act')} (then
-            (local.set $yv (f32x4.div ${g('yv')} (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg ${g('yv')})))))))
-          (local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))
-          (f32.store ${g('dst')} (f32x4.extract_lane 0 ${g('yv')}))
-          (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
-            (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 1 ${g('yv')}))))
-          (if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
-            (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
-            (f32.store ${g('dst')} (f32x4.extract_lane 2 ${g('yv')}))
+          (if (i32.and (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')}) (i32.le_u (i32.add ${g('ox')} (i32.const 8)) ${g('OW')}))
+            (then ;; four tiles side by side, one per lane
+              ${out4()}
+              (local.set $q (i32.add ${g('q')} (i32.const 16)))
+              ${inc('tx', '(i32.const 4)')})
+            (else
+            ${[0, 1, 2, 3]
+              .map(
+                (i) =>
+                  `(local.set $r${i} (f32x4.splat (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i}))))))` +
+                  [1, 2, 3]
+                    .map(
+                      (j) =>
+                        `\n          (local.set $r${i} (f32x4.replace_lane ${j} ${g(`r${i}`)} (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))))))`,
+                    )
+                    .join(''),
+              )
+              .join('\n          ')}
+            ;; At M: s0 = r0 + r1 + r2, s1 = r1 - r2 - r3; then (. A) per row, both rows in one vector
+            (local.set $s0 (f32x4.add (f32x4.add ${g('r0')} ${g('r1')}) ${g('r2')}))
+            (local.set $s1 (f32x4.sub (f32x4.sub ${g('r1')} ${g('r2')}) ${g('r3')}))
+            (local.set $yv (f32x4.add ${shuf(g('s0'), g('s1'), [0, 1, 4, 5])}
+              (f32x4.mul (f32x4.add ${shuf(g('s0'), g('s1'), [1, 2, 5, 6])} ${shuf(g('s0'), g('s1'), [2, 3, 6, 7])}) ${sign([1, -1, 1, -1])})))
+            (local.set $yv (f32x4.add ${g('yv')} ${g('b')}))
+            (if ${g('act')} (then
+              (local.set $yv (f32x4.div ${g('yv')} (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg ${g('yv')})))))))
+            (local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))
+            (f32.store ${g('dst')} (f32x4.extract_lane 0 ${g('yv')}))
             (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
-              (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 3 ${g('yv')}))))))
-          (local.set $q (i32.add ${g('q')} (i32.const 4)))
-          ${inc('tx')}
+              (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 1 ${g('yv')}))))
+            (if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
+              (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
+              (f32.store ${g('dst')} (f32x4.extract_lane 2 ${g('yv')}))
+              (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
+                (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 3 ${g('yv')}))))))
+            (local.set $q (i32.add ${g('q')} (i32.const 4)))
+            ${inc('tx')}))
           (br $xl)))
         ${inc('ty')}
         (br $yl)))
