@@ -13,11 +13,12 @@ import { conv2dForward, packConvWeights } from './gemm.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
- * Below this many input or output channels the direct conv wins (bench/winograd.ts: 16x160x160 -> 16
- * ran at 0.8x, 32 channels and more at 1.1-2.4x): the GEMMs' reduction is C long, against 9 C for
- * the direct conv, too short to amortise packing, and the transforms are a larger share.
+ * Below this many input or output channels a conv stays direct: the GEMMs' reduction is C long
+ * (against 9 C for the direct conv), too short to amortise their packing. YOLOv8n's smallest 3x3
+ * stride-1 convs (16x160x160 -> 16) still gain 1.3x (bench/winograd.ts, 1 thread); narrower ones
+ * were not measured.
  */
-export const WINOGRAD_MIN_CHANNELS = 32;
+export const WINOGRAD_MIN_CHANNELS = 16;
 
 /** A conv Winograd F(2x2, 3x3) computes: 3x3, stride 1, dilation 1, groups 1, padding <= 2. */
 export function winogradApplies(g: ConvGeometry): boolean {
