@@ -6,11 +6,13 @@
 //     v[(k C + c) P + n tH tW + ty tW + tx]. Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 //   wino_out(m, bias, y, O, P, tH, tW, OH, OW, y_sb, y_sc, act, t0, t1)   (P: M's plane stride)
 //     one task per (n, o) plane: the 4x4 tile of m[(k O + o) P + p] becomes Y = At M A (2x2),
-//     + bias[o] (bias 0: none), SiLU when act = 1, written at y[n y_sb + o y_sc + oy OW + ox]
-//     for the outputs inside OH x OW. At = [1 1 1 0; 0 1 -1 -1].
+//     + bias[o] (bias 0: none), SiLU when act = 1 (gemm_wat.ts's inline form, as the direct
+//     conv's epilogue), written at y[n y_sb + o y_sc + oy OW + ox] for the outputs inside OH x OW.
+//     At = [1 1 1 0; 0 1 -1 -1].
 // Rows are f32x4 (a tile row is 4 consecutive pixels); the column step is two shuffles and a
 // signed add. Only adds and subtracts: the transforms are exact up to f32 rounding.
 import type { WatFragment } from '../abi.js';
+import { siluInline } from '../gemm_wat.js';
 
 const g = (n: string) => `(local.get $${n})`;
 const inc = (n: string, by = '(i32.const 1)') => `(local.set $${n} (i32.add ${g(n)} ${by}))`;
@@ -24,7 +26,7 @@ const px = (plane: string, iy: string, ix: string) =>
 
 export const winograd: WatFragment = {
   name: 'winograd',
-  wat: () => {
+  wat: (f) => {
     // R B for one row r of Bt d: [r0 - r2, r1 + r2, r2 - r1, r1 - r3]
     const colStep = (r: string) =>
       `(f32x4.add ${shuf(r, r, [0, 1, 2, 1])} (f32x4.mul ${shuf(r, r, [2, 2, 1, 3])} ${sign([-1, 1, -1, -1])}))`;
@@ -97,12 +99,7 @@ export const winograd: WatFragment = {
         );
       }
       out.push(`(if ${g('act')} (then
-                ${['y00', 'y01', 'y10', 'y11']
-                  .map(
-                    (y) =>
-                      `(local.set $${y} (f32x4.div ${g(y)} (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg ${g(y)})))))`,
-                  )
-                  .join('\n                ')}))`);
+                ${['y00', 'y01', 'y10', 'y11'].map((y) => siluInline(f, `$${y}`)).join('\n                ')}))`);
       out.push(
         `(local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))`,
       );
@@ -187,6 +184,7 @@ export const winograd: WatFragment = {
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $s0 v128) (local $s1 v128) (local $yv v128)
     (local $ma v128) (local $mb4 v128) (local $mc v128) (local $md v128) ${[0, 1, 2, 3].map((j) => `(local $s0${j} v128) (local $s1${j} v128)`).join(' ')}
     (local $y00 v128) (local $y01 v128) (local $y10 v128) (local $y11 v128)
+    (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
     (local.set $ks (i32.shl (i32.mul ${g('O')} ${g('P')}) (i32.const 2)))
     (local.set $t ${g('t0')})
     (block $done (loop $tasks
@@ -231,7 +229,7 @@ export const winograd: WatFragment = {
               (f32x4.mul (f32x4.add ${shuf(g('s0'), g('s1'), [1, 2, 5, 6])} ${shuf(g('s0'), g('s1'), [2, 3, 6, 7])}) ${sign([1, -1, 1, -1])})))
             (local.set $yv (f32x4.add ${g('yv')} ${g('b')}))
             (if ${g('act')} (then
-              (local.set $yv (f32x4.div ${g('yv')} (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg ${g('yv')})))))))
+              ${siluInline(f, '$yv')}))
             (local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))
             (f32.store ${g('dst')} (f32x4.extract_lane 0 ${g('yv')}))
             (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
