@@ -2,7 +2,9 @@
 // builds; each returns the closure a forward runs, or null where the generic path (the eager op,
 // then a copy into place) must do). Every value is a view of a slot block in the shared memory:
 //   conv2d         gemm.ts's packed-panel GEMM with the weights packed once (WeightCache), reading
-//                  and writing channel slices in place (PlaneLayout), bias + SiLU in the epilogue
+//                  and writing channel slices in place (PlaneLayout), bias + SiLU in the epilogue;
+//                  3x3 stride-1 convs through Winograd F(2x2, 3x3) (backends/wasm/winograd.ts;
+//                  YOLO_WINOGRAD=0 keeps them direct)
 //   max_pool2d     the `maxpool` kernel per image, over planes of a concat slice
 //   upsample       `copy4` per image, a broadcast copy straight into the concat slice
 //   chain          `elementwise_chain` (kernels/chain.ts): the rows as one program, one pass
@@ -11,6 +13,7 @@
 import type { Tensor } from '../tensor.js';
 import type { WasmRuntimeImpl } from '../backends/wasm/runtime.js';
 import { conv2dForward, packConvWeights } from '../backends/wasm/gemm.js';
+import { packWinogradWeights, winogradConv2d, winogradEligible, winogradShape } from '../backends/wasm/winograd.js';
 import {
   CHAIN_HEADER_WORDS,
   CHAIN_MAX_INPUTS,
@@ -60,7 +63,7 @@ export function wasmUnitStep(
   const n = g.nodes[u.node];
   const [x, w, b] = n.inputs.map(T);
   const out = T(n.outputs[0])!;
-  if (n.op === 'conv2d') return wasmConvStep(rt, n, x!, w!, b, out, packed);
+  if (n.op === 'conv2d') return wasmConvStep(rt, n, x!, w!, b, out, packed, blocks);
   if (n.op === 'max_pool2d') return wasmMaxPoolStep(rt, n, x!, out);
   if (n.op === 'upsample_nearest2d') return wasmUpsampleStep(rt, n, x!, out);
   return null;
@@ -71,7 +74,21 @@ export class WasmBlocks {
   private ptrs: number[] = [];
   /** threads x CHAIN_SCRATCH_BYTES, shared by the plan's chains (they run one at a time) */
   chainScratch: number | undefined;
+  /** one block shared by the units that run one at a time (Winograd's V and M), grown to the largest need */
+  private shared = { ptr: 0, bytes: 0 };
   constructor(readonly rt: WasmRuntimeImpl) {}
+  /** the shared scratch, at least `bytes` long once every unit is built (read `.ptr` when running) */
+  sharedScratch(bytes: number): { readonly ptr: number } {
+    if (bytes > this.shared.bytes) {
+      if (this.shared.bytes) {
+        this.rt.free(this.shared.ptr);
+        this.ptrs = this.ptrs.filter((p) => p !== this.shared.ptr);
+      }
+      this.shared.ptr = this.alloc(bytes);
+      this.shared.bytes = bytes;
+    }
+    return this.shared;
+  }
   alloc(bytes: number): number {
     const p = this.rt.alloc(Math.max(16, bytes));
     this.ptrs.push(p);
@@ -80,31 +97,41 @@ export class WasmBlocks {
   get count() {
     return this.ptrs.length;
   }
+  get sharedBytes() {
+    return this.shared.bytes;
+  }
   free() {
     for (const p of this.ptrs) this.rt.free(p);
     this.ptrs = [];
+    this.shared = { ptr: 0, bytes: 0 };
   }
 }
 
 /** Conv weights packed into gemm_conv2d's panels once per weight tensor (shared by a model's plans). */
 export class WasmPackedWeights {
   private map = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
-  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry): number {
-    let e = this.map.get(w);
+  /** Winograd's transformed weights U (16, O, C), packed, per weight tensor */
+  private wino = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
+  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry, winograd = false): number {
+    const map = winograd ? this.wino : this.map;
+    let e = map.get(w);
     if (!e) {
       const src = w.isContiguous ? w : clone(w);
-      e = { ptr: packConvWeights(rt, ptrOf(src), g), rt, bytes: 4 * g.o * g.cg * g.kh * g.kw };
+      e = winograd
+        ? { ptr: packWinogradWeights(rt, ptrOf(src), g), rt, bytes: 64 * g.o * g.cg }
+        : { ptr: packConvWeights(rt, ptrOf(src), g), rt, bytes: 4 * g.o * g.cg * g.kh * g.kw };
       if (src !== w) src.dispose();
-      this.map.set(w, e);
+      map.set(w, e);
     }
     return e.ptr;
   }
   get bytes() {
-    return [...this.map.values()].reduce((s, e) => s + e.bytes, 0);
+    return [...this.map.values(), ...this.wino.values()].reduce((s, e) => s + e.bytes, 0);
   }
   dispose() {
-    for (const e of this.map.values()) e.rt.free(e.ptr);
+    for (const e of [...this.map.values(), ...this.wino.values()]) e.rt.free(e.ptr);
     this.map.clear();
+    this.wino.clear();
   }
 }
 
@@ -117,14 +144,21 @@ export function wasmConvStep(
   b: Tensor | null,
   out: Tensor,
   packed: WasmPackedWeights,
+  blocks?: WasmBlocks,
 ): (() => void) | null {
   const yl = planeLayout(out);
   if (!yl || !w.isContiguous || (b && !b.isContiguous)) return null;
   const geo = convGeometry('conv2d', x.shape, w.shape, n.attrs as Record<string, any>);
   const act = n.attrs.act === 'silu' ? 'silu' : null;
-  const wp = packed.get(rt, w, geo);
   const bPtr = b ? ptrOf(b) : 0;
   const xl = planeLayout(x);
+  if (xl && blocks && winogradEligible(geo)) {
+    const up = packed.get(rt, w, geo, true);
+    const { vBytes, mBytes } = winogradShape(geo);
+    const s = blocks.sharedScratch(vBytes + mBytes);
+    return () => winogradConv2d(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act, s.ptr, s.ptr + vBytes);
+  }
+  const wp = packed.get(rt, w, geo);
   if (xl)
     return () =>
       conv2dForward(rt, x.storage.ptr, 0, bPtr, out.storage.ptr, geo, act, {

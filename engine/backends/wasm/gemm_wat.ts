@@ -195,8 +195,9 @@ function microKernel(f: WasmFeatures) {
  * 0x4b400000 + n: 2^n's exponent field comes from those bits with an integer add and shift
  * (no float-to-int conversion, a long instruction sequence on x64). Emitted inline into the
  * epilogue, on x: a call would spill the live accumulators around it (V8 saves no v128 registers).
+ * Needs locals $st $sz $sn $sr (v128). Also the Winograd output transform's (kernels/winograd.ts).
  */
-function siluInline(f: WasmFeatures, x: string) {
+export function siluInline(f: WasmFeatures, x: string) {
   const k = (v: number) => `(f32x4.splat (f32.const ${v}))`;
   const coeffs = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1];
   let poly = k(coeffs[0]);

@@ -16,6 +16,7 @@ import { poolBackward } from './pool_backward.js';
 import { gather } from './gather.js';
 import { reduceExtremum } from './reduce_extremum.js';
 import { topk } from './topk.js';
+import { winograd } from './winograd.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -34,4 +35,5 @@ export const FRAGMENTS: WatFragment[] = [
   gather,
   reduceExtremum,
   topk,
+  winograd,
 ];

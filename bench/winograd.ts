@@ -1,0 +1,140 @@
+// Winograd F(2x2, 3x3) vs direct GEMM for the 3x3 stride-1 convs of the wasm compiled forward.
+// Part 1: yolov8n-pose's forward, compiled with YOLO_WINOGRAD on and off, alternating one of each
+// per round in one process (a shared machine's load falls on both alike): process CPU time and
+// wall time, medians and minimums, the load printed. Part 2: each distinct 3x3 stride-1 conv shape
+// of the model, both paths on the same buffers, in effective GFLOP/s (the direct conv's
+// 2 O C 9 OH OW flops over the time, for both paths) and per thread.
+//
+// usage: npx tsx bench/winograd.ts [--threads 2] [--imgsz 640] [--rounds 8] [--layers 1]
+import * as E from '../engine/index.js';
+import { loadPoseModel } from '../models/index.js';
+import { traceEval } from '../models/summary.js';
+import { convGeometry, type ConvGeometry } from '../engine/ops/conv2d.js';
+import { conv2dForward, packConvWeights } from '../engine/backends/wasm/gemm.js';
+import {
+  packWinogradWeights,
+  winogradConv2d,
+  winogradApplies,
+  winogradEligible,
+  winogradShape,
+} from '../engine/backends/wasm/winograd.js';
+import type { WasmRuntimeImpl } from '../engine/backends/wasm/runtime.js';
+import { f1, machineLoad, median, opt, relDiff } from './common.js';
+
+const imgsz = Number(opt('imgsz', '640'));
+const rounds = Number(opt('rounds', '8'));
+const layers = opt('layers', '1') !== '0';
+const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
+const shape = [1, 3, imgsz, imgsz];
+
+const device = await E.getDevice('wasm', { threads: opt('threads', '') || undefined });
+const rt = (device as E.Device & { wasm: WasmRuntimeImpl }).wasm;
+console.log(`yolov8n-pose ${shape.join('x')} on ${E.describeDevice(device)}; ${machineLoad()}`);
+const cpuMs = (fn: () => void) => {
+  const c0 = process.cpuUsage(),
+    t0 = performance.now();
+  fn();
+  const c = process.cpuUsage(c0);
+  return { cpu: (c.user + c.system) / 1e3, wall: performance.now() - t0 };
+};
+try {
+  const model = loadPoseModel(weights, { device }).eval().fuse();
+  E.manualSeed(0);
+  const x = E.tensor(E.rand(shape).dataSync(), shape, { device });
+  const modes = ['direct', 'winograd'] as const;
+  const cpu = { direct: [] as number[], winograd: [] as number[] },
+    wall = { direct: [] as number[], winograd: [] as number[] };
+  const outs: Record<string, Float32Array> = {};
+  for (let r = -1; r < rounds; r++)
+    for (const m of modes) {
+      process.env.YOLO_WINOGRAD = m === 'winograd' ? '1' : '0';
+      model.compile(false);
+      model.compile();
+      model.predict(x).dispose(); // plan, pack, record
+      let y: E.Tensor | undefined;
+      const t = cpuMs(() => (y = model.predict(x)));
+      outs[m] = y!.dataSync() as Float32Array;
+      y!.dispose();
+      if (r < 0) continue;
+      cpu[m].push(t.cpu);
+      wall[m].push(t.wall);
+    }
+  model.compile(false);
+  delete process.env.YOLO_WINOGRAD;
+  console.log('\n| 3x3 stride-1 convs | rounds | CPU ms median | CPU ms min | wall ms median | wall ms min |');
+  console.log('|---|---|---|---|---|---|');
+  for (const m of modes)
+    console.log(
+      `| ${m} | ${rounds} | ${f1(median(cpu[m]))} | ${f1(Math.min(...cpu[m]))} | ${f1(median(wall[m]))} | ${f1(Math.min(...wall[m]))} |`,
+    );
+  console.log(
+    `winograd / direct CPU time (medians): ${(median(cpu.winograd) / median(cpu.direct)).toFixed(2)}; outputs differ by ${relDiff(outs.winograd, outs.direct).toExponential(1)} of their largest value`,
+  );
+
+  if (layers) {
+    // the distinct eligible conv shapes of the traced model, with how many layers have each
+    const g = traceEval(model, shape);
+    const shapes = new Map<string, { geo: ConvGeometry; count: number }>();
+    for (const n of g.nodes) {
+      if (n.op !== 'conv2d') continue;
+      const geo = convGeometry('conv2d', g.shapeOf(n.inputs[0]!), g.shapeOf(n.inputs[1]!), n.attrs as any);
+      if (!winogradApplies(geo)) continue;
+      const key = `${geo.c}x${geo.h}x${geo.w} -> ${geo.o}`;
+      const e = shapes.get(key);
+      if (e) e.count++;
+      else shapes.set(key, { geo, count: 1 });
+    }
+    console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
+    console.log(
+      '| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
+    let sumD = 0,
+      sumW = 0;
+    for (const [key, { geo, count }] of shapes) {
+      const xs = E.rand([1, geo.c, geo.h, geo.w], { device });
+      const ws = E.rand([geo.o, geo.c, 3, 3], { device });
+      const bs = E.rand([geo.o], { device });
+      const ys = E.zeros([1, geo.o, geo.oh, geo.ow], { device });
+      const wp = packConvWeights(rt, ws.storage.ptr, geo),
+        up = packWinogradWeights(rt, ws.storage.ptr, geo);
+      const { vBytes, mBytes } = winogradShape(geo);
+      const v = rt.alloc(vBytes),
+        m = rt.alloc(mBytes);
+      const pl = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
+      const best = (fn: () => void) => Math.min(...Array.from({ length: 6 }, () => cpuMs(fn).wall).slice(1));
+      const d = best(() =>
+        conv2dForward(rt, xs.storage.ptr, 0, bs.storage.ptr, ys.storage.ptr, geo, 'silu', { packedWeights: wp }),
+      );
+      const w = best(() =>
+        winogradConv2d(
+          rt,
+          xs.storage.ptr,
+          pl(geo.c, geo.h, geo.w),
+          up,
+          bs.storage.ptr,
+          ys.storage.ptr,
+          pl(geo.o, geo.oh, geo.ow),
+          geo,
+          'silu',
+          v,
+          m,
+        ),
+      );
+      const flops = 2 * geo.o * geo.c * 9 * geo.oh * geo.ow;
+      sumD += d * count;
+      sumW += w * count;
+      console.log(
+        `| ${key} | ${count} | ${winogradEligible(geo) ? 'winograd' : 'direct'} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(d / w).toFixed(2)} |`,
+      );
+      [wp, up, v, m].forEach((p) => rt.free(p));
+      [xs, ws, bs, ys].forEach((t) => t.dispose());
+    }
+    console.log(
+      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`,
+    );
+  }
+} finally {
+  console.log(machineLoad());
+  E.releaseDevices();
+}
