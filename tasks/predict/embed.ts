@@ -5,15 +5,14 @@
 // predict does (LetterBox auto, stride-aligned). The Pose head (the last layer) has no map to pool,
 // so its index is refused, as it fails in Ultralytics.
 //
-// Imports: engine, ./predictor (preprocess), ./sources, ./frames, ./visualize (hasLayers).
+// Imports: engine, ./predictor (preprocess), ./sources, ./frames, ./visualize (hasLayers, layerOutputs).
 
-import { noGrad, tidy, type Tensor } from '../../engine/index.js';
+import { noGrad, type Tensor } from '../../engine/index.js';
 import type { PoseModel } from '../../models/yolov8_pose.js';
-import type { Sequential } from '../../nn/module.js';
 import { readFrames } from './frames.js';
 import type { Predictor } from './predictor.js';
 import { loadSource, type SourceInput } from './sources.js';
-import { hasLayers } from './visualize.js';
+import { hasLayers, layerOutputs } from './visualize.js';
 
 /** Ultralytics' model.embed() default: the second-to-last layer (the last neck C2f before the head). */
 export const defaultEmbed = (model: PoseModel): number[] => [model.layerInfo.length - 2];
@@ -34,21 +33,9 @@ export function checkEmbed(model: unknown, embed: unknown): number[] {
 /** The embedding of one preprocessed (1, 3, h, w) image: pooled listed layers, concatenated. */
 export async function embedTensor(model: PoseModel, x: Tensor, embed: number[]): Promise<Float32Array> {
   const want = new Set(embed);
-  const last = Math.max(...embed);
-  const layers = (model.child('model') as Sequential).children();
-  const pooled: Tensor[] = [];
-  const outs: (Tensor | undefined)[] = [];
-  noGrad(() => {
-    let cur: Tensor = x;
-    for (let i = 0; i <= last; i++) {
-      const { from } = model.layerInfo[i];
-      const pick = (j: number) => (j === -1 ? cur : outs[j]!);
-      const input = Array.isArray(from) ? from.map(pick) : pick(from);
-      cur = tidy(() => layers[i].forward(input)) as Tensor;
-      outs.push(cur);
-      if (want.has(i)) pooled.push(tidy(() => cur.mean([2, 3]))); // adaptive_avg_pool2d(x, 1) squeezed: (1, C)
-    }
-  });
+  const outs = layerOutputs(model, x, Math.max(...embed));
+  // adaptive_avg_pool2d(x, 1) squeezed: (1, C) per listed layer, in layer order
+  const pooled = outs.filter((o) => want.has(o.i)).map((o) => noGrad(() => o.out.mean([2, 3])));
   try {
     const parts = await Promise.all(pooled.map((p) => p.data() as Promise<Float32Array>));
     const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
@@ -57,7 +44,7 @@ export async function embedTensor(model: PoseModel, x: Tensor, embed: number[]):
     return out;
   } finally {
     pooled.forEach((p) => p.dispose());
-    outs.forEach((t) => t && t !== x && t.dispose());
+    outs.forEach((o) => o.out.dispose());
   }
 }
 

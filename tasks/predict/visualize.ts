@@ -30,22 +30,32 @@ export function hasLayers(model: unknown): model is PoseModel {
   return Array.isArray(m?.layerInfo) && typeof m.child === 'function' && !!m.child('model');
 }
 
+/** Layer i's input: its `from` picked among the earlier outputs (-1: the previous layer's, or x for layer 0). */
+export function layerInput(model: PoseModel, i: number, x: Tensor, outs: readonly Tensor[]): Tensor | Tensor[] {
+  const pick = (j: number) => (j === -1 ? (i === 0 ? x : outs[i - 1]) : outs[j]);
+  const { from } = model.layerInfo[i];
+  return Array.isArray(from) ? from.map(pick) : pick(from);
+}
+
 /**
  * Runs the backbone and neck layer by layer, as PoseModel.forward does, and returns every layer's
- * output (the Pose head is not run: its input maps are layers 15, 18, 21). The caller disposes them.
+ * output up to layer `last` (default: all before the Pose head, which is not run: its input maps are
+ * layers 15, 18, 21). The caller disposes them.
  */
-export function layerOutputs(model: PoseModel, x: Tensor): LayerOutput[] {
+export function layerOutputs(model: PoseModel, x: Tensor, last = Infinity): LayerOutput[] {
   const layers = (model.child('model') as Sequential).children();
   const outs: LayerOutput[] = [];
   noGrad(() => {
-    let cur: Tensor = x;
     layers.forEach((m, i) => {
-      const { from, module } = model.layerInfo[i];
-      if (module === 'Pose') return;
-      const pick = (j: number) => (j === -1 ? cur : outs[j].out);
-      const input = Array.isArray(from) ? from.map(pick) : pick(from);
-      cur = tidy(() => m.forward(input)) as Tensor;
-      outs.push({ i, type: module.split('.').pop()!, out: cur });
+      const { module } = model.layerInfo[i];
+      if (module === 'Pose' || i > last) return;
+      const input = layerInput(
+        model,
+        i,
+        x,
+        outs.map((o) => o.out),
+      );
+      outs.push({ i, type: module.split('.').pop()!, out: tidy(() => m.forward(input)) as Tensor });
     });
   });
   return outs;

@@ -3,10 +3,10 @@
 // runtime reports every dispatch with the source it compiled, every op reports itself through
 // autograd's `record`). The layer runs eagerly, as `predict` runs when not compiled; the module
 // path of each op (cv1, m.0.cv2, ...) comes from wrapping the layer's submodules' forward while it runs.
-import { noGrad, tidy, type Tensor } from '../../../engine/index.js';
+import { noGrad, tidy } from '../../../engine/index.js';
 import { launchLog, type OpLaunches } from '../../../engine/profile.js';
 import { Predictor } from '../../../tasks/predict/predictor.js';
-import { hasLayers } from '../../../tasks/predict/visualize.js';
+import { hasLayers, layerInput, layerOutputs } from '../../../tasks/predict/visualize.js';
 import type { Module, Sequential } from '../../../nn/module.js';
 import type { RgbImage } from '../../../tasks/data/image.js';
 import type { YOLO } from '../../../tasks/yolo.js';
@@ -35,16 +35,8 @@ export async function layerKernels(model: YOLO, img: RgbImage, imgsz: number, in
   if (!(index >= 0 && index < layers.length))
     throw new Error(`look inside: layer ${index} does not exist (0..${layers.length - 1})`);
   const x = new Predictor(net, model.device, { imgsz, verbose: false }).preprocess(img);
-  const outs: Tensor[] = [];
-  const input = (i: number): Tensor | Tensor[] => {
-    const pick = (j: number) => (j === -1 ? (i === 0 ? x : outs[i - 1]) : outs[j]);
-    const from = net.layerInfo[i].from;
-    return Array.isArray(from) ? from.map(pick) : pick(from);
-  };
+  const outs = layerOutputs(net, x, index - 1).map((o) => o.out);
   try {
-    noGrad(() => {
-      for (let i = 0; i < index; i++) outs.push(tidy(() => layers[i].forward(input(i))) as Tensor);
-    });
     const layer = layers[index];
     const stack: string[] = [];
     const unwrap = wrapForwards(layer, stack);
@@ -52,7 +44,7 @@ export async function layerKernels(model: YOLO, img: RgbImage, imgsz: number, in
     try {
       // each op is labelled with the innermost submodule running when it reports itself
       ops = launchLog.capture(
-        () => noGrad(() => tidy(() => void layer.forward(input(index)))),
+        () => noGrad(() => tidy(() => void layer.forward(layerInput(net, index, x, outs)))),
         () => stack[stack.length - 1] ?? '',
       ).ops;
     } finally {
