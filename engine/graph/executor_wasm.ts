@@ -26,10 +26,10 @@ import { broadcastStrides, numel } from '../shape.js';
 import type { Graph, Node } from './ir.js';
 import type { Plan, Unit } from './compile_plan.js';
 import type { Layout } from './layout.js';
+import { ptrOf } from '../backends/wasm/abi.js';
 
 /** below this many elements per thread a kernel stays on the calling thread (as ops_elementwise.ts) */
 const PER_THREAD = 16384;
-const ptrOf = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 
 /**
  * The closure for one unit of `plan` on wasm, or null for the generic path. `T` gives a value's

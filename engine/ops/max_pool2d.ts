@@ -12,7 +12,7 @@ import type { TypedArray } from '../dtype.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
-import { maxPool2dBackwardWasm, maxPool2dIndicesWasm } from '../backends/wasm/ops_pool.js';
+import { maxPool2dBackwardWasm, maxPool2dIndicesWasm, type PoolWindow } from '../backends/wasm/ops_pool.js';
 
 export interface MaxPool2dOptions {
   kernelSize: number | [number, number];
@@ -22,17 +22,8 @@ export interface MaxPool2dOptions {
   dilation?: number | [number, number];
 }
 
-/** Window geometry, all pairs (height, width). */
-interface Geometry {
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-}
+/** Window geometry, all pairs (height, width): the shape the wasm kernels take too. */
+type Geometry = PoolWindow;
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 

@@ -42,3 +42,6 @@ export interface WasmRuntime {
    */
   parallel(kernel: string, args: number[], tasks: number): void;
 }
+
+/** A wasm tensor's first element as the byte offset a kernel takes (its block plus 4 x its offset). */
+export const ptrOf = (t: { storage: { ptr: number }; offset: number }): number => t.storage.ptr + 4 * t.offset;

@@ -6,11 +6,10 @@ import type { Tensor } from '../../tensor.js';
 import { broadcastStrides, isContiguous, numel, sameShape } from '../../shape.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { BINARY_WAT, UNARY_WAT } from './kernels/elementwise.js';
+import { ptrOf } from './abi.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 16384;
-
-const ptrOf = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 
 export function pointwiseWasm(
   rt: WasmRuntimeImpl,

@@ -6,10 +6,10 @@ import type { Tensor } from '../../tensor.js';
 import { contiguousStrides } from '../../shape.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { mergeDims } from './ops_strided.js';
+import { ptrOf } from './abi.js';
 
 /** fibres per thread at least this many elements */
 const PER_THREAD = 8192;
-const ptrOf = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 
 /** the index's dims other than `ax`, merged across the operands' strides to (d0, d1, d2) */
 function fibres(shape: readonly number[], ax: number, strides: (readonly number[])[]) {

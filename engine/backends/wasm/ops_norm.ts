@@ -4,11 +4,12 @@
 // running buffers may be offset views). Pointers are byte offsets; 0 means "absent".
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
+import { ptrOf } from './abi.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 16384;
 
-const ptr = (t: Tensor | null) => (t ? t.storage.ptr + 4 * t.offset : 0);
+const ptr = (t: Tensor | null) => (t ? ptrOf(t) : 0);
 
 /** x, y (N, C, H, W); chan (8, C) gets the per-channel state the backward reads. */
 export function batchNorm2dForwardWasm(

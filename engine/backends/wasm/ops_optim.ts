@@ -4,11 +4,11 @@
 // the loop-invariant parts of its formulas are computed here exactly as its loop computes them.
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
+import { ptrOf } from './abi.js';
 
 /** chunks of 1024 elements per thread below which a kernel stays on the calling thread */
 const MIN_CHUNKS = 16;
 
-const ptr = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 const chunks = (n: number) => Math.ceil(n / 1024);
 
 /** SGD with momentum (mom 0: none) and Nesterov; lr, mom, wd, sc as the reference rounds them. */
@@ -20,7 +20,12 @@ export function sgdStepWasm(
   c: { lr: number; mom: number; wd: number; sc: number; nesterov: boolean },
 ) {
   const n = p.numel;
-  rt.parallel('optim_sgd', [ptr(p), ptr(g), ptr(buf), n, c.sc, c.wd, c.mom, c.lr, +c.nesterov], chunks(n), MIN_CHUNKS);
+  rt.parallel(
+    'optim_sgd',
+    [ptrOf(p), ptrOf(g), ptrOf(buf), n, c.sc, c.wd, c.mom, c.lr, +c.nesterov],
+    chunks(n),
+    MIN_CHUNKS,
+  );
 }
 
 /** AdamW; the constants as the reference rounds them (bc1 = 1 - beta1^t, bc2Sqrt = sqrt(1 - beta2^t)). */
@@ -36,10 +41,10 @@ export function adamwStepWasm(
   rt.parallel(
     'optim_adamw',
     [
-      ptr(p),
-      ptr(g),
-      ptr(m),
-      ptr(v),
+      ptrOf(p),
+      ptrOf(g),
+      ptrOf(m),
+      ptrOf(v),
       n,
       c.sc,
       1 - c.lr * c.wd,
@@ -59,5 +64,5 @@ export function adamwStepWasm(
 /** ema = d * ema + (1 - d) * value */
 export function emaUpdateWasm(rt: WasmRuntimeImpl, ema: Tensor, value: Tensor, d: number) {
   const n = ema.numel;
-  rt.parallel('optim_ema', [ptr(ema), ptr(value), n, d, 1 - d], chunks(n), MIN_CHUNKS);
+  rt.parallel('optim_ema', [ptrOf(ema), ptrOf(value), n, d, 1 - d], chunks(n), MIN_CHUNKS);
 }

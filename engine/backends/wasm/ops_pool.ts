@@ -3,10 +3,10 @@
 // contiguous copies). Bit-identical to the cpu reference at any thread count.
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
+import { ptrOf } from './abi.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 8192;
-const ptrOf = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 
 export interface PoolWindow {
   kh: number;

@@ -4,10 +4,10 @@
 // contiguous unless noted (dfl's x is read through its strides).
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
+import { ptrOf } from './abi.js';
 
 /** below this many elements per thread a kernel stays on the calling thread */
 const PER_THREAD = 16384;
-const ptr = (t: Tensor) => t.storage.ptr + 4 * t.offset;
 const blocks = (n: number) => Math.ceil(n / 64);
 
 /** y = softmax(x) (log: log_softmax) along r of the (outer, r, inner) view */
@@ -20,11 +20,11 @@ export function softmaxWasm(
   inner: number,
   log: boolean,
 ) {
-  if (inner === 1) rt.parallel('softmax_rows', [ptr(x), ptr(y), r, +log], outer, Math.ceil(PER_THREAD / r));
+  if (inner === 1) rt.parallel('softmax_rows', [ptrOf(x), ptrOf(y), r, +log], outer, Math.ceil(PER_THREAD / r));
   else
     rt.parallel(
       'softmax_cols',
-      [ptr(x), ptr(y), r, inner, +log],
+      [ptrOf(x), ptrOf(y), r, inner, +log],
       outer * blocks(inner),
       Math.ceil(PER_THREAD / (64 * r)),
     );
@@ -42,11 +42,11 @@ export function softmaxBackwardWasm(
   log: boolean,
 ) {
   if (inner === 1)
-    rt.parallel('softmax_bwd_rows', [ptr(y), ptr(g), ptr(dx), r, +log], outer, Math.ceil(PER_THREAD / r));
+    rt.parallel('softmax_bwd_rows', [ptrOf(y), ptrOf(g), ptrOf(dx), r, +log], outer, Math.ceil(PER_THREAD / r));
   else
     rt.parallel(
       'softmax_bwd_cols',
-      [ptr(y), ptr(g), ptr(dx), r, inner, +log],
+      [ptrOf(y), ptrOf(g), ptrOf(dx), r, inner, +log],
       outer * blocks(inner),
       Math.ceil(PER_THREAD / (64 * r)),
     );
@@ -56,7 +56,12 @@ export function softmaxBackwardWasm(
 export function dflWasm(rt: WasmRuntimeImpl, x: Tensor, out: Tensor, R: number) {
   const [B, , A] = x.shape;
   const [stB, stC, stA] = x.strides;
-  rt.parallel('dfl_fwd', [ptr(x), ptr(out), A, R, stB, stC, stA], B * 4 * blocks(A), Math.ceil(PER_THREAD / (64 * R)));
+  rt.parallel(
+    'dfl_fwd',
+    [ptrOf(x), ptrOf(out), A, R, stB, stC, stA],
+    B * 4 * blocks(A),
+    Math.ceil(PER_THREAD / (64 * R)),
+  );
 }
 
 /** gx (B, 4R, A) from x (strided view), the forward's out and g (B, 4, A), contiguous */
@@ -65,7 +70,7 @@ export function dflBackwardWasm(rt: WasmRuntimeImpl, x: Tensor, out: Tensor, g: 
   const [stB, stC, stA] = x.strides;
   rt.parallel(
     'dfl_bwd',
-    [ptr(x), ptr(out), ptr(g), ptr(gx), A, R, stB, stC, stA],
+    [ptrOf(x), ptrOf(out), ptrOf(g), ptrOf(gx), A, R, stB, stC, stA],
     B * 4 * blocks(A),
     Math.ceil(PER_THREAD / (64 * R)),
   );
