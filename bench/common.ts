@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as E from '../engine/index.js';
+import { profiler } from '../engine/profile.js';
 
 export const args = process.argv.slice(2);
 /** `--name value` or `--name=value`, else def. */
@@ -87,6 +88,8 @@ export async function timeRuns(
     await once();
     watch?.sample();
   }
+  // YOLO_PROFILE: the profile covers the timed runs only, not the warm-ups' first touches
+  if (warmup > 0 && profiler.enabled) profiler.reset();
   const wall: number[] = [],
     cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
