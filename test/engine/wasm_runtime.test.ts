@@ -120,6 +120,41 @@ t.test('threads=1 and threads=2 give identical results on ops big enough to spli
   E.releaseDevices();
 });
 
+t.test('parallel(): every task of every launch runs exactly once, whichever thread claims it', async (t) => {
+  // a += b in place: a chunk run twice (or skipped) leaves a wrong count in its elements
+  for (const threads of [2, 3]) {
+    const rt = await WasmRuntimeImpl.create({ threads });
+    t.teardown(() => rt.destroy());
+    const N = 1 << 18,
+      a = rt.alloc(4 * N),
+      b = rt.alloc(4 * N);
+    rt.f32(b, N).fill(1);
+    rt.f32(a, N).fill(0);
+    // back-to-back launches of every size, from 1 task (the caller alone) to 256 tasks of 1024
+    const sizes = Array.from({ length: 300 }, (_, i) => 1 + ((i * 7919) % N));
+    for (const n of sizes) rt.parallel('b_add', [a, b, a, n, 1, 1], Math.ceil(n / 1024));
+    const got = rt.f32(a, N);
+    let bad = -1;
+    for (let i = 0; i < N && bad < 0; i++) if (got[i] !== sizes.filter((n) => n > i).length) bad = i;
+    t.equal(bad, -1, `threads=${threads}: 300 launches, each element added once per launch that covers it`);
+    // a trap in some chunk (out of bounds past the memory's end) fails the call on whichever thread
+    // ran it, and the next launch runs normally
+    const end = rt.memory.buffer.byteLength,
+      far = end - 4 * 2048;
+    t.throws(
+      () => rt.parallel('b_add', [far, b, far, 64 * 1024, 1, 1], 64),
+      /out of bounds|failed on a worker thread/,
+      `threads=${threads}: a trapping chunk fails the launch`,
+    );
+    rt.f32(a, 4096).fill(0);
+    rt.parallel('b_add', [a, b, a, 4096, 1, 1], 4);
+    t.ok(
+      rt.f32(a, 4096).every((v) => v === 1),
+      `threads=${threads}: the launch after it runs every task once`,
+    );
+  }
+});
+
 t.test('tensors on wasm: storage in the shared memory, freed on dispose, dataSync works', async (t) => {
   const d = (await E.getDevice('wasm', { threads: 1 })) as E.WasmDevice;
   t.teardown(E.releaseDevices);

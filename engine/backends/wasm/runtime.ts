@@ -10,9 +10,30 @@ import { kernelKind, profiler } from '../../profile.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: wasm32's whole address space
-/** bytes of the control block per worker: i32 seq, kernel, nargs, begin, end, done, error, stop; f64 args from byte 64 */
-const CTL_BYTES = 256;
+/**
+ * The launch block every thread shares (i32 words): a launch's kernel and arguments, the chunk
+ * counter threads claim from, and per worker a busy flag and an error flag; f64 arguments from
+ * byte ARGS_AT. See runParallel for the protocol.
+ */
+const CTL = {
+  wake: 0, // bumped per launch; idle workers sleep on it
+  counter: 1, // (launch number mod 2^15) << 16 | chunks left: a claim takes chunk (chunks - left)
+  kernel: 2,
+  nargs: 3,
+  tasks: 4,
+  grain: 5,
+  chunks: 6,
+  stop: 7,
+  workers: 8, // worker w: busy at 8 + 2w, error at 9 + 2w
+} as const;
+const MAX_WORKERS = 24;
+const ARGS_AT = 4 * (CTL.workers + 2 * MAX_WORKERS);
 const MAX_ARGS = 24;
+const CTL_BYTES = ARGS_AT + 8 * MAX_ARGS;
+/** chunks per participating thread: late or slower threads leave theirs to the others */
+const CHUNKS_PER_THREAD = 4;
+/** polls of a worker's busy flag before the caller sleeps on it: its last chunk is usually short */
+const SPIN = 2000;
 
 export interface WasmRuntimeOptions {
   /** worker threads + the calling thread (default: one per core) */
@@ -30,40 +51,49 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-// The worker: plain JS (no TS loader needed), instantiates the module over the shared memory and
-// waits on its control block for work.
+// The worker: plain JS (no TS loader needed), instantiates the module over the shared memory,
+// sleeps on the launch block's wake word and claims chunks of each launch until none is left.
 const WORKER_JS = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctl, names } = workerData;
+const { module, memory, ctl, names, id } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => inst.exports[n]);
-const i32 = new Int32Array(memory.buffer, ctl, 64);
-const f64 = new Float64Array(memory.buffer, ctl + 64, ${MAX_ARGS});
+const i32 = new Int32Array(memory.buffer, ctl, ${ARGS_AT / 4});
+const f64 = new Float64Array(memory.buffer, ctl + ${ARGS_AT}, ${MAX_ARGS});
+const busy = ${CTL.workers} + 2 * id, error = busy + 1;
 let seen = 0;
 parentPort.postMessage('ready');
 for (;;) {
-  Atomics.wait(i32, 0, seen);
-  seen = Atomics.load(i32, 0);
-  if (Atomics.load(i32, 7)) break;
-  try {
-    const n = i32[2], args = new Array(n + 2);
-    for (let k = 0; k < n; k++) args[k] = f64[k];
-    args[n] = i32[3]; args[n + 1] = i32[4];
-    fns[i32[1]](...args);
-  } catch (e) {
-    Atomics.store(i32, 6, 1);
-    parentPort.postMessage(String(e && e.stack || e));
+  Atomics.wait(i32, ${CTL.wake}, seen);
+  seen = Atomics.load(i32, ${CTL.wake});
+  if (Atomics.load(i32, ${CTL.stop})) break;
+  Atomics.store(i32, busy, 1);
+  for (;;) {
+    // claim the next chunk of the current launch; the compare-exchange fails if another thread
+    // took it or a new launch began (the arguments are read only after a successful claim)
+    const v = Atomics.load(i32, ${CTL.counter}), left = v & 0xffff;
+    if (left === 0) break;
+    if (Atomics.compareExchange(i32, ${CTL.counter}, v, v - 1) !== v) continue;
+    try {
+      const c = i32[${CTL.chunks}] - left, n = i32[${CTL.nargs}], tasks = i32[${CTL.tasks}], grain = i32[${CTL.grain}], args = new Array(n + 2);
+      for (let k = 0; k < n; k++) args[k] = f64[k];
+      args[n] = c * grain; args[n + 1] = Math.min(tasks, (c + 1) * grain);
+      fns[i32[${CTL.kernel}]](...args);
+    } catch (e) {
+      Atomics.store(i32, error, 1);
+      parentPort.postMessage(String(e && e.stack || e));
+    }
   }
-  Atomics.store(i32, 5, 1);
-  Atomics.notify(i32, 5);
+  Atomics.store(i32, busy, 0);
+  Atomics.notify(i32, busy);
 }
 `;
 
 interface WorkerSlot {
   worker: Worker;
-  ctl: number;
-  i32: Int32Array;
-  f64: Float64Array;
+  /** the i32 words of its busy and error flags in the launch block */
+  busy: number;
+  error: number;
   lastError: string;
 }
 
@@ -73,6 +103,10 @@ export class WasmRuntimeImpl implements WasmRuntime {
   private readonly names: string[];
   private readonly index = new Map<string, number>();
   private workers: WorkerSlot[] = [];
+  /** the launch block (CTL) as i32 words and as f64 arguments */
+  private ctl32!: Int32Array;
+  private ctlArgs!: Float64Array;
+  private launches = 0;
   private top = 16; // bump pointer; byte 0..15 stays unused so a null pointer is never a block
   private readonly freeLists = new Map<number, number[]>(); // size class → free blocks
   private readonly sizes = new Map<number, number>(); // live block → size class
@@ -106,20 +140,18 @@ export class WasmRuntimeImpl implements WasmRuntime {
   }
 
   private async startWorkers(n: number) {
+    if (n > MAX_WORKERS) throw new Error(`wasm device: threads=${n + 1} is more than ${MAX_WORKERS + 1}`);
+    const ctl = this.alloc(CTL_BYTES);
+    this.zero(ctl, CTL_BYTES);
+    this.ctl32 = new Int32Array(this.memory.buffer, ctl, ARGS_AT / 4);
+    this.ctlArgs = new Float64Array(this.memory.buffer, ctl + ARGS_AT, MAX_ARGS);
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
-      const ctl = this.alloc(CTL_BYTES);
       const worker = new Worker(WORKER_JS, {
         eval: true,
-        workerData: { module: this.module, memory: this.memory, ctl, names: this.names },
+        workerData: { module: this.module, memory: this.memory, ctl, names: this.names, id: w },
       });
-      const slot: WorkerSlot = {
-        worker,
-        ctl,
-        i32: new Int32Array(this.memory.buffer, ctl, 64),
-        f64: new Float64Array(this.memory.buffer, ctl + 64, MAX_ARGS),
-        lastError: '',
-      };
+      const slot: WorkerSlot = { worker, busy: CTL.workers + 2 * w, error: CTL.workers + 2 * w + 1, lastError: '' };
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('message', () => {
@@ -209,53 +241,75 @@ export class WasmRuntimeImpl implements WasmRuntime {
     this.runParallel(kernel, args, tasks, minTasksPerThread);
   }
 
+  /**
+   * The launch protocol. The caller writes the kernel and its arguments into the launch block, then
+   * publishes the chunk counter ((launch mod 2^15) << 16 | chunks) and wakes `parts - 1` workers.
+   * Every thread, the caller included, claims chunks by compare-exchange on the counter until none
+   * is left, so a worker that wakes late (a futex wake-up costs tens of microseconds, more than a
+   * small kernel's whole share) finds its chunks done by the others instead of holding them up. A
+   * worker marks itself busy before claiming and clears it after; the caller returns once the counter
+   * is empty and no worker is busy, so nothing reads the block while the next launch rewrites it: a
+   * claim succeeds only on a live launch's counter, and arguments are read after it.
+   */
   private runParallel(kernel: string, args: number[], tasks: number, minTasksPerThread: number): void {
     const k = this.index.get(kernel);
     if (k === undefined) throw new Error(`wasm device: no kernel named '${kernel}'`);
     if (args.length > MAX_ARGS)
       throw new Error(`wasm device: ${kernel} takes ${args.length} args, the control block holds ${MAX_ARGS}`);
     const parts = Math.max(1, Math.min(this.workers.length + 1, Math.floor(tasks / minTasksPerThread)));
-    if (parts <= 1 || tasks <= 1) return void this.exports[kernel](...args, 0, tasks);
-    const chunk = Math.ceil(tasks / parts);
-    const used: WorkerSlot[] = [];
-    for (let p = 1; p < parts; p++) {
-      const begin = p * chunk,
-        end = Math.min(tasks, begin + chunk);
-      if (begin >= end) break;
-      const s = this.workers[p - 1];
-      s.i32[1] = k;
-      s.i32[2] = args.length;
-      for (let a = 0; a < args.length; a++) s.f64[a] = args[a];
-      s.i32[3] = begin;
-      s.i32[4] = end;
-      Atomics.store(s.i32, 5, 0);
-      Atomics.add(s.i32, 0, 1);
-      Atomics.notify(s.i32, 0);
-      used.push(s);
-    }
+    const f = this.exports[kernel];
+    if (parts <= 1 || tasks <= 1) return void f(...args, 0, tasks);
+    const grain = Math.ceil(tasks / Math.min(tasks, parts * CHUNKS_PER_THREAD, 0xffff));
+    const chunks = Math.ceil(tasks / grain);
+    const c32 = this.ctl32;
+    c32[CTL.kernel] = k;
+    c32[CTL.nargs] = args.length;
+    c32[CTL.tasks] = tasks;
+    c32[CTL.grain] = grain;
+    c32[CTL.chunks] = chunks;
+    for (let a = 0; a < args.length; a++) this.ctlArgs[a] = args[a];
+    this.launches = (this.launches + 1) & 0x7fff;
+    Atomics.store(c32, CTL.counter, (this.launches << 16) | chunks);
+    Atomics.add(c32, CTL.wake, 1);
+    Atomics.notify(c32, CTL.wake, parts - 1);
     let err: unknown = null;
-    try {
-      this.exports[kernel](...args, 0, Math.min(chunk, tasks));
-    } catch (e) {
-      err = e;
+    for (;;) {
+      const v = Atomics.load(c32, CTL.counter),
+        left = v & 0xffff;
+      if (left === 0) break;
+      if (Atomics.compareExchange(c32, CTL.counter, v, v - 1) !== v) continue;
+      const c = chunks - left;
+      try {
+        f(...args, c * grain, Math.min(tasks, (c + 1) * grain));
+      } catch (e) {
+        // stop handing out chunks; the workers' claimed chunks still finish before we return
+        Atomics.store(c32, CTL.counter, this.launches << 16);
+        err = e;
+        break;
+      }
     }
-    for (const s of used) while (Atomics.load(s.i32, 5) === 0) Atomics.wait(s.i32, 5, 0);
+    for (const s of this.workers) {
+      for (let i = 0; i < SPIN && Atomics.load(c32, s.busy) !== 0; i++);
+      while (Atomics.load(c32, s.busy) !== 0) Atomics.wait(c32, s.busy, 1);
+    }
+    // clear every worker's error flag before throwing, so none is reported again by a later launch
+    const bad = this.workers.filter((s) => Atomics.load(c32, s.error));
+    for (const s of bad) Atomics.store(c32, s.error, 0);
     if (err) throw err;
-    const bad = used.find((s) => Atomics.load(s.i32, 6));
-    if (bad) {
-      Atomics.store(bad.i32, 6, 0);
-      throw new Error(`wasm device: ${kernel} failed on a worker thread${bad.lastError ? `: ${bad.lastError}` : ''}`);
-    }
+    if (bad.length)
+      throw new Error(
+        `wasm device: ${kernel} failed on a worker thread${bad[0].lastError ? `: ${bad[0].lastError}` : ''}`,
+      );
   }
 
   /** Stops the workers (idempotent). */
   async destroy() {
     const ws = this.workers;
     this.workers = [];
-    for (const s of ws) {
-      Atomics.store(s.i32, 7, 1);
-      Atomics.add(s.i32, 0, 1);
-      Atomics.notify(s.i32, 0);
+    if (ws.length) {
+      Atomics.store(this.ctl32, CTL.stop, 1);
+      Atomics.add(this.ctl32, CTL.wake, 1);
+      Atomics.notify(this.ctl32, CTL.wake);
     }
     await Promise.all(ws.map((s) => s.worker.terminate()));
   }
