@@ -33,6 +33,14 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, opts
 
 export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
   const dtype = opts.dtype ?? 'f32';
+  const device = opts.device ?? cpu;
+  if (device.type === 'cpu' || device.type === 'wasm') {
+    // straight into the tensor's own block (a memset on wasm), not a host array copied in after
+    const t = Tensor.empty(shape, dtype, device);
+    if (value !== 0) t.storage.array!.fill(value);
+    if (opts.requiresGrad) t.requiresGrad = true;
+    return t;
+  }
   const data = allocArray(dtype, numel(shape));
   if (value !== 0) data.fill(value);
   return tensor(data, shape, { ...opts, dtype });
