@@ -61,6 +61,16 @@ t.test(
         3e-7,
         0,
       );
+      // the edges: NaN stays NaN, +-inf and beyond the f32 range saturate to inf / 0
+      const edge = [NaN, Infinity, -Infinity, 89, -88, 0];
+      rt.f32(a, edge.length).set(edge);
+      rt.parallel('u_exp', [a, o, edge.length, 0, 0], 1);
+      t.same(
+        [...rt.f32(o, edge.length)],
+        [NaN, Infinity, 0, Infinity, 0, 1],
+        `${rt.relaxed ? 'relaxed' : 'plain'} exp at NaN, +-inf, 89, -88, 0`,
+      );
+      rt.f32(a, xs.length).set(xs);
       rt.parallel('u_silu', [a, o, xs.length, 0, 0], 1);
       assertClose(
         t,

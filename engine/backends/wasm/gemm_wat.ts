@@ -193,7 +193,8 @@ function microKernel(f: WasmFeatures) {
  * near 1e-7. t is clamped to [-87, 88] so 2^n stays a normal float (x beyond that: the result is
  * x or 0 to within f32 anyway). The rounding is the add of 1.5 * 2^23, whose float bits are then
  * 0x4b400000 + n: 2^n's exponent field comes from those bits with an integer add and shift
- * (no float-to-int conversion, a long instruction sequence on x64). Emitted inline into the
+ * (no float-to-int conversion, a long instruction sequence on x64); the clamp is pmin/pmax (one
+ * minps/maxps each on x64, NaN kept by the operand order). Emitted inline into the
  * epilogue, on x: a call would spill the live accumulators around it (V8 saves no v128 registers).
  * Needs locals $st $sz $sn $sr (v128). Also the Winograd output transform's (kernels/winograd.ts).
  */
@@ -202,7 +203,7 @@ export function siluInline(f: WasmFeatures, x: string) {
   const coeffs = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1];
   let poly = k(coeffs[0]);
   for (const c of coeffs.slice(1)) poly = madd(f, poly, '(local.get $sr)', k(c));
-  return `(local.set $st (f32x4.max (f32x4.min (f32x4.neg (local.get ${x})) ${k(88)}) ${k(-87)}))
+  return `(local.set $st (f32x4.pmax (f32x4.pmin (f32x4.neg (local.get ${x})) ${k(88)}) ${k(-87)}))
         (local.set $sz (f32x4.add (f32x4.mul (local.get $st) ${k(1.4426950408889634)}) ${k(12582912)}))
         (local.set $sn (f32x4.sub (local.get $sz) ${k(12582912)}))
         (local.set $sr (f32x4.sub (f32x4.sub (local.get $st) (f32x4.mul (local.get $sn) ${k(0.693145751953125)}))
