@@ -9,7 +9,8 @@
 // carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
 // multiplies would need a 1e-4-class tolerance on the head); F(2x2)'s entries are 0, +-1, +-1/2.
 import type { WasmRuntime } from './abi.js';
-import { conv2dForward, packConvWeights } from './gemm.js';
+import { conv2dForward } from './gemm.js';
+import { MR } from './gemm_wat.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
@@ -93,40 +94,24 @@ function gemmGeometry(g: ConvGeometry, P: number): ConvGeometry {
   };
 }
 
+/** Bytes of U packed for gemm_conv2d's 16 groups: 16 x O rounded up to 4 x C floats. */
+export const winogradWeightBytes = (g: ConvGeometry) => 64 * Math.ceil(g.o / MR) * MR * g.c;
+
 /**
- * U = G w Gt for w (O, C, 3, 3) at wPtr, in f64, as (16, O, C) packed into gemm_conv2d's panels
- * in a fresh block (the caller frees it with rt.free). G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+ * U = G w Gt per (o, c), as (16, O, C) packed into gemm_conv2d's panels, in a fresh block (the
+ * caller frees it with rt.free): the wino_weights kernel, one task per 4 output channels, in f32
+ * (G's entries are 0, 1, 1/2: two roundings per stage; 1e-7-class relative to the f64 transform).
+ * `transposed`: g is the grad-input conv of w (O, C, 3, 3) (winogradGradInputGeometry), whose
+ * kernel is w flipped in both taps with O and C swapped: w'[c][o][ky][kx] = w[o][c][2 - ky][2 - kx].
  */
-export function packWinogradWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
-  const { o: O, c: C } = g;
-  const w = rt.f32(wPtr, O * C * 9);
-  const u = new Float32Array(16 * O * C);
-  const G = [
-    [1, 0, 0],
-    [0.5, 0.5, 0.5],
-    [0.5, -0.5, 0.5],
-    [0, 0, 1],
-  ];
-  const t = new Float64Array(12);
-  for (let o = 0; o < O; o++)
-    for (let c = 0; c < C; c++) {
-      const base = (o * C + c) * 9;
-      for (let i = 0; i < 4; i++)
-        // t = G w (4 x 3)
-        for (let j = 0; j < 3; j++)
-          t[i * 3 + j] = G[i][0] * w[base + j] + G[i][1] * w[base + 3 + j] + G[i][2] * w[base + 6 + j];
-      for (let i = 0; i < 4; i++)
-        // U = t Gt (4 x 4)
-        for (let j = 0; j < 4; j++)
-          u[((i * 4 + j) * O + o) * C + c] = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
-    }
-  const src = rt.alloc(4 * u.length);
-  try {
-    rt.f32(src, u.length).set(u);
-    return packConvWeights(rt, src, gemmGeometry(g, 1));
-  } finally {
-    rt.free(src);
-  }
+export function packWinogradWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry, transposed = false): number {
+  const { o: R, c: Q } = g;
+  const mpan = Math.ceil(R / MR);
+  const ptr = rt.alloc(Math.max(16, winogradWeightBytes(g)));
+  // forward: row o at 9 C o, reduction c at 9 c; transposed: row c at 9 c, reduction o at 9 C o, taps reversed
+  const [sRow, sRed, tap0, tstep] = transposed ? [9, 9 * R, 8, -1] : [9 * Q, 9, 0, 1];
+  rt.parallel('wino_weights', [wPtr, ptr, R, Q, sRow, sRed, tap0, tstep, mpan], mpan);
+  return ptr;
 }
 
 /**
@@ -158,4 +143,74 @@ export function winogradConv2d(
     [mPtr, bPtr, yPtr + 4 * yl.off, g.o, pm, tH, tW, g.oh, g.ow, yl.sb, yl.sc, act === 'silu' ? 1 : 0],
     g.n * g.o,
   );
+}
+
+/**
+ * The grad-input of a 3x3 stride-1 conv g as a conv: gx (N, C, H, W) = conv(gy (N, O, OH, OW), w')
+ * with w'[c][o][ky][kx] = w[o][c][2 - ky][2 - kx] and padding 2 - p (output H = OH + 2 (2 - p) - 2).
+ */
+export function winogradGradInputGeometry(g: ConvGeometry): ConvGeometry {
+  return {
+    ...g,
+    c: g.o,
+    cg: g.o,
+    o: g.c,
+    og: g.c,
+    h: g.oh,
+    w: g.ow,
+    oh: g.h,
+    ow: g.w,
+    ph: 2 - g.ph,
+    pw: 2 - g.pw,
+  };
+}
+
+/**
+ * y = act(conv2d(x, w) + b) through Winograd, all contiguous (eager ops): U from w on every call
+ * (training changes w every step), V and M as scratch blocks freed before returning.
+ * `transposed`: w is the forward kernel of the conv whose grad-input g is (see packWinogradWeights).
+ */
+function winogradRun(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+  transposed: boolean,
+) {
+  const { vBytes, mBytes } = winogradShape(g);
+  const up = packWinogradWeights(rt, wPtr, g, transposed);
+  const v = rt.alloc(vBytes),
+    m = rt.alloc(mBytes);
+  try {
+    const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
+    winogradConv2d(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act, v, m);
+  } finally {
+    [m, v, up].forEach((p) => rt.free(p));
+  }
+}
+
+/** Eager forward: y (N, O, OH, OW) = act(conv2d(x, w) + b) for a geometry winogradEligible takes. */
+export function winogradForward(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  winogradRun(rt, xPtr, wPtr, bPtr, yPtr, g, act, false);
+}
+
+/** Eager grad-input: gx (N, C, H, W) from gy (N, O, OH, OW) and w (O, C, 3, 3), g the forward's geometry. */
+export function winogradGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gxPtr: number, g: ConvGeometry) {
+  winogradRun(rt, gyPtr, wPtr, 0, gxPtr, winogradGradInputGeometry(g), null, true);
+}
+
+/** The eager forward (and, on its swapped geometry, grad-input) takes Winograd for this conv. */
+export function winogradPays(g: ConvGeometry): boolean {
+  return winogradEligible(g);
 }

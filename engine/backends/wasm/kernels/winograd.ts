@@ -9,6 +9,14 @@
 //     + bias[o] (bias 0: none), SiLU when act = 1 (gemm_wat.ts's inline form, as the direct
 //     conv's epilogue), written at y[n y_sb + o y_sc + oy OW + ox] for the outputs inside OH x OW.
 //     At = [1 1 1 0; 0 1 -1 -1].
+//   wino_weights(w, u, R, Q, s_row, s_red, tap0, tstep, mpan, t0, t1)
+//     U = G g Gt per (row r < R, reduction index q < Q) of a 3x3 kernel g whose tap j (= 3 ky + kx)
+//     is w[r s_row + q s_red + tap0 + j tstep], written straight into gemm_conv2d's packed panels
+//     for the 16 GEMMs: u[((k mpan + r / 4) Q + q) 4 + r % 4], rows >= R zero. One task per panel
+//     of 4 rows (its lanes). The forward reads w (O, C, 3, 3) as (s_row, s_red, tap0, tstep) =
+//     (9 C, 9, 0, 1); grad-input's conv of gy with the flipped, transposed kernel
+//     w'[c][o][j] = w[o][c][8 - j] reads it as (9, 9 C, 8, -1). G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//     in f32: (a + c +- b) / 2, two roundings per stage.
 // Rows are f32x4 (a tile row is 4 consecutive pixels); the column step is two shuffles and a
 // signed add. Only adds and subtracts: the transforms are exact up to f32 rounding.
 import type { WatFragment } from '../abi.js';
@@ -246,6 +254,58 @@ export const winograd: WatFragment = {
         (br $yl)))
       ${inc('t')}
       (br $tasks))))
-`;
+${weightsKernel()}`;
   },
 };
+
+/** wino_weights: U = G g Gt for four rows (lanes) at a time, stored into the packed panels. */
+function weightsKernel() {
+  const taps = [...Array(9).keys()];
+  const T = [0, 1, 2, 3].flatMap((i) => [0, 1, 2].map((j) => `t${i}${j}`));
+  const half = (e: string) => `(f32x4.mul ${e} (v128.const f32x4 0.5 0.5 0.5 0.5))`;
+  // (a, b, c) -> (a, (a + c + b) / 2, (a + c - b) / 2, c): one application of G
+  const gRow = (a: string, b: string, c: string, out: (i: number) => string) =>
+    `(local.set $s (f32x4.add ${a} ${c}))
+        (local.set ${out(0)} ${a}) (local.set ${out(1)} ${half(`(f32x4.add ${g('s')} ${b})`)})
+        (local.set ${out(2)} ${half(`(f32x4.sub ${g('s')} ${b})`)}) (local.set ${out(3)} ${c})`;
+  const lane = (l: number) => `(if (i32.lt_u (i32.add ${g('r0')} (i32.const ${l})) ${g('R')}) (then
+          (local.set $src (i32.add ${g('w')} (i32.shl (i32.add (i32.add (i32.mul (i32.add ${g('r0')} (i32.const ${l})) ${g('s_row')})
+            (i32.mul ${g('q')} ${g('s_red')})) ${g('tap0')}) (i32.const 2))))
+          ${taps.map((j) => `(local.set $g${j} (f32x4.replace_lane ${l} ${g(`g${j}`)} (f32.load (i32.add ${g('src')} (i32.mul ${g('tstep4')} (i32.const ${j}))))))`).join('\n          ')}))`;
+  return `  (func (export "wino_weights") (param $w i32) (param $u i32) (param $R i32) (param $Q i32)
+      (param $s_row i32) (param $s_red i32) (param $tap0 i32) (param $tstep i32) (param $mpan i32)
+      (param $t0 i32) (param $t1 i32)
+    (local $t i32) (local $r0 i32) (local $q i32) (local $src i32) (local $dst i32) (local $ks i32) (local $tstep4 i32)
+    (local $s v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    ${taps.map((j) => `(local $g${j} v128)`).join(' ')} ${T.map((e) => `(local $${e} v128)`).join(' ')}
+    (local.set $ks (i32.shl (i32.mul ${g('mpan')} ${g('Q')}) (i32.const 4)))
+    (local.set $tstep4 (i32.shl ${g('tstep')} (i32.const 2)))
+    (local.set $t ${g('t0')})
+    (block $done (loop $tasks
+      (br_if $done (i32.ge_u ${g('t')} ${g('t1')}))
+      (local.set $r0 (i32.shl ${g('t')} (i32.const 2)))
+      (local.set $dst (i32.add ${g('u')} (i32.shl (i32.mul ${g('t')} ${g('Q')}) (i32.const 4))))
+      (local.set $q (i32.const 0))
+      (block $qd (loop $ql
+        (br_if $qd (i32.ge_u ${g('q')} ${g('Q')}))
+        ${taps.map((j) => `(local.set $g${j} (v128.const i32x4 0 0 0 0))`).join(' ')}
+        ${[0, 1, 2, 3].map(lane).join('\n        ')}
+        ;; t = G g (4 x 3), column by column
+        ${[0, 1, 2].map((j) => gRow(g(`g${j}`), g(`g${3 + j}`), g(`g${6 + j}`), (i) => `$t${i}${j}`)).join('\n        ')}
+        ;; U = t Gt (4 x 4), row by row; U[i][j] is GEMM k = 4 i + j
+        ${[0, 1, 2, 3]
+          .map(
+            (i) =>
+              gRow(g(`t${i}0`), g(`t${i}1`), g(`t${i}2`), (j) => `$u${j}`) +
+              [0, 1, 2, 3]
+                .map((j) => `\n        (v128.store (i32.add ${g('dst')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${g(`u${j}`)})`)
+                .join(''),
+          )
+          .join('\n        ')}
+        (local.set $dst (i32.add ${g('dst')} (i32.const 16)))
+        ${inc('q')}
+        (br $ql)))
+      ${inc('t')}
+      (br $tasks))))
+`;
+}
