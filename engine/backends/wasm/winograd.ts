@@ -20,6 +20,19 @@ import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
  * were not measured.
  */
 export const WINOGRAD_MIN_CHANNELS = 16;
+/**
+ * Below this many 2x2 output tiles (N OH OW / 4) a conv stays direct: the 16 GEMMs are then too
+ * narrow (8-pixel panels) and the three launches' fixed costs dominate. Measured with
+ * bench/winograd.ts --eager, 2 threads: 10x10 planes at batch 1 (25 tiles) are 1.1-2x slower
+ * through Winograd, 20x20 (100 tiles) 1.1-1.3x faster, 10x10 at batch 8 (200 tiles) 1.5-2x faster.
+ */
+export const WINOGRAD_MIN_TILES = 64;
+/**
+ * Below this many multiply-adds (the direct conv's 9 C O OH OW N) a conv stays direct: a call
+ * costs about 0.2 ms either way (launches, U, scratch), so Winograd's 2.25x fewer multiplies only
+ * show above ~1 ms of work; 32x20x20 -> 32 and 16x40x40 -> 16 at batch 1 (3.7 M) were slower.
+ */
+export const WINOGRAD_MIN_MACS = 8e6;
 
 /** A conv Winograd F(2x2, 3x3) computes: 3x3, stride 1, dilation 1, groups 1, padding <= 2. */
 export function winogradApplies(g: ConvGeometry): boolean {
@@ -36,12 +49,18 @@ export function winogradApplies(g: ConvGeometry): boolean {
   );
 }
 
-/** The compiled forward takes Winograd for this conv: it applies, has the channels to gain, and YOLO_WINOGRAD is not 0. */
+/**
+ * This conv goes through Winograd (the compiled forward, the eager forward, and, on
+ * winogradGradInputGeometry, the eager grad-input): it applies, is big enough to gain (channels,
+ * tiles, work: the constants above), and YOLO_WINOGRAD is not 0.
+ */
 export function winogradEligible(g: ConvGeometry): boolean {
   return (
     winogradApplies(g) &&
     g.c >= WINOGRAD_MIN_CHANNELS &&
     g.o >= WINOGRAD_MIN_CHANNELS &&
+    g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2) >= WINOGRAD_MIN_TILES &&
+    9 * g.c * g.o * g.oh * g.ow * g.n >= WINOGRAD_MIN_MACS &&
     process.env.YOLO_WINOGRAD !== '0'
   );
 }
@@ -208,9 +227,4 @@ export function winogradForward(
 /** Eager grad-input: gx (N, C, H, W) from gy (N, O, OH, OW) and w (O, C, 3, 3), g the forward's geometry. */
 export function winogradGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gxPtr: number, g: ConvGeometry) {
   winogradRun(rt, gyPtr, wPtr, 0, gxPtr, winogradGradInputGeometry(g), null, true);
-}
-
-/** The eager forward (and, on its swapped geometry, grad-input) takes Winograd for this conv. */
-export function winogradPays(g: ConvGeometry): boolean {
-  return winogradEligible(g);
 }
