@@ -1,6 +1,8 @@
-// Winograd F(2x2, 3x3) convolution for the wasm compiled forward (inference only; training and
-// eager convs stay direct GEMMs in gemm.ts). For a 3x3 stride-1 conv (groups 1, dilation 1):
-//   U = G g Gt per (o, c)           once per weight tensor, (16, O, C), packed for gemm_conv2d
+// Winograd F(2x2, 3x3) convolution on the wasm device: the compiled forward (executor_wasm.ts,
+// U cached per weight), the eager forward and the eager grad-input (ops_conv.ts, U per call: the
+// weights change every training step; grad-input is a conv of gy with the flipped, transposed
+// kernel). Which convs take it: winogradEligible. For a 3x3 stride-1 conv (groups 1, dilation 1):
+//   U = G g Gt per (o, c)           wino_weights, (16, O, C), straight into gemm_conv2d's panels
 //   V = Bt d B per 4x4 input tile   wino_in, into a scratch block (16, C, P), P = N x tiles
 //   M[k] = U[k] V[k], k < 16        ONE gemm_conv2d launch: a 1x1 conv with 16 groups
 //   y = act(At M A + bias)          wino_out, into the output's planes (a concat slice in place)

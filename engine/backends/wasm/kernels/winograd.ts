@@ -298,7 +298,10 @@ function weightsKernel() {
             (i) =>
               gRow(g(`t${i}0`), g(`t${i}1`), g(`t${i}2`), (j) => `$u${j}`) +
               [0, 1, 2, 3]
-                .map((j) => `\n        (v128.store (i32.add ${g('dst')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${g(`u${j}`)})`)
+                .map(
+                  (j) =>
+                    `\n        (v128.store (i32.add ${g('dst')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${g(`u${j}`)})`,
+                )
                 .join(''),
           )
           .join('\n        ')}
