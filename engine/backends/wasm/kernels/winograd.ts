@@ -18,7 +18,8 @@
 //     w'[c][o][j] = w[o][c][8 - j] reads it as (9, 9 C, 8, -1). G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //     in f32: (a + c +- b) / 2, two roundings per stage.
 // Rows are f32x4 (a tile row is 4 consecutive pixels); the column step is two shuffles and a
-// signed add. Only adds and subtracts: the transforms are exact up to f32 rounding.
+// signed add. wino_in takes four tiles at once wherever a row has four left, the border ones
+// through masked loads (on 10x10 planes most tiles touch the border). Only adds and subtracts: the transforms are exact up to f32 rounding.
 import type { WatFragment } from '../abi.js';
 import { siluInline } from '../gemm_wat.js';
 
@@ -50,11 +51,15 @@ export const winograd: WatFragment = {
     // vectors, deinterleaved into the tile columns c = 0..3 (x[ix + 2 l + c]), then Bt d B with
     // whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
     const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
-    const in4 = () => {
+    // edge: the group touches the plane's border, its row vectors come from $wg_row (zeros outside)
+    const in4 = (edge: boolean) => {
       const out: string[] = [];
       for (let i = 0; i < 4; i++) {
+        const iy = `(i32.add ${g('iy')} (i32.const ${i}))`;
         const row = (k: number) =>
-          `(v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
+          edge
+            ? `(call $wg_row ${g('plane')} ${iy} (i32.add ${g('ix')} (i32.const ${4 * k})) ${g('H')} ${g('W')})`
+            : `(v128.load ${px('plane', iy, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
         out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
         out.push(
           `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
@@ -119,10 +124,21 @@ export const winograd: WatFragment = {
                 (v128.store offset=16 ${g('dst')} ${shuf(g('y10'), g('y11'), [2, 6, 3, 7])})))`);
       return out.join('\n              ');
     };
+    // $wg_row: columns ix .. ix + 3 of row iy, zero outside the plane. Inside: one load; across the
+    // left or right border: one load masked by column (the bytes outside the row are other memory,
+    // never used), unless the 16 bytes could leave the memory; else lane by lane.
     return `  (func $wg_row (param $plane i32) (param $iy i32) (param $ix i32) (param $H i32) (param $W i32) (result v128)
-    (local $r v128) (local $j i32) (local $c i32)
+    (local $r v128) (local $j i32) (local $c i32) (local $a i32) (local $cols v128)
     (local.set $r (v128.const i32x4 0 0 0 0))
     (if (i32.ge_u ${g('iy')} ${g('H')}) (then (return ${g('r')})))
+    (local.set $a ${px('plane', g('iy'), g('ix'))})
+    (if (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')}))
+      (then (return (v128.load ${g('a')}))))
+    (if (i32.and (i32.ge_s ${g('a')} (i32.const 0)) (i32.lt_u (i32.shr_u (i32.add ${g('a')} (i32.const 15)) (i32.const 16)) (memory.size)))
+      (then
+        (local.set $cols (i32x4.add (i32x4.splat ${g('ix')}) (v128.const i32x4 0 1 2 3)))
+        (return (v128.and (v128.load ${g('a')})
+          (v128.and (i32x4.ge_s ${g('cols')} (v128.const i32x4 0 0 0 0)) (i32x4.lt_s ${g('cols')} (i32x4.splat ${g('W')})))))))
     ${[0, 1, 2, 3]
       .map(
         (j) => `(local.set $c (i32.add ${g('ix')} (i32.const ${j})))
@@ -154,11 +170,14 @@ export const winograd: WatFragment = {
         (block $xd (loop $xl
           (br_if $xd (i32.ge_u ${g('tx')} ${g('tW')}))
           (local.set $ix (i32.sub (i32.shl ${g('tx')} (i32.const 1)) ${g('pw')}))
-          (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
-                       (i32.and (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 12)) ${g('W')}))
-                                (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')})))
+          (if (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')})
             (then ;; four tiles side by side, one per lane
-              ${in4()}
+              (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
+                           (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 12)) ${g('W')})))
+                (then
+              ${in4(false)})
+                (else
+              ${in4(true)}))
               (local.set $o (i32.add ${g('o')} (i32.const 16)))
               ${inc('tx', '(i32.const 4)')})
             (else
