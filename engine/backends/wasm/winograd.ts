@@ -24,7 +24,7 @@ import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 export const WINOGRAD_MIN_CHANNELS = 16;
 /**
  * Below this many 2x2 output tiles (N OH OW / 4) a conv stays direct: the 16 GEMMs are then too
- * narrow (8-pixel panels) and the three launches' fixed costs dominate. Measured with
+ * narrow (8-pixel panels) and the four launches' fixed costs dominate. Measured with
  * bench/winograd.ts --eager, 2 threads: 10x10 planes at batch 1 (25 tiles) are 1.1-2x slower
  * through Winograd, 20x20 (100 tiles) 1.1-1.3x faster, 10x10 at batch 8 (200 tiles) 1.5-2x faster.
  */
@@ -202,14 +202,18 @@ function winogradRun(
   transposed: boolean,
 ) {
   const { vBytes, mBytes } = winogradShape(g);
-  const up = packWinogradWeights(rt, wPtr, g, transposed);
-  const v = rt.alloc(vBytes),
-    m = rt.alloc(mBytes);
+  const blocks: number[] = [];
   try {
+    const up = packWinogradWeights(rt, wPtr, g, transposed);
+    blocks.push(up);
+    const v = rt.alloc(vBytes);
+    blocks.push(v);
+    const m = rt.alloc(mBytes);
+    blocks.push(m);
     const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
     winogradConv2d(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act, v, m);
   } finally {
-    [m, v, up].forEach((p) => rt.free(p));
+    for (const p of blocks.reverse()) rt.free(p); // newest first
   }
 }
 
