@@ -38,7 +38,10 @@ export function gemmWasm(
   rt.parallel('mm', [a, b, c, M, N, K, sam, sak, ldb, ldc, acc ? 1 : 0], M, minRows);
 }
 
-/** out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU]: Winograd where winogradEligible takes it, else gemm.ts's packed-panel GEMM with the epilogue fused */
+/**
+ * out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU]: Winograd where winogradEligible takes it,
+ * else gemm.ts's packed-panel GEMM with the epilogue fused.
+ */
 export function conv2dWasm(
   rt: WasmRuntimeImpl,
   x: ConvBlock,
@@ -54,8 +57,8 @@ export function conv2dWasm(
 
 /**
  * gx (N, C, H, W) = the transposed convolution of gy (N, O, OH, OW) with w: for a 3x3 stride-1 conv
- * a conv of gy with w flipped and transposed, through Winograd where winogradEligible takes it; else one GEMM per
- * stride phase (gemm.ts).
+ * a conv of gy with w flipped and transposed, through Winograd where winogradEligible takes it;
+ * else one GEMM per stride phase (gemm.ts).
  */
 export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvBlock, gx: ConvBlock, g: ConvGeometry) {
   // (the swapped geometry's padding 2 - p is only a conv's for p <= 2: winogradApplies(g))
