@@ -3,19 +3,26 @@
 // per round in one process (a shared machine's load falls on both alike): process CPU time and
 // wall time, medians and minimums, the load printed. Part 2: each distinct 3x3 stride-1 conv shape
 // of the model, both paths on the same buffers, in effective GFLOP/s (the direct conv's
-// 2 O C 9 OH OW flops over the time, for both paths) and per thread.
+// 2 O C 9 OH OW flops over the time, for both paths) and per thread. Part 3 (--eager): the eager
+// ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call, V and M
+// allocated per call) per 3x3 stride-1 shape at each NxIMGSZ given, forward and grad-input, direct
+// vs Winograd, and which one winogradEligible picks.
 //
 // usage: npx tsx bench/winograd.ts [--threads 2] [--imgsz 640] [--rounds 8] [--layers 1]
+//        [--compiled 1] [--eager 8x320,1x640]
 import * as E from '../engine/index.js';
 import { loadPoseModel } from '../models/index.js';
 import { traceEval } from '../models/summary.js';
 import { convGeometry, type ConvGeometry } from '../engine/ops/conv2d.js';
-import { conv2dForward, packConvWeights } from '../engine/backends/wasm/gemm.js';
+import { conv2dForward, conv2dGradInput, packConvWeights } from '../engine/backends/wasm/gemm.js';
 import {
   packWinogradWeights,
   winogradConv2d,
   winogradApplies,
   winogradEligible,
+  winogradForward,
+  winogradGradInput,
+  winogradGradInputGeometry,
   winogradShape,
 } from '../engine/backends/wasm/winograd.js';
 import type { WasmRuntimeImpl } from '../engine/backends/wasm/runtime.js';
@@ -24,6 +31,11 @@ import { f1, machineLoad, median, opt, relDiff } from './common.js';
 const imgsz = Number(opt('imgsz', '640'));
 const rounds = Number(opt('rounds', '8'));
 const layers = opt('layers', '1') !== '0';
+const compiled = opt('compiled', '1') !== '0';
+const eager = opt('eager', '')
+  .split(',')
+  .filter(Boolean)
+  .map((e) => e.split('x').map(Number));
 const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
 const shape = [1, 3, imgsz, imgsz];
 
@@ -37,53 +49,63 @@ const cpuMs = (fn: () => void) => {
   const c = process.cpuUsage(c0);
   return { cpu: (c.user + c.system) / 1e3, wall: performance.now() - t0 };
 };
+/** wall ms of fn, the minimum of 5 calls after one warm-up */
+const best = (fn: () => void) => Math.min(...Array.from({ length: 6 }, () => cpuMs(fn).wall).slice(1));
+
+/** The distinct 3x3 stride-1 conv shapes of the model traced at `shape`, with how many layers have each. */
+function convShapes(model: ReturnType<typeof loadPoseModel>, shape: number[]) {
+  const g = traceEval(model, shape);
+  const shapes = new Map<string, { geo: ConvGeometry; count: number }>();
+  for (const n of g.nodes) {
+    if (n.op !== 'conv2d') continue;
+    const geo = convGeometry('conv2d', g.shapeOf(n.inputs[0]!), g.shapeOf(n.inputs[1]!), n.attrs as any);
+    if (!winogradApplies(geo)) continue;
+    const key = `${geo.c}x${geo.h}x${geo.w} -> ${geo.o}`;
+    const e = shapes.get(key);
+    if (e) e.count++;
+    else shapes.set(key, { geo, count: 1 });
+  }
+  return shapes;
+}
+
 try {
   const model = loadPoseModel(weights, { device }).eval().fuse();
   E.manualSeed(0);
   const x = E.tensor(E.rand(shape).dataSync(), shape, { device });
   const modes = ['direct', 'winograd'] as const;
-  const cpu = { direct: [] as number[], winograd: [] as number[] },
-    wall = { direct: [] as number[], winograd: [] as number[] };
-  const outs: Record<string, Float32Array> = {};
-  for (let r = -1; r < rounds; r++)
-    for (const m of modes) {
-      process.env.YOLO_WINOGRAD = m === 'winograd' ? '1' : '0';
-      model.compile(false);
-      model.compile();
-      model.predict(x).dispose(); // plan, pack, record
-      let y: E.Tensor | undefined;
-      const t = cpuMs(() => (y = model.predict(x)));
-      outs[m] = y!.dataSync() as Float32Array;
-      y!.dispose();
-      if (r < 0) continue;
-      cpu[m].push(t.cpu);
-      wall[m].push(t.wall);
-    }
-  model.compile(false);
-  delete process.env.YOLO_WINOGRAD;
-  console.log('\n| 3x3 stride-1 convs | rounds | CPU ms median | CPU ms min | wall ms median | wall ms min |');
-  console.log('|---|---|---|---|---|---|');
-  for (const m of modes)
+  if (compiled) {
+    const cpu = { direct: [] as number[], winograd: [] as number[] },
+      wall = { direct: [] as number[], winograd: [] as number[] };
+    const outs: Record<string, Float32Array> = {};
+    for (let r = -1; r < rounds; r++)
+      for (const m of modes) {
+        process.env.YOLO_WINOGRAD = m === 'winograd' ? '1' : '0';
+        model.compile(false);
+        model.compile();
+        model.predict(x).dispose(); // plan, pack, record
+        let y: E.Tensor | undefined;
+        const t = cpuMs(() => (y = model.predict(x)));
+        outs[m] = y!.dataSync() as Float32Array;
+        y!.dispose();
+        if (r < 0) continue;
+        cpu[m].push(t.cpu);
+        wall[m].push(t.wall);
+      }
+    model.compile(false);
+    delete process.env.YOLO_WINOGRAD;
+    console.log('\n| 3x3 stride-1 convs | rounds | CPU ms median | CPU ms min | wall ms median | wall ms min |');
+    console.log('|---|---|---|---|---|---|');
+    for (const m of modes)
+      console.log(
+        `| ${m} | ${rounds} | ${f1(median(cpu[m]))} | ${f1(Math.min(...cpu[m]))} | ${f1(median(wall[m]))} | ${f1(Math.min(...wall[m]))} |`,
+      );
     console.log(
-      `| ${m} | ${rounds} | ${f1(median(cpu[m]))} | ${f1(Math.min(...cpu[m]))} | ${f1(median(wall[m]))} | ${f1(Math.min(...wall[m]))} |`,
+      `winograd / direct CPU time (medians): ${(median(cpu.winograd) / median(cpu.direct)).toFixed(2)}; outputs differ by ${relDiff(outs.winograd, outs.direct).toExponential(1)} of their largest value`,
     );
-  console.log(
-    `winograd / direct CPU time (medians): ${(median(cpu.winograd) / median(cpu.direct)).toFixed(2)}; outputs differ by ${relDiff(outs.winograd, outs.direct).toExponential(1)} of their largest value`,
-  );
+  }
 
   if (layers) {
-    // the distinct eligible conv shapes of the traced model, with how many layers have each
-    const g = traceEval(model, shape);
-    const shapes = new Map<string, { geo: ConvGeometry; count: number }>();
-    for (const n of g.nodes) {
-      if (n.op !== 'conv2d') continue;
-      const geo = convGeometry('conv2d', g.shapeOf(n.inputs[0]!), g.shapeOf(n.inputs[1]!), n.attrs as any);
-      if (!winogradApplies(geo)) continue;
-      const key = `${geo.c}x${geo.h}x${geo.w} -> ${geo.o}`;
-      const e = shapes.get(key);
-      if (e) e.count++;
-      else shapes.set(key, { geo, count: 1 });
-    }
+    const shapes = convShapes(model, shape);
     console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
     console.log(
       '| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |',
@@ -102,7 +124,6 @@ try {
       const v = rt.alloc(vBytes),
         m = rt.alloc(mBytes);
       const pl = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-      const best = (fn: () => void) => Math.min(...Array.from({ length: 6 }, () => cpuMs(fn).wall).slice(1));
       const d = best(() =>
         conv2dForward(rt, xs.storage.ptr, 0, bs.storage.ptr, ys.storage.ptr, geo, 'silu', { packedWeights: wp }),
       );
@@ -132,6 +153,44 @@ try {
     }
     console.log(
       `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`,
+    );
+  }
+  for (const [N, size] of eager) {
+    const shapes = convShapes(model, [N, 3, size, size]);
+    console.log(
+      `\neager ops at ${N}x${size} (a training step's convs), ${rt.threads} threads: ms per call (minimum of 5); fwd includes packing w or computing U`,
+    );
+    console.log(
+      '| C x H x W -> O | layers | fwd direct | fwd winograd | fwd taken | grad-input direct | grad-input winograd | grad-input taken |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
+    const sum = { fd: 0, fw: 0, ft: 0, gd: 0, gw: 0, gt: 0 };
+    for (const [key, { geo, count }] of shapes) {
+      const xs = E.rand([N, geo.c, geo.h, geo.w], { device });
+      const ws = E.rand([geo.o, geo.c, 3, 3], { device });
+      const bs = E.rand([geo.o], { device });
+      const ys = E.zeros([N, geo.o, geo.oh, geo.ow], { device });
+      const [xp, wp, bp, yp] = [xs, ws, bs, ys].map((e) => e.storage.ptr);
+      const fd = best(() => conv2dForward(rt, xp, wp, bp, yp, geo, null));
+      const fw = best(() => winogradForward(rt, xp, wp, bp, yp, geo, null));
+      const gd = best(() => conv2dGradInput(rt, yp, wp, xp, geo));
+      const gw = best(() => winogradGradInput(rt, yp, wp, xp, geo));
+      const fTake = winogradEligible(geo),
+        gTake = winogradEligible(winogradGradInputGeometry(geo));
+      sum.fd += count * fd;
+      sum.fw += count * fw;
+      sum.ft += count * (fTake ? fw : fd);
+      sum.gd += count * gd;
+      sum.gw += count * gw;
+      sum.gt += count * (gTake ? gw : gd);
+      const mark = (ms: number, other: number) => `${ms.toFixed(2)}${ms < other ? ' *' : ''}`;
+      console.log(
+        `| ${key} | ${count} | ${mark(fd, fw)} | ${mark(fw, fd)} | ${fTake ? 'winograd' : 'direct'} | ${mark(gd, gw)} | ${mark(gw, gd)} | ${gTake ? 'winograd' : 'direct'} |`,
+      );
+      [xs, ws, bs, ys].forEach((e) => e.dispose());
+    }
+    console.log(
+      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | |`,
     );
   }
 } finally {

@@ -1,9 +1,18 @@
 // conv2d on the wasm device: forward, grad-input and grad-weight, each ONE function over gemm.ts's
 // packed-panel GEMM (implicit im2col, bias + SiLU fused into the forward's epilogue), and the plain
 // SIMD `mm` kernel of kernels/matmul.ts that matmul uses. All tensors here are contiguous f32 blocks.
+// The forward and grad-input of 3x3 stride-1 convs go through Winograd F(2x2, 3x3) (winograd.ts)
+// where winogradEligible says it is faster than the direct GEMM.
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './gemm.js';
+import {
+  winogradForward,
+  winogradGradInput,
+  winogradGradInputGeometry,
+  winogradEligible,
+  winogradApplies,
+} from './winograd.js';
 
 export interface ConvBlock {
   /** byte offset of element 0 */
@@ -29,7 +38,10 @@ export function gemmWasm(
   rt.parallel('mm', [a, b, c, M, N, K, sam, sak, ldb, ldc, acc ? 1 : 0], M, minRows);
 }
 
-/** out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU]: gemm.ts's packed-panel GEMM with the epilogue fused */
+/**
+ * out (N, O, OH, OW) = conv(x, w) [+ bias] [then SiLU]: Winograd where winogradEligible takes it,
+ * else gemm.ts's packed-panel GEMM with the epilogue fused.
+ */
 export function conv2dWasm(
   rt: WasmRuntimeImpl,
   x: ConvBlock,
@@ -39,12 +51,20 @@ export function conv2dWasm(
   g: ConvGeometry,
   silu: boolean,
 ) {
-  conv2dForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
+  if (winogradEligible(g)) winogradForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
+  else conv2dForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
 }
 
-/** gx (N, C, H, W) = the transposed convolution of gy (N, O, OH, OW) with w: one GEMM per stride phase (gemm.ts) */
+/**
+ * gx (N, C, H, W) = the transposed convolution of gy (N, O, OH, OW) with w: for a 3x3 stride-1 conv
+ * a conv of gy with w flipped and transposed, through Winograd where winogradEligible takes it;
+ * else one GEMM per stride phase (gemm.ts).
+ */
 export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvBlock, gx: ConvBlock, g: ConvGeometry) {
-  conv2dGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
+  // (the swapped geometry's padding 2 - p is only a conv's for p <= 2: winogradApplies(g))
+  if (winogradApplies(g) && winogradEligible(winogradGradInputGeometry(g)))
+    winogradGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
+  else conv2dGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
 }
 
 /** gw (O, C/groups, kh, kw) = sum over the batch of gy_g (og, P) · im2col(x)^T (P, CK), as one GEMM (gemm.ts) */

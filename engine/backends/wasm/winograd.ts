@@ -1,6 +1,8 @@
-// Winograd F(2x2, 3x3) convolution for the wasm compiled forward (inference only; training and
-// eager convs stay direct GEMMs in gemm.ts). For a 3x3 stride-1 conv (groups 1, dilation 1):
-//   U = G g Gt per (o, c)           once per weight tensor, (16, O, C), packed for gemm_conv2d
+// Winograd F(2x2, 3x3) convolution on the wasm device: the compiled forward (executor_wasm.ts,
+// U cached per weight), the eager forward and the eager grad-input (ops_conv.ts, U per call: the
+// weights change every training step; grad-input is a conv of gy with the flipped, transposed
+// kernel). Which convs take it: winogradEligible. For a 3x3 stride-1 conv (groups 1, dilation 1):
+//   U = G g Gt per (o, c)           wino_weights, (16, O, C), straight into gemm_conv2d's panels
 //   V = Bt d B per 4x4 input tile   wino_in, into a scratch block (16, C, P), P = N x tiles
 //   M[k] = U[k] V[k], k < 16        ONE gemm_conv2d launch: a 1x1 conv with 16 groups
 //   y = act(At M A + bias)          wino_out, into the output's planes (a concat slice in place)
@@ -9,7 +11,8 @@
 // carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
 // multiplies would need a 1e-4-class tolerance on the head); F(2x2)'s entries are 0, +-1, +-1/2.
 import type { WasmRuntime } from './abi.js';
-import { conv2dForward, packConvWeights } from './gemm.js';
+import { conv2dForward } from './gemm.js';
+import { MR } from './gemm_wat.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
@@ -19,6 +22,19 @@ import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
  * were not measured.
  */
 export const WINOGRAD_MIN_CHANNELS = 16;
+/**
+ * Below this many 2x2 output tiles (N OH OW / 4) a conv stays direct: the 16 GEMMs are then too
+ * narrow (8-pixel panels) and the four launches' fixed costs dominate. Measured with
+ * bench/winograd.ts --eager, 2 threads: 10x10 planes at batch 1 (25 tiles) are 1.1-2x slower
+ * through Winograd, 20x20 (100 tiles) 1.1-1.3x faster, 10x10 at batch 8 (200 tiles) 1.5-2x faster.
+ */
+export const WINOGRAD_MIN_TILES = 64;
+/**
+ * Below this many multiply-adds (the direct conv's 9 C O OH OW N) a conv stays direct: a call
+ * costs about 0.2 ms either way (launches, U, scratch), so Winograd's 2.25x fewer multiplies only
+ * show above ~1 ms of work; 32x20x20 -> 32 and 16x40x40 -> 16 at batch 1 (3.7 M) were slower.
+ */
+export const WINOGRAD_MIN_MACS = 8e6;
 
 /** A conv Winograd F(2x2, 3x3) computes: 3x3, stride 1, dilation 1, groups 1, padding <= 2. */
 export function winogradApplies(g: ConvGeometry): boolean {
@@ -35,12 +51,18 @@ export function winogradApplies(g: ConvGeometry): boolean {
   );
 }
 
-/** The compiled forward takes Winograd for this conv: it applies, has the channels to gain, and YOLO_WINOGRAD is not 0. */
+/**
+ * This conv goes through Winograd (the compiled forward, the eager forward, and, on
+ * winogradGradInputGeometry, the eager grad-input): it applies, is big enough to gain (channels,
+ * tiles, work: the constants above), and YOLO_WINOGRAD is not 0.
+ */
 export function winogradEligible(g: ConvGeometry): boolean {
   return (
     winogradApplies(g) &&
     g.c >= WINOGRAD_MIN_CHANNELS &&
     g.o >= WINOGRAD_MIN_CHANNELS &&
+    g.n * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2) >= WINOGRAD_MIN_TILES &&
+    9 * g.c * g.o * g.oh * g.ow * g.n >= WINOGRAD_MIN_MACS &&
     process.env.YOLO_WINOGRAD !== '0'
   );
 }
@@ -93,40 +115,24 @@ function gemmGeometry(g: ConvGeometry, P: number): ConvGeometry {
   };
 }
 
+/** Bytes of U packed for gemm_conv2d's 16 groups: 16 x O rounded up to 4 x C floats. */
+export const winogradWeightBytes = (g: ConvGeometry) => 64 * Math.ceil(g.o / MR) * MR * g.c;
+
 /**
- * U = G w Gt for w (O, C, 3, 3) at wPtr, in f64, as (16, O, C) packed into gemm_conv2d's panels
- * in a fresh block (the caller frees it with rt.free). G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+ * U = G w Gt per (o, c), as (16, O, C) packed into gemm_conv2d's panels, in a fresh block (the
+ * caller frees it with rt.free): the wino_weights kernel, one task per 4 output channels, in f32
+ * (G's entries are 0, 1, 1/2: two roundings per stage; 1e-7-class relative to the f64 transform).
+ * `transposed`: g is the grad-input conv of w (O, C, 3, 3) (winogradGradInputGeometry), whose
+ * kernel is w flipped in both taps with O and C swapped: w'[c][o][ky][kx] = w[o][c][2 - ky][2 - kx].
  */
-export function packWinogradWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
-  const { o: O, c: C } = g;
-  const w = rt.f32(wPtr, O * C * 9);
-  const u = new Float32Array(16 * O * C);
-  const G = [
-    [1, 0, 0],
-    [0.5, 0.5, 0.5],
-    [0.5, -0.5, 0.5],
-    [0, 0, 1],
-  ];
-  const t = new Float64Array(12);
-  for (let o = 0; o < O; o++)
-    for (let c = 0; c < C; c++) {
-      const base = (o * C + c) * 9;
-      for (let i = 0; i < 4; i++)
-        // t = G w (4 x 3)
-        for (let j = 0; j < 3; j++)
-          t[i * 3 + j] = G[i][0] * w[base + j] + G[i][1] * w[base + 3 + j] + G[i][2] * w[base + 6 + j];
-      for (let i = 0; i < 4; i++)
-        // U = t Gt (4 x 4)
-        for (let j = 0; j < 4; j++)
-          u[((i * 4 + j) * O + o) * C + c] = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
-    }
-  const src = rt.alloc(4 * u.length);
-  try {
-    rt.f32(src, u.length).set(u);
-    return packConvWeights(rt, src, gemmGeometry(g, 1));
-  } finally {
-    rt.free(src);
-  }
+export function packWinogradWeights(rt: WasmRuntime, wPtr: number, g: ConvGeometry, transposed = false): number {
+  const { o: R, c: Q } = g;
+  const mpan = Math.ceil(R / MR);
+  const ptr = rt.alloc(Math.max(16, winogradWeightBytes(g)));
+  // forward: row o at 9 C o, reduction c at 9 c; transposed: row c at 9 c, reduction o at 9 C o, taps reversed
+  const [sRow, sRed, tap0, tstep] = transposed ? [9, 9 * R, 8, -1] : [9 * Q, 9, 0, 1];
+  rt.parallel('wino_weights', [wPtr, ptr, R, Q, sRow, sRed, tap0, tstep, mpan], mpan);
+  return ptr;
 }
 
 /**
@@ -158,4 +164,73 @@ export function winogradConv2d(
     [mPtr, bPtr, yPtr + 4 * yl.off, g.o, pm, tH, tW, g.oh, g.ow, yl.sb, yl.sc, act === 'silu' ? 1 : 0],
     g.n * g.o,
   );
+}
+
+/**
+ * The grad-input of a 3x3 stride-1 conv g as a conv: gx (N, C, H, W) = conv(gy (N, O, OH, OW), w')
+ * with w'[c][o][ky][kx] = w[o][c][2 - ky][2 - kx] and padding 2 - p (output H = OH + 2 (2 - p) - 2).
+ */
+export function winogradGradInputGeometry(g: ConvGeometry): ConvGeometry {
+  return {
+    ...g,
+    c: g.o,
+    cg: g.o,
+    o: g.c,
+    og: g.c,
+    h: g.oh,
+    w: g.ow,
+    oh: g.h,
+    ow: g.w,
+    ph: 2 - g.ph,
+    pw: 2 - g.pw,
+  };
+}
+
+/**
+ * y = act(conv2d(x, w) + b) through Winograd, all contiguous (eager ops): U from w on every call
+ * (training changes w every step), V and M as scratch blocks freed before returning.
+ * `transposed`: w is the forward kernel of the conv whose grad-input g is (see packWinogradWeights).
+ */
+function winogradRun(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+  transposed: boolean,
+) {
+  const { vBytes, mBytes } = winogradShape(g);
+  const blocks: number[] = [];
+  try {
+    const up = packWinogradWeights(rt, wPtr, g, transposed);
+    blocks.push(up);
+    const v = rt.alloc(vBytes);
+    blocks.push(v);
+    const m = rt.alloc(mBytes);
+    blocks.push(m);
+    const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
+    winogradConv2d(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act, v, m);
+  } finally {
+    for (const p of blocks.reverse()) rt.free(p); // newest first
+  }
+}
+
+/** Eager forward: y (N, O, OH, OW) = act(conv2d(x, w) + b) for a geometry winogradEligible takes. */
+export function winogradForward(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  winogradRun(rt, xPtr, wPtr, bPtr, yPtr, g, act, false);
+}
+
+/** Eager grad-input: gx (N, C, H, W) from gy (N, O, OH, OW) and w (O, C, 3, 3), g the forward's geometry. */
+export function winogradGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gxPtr: number, g: ConvGeometry) {
+  winogradRun(rt, gyPtr, wPtr, 0, gxPtr, winogradGradInputGeometry(g), null, true);
 }

@@ -15,7 +15,7 @@ import { V8PoseLoss } from '../../../nn/loss/v8_pose_loss.js';
 import { testDevices } from '../../helpers.js';
 import { loadFixture, relNorm } from './fixtures.js';
 
-const all = await testDevices(t);
+const all = await testDevices(t, { wasm: true });
 const devices = all.length > 1 && !process.env.LOSS_PARITY_CPU ? all.filter((d) => d.type !== 'cpu') : all;
 const models = (f: string) => new URL(`../../fixtures/models/${f}`, import.meta.url).pathname;
 const head = loadFixture('parity_head');

@@ -9,8 +9,17 @@
 //     + bias[o] (bias 0: none), SiLU when act = 1 (gemm_wat.ts's inline form, as the direct
 //     conv's epilogue), written at y[n y_sb + o y_sc + oy OW + ox] for the outputs inside OH x OW.
 //     At = [1 1 1 0; 0 1 -1 -1].
+//   wino_weights(w, u, R, Q, s_row, s_red, tap0, tstep, mpan, t0, t1)
+//     U = G g Gt per (row r < R, reduction index q < Q) of a 3x3 kernel g whose tap j (= 3 ky + kx)
+//     is w[r s_row + q s_red + tap0 + j tstep], written straight into gemm_conv2d's packed panels
+//     for the 16 GEMMs: u[((k mpan + r / 4) Q + q) 4 + r % 4], rows >= R zero. One task per panel
+//     of 4 rows (its lanes). The forward reads w (O, C, 3, 3) as (s_row, s_red, tap0, tstep) =
+//     (9 C, 9, 0, 1); grad-input's conv of gy with the flipped, transposed kernel
+//     w'[c][o][j] = w[o][c][8 - j] reads it as (9, 9 C, 8, -1). G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//     in f32: (a + c +- b) / 2, two roundings per stage.
 // Rows are f32x4 (a tile row is 4 consecutive pixels); the column step is two shuffles and a
-// signed add. Only adds and subtracts: the transforms are exact up to f32 rounding.
+// signed add. wino_in takes four tiles at once wherever a row has four left, the border ones
+// through masked loads (on 10x10 planes most tiles touch the border). Only adds and subtracts: the transforms are exact up to f32 rounding.
 import type { WatFragment } from '../abi.js';
 import { siluInline } from '../gemm_wat.js';
 
@@ -42,11 +51,15 @@ export const winograd: WatFragment = {
     // vectors, deinterleaved into the tile columns c = 0..3 (x[ix + 2 l + c]), then Bt d B with
     // whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
     const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
-    const in4 = () => {
+    // edge: the group touches the plane's border, its row vectors come from $wg_row (zeros outside)
+    const in4 = (edge: boolean) => {
       const out: string[] = [];
       for (let i = 0; i < 4; i++) {
+        const iy = `(i32.add ${g('iy')} (i32.const ${i}))`;
         const row = (k: number) =>
-          `(v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
+          edge
+            ? `(call $wg_row ${g('plane')} ${iy} (i32.add ${g('ix')} (i32.const ${4 * k})) ${g('H')} ${g('W')})`
+            : `(v128.load ${px('plane', iy, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
         out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
         out.push(
           `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
@@ -111,10 +124,21 @@ export const winograd: WatFragment = {
                 (v128.store offset=16 ${g('dst')} ${shuf(g('y10'), g('y11'), [2, 6, 3, 7])})))`);
       return out.join('\n              ');
     };
+    // $wg_row: columns ix .. ix + 3 of row iy, zero outside the plane. Inside: one load; across the
+    // left or right border: one load masked by column (the bytes outside the row are other memory,
+    // never used), unless the 16 bytes could leave the memory; else lane by lane.
     return `  (func $wg_row (param $plane i32) (param $iy i32) (param $ix i32) (param $H i32) (param $W i32) (result v128)
-    (local $r v128) (local $j i32) (local $c i32)
+    (local $r v128) (local $j i32) (local $c i32) (local $a i32) (local $cols v128)
     (local.set $r (v128.const i32x4 0 0 0 0))
     (if (i32.ge_u ${g('iy')} ${g('H')}) (then (return ${g('r')})))
+    (local.set $a ${px('plane', g('iy'), g('ix'))})
+    (if (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')}))
+      (then (return (v128.load ${g('a')}))))
+    (if (i32.and (i32.ge_s ${g('a')} (i32.const 0)) (i32.lt_u (i32.shr_u (i32.add ${g('a')} (i32.const 15)) (i32.const 16)) (memory.size)))
+      (then
+        (local.set $cols (i32x4.add (i32x4.splat ${g('ix')}) (v128.const i32x4 0 1 2 3)))
+        (return (v128.and (v128.load ${g('a')})
+          (v128.and (i32x4.ge_s ${g('cols')} (v128.const i32x4 0 0 0 0)) (i32x4.lt_s ${g('cols')} (i32x4.splat ${g('W')})))))))
     ${[0, 1, 2, 3]
       .map(
         (j) => `(local.set $c (i32.add ${g('ix')} (i32.const ${j})))
@@ -146,11 +170,14 @@ export const winograd: WatFragment = {
         (block $xd (loop $xl
           (br_if $xd (i32.ge_u ${g('tx')} ${g('tW')}))
           (local.set $ix (i32.sub (i32.shl ${g('tx')} (i32.const 1)) ${g('pw')}))
-          (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
-                       (i32.and (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 12)) ${g('W')}))
-                                (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')})))
+          (if (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')})
             (then ;; four tiles side by side, one per lane
-              ${in4()}
+              (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
+                           (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 12)) ${g('W')})))
+                (then
+              ${in4(false)})
+                (else
+              ${in4(true)}))
               (local.set $o (i32.add ${g('o')} (i32.const 16)))
               ${inc('tx', '(i32.const 4)')})
             (else
@@ -246,6 +273,61 @@ export const winograd: WatFragment = {
         (br $yl)))
       ${inc('t')}
       (br $tasks))))
-`;
+${weightsKernel()}`;
   },
 };
+
+/** wino_weights: U = G g Gt for four rows (lanes) at a time, stored into the packed panels. */
+function weightsKernel() {
+  const taps = [...Array(9).keys()];
+  const T = [0, 1, 2, 3].flatMap((i) => [0, 1, 2].map((j) => `t${i}${j}`));
+  const half = (e: string) => `(f32x4.mul ${e} (v128.const f32x4 0.5 0.5 0.5 0.5))`;
+  // (a, b, c) -> (a, (a + c + b) / 2, (a + c - b) / 2, c): one application of G
+  const gRow = (a: string, b: string, c: string, out: (i: number) => string) =>
+    `(local.set $s (f32x4.add ${a} ${c}))
+        (local.set ${out(0)} ${a}) (local.set ${out(1)} ${half(`(f32x4.add ${g('s')} ${b})`)})
+        (local.set ${out(2)} ${half(`(f32x4.sub ${g('s')} ${b})`)}) (local.set ${out(3)} ${c})`;
+  const lane = (l: number) => `(if (i32.lt_u (i32.add ${g('r0')} (i32.const ${l})) ${g('R')}) (then
+          (local.set $src (i32.add ${g('w')} (i32.shl (i32.add (i32.add (i32.mul (i32.add ${g('r0')} (i32.const ${l})) ${g('s_row')})
+            (i32.mul ${g('q')} ${g('s_red')})) ${g('tap0')}) (i32.const 2))))
+          ${taps.map((j) => `(local.set $g${j} (f32x4.replace_lane ${l} ${g(`g${j}`)} (f32.load (i32.add ${g('src')} (i32.mul ${g('tstep4')} (i32.const ${j}))))))`).join('\n          ')}))`;
+  return `  (func (export "wino_weights") (param $w i32) (param $u i32) (param $R i32) (param $Q i32)
+      (param $s_row i32) (param $s_red i32) (param $tap0 i32) (param $tstep i32) (param $mpan i32)
+      (param $t0 i32) (param $t1 i32)
+    (local $t i32) (local $r0 i32) (local $q i32) (local $src i32) (local $dst i32) (local $ks i32) (local $tstep4 i32)
+    (local $s v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    ${taps.map((j) => `(local $g${j} v128)`).join(' ')} ${T.map((e) => `(local $${e} v128)`).join(' ')}
+    (local.set $ks (i32.shl (i32.mul ${g('mpan')} ${g('Q')}) (i32.const 4)))
+    (local.set $tstep4 (i32.shl ${g('tstep')} (i32.const 2)))
+    (local.set $t ${g('t0')})
+    (block $done (loop $tasks
+      (br_if $done (i32.ge_u ${g('t')} ${g('t1')}))
+      (local.set $r0 (i32.shl ${g('t')} (i32.const 2)))
+      (local.set $dst (i32.add ${g('u')} (i32.shl (i32.mul ${g('t')} ${g('Q')}) (i32.const 4))))
+      (local.set $q (i32.const 0))
+      (block $qd (loop $ql
+        (br_if $qd (i32.ge_u ${g('q')} ${g('Q')}))
+        ${taps.map((j) => `(local.set $g${j} (v128.const i32x4 0 0 0 0))`).join(' ')}
+        ${[0, 1, 2, 3].map(lane).join('\n        ')}
+        ;; t = G g (4 x 3), column by column
+        ${[0, 1, 2].map((j) => gRow(g(`g${j}`), g(`g${3 + j}`), g(`g${6 + j}`), (i) => `$t${i}${j}`)).join('\n        ')}
+        ;; U = t Gt (4 x 4), row by row; U[i][j] is GEMM k = 4 i + j
+        ${[0, 1, 2, 3]
+          .map(
+            (i) =>
+              gRow(g(`t${i}0`), g(`t${i}1`), g(`t${i}2`), (j) => `$u${j}`) +
+              [0, 1, 2, 3]
+                .map(
+                  (j) =>
+                    `\n        (v128.store (i32.add ${g('dst')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${g(`u${j}`)})`,
+                )
+                .join(''),
+          )
+          .join('\n        ')}
+        (local.set $dst (i32.add ${g('dst')} (i32.const 16)))
+        ${inc('q')}
+        (br $ql)))
+      ${inc('t')}
+      (br $tasks))))
+`;
+}
