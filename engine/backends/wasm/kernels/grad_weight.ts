@@ -211,52 +211,77 @@ const sum = `
 
 /**
  * grad_weight_pad_x(x, xp, h, w, sh, sw, ph, pw, hq, wp, ps): one task per (n, c) plane of x (H x W, contiguous),
- * writing its sh * sw phase planes (hq x wp at pitch wp, ps floats apart, zeros after hq * wp).
- * Runs of 4 inside x are one v128 load (stride 1) or two loads and a shuffle (stride 2).
+ * writing its sh * sw phase planes (hq x wp at pitch wp, ps floats apart, zeros after hq * wp). A row qy
+ * of the sw column phases of row phase py is one pass over x's row qy sh + py - ph: a scalar head and
+ * tail (the padding), and a body where stride 1 copies 4 floats per v128 and stride 2 splits 8 floats
+ * into both column phases with two shuffles (other strides: scalar).
  */
 const padX = `
+  (func $gw_pad_cols (param $src i32) (param $d i32) (param $pb i32) (param $q i32) (param $qe i32) (param $sw i32)
+      (param $pw i32) (param $w i32) (param $valid i32)
+    ;; columns [q, qe) of every column phase px (plane px at d + px pb): x[q sw + px - pw] or 0
+    (local $px i32) (local $ix i32)
+    (block $eq (loop $lq (br_if $eq (i32.ge_s ${get('q')} ${get('qe')}))
+      ${loop(
+        'px',
+        c(0),
+        get('sw'),
+        `${set('ix', `(i32.sub ${add(mul(get('q'), get('sw')), get('px'))} ${get('pw')})`)}
+        (f32.store ${add(add(get('d'), mul(get('px'), get('pb'))), bytes(get('q')))}
+          (if (result f32) (i32.and ${get('valid')} (i32.lt_u ${get('ix')} ${get('w')}))
+            (then (f32.load ${add(get('src'), bytes(get('ix')))})) (else (f32.const 0))))`,
+      )}
+      ${inc('q', c(1))} (br $lq))))
   (func (export "grad_weight_pad_x") (param $x i32) (param $xp i32) (param $h i32) (param $w i32) (param $sh i32) (param $sw i32)
       (param $ph i32) (param $pw i32) (param $hq i32) (param $wp i32) (param $ps i32) (param $task_begin i32) (param $task_end i32)
-    (local $t i32) (local $src i32) (local $d i32) (local $py i32) (local $px i32) (local $qy i32) (local $qx i32)
-    (local $iy i32) (local $ix i32) (local $row i32) (local $end i32)
+    (local $t i32) (local $src i32) (local $d i32) (local $py i32) (local $qy i32) (local $iy i32) (local $valid i32)
+    (local $pb i32) (local $qa i32) (local $qb i32) (local $q i32) (local $s i32) (local $e i32) (local $v0 v128) (local $v1 v128)
+    ${set('pb', bytes(get('ps')))}
+    ;; the vector body [qa, qb): every x read inside the row (stride 1: q - pw in [0, w - 4]; stride 2: 2q - pw in [0, w - 8])
+    ${set('qa', `(i32.div_u ${add(get('pw'), `(i32.sub ${get('sw')} (i32.const 1))`)} ${get('sw')})`)}
+    ;; (the body runs while q + 4 <= qb: stride 1 qb = w + pw, stride 2 qb = (w + pw) / 2, else 0)
+    ${set('qb', `(select ${add(get('w'), get('pw'))} (i32.const 0) (i32.eq ${get('sw')} (i32.const 1)))`)}
+    (if (i32.eq ${get('sw')} (i32.const 2)) (then
+      ${set('qb', `(i32.shr_s ${add(get('w'), get('pw'))} (i32.const 1))`)}))
+    ${set('qb', min(get('qb'), get('wp')))}
+    ${set('qa', min(get('qa'), get('qb')))}
+    ${set('qa', `(select ${get('qa')} (i32.const 0) (i32.gt_s ${get('qa')} (i32.const 0)))`)}
     ${set('t', get('task_begin'))}
     (block $et (loop $lt (br_if $et (i32.ge_u ${get('t')} ${get('task_end')}))
-      ${set('d', add(get('xp'), bytes(mul(get('t'), mul(mul(get('sh'), get('sw')), get('ps'))))))}
       ${loop(
         'py',
         c(0),
         get('sh'),
-        loop(
-          'px',
-          c(0),
-          get('sw'),
-          `${set('end', add(get('d'), bytes(get('ps'))))}
-        ${loop(
+        `${loop(
           'qy',
           c(0),
           get('hq'),
           `${set('iy', `(i32.sub ${add(mul(get('qy'), get('sh')), get('py'))} ${get('ph')})`)}
+          ${set('valid', `(i32.lt_u ${get('iy')} ${get('h')})`)}
           ${set('src', add(get('x'), bytes(add(mul(get('t'), mul(get('h'), get('w'))), mul(get('iy'), get('w'))))))}
-          ${set('row', add(get('d'), bytes(get('wp'))))}
-          ${set('ix', `(i32.sub ${get('px')} ${get('pw')})`)}
-          (block $eq (loop $lq (br_if $eq (i32.ge_u ${get('d')} ${get('row')}))
-            (if (i32.and (i32.lt_u ${get('iy')} ${get('h')}) (i32.and (i32.ge_s ${get('ix')} (i32.const 0))
-                  (i32.le_s ${add(get('d'), c(16))} ${get('row')})))
-              (then
-                (if (i32.and (i32.eq ${get('sw')} (i32.const 1)) (i32.le_s ${add(get('ix'), c(4))} ${get('w')})) (then
-                  (v128.store ${get('d')} (v128.load ${add(get('src'), bytes(get('ix')))}))
-                  ${inc('d', c(16))} ${inc('ix', c(4))} (br $lq)))
-                (if (i32.and (i32.eq ${get('sw')} (i32.const 2)) (i32.le_s ${add(get('ix'), c(8))} ${get('w')})) (then
-                  (v128.store ${get('d')} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-                    (v128.load ${add(get('src'), bytes(get('ix')))}) (v128.load offset=16 ${add(get('src'), bytes(get('ix')))})))
-                  ${inc('d', c(16))} ${inc('ix', c(8))} (br $lq)))))
-            (f32.store ${get('d')} (if (result f32) (i32.and (i32.lt_u ${get('iy')} ${get('h')}) (i32.lt_u ${get('ix')} ${get('w')}))
-              (then (f32.load ${add(get('src'), bytes(get('ix')))})) (else (f32.const 0))))
-            ${inc('d', c(4))} ${inc('ix', get('sw'))} (br $lq)))`,
+          ;; row qy of plane (py, 0); plane (py, px) is px * ps floats further
+          ${set('d', add(get('xp'), bytes(add(mul(add(mul(get('t'), mul(get('sh'), get('sw'))), mul(get('py'), get('sw'))), get('ps')), mul(get('qy'), get('wp'))))))}
+          (if ${get('valid')}
+            (then
+              (call $gw_pad_cols ${get('src')} ${get('d')} ${get('pb')} (i32.const 0) ${get('qa')} ${get('sw')} ${get('pw')} ${get('w')} (i32.const 1))
+              ${set('q', get('qa'))}
+              (if (i32.eq ${get('sw')} (i32.const 1)) (then
+                (block $e1 (loop $l1 (br_if $e1 (i32.gt_s ${add(get('q'), c(4))} ${get('qb')}))
+                  (v128.store ${add(get('d'), bytes(get('q')))} (v128.load ${add(get('src'), bytes(`(i32.sub ${get('q')} ${get('pw')})`))}))
+                  ${inc('q', c(4))} (br $l1)))))
+              (if (i32.eq ${get('sw')} (i32.const 2)) (then
+                (block $e2 (loop $l2 (br_if $e2 (i32.gt_s ${add(get('q'), c(4))} ${get('qb')}))
+                  ${set('s', add(get('src'), bytes(`(i32.sub (i32.shl ${get('q')} (i32.const 1)) ${get('pw')})`)))}
+                  ${set('v0', `(v128.load ${get('s')})`)} ${set('v1', `(v128.load offset=16 ${get('s')})`)}
+                  (v128.store ${add(get('d'), bytes(get('q')))} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 ${get('v0')} ${get('v1')}))
+                  (v128.store ${add(add(get('d'), get('pb')), bytes(get('q')))} (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 ${get('v0')} ${get('v1')}))
+                  ${inc('q', c(4))} (br $l2)))))
+              (call $gw_pad_cols ${get('src')} ${get('d')} ${get('pb')} ${get('q')} ${get('wp')} ${get('sw')} ${get('pw')} ${get('w')} (i32.const 1)))
+            (else (call $gw_pad_cols ${get('src')} ${get('d')} ${get('pb')} (i32.const 0) ${get('wp')} ${get('sw')} ${get('pw')} ${get('w')} (i32.const 0))))`,
         )}
-        (block $ez (loop $lz (br_if $ez (i32.ge_u ${get('d')} ${get('end')}))
-          (f32.store ${get('d')} (f32.const 0)) ${inc('d', c(4))} (br $lz)))`,
-        ),
+        ;; zeros after hq x wp in each of the row phase's planes
+        ${set('d', add(get('xp'), bytes(add(mul(add(mul(get('t'), mul(get('sh'), get('sw'))), mul(get('py'), get('sw'))), get('ps')), mul(get('hq'), get('wp'))))))}
+        (call $gw_pad_cols ${get('src')} ${get('d')} ${get('pb')} (i32.const 0) (i32.sub ${get('ps')} ${mul(get('hq'), get('wp'))}) ${get('sw')} ${get('pw')} ${get('w')} (i32.const 0))`,
       )}
       ${inc('t', c(1))} (br $lt))))`;
 
