@@ -374,8 +374,7 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
   withScratch(rt, sizes, (params, flags, scratch, cols, xp, gyp, part) => {
     rt.f32(flags, nslots).fill(0);
     new Int32Array(rt.memory.buffer, cols, K).set(coloff);
-    if (!direct)
-      rt.parallel('grad_weight_pad_x', [xPtr, xp, g.h, g.w, g.sh, g.sw, g.ph, g.pw, hq, wp, ps], g.n * g.c);
+    if (!direct) rt.parallel('grad_weight_pad_x', [xPtr, xp, g.h, g.w, g.sh, g.sw, g.ph, g.pw, hq, wp, ps], g.n * g.c);
     if (!gyDirect) rt.parallel('grad_weight_pad_gy', [gyPtr, gyp, g.oh, g.ow, wp, len], g.n * g.o);
     const a = gyDirect ? gyPtr : gyp,
       b = direct ? xPtr : xp;

@@ -122,28 +122,20 @@ function microStore(f: WasmFeatures, r: number) {
 }
 
 /**
- * $gemm_micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
+ * $gemm_micro: C tile (4 x 8) = apanel . bpanel over k steps (the accumulators start at zero, as
+ * wasm locals do), then epilogue and store.
  * B row k is at b + k * bs (bytes): 32 for a packed panel, the channel stride when it reads x in place.
- * cin = 0 starts from zero, else loads a full 4 x 8 tile (row stride 32 bytes) from cin.
  * Stores rows < mv and columns j < nv at cout + r * cms + j * ccs (bytes; ccs = 4: two v128 stores
  * per full row, else lane by lane). bias: 0 or &bias[row 0]; act 1 = SiLU.
  */
 function microKernel(f: WasmFeatures) {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
-  const init = rows
-    .map(
-      (r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
-        (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`,
-    )
-    .join('\n        ');
   return `
-  (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
+  (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cout i32) (param $cms i32) (param $ccs i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
     (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
     (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
-    (if (local.get $cin) (then
-        ${init}))
     (block $done (loop $steps
         (br_if $done (i32.eqz (local.get $k)))
         ${microStep(f)}
@@ -440,11 +432,11 @@ const convForward = `
               (local.set $bs (i32.shl (local.get $x_sc) (i32.const 2)))))))
           (if (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow))
             (then ;; the 8 pixels lie on one output row (every y_cs apart): store straight into y
-              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K)
                 (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (i32.mul (local.get $ox) (local.get $y_cs)))) (i32.const 2)))
                 (i32.shl (local.get $y_sc) (i32.const 2)) (i32.shl (local.get $y_cs) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
             (else ;; the pixels wrap a row: via a tile in scratch
-              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32) (i32.const 4)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (local.get $tmp) (i32.const 32) (i32.const 4)
                 (local.get $mv) (i32.const 8) (local.get $bias_r) (local.get $act))
               (call $gemm_scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
                 (local.get $mv) (local.get $nv) (local.get $oy) (local.get $ox) (local.get $ow) (local.get $y_sc) (local.get $y_rs) (local.get $y_cs))))
