@@ -350,14 +350,18 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
           c * xChan + phase * ps + Math.floor((ky * g.dh) / g.sh) * wp + Math.floor((kx * g.dw) / g.sw);
       }
   // blocks of gw (mb rows x kb columns), chunks of the pixels; then splits of the pixels for the threads
+  // blocks of about equal size (the threads take contiguous task ranges), their count a multiple of
+  // the threads where one more column block does it
   const chunk = GWD_CHUNK,
-    mb = Math.min(GWD_MB, Math.ceil(g.og / 2) * 2),
-    kb = Math.min(GWD_KB, Math.ceil(K / 4) * 4);
-  const mblocks = cdiv(g.og, mb),
-    kblocks = cdiv(K, kb),
-    blocks = mblocks * kblocks;
+    target = taskTarget(rt);
+  const mblocks = cdiv(g.og, GWD_MB);
+  let kblocks = cdiv(K, GWD_KB);
+  if ((mblocks * kblocks) % rt.threads !== 0 && (mblocks * (kblocks + 1)) % rt.threads === 0 && kblocks < cdiv(K, 4))
+    kblocks++;
+  const mb = Math.ceil(g.og / mblocks / 2) * 2,
+    kb = Math.ceil(K / kblocks / 4) * 4;
+  const blocks = cdiv(g.og, mb) * cdiv(K, kb);
   const total = g.n * len;
-  const target = taskTarget(rt);
   const splits = blocks >= target ? 1 : Math.max(1, Math.min(cdiv(target, blocks), Math.floor(total / (4 * chunk))));
   const tasks = blocks * splits;
   const nslots = Math.min(rt.threads, tasks);
@@ -398,8 +402,8 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
         k: K,
         mb,
         kb,
-        mblocks,
-        kblocks,
+        mblocks: cdiv(g.og, mb),
+        kblocks: cdiv(K, kb),
         splits,
         chunk,
       });
