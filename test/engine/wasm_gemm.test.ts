@@ -243,6 +243,10 @@ const GRAD_WEIGHT: [string, number[], number[], Conv2dOptions][] = [
   ['stride 3 kernel 2 dilation 2', [1, 3, 14, 13], [5, 3, 2, 2], { stride: 3, dilation: 2, padding: 1 }],
   ['groups 3, stride [2, 1]', [2, 6, 9, 8], [9, 2, 3, 3], { stride: [2, 1], padding: 1, groups: 3 }],
   ['depthwise 1x1', [2, 4, 6, 6], [4, 1, 1, 1], { groups: 4 }],
+  // row pitch: reads past a row's end land in the next row's leading zero columns where that is right
+  ['5x5 s1 p2: pitch OW + 2', [2, 3, 9, 11], [4, 3, 5, 5], { padding: 2 }],
+  ['5x5 s1 p1: pitch OW + 3', [1, 2, 8, 9], [3, 2, 5, 5], { padding: 1 }],
+  ['3x3 s1 pad [1, 3]: more zero columns than taps reach', [1, 2, 6, 5], [3, 2, 3, 3], { padding: [1, 3] }],
   // >= 2 x 2048 pixels: split in two between tasks in the 3-range runtimes
   ['pixels split between tasks, at the middle of image 2', [5, 2, 32, 30], [3, 2, 3, 3], { padding: 1 }],
   ['1x1 in place, pixels split between tasks', [4, 8, 32, 32], [5, 8, 1, 1], {}],

@@ -315,6 +315,27 @@ export function conv2dGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gx
 }
 
 /**
+ * The row pitch of grad-weight's padded planes: the fewest columns with which every tap reads the
+ * right value at every output column ox < OW. A read past the row's end lands in the next row's
+ * first columns, which is right where the true value is padding (zero) and the next row starts with
+ * at least as many zero columns: a stride-1 pad-1 3x3 conv needs OW + 1 columns, not OW + 2.
+ */
+function rowPitch(g: ConvGeometry): number {
+  let wp = g.ow;
+  for (let px = 0; px < g.sw; px++) {
+    let axMax = -1; // the largest column shift of the taps reading column phase px
+    for (let kx = 0; kx < g.kw; kx++)
+      if ((kx * g.dw) % g.sw === px) axMax = Math.max(axMax, Math.floor((kx * g.dw) / g.sw));
+    if (axMax < 0) continue;
+    const lead = Math.max(0, Math.ceil((g.pw - px) / g.sw)), // zero columns at a row's start
+      end = Math.floor((g.w - 1 + g.pw - px) / g.sw) + 1; // past the last column holding x
+    // columns up to the last one read that holds x must be in the row; the rest may wrap into the lead
+    wp = Math.max(wp, Math.min(g.ow - 1 + axMax, end - 1) + 1, g.ow + axMax - lead);
+  }
+  return wp;
+}
+
+/**
  * gw = dL/dw (O, C/groups, kh, kw) from x (N, C, H, W) and gy (N, O, OH, OW), both contiguous, as
  * dot products along the pixels (kernels/grad_weight.ts): x copied once into zero-padded stride-phase
  * planes and gy into the same row pitch (neither for a 1x1 stride-1 unpadded conv), then per group
@@ -333,7 +354,7 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
   const ay = Math.floor(((g.kh - 1) * g.dh) / g.sh),
     ax = Math.floor(((g.kw - 1) * g.dw) / g.sw);
   const direct = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && P % 4 === 0;
-  const wp = g.ow + ax,
+  const wp = rowPitch(g),
     hq = g.oh + ay,
     nph = g.sh * g.sw;
   const len = direct ? P : Math.ceil((g.oh * wp) / 4) * 4;
