@@ -17,7 +17,8 @@
 //              4 unaligned x loads, 8 FMAs), chunked over the pixels with the tile kept in scratch, summed
 //              across lanes once at the end.
 //   grad_weight_sum the sum of the per-split partial results when the pixel range was split between tasks.
-// A 1x1 stride-1 unpadded conv needs neither copy: x's and gy's planes are already that layout.
+// A 1x1 stride-1 unpadded conv with OH x OW a multiple of 4 needs neither copy: x's and gy's planes
+// are already that layout. The row pitch wp is the launcher's rowPitch (gemm.ts).
 import type { WasmFeatures } from '../abi.js';
 import { fma } from './common.js';
 
