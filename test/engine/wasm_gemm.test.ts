@@ -218,7 +218,8 @@ for (const [rtName, rt] of runtimes) {
 // planes unless the conv is 1x1 stride 1 unpadded with a pixel count that is a multiple of 4 (then x and
 // gy are read in place); gy gets a padded row pitch when taps reach past its width. The reduction runs
 // in chunks of 512 pixels (whole images when one fits) and, in the 3-range runtimes (4 x 3 tasks wanted),
-// is split across tasks when gw has fewer blocks (32 rows x 64 columns) than that. The sums are in a
+// is split across tasks when gw has fewer blocks (32 rows x 64 columns) than that. With the padded copies
+// capped (maxCopyBytes) the images run in passes, each adding its partial blocks. The sums are in a
 // different order from the cpu reference (f32 lane partials per chunk vs one f64 sum): relative error
 // against max |gw| stays near 1e-7.
 const GRAD_WEIGHT: [string, number[], number[], Conv2dOptions][] = [
@@ -270,6 +271,13 @@ for (const [rtName, rt] of runtimes) {
       conv2dGradWeight(rt, xp, gyp, gwp, g);
       const err = relErr(rt.f32(gwp, ref.length), ref);
       t.ok(err < TOL, `${name}: rel err ${err.toExponential(2)}`);
+      if (g.n > 1) {
+        // padded copies capped at 1 byte: one image per pass, each pass its own partial blocks
+        rt.f32(gwp, ref.length).fill(NaN);
+        conv2dGradWeight(rt, xp, gyp, gwp, g, 1);
+        const err1 = relErr(rt.f32(gwp, ref.length), ref);
+        t.ok(err1 < TOL, `${name}, one image per pass: rel err ${err1.toExponential(2)}`);
+      }
       for (const p of [gwp, gyp, xp]) rt.free(p);
       t.equal(rt.used, used, `${name}: scratch given back`);
     }
@@ -293,15 +301,18 @@ t.test('the 3-range runtime really split the kernels into uneven ranges', async 
     rt.log.some(([k, b, e]) => k === 'grad_weight_dot' && b > 0 && e > b),
     'grad-weight ran in ranges not starting at 0',
   );
-  t.ok(
-    rt.log.some(([k]) => k === 'grad_weight_sum'),
-    'grad-weight split the pixels between tasks and summed the partial blocks',
-  );
+  const sums = (r: TestRuntime) => r.log.filter(([k]) => k === 'grad_weight_sum').length;
+  t.ok(sums(rt) > 0, 'grad-weight split the pixels between tasks and summed the partial blocks');
+  // one thread: no pixel split, so a sum pass only where the images run in passes
   const [, one] = runtimes.find(([name]) => name === 'plain x1')!;
-  t.notOk(
-    one.log.some(([k]) => k === 'grad_weight_sum'),
-    'one thread: no split of the pixels',
-  );
+  const g = convGeometry('test', [3, 2, 9, 8], [4, 2, 3, 3], { padding: 1 });
+  const [xp, gyp, gwp] = place(one, randoms(3 * 2 * 72), randoms(3 * 4 * 72), 4 * 2 * 9);
+  const before = sums(one);
+  conv2dGradWeight(one, xp, gyp, gwp, g);
+  t.equal(sums(one), before, 'one thread, one pass: no sum pass');
+  conv2dGradWeight(one, xp, gyp, gwp, g, 1);
+  t.equal(sums(one), before + 1, 'one thread, one image per pass: one sum pass');
+  for (const p of [gwp, gyp, xp]) one.free(p);
 });
 
 t.test('real worker threads: 3 ranges at once on one memory (scratch slots claimed atomically)', async (t) => {
@@ -363,6 +374,9 @@ t.test('real worker threads: 3 ranges at once on one memory (scratch slots claim
     const [xp, gyp, gwp] = place(rt, x, gy, ref.length);
     conv2dGradWeight(rt, xp, gyp, gwp, g);
     t.ok(relErr(rt.f32(gwp, ref.length), ref) < TOL, `${name}: grad-weight`);
+    rt.f32(gwp, ref.length).fill(NaN);
+    conv2dGradWeight(rt, xp, gyp, gwp, g, 1);
+    t.ok(relErr(rt.f32(gwp, ref.length), ref) < TOL, `${name}: grad-weight, one image per pass`);
     for (const p of [gwp, gyp, xp]) rt.free(p);
   }
   t.ok(

@@ -20,7 +20,9 @@ const B_BLOCK_BYTES = 128 * 1024;
  */
 const GWD_CHUNK = 512,
   GWD_MB = 32,
-  GWD_KB = 64;
+  GWD_KB = 64,
+  /** bytes of grad-weight's padded copies of x and gy per pass (the stem at 640 x 16 would need 184 MB) */
+  GWD_COPY_BYTES = 32 * 2 ** 20;
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -341,9 +343,17 @@ function rowPitch(g: ConvGeometry): number {
  * planes and gy into the same row pitch (neither for a 1x1 stride-1 unpadded conv), then per group
  * rows o x columns (c, ky, kx), every entry one flat contiguous reduction over (n, pixel).
  * Tasks are blocks of gw; when there are fewer blocks than the threads want, the pixel range is split
- * too and a second launch sums the partial blocks.
+ * too and a second launch sums the partial blocks. The padded copies take at most maxCopyBytes (or one
+ * image): more images run in passes, each writing its own partial blocks.
  */
-export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, gwPtr: number, g: ConvGeometry) {
+export function conv2dGradWeight(
+  rt: WasmRuntime,
+  xPtr: number,
+  gyPtr: number,
+  gwPtr: number,
+  g: ConvGeometry,
+  maxCopyBytes = GWD_COPY_BYTES,
+) {
   const K = g.cg * g.kh * g.kw,
     P = g.oh * g.ow;
   if (g.n * P === 0 || K * g.og === 0) {
@@ -382,8 +392,13 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
   const mb = Math.ceil(g.og / mblocks / 2) * 2,
     kb = Math.ceil(K / kblocks / 4) * 4;
   const blocks = cdiv(g.og, mb) * cdiv(K, kb);
-  const total = g.n * len;
+  // the padded copies hold `ipp` images at a time (maxCopyBytes): more images run as further passes
+  const perImage = (direct ? 0 : g.c * nph * ps * 4) + (gyDirect ? 0 : g.o * len * 4);
+  const ipp = perImage === 0 ? g.n : Math.max(1, Math.min(g.n, Math.floor(maxCopyBytes / perImage)));
+  const passes = cdiv(g.n, ipp);
+  const total = ipp * len;
   const splits = blocks >= target ? 1 : Math.max(1, Math.min(cdiv(target, blocks), Math.floor(total / (4 * chunk))));
+  const parts = passes * splits; // partial blocks per group, summed at the end when more than one
   const tasks = blocks * splits;
   const nslots = Math.min(rt.threads, tasks);
   const slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
@@ -392,45 +407,57 @@ export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, g
     nslots * 4,
     nslots * slotBytes,
     K * 4,
-    direct ? 0 : g.n * g.c * nph * ps * 4,
-    gyDirect ? 0 : g.n * g.o * len * 4,
-    splits > 1 ? splits * g.og * K * 4 : 0,
+    direct ? 0 : ipp * g.c * nph * ps * 4,
+    gyDirect ? 0 : ipp * g.o * len * 4,
+    parts > 1 ? parts * g.o * K * 4 : 0,
   ];
   withScratch(rt, sizes, (params, flags, scratch, cols, xp, gyp, part) => {
     rt.f32(flags, nslots).fill(0);
     new Int32Array(rt.memory.buffer, cols, K).set(coloff);
-    if (!direct) rt.parallel('grad_weight_pad_x', [xPtr, xp, g.h, g.w, g.sh, g.sw, g.ph, g.pw, hq, wp, ps], g.n * g.c);
-    if (!gyDirect) rt.parallel('grad_weight_pad_gy', [gyPtr, gyp, g.oh, g.ow, wp, len], g.n * g.o);
-    const a = gyDirect ? gyPtr : gyp,
-      b = direct ? xPtr : xp;
-    for (let gi = 0; gi < g.groups; gi++) {
-      const out = gwPtr + 4 * gi * g.og * K;
-      writeParams(rt, params, GW_DOT_PARAMS, {
-        a: a + 4 * gi * g.og * len,
-        b: b + 4 * gi * g.cg * xChan,
-        out: splits > 1 ? part : out,
-        coloff: cols,
-        flags,
-        scratch,
-        nslots,
-        slot_bytes: slotBytes,
-        n: g.n,
-        len,
-        a_sb: g.o * len,
-        a_so: len,
-        b_sb: g.c * xChan,
-        m: g.og,
-        k: K,
-        mb,
-        kb,
-        mblocks: cdiv(g.og, mb),
-        kblocks: cdiv(K, kb),
-        splits,
-        chunk,
-      });
-      rt.parallel('grad_weight_dot', [params], tasks);
-      if (splits > 1) rt.parallel('grad_weight_sum', [out, part, g.og * K, splits], cdiv(g.og * K, 1024));
+    for (let pass = 0; pass < passes; pass++) {
+      const n0 = pass * ipp,
+        n = Math.min(ipp, g.n - n0);
+      const xs = xPtr + 4 * n0 * g.c * g.h * g.w,
+        gys = gyPtr + 4 * n0 * g.o * P;
+      if (!direct) rt.parallel('grad_weight_pad_x', [xs, xp, g.h, g.w, g.sh, g.sw, g.ph, g.pw, hq, wp, ps], n * g.c);
+      if (!gyDirect) rt.parallel('grad_weight_pad_gy', [gys, gyp, g.oh, g.ow, wp, len], n * g.o);
+      const a = gyDirect ? gys : gyp,
+        b = direct ? xs : xp;
+      for (let gi = 0; gi < g.groups; gi++) {
+        writeParams(rt, params, GW_DOT_PARAMS, {
+          a: a + 4 * gi * g.og * len,
+          b: b + 4 * gi * g.cg * xChan,
+          // group gi's partial blocks are parts * og * K floats; this pass writes splits of them
+          out: parts > 1 ? part + 4 * (gi * parts + pass * splits) * g.og * K : gwPtr + 4 * gi * g.og * K,
+          coloff: cols,
+          flags,
+          scratch,
+          nslots,
+          slot_bytes: slotBytes,
+          n,
+          len,
+          a_sb: g.o * len,
+          a_so: len,
+          b_sb: g.c * xChan,
+          m: g.og,
+          k: K,
+          mb,
+          kb,
+          mblocks: cdiv(g.og, mb),
+          kblocks: cdiv(K, kb),
+          splits,
+          chunk,
+        });
+        rt.parallel('grad_weight_dot', [params], tasks);
+      }
     }
+    if (parts > 1)
+      for (let gi = 0; gi < g.groups; gi++)
+        rt.parallel(
+          'grad_weight_sum',
+          [gwPtr + 4 * gi * g.og * K, part + 4 * gi * parts * g.og * K, g.og * K, parts],
+          cdiv(g.og * K, 1024),
+        );
   });
 }
 
