@@ -405,16 +405,20 @@ export function conv2dGradWeight(
   const tasks = blocks * splits;
   const nslots = Math.min(rt.threads, tasks);
   const slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
+  // both copies in one block of a power-of-two size, so that the layers' copies reuse a few blocks
+  // instead of leaving one per distinct size in the allocator's free lists
+  const xpBytes = direct ? 0 : ipp * g.c * nph * ps * 4,
+    copyBytes = xpBytes + (gyDirect ? 0 : ipp * g.o * len * 4);
   const sizes = [
     GW_DOT_PARAMS.length * 4,
     nslots * 4,
     nslots * slotBytes,
     K * 4,
-    direct ? 0 : ipp * g.c * nph * ps * 4,
-    gyDirect ? 0 : ipp * g.o * len * 4,
+    copyBytes > 0 ? 2 ** Math.ceil(Math.log2(copyBytes)) : 0,
     parts > 1 ? parts * g.o * K * 4 : 0,
   ];
-  withScratch(rt, sizes, (params, flags, scratch, cols, xp, gyp, part) => {
+  withScratch(rt, sizes, (params, flags, scratch, cols, xp, part) => {
+    const gyp = xp + xpBytes;
     rt.f32(flags, nslots).fill(0);
     new Int32Array(rt.memory.buffer, cols, K).set(coloff);
     for (let pass = 0; pass < passes; pass++) {
