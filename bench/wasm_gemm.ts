@@ -3,7 +3,7 @@
 // the 128-bit peak of this CPU measured the same way: a wasm loop of 12 independent f32x4 FMA
 // (or mul + add) chains on registers only, no memory traffic.
 //
-// usage: node --import=tsx bench/wasm_gemm.ts [--min-time 0.3] [--only down] [--no-backward] [--wall] [--threads N]
+// usage: node --import=tsx bench/wasm_gemm.ts [--min-time 0.3] [--only down] [--pass grad-weight] [--no-backward] [--wall] [--threads N]
 // Forward (fused bias + SiLU) at 640x1; grad-input and grad-weight at 320x8. Times include the
 // weight packing each launcher does per call. The kernels run through the test runtime
 // (test/engine/wasm_test_runtime.ts: the calling thread, plus N - 1 worker threads with
@@ -23,6 +23,7 @@ const opt = (name: string, def: string) => {
 };
 const minTime = Number(opt('min-time', '0.3'));
 const only = opt('only', '');
+const pass = opt('pass', ''); // run only the passes whose label contains this (forward, grad-input, grad-weight)
 const backward = !args.includes('--no-backward');
 const threads = Number(opt('threads', '1'));
 
@@ -148,7 +149,7 @@ const jobs: [string, 'forward' | 'grad-input' | 'grad-weight', number, number][]
   [`forward @640x1`, 'forward', 640, 1],
 ];
 if (backward) jobs.push([`grad-input @320x8`, 'grad-input', 320, 8], [`grad-weight @320x8`, 'grad-weight', 320, 8]);
-for (const [label, kind, side, n] of jobs)
+for (const [label, kind, side, n] of jobs.filter(([label]) => label.includes(pass)))
   for (const [name, c, o, k, s, h0] of LAYERS.filter(([nm]) => nm.includes(only))) {
     const h = (h0 * side) / 640;
     const g = convGeometry('bench', [n, c, h, h], [o, c, k, k], { stride: s, padding: Math.floor(k / 2) });
@@ -163,6 +164,7 @@ for (const [label, kind, side, n] of jobs)
   }
 for (const [label] of jobs) {
   const rs = rows.filter((r) => r.kind === label);
+  if (rs.length === 0) continue;
   // time-weighted: total flops / total time, as a whole network pass would see it
   const agg = rs[0].gflops.map(
     (_, i) => rs.reduce((a, r) => a + r.flops, 0) / rs.reduce((a, r) => a + r.flops / r.gflops[i], 0),

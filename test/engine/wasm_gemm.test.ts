@@ -214,6 +214,76 @@ for (const [rtName, rt] of runtimes) {
   });
 }
 
+// grad-weight (kernels/grad_weight.ts): every path of its launcher. x is copied into padded stride-phase
+// planes unless the conv is 1x1 stride 1 unpadded with a pixel count that is a multiple of 4 (then x and
+// gy are read in place); gy gets a padded row pitch when taps reach past its width. The reduction runs
+// in chunks of 512 pixels (whole images when one fits) and, in the 3-range runtimes (4 x 3 tasks wanted),
+// is split across tasks when gw has fewer blocks (32 rows x 64 columns) than that. With the padded copies
+// capped (maxCopyBytes) the images run in passes, each adding its partial blocks. The sums are in a
+// different order from the cpu reference (f32 lane partials per chunk vs one f64 sum): relative error
+// against max |gw| stays near 1e-7.
+const GRAD_WEIGHT: [string, number[], number[], Conv2dOptions][] = [
+  ['1x1 s1 in place (64 pixels), batch 3', [3, 8, 8, 8], [6, 8, 1, 1], {}],
+  ['1x1 s1, 35 pixels: padded path', [2, 5, 5, 7], [3, 5, 1, 1], {}],
+  ['1x1 s1 pad 1: zeros around every plane', [1, 3, 4, 5], [2, 3, 1, 1], { padding: 1 }],
+  ['1x1 s2', [2, 6, 9, 7], [5, 6, 1, 1], { stride: 2 }],
+  ['3x3 s1 p0, width 9', [2, 4, 7, 9], [5, 4, 3, 3], {}],
+  ['3x3 s1 p1, width 13, 1 output channel', [2, 3, 6, 13], [1, 3, 3, 3], { padding: 1 }],
+  ['3x3 s2 p1, odd sizes', [3, 5, 11, 13], [7, 5, 3, 3], { stride: 2, padding: 1 }],
+  ['3x3 s2 p0', [1, 4, 9, 10], [3, 4, 3, 3], { stride: 2 }],
+  ['1 pixel in, 3x3 p1: 1 pixel out', [2, 3, 1, 1], [4, 3, 3, 3], { padding: 1 }],
+  ['1 pixel out of a 3x3 window', [1, 2, 3, 3], [3, 2, 3, 3], {}],
+  [
+    'rows and columns past one block (33 x 66 + 2) and K not a multiple of 4',
+    [1, 22, 5, 6],
+    [35, 22, 1, 3],
+    { padding: [0, 1] },
+  ],
+  ['long reduction: 3 images of 24x24 > one 512-pixel chunk each', [3, 4, 24, 24], [6, 4, 3, 3], { padding: 1 }],
+  ['stride 2 dilation 2: taps in one phase', [2, 3, 12, 11], [4, 3, 3, 3], { stride: 2, padding: 2, dilation: 2 }],
+  ['stride 3 kernel 2 dilation 2', [1, 3, 14, 13], [5, 3, 2, 2], { stride: 3, dilation: 2, padding: 1 }],
+  ['groups 3, stride [2, 1]', [2, 6, 9, 8], [9, 2, 3, 3], { stride: [2, 1], padding: 1, groups: 3 }],
+  ['depthwise 1x1', [2, 4, 6, 6], [4, 1, 1, 1], { groups: 4 }],
+  // row pitch: reads past a row's end land in the next row's leading zero columns where that is right
+  ['5x5 s1 p2: pitch OW + 2', [2, 3, 9, 11], [4, 3, 5, 5], { padding: 2 }],
+  ['5x5 s1 p1: pitch OW + 3', [1, 2, 8, 9], [3, 2, 5, 5], { padding: 1 }],
+  ['3x3 s1 pad [1, 3]: more zero columns than taps reach', [1, 2, 6, 5], [3, 2, 3, 3], { padding: [1, 3] }],
+  // >= 2 x 2048 pixels: split in two between tasks in the 3-range runtimes
+  ['pixels split between tasks, at the middle of image 2', [5, 2, 32, 30], [3, 2, 3, 3], { padding: 1 }],
+  ['1x1 in place, pixels split between tasks', [4, 8, 32, 32], [5, 8, 1, 1], {}],
+];
+
+for (const [rtName, rt] of runtimes) {
+  t.test(`conv2dGradWeight (dot products along the pixels) ${rtName}`, async (t) => {
+    for (const [name, xs, ws, opts] of GRAD_WEIGHT) {
+      const g = convGeometry('test', xs, ws, opts);
+      const ys = [g.n, g.o, g.oh, g.ow];
+      const x = randoms(numel(xs)),
+        gy = randoms(numel(ys));
+      const ref = E.conv2dGradWeight(
+        E.tensor(x, xs, { device: E.cpu }),
+        E.tensor(gy, ys, { device: E.cpu }),
+        ws,
+        opts,
+      ).dataSync();
+      const used = rt.used;
+      const [xp, gyp, gwp] = place(rt, x, gy, ref.length);
+      conv2dGradWeight(rt, xp, gyp, gwp, g);
+      const err = relErr(rt.f32(gwp, ref.length), ref);
+      t.ok(err < TOL, `${name}: rel err ${err.toExponential(2)}`);
+      if (g.n > 1) {
+        // padded copies capped at 1 byte: one image per pass, each pass its own partial blocks
+        rt.f32(gwp, ref.length).fill(NaN);
+        conv2dGradWeight(rt, xp, gyp, gwp, g, 1);
+        const err1 = relErr(rt.f32(gwp, ref.length), ref);
+        t.ok(err1 < TOL, `${name}, one image per pass: rel err ${err1.toExponential(2)}`);
+      }
+      for (const p of [gwp, gyp, xp]) rt.free(p);
+      t.equal(rt.used, used, `${name}: scratch given back`);
+    }
+  });
+}
+
 t.test('the 3-range runtime really split the kernels into uneven ranges', async (t) => {
   const [, rt] = runtimes.find(([name]) => name === 'plain x3')!;
   const conv = rt.log.filter(([k]) => k === 'gemm_conv2d');
@@ -228,9 +298,21 @@ t.test('the 3-range runtime really split the kernels into uneven ranges', async 
     'ranges of unequal length',
   );
   t.ok(
-    rt.log.some(([k]) => k === 'gemm_conv2d_grad_weight'),
-    'grad-weight ran',
+    rt.log.some(([k, b, e]) => k === 'grad_weight_dot' && b > 0 && e > b),
+    'grad-weight ran in ranges not starting at 0',
   );
+  const sums = (r: TestRuntime) => r.log.filter(([k]) => k === 'grad_weight_sum').length;
+  t.ok(sums(rt) > 0, 'grad-weight split the pixels between tasks and summed the partial blocks');
+  // one thread: no pixel split, so a sum pass only where the images run in passes
+  const [, one] = runtimes.find(([name]) => name === 'plain x1')!;
+  const g = convGeometry('test', [3, 2, 9, 8], [4, 2, 3, 3], { padding: 1 });
+  const [xp, gyp, gwp] = place(one, randoms(3 * 2 * 72), randoms(3 * 4 * 72), 4 * 2 * 9);
+  const before = sums(one);
+  conv2dGradWeight(one, xp, gyp, gwp, g);
+  t.equal(sums(one), before, 'one thread, one pass: no sum pass');
+  conv2dGradWeight(one, xp, gyp, gwp, g, 1);
+  t.equal(sums(one), before + 1, 'one thread, one image per pass: one sum pass');
+  for (const p of [gwp, gyp, xp]) one.free(p);
 });
 
 t.test('real worker threads: 3 ranges at once on one memory (scratch slots claimed atomically)', async (t) => {
@@ -277,4 +359,28 @@ t.test('real worker threads: 3 ranges at once on one memory (scratch slots claim
     t.ok(relErr(rt.f32(gwp, refGw.length), refGw) < TOL, `${name}: grad-weight`);
     for (const p of [gwp, gxp, gyp, wp, xp]) rt.free(p);
   }
+  // grad-weight with its pixels split between the threads (partial blocks, then the sum pass)
+  for (const [name, xs, ws, opts] of GRAD_WEIGHT.slice(-2)) {
+    const g = convGeometry('test', xs, ws, opts);
+    const ys = [g.n, g.o, g.oh, g.ow];
+    const x = randoms(numel(xs)),
+      gy = randoms(numel(ys));
+    const ref = E.conv2dGradWeight(
+      E.tensor(x, xs, { device: E.cpu }),
+      E.tensor(gy, ys, { device: E.cpu }),
+      ws,
+      opts,
+    ).dataSync();
+    const [xp, gyp, gwp] = place(rt, x, gy, ref.length);
+    conv2dGradWeight(rt, xp, gyp, gwp, g);
+    t.ok(relErr(rt.f32(gwp, ref.length), ref) < TOL, `${name}: grad-weight`);
+    rt.f32(gwp, ref.length).fill(NaN);
+    conv2dGradWeight(rt, xp, gyp, gwp, g, 1);
+    t.ok(relErr(rt.f32(gwp, ref.length), ref) < TOL, `${name}: grad-weight, one image per pass`);
+    for (const p of [gwp, gyp, xp]) rt.free(p);
+  }
+  t.ok(
+    rt.log.some(([k]) => k === 'grad_weight_sum'),
+    'grad-weight summed partial blocks',
+  );
 });

@@ -7,15 +7,25 @@
 // tensor is contiguous f32 unless a PlaneLayout says otherwise. Scratch (packed weights, one
 // packing slot per thread) is taken with rt.alloc and given back before returning.
 import type { WasmRuntime } from './abi.js';
-import { CONV_PARAMS, GRAD_WEIGHT_PARAMS, MR, NR } from './gemm_wat.js';
+import { CONV_PARAMS, MR, NR } from './gemm_wat.js';
+import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
 import { phaseTaps, type ConvGeometry, type PlaneLayout } from '../../ops/conv2d.js';
 
 /** Bytes of one task's packed pixel block (B) in gemm_conv2d: sized to stay in a 1 MiB L2 beside the weights. */
 const B_BLOCK_BYTES = 128 * 1024;
-/** Pixels per reduction chunk in gemm_conv2d_grad_weight, and its cap on the packed column block. */
-const GW_CHUNK = 128,
-  GW_B_BYTES = 128 * 1024,
-  GW_TILE_BYTES = 256 * 1024;
+
+/**
+ * grad_weight_dot: pixels per reduction chunk, rows and columns per block of gw. Measured flat: CPU
+ * time moved < 5% over chunks 256-1024, rows 16-32 and columns 32-128 on the YOLOv8n-pose shapes.
+ */
+const GWD_CHUNK = 512,
+  GWD_MB = 32,
+  GWD_KB = 64,
+  /**
+   * bytes of grad-weight's padded copies of x and gy per pass (the stem at 640 x 16 would need 184 MB at
+   * once): 8 and 32 MiB timed the same within this box's noise (+-10%) on the stem and the stride-2 layers
+   */
+  GWD_COPY_BYTES = 16 * 2 ** 20;
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -310,69 +320,151 @@ export function conv2dGradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gx
 }
 
 /**
- * gw = dL/dw (O, C/groups, kh, kw) from x (N, C, H, W) and gy (N, O, OH, OW), both contiguous:
- * a GEMM (O/g) x (C/g kh kw) reducing over every output pixel of every image. Tasks are blocks of
- * gw (disjoint writes); each accumulates over the pixels in chunks of GW_CHUNK.
+ * The row pitch of grad-weight's padded planes: the fewest columns with which every tap reads the
+ * right value at every output column ox < OW. A read past the row's end lands in the next row's
+ * first columns, which is right where the true value is padding (zero) and the next row starts with
+ * at least as many zero columns: a stride-1 pad-1 3x3 conv needs OW + 1 columns, not OW + 2.
  */
-export function conv2dGradWeight(rt: WasmRuntime, xPtr: number, gyPtr: number, gwPtr: number, g: ConvGeometry) {
-  const K = g.cg * g.kh * g.kw;
-  if (g.n * g.oh * g.ow === 0) {
+function rowPitch(g: ConvGeometry): number {
+  let wp = g.ow;
+  for (let px = 0; px < g.sw; px++) {
+    let axMax = -1; // the largest column shift of the taps reading column phase px
+    for (let kx = 0; kx < g.kw; kx++)
+      if ((kx * g.dw) % g.sw === px) axMax = Math.max(axMax, Math.floor((kx * g.dw) / g.sw));
+    if (axMax < 0) continue;
+    const lead = Math.max(0, Math.ceil((g.pw - px) / g.sw)), // zero columns at a row's start
+      end = Math.floor((g.w - 1 + g.pw - px) / g.sw) + 1; // past the last column holding x
+    // columns up to the last one read that holds x must be in the row; the rest may wrap into the lead
+    wp = Math.max(wp, Math.min(g.ow - 1 + axMax, end - 1) + 1, g.ow + axMax - lead);
+  }
+  return wp;
+}
+
+/**
+ * gw = dL/dw (O, C/groups, kh, kw) from x (N, C, H, W) and gy (N, O, OH, OW), both contiguous, as
+ * dot products along the pixels (kernels/grad_weight.ts): x copied once into zero-padded stride-phase
+ * planes and gy into the same row pitch (neither for a 1x1 stride-1 unpadded conv), then per group
+ * rows o x columns (c, ky, kx), every entry one flat contiguous reduction over (n, pixel).
+ * Tasks are blocks of gw; when there are fewer blocks than the threads want, the pixel range is split
+ * too and a second launch sums the partial blocks. The padded copies take at most maxCopyBytes (or one
+ * image): more images run in passes, each writing its own partial blocks.
+ */
+export function conv2dGradWeight(
+  rt: WasmRuntime,
+  xPtr: number,
+  gyPtr: number,
+  gwPtr: number,
+  g: ConvGeometry,
+  maxCopyBytes = GWD_COPY_BYTES,
+) {
+  const K = g.cg * g.kh * g.kw,
+    P = g.oh * g.ow;
+  if (g.n * P === 0 || K * g.og === 0) {
     rt.f32(gwPtr, g.o * K).fill(0);
     return;
   }
-  const mpan = cdiv(g.og, MR),
-    npan = cdiv(K, NR),
-    target = taskTarget(rt),
-    rc = GW_CHUNK;
-  // a task's packed column block stays in L2; its accumulator tiles too
-  const npbMax = Math.max(1, Math.floor(GW_B_BYTES / (rc * NR * 4)));
-  let nblocks = cdiv(npan, npbMax);
-  while (g.groups * nblocks < target && nblocks < npan) nblocks++;
-  const npb = cdiv(npan, nblocks);
-  nblocks = cdiv(npan, npb);
-  const mpbMax = Math.max(1, Math.floor(GW_TILE_BYTES / (npb * MR * NR * 4)));
-  let mblocks = Math.max(cdiv(mpan, mpbMax), Math.min(mpan, cdiv(target, g.groups * nblocks)));
-  const mpb = cdiv(mpan, mblocks);
-  mblocks = cdiv(mpan, mpb);
-  const tasks = g.groups * mblocks * nblocks;
+  // tap (ky, kx) reads stride phase (ky dh % sh, kx dw % sw) shifted by (ky dh / sh, kx dw / sw)
+  const ay = Math.floor(((g.kh - 1) * g.dh) / g.sh),
+    ax = Math.floor(((g.kw - 1) * g.dw) / g.sw);
+  const direct = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && P % 4 === 0;
+  const wp = rowPitch(g),
+    hq = g.oh + ay,
+    nph = g.sh * g.sw;
+  const len = direct ? P : Math.ceil((g.oh * wp) / 4) * 4;
+  const gyDirect = wp === g.ow && len === P;
+  // a plane holds every x a tap reads from its first pixel: up to ay wp + ax + len floats (zeros past hq x wp)
+  const ps = direct ? 0 : Math.ceil((ay * wp + ax + len) / 4) * 4;
+  const xChan = direct ? g.h * g.w : nph * ps; // floats between x channels as the dot kernel reads them
+  const coloff = new Int32Array(K);
+  for (let c = 0; c < g.cg; c++)
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++) {
+        const phase = ((ky * g.dh) % g.sh) * g.sw + ((kx * g.dw) % g.sw);
+        coloff[(c * g.kh + ky) * g.kw + kx] =
+          c * xChan + phase * ps + Math.floor((ky * g.dh) / g.sh) * wp + Math.floor((kx * g.dw) / g.sw);
+      }
+  // blocks of gw (mb rows x kb columns), chunks of the pixels; then splits of the pixels for the threads
+  // blocks of about equal size (the threads take contiguous task ranges), their count a multiple of
+  // the threads where one more column block does it
+  const chunk = GWD_CHUNK,
+    target = taskTarget(rt);
+  const mblocks = cdiv(g.og, GWD_MB);
+  let kblocks = cdiv(K, GWD_KB);
+  if ((mblocks * kblocks) % rt.threads !== 0 && (mblocks * (kblocks + 1)) % rt.threads === 0 && kblocks < cdiv(K, 4))
+    kblocks++;
+  const mb = Math.ceil(g.og / mblocks / 2) * 2,
+    kb = Math.ceil(K / kblocks / 4) * 4;
+  const blocks = cdiv(g.og, mb) * cdiv(K, kb);
+  // the padded copies hold `ipp` images at a time (maxCopyBytes): more images run as further passes
+  const perImage = (direct ? 0 : g.c * nph * ps * 4) + (gyDirect ? 0 : g.o * len * 4);
+  const ipp = perImage === 0 ? g.n : Math.max(1, Math.min(g.n, Math.floor(maxCopyBytes / perImage)));
+  const passes = cdiv(g.n, ipp);
+  const total = ipp * len;
+  const splits = blocks >= target ? 1 : Math.max(1, Math.min(cdiv(target, blocks), Math.floor(total / (4 * chunk))));
+  const parts = passes * splits; // partial blocks per group, summed at the end when more than one
+  const tasks = blocks * splits;
   const nslots = Math.min(rt.threads, tasks);
-  const slotBytes = Math.ceil((mpb * rc * MR * 4 + npb * rc * NR * 4 + mpb * npb * MR * NR * 4) / 64) * 64;
-  withScratch(rt, [GRAD_WEIGHT_PARAMS.length * 4, nslots * 4, nslots * slotBytes], (params, flags, scratch) => {
+  const slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
+  // both copies in one block of a power-of-two size, so that the layers' copies reuse a few blocks
+  // instead of leaving one per distinct size in the allocator's free lists
+  const xpBytes = direct ? 0 : ipp * g.c * nph * ps * 4,
+    copyBytes = xpBytes + (gyDirect ? 0 : ipp * g.o * len * 4);
+  const sizes = [
+    GW_DOT_PARAMS.length * 4,
+    nslots * 4,
+    nslots * slotBytes,
+    K * 4,
+    copyBytes > 0 ? 2 ** Math.ceil(Math.log2(copyBytes)) : 0,
+    parts > 1 ? parts * g.o * K * 4 : 0,
+  ];
+  withScratch(rt, sizes, (params, flags, scratch, cols, xp, part) => {
+    const gyp = xp + xpBytes;
     rt.f32(flags, nslots).fill(0);
-    writeParams(rt, params, GRAD_WEIGHT_PARAMS, {
-      x: xPtr,
-      dy: gyPtr,
-      gw: gwPtr,
-      flags,
-      scratch,
-      nslots,
-      slot_bytes: slotBytes,
-      n: g.n,
-      groups: g.groups,
-      c: g.cg,
-      h: g.h,
-      w: g.w,
-      og: g.og,
-      oh: g.oh,
-      ow: g.ow,
-      kh: g.kh,
-      kw: g.kw,
-      sh: g.sh,
-      sw: g.sw,
-      ph: g.ph,
-      pw: g.pw,
-      dh: g.dh,
-      dw: g.dw,
-      x_sb: g.c * g.h * g.w,
-      x_sc: g.h * g.w,
-      x_rs: g.w,
-      rc,
-      mpb,
-      npb,
-      mblocks,
-      nblocks,
-    });
-    rt.parallel('gemm_conv2d_grad_weight', [params], tasks);
+    new Int32Array(rt.memory.buffer, cols, K).set(coloff);
+    for (let pass = 0; pass < passes; pass++) {
+      const n0 = pass * ipp,
+        n = Math.min(ipp, g.n - n0);
+      const xs = xPtr + 4 * n0 * g.c * g.h * g.w,
+        gys = gyPtr + 4 * n0 * g.o * P;
+      if (!direct) rt.parallel('grad_weight_pad_x', [xs, xp, g.h, g.w, g.sh, g.sw, g.ph, g.pw, hq, wp, ps], n * g.c);
+      if (!gyDirect) rt.parallel('grad_weight_pad_gy', [gys, gyp, g.oh, g.ow, wp, len], n * g.o);
+      const a = gyDirect ? gys : gyp,
+        b = direct ? xs : xp;
+      for (let gi = 0; gi < g.groups; gi++) {
+        writeParams(rt, params, GW_DOT_PARAMS, {
+          a: a + 4 * gi * g.og * len,
+          b: b + 4 * gi * g.cg * xChan,
+          // group gi's partial blocks are parts * og * K floats; this pass writes splits of them
+          out: parts > 1 ? part + 4 * (gi * parts + pass * splits) * g.og * K : gwPtr + 4 * gi * g.og * K,
+          coloff: cols,
+          flags,
+          scratch,
+          nslots,
+          slot_bytes: slotBytes,
+          n,
+          len,
+          a_sb: g.o * len,
+          a_so: len,
+          b_sb: g.c * xChan,
+          m: g.og,
+          k: K,
+          mb,
+          kb,
+          mblocks: cdiv(g.og, mb),
+          kblocks: cdiv(K, kb),
+          splits,
+          chunk,
+        });
+        rt.parallel('grad_weight_dot', [params], tasks);
+      }
+    }
+    if (parts > 1)
+      for (let gi = 0; gi < g.groups; gi++)
+        rt.parallel(
+          'grad_weight_sum',
+          [gwPtr + 4 * gi * g.og * K, part + 4 * gi * parts * g.og * K, g.og * K, parts],
+          cdiv(g.og * K, 1024),
+        );
   });
 }
 

@@ -1,7 +1,8 @@
 // The wasm device's GEMM and convolution kernels, as one WAT fragment (abi.ts): a packed-panel
 // SGEMM micro-kernel on f32x4 with a 4x8 register tile, the packing kernels that feed it, and the
-// convolution forward / grad-weight drivers built on it (grad-input and matmul reuse the forward
-// driver with other geometry; see gemm.ts). README_gemm.md explains the tiling and the tasks.
+// convolution forward driver built on it (grad-input and matmul reuse it with other geometry; see
+// gemm.ts), plus the grad-weight kernels of kernels/grad_weight.ts (dot products along the pixels,
+// sharing this fragment's scratch slots). README_gemm.md explains the tiling and the tasks.
 //
 // Layout of one GEMM, C (M x N) = A (M x K) . B (K x N), as the micro-kernel sees it:
 //   A packed in panels of MR = 4 rows:    apanel[k][r]  (4 floats per k, r = row in the panel)
@@ -17,6 +18,7 @@
 // (B = the im2col of x, packed straight from x per task: no full im2col buffer), so a row of the
 // tile is 8 neighbouring pixels of one output plane: stores are two v128 stores into NCHW.
 import type { WasmFeatures, WatFragment } from './abi.js';
+import { gradWeightWat } from './kernels/grad_weight.js';
 
 /** rows (output channels) and columns (output pixels) of the register tile */
 export const MR = 4,
@@ -65,41 +67,6 @@ export const CONV_PARAMS = [
   'mpb',
   'pblocks',
   'mblocks',
-] as const;
-
-/** The i32 parameter block of `gemm_conv2d_grad_weight` (dy contiguous (N, O, OH, OW), gw = dL/dw (O, C/g, kh, kw)). */
-export const GRAD_WEIGHT_PARAMS = [
-  'x',
-  'dy',
-  'gw',
-  'flags',
-  'scratch',
-  'nslots',
-  'slot_bytes',
-  'n',
-  'groups',
-  'c',
-  'h',
-  'w',
-  'og',
-  'oh',
-  'ow',
-  'kh',
-  'kw',
-  'sh',
-  'sw',
-  'ph',
-  'pw',
-  'dh',
-  'dw',
-  'x_sb',
-  'x_sc',
-  'x_rs',
-  'rc',
-  'mpb',
-  'npb',
-  'mblocks',
-  'nblocks',
 ] as const;
 
 const loadParams = (names: readonly string[]) =>
@@ -155,28 +122,20 @@ function microStore(f: WasmFeatures, r: number) {
 }
 
 /**
- * $gemm_micro: C tile (4 x 8) = [C_in +] apanel . bpanel over k steps, then epilogue and store.
+ * $gemm_micro: C tile (4 x 8) = apanel . bpanel over k steps (the accumulators start at zero, as
+ * wasm locals do), then epilogue and store.
  * B row k is at b + k * bs (bytes): 32 for a packed panel, the channel stride when it reads x in place.
- * cin = 0 starts from zero, else loads a full 4 x 8 tile (row stride 32 bytes) from cin.
  * Stores rows < mv and columns j < nv at cout + r * cms + j * ccs (bytes; ccs = 4: two v128 stores
  * per full row, else lane by lane). bias: 0 or &bias[row 0]; act 1 = SiLU.
  */
 function microKernel(f: WasmFeatures) {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
-  const init = rows
-    .map(
-      (r) => `(local.set ${acc(r, 0)} (v128.load offset=${r * 32} (local.get $cin)))
-        (local.set ${acc(r, 1)} (v128.load offset=${r * 32 + 16} (local.get $cin)))`,
-    )
-    .join('\n        ');
   return `
-  (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cin i32) (param $cout i32) (param $cms i32) (param $ccs i32)
+  (func $gemm_micro (param $a i32) (param $b i32) (param $bs i32) (param $k i32) (param $cout i32) (param $cms i32) (param $ccs i32)
       (param $mv i32) (param $nv i32) (param $bias i32) (param $act i32)
     ${accs.map((c) => `(local ${c} v128)`).join(' ')}
     (local $b0 v128) (local $b1 v128) ${rows.map((r) => `(local $s${r} v128)`).join(' ')} (local $s v128) (local $row i32)
     (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
-    (if (local.get $cin) (then
-        ${init}))
     (block $done (loop $steps
         (br_if $done (i32.eqz (local.get $k)))
         ${microStep(f)}
@@ -474,11 +433,11 @@ const convForward = `
               (local.set $bs (i32.shl (local.get $x_sc) (i32.const 2)))))))
           (if (i32.le_s (i32.add (local.get $ox) (local.get $nv)) (local.get $ow))
             (then ;; the 8 pixels lie on one output row (every y_cs apart): store straight into y
-              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K)
                 (i32.add (local.get $yb) (i32.shl (i32.add (i32.mul (local.get $m0) (local.get $y_sc)) (i32.add (i32.mul (local.get $oy) (local.get $y_rs)) (i32.mul (local.get $ox) (local.get $y_cs)))) (i32.const 2)))
                 (i32.shl (local.get $y_sc) (i32.const 2)) (i32.shl (local.get $y_cs) (i32.const 2)) (local.get $mv) (local.get $nv) (local.get $bias_r) (local.get $act)))
             (else ;; the pixels wrap a row: via a tile in scratch
-              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (i32.const 0) (local.get $tmp) (i32.const 32) (i32.const 4)
+              (call $gemm_micro (local.get $ap) (local.get $bp) (local.get $bs) (local.get $K) (local.get $tmp) (i32.const 32) (i32.const 4)
                 (local.get $mv) (i32.const 8) (local.get $bias_r) (local.get $act))
               (call $gemm_scatter (local.get $tmp) (i32.add (local.get $yb) (i32.shl (i32.mul (local.get $m0) (local.get $y_sc)) (i32.const 2)))
                 (local.get $mv) (local.get $nv) (local.get $oy) (local.get $ox) (local.get $ow) (local.get $y_sc) (local.get $y_rs) (local.get $y_cs))))
@@ -488,140 +447,8 @@ const convForward = `
       (br $tasks)))
     (call $gemm_release (local.get $flags) (local.get $slot)))`;
 
-/**
- * gemm_conv2d_grad_weight(params, task_begin, task_end): dw[g og + o][(c, ky, kx)] =
- * sum over (n, oy, ox) of dy[n][g og + o][oy, ox] * x[n][g c + c][iy, ix]. Rows o (A = dy), columns
- * (c, ky, kx) (B = the im2col of x, transposed), the reduction over every output pixel of every
- * image. Task t = (g * mblocks + mb) * nblocks + nb owns a block of the output (mpb x npb tiles),
- * so writes are disjoint. It walks the pixels in chunks of rc: packs dy's rows (A) and x's taps (B)
- * for the chunk, and accumulates every tile in scratch, the last chunk storing into dw.
- */
-const convGradWeight = `
-  (func (export "gemm_conv2d_grad_weight") (param $params i32) (param $task_begin i32) (param $task_end i32)
-    ${declareI32(GRAD_WEIGHT_PARAMS)}
-    (local $t i32) (local $slot i32) (local $apk i32) (local $bpk i32) (local $tmp i32) (local $K i32) (local $P i32) (local $mpan i32) (local $npan i32)
-    (local $rest i32) (local $g i32) (local $mb i32) (local $nb i32) (local $mp0 i32) (local $mpn i32) (local $np0 i32) (local $npn i32)
-    (local $img i32) (local $p0 i32) (local $len i32) (local $first i32) (local $last i32) (local $i i32) (local $j i32) (local $r i32) (local $q i32)
-    (local $d i32) (local $src i32) (local $o i32) (local $kc i32) (local $ci i32) (local $ky i32) (local $kx i32) (local $oy i32) (local $ox i32)
-    (local $iy i32) (local $ix i32) (local $xc i32) (local $m0 i32) (local $n0 i32) (local $tile i32) (local $seg i32) (local $e i32) (local $step i32)
-    ${loadParams(GRAD_WEIGHT_PARAMS)}
-    (local.set $step (i32.shl (local.get $sw) (i32.const 2)))
-    (local.set $K (i32.mul (i32.mul (local.get $c) (local.get $kh)) (local.get $kw)))
-    (local.set $P (i32.mul (local.get $oh) (local.get $ow)))
-    (local.set $mpan (i32.div_u (i32.add (local.get $og) (i32.const ${MR - 1})) (i32.const ${MR})))
-    (local.set $npan (i32.div_u (i32.add (local.get $K) (i32.const ${NR - 1})) (i32.const ${NR})))
-    (local.set $slot (call $gemm_claim (local.get $flags) (local.get $nslots)))
-    (local.set $apk (i32.add (local.get $scratch) (i32.mul (local.get $slot) (local.get $slot_bytes))))
-    (local.set $bpk (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $mpb) (local.get $rc)) (i32.const ${MR * 4}))))
-    (local.set $tmp (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $npb) (local.get $rc)) (i32.const ${NR * 4}))))
-    (local.set $t (local.get $task_begin))
-    (block $end (loop $tasks
-      (br_if $end (i32.ge_u (local.get $t) (local.get $task_end)))
-      (local.set $nb (i32.rem_u (local.get $t) (local.get $nblocks)))
-      (local.set $rest (i32.div_u (local.get $t) (local.get $nblocks)))
-      (local.set $mb (i32.rem_u (local.get $rest) (local.get $mblocks)))
-      (local.set $g (i32.div_u (local.get $rest) (local.get $mblocks)))
-      (local.set $mp0 (i32.mul (local.get $mb) (local.get $mpb)))
-      (local.set $mpn ${min('(local.get $mpb)', '(i32.sub (local.get $mpan) (local.get $mp0))')})
-      (local.set $np0 (i32.mul (local.get $nb) (local.get $npb)))
-      (local.set $npn ${min('(local.get $npb)', '(i32.sub (local.get $npan) (local.get $np0))')})
-      (local.set $img (i32.const 0))
-      (block $eimg (loop $limg (br_if $eimg (i32.ge_s (local.get $img) (local.get $n)))
-        (local.set $p0 (i32.const 0))
-        (block $ep (loop $lp (br_if $ep (i32.ge_s (local.get $p0) (local.get $P)))
-          (local.set $len ${min('(local.get $rc)', '(i32.sub (local.get $P) (local.get $p0))')})
-          (local.set $first (i32.and (i32.eqz (local.get $img)) (i32.eqz (local.get $p0))))
-          (local.set $last (i32.and (i32.eq (i32.add (local.get $img) (i32.const 1)) (local.get $n)) (i32.ge_s (i32.add (local.get $p0) (local.get $rc)) (local.get $P))))
-          ;; A: dy rows of the chunk, 4 per panel: apk[i][r][row]
-          (local.set $i (i32.const 0))
-          (block $eai (loop $lai (br_if $eai (i32.ge_s (local.get $i) (local.get $mpn)))
-            (local.set $q (i32.const 0))
-            (block $eaq (loop $laq (br_if $eaq (i32.ge_s (local.get $q) (i32.const ${MR})))
-              (local.set $o (i32.add (i32.mul (i32.add (local.get $mp0) (local.get $i)) (i32.const ${MR})) (local.get $q)))
-              (local.set $d (i32.add (local.get $apk) (i32.shl (i32.add (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR})) (local.get $q)) (i32.const 2))))
-              (local.set $src (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $img) (i32.mul (local.get $groups) (local.get $og)))
-                                 (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $o))) (local.get $P)) (local.get $p0)) (i32.const 2))))
-              (local.set $r (i32.const 0))
-              (block $ear (loop $lar (br_if $ear (i32.ge_s (local.get $r) (local.get $len)))
-                (f32.store (local.get $d) (if (result f32) (i32.lt_s (local.get $o) (local.get $og))
-                  (then (f32.load (i32.add (local.get $src) (i32.shl (local.get $r) (i32.const 2))))) (else (f32.const 0))))
-                (local.set $d (i32.add (local.get $d) (i32.const ${MR * 4})))
-                (local.set $r (i32.add (local.get $r) (i32.const 1))) (br $lar)))
-              (local.set $q (i32.add (local.get $q) (i32.const 1))) (br $laq)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $lai)))
-          ;; B: for every column kc = (c, ky, kx) of the block, x under that tap at the chunk's pixels: bpk[j][r][col]
-          (local.set $j (i32.const 0))
-          (block $ebj (loop $lbj (br_if $ebj (i32.ge_s (local.get $j) (local.get $npn)))
-            (local.set $q (i32.const 0))
-            (block $ebq (loop $lbq (br_if $ebq (i32.ge_s (local.get $q) (i32.const ${NR})))
-              (local.set $kc (i32.add (i32.shl (i32.add (local.get $np0) (local.get $j)) (i32.const 3)) (local.get $q)))
-              (local.set $d (i32.add (local.get $bpk) (i32.shl (i32.add (i32.shl (i32.mul (local.get $j) (local.get $rc)) (i32.const 3)) (local.get $q)) (i32.const 2))))
-              (local.set $kx (i32.rem_u (local.get $kc) (local.get $kw)))
-              (local.set $ky (i32.rem_u (i32.div_u (local.get $kc) (local.get $kw)) (local.get $kh)))
-              (local.set $ci (i32.div_u (local.get $kc) (i32.mul (local.get $kw) (local.get $kh))))
-              (local.set $xc (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $img) (local.get $x_sb))
-                               (i32.mul (i32.add (i32.mul (local.get $g) (local.get $c)) (local.get $ci)) (local.get $x_sc))) (i32.const 2))))
-              ;; the chunk's pixels run by run (one output row each): zeros for a row outside the
-              ;; input, else ix steps by sw with one unsigned bounds test per element
-              (local.set $oy (i32.div_u (local.get $p0) (local.get $ow)))
-              (local.set $ox (i32.rem_u (local.get $p0) (local.get $ow)))
-              (local.set $r (i32.const 0))
-              (block $ebr (loop $lbr (br_if $ebr (i32.ge_s (local.get $r) (local.get $len)))
-                (local.set $seg ${min('(i32.sub (local.get $ow) (local.get $ox))', '(i32.sub (local.get $len) (local.get $r))')})
-                (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $ph)) (i32.mul (local.get $ky) (local.get $dh))))
-                (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pw)) (i32.mul (local.get $kx) (local.get $dw))))
-                (local.set $e (i32.add (local.get $d) (i32.shl (local.get $seg) (i32.const 5))))
-                (if (i32.or (i32.ge_s (local.get $kc) (local.get $K)) (i32.ge_u (local.get $iy) (local.get $h)))
-                  (then
-                    (block $ez (loop $lz (br_if $ez (i32.ge_u (local.get $d) (local.get $e)))
-                      (f32.store (local.get $d) (f32.const 0))
-                      (local.set $d (i32.add (local.get $d) (i32.const ${NR * 4}))) (br $lz))))
-                  (else
-                    (local.set $src (i32.add (local.get $xc) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $x_rs)) (local.get $ix)) (i32.const 2))))
-                    (block $ex (loop $lx (br_if $ex (i32.ge_u (local.get $d) (local.get $e)))
-                      (f32.store (local.get $d) (if (result f32) (i32.lt_u (local.get $ix) (local.get $w))
-                        (then (f32.load (local.get $src))) (else (f32.const 0))))
-                      (local.set $ix (i32.add (local.get $ix) (local.get $sw)))
-                      (local.set $src (i32.add (local.get $src) (local.get $step)))
-                      (local.set $d (i32.add (local.get $d) (i32.const ${NR * 4}))) (br $lx)))))
-                (local.set $r (i32.add (local.get $r) (local.get $seg)))
-                (local.set $ox (i32.const 0))
-                (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
-                (br $lbr)))
-              (local.set $q (i32.add (local.get $q) (i32.const 1))) (br $lbq)))
-            (local.set $j (i32.add (local.get $j) (i32.const 1))) (br $lbj)))
-          ;; every tile of the block: accumulate over the chunk (in scratch until the last chunk)
-          (local.set $i (i32.const 0))
-          (block $eti (loop $lti (br_if $eti (i32.ge_s (local.get $i) (local.get $mpn)))
-            (local.set $m0 (i32.mul (i32.add (local.get $mp0) (local.get $i)) (i32.const ${MR})))
-            (local.set $j (i32.const 0))
-            (block $etj (loop $ltj (br_if $etj (i32.ge_s (local.get $j) (local.get $npn)))
-              (local.set $n0 (i32.shl (i32.add (local.get $np0) (local.get $j)) (i32.const 3)))
-              (local.set $tile (i32.add (local.get $tmp) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $npb)) (local.get $j)) (i32.const ${MR * NR * 4}))))
-              (if (local.get $last)
-                (then (call $gemm_micro
-                  (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
-                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
-                  (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
-                  (i32.add (local.get $gw) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $m0)) (local.get $K)) (local.get $n0)) (i32.const 2)))
-                  (i32.shl (local.get $K) (i32.const 2)) (i32.const 4)
-                  ${min(`(i32.const ${MR})`, '(i32.sub (local.get $og) (local.get $m0))')} ${min('(i32.const 8)', '(i32.sub (local.get $K) (local.get $n0))')}
-                  (i32.const 0) (i32.const 0)))
-                (else (call $gemm_micro
-                  (i32.add (local.get $apk) (i32.mul (i32.mul (local.get $i) (local.get $rc)) (i32.const ${MR * 4})))
-                  (i32.add (local.get $bpk) (i32.mul (i32.mul (local.get $j) (local.get $rc)) (i32.const ${NR * 4}))) (i32.const ${NR * 4})
-                  (local.get $len) (select (i32.const 0) (local.get $tile) (local.get $first))
-                  (local.get $tile) (i32.const 32) (i32.const 4) (i32.const ${MR}) (i32.const ${NR}) (i32.const 0) (i32.const 0))))
-              (local.set $j (i32.add (local.get $j) (i32.const 1))) (br $ltj)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $lti)))
-          (local.set $p0 (i32.add (local.get $p0) (local.get $rc))) (br $lp)))
-        (local.set $img (i32.add (local.get $img) (i32.const 1))) (br $limg)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tasks)))
-    (call $gemm_release (local.get $flags) (local.get $slot)))`;
-
-/** The GEMM / convolution kernels (exports gemm_pack_a, gemm_conv2d, gemm_conv2d_grad_weight). */
+/** The GEMM / convolution kernels (exports gemm_pack_a, gemm_conv2d, and grad_weight_* of kernels/grad_weight.ts). */
 export const gemmFragment: WatFragment = {
   name: 'gemm',
-  wat: (f) => [microKernel(f), slots, packA, packB, scatter, convForward, convGradWeight].join('\n'),
+  wat: (f) => [microKernel(f), slots, packA, packB, scatter, convForward, gradWeightWat(f)].join('\n'),
 };
