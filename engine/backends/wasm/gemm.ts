@@ -44,13 +44,35 @@ function withScratch<T>(rt: WasmRuntime, sizes: number[], fn: (...ptrs: number[]
 }
 
 /** Writes an i32 parameter block in the order `names` lays down (gemm_wat.ts). */
-function writeParams(rt: WasmRuntime, ptr: number, names: readonly string[], values: Record<string, number>) {
-  const view = new Int32Array(rt.memory.buffer, ptr, names.length);
-  names.forEach((n, i) => {
-    const v = values[n];
+function writeParams(
+  rt: WasmRuntime,
+  ptr: number,
+  names: readonly string[],
+  values: object,
+  more: Record<string, number> = {},
+) {
+  const heap = heap32(rt),
+    at = ptr >> 2;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    const v = n in more ? more[n] : (values as Record<string, number>)[n];
     if (!Number.isInteger(v)) throw new Error(`wasm gemm: parameter ${n} is ${v}`);
-    view[i] = v;
-  });
+    heap[at + i] = v;
+  }
+}
+
+/** Zeroes `n` i32 words at ptr (the slot flags): plain stores, no view per call. */
+function zeroWords(rt: WasmRuntime, ptr: number, n: number) {
+  heap32(rt).fill(0, ptr >> 2, (ptr >> 2) + n);
+}
+
+const heaps = new WeakMap<WasmRuntime, Int32Array>();
+/** An i32 view of the whole memory, made again only after the memory grew (a launch writes its parameters through it). */
+function heap32(rt: WasmRuntime): Int32Array {
+  const buf = rt.memory.buffer;
+  let h = heaps.get(rt);
+  if (!h || h.buffer !== buf) heaps.set(rt, (h = new Int32Array(buf)));
+  return h;
 }
 
 /** A weight-side operand: rows m of `rows` per group, k = (k1, k2, k3), element strides (may be negative). */
@@ -137,9 +159,8 @@ function launchConv(rt: WasmRuntime, l: ConvLaunch) {
   const nslots = Math.min(rt.threads, tasks);
   const slotBytes = Math.ceil((npb * K * NR * 4 + MR * NR * 4) / 64) * 64;
   withScratch(rt, [CONV_PARAMS.length * 4, nslots * 4, nslots * slotBytes], (params, flags, scratch) => {
-    rt.f32(flags, nslots).fill(0);
-    writeParams(rt, params, CONV_PARAMS, {
-      ...l,
+    zeroWords(rt, flags, nslots);
+    writeParams(rt, params, CONV_PARAMS, l, {
       flags,
       scratch,
       nslots,
@@ -419,7 +440,7 @@ export function conv2dGradWeight(
   ];
   withScratch(rt, sizes, (params, flags, scratch, cols, xp, part) => {
     const gyp = xp + xpBytes;
-    rt.f32(flags, nslots).fill(0);
+    zeroWords(rt, flags, nslots);
     new Int32Array(rt.memory.buffer, cols, K).set(coloff);
     for (let pass = 0; pass < passes; pass++) {
       const n0 = pass * ipp,
