@@ -64,6 +64,8 @@ function gradWeightRef(x: Float32Array, gy: Float32Array, g: ConvGeometry) {
 const cases = [
   { shape: [3, 5, 7, 9], O: 6, pad: 1 },
   { shape: [2, 17, 11, 6], O: 9, pad: 0 },
+  // 3 x 2 x 3 = 18 tiles: the dot products run to 20, over zeros written past the tiles
+  { shape: [3, 4, 5, 7], O: 6, pad: 0 },
   { shape: [2, 6, 5, 5], O: 13, pad: 2 },
   // wide rows: wino_gy's four-tiles-per-vector path, an odd output height
   { shape: [2, 7, 9, 27], O: 5, pad: 1 },

@@ -95,8 +95,10 @@ export function winogradGradWeight(
       rt.parallel('wino_gy', [gyPtr + 4 * n0 * O * g.oh * g.ow, m, O, g.oh, g.ow, tH, tW, pm], n * O);
       if (len > P) {
         // the dot products run to len: zeros past the tiles in M', and finite values in V (0 . NaN is NaN)
-        for (let r = 0; r < 16 * C; r++) rt.f32(v + 4 * (r * pv + P), len - P).fill(0);
-        for (let r = 0; r < 16 * O; r++) rt.f32(m + 4 * (r * pm + P), len - P).fill(0);
+        const vf = rt.f32(v, 16 * C * pv),
+          mf = rt.f32(m, 16 * O * pm);
+        for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + P, r * pv + len);
+        for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + P, r * pm + len);
       }
       const view = new Int32Array(rt.memory.buffer, params, GW_DOT_PARAMS.length);
       const values: Record<(typeof GW_DOT_PARAMS)[number], number> = {
