@@ -6,7 +6,7 @@
 // 2 O C 9 OH OW flops over the time, for both paths) and per thread. Part 3 (--eager): the eager
 // ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call, V and M
 // allocated per call) per 3x3 stride-1 shape at each NxIMGSZ given, forward and grad-input, direct
-// vs Winograd, and which one winogradEligible picks.
+// vs Winograd, and which one winogradEligible picks; grad-weight likewise (winogradGradWeightEligible).
 //
 // usage: npx tsx bench/winograd.ts [--threads 2] [--imgsz 640] [--rounds 8] [--layers 1]
 //        [--compiled 1] [--eager 8x320,1x640]
@@ -14,7 +14,8 @@ import * as E from '../engine/index.js';
 import { loadPoseModel } from '../models/index.js';
 import { traceEval } from '../models/summary.js';
 import { convGeometry, type ConvGeometry } from '../engine/ops/conv2d.js';
-import { conv2dForward, conv2dGradInput, packConvWeights } from '../engine/backends/wasm/gemm.js';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, packConvWeights } from '../engine/backends/wasm/gemm.js';
+import { winogradGradWeight, winogradGradWeightEligible } from '../engine/backends/wasm/winograd_grad_weight.js';
 import {
   packWinogradWeights,
   winogradConv2d,
@@ -110,7 +111,7 @@ try {
     console.log(
       '| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |',
     );
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     let sumD = 0,
       sumW = 0;
     for (const [key, { geo, count }] of shapes) {
@@ -161,20 +162,27 @@ try {
       `\neager ops at ${N}x${size} (a training step's convs), ${rt.threads} threads: ms per call (minimum of 5); fwd includes packing w or computing U`,
     );
     console.log(
-      '| C x H x W -> O | layers | fwd direct | fwd winograd | fwd taken | grad-input direct | grad-input winograd | grad-input taken |',
+      '| C x H x W -> O | layers | fwd direct | fwd winograd | fwd taken | grad-input direct | grad-input winograd | grad-input taken | grad-weight direct | grad-weight winograd | grad-weight taken |',
     );
-    console.log('|---|---|---|---|---|---|---|---|');
-    const sum = { fd: 0, fw: 0, ft: 0, gd: 0, gw: 0, gt: 0 };
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    const sum = { fd: 0, fw: 0, ft: 0, gd: 0, gw: 0, gt: 0, wd: 0, ww: 0, wt: 0 };
     for (const [key, { geo, count }] of shapes) {
       const xs = E.rand([N, geo.c, geo.h, geo.w], { device });
       const ws = E.rand([geo.o, geo.c, 3, 3], { device });
       const bs = E.rand([geo.o], { device });
       const ys = E.zeros([N, geo.o, geo.oh, geo.ow], { device });
-      const [xp, wp, bp, yp] = [xs, ws, bs, ys].map((e) => e.storage.ptr);
+      const gws = E.zeros([geo.o, geo.c, 3, 3], { device });
+      const [xp, wp, bp, yp, gwp] = [xs, ws, bs, ys, gws].map((e) => e.storage.ptr);
       const fd = best(() => conv2dForward(rt, xp, wp, bp, yp, geo, null));
       const fw = best(() => winogradForward(rt, xp, wp, bp, yp, geo, null));
       const gd = best(() => conv2dGradInput(rt, yp, wp, xp, geo));
       const gw = best(() => winogradGradInput(rt, yp, wp, xp, geo));
+      const wd = best(() => conv2dGradWeight(rt, xp, yp, gwp, geo));
+      const ww = best(() => winogradGradWeight(rt, xp, yp, gwp, geo));
+      const wTake = winogradGradWeightEligible(geo);
+      sum.wd += count * wd;
+      sum.ww += count * ww;
+      sum.wt += count * (wTake ? ww : wd);
       const fTake = winogradEligible(geo),
         gTake = winogradEligible(winogradGradInputGeometry(geo));
       sum.fd += count * fd;
@@ -185,12 +193,12 @@ try {
       sum.gt += count * (gTake ? gw : gd);
       const mark = (ms: number, other: number) => `${ms.toFixed(2)}${ms < other ? ' *' : ''}`;
       console.log(
-        `| ${key} | ${count} | ${mark(fd, fw)} | ${mark(fw, fd)} | ${fTake ? 'winograd' : 'direct'} | ${mark(gd, gw)} | ${mark(gw, gd)} | ${gTake ? 'winograd' : 'direct'} |`,
+        `| ${key} | ${count} | ${mark(fd, fw)} | ${mark(fw, fd)} | ${fTake ? 'winograd' : 'direct'} | ${mark(gd, gw)} | ${mark(gw, gd)} | ${gTake ? 'winograd' : 'direct'} | ${mark(wd, ww)} | ${mark(ww, wd)} | ${wTake ? 'winograd' : 'direct'} |`,
       );
-      [xs, ws, bs, ys].forEach((e) => e.dispose());
+      [xs, ws, bs, ys, gws].forEach((e) => e.dispose());
     }
     console.log(
-      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | |`,
+      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input, ${sum.wt.toFixed(1)} grad-weight) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | | ${sum.wd.toFixed(1)} | ${sum.ww.toFixed(1)} | |`,
     );
   }
 } finally {

@@ -475,6 +475,9 @@ export function conv2dGradWeight(
           kblocks: cdiv(K, kb),
           splits,
           chunk,
+          a_sg: 0, // one group per launch
+          b_sg: 0,
+          out_sg: 0,
         });
         rt.parallel('grad_weight_dot', [params], tasks);
       }

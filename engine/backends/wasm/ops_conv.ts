@@ -13,6 +13,7 @@ import {
   winogradEligible,
   winogradApplies,
 } from './winograd.js';
+import { winogradGradWeight, winogradGradWeightEligible } from './winograd_grad_weight.js';
 
 export interface ConvBlock {
   /** byte offset of element 0 */
@@ -69,5 +70,7 @@ export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvB
 
 /** gw (O, C/groups, kh, kw) = sum over the batch of gy_g (og, P) · im2col(x)^T (P, CK), as one GEMM (gemm.ts) */
 export function conv2dGradWeightWasm(rt: WasmRuntimeImpl, x: ConvBlock, gy: ConvBlock, gw: ConvBlock, g: ConvGeometry) {
-  conv2dGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
+  // 3x3 stride-1 convs Winograd takes: F(2x2, 3x3) (winograd_grad_weight.ts)
+  if (winogradGradWeightEligible(g)) winogradGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
+  else conv2dGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
 }

@@ -73,7 +73,7 @@ export function winogradEligible(g: ConvGeometry): boolean {
  * one L1 set (8 ways) and evict each other (measured: the input transform of 64x80x80 took 3x as
  * long). Picks the first stride whose 16 slice starts land in 16 distinct 64-byte sets mod 4 KiB.
  */
-function sliceStride(P: number, ch: number): number {
+export function sliceStride(P: number, ch: number): number {
   for (let s = P; s < P + 64; s++) {
     const sets = new Set(Array.from({ length: 16 }, (_, k) => ((k * ch * s * 4) % 4096) >> 6));
     if (sets.size === 16) return s;

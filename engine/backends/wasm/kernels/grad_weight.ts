@@ -45,6 +45,11 @@ export const GW_DOT_PARAMS = [
   'kblocks',
   'splits', // the pixel range n * len split into this many parts (tasks)
   'chunk', // pixels per reduction chunk (a multiple of 4)
+  // groups of independent products in one launch (winograd_grad_weight.ts: the 16 GEMMs): task t is group
+  // t / (splits mblocks kblocks), whose a, b and out start a_sg, b_sg, out_sg elements further per group
+  'a_sg',
+  'b_sg',
+  'out_sg',
 ] as const;
 
 const get = (n: string) => `(local.get $${n})`;
@@ -100,15 +105,20 @@ const dot = `
     (local $np i32) (local $nq i32) (local $tile i32) (local $slot i32) (local $total i32) (local $r i32) (local $r1 i32)
     (local $img i32) (local $p i32) (local $clen i32) (local $ab i32) (local $bb i32) (local $i i32) (local $j i32) (local $q i32)
     (local $a0 i32) (local $col i32) (local $row i32) (local $v v128) (local $dst i32) (local $cnt i32)
-    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $grp i32) (local $tl i32) (local $ga i32) (local $gb i32) (local $gout i32)
     ${GW_DOT_PARAMS.map((n, i) => set(n, `(i32.load offset=${4 * i} ${get('params')})`)).join('\n    ')}
     ${set('slot', `(call $gemm_claim ${get('flags')} ${get('nslots')})`)}
     ${set('tile', add(get('scratch'), mul(get('slot'), get('slot_bytes'))))}
     ${set('total', mul(get('n'), get('len')))}
     ${set('t', get('task_begin'))}
     (block $end (loop $tasks (br_if $end (i32.ge_u ${get('t')} ${get('task_end')}))
-      ${set('s', `(i32.rem_u ${get('t')} ${get('splits')})`)}
-      ${set('blk', `(i32.div_u ${get('t')} ${get('splits')})`)}
+      ${set('grp', `(i32.div_u ${get('t')} ${mul(get('splits'), mul(get('mblocks'), get('kblocks')))})`)}
+      ${set('tl', `(i32.rem_u ${get('t')} ${mul(get('splits'), mul(get('mblocks'), get('kblocks')))})`)}
+      ${set('ga', add(get('a'), bytes(mul(get('grp'), get('a_sg')))))}
+      ${set('gb', add(get('b'), bytes(mul(get('grp'), get('b_sg')))))}
+      ${set('gout', add(get('out'), bytes(mul(get('grp'), get('out_sg')))))}
+      ${set('s', `(i32.rem_u ${get('tl')} ${get('splits')})`)}
+      ${set('blk', `(i32.div_u ${get('tl')} ${get('splits')})`)}
       ${set('k0', mul(`(i32.rem_u ${get('blk')} ${get('kblocks')})`, get('kb')))}
       ${set('m0', mul(`(i32.div_u ${get('blk')} ${get('kblocks')})`, get('mb')))}
       ${set('mn', min(get('mb'), `(i32.sub ${get('m')} ${get('m0')})`))}
@@ -132,8 +142,8 @@ const dot = `
           (else
             ${set('cnt', c(1))}
             ${set('clen', min(min(get('chunk'), `(i32.sub ${get('len')} ${get('p')})`), `(i32.sub ${get('r1')} ${get('r')})`))}))
-        ${set('ab', add(get('a'), bytes(add(add(mul(get('img'), get('a_sb')), mul(get('m0'), get('a_so'))), get('p')))))}
-        ${set('bb', add(get('b'), bytes(add(mul(get('img'), get('b_sb')), get('p')))))}
+        ${set('ab', add(get('ga'), bytes(add(add(mul(get('img'), get('a_sb')), mul(get('m0'), get('a_so'))), get('p')))))}
+        ${set('bb', add(get('gb'), bytes(add(mul(get('img'), get('b_sb')), get('p')))))}
         ${loop(
           'j',
           c(0),
@@ -165,7 +175,7 @@ const dot = `
         )}
         ${inc('r', mul(get('clen'), get('cnt')))} (br $lr)))
       ;; lane sums of the tiles into out (split s: its partial block)
-      ${set('dst', add(get('out'), bytes(mul(get('s'), mul(get('m'), get('k'))))))}
+      ${set('dst', add(get('gout'), bytes(mul(get('s'), mul(get('m'), get('k'))))))}
       ${loop(
         'i',
         c(0),

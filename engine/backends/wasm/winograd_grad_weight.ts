@@ -1,0 +1,137 @@
+// Winograd F(2x2, 3x3) grad-weight of a 3x3 stride-1 conv on the wasm device (eager backward,
+// ops_conv.ts; kernels: kernels/winograd_gw.ts, wino_in of kernels/winograd.ts and grad_weight_dot
+// of kernels/grad_weight.ts). The forward computes Y = At [U . V] A per 2x2 output tile with
+// U = G g Gt and V = Bt d B, so the weight gradient is
+//   V = Bt d B per 4x4 input tile       wino_in (the forward's input transform), into (16, C, P) slices
+//   M' = A dY At per 2x2 tile of gy     wino_gy, into (16, O, P) slices (tiles past the edge: zeros)
+//   dU[k] = M'[k] V[k]^T, k < 16        ONE grad_weight_dot launch, the 16 GEMMs as its groups: (O x C)
+//                                       dot products along the tile index P, contiguous in both operands
+//                                       (grad-weight's own formulation, its 2x4 f32x4 micro-kernel)
+//   dg = Gt dU G per (o, c)             wino_gw_out, summing the GEMMs' partial blocks on the way
+// 16 multiply-adds per tile and (o, c) against the direct grad-weight's 36. Images go through in
+// passes whose V and M' fit WGW_PASS_BYTES (each pass writes its own partial dU blocks), so the
+// scratch stays bounded at any batch size.
+import type { WasmRuntime } from './abi.js';
+import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
+import { sliceStride, winogradEligible } from './winograd.js';
+import type { ConvGeometry } from '../../ops/conv2d.js';
+
+/** Bytes of V and M' per pass: more images run as further passes (as grad-weight's GWD_COPY_BYTES). */
+export const WGW_PASS_BYTES = 16 * 2 ** 20;
+/** grad_weight_dot's pixel chunk and block shape, as gemm.ts's conv2dGradWeight. */
+const CHUNK = 512,
+  MB = 32,
+  KB = 64;
+
+const cdiv = (a: number, b: number) => Math.ceil(a / b);
+
+/**
+ * The conv's grad-weight goes through Winograd: winogradEligible takes its forward, and
+ * YOLO_WINOGRAD_GW is not 0 (YOLO_WINOGRAD=0 turns this off with the rest of Winograd).
+ */
+export function winogradGradWeightEligible(g: ConvGeometry): boolean {
+  return winogradEligible(g) && process.env.YOLO_WINOGRAD_GW !== '0';
+}
+
+/**
+ * gw (O, C, 3, 3) = dL/dw from x (N, C, H, W) and gy (N, O, OH, OW), both contiguous, for a geometry
+ * winogradApplies takes (3x3, stride 1, dilation 1, groups 1, padding <= 2). Scratch from rt.alloc,
+ * freed before returning (also when a launch throws).
+ */
+export function winogradGradWeight(
+  rt: WasmRuntime,
+  xPtr: number,
+  gyPtr: number,
+  gwPtr: number,
+  g: ConvGeometry,
+  maxPassBytes = WGW_PASS_BYTES,
+) {
+  const { n: N, c: C, o: O } = g;
+  const tH = Math.ceil(g.oh / 2),
+    tW = Math.ceil(g.ow / 2),
+    T = tH * tW;
+  if (N * T === 0 || C * O === 0) {
+    rt.f32(gwPtr, O * C * 9).fill(0);
+    return;
+  }
+  const ipp = Math.max(1, Math.min(N, Math.floor(maxPassBytes / (64 * (C + O) * T))));
+  const passes = cdiv(N, ipp);
+  const L = Math.ceil((ipp * T) / 4) * 4; // the dot products' length: a multiple of 4, zeros past the tiles
+  const pv = sliceStride(L, C),
+    pm = sliceStride(L, O);
+  // blocks of dU (mb rows x kb columns); the 16 GEMMs' blocks are the tasks of one launch, enough for
+  // the threads without splitting the tiles between tasks
+  const mblocks = cdiv(O, MB),
+    kblocks = cdiv(C, KB);
+  const mb = Math.ceil(O / mblocks / 2) * 2,
+    kb = Math.ceil(C / kblocks / 4) * 4;
+  const tasks = 16 * cdiv(O, mb) * cdiv(C, kb),
+    nslots = Math.min(rt.threads, tasks),
+    slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
+  const vBytes = 64 * C * pv,
+    tBytes = vBytes + 64 * O * pm;
+  const sizes = [
+    GW_DOT_PARAMS.length * 4,
+    nslots * 4,
+    nslots * slotBytes,
+    C * 4,
+    2 ** Math.ceil(Math.log2(tBytes)), // a power of two: the layers reuse a few blocks (as grad-weight's copies)
+    64 * passes * O * C,
+  ];
+  const ptrs: number[] = [];
+  try {
+    for (const s of sizes) ptrs.push(rt.alloc(Math.max(16, s)));
+    const [params, flags, scratch, cols, v, du] = ptrs as [number, number, number, number, number, number];
+    const m = v + vBytes;
+    new Int32Array(rt.memory.buffer, flags, nslots).fill(0);
+    new Int32Array(rt.memory.buffer, cols, C).set(Array.from({ length: C }, (_, c) => c * pv));
+    for (let pass = 0; pass < passes; pass++) {
+      const n0 = pass * ipp,
+        n = Math.min(ipp, N - n0),
+        P = n * T,
+        len = Math.ceil(P / 4) * 4;
+      const hw = g.h * g.w;
+      rt.parallel('wino_in', [xPtr + 4 * n0 * C * hw, v, C, g.h, g.w, C * hw, hw, tH, tW, pv, g.ph, g.pw], n * C);
+      rt.parallel('wino_gy', [gyPtr + 4 * n0 * O * g.oh * g.ow, m, O, g.oh, g.ow, tH, tW, pm], n * O);
+      if (len > P) {
+        // the dot products run to len: zeros past the tiles in M', and finite values in V (0 . NaN is NaN)
+        const vf = rt.f32(v, 16 * C * pv),
+          mf = rt.f32(m, 16 * O * pm);
+        for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + P, r * pv + len);
+        for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + P, r * pm + len);
+      }
+      const view = new Int32Array(rt.memory.buffer, params, GW_DOT_PARAMS.length);
+      const values: Record<(typeof GW_DOT_PARAMS)[number], number> = {
+        a: m,
+        b: v,
+        out: du + 4 * pass * O * C, // GEMM k's partial block of this pass: (k passes + pass) O C
+        coloff: cols,
+        flags,
+        scratch,
+        nslots,
+        slot_bytes: slotBytes,
+        n: 1,
+        len,
+        a_sb: 0,
+        a_so: pm,
+        b_sb: 0,
+        m: O,
+        k: C,
+        mb,
+        kb,
+        mblocks: cdiv(O, mb),
+        kblocks: cdiv(C, kb),
+        splits: 1,
+        chunk: CHUNK,
+        a_sg: O * pm,
+        b_sg: C * pv,
+        out_sg: passes * O * C,
+      };
+      GW_DOT_PARAMS.forEach((name, i) => (view[i] = values[name]));
+      rt.parallel('grad_weight_dot', [params], tasks);
+    }
+    rt.parallel('wino_gw_out', [du, gwPtr, O, C, passes], O);
+  } finally {
+    for (const p of ptrs.reverse()) rt.free(p);
+  }
+}
