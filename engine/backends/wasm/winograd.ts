@@ -13,6 +13,7 @@
 import type { WasmRuntime } from './abi.js';
 import { conv2dForward } from './gemm.js';
 import { MR } from './gemm_wat.js';
+import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
@@ -164,6 +165,125 @@ export function winogradConv2d(
     [mPtr, bPtr, yPtr + 4 * yl.off, g.o, pm, tH, tW, g.oh, g.ow, yl.sb, yl.sc, act === 'silu' ? 1 : 0],
     g.n * g.o,
   );
+}
+
+/**
+ * Bytes of V and M per task of wino_fused (its tile block: 64 C + 256 ceil(O / 4) bytes per tile):
+ * they stay in L2 between the three phases. 128, 256 and 512 KiB timed within noise of each other
+ * on P1 (bench/winograd.ts); below 8 tiles per block the GEMMs' 8-wide panels would run partly empty.
+ */
+const WINO_FUSED_BLOCK_BYTES = 256 * 1024;
+
+/** Tiles per wino_fused task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
+export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) {
+  const perTile = 64 * g.c + 256 * Math.ceil(g.o / MR);
+  let tb = 64;
+  while (tb > 8 && tb * perTile > WINO_FUSED_BLOCK_BYTES) tb /= 2;
+  const target = threads > 1 ? 4 * threads : 1;
+  while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
+  return { tb, slotBytes: Math.ceil((tb * perTile) / 64) * 64 };
+}
+
+/** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */
+export interface WinogradFusedLaunch {
+  words: Int32Array;
+  tasks: number;
+  nslots: number;
+  /** bytes of the scratch slots (nslots of them) and of the flag words */
+  scratchBytes: number;
+  flagBytes: number;
+}
+
+/**
+ * winogradConv2d as ONE launch (kernels/winograd_fused.ts): each task transforms a block of tiles
+ * into its scratch slot in gemm_conv2d's packed layout, runs the 16 GEMMs there and writes the
+ * block's outputs; no V / M through memory, no re-packing. Bit-identical to winogradConv2d, for
+ * any thread count. The compiled forward prepares it once (executor_wasm.ts) and launches it with
+ * launchWinogradFused; winogradConv2dFused does both per call.
+ */
+export function prepareWinogradFused(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+): WinogradFusedLaunch {
+  const { tH, tW, P } = winogradShape(g);
+  const { tb, slotBytes } = winogradFusedBlock(g, P, rt.threads);
+  const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
+  const nslots = Math.max(1, Math.min(rt.threads, tasks));
+  const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
+    x: xPtr + 4 * xl.off,
+    x_sb: xl.sb,
+    x_sc: xl.sc,
+    C: g.c,
+    H: g.h,
+    W: g.w,
+    ph: g.ph,
+    pw: g.pw,
+    tH,
+    tW,
+    ntiles: P,
+    u: uPacked,
+    mpan: Math.ceil(g.o / MR),
+    O: g.o,
+    bias: bPtr,
+    y: yPtr + 4 * yl.off,
+    y_sb: yl.sb,
+    y_sc: yl.sc,
+    OH: g.oh,
+    OW: g.ow,
+    act: act === 'silu' ? 1 : 0,
+    tb,
+    flags: 0,
+    scratch: 0,
+    nslots,
+    slot_bytes: slotBytes,
+  };
+  const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
+  return { words, tasks, nslots, scratchBytes: nslots * slotBytes, flagBytes: Math.max(16, 4 * nslots) };
+}
+
+/** Runs a prepared wino_fused: params (words.length i32), flags (flagBytes) and scratch (scratchBytes) are blocks of rt. */
+export function launchWinogradFused(
+  rt: WasmRuntime,
+  l: WinogradFusedLaunch,
+  params: number,
+  flags: number,
+  scratch: number,
+) {
+  if (l.tasks === 0) return;
+  l.words[WINO_FUSED_PARAMS.indexOf('flags')] = flags;
+  l.words[WINO_FUSED_PARAMS.indexOf('scratch')] = scratch;
+  new Int32Array(rt.memory.buffer, params, l.words.length).set(l.words);
+  new Int32Array(rt.memory.buffer, flags, l.nslots).fill(0);
+  rt.parallel('wino_fused', [params], l.tasks);
+}
+
+/** prepareWinogradFused + launchWinogradFused, the blocks taken and freed around the launch. */
+export function winogradConv2dFused(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  const l = prepareWinogradFused(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
+  const blocks: number[] = [];
+  try {
+    for (const bytes of [4 * l.words.length, l.flagBytes, l.scratchBytes]) blocks.push(rt.alloc(Math.max(16, bytes)));
+    launchWinogradFused(rt, l, blocks[0], blocks[1], blocks[2]);
+  } finally {
+    for (const p of blocks.reverse()) rt.free(p);
+  }
 }
 
 /**

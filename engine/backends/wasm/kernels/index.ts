@@ -17,6 +17,7 @@ import { gather } from './gather.js';
 import { reduceExtremum } from './reduce_extremum.js';
 import { topk } from './topk.js';
 import { winograd } from './winograd.js';
+import { winogradFused } from './winograd_fused.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -36,4 +37,5 @@ export const FRAGMENTS: WatFragment[] = [
   reduceExtremum,
   topk,
   winograd,
+  winogradFused,
 ];
