@@ -168,11 +168,14 @@ export function winogradConv2d(
 }
 
 /**
- * Bytes of V and M per task of wino_fused (its tile block: 64 C + 256 ceil(O / 4) bytes per tile):
- * they stay in L2 between the three phases. 128, 256 and 512 KiB timed within noise of each other
- * on P1 (bench/winograd.ts); below 8 tiles per block the GEMMs' 8-wide panels would run partly empty.
+ * Bytes of V and M per task of wino_fused (its tile block: 64 C + 256 ceil(O / 4) bytes per tile),
+ * so they stay near L1 between the three phases. Measured per layer shape of P1 (1 and 2 threads,
+ * blocks of 8 .. 64 tiles): 64 KiB was best or within noise of the best on every shape (it gives
+ * 32 tiles at 16 -> 16 channels, 16 at 32 -> 32, 8 from 64 channels up); 256 KiB was 10 % slower
+ * over the model's 38 layers, slower than the three-launch path. Below 8 tiles per block the
+ * GEMMs' 8-wide panels would run partly empty.
  */
-const WINO_FUSED_BLOCK_BYTES = 256 * 1024;
+const WINO_FUSED_BLOCK_BYTES = 64 * 1024;
 
 /** Tiles per wino_fused task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
 export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) {

@@ -51,15 +51,33 @@ export const storeRow = (i: number, c: string) =>
 // whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
 export const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
 // edge: the group touches the plane's border, its row vectors come from $wg_row (zeros outside)
+/** locals in4(true) needs besides the transform's */
+export const IN4_EDGE_LOCALS = '(local $ea i32) (local $m0 v128) (local $m1 v128) (local $m2 v128)';
 export const in4 = (edge: boolean) => {
   const out: string[] = [];
+  if (edge)
+    for (let k = 0; k < 3; k++)
+      out.push(`(local.set $ea (i32.add ${g('ix')} (i32.const ${4 * k})))
+      (local.set $m${k} (v128.and (i32x4.ge_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (v128.const i32x4 0 0 0 0))
+        (i32x4.lt_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (i32x4.splat ${g('W')}))))`);
   for (let i = 0; i < 4; i++) {
     const iy = `(i32.add ${g('iy')} (i32.const ${i}))`;
     const row = (k: number) =>
       edge
         ? `(call $wg_row ${g('plane')} ${iy} (i32.add ${g('ix')} (i32.const ${4 * k})) ${g('H')} ${g('W')})`
         : `(v128.load ${px('plane', iy, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
-    out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
+    if (edge) {
+      // rows outside the plane are zeros; inside, three loads masked by column ($m0..$m2, made once
+      // per group by edgeMasks) unless the 48 bytes could leave the memory: then $wg_row per vector
+      const vs = ['va', 'vq', 'vc'];
+      out.push(`(if (i32.lt_u ${iy} ${g('H')})
+        (then
+          (local.set $ea ${px('plane', iy, g('ix'))})
+          (if (i32.and (i32.ge_s ${g('ea')} (i32.const 0)) (i32.lt_u (i32.shr_u (i32.add ${g('ea')} (i32.const 47)) (i32.const 16)) (memory.size)))
+            (then ${vs.map((v, k) => `(local.set $${v} (v128.and (v128.load offset=${16 * k} ${g('ea')}) ${g(`m${k}`)}))`).join(' ')})
+            (else ${vs.map((v, k) => `(local.set $${v} ${row(k)})`).join(' ')})))
+        (else ${vs.map((v) => `(local.set $${v} (v128.const i32x4 0 0 0 0))`).join(' ')}))`);
+    } else out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
     out.push(
       `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
     );
@@ -201,6 +219,7 @@ export const winograd: WatFragment = {
     (local $ty i32) (local $tx i32) (local $iy i32) (local $ix i32)
     ${rows.map((r) => `(local $${r} v128)`).join(' ')} (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
     (local $va v128) (local $vq v128) (local $vc v128) (local $ev v128) (local $od v128) ${E.map((e) => `(local $${e} v128)`).join(' ')}
+    ${IN4_EDGE_LOCALS}
     (local.set $ks (i32.shl (i32.mul ${g('C')} ${g('P')}) (i32.const 2)))
     (local.set $t ${g('t0')})
     (block $done (loop $tasks

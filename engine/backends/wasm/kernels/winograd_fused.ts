@@ -13,7 +13,7 @@
 // Same arithmetic in the same order as the unfused path (same transforms, same micro-kernel over
 // c = 0..C-1), so the results are bit-identical to it, for any thread count.
 import type { WatFragment } from '../abi.js';
-import { in1, in4, out1, out4, rows, E } from './winograd.js';
+import { in1, in4, out1, out4, rows, E, IN4_EDGE_LOCALS } from './winograd.js';
 
 export const WINO_FUSED_PARAMS = [
   'x',
@@ -72,7 +72,7 @@ export const winogradFused: WatFragment = {
     (local $oc i32) (local $yb i32) (local $q i32) (local $oy i32) (local $ox i32) (local $dst i32) (local $b v128)
     ${rows.map((r) => `(local $${r} v128)`).join(' ')} (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
     (local $va v128) (local $vq v128) (local $vc v128) (local $ev v128) (local $od v128) ${E.map((e) => `(local $${e} v128)`).join(' ')}
-    (local $s0 v128) (local $s1 v128) (local $yv v128)
+    (local $s0 v128) (local $s1 v128) (local $yv v128) ${IN4_EDGE_LOCALS}
     (local $ma v128) (local $mb4 v128) (local $mc v128) (local $md v128) ${[0, 1, 2, 3].map((j) => `(local $s0${j} v128) (local $s1${j} v128)`).join(' ')}
     (local $y00 v128) (local $y01 v128) (local $y10 v128) (local $y11 v128)
     (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
