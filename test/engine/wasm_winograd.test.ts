@@ -38,6 +38,7 @@ import {
 import { conv2dForward, conv2dGradInput as gemmGradInput } from '../../engine/backends/wasm/gemm.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
+import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
 
 enableRelaxedSimd();
@@ -236,7 +237,10 @@ t.test(
   'wino_weights: U = G g Gt in f32 vs f64, packed for the 16 GEMMs; flipped and transposed for grad-input',
   async (t) => {
     for (const relaxed of [true, false]) {
-      const rt = await TestRuntime.create([gemmFragment, winogradFragment], { relaxed, threads: 3 });
+      const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFusedFragment], {
+        relaxed,
+        threads: 3,
+      });
       const [O, C] = [7, 5];
       const w = randoms(O * C * 9);
       const wp = rt.alloc(4 * w.length);
@@ -310,7 +314,10 @@ t.test(
     for (const relaxed of [true, false]) {
       const outs: Float32Array[][] = [];
       for (const threads of [1, 3]) {
-        const rt = await TestRuntime.create([gemmFragment, winogradFragment], { relaxed, threads });
+        const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFusedFragment], {
+          relaxed,
+          threads,
+        });
         const got: Float32Array[] = [];
         for (const c of cases) {
           const [N, C, H, W] = c.shape;

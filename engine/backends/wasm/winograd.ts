@@ -311,7 +311,8 @@ export function winogradGradInputGeometry(g: ConvGeometry): ConvGeometry {
 
 /**
  * y = act(conv2d(x, w) + b) through Winograd, all contiguous (eager ops): U from w on every call
- * (training changes w every step), V and M as scratch blocks freed before returning.
+ * (training changes w every step), then the fused launch (winogradConv2dFused: no V or M blocks;
+ * bench/winograd.ts --eager 8x320: 0.9x the time of the three launches, forward and grad-input).
  * `transposed`: w is the forward kernel of the conv whose grad-input g is (see packWinogradWeights).
  */
 function winogradRun(
@@ -324,19 +325,12 @@ function winogradRun(
   act: 'silu' | null,
   transposed: boolean,
 ) {
-  const { vBytes, mBytes } = winogradShape(g);
-  const blocks: number[] = [];
+  const up = packWinogradWeights(rt, wPtr, g, transposed);
   try {
-    const up = packWinogradWeights(rt, wPtr, g, transposed);
-    blocks.push(up);
-    const v = rt.alloc(vBytes);
-    blocks.push(v);
-    const m = rt.alloc(mBytes);
-    blocks.push(m);
     const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-    winogradConv2d(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act, v, m);
+    winogradConv2dFused(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act);
   } finally {
-    for (const p of blocks.reverse()) rt.free(p); // newest first
+    rt.free(up);
   }
 }
 
