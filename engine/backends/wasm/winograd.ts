@@ -6,6 +6,10 @@
 //   V = Bt d B per 4x4 input tile   wino_in, into a scratch block (16, C, P), P = N x tiles
 //   M[k] = U[k] V[k], k < 16        ONE gemm_conv2d launch: a 1x1 conv with 16 groups
 //   y = act(At M A + bias)          wino_out, into the output's planes (a concat slice in place)
+// (winogradConv2d). Every caller now runs the last three as ONE launch, wino_fused
+// (winogradConv2dFused): a task takes a block of tiles through all three in its L1-sized scratch
+// slot, bit-identical to the three launches; winogradConv2d and wino_in stay (the tests and
+// bench/winograd.ts compare against them; wino_in's (16, C, P) layout is kept for other users).
 // The GEMMs do 16 C O P multiply-adds against the direct conv's 36 C O P (2.25x fewer), plus
 // transforms linear in C P and O P. F(2x2) rather than F(4x4): F(4x4)'s transform matrices
 // carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
