@@ -3,7 +3,8 @@
 // per round in one process (a shared machine's load falls on both alike): process CPU time and
 // wall time, medians and minimums, the load printed. Part 2: each distinct 3x3 stride-1 conv shape
 // of the model, both paths on the same buffers, in effective GFLOP/s (the direct conv's
-// 2 O C 9 OH OW flops over the time, for both paths) and per thread. Part 3 (--eager): the eager
+// 2 O C 9 OH OW flops over the time, for all three: direct, Winograd in three launches, and the
+// compiled forward's fused single launch) and per thread. Part 3 (--eager): the eager
 // ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call, V and M
 // allocated per call) per 3x3 stride-1 shape at each NxIMGSZ given, forward and grad-input, direct
 // vs Winograd, and which one winogradEligible picks; grad-weight likewise (winogradGradWeightEligible).
@@ -19,6 +20,7 @@ import { winogradGradWeight, winogradGradWeightEligible } from '../engine/backen
 import {
   packWinogradWeights,
   winogradConv2d,
+  winogradConv2dFused,
   winogradApplies,
   winogradEligible,
   winogradForward,
@@ -109,11 +111,12 @@ try {
     const shapes = convShapes(model, shape);
     console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
     console.log(
-      '| C x H x W -> O | layers | taken | direct ms | winograd ms | direct GFLOP/s | winograd GFLOP/s eff. | speed-up |',
+      '| C x H x W -> O | layers | taken | direct ms | winograd ms (3 launches) | fused ms (compiled) | direct GFLOP/s | winograd GFLOP/s eff. | fused GFLOP/s eff. | speed-up (direct / fused) |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     let sumD = 0,
-      sumW = 0;
+      sumW = 0,
+      sumF = 0;
     for (const [key, { geo, count }] of shapes) {
       const xs = E.rand([1, geo.c, geo.h, geo.w], { device });
       const ws = E.rand([geo.o, geo.c, 3, 3], { device });
@@ -143,17 +146,32 @@ try {
           m,
         ),
       );
+      // the compiled forward's one-launch form (wino_fused)
+      const fz = best(() =>
+        winogradConv2dFused(
+          rt,
+          xs.storage.ptr,
+          pl(geo.c, geo.h, geo.w),
+          up,
+          bs.storage.ptr,
+          ys.storage.ptr,
+          pl(geo.o, geo.oh, geo.ow),
+          geo,
+          'silu',
+        ),
+      );
       const flops = 2 * geo.o * geo.c * 9 * geo.oh * geo.ow;
       sumD += d * count;
       sumW += w * count;
+      sumF += fz * count;
       console.log(
-        `| ${key} | ${count} | ${winogradEligible(geo) ? 'winograd' : 'direct'} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(d / w).toFixed(2)} |`,
+        `| ${key} | ${count} | ${winogradEligible(geo) ? 'winograd' : 'direct'} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${fz.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(flops / fz / 1e6).toFixed(1)} | ${(d / fz).toFixed(2)} |`,
       );
       [wp, up, v, m].forEach((p) => rt.free(p));
       [xs, ws, bs, ys].forEach((t) => t.dispose());
     }
     console.log(
-      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | | | ${(sumD / sumW).toFixed(2)} |`,
+      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | ${sumF.toFixed(1)} | | | | ${(sumD / sumF).toFixed(2)} |`,
     );
   }
   for (const [N, size] of eager) {

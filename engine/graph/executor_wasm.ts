@@ -3,8 +3,8 @@
 // then a copy into place) must do). Every value is a view of a slot block in the shared memory:
 //   conv2d         gemm.ts's packed-panel GEMM with the weights packed once (WeightCache), reading
 //                  and writing channel slices in place (PlaneLayout), bias + SiLU in the epilogue;
-//                  3x3 stride-1 convs through Winograd F(2x2, 3x3) (backends/wasm/winograd.ts;
-//                  YOLO_WINOGRAD=0 keeps them direct)
+//                  3x3 stride-1 convs through Winograd F(2x2, 3x3), one fused `wino_fused` launch
+//                  each (backends/wasm/winograd.ts; YOLO_WINOGRAD=0 keeps them direct)
 //   max_pool2d     the `maxpool` kernel per image, over planes of a concat slice
 //   upsample       `copy4` per image, a broadcast copy straight into the concat slice
 //   chain          `elementwise_chain` (kernels/chain.ts): the rows as one program, one pass
@@ -13,7 +13,12 @@
 import type { Tensor } from '../tensor.js';
 import type { WasmRuntimeImpl } from '../backends/wasm/runtime.js';
 import { conv2dForward, packConvWeights } from '../backends/wasm/gemm.js';
-import { packWinogradWeights, winogradConv2d, winogradEligible, winogradShape } from '../backends/wasm/winograd.js';
+import {
+  launchWinogradFused,
+  packWinogradWeights,
+  prepareWinogradFused,
+  winogradEligible,
+} from '../backends/wasm/winograd.js';
 import {
   CHAIN_HEADER_WORDS,
   CHAIN_MAX_INPUTS,
@@ -153,10 +158,13 @@ export function wasmConvStep(
   const bPtr = b ? ptrOf(b) : 0;
   const xl = planeLayout(x);
   if (xl && blocks && winogradEligible(geo)) {
+    // one fused launch per conv; its scratch (a few L2-sized tile blocks) is shared by the plan's convs
     const up = packed.get(rt, w, geo, true);
-    const { vBytes, mBytes } = winogradShape(geo);
-    const s = blocks.sharedScratch(vBytes + mBytes);
-    return () => winogradConv2d(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act, s.ptr, s.ptr + vBytes);
+    const l = prepareWinogradFused(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act);
+    const params = blocks.alloc(4 * l.words.length),
+      flags = blocks.alloc(l.flagBytes);
+    const s = blocks.sharedScratch(l.scratchBytes);
+    return () => launchWinogradFused(rt, l, params, flags, s.ptr);
   }
   const wp = packed.get(rt, w, geo);
   if (xl)

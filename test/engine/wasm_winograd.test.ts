@@ -1,7 +1,8 @@
 // Winograd F(2x2, 3x3) on the wasm device (engine/backends/wasm/winograd.ts, kernels/winograd.ts)
 // against the cpu reference conv2d: odd sizes (H, W odd, channels not multiples of 4), padding
-// 0/1/2, batch 2, bias and SiLU, input and output as channel slices of larger buffers, threads 1
-// vs 2 bit-identical (narrow planes: per-tile paths; wide ones: four tiles per f32x4); U from the
+// 0/1/2, batch 2, bias and SiLU, input and output as channel slices of larger buffers, the fused
+// single-launch path (winogradConv2dFused) bit-identical to the three launches, threads 1
+// vs 3 bit-identical (narrow planes: per-tile paths; wide ones: four tiles per f32x4); U from the
 // wino_weights kernel against G g Gt in f64 (forward and flipped/transposed for grad-input); the
 // eager forward and grad-input (winogradForward / winogradGradInput) in the relaxed and plain
 // builds against the cpu reference and the direct GEMM path; the conv2d ops on the wasm device
@@ -25,6 +26,7 @@ import { convGeometry, conv2dCpu, type ConvGeometry } from '../../engine/ops/con
 import {
   packWinogradWeights,
   winogradConv2d,
+  winogradConv2dFused,
   winogradApplies,
   winogradEligible,
   winogradForward,
@@ -36,6 +38,7 @@ import {
 import { conv2dForward, conv2dGradInput as gemmGradInput } from '../../engine/backends/wasm/gemm.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
+import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
 
 enableRelaxedSimd();
@@ -99,8 +102,28 @@ function winograd(
     v,
     m,
   );
+  // the compiled forward's single-launch path: bit-identical to the three launches, slice included
+  const yf = tensor(new Float32Array(N * (O + 2) * OH * OW).fill(-7), [N, O + 2, OH, OW], { device });
+  const yl = plane(O + 2, OH, OW, cy);
+  winogradConv2dFused(
+    rt,
+    xt.storage.ptr,
+    plane(C + 3, H, W, cx),
+    up,
+    bt ? bt.storage.ptr : 0,
+    yf.storage.ptr,
+    yl,
+    geo,
+    act,
+  );
   [up, v, m].forEach((p) => rt.free(p));
   const all = yt.dataSync() as Float32Array;
+  const fused = yf.dataSync() as Float32Array;
+  yf.dispose();
+  t.ok(
+    all.every((e, i) => Object.is(e, fused[i])),
+    `fused single launch bit-identical to wino_in + GEMM + wino_out (${N}x${C}x${H}x${W} -> ${O})`,
+  );
   const y = new Float32Array(N * O * OH * OW);
   let untouched = true;
   for (let n = 0; n < N; n++)
@@ -114,42 +137,48 @@ function winograd(
   return y;
 }
 
-t.test('Winograd conv vs the cpu reference conv2d on odd sizes, threads 1 vs 2 identical', async (t) => {
-  const cases = [
-    { shape: [2, 5, 7, 9], O: 6, pad: 1, act: 'silu' as const, bias: true },
-    { shape: [2, 3, 11, 6], O: 7, pad: 0, act: null, bias: false },
-    { shape: [1, 13, 5, 5], O: 9, pad: 2, act: 'silu' as const, bias: true },
-    { shape: [2, 17, 1, 4], O: 3, pad: 1, act: null, bias: true },
-    // wide enough for the transforms' four-tiles-per-vector paths, with scalar tiles at both edges
-    { shape: [2, 6, 9, 29], O: 5, pad: 1, act: 'silu' as const, bias: true },
-    { shape: [1, 33, 6, 21], O: 10, pad: 0, act: null, bias: true },
-  ];
-  for (const c of cases) {
-    manualSeed(7);
-    const [N, C, H, W] = c.shape;
-    const x = rand(c.shape).dataSync() as Float32Array;
-    const w = rand([c.O, C, 3, 3]).dataSync() as Float32Array;
-    const b = rand([c.O]).dataSync() as Float32Array;
-    for (let i = 0; i < x.length; i++) x[i] = 2 * x[i] - 1;
-    for (let i = 0; i < w.length; i++) w[i] = w[i] - 0.5;
-    const ref0 = conv2d(tensor(x, c.shape), tensor(w, [c.O, C, 3, 3]), c.bias ? tensor(b, [c.O]) : null, {
-      padding: c.pad,
-    });
-    const ref = (c.act ? silu(ref0) : ref0).dataSync();
-    const outs: Float32Array[] = [];
-    for (const threads of [1, 2]) {
-      const device = await getDevice('wasm', { threads });
-      outs.push(winograd(t, device, x, w, c.bias ? b : null, [N, C, H, W], c.O, c.pad, c.act));
+t.test(
+  'Winograd conv vs the cpu reference conv2d on odd sizes, threads 1 vs 3 identical, fused = unfused',
+  async (t) => {
+    const cases = [
+      { shape: [2, 5, 7, 9], O: 6, pad: 1, act: 'silu' as const, bias: true },
+      { shape: [2, 3, 11, 6], O: 7, pad: 0, act: null, bias: false },
+      { shape: [1, 13, 5, 5], O: 9, pad: 2, act: 'silu' as const, bias: true },
+      { shape: [2, 17, 1, 4], O: 3, pad: 1, act: null, bias: true },
+      // wide enough for the transforms' four-tiles-per-vector paths, with scalar tiles at both edges
+      { shape: [2, 6, 9, 29], O: 5, pad: 1, act: 'silu' as const, bias: true },
+      { shape: [1, 33, 6, 21], O: 10, pad: 0, act: null, bias: true },
+      // several fused tile blocks per image and across the two images, a part-filled last block
+      { shape: [2, 20, 13, 37], O: 18, pad: 1, act: 'silu' as const, bias: true },
+      { shape: [2, 9, 30, 17], O: 21, pad: 2, act: null, bias: false },
+    ];
+    for (const c of cases) {
+      manualSeed(7);
+      const [N, C, H, W] = c.shape;
+      const x = rand(c.shape).dataSync() as Float32Array;
+      const w = rand([c.O, C, 3, 3]).dataSync() as Float32Array;
+      const b = rand([c.O]).dataSync() as Float32Array;
+      for (let i = 0; i < x.length; i++) x[i] = 2 * x[i] - 1;
+      for (let i = 0; i < w.length; i++) w[i] = w[i] - 0.5;
+      const ref0 = conv2d(tensor(x, c.shape), tensor(w, [c.O, C, 3, 3]), c.bias ? tensor(b, [c.O]) : null, {
+        padding: c.pad,
+      });
+      const ref = (c.act ? silu(ref0) : ref0).dataSync();
+      const outs: Float32Array[] = [];
+      for (const threads of [1, 3]) {
+        const device = await getDevice('wasm', { threads });
+        outs.push(winograd(t, device, x, w, c.bias ? b : null, [N, C, H, W], c.O, c.pad, c.act));
+      }
+      const tag = `${c.shape} -> ${c.O}, pad ${c.pad}, ${c.act ?? 'no act'}${c.bias ? ', bias' : ''}`;
+      t.equal(outs[0].length, ref.length, `${tag}: output size`);
+      t.ok(relDiff(outs[0], ref) <= 1e-5, `${tag}: vs cpu conv2d ${relDiff(outs[0], ref).toExponential(2)}`);
+      t.ok(
+        outs[0].every((v, i) => Object.is(v, outs[1][i])),
+        `${tag}: threads 1 and 3 bit-identical`,
+      );
     }
-    const tag = `${c.shape} -> ${c.O}, pad ${c.pad}, ${c.act ?? 'no act'}${c.bias ? ', bias' : ''}`;
-    t.equal(outs[0].length, ref.length, `${tag}: output size`);
-    t.ok(relDiff(outs[0], ref) <= 1e-5, `${tag}: vs cpu conv2d ${relDiff(outs[0], ref).toExponential(2)}`);
-    t.ok(
-      outs[0].every((v, i) => Object.is(v, outs[1][i])),
-      `${tag}: threads 1 and 2 bit-identical`,
-    );
-  }
-});
+  },
+);
 
 t.test('yolov8n-pose compiled on wasm with Winograd vs the cpu reference', async (t) => {
   const shape = [1, 3, 160, 192]; // the head's 20x24 convs are big enough for Winograd (winogradEligible)
@@ -208,7 +237,10 @@ t.test(
   'wino_weights: U = G g Gt in f32 vs f64, packed for the 16 GEMMs; flipped and transposed for grad-input',
   async (t) => {
     for (const relaxed of [true, false]) {
-      const rt = await TestRuntime.create([gemmFragment, winogradFragment], { relaxed, threads: 3 });
+      const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFusedFragment], {
+        relaxed,
+        threads: 3,
+      });
       const [O, C] = [7, 5];
       const w = randoms(O * C * 9);
       const wp = rt.alloc(4 * w.length);
@@ -282,7 +314,10 @@ t.test(
     for (const relaxed of [true, false]) {
       const outs: Float32Array[][] = [];
       for (const threads of [1, 3]) {
-        const rt = await TestRuntime.create([gemmFragment, winogradFragment], { relaxed, threads });
+        const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFusedFragment], {
+          relaxed,
+          threads,
+        });
         const got: Float32Array[] = [];
         for (const c of cases) {
           const [N, C, H, W] = c.shape;

@@ -6,6 +6,10 @@
 //   V = Bt d B per 4x4 input tile   wino_in, into a scratch block (16, C, P), P = N x tiles
 //   M[k] = U[k] V[k], k < 16        ONE gemm_conv2d launch: a 1x1 conv with 16 groups
 //   y = act(At M A + bias)          wino_out, into the output's planes (a concat slice in place)
+// (winogradConv2d). Every caller now runs the last three as ONE launch, wino_fused
+// (winogradConv2dFused): a task takes a block of tiles through all three in its L1-sized scratch
+// slot, bit-identical to the three launches; winogradConv2d and wino_in stay (the tests and
+// bench/winograd.ts compare against them; wino_in's (16, C, P) layout is kept for other users).
 // The GEMMs do 16 C O P multiply-adds against the direct conv's 36 C O P (2.25x fewer), plus
 // transforms linear in C P and O P. F(2x2) rather than F(4x4): F(4x4)'s transform matrices
 // carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
@@ -13,6 +17,7 @@
 import type { WasmRuntime } from './abi.js';
 import { conv2dForward } from './gemm.js';
 import { MR } from './gemm_wat.js';
+import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
@@ -167,6 +172,128 @@ export function winogradConv2d(
 }
 
 /**
+ * Bytes of V and M per task of wino_fused (its tile block: 64 C + 256 ceil(O / 4) bytes per tile),
+ * so they stay near L1 between the three phases. Measured per layer shape of P1 (1 and 2 threads,
+ * blocks of 8 .. 64 tiles): 64 KiB was best or within noise of the best on every shape (it gives
+ * 32 tiles at 16 -> 16 channels, 16 at 32 -> 32, 8 from 64 channels up); 256 KiB was 10 % slower
+ * over the model's 38 layers, slower than the three-launch path. Below 8 tiles per block the
+ * GEMMs' 8-wide panels would run partly empty.
+ */
+const WINO_FUSED_BLOCK_BYTES = 64 * 1024;
+
+/** Tiles per wino_fused task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
+export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) {
+  const perTile = 64 * g.c + 256 * Math.ceil(g.o / MR);
+  let tb = 64;
+  while (tb > 8 && tb * perTile > WINO_FUSED_BLOCK_BYTES) tb /= 2;
+  const target = threads > 1 ? 4 * threads : 1;
+  while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
+  return { tb, slotBytes: Math.ceil((tb * perTile) / 64) * 64 };
+}
+
+/** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */
+export interface WinogradFusedLaunch {
+  words: Int32Array;
+  tasks: number;
+  nslots: number;
+  /** bytes of the scratch slots (nslots of them) and of the flag words */
+  scratchBytes: number;
+  flagBytes: number;
+}
+
+/**
+ * winogradConv2d as ONE launch (kernels/winograd_fused.ts): each task transforms a block of tiles
+ * into its scratch slot in gemm_conv2d's packed layout, runs the 16 GEMMs there and writes the
+ * block's outputs; no V / M through memory, no re-packing. Bit-identical to winogradConv2d, for
+ * any thread count. The compiled forward prepares it once (executor_wasm.ts) and launches it with
+ * launchWinogradFused; winogradConv2dFused does both per call.
+ */
+export function prepareWinogradFused(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+): WinogradFusedLaunch {
+  const { tH, tW, P } = winogradShape(g);
+  const { tb, slotBytes } = winogradFusedBlock(g, P, rt.threads);
+  const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
+  const nslots = Math.max(1, Math.min(rt.threads, tasks));
+  const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
+    x: xPtr + 4 * xl.off,
+    x_sb: xl.sb,
+    x_sc: xl.sc,
+    C: g.c,
+    H: g.h,
+    W: g.w,
+    ph: g.ph,
+    pw: g.pw,
+    tH,
+    tW,
+    ntiles: P,
+    u: uPacked,
+    mpan: Math.ceil(g.o / MR),
+    O: g.o,
+    bias: bPtr,
+    y: yPtr + 4 * yl.off,
+    y_sb: yl.sb,
+    y_sc: yl.sc,
+    OH: g.oh,
+    OW: g.ow,
+    act: act === 'silu' ? 1 : 0,
+    tb,
+    flags: 0,
+    scratch: 0,
+    nslots,
+    slot_bytes: slotBytes,
+  };
+  const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
+  return { words, tasks, nslots, scratchBytes: nslots * slotBytes, flagBytes: Math.max(16, 4 * nslots) };
+}
+
+/** Runs a prepared wino_fused: params (words.length i32), flags (flagBytes) and scratch (scratchBytes) are blocks of rt. */
+export function launchWinogradFused(
+  rt: WasmRuntime,
+  l: WinogradFusedLaunch,
+  params: number,
+  flags: number,
+  scratch: number,
+) {
+  if (l.tasks === 0) return;
+  l.words[WINO_FUSED_PARAMS.indexOf('flags')] = flags;
+  l.words[WINO_FUSED_PARAMS.indexOf('scratch')] = scratch;
+  new Int32Array(rt.memory.buffer, params, l.words.length).set(l.words);
+  new Int32Array(rt.memory.buffer, flags, l.nslots).fill(0);
+  rt.parallel('wino_fused', [params], l.tasks);
+}
+
+/** prepareWinogradFused + launchWinogradFused, the blocks taken and freed around the launch. */
+export function winogradConv2dFused(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  const l = prepareWinogradFused(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
+  const blocks: number[] = [];
+  try {
+    for (const bytes of [4 * l.words.length, l.flagBytes, l.scratchBytes]) blocks.push(rt.alloc(Math.max(16, bytes)));
+    launchWinogradFused(rt, l, blocks[0], blocks[1], blocks[2]);
+  } finally {
+    for (const p of blocks.reverse()) rt.free(p);
+  }
+}
+
+/**
  * The grad-input of a 3x3 stride-1 conv g as a conv: gx (N, C, H, W) = conv(gy (N, O, OH, OW), w')
  * with w'[c][o][ky][kx] = w[o][c][2 - ky][2 - kx] and padding 2 - p (output H = OH + 2 (2 - p) - 2).
  */
@@ -188,7 +315,8 @@ export function winogradGradInputGeometry(g: ConvGeometry): ConvGeometry {
 
 /**
  * y = act(conv2d(x, w) + b) through Winograd, all contiguous (eager ops): U from w on every call
- * (training changes w every step), V and M as scratch blocks freed before returning.
+ * (training changes w every step), then the fused launch (winogradConv2dFused: no V or M blocks;
+ * bench/winograd.ts --eager 8x320: 0.9x the time of the three launches, forward and grad-input).
  * `transposed`: w is the forward kernel of the conv whose grad-input g is (see packWinogradWeights).
  */
 function winogradRun(
@@ -201,19 +329,12 @@ function winogradRun(
   act: 'silu' | null,
   transposed: boolean,
 ) {
-  const { vBytes, mBytes } = winogradShape(g);
-  const blocks: number[] = [];
+  const up = packWinogradWeights(rt, wPtr, g, transposed);
   try {
-    const up = packWinogradWeights(rt, wPtr, g, transposed);
-    blocks.push(up);
-    const v = rt.alloc(vBytes);
-    blocks.push(v);
-    const m = rt.alloc(mBytes);
-    blocks.push(m);
     const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-    winogradConv2d(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act, v, m);
+    winogradConv2dFused(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act);
   } finally {
-    for (const p of blocks.reverse()) rt.free(p); // newest first
+    rt.free(up);
   }
 }
 

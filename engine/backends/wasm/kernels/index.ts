@@ -18,6 +18,7 @@ import { reduceExtremum } from './reduce_extremum.js';
 import { topk } from './topk.js';
 import { winograd } from './winograd.js';
 import { winogradGw } from './winograd_gw.js';
+import { winogradFused } from './winograd_fused.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -38,4 +39,5 @@ export const FRAGMENTS: WatFragment[] = [
   topk,
   winograd,
   winogradGw,
+  winogradFused,
 ];

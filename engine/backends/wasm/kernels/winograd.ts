@@ -20,7 +20,7 @@
 // Rows are f32x4 (a tile row is 4 consecutive pixels); the column step is two shuffles and a
 // signed add. wino_in takes four tiles at once wherever a row has four left, the border ones
 // through masked loads (on 10x10 planes most tiles touch the border). Only adds and subtracts: the transforms are exact up to f32 rounding.
-import type { WatFragment } from '../abi.js';
+import type { WasmFeatures, WatFragment } from '../abi.js';
 import { siluInline } from '../gemm_wat.js';
 
 const g = (n: string) => `(local.get $${n})`;
@@ -33,97 +33,163 @@ const sign = (s: number[]) => `(v128.const f32x4 ${s.join(' ')})`;
 const px = (plane: string, iy: string, ix: string) =>
   `(i32.add ${g(plane)} (i32.shl (i32.add (i32.mul ${iy} ${g('W')}) ${ix}) (i32.const 2)))`;
 
+// Generators shared with the fused compiled-forward kernel (winograd_fused.ts): the input
+// transform stores V[k] at $o + k $ks (bytes), the output transform loads M[k] at $q + k $ks.
+// R B for one row r of Bt d: [r0 - r2, r1 + r2, r2 - r1, r1 - r3]
+export const colStep = (r: string) =>
+  `(f32x4.add ${shuf(r, r, [0, 1, 2, 1])} (f32x4.mul ${shuf(r, r, [2, 2, 1, 3])} ${sign([-1, 1, -1, -1])}))`;
+export const rows = ['d0', 'd1', 'd2', 'd3'];
+export const storeRow = (i: number, c: string) =>
+  [0, 1, 2, 3]
+    .map(
+      (j) =>
+        `(f32.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) (f32x4.extract_lane ${j} ${c}))`,
+    )
+    .join('\n            ');
+// four tiles at once: lane l is tile tx + l. Input: row i's columns ix .. ix + 11 as three
+// vectors, deinterleaved into the tile columns c = 0..3 (x[ix + 2 l + c]), then Bt d B with
+// whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
+export const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
+// edge: the group touches the plane's border, its row vectors come from $wg_row (zeros outside)
+/** locals in4(true) needs besides the transform's */
+export const IN4_EDGE_LOCALS = '(local $ea i32) (local $m0 v128) (local $m1 v128) (local $m2 v128)';
+export const in4 = (edge: boolean) => {
+  const out: string[] = [];
+  if (edge)
+    for (let k = 0; k < 3; k++)
+      out.push(`(local.set $ea (i32.add ${g('ix')} (i32.const ${4 * k})))
+      (local.set $m${k} (v128.and (i32x4.ge_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (v128.const i32x4 0 0 0 0))
+        (i32x4.lt_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (i32x4.splat ${g('W')}))))`);
+  for (let i = 0; i < 4; i++) {
+    const iy = `(i32.add ${g('iy')} (i32.const ${i}))`;
+    const row = (k: number) =>
+      edge
+        ? `(call $wg_row ${g('plane')} ${iy} (i32.add ${g('ix')} (i32.const ${4 * k})) ${g('H')} ${g('W')})`
+        : `(v128.load ${px('plane', iy, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
+    if (edge) {
+      // rows outside the plane are zeros; inside, three loads masked by column ($m0..$m2, made once
+      // per group by edgeMasks) unless the 48 bytes could leave the memory: then $wg_row per vector
+      const vs = ['va', 'vq', 'vc'];
+      out.push(`(if (i32.lt_u ${iy} ${g('H')})
+        (then
+          (local.set $ea ${px('plane', iy, g('ix'))})
+          (if (i32.and (i32.ge_s ${g('ea')} (i32.const 0)) (i32.lt_u (i32.shr_u (i32.add ${g('ea')} (i32.const 47)) (i32.const 16)) (memory.size)))
+            (then ${vs.map((v, k) => `(local.set $${v} (v128.and (v128.load offset=${16 * k} ${g('ea')}) ${g(`m${k}`)}))`).join(' ')})
+            (else ${vs.map((v, k) => `(local.set $${v} ${row(k)})`).join(' ')})))
+        (else ${vs.map((v) => `(local.set $${v} (v128.const i32x4 0 0 0 0))`).join(' ')}))`);
+    } else out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
+    out.push(
+      `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
+    );
+    out.push(`(local.set $e${i}0 ${g('ev')}) (local.set $e${i}1 ${g('od')})`);
+    out.push(
+      `(local.set $e${i}2 ${shuf(g('ev'), g('vc'), [1, 2, 3, 4])}) (local.set $e${i}3 ${shuf(g('od'), g('vc'), [1, 2, 3, 5])})`,
+    );
+  }
+  for (let c = 0; c < 4; c++) {
+    // Bt over rows, in place: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    const [a, b, cc, d] = [0, 1, 2, 3].map((i) => g(`e${i}${c}`));
+    out.push(`(local.set $r0 (f32x4.sub ${a} ${cc})) (local.set $r1 (f32x4.add ${b} ${cc}))`);
+    out.push(`(local.set $r2 (f32x4.sub ${cc} ${b})) (local.set $r3 (f32x4.sub ${b} ${d}))`);
+    out.push([0, 1, 2, 3].map((i) => `(local.set $e${i}${c} ${g(`r${i}`)})`).join(' '));
+  }
+  for (let i = 0; i < 4; i++) {
+    const [a, b, cc, d] = [0, 1, 2, 3].map((c) => g(`e${i}${c}`));
+    const v = [`(f32x4.sub ${a} ${cc})`, `(f32x4.add ${b} ${cc})`, `(f32x4.sub ${cc} ${b})`, `(f32x4.sub ${b} ${d})`];
+    v.forEach((e, j) =>
+      out.push(`(v128.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${e})`),
+    );
+  }
+  return out.join('\n              ');
+};
+// Output, four tiles at once: M[k] for tiles tx .. tx + 3 is one vector load per k; At M A with
+// whole-vector adds gives y00, y01, y10, y11 per tile; interleaving (y00, y01) gives 8 output
+// pixels of row oy as two vectors, (y10, y11) those of row oy + 1.
+export const out4 = (f: WasmFeatures) => {
+  const out: string[] = [];
+  const ld = (k: number) => `(v128.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${k}))))`;
+  for (let j = 0; j < 4; j++) {
+    out.push(
+      `(local.set $ma ${ld(j)}) (local.set $mb4 ${ld(4 + j)}) (local.set $mc ${ld(8 + j)}) (local.set $md ${ld(12 + j)})`,
+    );
+    out.push(`(local.set $s0${j} (f32x4.add (f32x4.add ${g('ma')} ${g('mb4')}) ${g('mc')}))`);
+    out.push(`(local.set $s1${j} (f32x4.sub (f32x4.sub ${g('mb4')} ${g('mc')}) ${g('md')}))`);
+  }
+  for (const r of [0, 1]) {
+    out.push(
+      `(local.set $y${r}0 (f32x4.add (f32x4.add (f32x4.add ${g(`s${r}0`)} ${g(`s${r}1`)}) ${g(`s${r}2`)}) ${g('b')}))`,
+    );
+    out.push(
+      `(local.set $y${r}1 (f32x4.add (f32x4.sub (f32x4.sub ${g(`s${r}1`)} ${g(`s${r}2`)}) ${g(`s${r}3`)}) ${g('b')}))`,
+    );
+  }
+  out.push(`(if ${g('act')} (then
+            ${['y00', 'y01', 'y10', 'y11'].map((y) => siluInline(f, `$${y}`)).join('\n                ')}))`);
+  out.push(
+    `(local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))`,
+  );
+  out.push(`(v128.store ${g('dst')} ${shuf(g('y00'), g('y01'), [0, 4, 1, 5])})`);
+  out.push(`(v128.store offset=16 ${g('dst')} ${shuf(g('y00'), g('y01'), [2, 6, 3, 7])})`);
+  out.push(`(if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
+            (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
+            (v128.store ${g('dst')} ${shuf(g('y10'), g('y11'), [0, 4, 1, 5])})
+            (v128.store offset=16 ${g('dst')} ${shuf(g('y10'), g('y11'), [2, 6, 3, 7])})))`);
+  return out.join('\n              ');
+};
+
+/** One tile of the input transform (V = Bt d B), border tiles through $wg_row. */
+export const in1 =
+  () => `            (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
+                         (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')})))
+              (then
+                ${rows.map((r, i) => `(local.set $${r} (v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, g('ix'))}))`).join('\n              ')})
+              (else
+                ${rows.map((r, i) => `(local.set $${r} (call $wg_row ${g('plane')} (i32.add ${g('iy')} (i32.const ${i})) ${g('ix')} ${g('H')} ${g('W')}))`).join('\n              ')}))
+            (local.set $r0 (f32x4.sub ${g('d0')} ${g('d2')}))
+            (local.set $r1 (f32x4.add ${g('d1')} ${g('d2')}))
+            (local.set $r2 (f32x4.sub ${g('d2')} ${g('d1')}))
+            (local.set $r3 (f32x4.sub ${g('d1')} ${g('d3')}))
+            (local.set $r0 ${colStep(g('r0'))})
+            (local.set $r1 ${colStep(g('r1'))})
+            (local.set $r2 ${colStep(g('r2'))})
+            (local.set $r3 ${colStep(g('r3'))})
+              ${[0, 1, 2, 3].map((i) => storeRow(i, g(`r${i}`))).join('\n            ')}`;
+/** One tile of the output transform: Y = At M A + bias, SiLU, the outputs inside OH x OW stored. */
+export const out1 = (f: WasmFeatures) => `            ${[0, 1, 2, 3]
+  .map(
+    (i) =>
+      `(local.set $r${i} (f32x4.splat (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i}))))))` +
+      [1, 2, 3]
+        .map(
+          (j) =>
+            `\n          (local.set $r${i} (f32x4.replace_lane ${j} ${g(`r${i}`)} (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))))))`,
+        )
+        .join(''),
+  )
+  .join('\n          ')}
+            ;; At M: s0 = r0 + r1 + r2, s1 = r1 - r2 - r3; then (. A) per row, both rows in one vector
+            (local.set $s0 (f32x4.add (f32x4.add ${g('r0')} ${g('r1')}) ${g('r2')}))
+            (local.set $s1 (f32x4.sub (f32x4.sub ${g('r1')} ${g('r2')}) ${g('r3')}))
+            ;; (y0, y1) = ((a + b) + c, (b - c) - d) per row, summed in out4's order (so a tile rounds alike on either path)
+            (local.set $yv (f32x4.add (f32x4.add ${shuf(g('s0'), g('s1'), [0, 1, 4, 5])}
+                (f32x4.mul ${shuf(g('s0'), g('s1'), [1, 2, 5, 6])} ${sign([1, -1, 1, -1])}))
+              (f32x4.mul ${shuf(g('s0'), g('s1'), [2, 3, 6, 7])} ${sign([1, -1, 1, -1])})))
+            (local.set $yv (f32x4.add ${g('yv')} ${g('b')}))
+            (if ${g('act')} (then
+              ${siluInline(f, '$yv')}))
+            (local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))
+            (f32.store ${g('dst')} (f32x4.extract_lane 0 ${g('yv')}))
+            (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
+              (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 1 ${g('yv')}))))
+            (if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
+              (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
+              (f32.store ${g('dst')} (f32x4.extract_lane 2 ${g('yv')}))
+              (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
+                (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 3 ${g('yv')}))))))`;
+
 export const winograd: WatFragment = {
   name: 'winograd',
   wat: (f) => {
-    // R B for one row r of Bt d: [r0 - r2, r1 + r2, r2 - r1, r1 - r3]
-    const colStep = (r: string) =>
-      `(f32x4.add ${shuf(r, r, [0, 1, 2, 1])} (f32x4.mul ${shuf(r, r, [2, 2, 1, 3])} ${sign([-1, 1, -1, -1])}))`;
-    const rows = ['d0', 'd1', 'd2', 'd3'];
-    const storeRow = (i: number, c: string) =>
-      [0, 1, 2, 3]
-        .map(
-          (j) =>
-            `(f32.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) (f32x4.extract_lane ${j} ${c}))`,
-        )
-        .join('\n            ');
-    // four tiles at once: lane l is tile tx + l. Input: row i's columns ix .. ix + 11 as three
-    // vectors, deinterleaved into the tile columns c = 0..3 (x[ix + 2 l + c]), then Bt d B with
-    // whole-vector adds, V[i][j] stored as one vector (tiles tx .. tx + 3 are adjacent in V).
-    const E = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((c) => `e${i}${c}`));
-    // edge: the group touches the plane's border, its row vectors come from $wg_row (zeros outside)
-    const in4 = (edge: boolean) => {
-      const out: string[] = [];
-      for (let i = 0; i < 4; i++) {
-        const iy = `(i32.add ${g('iy')} (i32.const ${i}))`;
-        const row = (k: number) =>
-          edge
-            ? `(call $wg_row ${g('plane')} ${iy} (i32.add ${g('ix')} (i32.const ${4 * k})) ${g('H')} ${g('W')})`
-            : `(v128.load ${px('plane', iy, `(i32.add ${g('ix')} (i32.const ${4 * k}))`)})`;
-        out.push(`(local.set $va ${row(0)}) (local.set $vq ${row(1)}) (local.set $vc ${row(2)})`);
-        out.push(
-          `(local.set $ev ${shuf(g('va'), g('vq'), [0, 2, 4, 6])}) (local.set $od ${shuf(g('va'), g('vq'), [1, 3, 5, 7])})`,
-        );
-        out.push(`(local.set $e${i}0 ${g('ev')}) (local.set $e${i}1 ${g('od')})`);
-        out.push(
-          `(local.set $e${i}2 ${shuf(g('ev'), g('vc'), [1, 2, 3, 4])}) (local.set $e${i}3 ${shuf(g('od'), g('vc'), [1, 2, 3, 5])})`,
-        );
-      }
-      for (let c = 0; c < 4; c++) {
-        // Bt over rows, in place: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-        const [a, b, cc, d] = [0, 1, 2, 3].map((i) => g(`e${i}${c}`));
-        out.push(`(local.set $r0 (f32x4.sub ${a} ${cc})) (local.set $r1 (f32x4.add ${b} ${cc}))`);
-        out.push(`(local.set $r2 (f32x4.sub ${cc} ${b})) (local.set $r3 (f32x4.sub ${b} ${d}))`);
-        out.push([0, 1, 2, 3].map((i) => `(local.set $e${i}${c} ${g(`r${i}`)})`).join(' '));
-      }
-      for (let i = 0; i < 4; i++) {
-        const [a, b, cc, d] = [0, 1, 2, 3].map((c) => g(`e${i}${c}`));
-        const v = [
-          `(f32x4.sub ${a} ${cc})`,
-          `(f32x4.add ${b} ${cc})`,
-          `(f32x4.sub ${cc} ${b})`,
-          `(f32x4.sub ${b} ${d})`,
-        ];
-        v.forEach((e, j) =>
-          out.push(`(v128.store (i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))) ${e})`),
-        );
-      }
-      return out.join('\n              ');
-    };
-    // Output, four tiles at once: M[k] for tiles tx .. tx + 3 is one vector load per k; At M A with
-    // whole-vector adds gives y00, y01, y10, y11 per tile; interleaving (y00, y01) gives 8 output
-    // pixels of row oy as two vectors, (y10, y11) those of row oy + 1.
-    const out4 = () => {
-      const out: string[] = [];
-      const ld = (k: number) => `(v128.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${k}))))`;
-      for (let j = 0; j < 4; j++) {
-        out.push(
-          `(local.set $ma ${ld(j)}) (local.set $mb4 ${ld(4 + j)}) (local.set $mc ${ld(8 + j)}) (local.set $md ${ld(12 + j)})`,
-        );
-        out.push(`(local.set $s0${j} (f32x4.add (f32x4.add ${g('ma')} ${g('mb4')}) ${g('mc')}))`);
-        out.push(`(local.set $s1${j} (f32x4.sub (f32x4.sub ${g('mb4')} ${g('mc')}) ${g('md')}))`);
-      }
-      for (const r of [0, 1]) {
-        out.push(
-          `(local.set $y${r}0 (f32x4.add (f32x4.add (f32x4.add ${g(`s${r}0`)} ${g(`s${r}1`)}) ${g(`s${r}2`)}) ${g('b')}))`,
-        );
-        out.push(
-          `(local.set $y${r}1 (f32x4.add (f32x4.sub (f32x4.sub ${g(`s${r}1`)} ${g(`s${r}2`)}) ${g(`s${r}3`)}) ${g('b')}))`,
-        );
-      }
-      out.push(`(if ${g('act')} (then
-                ${['y00', 'y01', 'y10', 'y11'].map((y) => siluInline(f, `$${y}`)).join('\n                ')}))`);
-      out.push(
-        `(local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))`,
-      );
-      out.push(`(v128.store ${g('dst')} ${shuf(g('y00'), g('y01'), [0, 4, 1, 5])})`);
-      out.push(`(v128.store offset=16 ${g('dst')} ${shuf(g('y00'), g('y01'), [2, 6, 3, 7])})`);
-      out.push(`(if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
-                (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
-                (v128.store ${g('dst')} ${shuf(g('y10'), g('y11'), [0, 4, 1, 5])})
-                (v128.store offset=16 ${g('dst')} ${shuf(g('y10'), g('y11'), [2, 6, 3, 7])})))`);
-      return out.join('\n              ');
-    };
     // $wg_row: columns ix .. ix + 3 of row iy, zero outside the plane. Inside: one load; across the
     // left or right border: one load masked by column (the bytes outside the row are other memory,
     // never used), unless the 16 bytes could leave the memory; else lane by lane.
@@ -153,6 +219,7 @@ export const winograd: WatFragment = {
     (local $ty i32) (local $tx i32) (local $iy i32) (local $ix i32)
     ${rows.map((r) => `(local $${r} v128)`).join(' ')} (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
     (local $va v128) (local $vq v128) (local $vc v128) (local $ev v128) (local $od v128) ${E.map((e) => `(local $${e} v128)`).join(' ')}
+    ${IN4_EDGE_LOCALS}
     (local.set $ks (i32.shl (i32.mul ${g('C')} ${g('P')}) (i32.const 2)))
     (local.set $t ${g('t0')})
     (block $done (loop $tasks
@@ -181,21 +248,7 @@ export const winograd: WatFragment = {
               (local.set $o (i32.add ${g('o')} (i32.const 16)))
               ${inc('tx', '(i32.const 4)')})
             (else
-            (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 4)) ${g('H')}))
-                         (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 4)) ${g('W')})))
-              (then
-                ${rows.map((r, i) => `(local.set $${r} (v128.load ${px('plane', `(i32.add ${g('iy')} (i32.const ${i}))`, g('ix'))}))`).join('\n              ')})
-              (else
-                ${rows.map((r, i) => `(local.set $${r} (call $wg_row ${g('plane')} (i32.add ${g('iy')} (i32.const ${i})) ${g('ix')} ${g('H')} ${g('W')}))`).join('\n              ')}))
-            (local.set $r0 (f32x4.sub ${g('d0')} ${g('d2')}))
-            (local.set $r1 (f32x4.add ${g('d1')} ${g('d2')}))
-            (local.set $r2 (f32x4.sub ${g('d2')} ${g('d1')}))
-            (local.set $r3 (f32x4.sub ${g('d1')} ${g('d3')}))
-            (local.set $r0 ${colStep(g('r0'))})
-            (local.set $r1 ${colStep(g('r1'))})
-            (local.set $r2 ${colStep(g('r2'))})
-            (local.set $r3 ${colStep(g('r3'))})
-              ${[0, 1, 2, 3].map((i) => storeRow(i, g(`r${i}`))).join('\n            ')}
+            ${in1()}
             (local.set $o (i32.add ${g('o')} (i32.const 4)))
             ${inc('tx')}))
           (br $xl)))
@@ -233,39 +286,11 @@ export const winograd: WatFragment = {
           (local.set $ox (i32.shl ${g('tx')} (i32.const 1)))
           (if (i32.and (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')}) (i32.le_u (i32.add ${g('ox')} (i32.const 8)) ${g('OW')}))
             (then ;; four tiles side by side, one per lane
-              ${out4()}
+              ${out4(f)}
               (local.set $q (i32.add ${g('q')} (i32.const 16)))
               ${inc('tx', '(i32.const 4)')})
             (else
-            ${[0, 1, 2, 3]
-              .map(
-                (i) =>
-                  `(local.set $r${i} (f32x4.splat (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i}))))))` +
-                  [1, 2, 3]
-                    .map(
-                      (j) =>
-                        `\n          (local.set $r${i} (f32x4.replace_lane ${j} ${g(`r${i}`)} (f32.load (i32.add ${g('q')} (i32.mul ${g('ks')} (i32.const ${4 * i + j}))))))`,
-                    )
-                    .join(''),
-              )
-              .join('\n          ')}
-            ;; At M: s0 = r0 + r1 + r2, s1 = r1 - r2 - r3; then (. A) per row, both rows in one vector
-            (local.set $s0 (f32x4.add (f32x4.add ${g('r0')} ${g('r1')}) ${g('r2')}))
-            (local.set $s1 (f32x4.sub (f32x4.sub ${g('r1')} ${g('r2')}) ${g('r3')}))
-            (local.set $yv (f32x4.add ${shuf(g('s0'), g('s1'), [0, 1, 4, 5])}
-              (f32x4.mul (f32x4.add ${shuf(g('s0'), g('s1'), [1, 2, 5, 6])} ${shuf(g('s0'), g('s1'), [2, 3, 6, 7])}) ${sign([1, -1, 1, -1])})))
-            (local.set $yv (f32x4.add ${g('yv')} ${g('b')}))
-            (if ${g('act')} (then
-              ${siluInline(f, '$yv')}))
-            (local.set $dst (i32.add ${g('yb')} (i32.shl (i32.add (i32.mul ${g('oy')} ${g('OW')}) ${g('ox')}) (i32.const 2))))
-            (f32.store ${g('dst')} (f32x4.extract_lane 0 ${g('yv')}))
-            (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
-              (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 1 ${g('yv')}))))
-            (if (i32.lt_u (i32.add ${g('oy')} (i32.const 1)) ${g('OH')}) (then
-              (local.set $dst (i32.add ${g('dst')} (i32.shl ${g('OW')} (i32.const 2))))
-              (f32.store ${g('dst')} (f32x4.extract_lane 2 ${g('yv')}))
-              (if (i32.lt_u (i32.add ${g('ox')} (i32.const 1)) ${g('OW')})
-                (then (f32.store offset=4 ${g('dst')} (f32x4.extract_lane 3 ${g('yv')}))))))
+            ${out1(f)}
             (local.set $q (i32.add ${g('q')} (i32.const 4)))
             ${inc('tx')}))
           (br $xl)))
