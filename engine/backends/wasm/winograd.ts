@@ -79,6 +79,15 @@ export function winogradEligible(g: ConvGeometry): boolean {
  * long). Picks the first stride whose 16 slice starts land in 16 distinct 64-byte sets mod 4 KiB.
  */
 export function sliceStride(P: number, ch: number): number {
+  const key = `${P},${ch}`;
+  let stride = strides.get(key);
+  if (stride === undefined) strides.set(key, (stride = searchStride(P, ch)));
+  return stride;
+}
+/** remembered per (P, ch): every forward of a compiled plan and every training step asks again (~1 ms per 640 forward) */
+const strides = new Map<string, number>();
+
+function searchStride(P: number, ch: number): number {
   for (let s = P; s < P + 64; s++) {
     const sets = new Set(Array.from({ length: 16 }, (_, k) => ((k * ch * s * 4) % 4096) >> 6));
     if (sets.size === 16) return s;
