@@ -5,55 +5,13 @@
 //
 // usage: npx tsx bench/train_step_ab.ts [--env YOLO_WINOGRAD_GW] [--threads 2] [--steps 10]
 import * as E from '../engine/index.js';
-import { loadPoseModel } from '../models/index.js';
-import { V8PoseLoss } from '../nn/loss/v8_pose_loss.js';
-import { clipGradNorm } from '../nn/optim.js';
-import { loadDatasetYaml } from '../tasks/data/dataset.js';
-import { PoseDataset, type PoseBatch } from '../tasks/data/loader.js';
-import { buildOptimizer } from '../tasks/train/optimizer.js';
 import { machineLoad, median, opt } from './common.js';
+import { coco8Batch, trainStep } from './train_step.js';
 
 const env = opt('env', 'YOLO_WINOGRAD_GW');
 const steps = Number(opt('steps', '10'));
-const cfg = loadDatasetYaml('data/coco8-pose/coco8-pose.yaml');
-cfg.train = [cfg.train, cfg.val].flat().filter((s): s is string => typeof s === 'string');
-const ds = PoseDataset.fromConfig(cfg, 'train', {
-  imgsz: 320,
-  batch: 8,
-  augment: false,
-  rect: false,
-  shuffle: false,
-  labelCache: false,
-  log: () => {},
-  progress: { write: () => {} },
-});
-const batch = ds.batches(0).next().value as PoseBatch;
 const device = await E.getDevice('wasm', { threads: opt('threads', '2') });
-const model = loadPoseModel('test/fixtures/predict/yolov8n-pose-coco128.pt', { device }).train();
-const loss = new V8PoseLoss({ nc: 1, kptShape: [17, 3] });
-const { optimizer } = buildOptimizer(model, {
-  name: 'SGD',
-  lr: 0.01,
-  momentum: 0.937,
-  decay: 5e-4,
-  iterations: 1,
-  nc: 1,
-  warmupBiasLr: 0.1,
-});
-const params = model.parameters().filter((p) => p.requiresGrad);
-const step = async () => {
-  const items = await E.tidyAsync(async () => {
-    const x = E.tensor(batch.images, batch.shape, { device });
-    const r = await loss.forward(model.forward(x) as [E.Tensor[], E.Tensor], batch);
-    E.backward(r.loss);
-    return r.items;
-  });
-  await items.data();
-  items.dispose();
-  const { scale } = await clipGradNorm(params, 10.0);
-  optimizer.step(scale);
-  optimizer.zeroGrad();
-};
+const { step } = trainStep(device, 'test/fixtures/predict/yolov8n-pose-coco128.pt', coco8Batch());
 
 console.log(`P2 step A/B of ${env} on ${E.describeDevice(device)}, ${steps} steps each; ${machineLoad()}`);
 const before = process.env[env];

@@ -20,13 +20,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
-import { loadPoseModel } from '../models/index.js';
-import { V8PoseLoss } from '../nn/loss/v8_pose_loss.js';
-import { clipGradNorm } from '../nn/optim.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
-import { loadDatasetYaml } from '../tasks/data/dataset.js';
-import { PoseDataset, type PoseBatch } from '../tasks/data/loader.js';
-import { buildOptimizer } from '../tasks/train/optimizer.js';
+import type { PoseBatch } from '../tasks/data/loader.js';
+import { BATCH, coco8Batch, IMGSZ, trainStep } from './train_step.js';
 import { f1, f2, machineLoad, MemoryWatch, openDevices, opt, runTorch, timeRuns, type Timing } from './common.js';
 import { printProfile, profiler } from '../engine/profile.js';
 
@@ -35,29 +31,7 @@ const warmup = Number(opt('warmup', '1'));
 const threads = opt('threads', '2');
 const weights = opt('weights', 'test/fixtures/predict/yolov8n-pose-coco128.pt');
 const deviceNames = opt('devices', 'webgpu,wasm').split(',');
-const IMGSZ = 320,
-  BATCH = 8;
 const ITEMS = ['box', 'pose', 'kobj', 'cls', 'dfl'];
-
-/** All 8 coco8-pose images (train + val folders) as one batch, letterboxed to 320, no augmentation. */
-export function coco8Batch(): PoseBatch {
-  const cfg = loadDatasetYaml('data/coco8-pose/coco8-pose.yaml');
-  cfg.train = [cfg.train, cfg.val].flat().filter((s): s is string => typeof s === 'string');
-  const ds = PoseDataset.fromConfig(cfg, 'train', {
-    imgsz: IMGSZ,
-    batch: BATCH,
-    augment: false,
-    rect: false,
-    shuffle: false,
-    labelCache: false,
-    log: () => {},
-    progress: { write: () => {} },
-  });
-  const b = ds.batches(0).next().value as PoseBatch;
-  if (!b || b.shape[0] !== BATCH)
-    throw new Error(`coco8-pose: expected one batch of ${BATCH} images, got ${b?.shape[0]}`);
-  return b;
-}
 
 interface Row {
   what: string;
@@ -67,33 +41,10 @@ interface Row {
 }
 
 async function benchDevice(device: E.Device, batch: PoseBatch): Promise<Row> {
-  const model = loadPoseModel(weights, { device }).train();
-  const loss = new V8PoseLoss({ nc: 1, kptShape: [17, 3] });
-  const { optimizer } = buildOptimizer(model, {
-    name: 'SGD',
-    lr: 0.01,
-    momentum: 0.937,
-    decay: 5e-4,
-    iterations: 1,
-    nc: 1,
-    warmupBiasLr: 0.1,
-  });
-  const params = model.parameters().filter((p) => p.requiresGrad);
+  const { model, step: once } = trainStep(device, weights, batch);
   let first: number[] | undefined;
   const step = async () => {
-    const items = await E.tidyAsync(async () => {
-      const x = E.tensor(batch.images, batch.shape, { device });
-      const out = model.forward(x) as [E.Tensor[], E.Tensor];
-      const r = await loss.forward(out, batch);
-      E.backward(r.loss);
-      return r.items;
-    });
-    const v = Array.from(await items.data());
-    items.dispose();
-    const { scale } = await clipGradNorm(params, 10.0);
-    optimizer.step(scale);
-    optimizer.zeroGrad();
-    if (device instanceof E.WebGPUDevice) await device.gpu.sync();
+    const v = await once();
     first ??= v;
   };
   const slow = device.type === 'cpu';
