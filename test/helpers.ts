@@ -49,6 +49,17 @@ export function makeData(spec: InputSpec): number[] {
   return Array.from({ length: n }, (_, i) => (spec.gen ? spec.gen(i) : randomNormal()));
 }
 
+/** max |got - ref| over max |ref|: one relative error for a whole tensor. */
+export function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
+  let d = 0,
+    mx = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d = Math.max(d, Math.abs(got[i] - ref[i]));
+    mx = Math.max(mx, Math.abs(ref[i]));
+  }
+  return d / mx;
+}
+
 /** Max |a - b| and whether every element is within atol + rtol * |b| (NaNs must match). */
 export function compare(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number) {
   let maxAbs = 0,

@@ -40,22 +40,13 @@ import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
+import { relDiff } from '../helpers.js';
 
 enableRelaxedSimd();
 
 t.teardown(releaseDevices);
 const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
 const wasmOf = (d: Device) => (d as Device & { wasm: WasmRuntimeImpl }).wasm;
-
-function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0,
-    mx = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(got[i] - ref[i]));
-    mx = Math.max(mx, Math.abs(ref[i]));
-  }
-  return d / mx;
-}
 
 /**
  * conv2d(x, w, b, padding) [SiLU] through Winograd on `device`, with x read from channels [cx, cx + C)

@@ -14,6 +14,7 @@ import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
+import { relDiff } from '../helpers.js';
 
 enableRelaxedSimd();
 t.teardown(releaseDevices);
@@ -26,16 +27,6 @@ function randoms(n: number) {
     a[i] = seed / 2 ** 30 - 1;
   }
   return a;
-}
-
-function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0,
-    mx = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(got[i] - ref[i]));
-    mx = Math.max(mx, Math.abs(ref[i]));
-  }
-  return d / mx;
 }
 
 /** gw (O, C, 3, 3) in f64: the cpu reference's loops (sum over n, oy, ox of gy x the tap's x, zero padding) */

@@ -7,7 +7,7 @@ import { Module } from '../../nn/module.js';
 import { Conv2d } from '../../nn/layers.js';
 import { CompiledForward, fuseElementwise, planGraph, type Plan } from '../../engine/graph/index.js';
 import { layoutSpan, reshapeLayout, type Layout } from '../../engine/graph/layout.js';
-import { testDevices } from '../helpers.js';
+import { testDevices, relDiff } from '../helpers.js';
 
 const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
 const SHAPES = [
@@ -15,14 +15,6 @@ const SHAPES = [
   [1, 3, 96, 128],
   [2, 3, 64, 64],
 ];
-
-function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0,
-    mx = 0;
-  for (let i = 0; i < ref.length; i++)
-    ((d = Math.max(d, Math.abs(got[i] - ref[i]))), (mx = Math.max(mx, Math.abs(ref[i]))));
-  return d / mx;
-}
 
 t.test('compiled predict equals the eager forward (n-pose, two sizes and batch 2)', async (t) => {
   for (const device of await testDevices(t)) {

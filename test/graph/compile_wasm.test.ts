@@ -28,19 +28,11 @@ import { Module } from '../../nn/module.js';
 import { Conv2d } from '../../nn/layers.js';
 import { CompiledForward } from '../../engine/graph/index.js';
 import type { WasmRuntimeImpl } from '../../engine/backends/wasm/runtime.js';
+import { relDiff } from '../helpers.js';
 
 t.teardown(releaseDevices);
 const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
 
-function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>) {
-  let d = 0,
-    mx = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(got[i] - ref[i]));
-    mx = Math.max(mx, Math.abs(ref[i]));
-  }
-  return d / mx;
-}
 const wasmOf = (d: Device) => (d as Device & { wasm: WasmRuntimeImpl }).wasm;
 
 // chains over channel slices of one conv output, a per-channel constant, a transposed view; the

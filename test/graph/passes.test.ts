@@ -12,6 +12,7 @@ import {
   toNHWC,
 } from '../../engine/graph/passes/index.js';
 import { makeAnchors } from '../../nn/anchors.js';
+import { relDiff } from '../helpers.js';
 
 const m = buildPoseModel('yolov8n-pose.yaml', { seed: 2 }).eval();
 const SHAPE = [2, 3, 64, 96];
@@ -21,14 +22,7 @@ const trace = () => traceModule(m, [SHAPE]);
 const read = (g: Graph) => (id: number) => (g.values[id].data ?? g.values[id].tensor!.dataSync()) as Float32Array;
 const ops = (g: Graph, op: string) => g.nodes.filter((n) => n.op === op);
 
-function relDiff(a: Tensor, b: Tensor) {
-  const p = a.dataSync(),
-    q = b.dataSync();
-  let d = 0,
-    mx = 0;
-  for (let i = 0; i < p.length; i++) ((d = Math.max(d, Math.abs(p[i] - q[i]))), (mx = Math.max(mx, Math.abs(q[i]))));
-  return d / mx;
-}
+const relDiffT = (a: Tensor, b: Tensor) => relDiff(a.dataSync(), b.dataSync());
 const run = (g: Graph) => noGrad(() => replay(g, [x], cpu))[0] as Tensor;
 
 t.test('BN folding: every conv -> batch_norm2d pair becomes one conv; outputs agree', async (t) => {
@@ -41,7 +35,7 @@ t.test('BN folding: every conv -> batch_norm2d pair becomes one conv; outputs ag
   const conv0 = ops(g, 'conv2d')[0];
   t.equal(g.values[conv0.inputs[1]!].name, 'model.0.conv.weight');
   t.equal(g.values[conv0.inputs[2]!].name, 'model.0.conv.bias', 'a folded bias');
-  t.ok(relDiff(run(g), eager) < 1e-5, 'replay of the folded graph equals the eager forward');
+  t.ok(relDiffT(run(g), eager) < 1e-5, 'replay of the folded graph equals the eager forward');
   inferShapes(g); // shapes still consistent
 });
 
@@ -62,7 +56,7 @@ t.test('dead-code elimination keeps what the chosen outputs need', async (t) => 
     'the keypoint branch stays',
   );
   const kpt = noGrad(() => replay(g, [x], cpu)) as Tensor;
-  t.equal(relDiff(kpt, (noGrad(() => m.forward(x)) as any)[1][1]), 0);
+  t.equal(relDiffT(kpt, (noGrad(() => m.forward(x)) as any)[1][1]), 0);
 });
 
 t.test('constant folding turns anchors into named constants at a fixed size, not at a symbolic one', async (t) => {
@@ -84,7 +78,7 @@ t.test('constant folding turns anchors into named constants at a fixed size, not
   t.equal(pts.data![1], ref.points[2], 'x of anchor 1');
   t.equal(pts.data![126], ref.points[1], 'y of anchor 0');
   t.same([...st.data!].slice(-6), [32, 32, 32, 32, 32, 32]);
-  t.equal(relDiff(run(g), eager), 0, 'same outputs');
+  t.equal(relDiffT(run(g), eager), 0, 'same outputs');
   const s = traceModule(m, [{ shape: ['B', 3, 'H', 'W'] }]);
   t.equal(foldConstants(s), 0, 'symbolic sizes: anchors stay a node');
 });
@@ -101,7 +95,7 @@ t.test('elementwise chains: marked, single-reader links, same shape', async (t) 
   const kpt = chains.find((c) => c.nodes.map((k) => g.nodes[k].op).join() === 'mul_scalar,add,mul');
   t.ok(kpt, 'the keypoint decode raw * 2 + grid, * stride is one chain');
   t.equal(kpt!.inputs.length, 3, 'reads the raw slice, the grid and the strides');
-  t.equal(relDiff(run(g), eager), 0, 'marking changes nothing');
+  t.equal(relDiffT(run(g), eager), 0, 'marking changes nothing');
 });
 
 t.test('shape inference re-derives every shape, at any size of a symbolic graph', async (t) => {
@@ -133,6 +127,6 @@ t.test('NCHW -> NHWC: spatial ops in NHWC, permutes only at the edges, same outp
   );
   const concat = g.nodes.find((k) => k.op === 'concat' && k.module === 'model.11')!;
   t.equal(concat.attrs.axis, 3, 'channel concat on axis 3');
-  t.equal(relDiff(run(g), eager), 0, 'replayed (NHWC ops between permutes): same outputs');
+  t.equal(relDiffT(run(g), eager), 0, 'replayed (NHWC ops between permutes): same outputs');
   inferShapes(g);
 });
