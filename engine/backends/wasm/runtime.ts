@@ -230,7 +230,7 @@ export class WasmRuntimeImpl implements WasmRuntime {
     return profiler.time(kernelKind(kernel), () => f(...args));
   }
 
-  /** exports[kernel](...args, begin, end) over [0, tasks): one chunk per thread, the caller takes the first. */
+  /** exports[kernel](...args, begin, end) over [0, tasks) in chunks the threads claim (runParallel). */
   parallel(kernel: string, args: number[], tasks: number, minTasksPerThread = 1): void {
     if (profiler.enabled) {
       profiler.methods.add(
