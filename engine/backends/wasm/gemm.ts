@@ -18,7 +18,7 @@ const B_BLOCK_BYTES = 128 * 1024;
  * grad_weight_dot: pixels per reduction chunk, rows and columns per block of gw. Measured flat: CPU
  * time moved < 5% over chunks 256-1024, rows 16-32 and columns 32-128 on the YOLOv8n-pose shapes.
  */
-const GWD_CHUNK = 512,
+export const GWD_CHUNK = 512,
   GWD_MB = 32,
   GWD_KB = 64,
   /**
@@ -33,7 +33,7 @@ const cdiv = (a: number, b: number) => Math.ceil(a / b);
 const taskTarget = (rt: WasmRuntime) => (rt.threads > 1 ? 4 * rt.threads : 1);
 
 /** Runs `fn` with the blocks from rt.alloc, freeing them (newest first) even if it throws. */
-function withScratch<T>(rt: WasmRuntime, sizes: number[], fn: (...ptrs: number[]) => T): T {
+export function withScratch<T>(rt: WasmRuntime, sizes: number[], fn: (...ptrs: number[]) => T): T {
   const ptrs: number[] = [];
   try {
     for (const s of sizes) ptrs.push(rt.alloc(Math.max(16, s)));
@@ -43,8 +43,8 @@ function withScratch<T>(rt: WasmRuntime, sizes: number[], fn: (...ptrs: number[]
   }
 }
 
-/** Writes an i32 parameter block in the order `names` lays down (gemm_wat.ts). */
-function writeParams(
+/** Writes an i32 parameter block in the order `names` lays down (gemm_wat.ts, kernels/*.ts). */
+export function writeParams(
   rt: WasmRuntime,
   ptr: number,
   names: readonly string[],
@@ -62,7 +62,7 @@ function writeParams(
 }
 
 /** Zeroes `n` i32 words at ptr (the slot flags): plain stores, no view per call. */
-function zeroWords(rt: WasmRuntime, ptr: number, n: number) {
+export function zeroWords(rt: WasmRuntime, ptr: number, n: number) {
   heap32(rt).fill(0, ptr >> 2, (ptr >> 2) + n);
 }
 

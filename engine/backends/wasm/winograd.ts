@@ -15,7 +15,7 @@
 // carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
 // multiplies would need a 1e-4-class tolerance on the head); F(2x2)'s entries are 0, +-1, +-1/2.
 import type { WasmRuntime } from './abi.js';
-import { conv2dForward } from './gemm.js';
+import { conv2dForward, withScratch, zeroWords } from './gemm.js';
 import { MR } from './gemm_wat.js';
 import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
@@ -264,6 +264,9 @@ export function prepareWinogradFused(
   return { words, tasks, nslots, scratchBytes: nslots * slotBytes, flagBytes: Math.max(16, 4 * nslots) };
 }
 
+const FLAGS_WORD = WINO_FUSED_PARAMS.indexOf('flags'),
+  SCRATCH_WORD = WINO_FUSED_PARAMS.indexOf('scratch');
+
 /** Runs a prepared wino_fused: params (words.length i32), flags (flagBytes) and scratch (scratchBytes) are blocks of rt. */
 export function launchWinogradFused(
   rt: WasmRuntime,
@@ -273,10 +276,10 @@ export function launchWinogradFused(
   scratch: number,
 ) {
   if (l.tasks === 0) return;
-  l.words[WINO_FUSED_PARAMS.indexOf('flags')] = flags;
-  l.words[WINO_FUSED_PARAMS.indexOf('scratch')] = scratch;
+  l.words[FLAGS_WORD] = flags;
+  l.words[SCRATCH_WORD] = scratch;
   new Int32Array(rt.memory.buffer, params, l.words.length).set(l.words);
-  new Int32Array(rt.memory.buffer, flags, l.nslots).fill(0);
+  zeroWords(rt, flags, l.nslots);
   rt.parallel('wino_fused', [params], l.tasks);
 }
 
@@ -293,13 +296,9 @@ export function winogradConv2dFused(
   act: 'silu' | null,
 ) {
   const l = prepareWinogradFused(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
-  const blocks: number[] = [];
-  try {
-    for (const bytes of [4 * l.words.length, l.flagBytes, l.scratchBytes]) blocks.push(rt.alloc(Math.max(16, bytes)));
-    launchWinogradFused(rt, l, blocks[0], blocks[1], blocks[2]);
-  } finally {
-    for (const p of blocks.reverse()) rt.free(p);
-  }
+  withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
+    launchWinogradFused(rt, l, params, flags, scratch),
+  );
 }
 
 /**

@@ -13,15 +13,12 @@
 // scratch stays bounded at any batch size.
 import type { WasmRuntime } from './abi.js';
 import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
+import { GWD_CHUNK, GWD_KB, GWD_MB, withScratch, writeParams, zeroWords } from './gemm.js';
 import { sliceStride, winogradEligible } from './winograd.js';
 import type { ConvGeometry } from '../../ops/conv2d.js';
 
 /** Bytes of V and M' per pass: more images run as further passes (as grad-weight's GWD_COPY_BYTES). */
 export const WGW_PASS_BYTES = 16 * 2 ** 20;
-/** grad_weight_dot's pixel chunk and block shape, as gemm.ts's conv2dGradWeight. */
-const CHUNK = 512,
-  MB = 32,
-  KB = 64;
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -61,8 +58,9 @@ export function winogradGradWeight(
     pm = sliceStride(L, O);
   // blocks of dU (mb rows x kb columns); the 16 GEMMs' blocks are the tasks of one launch, enough for
   // the threads without splitting the tiles between tasks
-  const mblocks = cdiv(O, MB),
-    kblocks = cdiv(C, KB);
+  // grad_weight_dot's block shape and pixel chunk as conv2dGradWeight's
+  const mblocks = cdiv(O, GWD_MB),
+    kblocks = cdiv(C, GWD_KB);
   const mb = Math.ceil(O / mblocks / 2) * 2,
     kb = Math.ceil(C / kblocks / 4) * 4;
   const tasks = 16 * cdiv(O, mb) * cdiv(C, kb),
@@ -78,12 +76,9 @@ export function winogradGradWeight(
     2 ** Math.ceil(Math.log2(tBytes)), // a power of two: the layers reuse a few blocks (as grad-weight's copies)
     64 * passes * O * C,
   ];
-  const ptrs: number[] = [];
-  try {
-    for (const s of sizes) ptrs.push(rt.alloc(Math.max(16, s)));
-    const [params, flags, scratch, cols, v, du] = ptrs as [number, number, number, number, number, number];
+  withScratch(rt, sizes, (params, flags, scratch, cols, v, du) => {
     const m = v + vBytes;
-    new Int32Array(rt.memory.buffer, flags, nslots).fill(0);
+    zeroWords(rt, flags, nslots);
     new Int32Array(rt.memory.buffer, cols, C).set(Array.from({ length: C }, (_, c) => c * pv));
     for (let pass = 0; pass < passes; pass++) {
       const n0 = pass * ipp,
@@ -100,8 +95,7 @@ export function winogradGradWeight(
         for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + P, r * pv + len);
         for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + P, r * pm + len);
       }
-      const view = new Int32Array(rt.memory.buffer, params, GW_DOT_PARAMS.length);
-      const values: Record<(typeof GW_DOT_PARAMS)[number], number> = {
+      writeParams(rt, params, GW_DOT_PARAMS, {
         a: m,
         b: v,
         out: du + 4 * pass * O * C, // GEMM k's partial block of this pass: (k passes + pass) O C
@@ -122,16 +116,13 @@ export function winogradGradWeight(
         mblocks: cdiv(O, mb),
         kblocks: cdiv(C, kb),
         splits: 1,
-        chunk: CHUNK,
+        chunk: GWD_CHUNK,
         a_sg: O * pm,
         b_sg: C * pv,
         out_sg: passes * O * C,
-      };
-      GW_DOT_PARAMS.forEach((name, i) => (view[i] = values[name]));
+      });
       rt.parallel('grad_weight_dot', [params], tasks);
     }
     rt.parallel('wino_gw_out', [du, gwPtr, O, C, passes], O);
-  } finally {
-    for (const p of ptrs.reverse()) rt.free(p);
-  }
+  });
 }
