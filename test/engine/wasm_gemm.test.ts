@@ -14,7 +14,7 @@ import {
   matmul,
   packConvWeights,
 } from '../../engine/backends/wasm/gemm.js';
-import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
+import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 
 enableRelaxedSimd();
 const runtimes: [string, TestRuntime][] = [];
@@ -43,17 +43,6 @@ function relErr(a: ArrayLike<number>, ref: ArrayLike<number>) {
     m = Math.max(m, Math.abs(ref[i]));
   }
   return d / Math.max(m, 1e-30);
-}
-
-/** copies arrays into fresh blocks of rt; the output block is filled with NaN so unwritten elements show */
-function place(rt: TestRuntime, ...arrays: (Float32Array | number)[]) {
-  return arrays.map((a) => {
-    const len = typeof a === 'number' ? a : a.length;
-    const p = rt.alloc(4 * len);
-    if (typeof a === 'number') rt.f32(p, len).fill(NaN);
-    else rt.f32(p, len).set(a);
-    return p;
-  });
 }
 
 const TOL = 1e-5;

@@ -11,6 +11,17 @@ import wabtInit from 'wabt';
 import type { WasmRuntime, WatFragment } from '../../engine/backends/wasm/abi.js';
 
 /** Node 20 hides relaxed SIMD behind a flag; it must be set before the first module compiles. */
+/** copies arrays into fresh blocks of rt; a number n gives a block of n floats filled with NaN, so unwritten elements show */
+export function place(rt: WasmRuntime, ...arrays: (Float32Array | number)[]) {
+  return arrays.map((a) => {
+    const len = typeof a === 'number' ? a : a.length;
+    const p = rt.alloc(4 * len);
+    if (typeof a === 'number') rt.f32(p, len).fill(NaN);
+    else rt.f32(p, len).set(a);
+    return p;
+  });
+}
+
 export function enableRelaxedSimd() {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }

@@ -39,7 +39,7 @@ import { conv2dForward, conv2dGradInput as gemmGradInput } from '../../engine/ba
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
-import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
+import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
 
 enableRelaxedSimd();
@@ -322,15 +322,8 @@ t.test(
           const ref = new Float32Array(gy.length);
           conv2dCpu(x, w, c.bias ? b : null, ref, g, c.act === 'silu');
           const gxRef = gradInputRef(gy, w, g);
-          const alloc = (a: Float32Array | number) => {
-            const n = typeof a === 'number' ? a : a.length;
-            const p = rt.alloc(4 * n);
-            if (typeof a === 'number') rt.f32(p, n).fill(NaN);
-            else rt.f32(p, n).set(a);
-            return p;
-          };
-          const [xp, wp, bp, gyp] = [x, w, b, gy].map(alloc);
-          const [yW, yD, gxW, gxD] = [gy.length, gy.length, x.length, x.length].map(alloc);
+          const [xp, wp, bp, gyp] = place(rt, x, w, b, gy);
+          const [yW, yD, gxW, gxD] = place(rt, gy.length, gy.length, x.length, x.length);
           const used = rt.used;
           winogradForward(rt, xp, wp, c.bias ? bp : 0, yW, g, c.act);
           winogradGradInput(rt, gyp, wp, gxW, g);

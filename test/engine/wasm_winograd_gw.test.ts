@@ -13,7 +13,7 @@ import { conv2dGradWeight as gemmGradWeight } from '../../engine/backends/wasm/g
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
-import { TestRuntime, enableRelaxedSimd } from './wasm_test_runtime.js';
+import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
 
 enableRelaxedSimd();
@@ -80,14 +80,7 @@ t.test(
           const x = randoms(N * C * H * W),
             gy = randoms(N * c.O * g.oh * g.ow);
           const ref = gradWeightRef(x, gy, g);
-          const alloc = (a: Float32Array | number) => {
-            const n = typeof a === 'number' ? a : a.length;
-            const p = rt.alloc(4 * n);
-            if (typeof a === 'number') rt.f32(p, n).fill(NaN);
-            else rt.f32(p, n).set(a);
-            return p;
-          };
-          const [xp, gyp, gwW, gwP, gwD] = [x, gy, ref.length, ref.length, ref.length].map(alloc);
+          const [xp, gyp, gwW, gwP, gwD] = place(rt, x, gy, ref.length, ref.length, ref.length);
           const used = rt.used;
           winogradGradWeight(rt, xp, gyp, gwW, g);
           t.equal(rt.used, used, `${tag}: scratch freed`);
