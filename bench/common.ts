@@ -20,16 +20,8 @@ export function opt(name: string, def: string): string {
 
 export const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-/** max|a - ref| / max|ref|: how far an output is from a reference run's, relative to its scale. */
-export function relDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
+/** max|a - ref| / max|ref|: how far an output is from a reference run's (the tests' helper). */
+export { relDiff } from '../test/helpers.js';
 
 /** /proc/loadavg's 1/5/15-minute averages and running/total tasks, with the core count. */
 export function machineLoad(): string {
