@@ -6,7 +6,7 @@
 //                  3x3 stride-1 convs through Winograd F(2x2, 3x3), one fused `wino_fused` launch
 //                  each (backends/wasm/winograd.ts; YOLO_WINOGRAD=0 keeps them direct)
 //   max_pool2d     the `maxpool` kernel per image, over planes of a concat slice
-//   upsample       `copy4` per image, a broadcast copy straight into the concat slice
+//   upsample       `upsample` per image, straight into the concat slice
 //   chain          `elementwise_chain` (kernels/chain.ts): the rows as one program, one pass
 //   copy           `copy4` between two views (a concat input that could not be written in place)
 // Kernel arguments and parameter blocks are made here, once; a forward only launches.
@@ -32,6 +32,7 @@ import type { Graph, Node } from './ir.js';
 import type { Plan, Unit } from './compile_plan.js';
 import type { Layout } from './layout.js';
 import { ptrOf } from '../backends/wasm/abi.js';
+import { upsampleWasm } from '../backends/wasm/ops_pool.js';
 
 /** below this many elements per thread a kernel stays on the calling thread (as ops_elementwise.ts) */
 const PER_THREAD = 16384;
@@ -221,26 +222,17 @@ export function wasmMaxPoolStep(rt: WasmRuntimeImpl, n: Node, x: Tensor, out: Te
   return () => launches.forEach((args) => rt.parallel('maxpool', args, C, minTasks));
 }
 
-/** upsample_nearest2d per image: a broadcast copy (C h, sh, w, sw) into the output view. */
+/** upsample_nearest2d per image: `upsample` (one task per input row) into the output view's planes. */
 export function wasmUpsampleStep(rt: WasmRuntimeImpl, n: Node, x: Tensor, out: Tensor): (() => void) | null {
   const xl = imagePlanes(x),
     yl = imagePlanes(out);
   const [sh, sw] = n.attrs.scale as number[];
   if (!xl || !yl || !Number.isInteger(sh) || !Number.isInteger(sw)) return null;
-  const [N, C, h, w] = x.shape,
-    ow = w * sw;
-  const shape = [C * h, sh, w, sw];
-  const launches = Array.from({ length: N }, (_, i) =>
-    copyArgs(
-      x.storage.ptr + 4 * (xl.off + i * xl.sb),
-      [w, 0, 1, 0],
-      out.storage.ptr + 4 * (yl.off + i * yl.sb),
-      [sh * ow, ow, sw, 1],
-      shape,
-    ),
-  );
-  if (launches.some((l) => !l)) return null;
-  return () => launches.forEach((l) => rt.parallel('copy4', l!.args, l!.rows, l!.minRows));
+  const [N, C, h, w] = x.shape;
+  const at = (t: Tensor, l: { off: number; sb: number }, i: number) => t.storage.ptr + 4 * (l.off + i * l.sb);
+  return () => {
+    for (let i = 0; i < N; i++) upsampleWasm(rt, at(x, xl, i), at(out, yl, i), C, h, w, sh, sw, yl.sc);
+  };
 }
 
 /** dst = src (src broadcast to dst's shape), both any views: one copy4 launch, or null above rank 4. */

@@ -4,8 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { record } from '../autograd.js';
-import { copyWasm } from '../backends/wasm/ops_elementwise.js';
-import { upsampleBackwardWasm } from '../backends/wasm/ops_pool.js';
+import { ptrOf } from '../backends/wasm/abi.js';
+import { upsampleBackwardWasm, upsampleWasm } from '../backends/wasm/ops_pool.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous } from './elementwise.js';
 import { metaOp } from '../graph/hook.js';
@@ -57,13 +57,10 @@ function launch(
 ) {
   if (to.numel === 0) return;
   const src = contiguous(from);
-  if (entry === 'upsample' && from.device.type === 'wasm') {
-    // a broadcast copy: src seen as (planes * h, sh, w, sw) with strides (w, 0, 1, 0)
-    const shape = [to.shape[0] * to.shape[1] * h, sh, w, sw];
-    const views = [new Tensor(src.storage, shape, [w, 0, 1, 0], src.offset), new Tensor(to.storage, shape)];
-    copyWasm(from.device.wasm, views[0], views[1], shape);
-    for (const v of views) v.dispose(); // views only: the storages keep their other owners
-  } else if (entry === 'upsample_backward' && from.device.type === 'wasm' && from.dtype === 'f32')
+  if (entry === 'upsample' && from.device.type === 'wasm')
+    // a bitwise copy of 4-byte elements (every wasm dtype), one task per input row
+    upsampleWasm(from.device.wasm, ptrOf(src), ptrOf(to), to.shape[0] * to.shape[1], h, w, sh, sw);
+  else if (entry === 'upsample_backward' && from.device.type === 'wasm' && from.dtype === 'f32')
     upsampleBackwardWasm(from.device.wasm, src, to, sh, sw); // block sums, one task per plane
   else if (onHost(from.device)) {
     const a = src.storage.array!,

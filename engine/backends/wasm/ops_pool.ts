@@ -1,6 +1,7 @@
 // The wasm launchers for the training side of max_pool2d and upsample_nearest2d
 // (kernels/pool_backward.ts): one task per (n, c) plane, f32 contiguous blocks only (the ops pass
-// contiguous copies). Bit-identical to the cpu reference at any thread count.
+// contiguous copies); and upsample_nearest2d's forward (kernels/upsample.ts), one task per input
+// row. Bit-identical to the cpu reference at any thread count.
 import type { Tensor } from '../../tensor.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { ptrOf } from './abi.js';
@@ -52,4 +53,22 @@ export function upsampleBackwardWasm(rt: WasmRuntimeImpl, g: Tensor, gx: Tensor,
     n * c,
     Math.ceil(PER_THREAD / (h * w * sh * sw)),
   );
+}
+
+/**
+ * out = x repeated sh x sw (nearest upsampling) per image: x's C planes contiguous from `x`, out's
+ * planes `oplane` elements apart from `out` (byte pointers). One task per input row.
+ */
+export function upsampleWasm(
+  rt: WasmRuntimeImpl,
+  x: number,
+  out: number,
+  planes: number,
+  h: number,
+  w: number,
+  sh: number,
+  sw: number,
+  oplane = h * sh * w * sw,
+) {
+  rt.parallel('upsample', [x, out, h, w, sh, sw, oplane], planes * h, Math.ceil(PER_THREAD / (w * sw * sh)));
 }

@@ -6,6 +6,7 @@ import { matmul } from './matmul.js';
 import { copy } from './copy.js';
 import { reduce } from './reduce.js';
 import { maxPool2d } from './max_pool2d.js';
+import { upsample } from './upsample.js';
 import { gemmFragment } from '../gemm_wat.js';
 import { chain } from './chain.js';
 import { batchNorm } from './batch_norm.js';
@@ -27,6 +28,7 @@ export const FRAGMENTS: WatFragment[] = [
   copy,
   reduce,
   maxPool2d,
+  upsample,
   gemmFragment,
   chain,
   batchNorm,
