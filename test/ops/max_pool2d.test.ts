@@ -37,6 +37,26 @@ t.test('forward and backward: webgpu matches cpu, gradients match central differ
   ]);
 });
 
+// Without gradients the wasm device runs its inference kernel (no indices): four outputs per f32x4
+// (rows first then shifts for kernels up to 5 wide, else tap by tap), the row edges gathered column
+// by column with -inf for the padding. Widths that leave edge groups on both sides, a tail of
+// W % 4 outputs, dilation, a row stride, and a plane of 20 x 20 (SPPF at 640).
+t.test('inference forward (no indices) matches cpu exactly, edges and tails included', async (t) => {
+  const cases: [string, number[], E.MaxPool2dOptions][] = [
+    ['SPPF 5x5 pad 2, 20x20', [1, 3, 20, 20], { kernelSize: 5, stride: 1, padding: 2 }],
+    ['5x5 pad 2, 7x13', [2, 2, 7, 13], { kernelSize: 5, stride: 1, padding: 2 }],
+    ['3x3 pad 1, 5x6', [1, 2, 5, 6], { kernelSize: 3, stride: 1, padding: 1 }],
+    ['3x3 dilation 2 pad 1, 9x11', [1, 2, 9, 11], { kernelSize: 3, stride: 1, padding: 1, dilation: 2 }],
+    ['7x7 pad 3 wider than the row, 4x5', [1, 1, 4, 5], { kernelSize: 7, stride: 1, padding: 3 }],
+    ['3x3 stride [2, 1] pad 1, 9x10', [1, 2, 9, 10], { kernelSize: 3, stride: [2, 1], padding: 1 }],
+  ];
+  for (const [name, shape, opts] of cases)
+    await checkDevices(t, devices, name, (x) => E.maxPool2d(x, opts), [{ shape, grad: false, ...distinct }], {
+      rtol: 0,
+      atol: 0,
+    });
+});
+
 t.test('PyTorch goldens: values, indices and input gradients', async (t) => {
   const cases: [string, E.MaxPool2dOptions][] = [
     ['k5s1p2', { kernelSize: 5, stride: 1, padding: 2 }],
