@@ -63,6 +63,8 @@ export class Conv extends Module {
   override forward(x: Tensor): Tensor {
     const act = this.child('act')!;
     if (this.fused) return act instanceof SiLU ? this.conv.forward(x, 'silu') : this.conv.forward(x);
+    // BN -> SiLU as one op (one fused pass each way on wasm)
+    if (act instanceof SiLU) return this.bn!.forward(this.conv.forward(x), 'silu');
     return act.forward(this.bn!.forward(this.conv.forward(x)));
   }
 

@@ -136,12 +136,13 @@ export class BatchNorm2d extends Module {
     return this.tensor('running_var');
   }
 
-  /** (B, C, H, W) -> (B, C, H, W). */
-  override forward(x: Tensor): Tensor {
+  /** (B, C, H, W) -> (B, C, H, W); act 'silu': silu of it, fused where the device has the kernel. */
+  override forward(x: Tensor, act?: 'silu'): Tensor {
     const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      act,
     });
     if (this.training) this.countBatch();
     return y;

@@ -11,7 +11,7 @@ import { metaOp } from '../graph/hook.js';
 import { fmt } from '../shape.js';
 import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
-import { assign, clone, contiguous } from './elementwise.js';
+import { assign, clone, contiguous, silu } from './elementwise.js';
 import { batchNorm2dBackwardWasm, batchNorm2dForwardWasm } from '../backends/wasm/ops_norm.js';
 
 export interface BatchNorm2dOptions {
@@ -20,6 +20,12 @@ export interface BatchNorm2dOptions {
   momentum?: number;
   /** added to the variance; default 1e-5 (Ultralytics 1e-3) */
   eps?: number;
+  /**
+   * 'silu': return silu(batch_norm(x)), the Conv block's BN -> SiLU. One fused pass each way on
+   * wasm (the SiLU output and its gradient never take a tensor of their own, and the normalized
+   * values are not kept for the backward); elsewhere the two ops one after the other.
+   */
+  act?: 'silu';
 }
 
 // Rows of the per-channel state tensor `chan` (8, C); must match ROW_* in the shader.
@@ -46,6 +52,9 @@ export function batchNorm2d(
     momentum = opts.momentum ?? 0.1,
     eps = opts.eps ?? 1e-5;
   checkInputs(x, runningMean, runningVar, weight, bias, training);
+  const silu_ = opts.act === 'silu';
+  if (silu_ && x.device.type !== 'wasm')
+    return silu(batchNorm2d(x, runningMean, runningVar, weight, bias, { ...opts, act: undefined }));
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
   if (x.device.type === 'meta')
@@ -84,6 +93,7 @@ export function batchNorm2d(
       update,
       eps,
       momentum,
+      silu: silu_,
     });
   else if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
   else if (y.numel > 0) {
@@ -137,10 +147,10 @@ export function batchNorm2d(
   // backward or with y when the backward never reaches it
   return record(
     y,
-    'batch_norm2d',
+    silu_ ? 'batch_norm2d_silu' : 'batch_norm2d',
     inputs,
     (gy) => {
-      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad);
+      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad, silu_);
       return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
     },
     [chan],
@@ -207,9 +217,10 @@ function checkInputs(
 
 /**
  * Gradients of training- or eval-mode batch norm from the forward's per-channel state `chan`
- * (8, C): gx (N, C, H, W) when wantGx, and gw, gb (C), which are views of chan's rows.
+ * (8, C): gx (N, C, H, W) when wantGx, and gw, gb (C), which are views of chan's rows. act (wasm
+ * only): gy is the gradient of silu(batch_norm(x)).
  */
-function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: boolean, wantGx: boolean) {
+function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: boolean, wantGx: boolean, act = false) {
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
   const params = {
@@ -226,7 +237,7 @@ function batchNorm2dBackward(gy: Tensor, x: Tensor, chan: Tensor, training: bool
   const xs = contiguous(x),
     gs = contiguous(gy);
   const gx = wantGx ? Tensor.uninitialized(x.shape, x.dtype, x.device) : null; // written in full
-  if (x.device.type === 'wasm') batchNorm2dBackwardWasm(x.device.wasm, xs, gs, gx, chan, training);
+  if (x.device.type === 'wasm') batchNorm2dBackwardWasm(x.device.wasm, xs, gs, gx, chan, training, act);
   else if (onHost(x.device)) backwardCpu(xs, gs, chan, gx, params);
   else if (geo.n > 0) {
     const gpu = (x.device as WebGPUDevice).gpu;

@@ -62,6 +62,59 @@ t.test('forward and backward: webgpu matches cpu, gradients match central differ
   await gradcheck(t, 'eval', evalBn, [{ shape: [2, 3, 2, 2] }, { shape: [3], ...pos }, { shape: [3] }]);
 });
 
+// act: 'silu' (the Conv block's BN -> SiLU): one fused kernel each way on wasm, the two ops elsewhere.
+// Plane sizes 30 and 35 leave 2 and 3 elements after the four-at-a-time loop.
+t.test("act 'silu': every device matches cpu's batch norm then silu, the wasm fused kernels bit for bit", async (t) => {
+  const fused =
+    (training: boolean) =>
+    (x: E.Tensor, w: E.Tensor | null = null, b: E.Tensor | null = null) =>
+      E.batchNorm2d(x, ...(running(x) as [E.Tensor, E.Tensor]), w, b, { training, ...ult, act: 'silu' });
+  const cases: [string, number[], boolean][] = [
+    ['train', [3, 4, 5, 6], true],
+    ['train, odd planes', [2, 3, 7, 5], true],
+    ['eval', [2, 4, 3, 5], false],
+  ];
+  for (const [name, shape, training] of cases) {
+    const c = shape[1];
+    const specs = [{ shape }, { shape: [c], ...pos }, { shape: [c] }];
+    await checkDevices(t, devices, `silu, ${name}`, fused(training), specs);
+    await checkDevices(t, devices, `silu, ${name}, no affine`, (x) => fused(training)(x), [{ shape }]);
+    // x without a gradient: the backward computes only the weight and bias gradients (no gx to park gz in)
+    await checkDevices(t, devices, `silu, ${name}, weight and bias gradients only`, fused(training), [
+      { shape, grad: false },
+      ...specs.slice(1),
+    ]);
+    const wasm = devices.find((d) => d.type === 'wasm');
+    if (!wasm) continue;
+    // the same inputs through the fused op and through batchNorm2d then silu, on wasm
+    const run = async (fuse: boolean) => {
+      E.manualSeed(3);
+      const [x, w, b] = specs.map((sp, k) =>
+        E.tensor(
+          k === 0 ? E.randn(sp.shape).dataSync() : Array.from({ length: c }, (_, i) => 0.6 + 0.3 * i - 0.1 * k),
+          sp.shape,
+          { device: wasm, requiresGrad: true },
+        ),
+      );
+      const [rm, rv] = running(x);
+      const y = fuse
+        ? E.batchNorm2d(x, rm, rv, w, b, { training, ...ult, act: 'silu' })
+        : E.silu(E.batchNorm2d(x, rm, rv, w, b, { training, ...ult }));
+      const gy = E.tensor(
+        Array.from({ length: y.numel }, (_, i) => Math.sin(i * 0.7) + 0.5),
+        y.shape,
+        { device: wasm },
+      );
+      E.sum(E.mul(y, gy)).backward();
+      return Promise.all([y, x.grad!, w.grad!, b.grad!, rm, rv].map(async (v) => [...(await v.data())]));
+    };
+    const [a, u] = [await run(true), await run(false)];
+    ['y', 'grad x', 'grad weight', 'grad bias', 'running mean', 'running var'].forEach((what, k) =>
+      t.same(a[k], u[k], `silu, ${name}: wasm fused ${what} = batch norm then silu on wasm, bit for bit`),
+    );
+  }
+});
+
 t.test('running statistics update in place with the unbiased variance', async (t) => {
   for (const d of devices) {
     const x = E.tensor([1, 2, 3, 4, 10, 20, 30, 40], [2, 2, 1, 2], { device: d }); // channel 0: 1,2,10,20; channel 1: 3,4,30,40

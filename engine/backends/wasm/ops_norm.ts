@@ -11,7 +11,7 @@ const PER_THREAD = 16384;
 
 const ptr = (t: Tensor | null) => (t ? ptrOf(t) : 0);
 
-/** x, y (N, C, H, W); chan (8, C) gets the per-channel state the backward reads. */
+/** x, y (N, C, H, W); chan (8, C) gets the per-channel state the backward reads. silu: y = silu(bn(x)). */
 export function batchNorm2dForwardWasm(
   rt: WasmRuntimeImpl,
   x: Tensor,
@@ -21,19 +21,38 @@ export function batchNorm2dForwardWasm(
   rv: Tensor | null,
   w: Tensor | null,
   b: Tensor | null,
-  o: { training: boolean; update: boolean; eps: number; momentum: number },
+  o: { training: boolean; update: boolean; eps: number; momentum: number; silu?: boolean },
 ) {
   const [N, C, H, W] = x.shape;
   const hw = H * W;
   rt.parallel(
     'batch_norm_fwd',
-    [ptr(x), ptr(y), ptr(chan), ptr(rm), ptr(rv), ptr(w), ptr(b), N, C, hw, +o.training, +o.update, o.eps, o.momentum],
+    [
+      ptr(x),
+      ptr(y),
+      ptr(chan),
+      ptr(rm),
+      ptr(rv),
+      ptr(w),
+      ptr(b),
+      N,
+      C,
+      hw,
+      +o.training,
+      +o.update,
+      o.eps,
+      o.momentum,
+      +!!o.silu,
+    ],
     C,
     Math.ceil(PER_THREAD / Math.max(1, N * hw)),
   );
 }
 
-/** gy, x (N, C, H, W) → gx (null: only the weight/bias gradients), and chan's gradient rows. */
+/**
+ * gy, x (N, C, H, W) → gx (null: only the weight/bias gradients), and chan's gradient rows. silu: gy
+ * is the gradient of silu(bn(x)) (the forward ran with silu).
+ */
 export function batchNorm2dBackwardWasm(
   rt: WasmRuntimeImpl,
   x: Tensor,
@@ -41,12 +60,13 @@ export function batchNorm2dBackwardWasm(
   gx: Tensor | null,
   chan: Tensor,
   training: boolean,
+  silu = false,
 ) {
   const [N, C, H, W] = x.shape;
   const hw = H * W;
   rt.parallel(
     'batch_norm_bwd',
-    [ptr(x), ptr(gy), ptr(gx), ptr(chan), N, C, hw, +training],
+    [ptr(x), ptr(gy), ptr(gx), ptr(chan), N, C, hw, +training, +silu],
     C,
     Math.ceil(PER_THREAD / Math.max(1, N * hw)),
   );
