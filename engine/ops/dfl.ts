@@ -3,7 +3,7 @@
 // 0..reg_max-1; here it is one fused kernel (shaders/dfl.wgsl), differentiable for training.
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { onHost, type WebGPUDevice } from '../device.js';
 import { contiguous, mul, sub } from './elementwise.js';
 import { reshape } from './view.js';
@@ -27,7 +27,8 @@ export function dfl(x: Tensor, regMax = 16): Tensor {
   if (x.device.type === 'meta') return metaOp('dfl', [x], { regMax }, out);
   const [stB, stC, stA] = x.strides;
   if (out.numel > 0) {
-    if (x.device.type === 'wasm') dflWasm(x.device.wasm, x, out, regMax);
+    // no gradient to come (inference): the f32 kernel; else the f64 one the backward's roundings match
+    if (x.device.type === 'wasm') dflWasm(x.device.wasm, x, out, regMax, !needsGrad(x));
     else if (onHost(x.device)) dflCpu(x.storage.array!, out.storage.array!, x.offset, B, A, regMax, stB, stC, stA);
     else {
       const gpu = (x.device as WebGPUDevice).gpu;

@@ -35,6 +35,18 @@ t.test('dfl: webgpu matches cpu, equals softmax-then-expectation, gradients matc
     [{ shape: [2, 64, 20], grad: false }],
     { atol: 1e-5 },
   );
+  // without a gradient to come wasm runs its f32 kernel (exp4, f32 sums): within f32 rounding of the
+  // f64 reference; 50 and 37 anchors leave a tail after the groups of 4, the permuted view gathers
+  const f32 = { rtol: 2e-6, atol: 1e-6 };
+  await checkDevices(t, devices, 'no grad', (x) => E.dfl(x), [{ shape: [2, 64, 50], grad: false }], f32);
+  await checkDevices(
+    t,
+    devices,
+    'no grad, anchors strided',
+    (x) => E.dfl(E.permute(x, [0, 2, 1])),
+    [{ shape: [2, 37, 64], grad: false }],
+    f32,
+  );
   await gradcheck(t, 'dfl', (x) => E.dfl(x, 4), [{ shape: [2, 16, 3] }]);
   await gradcheck(t, 'dfl of a channel slice', (x) => E.dfl(E.narrow(x, 1, 1, 16), 4), [{ shape: [2, 18, 3] }]);
 });

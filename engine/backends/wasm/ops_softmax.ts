@@ -52,12 +52,12 @@ export function softmaxBackwardWasm(
     );
 }
 
-/** out (B, 4, A) = DFL expectation of x (B, 4R, A), x any strided view */
-export function dflWasm(rt: WasmRuntimeImpl, x: Tensor, out: Tensor, R: number) {
+/** out (B, 4, A) = DFL expectation of x (B, 4R, A), x any strided view; inference: in f32 (dfl_fwd32) */
+export function dflWasm(rt: WasmRuntimeImpl, x: Tensor, out: Tensor, R: number, inference = false) {
   const [B, , A] = x.shape;
   const [stB, stC, stA] = x.strides;
   rt.parallel(
-    'dfl_fwd',
+    inference ? 'dfl_fwd32' : 'dfl_fwd',
     [ptrOf(x), ptrOf(out), A, R, stB, stC, stA],
     B * 4 * blocks(A),
     Math.ceil(PER_THREAD / (64 * R)),
