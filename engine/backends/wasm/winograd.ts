@@ -202,6 +202,8 @@ export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) 
 
 /** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */
 export interface WinogradFusedLaunch {
+  /** wino_fused (F(2x2)), or wino_fused4 (F(4x4), winograd_f4.ts): same parameter words */
+  kernel: 'wino_fused' | 'wino_fused4';
   words: Int32Array;
   tasks: number;
   nslots: number;
@@ -261,7 +263,14 @@ export function prepareWinogradFused(
     slot_bytes: slotBytes,
   };
   const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
-  return { words, tasks, nslots, scratchBytes: nslots * slotBytes, flagBytes: Math.max(16, 4 * nslots) };
+  return {
+    kernel: 'wino_fused',
+    words,
+    tasks,
+    nslots,
+    scratchBytes: nslots * slotBytes,
+    flagBytes: Math.max(16, 4 * nslots),
+  };
 }
 
 const FLAGS_WORD = WINO_FUSED_PARAMS.indexOf('flags'),
@@ -280,7 +289,7 @@ export function launchWinogradFused(
   l.words[SCRATCH_WORD] = scratch;
   new Int32Array(rt.memory.buffer, params, l.words.length).set(l.words);
   zeroWords(rt, flags, l.nslots);
-  rt.parallel('wino_fused', [params], l.tasks);
+  rt.parallel(l.kernel, [params], l.tasks);
 }
 
 /** prepareWinogradFused + launchWinogradFused, the blocks taken and freed around the launch. */

@@ -1,0 +1,166 @@
+// Winograd F(4x4, 3x3) for the wasm compiled eval forward only (engine/graph/executor_wasm.ts):
+// one fused launch per conv, `wino_fused4` (kernels/winograd_f4.ts), beside F(2x2)'s wino_fused.
+// Per 4x4 output tile: V = Bt d B of the 6x6 input tile, 36 GEMMs M[k] = U[k] V[k] (36 C O
+// multiply-adds per 16 outputs: 2.25 per output and (c, o), against F(2x2)'s 4 and the direct
+// conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor on the host in
+// f64 (the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
+// Bt, At hold 4, 5, 8 and G 1/6, 1/24, so its f32 error is ~20x F(2x2)'s (bench/winograd_error.py:
+// 7.9e-6 against 3.3e-7 of the largest output of a C = 64 conv), fine for inference, not for the
+// gradient parity the training path keeps with PyTorch. Which convs take it: winogradF4Eligible.
+import type { WasmRuntime } from './abi.js';
+import { withScratch } from './gemm.js';
+import { MR } from './gemm_wat.js';
+import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
+import { F4_TABLE_BYTES, G4 } from './kernels/winograd_f4.js';
+import { launchWinogradFused, winogradEligible, type WinogradFusedLaunch } from './winograd.js';
+import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
+
+/**
+ * Below this many input channels a conv keeps F(2x2) (bench/winograd.ts, per layer shape of
+ * yolov8n-pose at 640, 1 and 2 threads): see winogradF4Eligible.
+ */
+export const WINOGRAD_F4_MIN_CHANNELS = 32;
+
+/**
+ * An F(2x2)-eligible conv (winogradEligible) that goes through F(4x4) in the compiled forward:
+ * at least WINOGRAD_F4_MIN_CHANNELS input and output channels, and YOLO_WINOGRAD_F4 is not 0.
+ */
+export function winogradF4Eligible(g: ConvGeometry): boolean {
+  return (
+    winogradEligible(g) &&
+    g.c >= WINOGRAD_F4_MIN_CHANNELS &&
+    g.o >= WINOGRAD_F4_MIN_CHANNELS &&
+    process.env.YOLO_WINOGRAD_F4 !== '0'
+  );
+}
+
+/** 4x4 output tiles: counts per plane and in all (P = N tH tW). */
+export function winogradF4Shape(g: ConvGeometry) {
+  const tH = Math.ceil(g.oh / 4),
+    tW = Math.ceil(g.ow / 4);
+  return { tH, tW, P: g.n * tH * tW };
+}
+
+/** Bytes of U packed for the 36 GEMMs: 36 x O rounded up to 4 x C floats. */
+export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / MR) * MR * g.c;
+
+/**
+ * U = G w Gt per (o, c) in f64, rounded once to f32, as (36, O, C) packed into gemm_conv2d's
+ * panels ([k][O/4][C][4], rows past O zero), in a fresh block (the caller frees it with rt.free).
+ * w is (O, C, 3, 3) contiguous at wPtr.
+ */
+export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
+  const { o: O, c: C } = g;
+  const mpan = Math.ceil(O / MR);
+  const ptr = rt.alloc(Math.max(16, winogradF4WeightBytes(g)));
+  const u = rt.f32(ptr, 36 * mpan * MR * C);
+  u.fill(0);
+  const w = rt.f32(wPtr, O * C * 9);
+  const t = new Float64Array(18); // G g (6 x 3)
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * 9;
+      for (let i = 0; i < 6; i++)
+        for (let b = 0; b < 3; b++)
+          t[3 * i + b] = G4[i][0] * w[base + b] + G4[i][1] * w[base + 3 + b] + G4[i][2] * w[base + 6 + b];
+      for (let i = 0; i < 6; i++)
+        for (let j = 0; j < 6; j++) {
+          const v = t[3 * i] * G4[j][0] + t[3 * i + 1] * G4[j][1] + t[3 * i + 2] * G4[j][2];
+          u[(((6 * i + j) * mpan + (o >> 2)) * C + c) * MR + (o & 3)] = v;
+        }
+    }
+  return ptr;
+}
+
+/**
+ * Bytes of V and M per task of wino_fused4 (its tile block: 144 C + 576 ceil(O / 4) bytes per
+ * tile, plus the tile table). 8 tiles (the GEMMs' panel width, the least a block can be) already
+ * take 147 KiB at 64 -> 64 channels, so the block is L2-sized, not L1-sized like F(2x2)'s.
+ */
+const WINO_F4_BLOCK_BYTES = 64 * 1024;
+
+/** Tiles per wino_fused4 task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
+export function winogradF4Block(g: ConvGeometry, P: number, threads: number) {
+  const perTile = 144 * g.c + 576 * Math.ceil(g.o / MR) + F4_TABLE_BYTES;
+  let tb = 64;
+  while (tb > 8 && tb * perTile > WINO_F4_BLOCK_BYTES) tb /= 2;
+  const target = threads > 1 ? 4 * threads : 1;
+  while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
+  return { tb, slotBytes: Math.ceil((tb * perTile) / 64) * 64 };
+}
+
+/**
+ * One wino_fused4 launch made ready (run it with winograd.ts's launchWinogradFused): y = act(conv2d(x, w) + b)
+ * with U from packWinogradWeightsF4; x and y plane layouts (offsets in elements from xPtr / yPtr).
+ */
+export function prepareWinogradF4(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+): WinogradFusedLaunch {
+  const { tH, tW, P } = winogradF4Shape(g);
+  const { tb, slotBytes } = winogradF4Block(g, P, rt.threads);
+  const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
+  const nslots = Math.max(1, Math.min(rt.threads, tasks));
+  const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
+    x: xPtr + 4 * xl.off,
+    x_sb: xl.sb,
+    x_sc: xl.sc,
+    C: g.c,
+    H: g.h,
+    W: g.w,
+    ph: g.ph,
+    pw: g.pw,
+    tH,
+    tW,
+    ntiles: P,
+    u: uPacked,
+    mpan: Math.ceil(g.o / MR),
+    O: g.o,
+    bias: bPtr,
+    y: yPtr + 4 * yl.off,
+    y_sb: yl.sb,
+    y_sc: yl.sc,
+    OH: g.oh,
+    OW: g.ow,
+    act: act === 'silu' ? 1 : 0,
+    tb,
+    flags: 0,
+    scratch: 0,
+    nslots,
+    slot_bytes: slotBytes,
+  };
+  const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
+  return {
+    kernel: 'wino_fused4',
+    words,
+    tasks,
+    nslots,
+    scratchBytes: nslots * slotBytes,
+    flagBytes: Math.max(16, 4 * nslots),
+  };
+}
+
+/** prepareWinogradF4 + launchWinogradFused, the blocks taken and freed around the launch (tests, bench). */
+export function winogradConv2dF4(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  const l = prepareWinogradF4(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
+  withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
+    launchWinogradFused(rt, l, params, flags, scratch),
+  );
+}

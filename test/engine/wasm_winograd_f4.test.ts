@@ -1,0 +1,177 @@
+// Winograd F(4x4, 3x3) on the wasm device (engine/backends/wasm/winograd_f4.ts, kernels/winograd_f4.ts),
+// the compiled eval forward's path for wide 3x3 stride-1 convs: the fused wino_fused4 launch against
+// an f64 direct conv on odd sizes (H, W not multiples of 4, so output tiles overhang both edges),
+// padding 0/1/2, batch 2, C and O not multiples of 4, input and output as channel slices of larger
+// buffers, bias and the SiLU epilogue, in the relaxed and plain builds, threads 1 vs 3
+// bit-identical (the block size changes with the threads, the arithmetic per tile does not); the
+// eligibility rule and YOLO_WINOGRAD_F4=0 / YOLO_WINOGRAD=0; yolov8n-pose compiled with it against
+// the cpu reference.
+import t from 'tap';
+import { loadPoseModel } from '../../models/index.js';
+import { getDevice, manualSeed, rand, releaseDevices, tensor } from '../../engine/index.js';
+import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
+import { winogradEligible } from '../../engine/backends/wasm/winograd.js';
+import {
+  packWinogradWeightsF4,
+  winogradConv2dF4,
+  winogradF4Eligible,
+  WINOGRAD_F4_MIN_CHANNELS,
+} from '../../engine/backends/wasm/winograd_f4.js';
+import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
+import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
+import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused.js';
+import { winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
+import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
+import { relDiff } from '../helpers.js';
+
+enableRelaxedSimd();
+t.teardown(releaseDevices);
+
+let seed = 11;
+/** uniform in [-1, 1), deterministic */
+const randoms = (n: number) =>
+  Float32Array.from({ length: n }, () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 31 - 1;
+  });
+
+/** act(conv2d(x, w) + b) in f64 (the direct sum over the taps that land inside x) */
+function convRef(x: Float32Array, w: Float32Array, b: Float32Array | null, g: ConvGeometry, silu: boolean) {
+  const y = new Float64Array(g.n * g.o * g.oh * g.ow);
+  for (let n = 0; n < g.n; n++)
+    for (let o = 0; o < g.o; o++)
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          let s = b ? b[o] : 0;
+          for (let c = 0; c < g.c; c++)
+            for (let ky = 0; ky < 3; ky++) {
+              const iy = oy - g.ph + ky;
+              if (iy < 0 || iy >= g.h) continue;
+              for (let kx = 0; kx < 3; kx++) {
+                const ix = ox - g.pw + kx;
+                if (ix < 0 || ix >= g.w) continue;
+                s += x[((n * g.c + c) * g.h + iy) * g.w + ix] * w[((o * g.c + c) * 3 + ky) * 3 + kx];
+              }
+            }
+          y[((n * g.o + o) * g.oh + oy) * g.ow + ox] = silu ? s / (1 + Math.exp(-s)) : s;
+        }
+  return y;
+}
+
+/**
+ * The F(4x4) error bound, relative to the largest output: bench/winograd_error.py measures 7.9e-6
+ * for one C = 64 conv in f32 (F(2x2): 3.3e-7); these convs, with weights in [-1, 1) and C up to 70,
+ * measured 1e-6 .. 6e-6 (printed per case). 3e-5 leaves 5x for other data, and is 30x under what
+ * a wrong transform coefficient or a misplaced tile gives (errors of the size of the outputs).
+ */
+const TOL = 3e-5;
+
+t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + SiLU, both builds', async (t) => {
+  const cases = [
+    { shape: [2, 5, 7, 9], O: 6, pad: 1, act: true, bias: true },
+    { shape: [2, 3, 11, 6], O: 7, pad: 0, act: false, bias: false },
+    { shape: [1, 13, 5, 5], O: 9, pad: 2, act: true, bias: true },
+    { shape: [2, 17, 1, 4], O: 3, pad: 1, act: false, bias: true },
+    // wide rows: four tiles on one tile row, inside (five plain loads per row) and at the border (masked)
+    { shape: [2, 6, 13, 45], O: 5, pad: 1, act: true, bias: true },
+    { shape: [1, 33, 10, 47], O: 10, pad: 0, act: false, bias: true },
+    // several tile blocks per image and across images, a part-filled last block, tile rows of 5 tiles
+    { shape: [2, 20, 21, 18], O: 18, pad: 1, act: true, bias: true },
+    { shape: [2, 9, 30, 17], O: 21, pad: 2, act: false, bias: false },
+    // as wide as a model layer, C and O not multiples of 4
+    { shape: [1, 70, 20, 20], O: 66, pad: 1, act: true, bias: true },
+  ];
+  for (const relaxed of [true, false]) {
+    const outs: Float32Array[][] = [];
+    for (const threads of [1, 3]) {
+      const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFused, winogradF4], {
+        relaxed,
+        threads,
+      });
+      const got: Float32Array[] = [];
+      for (const c of cases) {
+        const [N, C, H, W] = c.shape;
+        const g = convGeometry('conv2d', c.shape, [c.O, C, 3, 3], { padding: c.pad });
+        seed = 11;
+        const x = randoms(N * C * H * W),
+          w = randoms(c.O * C * 9),
+          b = randoms(c.O);
+        const ref = convRef(x, w, c.bias ? b : null, g, c.act);
+        // x in channels [2, 2 + C) of an (N, C + 3, H, W) buffer (NaN elsewhere: never read), y into
+        // channels [1, 1 + O) of an (N, O + 2, OH, OW) one (NaN elsewhere: must stay so)
+        const [cx, cy] = [2, 1];
+        const xs = new Float32Array(N * (C + 3) * H * W).fill(NaN);
+        for (let n = 0; n < N; n++) xs.set(x.subarray(n * C * H * W, (n + 1) * C * H * W), (n * (C + 3) + cx) * H * W);
+        const ysz = N * (c.O + 2) * g.oh * g.ow;
+        const [xp, wp, bp, yp] = place(rt, xs, w, b, ysz);
+        const up = packWinogradWeightsF4(rt, wp, g);
+        const plane = (ch: number, h: number, ww: number, off: number) => ({
+          sb: ch * h * ww,
+          sc: h * ww,
+          off: off * h * ww,
+        });
+        const used = rt.used;
+        winogradConv2dF4(
+          rt,
+          xp,
+          plane(C + 3, H, W, cx),
+          up,
+          c.bias ? bp : 0,
+          yp,
+          plane(c.O + 2, g.oh, g.ow, cy),
+          g,
+          c.act ? 'silu' : null,
+        );
+        t.equal(rt.used, used, 'scratch freed');
+        const all = rt.f32(yp, ysz).slice();
+        const y = new Float32Array(ref.length);
+        let untouched = true;
+        for (let n = 0; n < N; n++)
+          for (let o = 0; o < c.O + 2; o++) {
+            const src = all.subarray((n * (c.O + 2) + o) * g.oh * g.ow, (n * (c.O + 2) + o + 1) * g.oh * g.ow);
+            if (o >= cy && o < cy + c.O) y.set(src, (n * c.O + o - cy) * g.oh * g.ow);
+            else untouched &&= src.every((e) => Number.isNaN(e));
+          }
+        const tag = `${relaxed ? 'relaxed' : 'plain'} x${threads}: ${c.shape} -> ${c.O}, pad ${c.pad}${c.bias ? ', bias' : ''}${c.act ? ', silu' : ''}`;
+        t.ok(untouched, `${tag}: channels outside the output slice untouched`);
+        const err = relDiff(y, ref);
+        t.ok(err <= TOL, `${tag}: vs f64 direct ${err.toExponential(2)} of the largest output`);
+        got.push(y);
+        rt.free(up);
+      }
+      outs.push(got);
+      await rt.close();
+    }
+    t.ok(
+      outs[0].every((a, i) => a.every((v, j) => Object.is(v, outs[1][i][j]))),
+      `${relaxed ? 'relaxed' : 'plain'}: threads 1 and 3 bit-identical`,
+    );
+  }
+});
+
+t.test(
+  'winogradF4Eligible: wide F(2x2)-eligible convs only; YOLO_WINOGRAD_F4=0 and YOLO_WINOGRAD=0 turn it off',
+  (t) => {
+    const geo = (c: number, o: number, hw: number) =>
+      convGeometry('conv2d', [1, c, hw, hw], [o, c, 3, 3], { padding: 1 });
+    const wide = geo(64, 64, 80);
+    t.ok(winogradEligible(wide) && winogradF4Eligible(wide), '64x80x80 -> 64 takes F(4x4)');
+    const narrow = geo(WINOGRAD_F4_MIN_CHANNELS / 2, WINOGRAD_F4_MIN_CHANNELS / 2, 160);
+    t.ok(winogradEligible(narrow) && !winogradF4Eligible(narrow), 'narrow convs keep F(2x2)');
+    t.notOk(
+      winogradF4Eligible(convGeometry('conv2d', [1, 64, 80, 80], [64, 64, 3, 3], { padding: 1, stride: 2 })),
+      'stride 2: no',
+    );
+    for (const [name, v] of [
+      ['YOLO_WINOGRAD_F4', '0'],
+      ['YOLO_WINOGRAD', '0'],
+    ]) {
+      const before = process.env[name];
+      process.env[name] = v;
+      t.notOk(winogradF4Eligible(wide), `${name}=${v}: off`);
+      if (before === undefined) delete process.env[name];
+      else process.env[name] = before;
+    }
+    t.end();
+  },
+);
