@@ -11,12 +11,7 @@ import { loadPoseModel } from '../../models/index.js';
 import { getDevice, manualSeed, rand, releaseDevices, tensor } from '../../engine/index.js';
 import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
 import { winogradEligible } from '../../engine/backends/wasm/winograd.js';
-import {
-  packWinogradWeightsF4,
-  winogradConv2dF4,
-  winogradF4Eligible,
-  WINOGRAD_F4_MIN_CHANNELS,
-} from '../../engine/backends/wasm/winograd_f4.js';
+import { packWinogradWeightsF4, winogradConv2dF4, winogradF4Eligible } from '../../engine/backends/wasm/winograd_f4.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused.js';
@@ -149,29 +144,35 @@ t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + S
   }
 });
 
-t.test(
-  'winogradF4Eligible: wide F(2x2)-eligible convs only; YOLO_WINOGRAD_F4=0 and YOLO_WINOGRAD=0 turn it off',
-  (t) => {
-    const geo = (c: number, o: number, hw: number) =>
-      convGeometry('conv2d', [1, c, hw, hw], [o, c, 3, 3], { padding: 1 });
-    const wide = geo(64, 64, 80);
-    t.ok(winogradEligible(wide) && winogradF4Eligible(wide), '64x80x80 -> 64 takes F(4x4)');
-    const narrow = geo(WINOGRAD_F4_MIN_CHANNELS / 2, WINOGRAD_F4_MIN_CHANNELS / 2, 160);
-    t.ok(winogradEligible(narrow) && !winogradF4Eligible(narrow), 'narrow convs keep F(2x2)');
-    t.notOk(
-      winogradF4Eligible(convGeometry('conv2d', [1, 64, 80, 80], [64, 64, 3, 3], { padding: 1, stride: 2 })),
-      'stride 2: no',
+t.test('winogradF4Eligible: the F(2x2)-eligible convs; YOLO_WINOGRAD_F4=0 and YOLO_WINOGRAD=0 turn it off', (t) => {
+  const geo = (c: number, o: number, hw: number, stride = 1) =>
+    convGeometry('conv2d', [1, c, hw, hw], [o, c, 3, 3], { padding: 1, stride });
+  for (const [g, want] of [
+    [geo(64, 64, 80), true],
+    [geo(16, 16, 160), true],
+    [geo(256, 64, 20), true],
+    [geo(64, 64, 10), false], // 25 2x2 tiles: direct (winogradEligible)
+    [geo(8, 64, 80), false], // too few channels
+    [geo(64, 64, 80, 2), false], // stride 2
+  ] as const) {
+    t.equal(winogradF4Eligible(g), want, `${g.c}x${g.h}x${g.w} -> ${g.o}, stride ${g.sh}: ${want}`);
+    t.equal(winogradF4Eligible(g), winogradEligible(g), 'same as winogradEligible');
+  }
+  const wide = geo(64, 64, 80);
+  for (const [name, v] of [
+    ['YOLO_WINOGRAD_F4', '0'],
+    ['YOLO_WINOGRAD', '0'],
+  ]) {
+    const before = process.env[name];
+    process.env[name] = v;
+    t.notOk(winogradF4Eligible(wide), `${name}=${v}: off`);
+    t.equal(
+      winogradEligible(wide),
+      name === 'YOLO_WINOGRAD_F4',
+      `${name}=${v}: F(2x2) ${name === 'YOLO_WINOGRAD_F4' ? 'stays' : 'off too'}`,
     );
-    for (const [name, v] of [
-      ['YOLO_WINOGRAD_F4', '0'],
-      ['YOLO_WINOGRAD', '0'],
-    ]) {
-      const before = process.env[name];
-      process.env[name] = v;
-      t.notOk(winogradF4Eligible(wide), `${name}=${v}: off`);
-      if (before === undefined) delete process.env[name];
-      else process.env[name] = before;
-    }
-    t.end();
-  },
-);
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+  t.end();
+});

@@ -16,22 +16,16 @@ import { launchWinogradFused, winogradEligible, type WinogradFusedLaunch } from 
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
- * Below this many input channels a conv keeps F(2x2) (bench/winograd.ts, per layer shape of
- * yolov8n-pose at 640, 1 and 2 threads): see winogradF4Eligible.
- */
-export const WINOGRAD_F4_MIN_CHANNELS = 32;
-
-/**
- * An F(2x2)-eligible conv (winogradEligible) that goes through F(4x4) in the compiled forward:
- * at least WINOGRAD_F4_MIN_CHANNELS input and output channels, and YOLO_WINOGRAD_F4 is not 0.
+ * A conv the compiled forward runs through F(4x4) instead of F(2x2): every one winogradEligible
+ * takes (no threshold of its own), unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with
+ * bench/winograd.ts (yolov8n-pose at 640 and 320, batch 1, 1 and 2 threads, shared 2-core box):
+ * wino_fused4 took 0.52-0.70x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
+ * 256 input channels, 20x20 to 160x160 planes (16x160x160 -> 16: 2.6 -> 1.7 ms, 64x80x80 -> 64:
+ * 3.2 -> 1.9, 256x20x20 -> 64: 0.86 -> 0.52); on the 10x10 planes that winogradEligible leaves
+ * direct it was 0.8-1.0x F(2x2), so the rule adds nothing there either.
  */
 export function winogradF4Eligible(g: ConvGeometry): boolean {
-  return (
-    winogradEligible(g) &&
-    g.c >= WINOGRAD_F4_MIN_CHANNELS &&
-    g.o >= WINOGRAD_F4_MIN_CHANNELS &&
-    process.env.YOLO_WINOGRAD_F4 !== '0'
-  );
+  return winogradEligible(g) && process.env.YOLO_WINOGRAD_F4 !== '0';
 }
 
 /** 4x4 output tiles: counts per plane and in all (P = N tH tW). */
@@ -79,14 +73,25 @@ export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeom
  */
 const WINO_F4_BLOCK_BYTES = 64 * 1024;
 
+/**
+ * Bytes between V's 36 slices in a wino_fused4 slot: tb C floats rounded up to an odd number of
+ * 64-byte lines, so one (tile, channel)'s 36 values fall in 36 distinct L1 sets (at tb C 4 = 4 KiB,
+ * e.g. 8 tiles of 128 channels, they shared one set and the transforms ran ~2x slower). The
+ * kernel computes the same.
+ */
+export const winogradF4SliceBytes = (tb: number, c: number) => (((4 * tb * c + 63) >> 6) | 1) << 6;
+
+/** Bytes of one wino_fused4 slot of tb tiles: V (36 slices), M (36 x O rounded up to 4 rows of tb), the tile table. */
+const slotBytesF4 = (g: ConvGeometry, tb: number) =>
+  36 * winogradF4SliceBytes(tb, g.c) + 576 * Math.ceil(g.o / MR) * tb + F4_TABLE_BYTES * tb;
+
 /** Tiles per wino_fused4 task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
 export function winogradF4Block(g: ConvGeometry, P: number, threads: number) {
-  const perTile = 144 * g.c + 576 * Math.ceil(g.o / MR) + F4_TABLE_BYTES;
   let tb = 64;
-  while (tb > 8 && tb * perTile > WINO_F4_BLOCK_BYTES) tb /= 2;
+  while (tb > 8 && slotBytesF4(g, tb) > WINO_F4_BLOCK_BYTES) tb /= 2;
   const target = threads > 1 ? 4 * threads : 1;
   while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
-  return { tb, slotBytes: Math.ceil((tb * perTile) / 64) * 64 };
+  return { tb, slotBytes: slotBytesF4(g, tb) };
 }
 
 /**

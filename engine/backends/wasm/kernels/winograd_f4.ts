@@ -5,7 +5,8 @@
 //   0. a table of the block's tiles (32 bytes each: x image offset, iy, ix, y offset of the tile's
 //      first output, valid output rows and columns), so the phases below divide nothing per channel
 //   1. V = Bt d B per channel, four tiles (lanes) per f32x4, into gemm_conv2d's packed-B layout for
-//      the 36 k: V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32 + lane 4, ksv = tb C 4 bytes.
+//      the 36 k: V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32 + lane 4, ksv = tb C 4 bytes
+//      rounded up to an odd number of 64-byte lines (winogradF4SliceBytes).
 //      d B row by row (the row's six column vectors come from a 4x4 transpose of its loads), stored
 //      in V's places, then Bt (.) column by column in place. Four tiles on one tile row load each
 //      row as five vectors (masked by column at the plane's border); any other four (across a tile
@@ -211,6 +212,30 @@ function rowGather(i: number) {
         (local.set $e4 ${shuf(g('h0'), g('h2'), [0, 1, 4, 5])}) (local.set $e5 ${shuf(g('h0'), g('h2'), [2, 3, 6, 7])})`;
 }
 
+/** Row i of four tiles anywhere, inline: per lane two loads masked by column ($ma{l}, $mb{l}), zeros on rows outside (needs $safe) */
+function rowGatherInline(i: number) {
+  const loads = [0, 1, 2, 3]
+    .map(
+      (l) => `(local.set $ea (i32.add ${g(`gy${l}`)} (i32.const ${i})))
+        (if (i32.lt_u ${g('ea')} ${g('H')})
+          (then
+            (local.set $ea ${px(g(`pl${l}`), g('ea'), g(`gx${l}`))})
+            (local.set $a${l} (v128.and (v128.load ${g('ea')}) ${g(`ma${l}`)}))
+            (local.set $b${l} (v128.and (v128.load offset=16 ${g('ea')}) ${g(`mb${l}`)})))
+          (else (local.set $a${l} ${ZERO}) (local.set $b${l} ${ZERO})))`,
+    )
+    .join('\n        ');
+  return `${loads}
+        ${transpose(['a0', 'a1', 'a2', 'a3'], ['e0', 'e1', 'e2', 'e3'])}
+        (local.set $h0 ${shuf(g('b0'), g('b1'), [0, 4, 1, 5])}) (local.set $h2 ${shuf(g('b2'), g('b3'), [0, 4, 1, 5])})
+        (local.set $e4 ${shuf(g('h0'), g('h2'), [0, 1, 4, 5])}) (local.set $e5 ${shuf(g('h0'), g('h2'), [2, 3, 6, 7])})`;
+}
+
+/** local `name` = the lanes of the four columns col .. col + 3 inside [0, W), all ones or zeros */
+const laneMask = (name: string, col: string) => `(local.set $ea ${col})
+            (local.set $${name} (v128.and (i32x4.ge_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) ${ZERO})
+              (i32x4.lt_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (i32x4.splat ${g('W')}))))`;
+
 /** V's element k of the current four tiles: $o + k $ks */
 const vAt = (k: number) => `(i32.add ${g('o')} (i32.mul ${g('ks')} (i32.const ${k})))`;
 
@@ -279,8 +304,11 @@ export const winogradF4: WatFragment = {
     const fast = inputTransform(f, (i) => rowSameLine(i, false));
     const edge = inputTransform(f, (i) => rowSameLine(i, true));
     const gather = inputTransform(f, rowGather);
+    const gatherInline = inputTransform(f, rowGatherInline);
     const outT = outputTransform(f);
-    const tmpLocals = [...new Set([...fast.locals, ...edge.locals, ...gather.locals, ...outT.locals])];
+    const tmpLocals = [
+      ...new Set([...fast.locals, ...edge.locals, ...gather.locals, ...gatherInline.locals, ...outT.locals]),
+    ];
     const v128 = [
       'b',
       ...E6,
@@ -298,6 +326,7 @@ export const winogradF4: WatFragment = {
       'm2',
       'm3',
       'm4',
+      ...[0, 1, 2, 3].flatMap((l) => [`ma${l}`, `mb${l}`]),
       'a0',
       'a1',
       'a2',
@@ -352,17 +381,29 @@ export const winogradF4: WatFragment = {
       'iy',
       'ix',
       'xb',
+      'o0',
+      'xsc4',
+      'safe',
       'ea',
       ...[0, 1, 2, 3].flatMap((l) => [`pl${l}`, `gy${l}`, `gx${l}`, `dst${l}`, `nr${l}`, `nc${l}`]),
     ];
     // column masks of the five row vectors at ix: lanes inside [0, W)
     const masks = [0, 1, 2, 3, 4]
-      .map(
-        (k) => `(local.set $ea (i32.add ${g('ix')} (i32.const ${4 * k})))
-            (local.set $m${k} (v128.and (i32x4.ge_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) ${ZERO})
-              (i32x4.lt_s (i32x4.add (i32x4.splat ${g('ea')}) (v128.const i32x4 0 1 2 3)) (i32x4.splat ${g('W')}))))`,
-      )
+      .map((k) => laneMask(`m${k}`, `(i32.add ${g('ix')} (i32.const ${4 * k}))`))
       .join('\n            ');
+    /** the loop over the channels c of the current quad: V at $o (+32 per channel), the planes named in `planes` advance by x_sc */
+    const channels = (
+      label: string,
+      code: string,
+      planes: string[],
+    ) => `(local.set $c (i32.const 0)) (local.set $o ${g('o0')})
+        (block $${label}_d (loop $${label}_l
+          (br_if $${label}_d (i32.ge_u ${g('c')} ${g('C')}))
+        ${code}
+          (local.set $o (i32.add ${g('o')} (i32.const 32)))
+          ${planes.map((n) => inc(n, g('xsc4'))).join(' ')}
+          ${inc('c')}
+          (br $${label}_l)))`;
     return `  (func (export "wino_fused4") (param $params i32) (param $t0 i32) (param $t1 i32)
     ${WINO_FUSED_PARAMS.map((n) => `(local $${n} i32)`).join(' ')}
     ${i32.map((n) => `(local $${n} i32)`).join(' ')}
@@ -370,10 +411,18 @@ export const winogradF4: WatFragment = {
     ${tmpLocals.map((n) => `(local ${n} v128)`).join(' ')}
     ${loadParams}
     (local.set $tHW (i32.mul ${g('tH')} ${g('tW')}))
-    (local.set $ksv (i32.shl (i32.mul ${g('tb')} ${g('C')}) (i32.const 2)))
+    ;; V[k]'s stride: tb C floats rounded up to an odd number of 64-byte lines, so the 36 slices of
+    ;; one (tile, channel) fall in 36 distinct L1 sets (at tb C 4 = a multiple of 4 KiB they shared one)
+    (local.set $ksv (i32.shl (i32.or (i32.shr_u (i32.add (i32.shl (i32.mul ${g('tb')} ${g('C')}) (i32.const 2)) (i32.const 63)) (i32.const 6)) (i32.const 1)) (i32.const 6)))
     (local.set $ksm (i32.shl ${g('tb')} (i32.const 2)))
     (local.set $cms (i32.mul ${g('tb')} (i32.const 144)))
     (local.set $rowb (i32.shl ${g('OW')} (i32.const 2)))
+    (local.set $xsc4 (i32.shl ${g('x_sc')} (i32.const 2)))
+    ;; every plane's loads (columns -2 .. W + 5 of rows 0 .. H - 1) lie inside the memory: the gather path loads inline
+    (local.set $safe (i32.and (i32.ge_u ${g('x')} (i32.const 8))
+      (i32.lt_u (i32.shr_u (i32.add ${g('x')} (i32.shl (i32.add (i32.add (i32.mul (i32.sub (i32.div_u ${g('ntiles')} ${g('tHW')}) (i32.const 1)) ${g('x_sb')})
+          (i32.mul (i32.sub ${g('C')} (i32.const 1)) ${g('x_sc')})) (i32.add (i32.mul ${g('H')} ${g('W')}) (i32.const 8))) (i32.const 2))) (i32.const 16))
+        (memory.size))))
     (local.set $slot (call $gemm_claim ${g('flags')} ${g('nslots')}))
     (local.set $vs (i32.add ${g('scratch')} (i32.mul ${g('slot')} ${g('slot_bytes')})))
     (local.set $ms (i32.add ${g('vs')} (i32.mul ${g('ksv')} (i32.const 36))))
@@ -415,45 +464,46 @@ export const winogradF4: WatFragment = {
             (i32.store offset=20 ${g('a')} (i32.const 0))))
         ${inc('p')}
         (br $pl)))
-      ;; 1. V of the block, packed [k][panel][c][8], four tiles at a time
+      ;; 1. V of the block, packed [k][panel][c][8], four tiles at a time, a quad's channels in turn
       (local.set $ks ${g('ksv')})
-      (local.set $c (i32.const 0))
-      (block $cd (loop $cl
-        (br_if $cd (i32.ge_u ${g('c')} ${g('C')}))
-        (local.set $p (i32.const 0))
-        (block $pd (loop $pl
-          (br_if $pd (i32.ge_u ${g('p')} ${g('cnt')}))
-          (local.set $o (i32.add ${g('vs')} (i32.add (i32.shl (i32.add (i32.mul (i32.shr_u ${g('p')} (i32.const 3)) ${g('C')}) ${g('c')}) (i32.const 5))
-            (i32.shl (i32.and ${g('p')} (i32.const 7)) (i32.const 2)))))
-          (local.set $xb ${tab(g('p'), 0)})
-          (local.set $iy ${tab(g('p'), 1)})
-          (local.set $ix ${tab(g('p'), 2)})
-          (local.set $plane (i32.add ${g('x')} (i32.shl (i32.add ${g('xb')} (i32.mul ${g('c')} ${g('x_sc')})) (i32.const 2))))
-          (local.set $gp (i32.add ${g('p')} (i32.const 3)))
-          (if (i32.and (i32.lt_u ${g('gp')} ${g('cnt')})
-                (i32.and (i32.eq ${tab(g('gp'), 1)} ${g('iy')})
-                  (i32.and (i32.eq ${tab(g('gp'), 2)} (i32.add ${g('ix')} (i32.const 12))) (i32.eq ${tab(g('gp'), 0)} ${g('xb')}))))
-            (then ;; four tiles on one tile row
-              (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 6)) ${g('H')}))
-                           (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 20)) ${g('W')})))
-                (then
-        ${fast.code})
-                (else
+      (local.set $p (i32.const 0))
+      (block $pd (loop $pl
+        (br_if $pd (i32.ge_u ${g('p')} ${g('cnt')}))
+        (local.set $o0 (i32.add ${g('vs')} (i32.add (i32.shl (i32.mul (i32.shr_u ${g('p')} (i32.const 3)) ${g('C')}) (i32.const 5))
+          (i32.shl (i32.and ${g('p')} (i32.const 7)) (i32.const 2)))))
+        (local.set $xb ${tab(g('p'), 0)})
+        (local.set $iy ${tab(g('p'), 1)})
+        (local.set $ix ${tab(g('p'), 2)})
+        (local.set $gp (i32.add ${g('p')} (i32.const 3)))
+        (if (i32.and (i32.lt_u ${g('gp')} ${g('cnt')})
+              (i32.and (i32.eq ${tab(g('gp'), 1)} ${g('iy')})
+                (i32.and (i32.eq ${tab(g('gp'), 2)} (i32.add ${g('ix')} (i32.const 12))) (i32.eq ${tab(g('gp'), 0)} ${g('xb')}))))
+          (then ;; four tiles on one tile row
+            (local.set $plane (i32.add ${g('x')} (i32.shl ${g('xb')} (i32.const 2))))
+            (if (i32.and (i32.and (i32.ge_s ${g('iy')} (i32.const 0)) (i32.le_s (i32.add ${g('iy')} (i32.const 6)) ${g('H')}))
+                         (i32.and (i32.ge_s ${g('ix')} (i32.const 0)) (i32.le_s (i32.add ${g('ix')} (i32.const 20)) ${g('W')})))
+              (then
+        ${channels('fast', fast.code, ['plane'])})
+              (else
             ${masks}
-        ${edge.code})))
-            (else ;; tiles on different rows or past the block's end, lane by lane
-              ${[0, 1, 2, 3]
-                .map(
-                  (l) => `(local.set $gp (i32.add ${g('p')} (i32.const ${l})))
-              (local.set $pl${l} (i32.add ${g('x')} (i32.shl (i32.add ${tab(g('gp'), 0)} (i32.mul ${g('c')} ${g('x_sc')})) (i32.const 2))))
-              (local.set $gy${l} ${tab(g('gp'), 1)}) (local.set $gx${l} ${tab(g('gp'), 2)})`,
-                )
-                .join('\n              ')}
-        ${gather.code}))
-          ${inc('p', '(i32.const 4)')}
-          (br $pl)))
-        ${inc('c')}
-        (br $cl)))
+        ${channels('edge', edge.code, ['plane'])})))
+          (else ;; tiles on different rows or past the block's end, lane by lane
+            ${[0, 1, 2, 3]
+              .map(
+                (l) => `(local.set $gp (i32.add ${g('p')} (i32.const ${l})))
+            (local.set $pl${l} (i32.add ${g('x')} (i32.shl ${tab(g('gp'), 0)} (i32.const 2))))
+            (local.set $gy${l} ${tab(g('gp'), 1)}) (local.set $gx${l} ${tab(g('gp'), 2)})
+            ${laneMask(`ma${l}`, g(`gx${l}`))}
+            ${laneMask(`mb${l}`, `(i32.add ${g(`gx${l}`)} (i32.const 4))`)}`,
+              )
+              .join('\n            ')}
+            (if ${g('safe')}
+              (then
+        ${channels('gather', gatherInline.code, ['pl0', 'pl1', 'pl2', 'pl3'])})
+              (else
+        ${channels('gcall', gather.code, ['pl0', 'pl1', 'pl2', 'pl3'])}))))
+        ${inc('p', '(i32.const 4)')}
+        (br $pl)))
       ;; 2. M[k] = U[k] V[k]: per k, per weight panel (in L1), per pixel panel
       (local.set $k (i32.const 0))
       (block $kd (loop $kl
