@@ -10,8 +10,13 @@ import t from 'tap';
 import { loadPoseModel } from '../../models/index.js';
 import { getDevice, manualSeed, rand, releaseDevices, tensor } from '../../engine/index.js';
 import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
-import { winogradEligible } from '../../engine/backends/wasm/winograd.js';
-import { packWinogradWeightsF4, winogradConv2dF4, winogradF4Eligible } from '../../engine/backends/wasm/winograd_f4.js';
+import { launchWinogradFused, winogradEligible } from '../../engine/backends/wasm/winograd.js';
+import {
+  packWinogradWeightsF4,
+  prepareWinogradF4,
+  winogradConv2dF4,
+  winogradF4Eligible,
+} from '../../engine/backends/wasm/winograd_f4.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused.js';
@@ -144,6 +149,42 @@ t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + S
   }
 });
 
+t.test('x ending where the memory ends: the loads that could leave it go through $wg_row', async (t) => {
+  // 9x10 planes: three tiles per tile row, so most quads span two tile rows (the lane-by-lane path)
+  const shape = [2, 5, 9, 10],
+    O = 6;
+  const [N, C, H, W] = shape;
+  const g = convGeometry('conv2d', shape, [O, C, 3, 3], { padding: 1 });
+  for (const relaxed of [true, false]) {
+    const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFused, winogradF4], {
+      relaxed,
+      threads: 2,
+    });
+    seed = 5;
+    const x = randoms(N * C * H * W),
+      w = randoms(O * C * 9),
+      b = randoms(O);
+    const ref = convRef(x, w, b, g, true);
+    const [wp, bp, yp] = place(rt, w, b, N * O * g.oh * g.ow);
+    const up = packWinogradWeightsF4(rt, wp, g);
+    const xl = { sb: C * H * W, sc: H * W, off: 0 },
+      yl = { sb: O * g.oh * g.ow, sc: g.oh * g.ow, off: 0 };
+    const l0 = prepareWinogradF4(rt, 0, xl, up, bp, yp, yl, g, 'silu');
+    const [params, flags, scratch] = [4 * l0.words.length, l0.flagBytes, l0.scratchBytes].map((n) => rt.alloc(n));
+    // a filler block, then x up to the last byte of the memory
+    const top = rt.used + 1024,
+      bytes = 4 * x.length;
+    const end = Math.max(Math.ceil((top + bytes + 16) / 65536), rt.memory.buffer.byteLength / 65536) * 65536;
+    rt.alloc(end - bytes - top);
+    const [xp] = place(rt, x);
+    t.equal(xp + bytes, rt.memory.buffer.byteLength, 'x ends where the memory ends');
+    launchWinogradFused(rt, prepareWinogradF4(rt, xp, xl, up, bp, yp, yl, g, 'silu'), params, flags, scratch);
+    const err = relDiff(rt.f32(yp, ref.length), ref);
+    t.ok(err <= TOL, `${relaxed ? 'relaxed' : 'plain'}: vs f64 direct ${err.toExponential(2)}`);
+    await rt.close();
+  }
+});
+
 t.test('winogradF4Eligible: the F(2x2)-eligible convs; YOLO_WINOGRAD_F4=0 and YOLO_WINOGRAD=0 turn it off', (t) => {
   const geo = (c: number, o: number, hw: number, stride = 1) =>
     convGeometry('conv2d', [1, c, hw, hw], [o, c, 3, 3], { padding: 1, stride });
@@ -175,4 +216,45 @@ t.test('winogradF4Eligible: the F(2x2)-eligible convs; YOLO_WINOGRAD_F4=0 and YO
     else process.env[name] = before;
   }
   t.end();
+});
+
+t.test('yolov8n-pose compiled on wasm with F(4x4) vs F(2x2) and the cpu reference', async (t) => {
+  const WEIGHTS = 'test/fixtures/predict/yolov8n-pose-coco128.pt';
+  const shape = [1, 3, 160, 192]; // 16x80x96 .. 64x20x24 3x3 convs: all winogradEligible, so F(4x4)
+  manualSeed(3);
+  const host = rand(shape).dataSync();
+  const ref = loadPoseModel(WEIGHTS).eval().fuse();
+  const want = ref.predict(tensor(host, shape)).dataSync();
+  const device = await getDevice('wasm', { threads: 2 });
+  const model = loadPoseModel(WEIGHTS, { device }).eval().fuse();
+  const run = (f4: boolean) => {
+    const before = process.env.YOLO_WINOGRAD_F4;
+    process.env.YOLO_WINOGRAD_F4 = f4 ? '1' : '0';
+    try {
+      model.compile();
+      return model.predict(tensor(host, shape, { device })).dataSync() as Float32Array;
+    } finally {
+      model.compile(false);
+      if (before === undefined) delete process.env.YOLO_WINOGRAD_F4;
+      else process.env.YOLO_WINOGRAD_F4 = before;
+    }
+  };
+  const f4 = run(true),
+    f2 = run(false);
+  // relative to the outputs' largest values (box coordinates, ~200) F(4x4) measured 3.7e-7 (F(2x2)
+  // 3.3e-7): its per-conv error (1e-6 .. 6e-6 of a conv's largest output, above) stays in the
+  // features' low bits; 3e-6 is 8x that and 10x under the 1e-4-class change of a wrong tile
+  const e4 = relDiff(f4, want),
+    e2 = relDiff(f2, want);
+  t.ok(e4 <= 3e-6, `F(4x4) vs cpu: ${e4.toExponential(2)} of the largest value (F(2x2): ${e2.toExponential(2)})`);
+  t.ok(e2 <= 1e-5, `F(2x2) vs cpu: ${e2.toExponential(2)}`);
+  t.ok(
+    f4.some((v, i) => v !== f2[i]),
+    'YOLO_WINOGRAD_F4=0 takes F(2x2) (the outputs round differently)',
+  );
+  // the confidences (sigmoid of the class logit, row 4 of (1, 56, A); measured 4.5e-8) far under what moves a detection
+  const A = f4.length / 56;
+  let dc = 0;
+  for (let a = 0; a < A; a++) dc = Math.max(dc, Math.abs(f4[4 * A + a] - want[4 * A + a]));
+  t.ok(dc <= 1e-5, `confidences: max abs diff ${dc.toExponential(2)}`);
 });
