@@ -16,11 +16,12 @@ import {
   prepareWinogradF4,
   winogradConv2dF4,
   winogradF4Eligible,
+  winogradF4WeightBytes,
 } from '../../engine/backends/wasm/winograd_f4.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused.js';
-import { winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
+import { G4, winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
 
@@ -146,6 +147,43 @@ t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + S
       outs[0].every((a, i) => a.every((v, j) => Object.is(v, outs[1][i][j]))),
       `${relaxed ? 'relaxed' : 'plain'}: threads 1 and 3 bit-identical`,
     );
+  }
+});
+
+t.test('wino_weights4: U = G g Gt in f32 vs f64, packed for the 36 GEMMs, both builds', async (t) => {
+  for (const relaxed of [true, false]) {
+    const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFused, winogradF4], {
+      relaxed,
+      threads: 3,
+    });
+    const [O, C] = [7, 5];
+    seed = 3;
+    const w = randoms(O * C * 9);
+    const [wp] = place(rt, w);
+    const g = convGeometry('conv2d', [1, C, 8, 8], [O, C, 3, 3], { padding: 1 });
+    const up = packWinogradWeightsF4(rt, wp, g);
+    const u = rt.f32(up, winogradF4WeightBytes(g) / 4);
+    const mpan = Math.ceil(O / 4);
+    let err = 0,
+      mx = 0,
+      padZero = true;
+    for (let r = 0; r < 4 * mpan; r++)
+      for (let q = 0; q < C; q++)
+        for (let i = 0; i < 6; i++)
+          for (let j = 0; j < 6; j++) {
+            let ref = 0;
+            if (r < O)
+              for (let a = 0; a < 3; a++)
+                for (let b = 0; b < 3; b++) ref += G4[i][a] * w[(r * C + q) * 9 + 3 * a + b] * G4[j][b];
+            const got = u[(((6 * i + j) * mpan + (r >> 2)) * C + q) * 4 + (r & 3)];
+            if (r >= O) padZero &&= got === 0;
+            err = Math.max(err, Math.abs(got - ref));
+            mx = Math.max(mx, Math.abs(ref));
+          }
+    const tag = relaxed ? 'relaxed' : 'plain';
+    t.ok(padZero, `${tag}: rows past O in the last panel are zero`);
+    t.ok(err / mx <= 2e-7, `${tag}: f32 U vs f64 ${(err / mx).toExponential(2)} of the largest`);
+    await rt.close();
   }
 });
 

@@ -2,8 +2,8 @@
 // one fused launch per conv, `wino_fused4` (kernels/winograd_f4.ts), beside F(2x2)'s wino_fused.
 // Per 4x4 output tile: V = Bt d B of the 6x6 input tile, 36 GEMMs M[k] = U[k] V[k] (36 C O
 // multiply-adds per 16 outputs: 2.25 per output and (c, o), against F(2x2)'s 4 and the direct
-// conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor on the host in
-// f64 (the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
+// conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor (wino_weights4;
+// the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
 // Bt, At hold 4, 5, 8 and G 1/6, 1/24, so its f32 error is ~20x F(2x2)'s (bench/winograd_error.py:
 // 7.9e-6 against 3.3e-7 of the largest output of a C = 64 conv), fine for inference, not for the
 // gradient parity the training path keeps with PyTorch. Which convs take it: winogradF4Eligible.
@@ -11,7 +11,7 @@ import type { WasmRuntime } from './abi.js';
 import { withScratch } from './gemm.js';
 import { MR } from './gemm_wat.js';
 import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
-import { F4_TABLE_BYTES, G4 } from './kernels/winograd_f4.js';
+import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
 import { launchWinogradFused, winogradEligible, type WinogradFusedLaunch } from './winograd.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
@@ -39,30 +39,18 @@ export function winogradF4Shape(g: ConvGeometry) {
 export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / MR) * MR * g.c;
 
 /**
- * U = G w Gt per (o, c) in f64, rounded once to f32, as (36, O, C) packed into gemm_conv2d's
- * panels ([k][O/4][C][4], rows past O zero), in a fresh block (the caller frees it with rt.free).
- * w is (O, C, 3, 3) contiguous at wPtr.
+ * U = G w Gt per (o, c), as (36, O, C) packed into gemm_conv2d's panels ([k][O/4][C][4], rows past
+ * O zero), in a fresh block (the caller frees it with rt.free): the wino_weights4 kernel, four
+ * output channels per f32x4, one task per panel. In f32: G's entries 1/4, 1/6, 1/12, 1/24 round,
+ * so U is within ~3e-8 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
+ * far under the transforms' 1e-6-class error. (The same in f64 in JS took 5 ms per 128x128 conv,
+ * ~70 ms of yolov8n-pose's first compiled forward; the kernel takes ~0.1 ms.) w is (O, C, 3, 3)
+ * contiguous at wPtr.
  */
 export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
-  const { o: O, c: C } = g;
-  const mpan = Math.ceil(O / MR);
+  const mpan = Math.ceil(g.o / MR);
   const ptr = rt.alloc(Math.max(16, winogradF4WeightBytes(g)));
-  const u = rt.f32(ptr, 36 * mpan * MR * C);
-  u.fill(0);
-  const w = rt.f32(wPtr, O * C * 9);
-  const t = new Float64Array(18); // G g (6 x 3)
-  for (let o = 0; o < O; o++)
-    for (let c = 0; c < C; c++) {
-      const base = (o * C + c) * 9;
-      for (let i = 0; i < 6; i++)
-        for (let b = 0; b < 3; b++)
-          t[3 * i + b] = G4[i][0] * w[base + b] + G4[i][1] * w[base + 3 + b] + G4[i][2] * w[base + 6 + b];
-      for (let i = 0; i < 6; i++)
-        for (let j = 0; j < 6; j++) {
-          const v = t[3 * i] * G4[j][0] + t[3 * i + 1] * G4[j][1] + t[3 * i + 2] * G4[j][2];
-          u[(((6 * i + j) * mpan + (o >> 2)) * C + c) * MR + (o & 3)] = v;
-        }
-    }
+  rt.parallel('wino_weights4', [wPtr, ptr, g.o, g.c, mpan], mpan);
   return ptr;
 }
 

@@ -11,8 +11,8 @@
 //      in V's places, then Bt (.) column by column in place. Four tiles on one tile row load each
 //      row as five vectors (masked by column at the plane's border); any other four (across a tile
 //      row, past the block's end) go lane by lane through $wg_row (kernels/winograd.ts).
-//   2. the 36 GEMMs M[k] = U[k] V[k] with $gemm_micro (4 x 8 tiles), U packed on the host
-//      ([k][panel][C][4], ../winograd_f4.ts), M[o][k][p] at ms + ((o 36 + k) tb + p) 4
+//   2. the 36 GEMMs M[k] = U[k] V[k] with $gemm_micro (4 x 8 tiles), U packed by wino_weights4
+//      (below; [k][panel][C][4]), M[o][k][p] at ms + ((o 36 + k) tb + p) 4
 //   3. y = act(At M A + bias): At over the rows of M in place, then per output row r the four
 //      tiles' values (c = 0..3) transposed to four vectors of one tile's 4 pixels each, stored
 //      where the table says they lie inside OH x OW.
@@ -31,7 +31,7 @@ export const BT4 = [
   [0, 2, -1, -2, 1, 0],
   [0, 4, 0, -5, 0, 1],
 ];
-/** G (6x3): U = G g Gt (applied on the host, in f64) */
+/** G (6x3): U = G g Gt (wino_weights4) */
 export const G4 = [
   [1 / 4, 0, 0],
   [-1 / 6, -1 / 6, -1 / 6],
@@ -295,6 +295,68 @@ function outputTransform(f: WasmFeatures) {
   return { code: out.join('\n        '), locals: [...locals] };
 }
 
+/**
+ * wino_weights4(w, u, R, Q, mpan, t0, t1): U = G g Gt (6x6) per (row r < R, reduction index q < Q)
+ * of the 3x3 kernels w (R, Q, 3, 3), in f32, straight into the packed panels of the 36 GEMMs:
+ * u[((k mpan + r / 4) Q + q) 4 + r % 4], rows >= R zero. One task per panel of 4 rows (the lanes).
+ */
+function weightsKernel(f: WasmFeatures) {
+  const T = [0, 1, 2, 3, 4, 5].flatMap((i) => [0, 1, 2].map((b) => `tt${i}${b}`));
+  const locals = new Set<string>();
+  const code: string[] = [];
+  // t = G g (6 x 3), column by column
+  for (let b = 0; b < 3; b++) {
+    const m = linearMap(
+      f,
+      G4,
+      [g(`g${b}`), g(`g${3 + b}`), g(`g${6 + b}`)],
+      (i, e) => `(local.set $tt${i}${b} ${e})`,
+      'w',
+    );
+    m.locals.forEach((l) => locals.add(l));
+    code.push(m.code);
+  }
+  // U = t Gt (6 x 6), row by row; U[i][j] is GEMM k = 6 i + j
+  for (let i = 0; i < 6; i++) {
+    const m = linearMap(
+      f,
+      G4,
+      [0, 1, 2].map((b) => g(`tt${i}${b}`)),
+      (j, e) => `(v128.store (i32.add ${g('dst')} (i32.mul ${g('ks')} (i32.const ${6 * i + j}))) ${e})`,
+      'w',
+    );
+    m.locals.forEach((l) => locals.add(l));
+    code.push(m.code);
+  }
+  const lane = (l: number) => `(if (i32.lt_u (i32.add ${g('r0')} (i32.const ${l})) ${g('R')}) (then
+          (local.set $src (i32.add ${g('w')} (i32.shl (i32.add (i32.mul (i32.add ${g('r0')} (i32.const ${l})) (i32.mul ${g('Q')} (i32.const 9)))
+            (i32.mul ${g('q')} (i32.const 9))) (i32.const 2))))
+          ${[...Array(9).keys()].map((j) => `(local.set $g${j} (f32x4.replace_lane ${l} ${g(`g${j}`)} (f32.load offset=${4 * j} ${g('src')})))`).join('\n          ')}))`;
+  return `  (func (export "wino_weights4") (param $w i32) (param $u i32) (param $R i32) (param $Q i32) (param $mpan i32)
+      (param $t0 i32) (param $t1 i32)
+    (local $t i32) (local $r0 i32) (local $q i32) (local $src i32) (local $dst i32) (local $ks i32)
+    ${[...Array(9).keys()].map((j) => `(local $g${j} v128)`).join(' ')} ${T.map((e) => `(local $${e} v128)`).join(' ')}
+    ${[...locals].map((n) => `(local ${n} v128)`).join(' ')}
+    (local.set $ks (i32.shl (i32.mul ${g('mpan')} ${g('Q')}) (i32.const 4)))
+    (local.set $t ${g('t0')})
+    (block $done (loop $tasks
+      (br_if $done (i32.ge_u ${g('t')} ${g('t1')}))
+      (local.set $r0 (i32.shl ${g('t')} (i32.const 2)))
+      (local.set $dst (i32.add ${g('u')} (i32.shl (i32.mul ${g('t')} ${g('Q')}) (i32.const 4))))
+      (local.set $q (i32.const 0))
+      (block $qd (loop $ql
+        (br_if $qd (i32.ge_u ${g('q')} ${g('Q')}))
+        ${[...Array(9).keys()].map((j) => `(local.set $g${j} ${ZERO})`).join(' ')}
+        ${[0, 1, 2, 3].map(lane).join('\n        ')}
+        ${code.join('\n        ')}
+        (local.set $dst (i32.add ${g('dst')} (i32.const 16)))
+        ${inc('q')}
+        (br $ql)))
+      ${inc('t')}
+      (br $tasks))))
+`;
+}
+
 export const winogradF4: WatFragment = {
   name: 'winograd_f4',
   wat: (f) => {
@@ -552,6 +614,6 @@ export const winogradF4: WatFragment = {
       ${inc('t')}
       (br $tasks)))
     (call $gemm_release ${g('flags')} ${g('slot')}))
-`;
+${weightsKernel(f)}`;
   },
 };
