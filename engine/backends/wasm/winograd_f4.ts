@@ -19,10 +19,10 @@ import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
  * A conv the compiled forward runs through F(4x4) instead of F(2x2): every one winogradEligible
  * takes (no threshold of its own), unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with
  * bench/winograd.ts (yolov8n-pose at 640 and 320, batch 1, 1 and 2 threads, shared 2-core box):
- * wino_fused4 took 0.52-0.70x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
+ * wino_fused4 took 0.54-0.77x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
  * 256 input channels, 20x20 to 160x160 planes (16x160x160 -> 16: 2.6 -> 1.7 ms, 64x80x80 -> 64:
  * 3.2 -> 1.9, 256x20x20 -> 64: 0.86 -> 0.52); on the 10x10 planes that winogradEligible leaves
- * direct it was 0.8-1.0x F(2x2), so the rule adds nothing there either.
+ * direct F(2x2) / F(4x4) was 0.97-1.24, so the rule needs no threshold of its own there either.
  */
 export function winogradF4Eligible(g: ConvGeometry): boolean {
   return winogradEligible(g) && process.env.YOLO_WINOGRAD_F4 !== '0';

@@ -4,13 +4,14 @@
 //   wino_fused4(params, t0, t1), params: i32 words in WINO_FUSED_PARAMS order (tH, tW count 4x4 tiles)
 //   0. a table of the block's tiles (32 bytes each: x image offset, iy, ix, y offset of the tile's
 //      first output, valid output rows and columns), so the phases below divide nothing per channel
-//   1. V = Bt d B per channel, four tiles (lanes) per f32x4, into gemm_conv2d's packed-B layout for
-//      the 36 k: V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32 + lane 4, ksv = tb C 4 bytes
-//      rounded up to an odd number of 64-byte lines (winogradF4SliceBytes).
+//   1. V = Bt d B, four consecutive tiles (lanes) per f32x4, all channels of the four in turn, into
+//      gemm_conv2d's packed-B layout for the 36 k: V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32
+//      + lane 4, ksv = tb C 4 bytes rounded up to an odd number of 64-byte lines (no 4 KiB aliasing).
 //      d B row by row (the row's six column vectors come from a 4x4 transpose of its loads), stored
 //      in V's places, then Bt (.) column by column in place. Four tiles on one tile row load each
 //      row as five vectors (masked by column at the plane's border); any other four (across a tile
-//      row, past the block's end) go lane by lane through $wg_row (kernels/winograd.ts).
+//      row, past the block's end) two masked vectors per lane, or, where a plane's reads could
+//      leave the memory ($safe = 0), $wg_row per vector (kernels/winograd.ts).
 //   2. the 36 GEMMs M[k] = U[k] V[k] with $gemm_micro (4 x 8 tiles), U packed by wino_weights4
 //      (below; [k][panel][C][4]), M[o][k][p] at ms + ((o 36 + k) tb + p) 4
 //   3. y = act(At M A + bias): At over the rows of M in place, then per output row r the four
