@@ -21,7 +21,8 @@ import {
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused.js';
-import { G4, winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
+import { winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
+import { G4 } from '../../engine/backends/wasm/kernels/winograd_f4_transforms.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
 
