@@ -44,7 +44,7 @@ export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / 
  * output channels per f32x4, one task per panel. In f32: G's entries 1/4, 1/6, 1/12, 1/24 round,
  * so U is within ~3e-8 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
  * far under the transforms' 1e-6-class error. (The same in f64 in JS took 5 ms per 128x128 conv,
- * ~70 ms of yolov8n-pose's first compiled forward; the kernel takes ~0.1 ms.) w is (O, C, 3, 3)
+ * ~70 ms of yolov8n-pose's first compiled forward; the kernel ~0.5 ms.) w is (O, C, 3, 3)
  * contiguous at wPtr.
  */
 export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
