@@ -61,12 +61,13 @@ function convRef(x: Float32Array, w: Float32Array, b: Float32Array | null, g: Co
 }
 
 /**
- * The F(4x4) error bound, relative to the largest output: bench/winograd_error.py measures 7.9e-6
- * for one C = 64 conv in f32 (F(2x2): 3.3e-7); these convs, with weights in [-1, 1) and C up to 70,
- * measured 1e-6 .. 6e-6 (printed per case). 3e-5 leaves 5x for other data, and is 30x under what
- * a wrong transform coefficient or a misplaced tile gives (errors of the size of the outputs).
+ * The F(4x4) error bound, relative to the largest output: bench/winograd_error.py measures 3.3e-6
+ * for one C = 64 conv in f32 at our points (7.9e-6 at Lavin and Gray's; F(2x2) 3.3e-7); these
+ * convs, with weights in [-1, 1) and C up to 70, measured 3.7e-7 .. 2.1e-6 (printed per case).
+ * 1e-5 leaves ~5x for other data, and is far under what a wrong transform coefficient or a
+ * misplaced tile gives (errors of the size of the outputs).
  */
-const TOL = 3e-5;
+const TOL = 1e-5;
 
 t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + SiLU, both builds', async (t) => {
   const cases = [
@@ -183,7 +184,8 @@ t.test('wino_weights4: U = G g Gt in f32 vs f64, packed for the 36 GEMMs, both b
           }
     const tag = relaxed ? 'relaxed' : 'plain';
     t.ok(padZero, `${tag}: rows past O in the last panel are zero`);
-    t.ok(err / mx <= 2e-7, `${tag}: f32 U vs f64 ${(err / mx).toExponential(2)} of the largest`);
+    // G's 1/3 and 1/15 round in f32: measured 1.7e-7 (~1.5 ulp of the largest U)
+    t.ok(err / mx <= 5e-7, `${tag}: f32 U vs f64 ${(err / mx).toExponential(2)} of the largest`);
     await rt.close();
   }
 });

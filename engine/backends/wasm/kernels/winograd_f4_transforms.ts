@@ -7,30 +7,37 @@
 import type { WasmFeatures } from '../abi.js';
 import { siluInline } from '../gemm_wat.js';
 
-/** Bt (6x6) of F(4x4, 3x3) at the points 0, -1, 1, -2, 2, inf (Lavin and Gray): V = Bt d B */
+// The interpolation points are 0, 1, -1, 1/2, -2 and infinity rather than Lavin and Gray's
+// 0, +-1, +-2: the f32 error per conv is 2-3x smaller (bench/winograd_error.py, C = 64: 3.3e-6
+// against 7.9e-6 of the largest output; C = 70 in test/engine/wasm_winograd_f4.test.ts: 2.1e-6
+// against 4.8e-6) for ~2 % more time (Bt's rows 1/2 and 3/4 no longer pair up as E +- O).
+// Rows i < 5 of Bt are the coefficients of prod_{j != i} (x - p_j), row 5 of prod_j (x - p_j);
+// G's row i is (1, p_i, p_i^2) / prod_{j != i} (p_i - p_j); At's column i is (1, p_i, p_i^2, p_i^3).
+
+/** Bt (6x6): V = Bt d B */
 export const BT4 = [
-  [4, 0, -5, 0, 1, 0],
-  [0, -4, -4, 1, 1, 0],
-  [0, 4, -4, -1, 1, 0],
+  [1, -1.5, -2, 1.5, 1, 0],
+  [0, -1, 0.5, 2.5, 1, 0],
+  [0, 1, -2.5, 0.5, 1, 0],
   [0, -2, -1, 2, 1, 0],
-  [0, 2, -1, -2, 1, 0],
-  [0, 4, 0, -5, 0, 1],
+  [0, 0.5, -1, -0.5, 1, 0],
+  [0, 1, -1.5, -2, 1.5, 1],
 ];
 /** G (6x3): U = G g Gt (wino_weights4) */
 export const G4 = [
-  [1 / 4, 0, 0],
-  [-1 / 6, -1 / 6, -1 / 6],
-  [-1 / 6, 1 / 6, -1 / 6],
-  [1 / 24, 1 / 12, 1 / 6],
-  [1 / 24, -1 / 12, 1 / 6],
+  [1, 0, 0],
+  [1 / 3, 1 / 3, 1 / 3],
+  [-1 / 3, 1 / 3, -1 / 3],
+  [-16 / 15, -8 / 15, -4 / 15],
+  [1 / 15, -2 / 15, 4 / 15],
   [0, 0, 1],
 ];
 /** At (4x6): Y = At M A */
 export const AT4 = [
   [1, 1, 1, 1, 1, 0],
-  [0, 1, -1, 2, -2, 0],
-  [0, 1, 1, 4, 4, 0],
-  [0, 1, -1, 8, -8, 1],
+  [0, 1, -1, 0.5, -2, 0],
+  [0, 1, 1, 0.25, 4, 0],
+  [0, 1, -1, 0.125, -8, 1],
 ];
 
 export const g = (n: string) => `(local.get $${n})`;
