@@ -4,9 +4,10 @@
 // multiply-adds per 16 outputs: 2.25 per output and (c, o), against F(2x2)'s 4 and the direct
 // conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor (wino_weights4;
 // the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
-// Bt, At hold 4, 5, 8 and G 1/6, 1/24, so its f32 error is ~20x F(2x2)'s (bench/winograd_error.py:
-// 7.9e-6 against 3.3e-7 of the largest output of a C = 64 conv), fine for inference, not for the
-// gradient parity the training path keeps with PyTorch. Which convs take it: winogradF4Eligible.
+// Bt, At hold 2.5 and 8, G 16/15 and 1/15, so its f32 error is ~10x F(2x2)'s
+// (bench/winograd_error.py: 3.3e-6 against 3.3e-7 of the largest output of a C = 64 conv): fine
+// for inference, not for the gradient parity the training path keeps with PyTorch. Which convs
+// take it: winogradF4Eligible.
 import type { WasmRuntime } from './abi.js';
 import { withScratch } from './gemm.js';
 import { MR } from './gemm_wat.js';
@@ -19,10 +20,10 @@ import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
  * A conv the compiled forward runs through F(4x4) instead of F(2x2): every one winogradEligible
  * takes (no threshold of its own), unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with
  * bench/winograd.ts (yolov8n-pose at 640 and 320, batch 1, 1 and 2 threads, shared 2-core box):
- * wino_fused4 took 0.54-0.77x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
- * 256 input channels, 20x20 to 160x160 planes (16x160x160 -> 16: 2.6 -> 1.7 ms, 64x80x80 -> 64:
- * 3.2 -> 1.9, 256x20x20 -> 64: 0.86 -> 0.52); on the 10x10 planes that winogradEligible leaves
- * direct F(2x2) / F(4x4) was 0.97-1.24, so the rule needs no threshold of its own there either.
+ * wino_fused4 took 0.55-0.75x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
+ * 256 input channels, 20x20 to 160x160 planes (2 threads: 16x160x160 -> 16: 1.75 -> 1.20 ms,
+ * 64x80x80 -> 64: 3.19 -> 1.93, 256x20x20 -> 64: 0.85 -> 0.51); on the 10x10 planes that
+ * winogradEligible leaves direct F(2x2) / F(4x4) was 0.97-1.24, so no threshold is needed there.
  */
 export function winogradF4Eligible(g: ConvGeometry): boolean {
   return winogradEligible(g) && process.env.YOLO_WINOGRAD_F4 !== '0';
@@ -41,8 +42,8 @@ export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / 
 /**
  * U = G w Gt per (o, c), as (36, O, C) packed into gemm_conv2d's panels ([k][O/4][C][4], rows past
  * O zero), in a fresh block (the caller frees it with rt.free): the wino_weights4 kernel, four
- * output channels per f32x4, one task per panel. In f32: G's entries 1/4, 1/6, 1/12, 1/24 round,
- * so U is within ~3e-8 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
+ * output channels per f32x4, one task per panel. In f32: G's entries 1/3, 1/15 .. 16/15 round,
+ * so U is within ~2e-7 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
  * far under the transforms' 1e-6-class error. (The same in f64 in JS took 5 ms per 128x128 conv,
  * ~70 ms of yolov8n-pose's first compiled forward; the kernel ~0.5 ms.) w is (O, C, 3, 3)
  * contiguous at wPtr.
