@@ -25,6 +25,7 @@ import { winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
 import { G4 } from '../../engine/backends/wasm/kernels/winograd_f4_transforms.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
+import { kernelKind } from '../../engine/profile.js';
 
 enableRelaxedSimd();
 t.teardown(releaseDevices);
@@ -240,6 +241,7 @@ t.test('winogradF4Eligible: the F(2x2)-eligible convs; YOLO_WINOGRAD_F4=0 and YO
     t.equal(winogradF4Eligible(g), want, `${g.c}x${g.h}x${g.w} -> ${g.o}, stride ${g.sh}: ${want}`);
     t.equal(winogradF4Eligible(g), winogradEligible(g), 'same as winogradEligible');
   }
+  t.equal(kernelKind('wino_fused4'), kernelKind('wino_fused'), 'YOLO_PROFILE counts wino_fused4 in the fused row');
   const wide = geo(64, 64, 80);
   for (const [name, v] of [
     ['YOLO_WINOGRAD_F4', '0'],
