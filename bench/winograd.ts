@@ -4,7 +4,8 @@
 // wall time, medians and minimums, the load printed. Part 2: each distinct 3x3 stride-1 conv shape
 // of the model, both paths on the same buffers, in effective GFLOP/s (the direct conv's
 // 2 O C 9 OH OW flops over the time, for all three: direct, Winograd in three launches, and the
-// compiled forward's fused single launch) and per thread. Part 3 (--eager): the eager
+// compiled forward's fused single launch, F(2x2) and F(4x4)) and per thread, and which one the
+// compiled forward takes (winogradEligible, winogradF4Eligible). Part 3 (--eager): the eager
 // ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call, V and M
 // allocated per call) per 3x3 stride-1 shape at each NxIMGSZ given, forward and grad-input, direct
 // vs Winograd, and which one winogradEligible picks; grad-weight likewise (winogradGradWeightEligible).
@@ -28,6 +29,7 @@ import {
   winogradGradInputGeometry,
   winogradShape,
 } from '../engine/backends/wasm/winograd.js';
+import { packWinogradWeightsF4, winogradConv2dF4, winogradF4Eligible } from '../engine/backends/wasm/winograd_f4.js';
 import type { WasmRuntimeImpl } from '../engine/backends/wasm/runtime.js';
 import { f1, machineLoad, median, opt, relDiff } from './common.js';
 
@@ -111,19 +113,23 @@ try {
     const shapes = convShapes(model, shape);
     console.log(`\nper layer shape, ${rt.threads} threads: effective GFLOP/s = 2 O C 9 OH OW / time (minimum of 5)`);
     console.log(
-      '| C x H x W -> O | layers | taken | direct ms | winograd ms (3 launches) | fused ms (compiled) | direct GFLOP/s | winograd GFLOP/s eff. | fused GFLOP/s eff. | speed-up (direct / fused) |',
+      '| C x H x W -> O | layers | compiled takes | direct ms | winograd ms (3 launches) | fused ms | F(4x4) fused ms | direct GFLOP/s | winograd GFLOP/s eff. | fused GFLOP/s eff. | F(4x4) GFLOP/s eff. | direct / fused | fused / F(4x4) | F(4x4) vs fused outputs |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     let sumD = 0,
       sumW = 0,
-      sumF = 0;
+      sumF = 0,
+      sum4 = 0,
+      sumT = 0,
+      warm4 = false;
     for (const [key, { geo, count }] of shapes) {
       const xs = E.rand([1, geo.c, geo.h, geo.w], { device });
       const ws = E.rand([geo.o, geo.c, 3, 3], { device });
       const bs = E.rand([geo.o], { device });
       const ys = E.zeros([1, geo.o, geo.oh, geo.ow], { device });
       const wp = packConvWeights(rt, ws.storage.ptr, geo),
-        up = packWinogradWeights(rt, ws.storage.ptr, geo);
+        up = packWinogradWeights(rt, ws.storage.ptr, geo),
+        up4 = packWinogradWeightsF4(rt, ws.storage.ptr, geo);
       const { vBytes, mBytes } = winogradShape(geo);
       const v = rt.alloc(vBytes),
         m = rt.alloc(mBytes);
@@ -160,18 +166,53 @@ try {
           'silu',
         ),
       );
+      const y2 = ys.dataSync().slice();
+      // V8 runs a wasm function as baseline code until it tiers it up (in the background, after
+      // enough calls); wino_fused4 is big, so its first shape measured slow without a warm-up
+      if (!warm4)
+        for (let i = 0; i < 30; i++)
+          winogradConv2dF4(
+            rt,
+            xs.storage.ptr,
+            pl(geo.c, geo.h, geo.w),
+            up4,
+            bs.storage.ptr,
+            ys.storage.ptr,
+            pl(geo.o, geo.oh, geo.ow),
+            geo,
+            'silu',
+          );
+      warm4 = true;
+      // the F(4x4) fused launch (wino_fused4), compiled-forward only
+      const f4 = best(() =>
+        winogradConv2dF4(
+          rt,
+          xs.storage.ptr,
+          pl(geo.c, geo.h, geo.w),
+          up4,
+          bs.storage.ptr,
+          ys.storage.ptr,
+          pl(geo.o, geo.oh, geo.ow),
+          geo,
+          'silu',
+        ),
+      );
+      const diff = relDiff(ys.dataSync() as Float32Array, y2 as Float32Array);
       const flops = 2 * geo.o * geo.c * 9 * geo.oh * geo.ow;
+      const taken = !winogradEligible(geo) ? 'direct' : winogradF4Eligible(geo) ? 'F(4x4)' : 'F(2x2) fused';
       sumD += d * count;
       sumW += w * count;
       sumF += fz * count;
+      sum4 += f4 * count;
+      sumT += (taken === 'direct' ? d : taken === 'F(4x4)' ? f4 : fz) * count;
       console.log(
-        `| ${key} | ${count} | ${winogradEligible(geo) ? 'winograd' : 'direct'} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${fz.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(flops / fz / 1e6).toFixed(1)} | ${(d / fz).toFixed(2)} |`,
+        `| ${key} | ${count} | ${taken} | ${d.toFixed(2)} | ${w.toFixed(2)} | ${fz.toFixed(2)} | ${f4.toFixed(2)} | ${(flops / d / 1e6).toFixed(1)} | ${(flops / w / 1e6).toFixed(1)} | ${(flops / fz / 1e6).toFixed(1)} | ${(flops / f4 / 1e6).toFixed(1)} | ${(d / fz).toFixed(2)} | ${(fz / f4).toFixed(2)} | ${diff.toExponential(1)} |`,
       );
-      [wp, up, v, m].forEach((p) => rt.free(p));
+      [wp, up, up4, v, m].forEach((p) => rt.free(p));
       [xs, ws, bs, ys].forEach((t) => t.dispose());
     }
     console.log(
-      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | ${sumF.toFixed(1)} | | | | ${(sumD / sumF).toFixed(2)} |`,
+      `| all ${[...shapes.values()].reduce((s, e) => s + e.count, 0)} layers (taken: ${sumT.toFixed(1)} ms) | | | ${sumD.toFixed(1)} | ${sumW.toFixed(1)} | ${sumF.toFixed(1)} | ${sum4.toFixed(1)} | | | | | ${(sumD / sumF).toFixed(2)} | ${(sumF / sum4).toFixed(2)} | |`,
     );
   }
   for (const [N, size] of eager) {

@@ -1,4 +1,4 @@
-# Why the wasm compiled forward uses Winograd F(2x2, 3x3) and not F(4x4, 3x3): the f32 error of one
+# Why training on wasm uses Winograd F(2x2, 3x3) and not F(4x4, 3x3) (the compiled eval forward does): the f32 error of one
 # 3x3 conv (C = 64, O = 8, 2000 random tiles) through each against the f64 direct result, beside the
 # f32 direct conv. Cited in engine/backends/wasm/README.md. usage: /usr/bin/python3 bench/winograd_error.py
 import numpy as np
@@ -33,3 +33,8 @@ G4=np.array([[1/4,0,0],[-1/6,-1/6,-1/6],[-1/6,1/6,-1/6],[1/24,1/12,1/6],[1/24,-1
 AT4=np.array([[1,1,1,1,1,0],[0,1,-1,2,-2,0],[0,1,1,4,4,0],[0,1,-1,8,-8,1]],float)
 print('F(2,3) wino, direct f32 rel err:', wino(BT2,G2,AT2,2))
 print('F(4,3) wino, direct f32 rel err:', wino(BT4,G4,AT4,4))
+# the points 0, 1, -1, 1/2, -2, inf (engine/backends/wasm/kernels/winograd_f4_transforms.ts): 2-3x less error
+BT4h=np.array([[1,-1.5,-2,1.5,1,0],[0,-1,.5,2.5,1,0],[0,1,-2.5,.5,1,0],[0,-2,-1,2,1,0],[0,.5,-1,-.5,1,0],[0,1,-1.5,-2,1.5,1]])
+G4h=np.array([[1,0,0],[1/3,1/3,1/3],[-1/3,1/3,-1/3],[-16/15,-8/15,-4/15],[1/15,-2/15,4/15],[0,0,1]])
+AT4h=np.array([[1,1,1,1,1,0],[0,1,-1,.5,-2,0],[0,1,1,.25,4,0],[0,1,-1,.125,-8,1]])
+print('F(4,3) points 0, 1, -1, 1/2, -2: wino, direct f32 rel err:', wino(BT4h,G4h,AT4h,4))

@@ -30,7 +30,7 @@ export function kernelKind(name: string): string {
   if (n.startsWith('conv2d')) return 'conv2d fwd';
   if (n.startsWith('gemm_conv2d')) return 'conv2d fwd / grad-input (wasm GEMM)';
   if (n === 'wino_gy' || n === 'wino_gw_out') return 'conv2d grad-weight (wasm Winograd transforms)';
-  if (n === 'wino_fused') return 'conv2d fwd (wasm Winograd, fused: transforms + GEMMs)';
+  if (n === 'wino_fused' || n === 'wino_fused4') return 'conv2d fwd (wasm Winograd, fused: transforms + GEMMs)';
   if (n.startsWith('wino_')) return 'conv2d fwd (wasm Winograd transforms)';
   if (n.startsWith('gemm_pack')) return 'conv2d weight packing';
   if (n.startsWith('matmul') || n.startsWith('gemm') || n === 'mm') return 'matmul';

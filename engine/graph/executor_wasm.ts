@@ -4,7 +4,9 @@
 //   conv2d         gemm.ts's packed-panel GEMM with the weights packed once (WeightCache), reading
 //                  and writing channel slices in place (PlaneLayout), bias + SiLU in the epilogue;
 //                  3x3 stride-1 convs through Winograd F(2x2, 3x3), one fused `wino_fused` launch
-//                  each (backends/wasm/winograd.ts; YOLO_WINOGRAD=0 keeps them direct)
+//                  each (backends/wasm/winograd.ts; YOLO_WINOGRAD=0 keeps them direct), or
+//                  F(4x4, 3x3) where winogradF4Eligible says (`wino_fused4`, winograd_f4.ts: only
+//                  here, never in training; YOLO_WINOGRAD_F4=0 keeps F(2x2))
 //   max_pool2d     the `maxpool` kernel per image, over planes of a concat slice
 //   upsample       `upsample` per image, straight into the concat slice
 //   chain          `elementwise_chain` (kernels/chain.ts): the rows as one program, one pass
@@ -19,6 +21,7 @@ import {
   prepareWinogradFused,
   winogradEligible,
 } from '../backends/wasm/winograd.js';
+import { packWinogradWeightsF4, prepareWinogradF4, winogradF4Eligible } from '../backends/wasm/winograd_f4.js';
 import {
   CHAIN_HEADER_WORDS,
   CHAIN_MAX_INPUTS,
@@ -118,26 +121,32 @@ export class WasmPackedWeights {
   private map = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
   /** Winograd's transformed weights U (16, O, C), packed, per weight tensor */
   private wino = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
-  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry, winograd = false): number {
-    const map = winograd ? this.wino : this.map;
+  /** F(4x4)'s U (36, O, C), packed, per weight tensor */
+  private wino4 = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
+  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry, winograd: boolean | 'f4' = false): number {
+    const map = winograd === 'f4' ? this.wino4 : winograd ? this.wino : this.map;
     let e = map.get(w);
     if (!e) {
       const src = w.isContiguous ? w : clone(w);
-      e = winograd
-        ? { ptr: packWinogradWeights(rt, ptrOf(src), g), rt, bytes: 64 * g.o * g.cg }
-        : { ptr: packConvWeights(rt, ptrOf(src), g), rt, bytes: 4 * g.o * g.cg * g.kh * g.kw };
+      e =
+        winograd === 'f4'
+          ? { ptr: packWinogradWeightsF4(rt, ptrOf(src), g), rt, bytes: 144 * g.o * g.cg }
+          : winograd
+            ? { ptr: packWinogradWeights(rt, ptrOf(src), g), rt, bytes: 64 * g.o * g.cg }
+            : { ptr: packConvWeights(rt, ptrOf(src), g), rt, bytes: 4 * g.o * g.cg * g.kh * g.kw };
       if (src !== w) src.dispose();
       map.set(w, e);
     }
     return e.ptr;
   }
   get bytes() {
-    return [...this.map.values(), ...this.wino.values()].reduce((s, e) => s + e.bytes, 0);
+    return [...this.map.values(), ...this.wino.values(), ...this.wino4.values()].reduce((s, e) => s + e.bytes, 0);
   }
   dispose() {
-    for (const e of [...this.map.values(), ...this.wino.values()]) e.rt.free(e.ptr);
+    for (const e of [...this.map.values(), ...this.wino.values(), ...this.wino4.values()]) e.rt.free(e.ptr);
     this.map.clear();
     this.wino.clear();
+    this.wino4.clear();
   }
 }
 
@@ -159,9 +168,21 @@ export function wasmConvStep(
   const bPtr = b ? ptrOf(b) : 0;
   const xl = planeLayout(x);
   if (xl && blocks && winogradEligible(geo)) {
-    // one fused launch per conv; its scratch (a few L2-sized tile blocks) is shared by the plan's convs
-    const up = packed.get(rt, w, geo, true);
-    const l = prepareWinogradFused(rt, x.storage.ptr, xl, up, bPtr, out.storage.ptr, yl, geo, act);
+    // one fused launch per conv (F(4x4) where it is eligible and faster, else F(2x2)); its scratch
+    // (a few L2-sized tile blocks) is shared by the plan's convs
+    const f4 = winogradF4Eligible(geo);
+    const up = packed.get(rt, w, geo, f4 ? 'f4' : true);
+    const l = (f4 ? prepareWinogradF4 : prepareWinogradFused)(
+      rt,
+      x.storage.ptr,
+      xl,
+      up,
+      bPtr,
+      out.storage.ptr,
+      yl,
+      geo,
+      act,
+    );
     const params = blocks.alloc(4 * l.words.length),
       flags = blocks.alloc(l.flagBytes);
     const s = blocks.sharedScratch(l.scratchBytes);

@@ -11,9 +11,9 @@
 // slot, bit-identical to the three launches; winogradConv2d and wino_in stay (the tests and
 // bench/winograd.ts compare against them; wino_in's (16, C, P) layout is kept for other users).
 // The GEMMs do 16 C O P multiply-adds against the direct conv's 36 C O P (2.25x fewer), plus
-// transforms linear in C P and O P. F(2x2) rather than F(4x4): F(4x4)'s transform matrices
-// carry 1/24 .. 8 factors that grow the f32 error by about two orders of magnitude (its 4x fewer
-// multiplies would need a 1e-4-class tolerance on the head); F(2x2)'s entries are 0, +-1, +-1/2.
+// transforms linear in C P and O P. F(2x2) rather than F(4x4) here: F(4x4)'s transform matrices
+// carry 1/24 .. 8 factors that grow the f32 error ~20x; F(2x2)'s entries are 0, +-1, +-1/2. The
+// compiled eval forward takes F(4x4) (winograd_f4.ts), where that error stays in the low bits.
 import type { WasmRuntime } from './abi.js';
 import { conv2dForward, withScratch, zeroWords } from './gemm.js';
 import { MR } from './gemm_wat.js';
@@ -202,6 +202,8 @@ export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) 
 
 /** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */
 export interface WinogradFusedLaunch {
+  /** wino_fused (F(2x2)), or wino_fused4 (F(4x4), winograd_f4.ts): same parameter words */
+  kernel: 'wino_fused' | 'wino_fused4';
   words: Int32Array;
   tasks: number;
   nslots: number;
@@ -261,7 +263,14 @@ export function prepareWinogradFused(
     slot_bytes: slotBytes,
   };
   const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
-  return { words, tasks, nslots, scratchBytes: nslots * slotBytes, flagBytes: Math.max(16, 4 * nslots) };
+  return {
+    kernel: 'wino_fused',
+    words,
+    tasks,
+    nslots,
+    scratchBytes: nslots * slotBytes,
+    flagBytes: Math.max(16, 4 * nslots),
+  };
 }
 
 const FLAGS_WORD = WINO_FUSED_PARAMS.indexOf('flags'),
@@ -280,7 +289,7 @@ export function launchWinogradFused(
   l.words[SCRATCH_WORD] = scratch;
   new Int32Array(rt.memory.buffer, params, l.words.length).set(l.words);
   zeroWords(rt, flags, l.nslots);
-  rt.parallel('wino_fused', [params], l.tasks);
+  rt.parallel(l.kernel, [params], l.tasks);
 }
 
 /** prepareWinogradFused + launchWinogradFused, the blocks taken and freed around the launch. */

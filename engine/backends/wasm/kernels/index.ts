@@ -20,6 +20,7 @@ import { topk } from './topk.js';
 import { winograd } from './winograd.js';
 import { winogradGw } from './winograd_gw.js';
 import { winogradFused } from './winograd_fused.js';
+import { winogradF4 } from './winograd_f4.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -42,4 +43,5 @@ export const FRAGMENTS: WatFragment[] = [
   winograd,
   winogradGw,
   winogradFused,
+  winogradF4,
 ];

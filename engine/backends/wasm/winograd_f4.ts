@@ -1,0 +1,160 @@
+// Winograd F(4x4, 3x3) for the wasm compiled eval forward only (engine/graph/executor_wasm.ts):
+// one fused launch per conv, `wino_fused4` (kernels/winograd_f4.ts), beside F(2x2)'s wino_fused.
+// Per 4x4 output tile: V = Bt d B of the 6x6 input tile, 36 GEMMs M[k] = U[k] V[k] (36 C O
+// multiply-adds per 16 outputs: 2.25 per output and (c, o), against F(2x2)'s 4 and the direct
+// conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor (wino_weights4;
+// the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
+// Bt, At hold 2.5 and 8, G 16/15 and 1/15, so its f32 error is ~10x F(2x2)'s
+// (bench/winograd_error.py: 3.3e-6 against 3.3e-7 of the largest output of a C = 64 conv): fine
+// for inference, not for the gradient parity the training path keeps with PyTorch. Which convs
+// take it: winogradF4Eligible.
+import type { WasmRuntime } from './abi.js';
+import { withScratch } from './gemm.js';
+import { MR } from './gemm_wat.js';
+import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
+import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
+import { launchWinogradFused, winogradEligible, type WinogradFusedLaunch } from './winograd.js';
+import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
+
+/**
+ * A conv the compiled forward runs through F(4x4) instead of F(2x2): every one winogradEligible
+ * takes (no threshold of its own), unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with
+ * bench/winograd.ts (yolov8n-pose at 640 and 320, batch 1, 1 and 2 threads, shared 2-core box):
+ * wino_fused4 took 0.55-0.75x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
+ * 256 input channels, 20x20 to 160x160 planes (2 threads: 16x160x160 -> 16: 1.75 -> 1.20 ms,
+ * 64x80x80 -> 64: 3.19 -> 1.93, 256x20x20 -> 64: 0.85 -> 0.51); on the 10x10 planes that
+ * winogradEligible leaves direct F(2x2) / F(4x4) was 0.97-1.24, so no threshold is needed there.
+ */
+export function winogradF4Eligible(g: ConvGeometry): boolean {
+  return winogradEligible(g) && process.env.YOLO_WINOGRAD_F4 !== '0';
+}
+
+/** 4x4 output tiles: counts per plane and in all (P = N tH tW). */
+export function winogradF4Shape(g: ConvGeometry) {
+  const tH = Math.ceil(g.oh / 4),
+    tW = Math.ceil(g.ow / 4);
+  return { tH, tW, P: g.n * tH * tW };
+}
+
+/** Bytes of U packed for the 36 GEMMs: 36 x O rounded up to 4 x C floats. */
+export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / MR) * MR * g.c;
+
+/**
+ * U = G w Gt per (o, c), as (36, O, C) packed into gemm_conv2d's panels ([k][O/4][C][4], rows past
+ * O zero), in a fresh block (the caller frees it with rt.free): the wino_weights4 kernel, four
+ * output channels per f32x4, one task per panel. In f32: G's entries 1/3, 1/15 .. 16/15 round,
+ * so U is within ~2e-7 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
+ * far under the transforms' 1e-6-class error. (The same in f64 in JS took 5 ms per 128x128 conv,
+ * ~70 ms of yolov8n-pose's first compiled forward; the kernel ~0.5 ms.) w is (O, C, 3, 3)
+ * contiguous at wPtr.
+ */
+export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
+  const mpan = Math.ceil(g.o / MR);
+  const ptr = rt.alloc(Math.max(16, winogradF4WeightBytes(g)));
+  rt.parallel('wino_weights4', [wPtr, ptr, g.o, g.c, mpan], mpan);
+  return ptr;
+}
+
+/**
+ * Bytes of V and M per task of wino_fused4 (its tile block: 144 C + 576 ceil(O / 4) bytes per
+ * tile, plus the tile table). 8 tiles (the GEMMs' panel width, the least a block can be) already
+ * take 147 KiB at 64 -> 64 channels, so the block is L2-sized, not L1-sized like F(2x2)'s.
+ */
+const WINO_F4_BLOCK_BYTES = 64 * 1024;
+
+/**
+ * Bytes between V's 36 slices in a wino_fused4 slot: tb C floats rounded up to an odd number of
+ * 64-byte lines, so one (tile, channel)'s 36 values fall in 36 distinct L1 sets (at tb C 4 = 4 KiB,
+ * e.g. 8 tiles of 128 channels, they shared one set and the transforms ran ~2x slower). The
+ * kernel computes the same.
+ */
+export const winogradF4SliceBytes = (tb: number, c: number) => (((4 * tb * c + 63) >> 6) | 1) << 6;
+
+/** Bytes of one wino_fused4 slot of tb tiles: V (36 slices), M (36 x O rounded up to 4 rows of tb), the tile table. */
+const slotBytesF4 = (g: ConvGeometry, tb: number) =>
+  36 * winogradF4SliceBytes(tb, g.c) + 576 * Math.ceil(g.o / MR) * tb + F4_TABLE_BYTES * tb;
+
+/** Tiles per wino_fused4 task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
+export function winogradF4Block(g: ConvGeometry, P: number, threads: number) {
+  let tb = 64;
+  while (tb > 8 && slotBytesF4(g, tb) > WINO_F4_BLOCK_BYTES) tb /= 2;
+  const target = threads > 1 ? 4 * threads : 1;
+  while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
+  return { tb, slotBytes: slotBytesF4(g, tb) };
+}
+
+/**
+ * One wino_fused4 launch made ready (run it with winograd.ts's launchWinogradFused): y = act(conv2d(x, w) + b)
+ * with U from packWinogradWeightsF4; x and y plane layouts (offsets in elements from xPtr / yPtr).
+ */
+export function prepareWinogradF4(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+): WinogradFusedLaunch {
+  const { tH, tW, P } = winogradF4Shape(g);
+  const { tb, slotBytes } = winogradF4Block(g, P, rt.threads);
+  const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
+  const nslots = Math.max(1, Math.min(rt.threads, tasks));
+  const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
+    x: xPtr + 4 * xl.off,
+    x_sb: xl.sb,
+    x_sc: xl.sc,
+    C: g.c,
+    H: g.h,
+    W: g.w,
+    ph: g.ph,
+    pw: g.pw,
+    tH,
+    tW,
+    ntiles: P,
+    u: uPacked,
+    mpan: Math.ceil(g.o / MR),
+    O: g.o,
+    bias: bPtr,
+    y: yPtr + 4 * yl.off,
+    y_sb: yl.sb,
+    y_sc: yl.sc,
+    OH: g.oh,
+    OW: g.ow,
+    act: act === 'silu' ? 1 : 0,
+    tb,
+    flags: 0,
+    scratch: 0,
+    nslots,
+    slot_bytes: slotBytes,
+  };
+  const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
+  return {
+    kernel: 'wino_fused4',
+    words,
+    tasks,
+    nslots,
+    scratchBytes: nslots * slotBytes,
+    flagBytes: Math.max(16, 4 * nslots),
+  };
+}
+
+/** prepareWinogradF4 + launchWinogradFused, the blocks taken and freed around the launch (tests, bench). */
+export function winogradConv2dF4(
+  rt: WasmRuntime,
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  const l = prepareWinogradF4(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
+  withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
+    launchWinogradFused(rt, l, params, flags, scratch),
+  );
+}
