@@ -190,14 +190,24 @@ export function winogradConv2d(
  */
 const WINO_FUSED_BLOCK_BYTES = 64 * 1024;
 
+/**
+ * Bytes between V's slices (16 for F(2x2), 36 for F(4x4)) in a fused Winograd slot: tb C floats
+ * rounded up to an odd number of 64-byte lines, so one (tile, channel)'s values fall in distinct
+ * L1 sets (at tb C 4 = 4 KiB, e.g. 8 tiles of 128 channels, they all shared one set and F(4x4)'s
+ * transforms ran ~2x slower). The kernels compute the same.
+ */
+export const winogradSliceBytes = (tb: number, c: number) => (((4 * tb * c + 63) >> 6) | 1) << 6;
+
+/** Bytes of one wino_fused slot of tb tiles: V (16 slices), M (16 x O rounded up to 4 rows, of tb). */
+const slotBytesF2 = (g: ConvGeometry, tb: number) => 16 * winogradSliceBytes(tb, g.c) + 256 * Math.ceil(g.o / MR) * tb;
+
 /** Tiles per wino_fused task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
 export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) {
-  const perTile = 64 * g.c + 256 * Math.ceil(g.o / MR);
   let tb = 64;
-  while (tb > 8 && tb * perTile > WINO_FUSED_BLOCK_BYTES) tb /= 2;
+  while (tb > 8 && slotBytesF2(g, tb) > WINO_FUSED_BLOCK_BYTES) tb /= 2;
   const target = threads > 1 ? 4 * threads : 1;
   while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
-  return { tb, slotBytes: Math.ceil((tb * perTile) / 64) * 64 };
+  return { tb, slotBytes: slotBytesF2(g, tb) };
 }
 
 /** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */

@@ -13,7 +13,7 @@ import { withScratch } from './gemm.js';
 import { MR } from './gemm_wat.js';
 import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
-import { launchWinogradFused, winogradEligible, type WinogradFusedLaunch } from './winograd.js';
+import { launchWinogradFused, winogradEligible, winogradSliceBytes, type WinogradFusedLaunch } from './winograd.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
@@ -62,17 +62,9 @@ export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeom
  */
 const WINO_F4_BLOCK_BYTES = 64 * 1024;
 
-/**
- * Bytes between V's 36 slices in a wino_fused4 slot: tb C floats rounded up to an odd number of
- * 64-byte lines, so one (tile, channel)'s 36 values fall in 36 distinct L1 sets (at tb C 4 = 4 KiB,
- * e.g. 8 tiles of 128 channels, they shared one set and the transforms ran ~2x slower). The
- * kernel computes the same.
- */
-export const winogradF4SliceBytes = (tb: number, c: number) => (((4 * tb * c + 63) >> 6) | 1) << 6;
-
 /** Bytes of one wino_fused4 slot of tb tiles: V (36 slices), M (36 x O rounded up to 4 rows of tb), the tile table. */
 const slotBytesF4 = (g: ConvGeometry, tb: number) =>
-  36 * winogradF4SliceBytes(tb, g.c) + 576 * Math.ceil(g.o / MR) * tb + F4_TABLE_BYTES * tb;
+  36 * winogradSliceBytes(tb, g.c) + 576 * Math.ceil(g.o / MR) * tb + F4_TABLE_BYTES * tb;
 
 /** Tiles per wino_fused4 task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
 export function winogradF4Block(g: ConvGeometry, P: number, threads: number) {

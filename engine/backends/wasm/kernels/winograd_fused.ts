@@ -5,7 +5,8 @@
 // its V and M stay in the task's scratch slot (sized for L2):
 //   wino_fused(params, t0, t1), params: i32 words in WINO_FUSED_PARAMS order
 //   1. input transform of the block, per channel c, into gemm_conv2d's packed-B layout for all 16 k:
-//      V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32 + lane 4, ksv = tb C 4 bytes
+//      V[k][panel j][c][lane] at vs + k ksv + (j C + c) 32 + lane 4, ksv = tb C 4 bytes rounded up
+//      to an odd number of 64-byte lines (../winograd.ts, winogradSliceBytes)
 //      (four tiles per vector where they lie on one tile row and p % 4 = 0, else one by one)
 //   2. the 16 GEMMs: M[k] = U[k] V[k] with $gemm_micro (4 x 8 tiles), U packed by wino_weights
 //      ([k][panel][C][4]), M[o][k][p] at ms + ((o 16 + k) tb + p) 4
@@ -78,7 +79,8 @@ export const winogradFused: WatFragment = {
     (local $st v128) (local $sz v128) (local $sn v128) (local $sr v128)
     ${loadParams}
     (local.set $tHW (i32.mul ${g('tH')} ${g('tW')}))
-    (local.set $ksv (i32.shl (i32.mul ${g('tb')} ${g('C')}) (i32.const 2)))
+    ;; V[k]'s stride: tb C floats rounded up to an odd number of 64-byte lines (winogradSliceBytes)
+    (local.set $ksv (i32.shl (i32.or (i32.shr_u (i32.add (i32.shl (i32.mul ${g('tb')} ${g('C')}) (i32.const 2)) (i32.const 63)) (i32.const 6)) (i32.const 1)) (i32.const 6)))
     (local.set $ksm (i32.shl ${g('tb')} (i32.const 2)))
     (local.set $cms (i32.shl ${g('tb')} (i32.const 6)))
     (local.set $slot (call $gemm_claim ${g('flags')} ${g('nslots')}))
