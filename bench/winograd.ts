@@ -6,9 +6,10 @@
 // 2 O C 9 OH OW flops over the time, for all three: direct, Winograd in three launches, and the
 // compiled forward's fused single launch, F(2x2) and F(4x4)) and per thread, and which one the
 // compiled forward takes (winogradEligible, winogradF4Eligible). Part 3 (--eager): the eager
-// ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call, V and M
-// allocated per call) per 3x3 stride-1 shape at each NxIMGSZ given, forward and grad-input, direct
-// vs Winograd, and which one winogradEligible picks; grad-weight likewise (winogradGradWeightEligible).
+// ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call) per 3x3
+// stride-1 shape at each NxIMGSZ given, forward and grad-input, direct vs F(2x2) vs F(4x4), and
+// which one ops_conv.ts takes (winogradF4Eligible, winogradEligible); grad-weight direct vs F(2x2)
+// (winogradGradWeightEligible).
 //
 // usage: npx tsx bench/winograd.ts [--threads 2] [--imgsz 640] [--rounds 8] [--layers 1]
 //        [--compiled 1] [--eager 8x320,1x640]
@@ -29,7 +30,13 @@ import {
   winogradGradInputGeometry,
   winogradShape,
 } from '../engine/backends/wasm/winograd.js';
-import { packWinogradWeightsF4, winogradConv2dF4, winogradF4Eligible } from '../engine/backends/wasm/winograd_f4.js';
+import {
+  packWinogradWeightsF4,
+  winogradConv2dF4,
+  winogradF4Eligible,
+  winogradF4Forward,
+  winogradF4GradInput,
+} from '../engine/backends/wasm/winograd_f4.js';
 import type { WasmRuntimeImpl } from '../engine/backends/wasm/runtime.js';
 import { f1, machineLoad, median, opt, relDiff } from './common.js';
 
@@ -183,7 +190,7 @@ try {
             'silu',
           );
       warm4 = true;
-      // the F(4x4) fused launch (wino_fused4), compiled-forward only
+      // the F(4x4) fused launch (wino_fused4) with U cached, as the compiled forward runs it
       const f4 = best(() =>
         winogradConv2dF4(
           rt,
@@ -221,10 +228,10 @@ try {
       `\neager ops at ${N}x${size} (a training step's convs), ${rt.threads} threads: ms per call (minimum of 5); fwd includes packing w or computing U`,
     );
     console.log(
-      '| C x H x W -> O | layers | fwd direct | fwd winograd | fwd taken | grad-input direct | grad-input winograd | grad-input taken | grad-weight direct | grad-weight winograd | grad-weight taken |',
+      '| C x H x W -> O | layers | fwd direct | fwd F(2x2) | fwd F(4x4) | fwd taken | grad-input direct | grad-input F(2x2) | grad-input F(4x4) | grad-input taken | grad-weight direct | grad-weight F(2x2) | grad-weight taken |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-    const sum = { fd: 0, fw: 0, ft: 0, gd: 0, gw: 0, gt: 0, wd: 0, ww: 0, wt: 0 };
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const sum = { fd: 0, fw: 0, f4: 0, ft: 0, gd: 0, gw: 0, g4: 0, gt: 0, wd: 0, ww: 0, wt: 0 };
     for (const [key, { geo, count }] of shapes) {
       const xs = E.rand([N, geo.c, geo.h, geo.w], { device });
       const ws = E.rand([geo.o, geo.c, 3, 3], { device });
@@ -234,30 +241,41 @@ try {
       const [xp, wp, bp, yp, gwp] = [xs, ws, bs, ys, gws].map((e) => e.storage.ptr);
       const fd = best(() => conv2dForward(rt, xp, wp, bp, yp, geo, null));
       const fw = best(() => winogradForward(rt, xp, wp, bp, yp, geo, null));
+      const f4 = best(() => winogradF4Forward(rt, xp, wp, bp, yp, geo, null));
       const gd = best(() => conv2dGradInput(rt, yp, wp, xp, geo));
       const gw = best(() => winogradGradInput(rt, yp, wp, xp, geo));
+      const g4 = best(() => winogradF4GradInput(rt, yp, wp, xp, geo));
       const wd = best(() => conv2dGradWeight(rt, xp, yp, gwp, geo));
       const ww = best(() => winogradGradWeight(rt, xp, yp, gwp, geo));
       const wTake = winogradGradWeightEligible(geo);
       sum.wd += count * wd;
       sum.ww += count * ww;
       sum.wt += count * (wTake ? ww : wd);
-      const fTake = winogradEligible(geo),
-        gTake = winogradEligible(winogradGradInputGeometry(geo));
+      // what ops_conv.ts takes: F(4x4) where winogradF4Eligible, else F(2x2) where winogradEligible, else direct
+      const taken = (g: ConvGeometry, [d, w2, w4]: number[]) =>
+        winogradF4Eligible(g)
+          ? { ms: w4, what: 'F(4x4)' }
+          : winogradEligible(g)
+            ? { ms: w2, what: 'F(2x2)' }
+            : { ms: d, what: 'direct' };
+      const fTake = taken(geo, [fd, fw, f4]),
+        gTake = taken(winogradGradInputGeometry(geo), [gd, gw, g4]);
       sum.fd += count * fd;
       sum.fw += count * fw;
-      sum.ft += count * (fTake ? fw : fd);
+      sum.f4 += count * f4;
+      sum.ft += count * fTake.ms;
       sum.gd += count * gd;
       sum.gw += count * gw;
-      sum.gt += count * (gTake ? gw : gd);
-      const mark = (ms: number, other: number) => `${ms.toFixed(2)}${ms < other ? ' *' : ''}`;
+      sum.g4 += count * g4;
+      sum.gt += count * gTake.ms;
+      const mark = (ms: number, ...others: number[]) => `${ms.toFixed(2)}${others.every((o) => ms <= o) ? ' *' : ''}`;
       console.log(
-        `| ${key} | ${count} | ${mark(fd, fw)} | ${mark(fw, fd)} | ${fTake ? 'winograd' : 'direct'} | ${mark(gd, gw)} | ${mark(gw, gd)} | ${gTake ? 'winograd' : 'direct'} | ${mark(wd, ww)} | ${mark(ww, wd)} | ${wTake ? 'winograd' : 'direct'} |`,
+        `| ${key} | ${count} | ${mark(fd, fw, f4)} | ${mark(fw, fd, f4)} | ${mark(f4, fd, fw)} | ${fTake.what} | ${mark(gd, gw, g4)} | ${mark(gw, gd, g4)} | ${mark(g4, gd, gw)} | ${gTake.what} | ${mark(wd, ww)} | ${mark(ww, wd)} | ${wTake ? 'F(2x2)' : 'direct'} |`,
       );
       [xs, ws, bs, ys, gws].forEach((e) => e.dispose());
     }
     console.log(
-      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input, ${sum.wt.toFixed(1)} grad-weight) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | | ${sum.wd.toFixed(1)} | ${sum.ww.toFixed(1)} | |`,
+      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input, ${sum.wt.toFixed(1)} grad-weight) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | ${sum.f4.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | ${sum.g4.toFixed(1)} | | ${sum.wd.toFixed(1)} | ${sum.ww.toFixed(1)} | |`,
     );
   }
 } finally {

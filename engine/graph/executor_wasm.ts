@@ -5,8 +5,8 @@
 //                  and writing channel slices in place (PlaneLayout), bias + SiLU in the epilogue;
 //                  3x3 stride-1 convs through Winograd F(2x2, 3x3), one fused `wino_fused` launch
 //                  each (backends/wasm/winograd.ts; YOLO_WINOGRAD=0 keeps them direct), or
-//                  F(4x4, 3x3) where winogradF4Eligible says (`wino_fused4`, winograd_f4.ts: only
-//                  here, never in training; YOLO_WINOGRAD_F4=0 keeps F(2x2))
+//                  F(4x4, 3x3) where winogradF4Eligible says (`wino_fused4`, winograd_f4.ts, U
+//                  cached per weight; YOLO_WINOGRAD_F4=0 keeps F(2x2))
 //   max_pool2d     the `maxpool` kernel per image, over planes of a concat slice
 //   upsample       `upsample` per image, straight into the concat slice
 //   chain          `elementwise_chain` (kernels/chain.ts): the rows as one program, one pass

@@ -16,6 +16,8 @@ import {
   prepareWinogradF4,
   winogradConv2dF4,
   winogradF4Eligible,
+  winogradF4Forward,
+  winogradF4GradInput,
   winogradF4WeightBytes,
 } from '../../engine/backends/wasm/winograd_f4.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
@@ -153,6 +155,59 @@ t.test('wino_fused4 vs an f64 direct conv: odd sizes, paddings, slices, bias + S
   }
 });
 
+// The eager ops (training) take F(4x4) too: U from w on every call, and the grad-input as the conv
+// of gy with w flipped and transposed (wino_weights4's flip), checked against f64 references.
+t.test('eager forward and grad-input (winogradF4Forward / winogradF4GradInput) vs f64, both builds', async (t) => {
+  const cases = [
+    { shape: [2, 5, 9, 7], O: 6, pad: 1 },
+    { shape: [1, 18, 13, 10], O: 11, pad: 1 },
+    { shape: [2, 7, 6, 11], O: 9, pad: 0 },
+    { shape: [1, 9, 5, 8], O: 5, pad: 2 },
+  ];
+  for (const relaxed of [true, false]) {
+    const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFused, winogradF4], {
+      relaxed,
+      threads: 2,
+    });
+    for (const c of cases) {
+      const [N, C, H, W] = c.shape;
+      const g = convGeometry('conv2d', c.shape, [c.O, C, 3, 3], { padding: c.pad });
+      seed = 5;
+      const x = randoms(N * C * H * W),
+        w = randoms(c.O * C * 9),
+        b = randoms(c.O),
+        gy = randoms(N * c.O * g.oh * g.ow);
+      const ref = convRef(x, w, b, g, true);
+      // gx[n, c, iy, ix] = sum over o and the taps of gy[n, o, iy + ph - ky, ix + pw - kx] w[o, c, ky, kx]
+      const gxRef = new Float64Array(N * C * H * W);
+      for (let n = 0; n < N; n++)
+        for (let o = 0; o < c.O; o++)
+          for (let oy = 0; oy < g.oh; oy++)
+            for (let ox = 0; ox < g.ow; ox++) {
+              const v = gy[((n * c.O + o) * g.oh + oy) * g.ow + ox];
+              for (let ci = 0; ci < C; ci++)
+                for (let ky = 0; ky < 3; ky++)
+                  for (let kx = 0; kx < 3; kx++) {
+                    const iy = oy - g.ph + ky,
+                      ix = ox - g.pw + kx;
+                    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                      gxRef[((n * C + ci) * H + iy) * W + ix] += v * w[((o * C + ci) * 3 + ky) * 3 + kx];
+                  }
+            }
+      const [xp, wp, bp, gyp, yp, gxp] = place(rt, x, w, b, gy, ref.length, gxRef.length);
+      const used = rt.used;
+      winogradF4Forward(rt, xp, wp, bp, yp, g, 'silu');
+      winogradF4GradInput(rt, gyp, wp, gxp, g);
+      t.equal(rt.used, used, 'U and scratch freed');
+      const tag = `${relaxed ? 'relaxed' : 'plain'}: ${c.shape} -> ${c.O}, pad ${c.pad}`;
+      const ey = relDiff(rt.f32(yp, ref.length), ref),
+        egx = relDiff(rt.f32(gxp, gxRef.length), gxRef);
+      t.ok(ey <= TOL, `${tag}: forward + bias + SiLU within ${TOL} of f64 (${ey.toExponential(1)})`);
+      t.ok(egx <= TOL, `${tag}: grad-input within ${TOL} of f64 (${egx.toExponential(1)})`);
+    }
+  }
+});
+
 t.test('wino_weights4: U = G g Gt in f32 vs f64, packed for the 36 GEMMs, both builds', async (t) => {
   for (const relaxed of [true, false]) {
     const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradFused, winogradF4], {
@@ -227,19 +282,22 @@ t.test('x ending where the memory ends: the loads that could leave it go through
   }
 });
 
-t.test('winogradF4Eligible: the F(2x2)-eligible convs; YOLO_WINOGRAD_F4=0 and YOLO_WINOGRAD=0 turn it off', (t) => {
-  const geo = (c: number, o: number, hw: number, stride = 1) =>
-    convGeometry('conv2d', [1, c, hw, hw], [o, c, 3, 3], { padding: 1, stride });
-  for (const [g, want] of [
-    [geo(64, 64, 80), true],
-    [geo(16, 16, 160), true],
-    [geo(256, 64, 20), true],
-    [geo(64, 64, 10), false], // 25 2x2 tiles: direct (winogradEligible)
-    [geo(8, 64, 80), false], // too few channels
-    [geo(64, 64, 80, 2), false], // stride 2
+t.test('winogradF4Eligible: F(2x2)-eligible convs with little tile overhang; the switches turn it off', (t) => {
+  const geo = (c: number, o: number, hw: number, stride = 1, n = 1) =>
+    convGeometry('conv2d', [n, c, hw, hw], [o, c, 3, 3], { padding: 1, stride });
+  for (const [g, want, f2] of [
+    [geo(64, 64, 80), true, true],
+    [geo(16, 16, 160), true, true],
+    [geo(256, 64, 20), true, true],
+    [geo(64, 64, 10), false, false], // 25 2x2 tiles: direct (winogradEligible)
+    [geo(128, 128, 10, 1, 8), false, true], // batch 8: F(2x2), but 4x4 tiles compute 12x12 of 10x10
+    [geo(64, 64, 44, 1, 2), true, true], // 44 = 4 x 11: no overhang
+    [geo(8, 64, 80), false, false], // too few channels
+    [geo(64, 64, 80, 2), false, false], // stride 2
   ] as const) {
-    t.equal(winogradF4Eligible(g), want, `${g.c}x${g.h}x${g.w} -> ${g.o}, stride ${g.sh}: ${want}`);
-    t.equal(winogradF4Eligible(g), winogradEligible(g), 'same as winogradEligible');
+    const tag = `${g.n}x${g.c}x${g.h}x${g.w} -> ${g.o}, stride ${g.sh}`;
+    t.equal(winogradF4Eligible(g), want, `${tag}: F(4x4) ${want}`);
+    t.equal(winogradEligible(g), f2, `${tag}: F(2x2) ${f2}`);
   }
   t.equal(kernelKind('wino_fused4'), kernelKind('wino_fused'), 'YOLO_PROFILE counts wino_fused4 in the fused row');
   const wide = geo(64, 64, 80);

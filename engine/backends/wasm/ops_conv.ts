@@ -1,8 +1,9 @@
 // conv2d on the wasm device: forward, grad-input and grad-weight, each ONE function over gemm.ts's
 // packed-panel GEMM (implicit im2col, bias + SiLU fused into the forward's epilogue), and the plain
 // SIMD `mm` kernel of kernels/matmul.ts that matmul uses. All tensors here are contiguous f32 blocks.
-// The forward and grad-input of 3x3 stride-1 convs go through Winograd F(2x2, 3x3) (winograd.ts)
-// where winogradEligible says it is faster than the direct GEMM.
+// The forward and grad-input of 3x3 stride-1 convs go through Winograd F(4x4, 3x3) (winograd_f4.ts)
+// where winogradF4Eligible says, else F(2x2, 3x3) (winograd.ts) where winogradEligible says it is
+// faster than the direct GEMM; their grad-weight through F(2x2) (winograd_grad_weight.ts).
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './gemm.js';
@@ -14,6 +15,7 @@ import {
   winogradApplies,
 } from './winograd.js';
 import { winogradGradWeight, winogradGradWeightEligible } from './winograd_grad_weight.js';
+import { winogradF4Eligible, winogradF4Forward, winogradF4GradInput } from './winograd_f4.js';
 
 export interface ConvBlock {
   /** byte offset of element 0 */
@@ -52,7 +54,8 @@ export function conv2dWasm(
   g: ConvGeometry,
   silu: boolean,
 ) {
-  if (winogradEligible(g)) winogradForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
+  if (winogradF4Eligible(g)) winogradF4Forward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
+  else if (winogradEligible(g)) winogradForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
   else conv2dForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
 }
 
@@ -63,7 +66,9 @@ export function conv2dWasm(
  */
 export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvBlock, gx: ConvBlock, g: ConvGeometry) {
   // (the swapped geometry's padding 2 - p is only a conv's for p <= 2: winogradApplies(g))
-  if (winogradApplies(g) && winogradEligible(winogradGradInputGeometry(g)))
+  if (winogradApplies(g) && winogradF4Eligible(winogradGradInputGeometry(g)))
+    winogradF4GradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
+  else if (winogradApplies(g) && winogradEligible(winogradGradInputGeometry(g)))
     winogradGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
   else conv2dGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
 }

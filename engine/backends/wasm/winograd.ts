@@ -11,9 +11,10 @@
 // slot, bit-identical to the three launches; winogradConv2d and wino_in stay (the tests and
 // bench/winograd.ts compare against them; wino_in's (16, C, P) layout is kept for other users).
 // The GEMMs do 16 C O P multiply-adds against the direct conv's 36 C O P (2.25x fewer), plus
-// transforms linear in C P and O P. F(2x2) rather than F(4x4) here: F(4x4)'s transform matrices
-// carry 1/24 .. 8 factors that grow the f32 error ~20x; F(2x2)'s entries are 0, +-1, +-1/2. The
-// compiled eval forward takes F(4x4) (winograd_f4.ts), where that error stays in the low bits.
+// transforms linear in C P and O P. F(2x2)'s entries are 0, +-1, +-1/2 (the direct conv's f32
+// error); F(4x4)'s (winograd_f4.ts) carry 1/15 .. 8 and ~10x the error per conv, which over the
+// model stays in the low bits: the forwards and grad-inputs take F(4x4) unless YOLO_WINOGRAD_F4=0,
+// the grad-weight (winograd_grad_weight.ts) and that switch keep F(2x2).
 import type { WasmRuntime } from './abi.js';
 import { conv2dForward, withScratch, zeroWords } from './gemm.js';
 import { MR } from './gemm_wat.js';

@@ -1,33 +1,48 @@
-// Winograd F(4x4, 3x3) for the wasm compiled eval forward only (engine/graph/executor_wasm.ts):
-// one fused launch per conv, `wino_fused4` (kernels/winograd_f4.ts), beside F(2x2)'s wino_fused.
+// Winograd F(4x4, 3x3) on wasm: the compiled forward (engine/graph/executor_wasm.ts) and the eager
+// forward and grad-input of training (ops_conv.ts): one fused launch per conv, `wino_fused4`
+// (kernels/winograd_f4.ts), beside F(2x2)'s wino_fused.
 // Per 4x4 output tile: V = Bt d B of the 6x6 input tile, 36 GEMMs M[k] = U[k] V[k] (36 C O
 // multiply-adds per 16 outputs: 2.25 per output and (c, o), against F(2x2)'s 4 and the direct
-// conv's 9), Y = At M A + bias, SiLU. U = G g Gt is computed once per weight tensor (wino_weights4;
-// the compiled forward caches it, as it does F(2x2)'s U). Not in training or the eager ops:
-// Bt, At hold 2.5 and 8, G 16/15 and 1/15, so its f32 error is ~10x F(2x2)'s
-// (bench/winograd_error.py: 3.3e-6 against 3.3e-7 of the largest output of a C = 64 conv): fine
-// for inference, not for the gradient parity the training path keeps with PyTorch. Which convs
-// take it: winogradF4Eligible.
+// conv's 9), Y = At M A + bias, SiLU. U = G g Gt by wino_weights4: once per weight tensor in the
+// compiled forward (cached, as F(2x2)'s U), on every call in the eager ops (w changes each step).
+// Bt, At hold 2.5 and 8, G 16/15 and 1/15, so the f32 error per conv is ~10x F(2x2)'s
+// (bench/winograd_error.py: 3.3e-6 against 3.3e-7 of the largest output of a C = 64 conv); over
+// the model it stays in the low bits (compiled vs cpu 3.7e-7, F(2x2) 3.3e-7) and training keeps
+// its parity (gradients vs Ultralytics 4.4e-5 worst against 3.3e-5, tolerance 1e-3; P2's loss
+// items vs PyTorch 9.5e-8). F(2x2) stays for the grad-weight and where YOLO_WINOGRAD_F4=0.
+// Which convs take it: winogradF4Eligible.
 import type { WasmRuntime } from './abi.js';
 import { withScratch } from './gemm.js';
 import { MR } from './gemm_wat.js';
 import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
-import { launchWinogradFused, winogradEligible, winogradSliceBytes, type WinogradFusedLaunch } from './winograd.js';
+import {
+  launchWinogradFused,
+  winogradEligible,
+  winogradGradInputGeometry,
+  winogradSliceBytes,
+  type WinogradFusedLaunch,
+} from './winograd.js';
 import type { ConvGeometry, PlaneLayout } from '../../ops/conv2d.js';
 
 /**
- * A conv the compiled forward runs through F(4x4) instead of F(2x2): every one winogradEligible
- * takes (no threshold of its own), unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with
- * bench/winograd.ts (yolov8n-pose at 640 and 320, batch 1, 1 and 2 threads, shared 2-core box):
- * wino_fused4 took 0.55-0.75x the time of the fused F(2x2) on every F(2x2)-eligible shape, 16 to
- * 256 input channels, 20x20 to 160x160 planes (2 threads: 16x160x160 -> 16: 1.75 -> 1.20 ms,
- * 64x80x80 -> 64: 3.19 -> 1.93, 256x20x20 -> 64: 0.85 -> 0.51); on the 10x10 planes that
- * winogradEligible leaves direct F(2x2) / F(4x4) was 0.97-1.24, so no threshold is needed there.
+ * A conv the compiled forward and the eager ops run through F(4x4) instead of F(2x2): one
+ * winogradEligible takes whose 4x4 tiles overhang the output plane by at most F4_MAX_OVERHANG,
+ * unless YOLO_WINOGRAD_F4 is 0. Measured per layer shape with bench/winograd.ts (yolov8n-pose at
+ * 640 and 320, batch 1, 1 and 2 threads, shared 2-core box): wino_fused4 took 0.55-0.75x the time
+ * of the fused F(2x2) on every F(2x2)-eligible shape, 16 to 256 input channels, 20x20 to 160x160
+ * planes (2 threads: 16x160x160 -> 16: 1.75 -> 1.20 ms, 64x80x80 -> 64: 3.19 -> 1.93,
+ * 256x20x20 -> 64: 0.85 -> 0.51). The 10x10 planes of a training step at 8x320 compute 12x12
+ * outputs per plane (1.44x): there F(4x4) took 1.00-1.17x F(2x2)'s time (128x10x10 -> 128: 1.70
+ * against 1.99 ms), against 0.57-0.95x on the step's 20x20 .. 80x80 planes.
  */
 export function winogradF4Eligible(g: ConvGeometry): boolean {
-  return winogradEligible(g) && process.env.YOLO_WINOGRAD_F4 !== '0';
+  const computed = 16 * Math.ceil(g.oh / 4) * Math.ceil(g.ow / 4);
+  return winogradEligible(g) && computed <= F4_MAX_OVERHANG * g.oh * g.ow && process.env.YOLO_WINOGRAD_F4 !== '0';
 }
+
+/** outputs F(4x4) computes per plane over those it keeps, at most (10x10: 1.44, 20x20: 1, 6x6: 1.78) */
+export const F4_MAX_OVERHANG = 1.25;
 
 /** 4x4 output tiles: counts per plane and in all (P = N tH tW). */
 export function winogradF4Shape(g: ConvGeometry) {
@@ -46,12 +61,15 @@ export const winogradF4WeightBytes = (g: ConvGeometry) => 144 * Math.ceil(g.o / 
  * so U is within ~2e-7 of the f64 transform's largest entry (test/engine/wasm_winograd_f4.test.ts),
  * far under the transforms' 1e-6-class error. (The same in f64 in JS took 5 ms per 128x128 conv,
  * ~70 ms of yolov8n-pose's first compiled forward; the kernel ~0.5 ms.) w is (O, C, 3, 3)
- * contiguous at wPtr.
+ * contiguous at wPtr; `transposed`: g is the grad-input conv of w, as in packWinogradWeights.
  */
-export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry): number {
-  const mpan = Math.ceil(g.o / MR);
+export function packWinogradWeightsF4(rt: WasmRuntime, wPtr: number, g: ConvGeometry, transposed = false): number {
+  const { o: R, c: Q } = g;
+  const mpan = Math.ceil(R / MR);
   const ptr = rt.alloc(Math.max(16, winogradF4WeightBytes(g)));
-  rt.parallel('wino_weights4', [wPtr, ptr, g.o, g.c, mpan], mpan);
+  // forward: row o at 9 C o, reduction c at 9 c; transposed: row c at 9 c, reduction o at 9 C o, taps reversed
+  const [sRow, sRed] = transposed ? [9, 9 * R] : [9 * Q, 9];
+  rt.parallel('wino_weights4', [wPtr, ptr, R, Q, sRow, sRed, +transposed, mpan], mpan);
   return ptr;
 }
 
@@ -149,4 +167,45 @@ export function winogradConv2dF4(
   withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
     launchWinogradFused(rt, l, params, flags, scratch),
   );
+}
+
+/**
+ * The eager ops' F(4x4) (ops_conv.ts, training): y = act(conv2d(x, w) + b), all contiguous, U from
+ * w on every call (w changes every step); `transposed`: g is the grad-input conv of w.
+ */
+function winogradF4Run(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+  transposed: boolean,
+) {
+  const up = packWinogradWeightsF4(rt, wPtr, g, transposed);
+  try {
+    const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
+    winogradConv2dF4(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act);
+  } finally {
+    rt.free(up);
+  }
+}
+
+/** Eager forward through F(4x4): y (N, O, OH, OW) = act(conv2d(x, w) + b) for a geometry winogradF4Eligible takes. */
+export function winogradF4Forward(
+  rt: WasmRuntime,
+  xPtr: number,
+  wPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
+  winogradF4Run(rt, xPtr, wPtr, bPtr, yPtr, g, act, false);
+}
+
+/** Eager grad-input through F(4x4): gx (N, C, H, W) from gy and w (O, C, 3, 3), g the forward's geometry. */
+export function winogradF4GradInput(rt: WasmRuntime, gyPtr: number, wPtr: number, gxPtr: number, g: ConvGeometry) {
+  winogradF4Run(rt, gyPtr, wPtr, 0, gxPtr, winogradGradInputGeometry(g), null, true);
 }

@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) as one fused kernel, for the compiled eval forward only (launcher:
+// Winograd F(4x4, 3x3) as one fused kernel, for the compiled forward and the eager forward and grad-input (launcher:
 // ../winograd_f4.ts; which convs take it: winogradF4Eligible there). The same plan as wino_fused
 // (kernels/winograd_fused.ts) with 6x6 input tiles at stride 4 and 36 GEMMs:
 //   wino_fused4(params, t0, t1), params: i32 words in WINO_FUSED_PARAMS order (tH, tW count 4x4 tiles)
@@ -44,9 +44,11 @@ export const F4_TABLE_BYTES = 32;
 const tab = (p: string, w: number) => `(i32.load offset=${4 * w} (i32.add ${g('tab')} (i32.shl ${p} (i32.const 5))))`;
 
 /**
- * wino_weights4(w, u, R, Q, mpan, t0, t1): U = G g Gt (6x6) per (row r < R, reduction index q < Q)
- * of the 3x3 kernels w (R, Q, 3, 3), in f32, straight into the packed panels of the 36 GEMMs:
- * u[((k mpan + r / 4) Q + q) 4 + r % 4], rows >= R zero. One task per panel of 4 rows (the lanes).
+ * wino_weights4(w, u, R, Q, sRow, sRed, flip, mpan, t0, t1): U = G g Gt (6x6) per (row r < R,
+ * reduction index q < Q) of the 3x3 kernels g at w + 4 (r sRow + q sRed), their taps in order, or
+ * reversed when flip is 1 (the grad-input's kernel, as wino_weights), in f32, straight into the
+ * packed panels of the 36 GEMMs: u[((k mpan + r / 4) Q + q) 4 + r % 4], rows >= R zero. One task
+ * per panel of 4 rows (the lanes).
  */
 function weightsKernel(f: WasmFeatures) {
   const T = [0, 1, 2, 3, 4, 5].flatMap((i) => [0, 1, 2].map((b) => `tt${i}${b}`));
@@ -77,11 +79,11 @@ function weightsKernel(f: WasmFeatures) {
     code.push(m.code);
   }
   const lane = (l: number) => `(if (i32.lt_u (i32.add ${g('r0')} (i32.const ${l})) ${g('R')}) (then
-          (local.set $src (i32.add ${g('w')} (i32.shl (i32.add (i32.mul (i32.add ${g('r0')} (i32.const ${l})) (i32.mul ${g('Q')} (i32.const 9)))
-            (i32.mul ${g('q')} (i32.const 9))) (i32.const 2))))
-          ${[...Array(9).keys()].map((j) => `(local.set $g${j} (f32x4.replace_lane ${l} ${g(`g${j}`)} (f32.load offset=${4 * j} ${g('src')})))`).join('\n          ')}))`;
-  return `  (func (export "wino_weights4") (param $w i32) (param $u i32) (param $R i32) (param $Q i32) (param $mpan i32)
-      (param $t0 i32) (param $t1 i32)
+          (local.set $src (i32.add ${g('w')} (i32.shl (i32.add (i32.mul (i32.add ${g('r0')} (i32.const ${l})) ${g('sRow')})
+            (i32.mul ${g('q')} ${g('sRed')})) (i32.const 2))))
+          ${[...Array(9).keys()].map((j) => `(local.set $g${j} (f32x4.replace_lane ${l} ${g(`g${j}`)} (f32.load (i32.add ${g('src')} (select (i32.const ${4 * (8 - j)}) (i32.const ${4 * j}) ${g('flip')})))))`).join('\n          ')}))`;
+  return `  (func (export "wino_weights4") (param $w i32) (param $u i32) (param $R i32) (param $Q i32)
+      (param $sRow i32) (param $sRed i32) (param $flip i32) (param $mpan i32) (param $t0 i32) (param $t1 i32)
     (local $t i32) (local $r0 i32) (local $q i32) (local $src i32) (local $dst i32) (local $ks i32)
     ${[...Array(9).keys()].map((j) => `(local $g${j} v128)`).join(' ')} ${T.map((e) => `(local $${e} v128)`).join(' ')}
     ${[...locals].map((n) => `(local ${n} v128)`).join(' ')}
