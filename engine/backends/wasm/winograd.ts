@@ -241,10 +241,33 @@ export function prepareWinogradFused(
   g: ConvGeometry,
   act: 'silu' | null,
 ): WinogradFusedLaunch {
-  const { tH, tW, P } = winogradShape(g);
-  const { tb, slotBytes } = winogradFusedBlock(g, P, rt.threads);
+  const tiles = winogradShape(g);
+  const block = winogradFusedBlock(g, tiles.P, rt.threads);
+  return fusedLaunch('wino_fused', xPtr, xl, uPacked, bPtr, yPtr, yl, g, act, tiles, block, rt.threads);
+}
+
+/**
+ * The launch record of a fused Winograd kernel (wino_fused, or winograd_f4.ts's wino_fused4: the
+ * same parameter words) over `tiles` (per image tH x tW, P in all) in blocks of `block.tb` tiles.
+ */
+export function fusedLaunch(
+  kernel: WinogradFusedLaunch['kernel'],
+  xPtr: number,
+  xl: PlaneLayout,
+  uPacked: number,
+  bPtr: number,
+  yPtr: number,
+  yl: PlaneLayout,
+  g: ConvGeometry,
+  act: 'silu' | null,
+  tiles: { tH: number; tW: number; P: number },
+  block: { tb: number; slotBytes: number },
+  threads: number,
+): WinogradFusedLaunch {
+  const { tH, tW, P } = tiles,
+    { tb, slotBytes } = block;
   const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
-  const nslots = Math.max(1, Math.min(rt.threads, tasks));
+  const nslots = Math.max(1, Math.min(threads, tasks));
   const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
     x: xPtr + 4 * xl.off,
     x_sb: xl.sb,
@@ -275,7 +298,7 @@ export function prepareWinogradFused(
   };
   const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
   return {
-    kernel: 'wino_fused',
+    kernel,
     words,
     tasks,
     nslots,
@@ -315,7 +338,11 @@ export function winogradConv2dFused(
   g: ConvGeometry,
   act: 'silu' | null,
 ) {
-  const l = prepareWinogradFused(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
+  runFused(rt, prepareWinogradFused(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act));
+}
+
+/** One run of a prepared fused launch, its parameter, flag and scratch blocks taken and freed around it. */
+export function runFused(rt: WasmRuntime, l: WinogradFusedLaunch) {
   withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
     launchWinogradFused(rt, l, params, flags, scratch),
   );
@@ -357,10 +384,26 @@ function winogradRun(
   act: 'silu' | null,
   transposed: boolean,
 ) {
-  const up = packWinogradWeights(rt, wPtr, g, transposed);
+  winogradEagerRun(rt, packWinogradWeights(rt, wPtr, g, transposed), prepareWinogradFused, xPtr, bPtr, yPtr, g, act);
+}
+
+/**
+ * The eager ops' fused Winograd conv, all contiguous: U in `up` (made for this call, freed here)
+ * and `prepare` (prepareWinogradFused, or winograd_f4.ts's prepareWinogradF4).
+ */
+export function winogradEagerRun(
+  rt: WasmRuntime,
+  up: number,
+  prepare: typeof prepareWinogradFused,
+  xPtr: number,
+  bPtr: number,
+  yPtr: number,
+  g: ConvGeometry,
+  act: 'silu' | null,
+) {
   try {
     const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-    winogradConv2dFused(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act);
+    runFused(rt, prepare(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act));
   } finally {
     rt.free(up);
   }

@@ -12,12 +12,12 @@
 // items vs PyTorch 9.5e-8). F(2x2) stays for the grad-weight and where YOLO_WINOGRAD_F4=0.
 // Which convs take it: winogradF4Eligible.
 import type { WasmRuntime } from './abi.js';
-import { withScratch } from './gemm.js';
 import { MR } from './gemm_wat.js';
-import { WINO_FUSED_PARAMS } from './kernels/winograd_fused.js';
 import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
 import {
-  launchWinogradFused,
+  fusedLaunch,
+  runFused,
+  winogradEagerRun,
   winogradEligible,
   winogradGradInputGeometry,
   winogradSliceBytes,
@@ -108,50 +108,12 @@ export function prepareWinogradF4(
   g: ConvGeometry,
   act: 'silu' | null,
 ): WinogradFusedLaunch {
-  const { tH, tW, P } = winogradF4Shape(g);
-  const { tb, slotBytes } = winogradF4Block(g, P, rt.threads);
-  const tasks = g.o === 0 ? 0 : Math.ceil(P / tb);
-  const nslots = Math.max(1, Math.min(rt.threads, tasks));
-  const values: Record<(typeof WINO_FUSED_PARAMS)[number], number> = {
-    x: xPtr + 4 * xl.off,
-    x_sb: xl.sb,
-    x_sc: xl.sc,
-    C: g.c,
-    H: g.h,
-    W: g.w,
-    ph: g.ph,
-    pw: g.pw,
-    tH,
-    tW,
-    ntiles: P,
-    u: uPacked,
-    mpan: Math.ceil(g.o / MR),
-    O: g.o,
-    bias: bPtr,
-    y: yPtr + 4 * yl.off,
-    y_sb: yl.sb,
-    y_sc: yl.sc,
-    OH: g.oh,
-    OW: g.ow,
-    act: act === 'silu' ? 1 : 0,
-    tb,
-    flags: 0,
-    scratch: 0,
-    nslots,
-    slot_bytes: slotBytes,
-  };
-  const words = Int32Array.from(WINO_FUSED_PARAMS.map((n) => values[n]));
-  return {
-    kernel: 'wino_fused4',
-    words,
-    tasks,
-    nslots,
-    scratchBytes: nslots * slotBytes,
-    flagBytes: Math.max(16, 4 * nslots),
-  };
+  const tiles = winogradF4Shape(g);
+  const block = winogradF4Block(g, tiles.P, rt.threads);
+  return fusedLaunch('wino_fused4', xPtr, xl, uPacked, bPtr, yPtr, yl, g, act, tiles, block, rt.threads);
 }
 
-/** prepareWinogradF4 + launchWinogradFused, the blocks taken and freed around the launch (tests, bench). */
+/** prepareWinogradF4 + one run (tests, bench). */
 export function winogradConv2dF4(
   rt: WasmRuntime,
   xPtr: number,
@@ -163,10 +125,7 @@ export function winogradConv2dF4(
   g: ConvGeometry,
   act: 'silu' | null,
 ) {
-  const l = prepareWinogradF4(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act);
-  withScratch(rt, [4 * l.words.length, l.flagBytes, l.scratchBytes], (params, flags, scratch) =>
-    launchWinogradFused(rt, l, params, flags, scratch),
-  );
+  runFused(rt, prepareWinogradF4(rt, xPtr, xl, uPacked, bPtr, yPtr, yl, g, act));
 }
 
 /**
@@ -183,13 +142,7 @@ function winogradF4Run(
   act: 'silu' | null,
   transposed: boolean,
 ) {
-  const up = packWinogradWeightsF4(rt, wPtr, g, transposed);
-  try {
-    const plane = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-    winogradConv2dF4(rt, xPtr, plane(g.c, g.h, g.w), up, bPtr, yPtr, plane(g.o, g.oh, g.ow), g, act);
-  } finally {
-    rt.free(up);
-  }
+  winogradEagerRun(rt, packWinogradWeightsF4(rt, wPtr, g, transposed), prepareWinogradF4, xPtr, bPtr, yPtr, g, act);
 }
 
 /** Eager forward through F(4x4): y (N, O, OH, OW) = act(conv2d(x, w) + b) for a geometry winogradF4Eligible takes. */
