@@ -20,7 +20,7 @@
 // The transforms are generated from the matrices (linearMap in winograd_f4_transforms.ts), with the
 // shared sums of paired rows and columns found there (Bt: rows 1/2, 3/4; At: columns 1/2, 3/4).
 import type { WasmFeatures, WatFragment } from '../abi.js';
-import { WINO_FUSED_PARAMS } from './winograd_fused.js';
+import { blockGemms, WINO_FUSED_PARAMS } from './winograd_fused.js';
 
 import {
   E6,
@@ -249,28 +249,7 @@ export const winogradF4: WatFragment = {
         ${channels('gcall', gather.code, ['pl0', 'pl1', 'pl2', 'pl3'])}))))
         ${inc('p', '(i32.const 4)')}
         (br $pl)))
-      ;; 2. M[k] = U[k] V[k]: per k, per weight panel (in L1), per pixel panel
-      (local.set $k (i32.const 0))
-      (block $kd (loop $kl
-        (br_if $kd (i32.ge_u ${g('k')} (i32.const 36)))
-        (local.set $mp (i32.const 0))
-        (block $md (loop $ml
-          (br_if $md (i32.ge_u ${g('mp')} ${g('mpan')}))
-          (local.set $a (i32.add ${g('u')} (i32.shl (i32.mul (i32.add (i32.mul ${g('k')} ${g('mpan')}) ${g('mp')}) ${g('C')}) (i32.const 4))))
-          (local.set $j (i32.const 0))
-          (block $jd (loop $jl
-            (br_if $jd (i32.ge_u ${g('j')} ${g('npan')}))
-            (call $gemm_micro ${g('a')}
-              (i32.add (i32.add ${g('vs')} (i32.mul ${g('ksv')} ${g('k')})) (i32.shl (i32.mul ${g('j')} ${g('C')}) (i32.const 5)))
-              (i32.const 32) ${g('C')}
-              (i32.add ${g('ms')} (i32.shl (i32.add (i32.mul (i32.add (i32.mul ${g('mp')} (i32.const 144)) ${g('k')}) ${g('tb')}) (i32.shl ${g('j')} (i32.const 3))) (i32.const 2)))
-              ${g('cms')} (i32.const 4) (i32.const 4) (i32.const 8) (i32.const 0) (i32.const 0))
-            ${inc('j')}
-            (br $jl)))
-          ${inc('mp')}
-          (br $ml)))
-        ${inc('k')}
-        (br $kl)))
+      ${blockGemms(36)}
       ;; 3. y = act(At M A + bias) of the block, four tiles at a time
       (local.set $ks ${g('ksm')})
       (local.set $oc (i32.const 0))

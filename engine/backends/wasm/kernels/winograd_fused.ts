@@ -57,6 +57,34 @@ const tilePos = `
         (local.set $quad (i32.and (i32.eqz (i32.and ${g('p')} (i32.const 3)))
           (i32.and (i32.le_u (i32.add ${g('tx')} (i32.const 4)) ${g('tW')}) (i32.le_u (i32.add ${g('p')} (i32.const 4)) ${g('cnt')}))))`;
 
+/**
+ * Phase 2 of a fused Winograd task (wino_fused, wino_fused4): the n GEMMs M[k] = U[k] V[k] of the
+ * block, per k, per weight panel (in L1), per pixel panel, with $gemm_micro; U packed as
+ * [k][panel][C][4] at $u, V[k] at $vs + k $ksv, M[o][k][p] at $ms + ((o n + k) tb + p) 4.
+ */
+export const blockGemms = (n: number) => `;; 2. M[k] = U[k] V[k]: per k, per weight panel (in L1), per pixel panel
+      (local.set $k (i32.const 0))
+      (block $kd (loop $kl
+        (br_if $kd (i32.ge_u ${g('k')} (i32.const ${n})))
+        (local.set $mp (i32.const 0))
+        (block $md (loop $ml
+          (br_if $md (i32.ge_u ${g('mp')} ${g('mpan')}))
+          (local.set $a (i32.add ${g('u')} (i32.shl (i32.mul (i32.add (i32.mul ${g('k')} ${g('mpan')}) ${g('mp')}) ${g('C')}) (i32.const 4))))
+          (local.set $j (i32.const 0))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_u ${g('j')} ${g('npan')}))
+            (call $gemm_micro ${g('a')}
+              (i32.add (i32.add ${g('vs')} (i32.mul ${g('ksv')} ${g('k')})) (i32.shl (i32.mul ${g('j')} ${g('C')}) (i32.const 5)))
+              (i32.const 32) ${g('C')}
+              (i32.add ${g('ms')} (i32.shl (i32.add (i32.mul (i32.add (i32.mul ${g('mp')} (i32.const ${4 * n})) ${g('k')}) ${g('tb')}) (i32.shl ${g('j')} (i32.const 3))) (i32.const 2)))
+              ${g('cms')} (i32.const 4) (i32.const 4) (i32.const 8) (i32.const 0) (i32.const 0))
+            ${inc('j')}
+            (br $jl)))
+          ${inc('mp')}
+          (br $ml)))
+        ${inc('k')}
+        (br $kl)))`;
+
 export const winogradFused: WatFragment = {
   name: 'winograd_fused',
   wat: (f) => {
@@ -123,28 +151,7 @@ export const winogradFused: WatFragment = {
           (br $pl)))
         ${inc('c')}
         (br $cl)))
-      ;; 2. M[k] = U[k] V[k]: per k, per weight panel (in L1), per pixel panel
-      (local.set $k (i32.const 0))
-      (block $kd (loop $kl
-        (br_if $kd (i32.ge_u ${g('k')} (i32.const 16)))
-        (local.set $mp (i32.const 0))
-        (block $md (loop $ml
-          (br_if $md (i32.ge_u ${g('mp')} ${g('mpan')}))
-          (local.set $a (i32.add ${g('u')} (i32.shl (i32.mul (i32.add (i32.mul ${g('k')} ${g('mpan')}) ${g('mp')}) ${g('C')}) (i32.const 4))))
-          (local.set $j (i32.const 0))
-          (block $jd (loop $jl
-            (br_if $jd (i32.ge_u ${g('j')} ${g('npan')}))
-            (call $gemm_micro ${g('a')}
-              (i32.add (i32.add ${g('vs')} (i32.mul ${g('ksv')} ${g('k')})) (i32.shl (i32.mul ${g('j')} ${g('C')}) (i32.const 5)))
-              (i32.const 32) ${g('C')}
-              (i32.add ${g('ms')} (i32.shl (i32.add (i32.mul (i32.add (i32.shl ${g('mp')} (i32.const 6)) ${g('k')}) ${g('tb')}) (i32.shl ${g('j')} (i32.const 3))) (i32.const 2)))
-              ${g('cms')} (i32.const 4) (i32.const 4) (i32.const 8) (i32.const 0) (i32.const 0))
-            ${inc('j')}
-            (br $jl)))
-          ${inc('mp')}
-          (br $ml)))
-        ${inc('k')}
-        (br $kl)))
+      ${blockGemms(16)}
       ;; 3. y = act(At M A + bias) of the block
       (local.set $ks ${g('ksm')})
       (local.set $oc (i32.const 0))
