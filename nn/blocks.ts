@@ -63,8 +63,9 @@ export class Conv extends Module {
   override forward(x: Tensor): Tensor {
     const act = this.child('act')!;
     if (this.fused) return act instanceof SiLU ? this.conv.forward(x, 'silu') : this.conv.forward(x);
-    // BN -> SiLU as one op (one fused pass each way on wasm)
-    if (act instanceof SiLU) return this.bn!.forward(this.conv.forward(x), 'silu');
+    // BN -> SiLU as one op where the device fuses them (wasm: one pass each way, z not kept); elsewhere
+    // the two modules, so traces (meta) name the SiLU by its own module
+    if (act instanceof SiLU && x.device.type === 'wasm') return this.bn!.forward(this.conv.forward(x), 'silu');
     return act.forward(this.bn!.forward(this.conv.forward(x)));
   }
 
