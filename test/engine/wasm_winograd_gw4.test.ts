@@ -146,3 +146,41 @@ t.test(
     t.notOk(winogradGradWeightF4Eligible(convGeometry('conv2d', [8, 64, 10, 10], [64, 64, 3, 3], { padding: 1 })));
   },
 );
+
+t.test('wino_in4 and wino_gy4 read a tensor ending where the memory ends through $wg_row, bit-identical', async (t) => {
+  const [N, C, H, W, O] = [4, 5, 7, 9, 6]; // x and gy a whole number of 16-byte lines: they can end at the memory's end
+  const g = convGeometry('conv2d', [N, C, H, W], [O, C, 3, 3], { padding: 1 });
+  const tH = Math.ceil(g.oh / 4),
+    tW = Math.ceil(g.ow / 4),
+    P = N * tH * tW,
+    len = Math.ceil(P / 4) * 4;
+  for (const relaxed of [true, false]) {
+    const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradGw4], { relaxed, threads: 2 });
+    seed = 11;
+    const x = randoms(N * C * H * W),
+      gy = randoms(N * O * g.oh * g.ow);
+    const [vIn, vEnd, mIn, mEnd] = place(rt, 36 * C * len, 36 * C * len, 36 * O * len, 36 * O * len);
+    const inArgs = (xp: number, v: number) => [xp, v, C, H, W, C * H * W, H * W, tH, tW, P, len, 4 * C * len, 1, 1];
+    const gyArgs = (gp: number, m: number) => [gp, m, O, g.oh, g.ow, tH, tW, P, len, 4 * O * len];
+    const [xMid, gyMid] = place(rt, x, gy);
+    rt.parallel('wino_in4', inArgs(xMid, vIn), C);
+    rt.parallel('wino_gy4', gyArgs(gyMid, mIn), O);
+    /** a filler block, then a copy of a up to the last byte of the memory */
+    const atEnd = (a: Float32Array) => {
+      const top = rt.used + 1024,
+        bytes = 4 * a.length;
+      const end = Math.max(Math.ceil((top + bytes + 16) / 65536), rt.memory.buffer.byteLength / 65536) * 65536;
+      rt.alloc(end - bytes - top);
+      const [p] = place(rt, a);
+      t.equal(p + bytes, rt.memory.buffer.byteLength, 'the copy ends where the memory ends');
+      return p;
+    };
+    rt.parallel('wino_in4', inArgs(atEnd(x), vEnd), C);
+    rt.parallel('wino_gy4', gyArgs(atEnd(gy), mEnd), O);
+    const same = (a: number, b: number, n: number) =>
+      rt.f32(a, n).every((v, i) => Object.is(v, rt.f32(b, n)[i])) && rt.f32(a, n).every(Number.isFinite);
+    t.ok(same(vIn, vEnd, 36 * C * len), `${relaxed ? 'relaxed' : 'plain'}: V bit-identical, every place written`);
+    t.ok(same(mIn, mEnd, 36 * O * len), `${relaxed ? 'relaxed' : 'plain'}: M' bit-identical, every place written`);
+    await rt.close();
+  }
+});
