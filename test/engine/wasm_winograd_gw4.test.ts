@@ -18,6 +18,7 @@ import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { winogradGw4 } from '../../engine/backends/wasm/kernels/winograd_gw4.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
+import { kernelKind } from '../../engine/profile.js';
 
 enableRelaxedSimd();
 t.teardown(releaseDevices);
@@ -183,4 +184,10 @@ t.test('wino_in4 and wino_gy4 read a tensor ending where the memory ends through
     t.ok(same(mIn, mEnd, 36 * O * len), `${relaxed ? 'relaxed' : 'plain'}: M' bit-identical, every place written`);
     await rt.close();
   }
+});
+
+t.test("YOLO_PROFILE counts the F(4x4) grad-weight's transforms as grad-weight", (t) => {
+  for (const k of ['wino_in4', 'wino_gy4', 'wino_gw_out4'])
+    t.equal(kernelKind(k), 'conv2d grad-weight (wasm Winograd transforms)', k);
+  t.end();
 });
