@@ -26,12 +26,13 @@ const cdiv = (a: number, b: number) => Math.ceil(a / b);
  * The conv's grad-weight goes through F(4x4) instead of F(2x2): winogradGradWeightEligible takes it,
  * its 4x4 tiles overhang the output plane by at most F4_MAX_OVERHANG (as winogradF4Eligible), and
  * neither YOLO_WINOGRAD_F4 nor YOLO_WINOGRAD_GW4 is 0. Measured on the training step's shapes (batch
- * 8 at 320, 2 threads, F(2x2) and F(4x4) alternating call by call, medians of 11, shared 2-core box
- * at load ~5): F(4x4) took 0.64-0.79x F(2x2)'s time on every 20x20 .. 80x80 plane (16x80x80 -> 16:
- * 6.11 -> 4.61 ms, 64x40x40 -> 64: 12.33 -> 8.34, 128x20x20 -> 64: 7.46 -> 4.87, 64x20x20 -> 64:
- * 3.94 -> 2.85) and 1.03-1.16x on the 10x10 planes (12x12 computed per 10x10 kept; 128x10x10 -> 128
- * 4.07 -> 4.32, 64x10x10 -> 64 1.00 -> 1.14), which the overhang rule leaves to F(2x2): all 3x3
- * stride-1 grad-weights of a step 199.6 -> 151.1 ms.
+ * 8 at 320, 2 threads, F(2x2) and F(4x4) alternating call by call, medians of 15, shared 2-core box
+ * at load ~3.5): F(4x4) took 0.52-0.61x F(2x2)'s time on every 20x20 .. 80x80 plane (16x80x80 -> 16:
+ * 5.55 -> 3.01 ms, 64x40x40 -> 64: 10.37 -> 6.07, 128x20x20 -> 64: 6.34 -> 3.47, 64x20x20 -> 64:
+ * 3.13 -> 1.86; at load ~5: 0.64-0.79x). On the 10x10 planes (12x12 computed per 10x10 kept) it
+ * was a wash, 0.73-1.04x over three runs at load ~3.5 and 1.03-1.16x at load ~5 (128x10x10 -> 128:
+ * 3.40 -> 3.40, 3.66 -> 3.65, 3.46 -> 3.59 ms), so the overhang rule leaves them to F(2x2). All 3x3
+ * stride-1 grad-weights of a step: 170.7 -> 110.4 ms (0.65x).
  */
 export function winogradGradWeightF4Eligible(g: ConvGeometry): boolean {
   const computed = 16 * Math.ceil(g.oh / 4) * Math.ceil(g.ow / 4);
