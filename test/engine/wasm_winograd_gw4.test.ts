@@ -6,6 +6,7 @@
 // wasm device taking it (and not with YOLO_WINOGRAD_GW4=0 or YOLO_WINOGRAD_F4=0) against the cpu device.
 import t from 'tap';
 import { conv2dGradWeight, getDevice, releaseDevices, tensor, type Device } from '../../engine/index.js';
+import type { WasmRuntimeImpl } from '../../engine/backends/wasm/runtime.js';
 import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
 import { winogradGradWeight } from '../../engine/backends/wasm/winograd_grad_weight.js';
 import {
@@ -143,6 +144,16 @@ t.test(
       t.ok(relDiff(f2, ref) <= 2e-6, `${env}=0: F(2x2) vs cpu ${relDiff(f2, ref).toExponential(2)}`);
       t.ok(relDiff(f4, f2) > 0, `${env}=0: a different summation than F(4x4)'s`);
     }
+    // the real runtime's allocator: the scratch is given back
+    const rt = (wasm as Device & { wasm: WasmRuntimeImpl }).wasm;
+    const [xp, gyp, gwp] = [x.length, gy.length, O * 16 * 9].map((n) => rt.alloc(4 * n));
+    rt.f32(xp, x.length).set(x);
+    rt.f32(gyp, gy.length).set(gy);
+    const live = rt.liveBytes;
+    winogradGradWeightF4(rt, xp, gyp, gwp, g);
+    t.equal(rt.liveBytes, live, 'real runtime: scratch freed');
+    t.ok(relDiff(rt.f32(gwp, O * 16 * 9), ref) <= 5e-6, 'real runtime, direct call: vs cpu device');
+    for (const p of [gwp, gyp, xp]) rt.free(p);
     // 10x10 planes: 12x12 computed per 10x10 kept (1.44x) stay F(2x2), as the forward's rule
     t.notOk(winogradGradWeightF4Eligible(convGeometry('conv2d', [8, 64, 10, 10], [64, 64, 3, 3], { padding: 1 })));
   },
