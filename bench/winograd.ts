@@ -9,7 +9,7 @@
 // ops a training step runs (conv2dWasm / conv2dGradInputWasm: U computed per call) per 3x3
 // stride-1 shape at each NxIMGSZ given, forward and grad-input, direct vs F(2x2) vs F(4x4), and
 // which one ops_conv.ts takes (winogradF4Eligible, winogradEligible); grad-weight direct vs F(2x2)
-// (winogradGradWeightEligible).
+// (winogradGradWeightEligible) vs F(4x4) (winogradGradWeightF4Eligible).
 //
 // usage: npx tsx bench/winograd.ts [--threads 2] [--imgsz 640] [--rounds 8] [--layers 1]
 //        [--compiled 1] [--eager 8x320,1x640]
@@ -19,6 +19,7 @@ import { traceEval } from '../models/summary.js';
 import { convGeometry, type ConvGeometry } from '../engine/ops/conv2d.js';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, packConvWeights } from '../engine/backends/wasm/gemm.js';
 import { winogradGradWeight, winogradGradWeightEligible } from '../engine/backends/wasm/winograd_grad_weight.js';
+import { winogradGradWeightF4, winogradGradWeightF4Eligible } from '../engine/backends/wasm/winograd_grad_weight_f4.js';
 import {
   packWinogradWeights,
   winogradConv2d,
@@ -228,10 +229,10 @@ try {
       `\neager ops at ${N}x${size} (a training step's convs), ${rt.threads} threads: ms per call (minimum of 5); fwd includes packing w or computing U`,
     );
     console.log(
-      '| C x H x W -> O | layers | fwd direct | fwd F(2x2) | fwd F(4x4) | fwd taken | grad-input direct | grad-input F(2x2) | grad-input F(4x4) | grad-input taken | grad-weight direct | grad-weight F(2x2) | grad-weight taken |',
+      '| C x H x W -> O | layers | fwd direct | fwd F(2x2) | fwd F(4x4) | fwd taken | grad-input direct | grad-input F(2x2) | grad-input F(4x4) | grad-input taken | grad-weight direct | grad-weight F(2x2) | grad-weight F(4x4) | grad-weight taken |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-    const sum = { fd: 0, fw: 0, f4: 0, ft: 0, gd: 0, gw: 0, g4: 0, gt: 0, wd: 0, ww: 0, wt: 0 };
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const sum = { fd: 0, fw: 0, f4: 0, ft: 0, gd: 0, gw: 0, g4: 0, gt: 0, wd: 0, ww: 0, w4: 0, wt: 0 };
     for (const [key, { geo, count }] of shapes) {
       const xs = E.rand([N, geo.c, geo.h, geo.w], { device });
       const ws = E.rand([geo.o, geo.c, 3, 3], { device });
@@ -247,10 +248,16 @@ try {
       const g4 = best(() => winogradF4GradInput(rt, yp, wp, xp, geo));
       const wd = best(() => conv2dGradWeight(rt, xp, yp, gwp, geo));
       const ww = best(() => winogradGradWeight(rt, xp, yp, gwp, geo));
-      const wTake = winogradGradWeightEligible(geo);
+      const w4 = best(() => winogradGradWeightF4(rt, xp, yp, gwp, geo));
+      const wTake = winogradGradWeightF4Eligible(geo)
+        ? 'F(4x4)'
+        : winogradGradWeightEligible(geo)
+          ? 'F(2x2)'
+          : 'direct';
       sum.wd += count * wd;
       sum.ww += count * ww;
-      sum.wt += count * (wTake ? ww : wd);
+      sum.w4 += count * w4;
+      sum.wt += count * (wTake === 'F(4x4)' ? w4 : wTake === 'F(2x2)' ? ww : wd);
       // what ops_conv.ts takes: F(4x4) where winogradF4Eligible, else F(2x2) where winogradEligible, else direct
       const taken = (g: ConvGeometry, [d, w2, w4]: number[]) =>
         winogradF4Eligible(g)
@@ -270,12 +277,12 @@ try {
       sum.gt += count * gTake.ms;
       const mark = (ms: number, ...others: number[]) => `${ms.toFixed(2)}${others.every((o) => ms <= o) ? ' *' : ''}`;
       console.log(
-        `| ${key} | ${count} | ${mark(fd, fw, f4)} | ${mark(fw, fd, f4)} | ${mark(f4, fd, fw)} | ${fTake.what} | ${mark(gd, gw, g4)} | ${mark(gw, gd, g4)} | ${mark(g4, gd, gw)} | ${gTake.what} | ${mark(wd, ww)} | ${mark(ww, wd)} | ${wTake ? 'F(2x2)' : 'direct'} |`,
+        `| ${key} | ${count} | ${mark(fd, fw, f4)} | ${mark(fw, fd, f4)} | ${mark(f4, fd, fw)} | ${fTake.what} | ${mark(gd, gw, g4)} | ${mark(gw, gd, g4)} | ${mark(g4, gd, gw)} | ${gTake.what} | ${mark(wd, ww, w4)} | ${mark(ww, wd, w4)} | ${mark(w4, wd, ww)} | ${wTake} |`,
       );
       [xs, ws, bs, ys, gws].forEach((e) => e.dispose());
     }
     console.log(
-      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input, ${sum.wt.toFixed(1)} grad-weight) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | ${sum.f4.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | ${sum.g4.toFixed(1)} | | ${sum.wd.toFixed(1)} | ${sum.ww.toFixed(1)} | |`,
+      `| all, ms per step (taken: ${sum.ft.toFixed(1)} fwd, ${sum.gt.toFixed(1)} grad-input, ${sum.wt.toFixed(1)} grad-weight) | | ${sum.fd.toFixed(1)} | ${sum.fw.toFixed(1)} | ${sum.f4.toFixed(1)} | | ${sum.gd.toFixed(1)} | ${sum.gw.toFixed(1)} | ${sum.g4.toFixed(1)} | | ${sum.wd.toFixed(1)} | ${sum.ww.toFixed(1)} | ${sum.w4.toFixed(1)} | |`,
     );
   }
 } finally {

@@ -29,7 +29,8 @@ export function kernelKind(name: string): string {
   if (n.includes('grad_weight')) return 'conv2d grad-weight';
   if (n.startsWith('conv2d')) return 'conv2d fwd';
   if (n.startsWith('gemm_conv2d')) return 'conv2d fwd / grad-input (wasm GEMM)';
-  if (n === 'wino_gy' || n === 'wino_gw_out') return 'conv2d grad-weight (wasm Winograd transforms)';
+  if (n === 'wino_gy' || n === 'wino_gw_out' || /^wino_(in4|gy4|gw_out4)$/.test(n))
+    return 'conv2d grad-weight (wasm Winograd transforms)';
   if (n === 'wino_fused' || n === 'wino_fused4') return 'conv2d fwd (wasm Winograd, fused: transforms + GEMMs)';
   if (n.startsWith('wino_')) return 'conv2d fwd (wasm Winograd transforms)';
   if (n.startsWith('gemm_pack')) return 'conv2d weight packing';

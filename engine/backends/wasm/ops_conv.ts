@@ -3,7 +3,8 @@
 // SIMD `mm` kernel of kernels/matmul.ts that matmul uses. All tensors here are contiguous f32 blocks.
 // The forward and grad-input of 3x3 stride-1 convs go through Winograd F(4x4, 3x3) (winograd_f4.ts)
 // where winogradF4Eligible says, else F(2x2, 3x3) (winograd.ts) where winogradEligible says it is
-// faster than the direct GEMM; their grad-weight through F(2x2) (winograd_grad_weight.ts).
+// faster than the direct GEMM; their grad-weight through F(4x4) (winograd_grad_weight_f4.ts) where
+// winogradGradWeightF4Eligible says, else F(2x2) (winograd_grad_weight.ts).
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import type { WasmRuntimeImpl } from './runtime.js';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './gemm.js';
@@ -15,6 +16,7 @@ import {
   winogradApplies,
 } from './winograd.js';
 import { winogradGradWeight, winogradGradWeightEligible } from './winograd_grad_weight.js';
+import { winogradGradWeightF4, winogradGradWeightF4Eligible } from './winograd_grad_weight_f4.js';
 import { winogradF4Eligible, winogradF4Forward, winogradF4GradInput } from './winograd_f4.js';
 
 export interface ConvBlock {
@@ -75,7 +77,8 @@ export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvB
 
 /** gw (O, C/groups, kh, kw) = sum over the batch of gy_g (og, P) · im2col(x)^T (P, CK), as one GEMM (gemm.ts) */
 export function conv2dGradWeightWasm(rt: WasmRuntimeImpl, x: ConvBlock, gy: ConvBlock, gw: ConvBlock, g: ConvGeometry) {
-  // 3x3 stride-1 convs Winograd takes: F(2x2, 3x3) (winograd_grad_weight.ts)
-  if (winogradGradWeightEligible(g)) winogradGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
+  // 3x3 stride-1 convs Winograd takes: F(4x4, 3x3) (winograd_grad_weight_f4.ts), else F(2x2, 3x3)
+  if (winogradGradWeightF4Eligible(g)) winogradGradWeightF4(rt, x.ptr, gy.ptr, gw.ptr, g);
+  else if (winogradGradWeightEligible(g)) winogradGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
   else conv2dGradWeight(rt, x.ptr, gy.ptr, gw.ptr, g);
 }

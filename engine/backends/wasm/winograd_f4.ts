@@ -9,7 +9,8 @@
 // (bench/winograd_error.py: 3.3e-6 against 3.3e-7 of the largest output of a C = 64 conv); over
 // the model it stays in the low bits (compiled vs cpu 3.7e-7, F(2x2) 3.3e-7) and training keeps
 // its parity (gradients vs Ultralytics 4.4e-5 worst against 3.3e-5, tolerance 1e-3; P2's loss
-// items vs PyTorch 9.5e-8). F(2x2) stays for the grad-weight and where YOLO_WINOGRAD_F4=0.
+// items vs PyTorch 9.5e-8). F(2x2) stays where YOLO_WINOGRAD_F4=0; the grad-weight's F(4x4) is
+// winograd_grad_weight_f4.ts.
 // Which convs take it: winogradF4Eligible.
 import type { WasmRuntime } from './abi.js';
 import { MR } from './gemm_wat.js';

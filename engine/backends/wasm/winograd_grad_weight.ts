@@ -10,7 +10,8 @@
 //   dg = Gt dU G per (o, c)             wino_gw_out, summing the GEMMs' partial blocks on the way
 // 16 multiply-adds per tile and (o, c) against the direct grad-weight's 36. Images go through in
 // passes whose V and M' fit WGW_PASS_BYTES (each pass writes its own partial dU blocks), so the
-// scratch stays bounded at any batch size.
+// scratch stays bounded at any batch size. Where winogradGradWeightF4Eligible says, ops_conv.ts
+// takes the F(4x4) form instead (winograd_grad_weight_f4.ts).
 import type { WasmRuntime } from './abi.js';
 import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
 import { GWD_CHUNK, GWD_KB, GWD_MB, withScratch, writeParams, zeroWords } from './gemm.js';

@@ -21,6 +21,7 @@ import { winograd } from './winograd.js';
 import { winogradGw } from './winograd_gw.js';
 import { winogradFused } from './winograd_fused.js';
 import { winogradF4 } from './winograd_f4.js';
+import { winogradGw4 } from './winograd_gw4.js';
 
 export const FRAGMENTS: WatFragment[] = [
   common,
@@ -44,4 +45,5 @@ export const FRAGMENTS: WatFragment[] = [
   winogradGw,
   winogradFused,
   winogradF4,
+  winogradGw4,
 ];
