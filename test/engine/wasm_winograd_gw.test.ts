@@ -7,7 +7,7 @@
 import t from 'tap';
 import { conv2dGradWeight, getDevice, releaseDevices, tensor, type Device } from '../../engine/index.js';
 import type { WasmRuntimeImpl } from '../../engine/backends/wasm/runtime.js';
-import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
+import { convGeometry } from '../../engine/ops/conv2d.js';
 import { winogradGradWeight, winogradGradWeightEligible } from '../../engine/backends/wasm/winograd_grad_weight.js';
 import { conv2dGradWeight as gemmGradWeight } from '../../engine/backends/wasm/gemm.js';
 import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
@@ -15,42 +15,10 @@ import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels
 import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
+import { gradWeightRef, seeded } from './winograd_refs.js';
 
 enableRelaxedSimd();
 t.teardown(releaseDevices);
-
-let seed = 1;
-function randoms(n: number) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    a[i] = seed / 2 ** 30 - 1;
-  }
-  return a;
-}
-
-/** gw (O, C, 3, 3) in f64: the cpu reference's loops (sum over n, oy, ox of gy x the tap's x, zero padding) */
-function gradWeightRef(x: Float32Array, gy: Float32Array, g: ConvGeometry) {
-  const gw = new Float64Array(g.o * g.c * 9);
-  for (let n = 0; n < g.n; n++)
-    for (let o = 0; o < g.o; o++)
-      for (let c = 0; c < g.c; c++)
-        for (let ky = 0; ky < 3; ky++)
-          for (let kx = 0; kx < 3; kx++) {
-            let s = 0;
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy - g.ph + ky;
-              if (iy < 0 || iy >= g.h) continue;
-              for (let ox = 0; ox < g.ow; ox++) {
-                const ix = ox - g.pw + kx;
-                if (ix < 0 || ix >= g.w) continue;
-                s += gy[((n * g.o + o) * g.oh + oy) * g.ow + ox] * x[((n * g.c + c) * g.h + iy) * g.w + ix];
-              }
-            }
-            gw[((o * g.c + c) * 3 + ky) * 3 + kx] += s;
-          }
-  return gw;
-}
 
 const cases = [
   { shape: [3, 5, 7, 9], O: 6, pad: 1 },
@@ -76,7 +44,7 @@ t.test(
           const [N, C, H, W] = c.shape;
           const g = convGeometry('conv2d', c.shape, [c.O, C, 3, 3], { padding: c.pad });
           const tag = `${relaxed ? 'relaxed' : 'plain'} x${threads}: ${c.shape} -> ${c.O}, pad ${c.pad}`;
-          seed = 7;
+          const randoms = seeded(7);
           const x = randoms(N * C * H * W),
             gy = randoms(N * c.O * g.oh * g.ow);
           const ref = gradWeightRef(x, gy, g);
@@ -121,7 +89,7 @@ t.test(
       O = 24;
     const g = convGeometry('conv2d', shape, [O, 16, 3, 3], { padding: 1 });
     t.ok(winogradGradWeightEligible(g), `${shape} -> ${O} is eligible`);
-    seed = 3;
+    const randoms = seeded(3);
     const x = randoms(shape.reduce((a, b) => a * b)),
       gy = randoms(2 * O * g.oh * g.ow);
     const run = (d: Device) =>

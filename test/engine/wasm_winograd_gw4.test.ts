@@ -7,7 +7,7 @@
 import t from 'tap';
 import { conv2dGradWeight, getDevice, releaseDevices, tensor, type Device } from '../../engine/index.js';
 import type { WasmRuntimeImpl } from '../../engine/backends/wasm/runtime.js';
-import { convGeometry, type ConvGeometry } from '../../engine/ops/conv2d.js';
+import { convGeometry } from '../../engine/ops/conv2d.js';
 import { winogradGradWeight } from '../../engine/backends/wasm/winograd_grad_weight.js';
 import {
   winogradGradWeightF4,
@@ -19,43 +19,11 @@ import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { winogradGw4 } from '../../engine/backends/wasm/kernels/winograd_gw4.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff } from '../helpers.js';
+import { gradWeightRef, seeded } from './winograd_refs.js';
 import { kernelKind } from '../../engine/profile.js';
 
 enableRelaxedSimd();
 t.teardown(releaseDevices);
-
-let seed = 1;
-function randoms(n: number) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    a[i] = seed / 2 ** 30 - 1;
-  }
-  return a;
-}
-
-/** gw (O, C, 3, 3) in f64: the cpu reference's loops (sum over n, oy, ox of gy x the tap's x, zero padding) */
-function gradWeightRef(x: Float32Array, gy: Float32Array, g: ConvGeometry) {
-  const gw = new Float64Array(g.o * g.c * 9);
-  for (let n = 0; n < g.n; n++)
-    for (let o = 0; o < g.o; o++)
-      for (let c = 0; c < g.c; c++)
-        for (let ky = 0; ky < 3; ky++)
-          for (let kx = 0; kx < 3; kx++) {
-            let s = 0;
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy - g.ph + ky;
-              if (iy < 0 || iy >= g.h) continue;
-              for (let ox = 0; ox < g.ow; ox++) {
-                const ix = ox - g.pw + kx;
-                if (ix < 0 || ix >= g.w) continue;
-                s += gy[((n * g.o + o) * g.oh + oy) * g.ow + ox] * x[((n * g.c + c) * g.h + iy) * g.w + ix];
-              }
-            }
-            gw[((o * g.c + c) * 3 + ky) * 3 + kx] += s;
-          }
-  return gw;
-}
 
 const cases = [
   // 2 x 3 tiles per image, 18 in all: groups of four across tile rows and images, the last past the end
@@ -82,7 +50,7 @@ t.test('F(4x4) Winograd grad-weight vs the f64 cpu reference and F(2x2), relaxed
         const [N, C, H, W] = c.shape;
         const g = convGeometry('conv2d', c.shape, [c.O, C, 3, 3], { padding: c.pad });
         const tag = `${relaxed ? 'relaxed' : 'plain'} x${threads}: ${c.shape} -> ${c.O}, pad ${c.pad}`;
-        seed = 7;
+        const randoms = seeded(7);
         const x = randoms(N * C * H * W),
           gy = randoms(N * c.O * g.oh * g.ow);
         const ref = gradWeightRef(x, gy, g);
@@ -126,7 +94,7 @@ t.test(
       O = 24;
     const g = convGeometry('conv2d', shape, [O, 16, 3, 3], { padding: 1 });
     t.ok(winogradGradWeightF4Eligible(g), `${shape} -> ${O} is eligible`);
-    seed = 3;
+    const randoms = seeded(3);
     const x = randoms(shape.reduce((a, b) => a * b)),
       gy = randoms(2 * O * g.oh * g.ow);
     const run = (d: Device) =>
@@ -168,7 +136,7 @@ t.test('wino_in4 and wino_gy4 read a tensor ending where the memory ends through
     len = Math.ceil(P / 4) * 4;
   for (const relaxed of [true, false]) {
     const rt = await TestRuntime.create([gemmFragment, winogradFragment, winogradGw4], { relaxed, threads: 2 });
-    seed = 11;
+    const randoms = seeded(11);
     const x = randoms(N * C * H * W),
       gy = randoms(N * O * g.oh * g.ow);
     const [vIn, vEnd, mIn, mEnd] = place(rt, 36 * C * len, 36 * C * len, 36 * O * len, 36 * O * len);

@@ -57,16 +57,8 @@ export function winogradGradWeight(
   const L = Math.ceil((ipp * T) / 4) * 4; // the dot products' length: a multiple of 4, zeros past the tiles
   const pv = sliceStride(L, C),
     pm = sliceStride(L, O);
-  // blocks of dU (mb rows x kb columns); the 16 GEMMs' blocks are the tasks of one launch, enough for
-  // the threads without splitting the tiles between tasks
-  // grad_weight_dot's block shape and pixel chunk as conv2dGradWeight's
-  const mblocks = cdiv(O, GWD_MB),
-    kblocks = cdiv(C, GWD_KB);
-  const mb = Math.ceil(O / mblocks / 2) * 2,
-    kb = Math.ceil(C / kblocks / 4) * 4;
-  const tasks = 16 * cdiv(O, mb) * cdiv(C, kb),
-    nslots = Math.min(rt.threads, tasks),
-    slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
+  const dots = groupedDots(rt, O, C, 16);
+  const { nslots, slotBytes } = dots;
   const vBytes = 64 * C * pv,
     tBytes = vBytes + 64 * O * pm;
   const sizes = [
@@ -96,34 +88,75 @@ export function winogradGradWeight(
         for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + P, r * pv + len);
         for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + P, r * pm + len);
       }
-      writeParams(rt, params, GW_DOT_PARAMS, {
-        a: m,
-        b: v,
-        out: du + 4 * pass * O * C, // GEMM k's partial block of this pass: (k passes + pass) O C
-        coloff: cols,
-        flags,
-        scratch,
-        nslots,
-        slot_bytes: slotBytes,
-        n: 1,
+      // GEMM k's partial block of this pass: (k passes + pass) O C
+      launchGroupedDots(rt, dots, params, flags, scratch, cols, {
+        m,
+        v,
+        out: du + 4 * pass * O * C,
         len,
-        a_sb: 0,
-        a_so: pm,
-        b_sb: 0,
-        m: O,
-        k: C,
-        mb,
-        kb,
-        mblocks: cdiv(O, mb),
-        kblocks: cdiv(C, kb),
-        splits: 1,
-        chunk: GWD_CHUNK,
+        pm,
         a_sg: O * pm,
         b_sg: C * pv,
         out_sg: passes * O * C,
       });
-      rt.parallel('grad_weight_dot', [params], tasks);
     }
     rt.parallel('wino_gw_out', [du, gwPtr, O, C, passes], O);
   });
+}
+
+/**
+ * The dU blocks (mb rows x kb columns, grad_weight_dot's block shape as conv2dGradWeight's) of
+ * `groups` GEMMs of O x C, all of them the tasks of one launch (enough for the threads without
+ * splitting the tiles between tasks), and its scratch slots.
+ */
+export function groupedDots(rt: WasmRuntime, O: number, C: number, groups: number) {
+  const mblocks = cdiv(O, GWD_MB),
+    kblocks = cdiv(C, GWD_KB);
+  const mb = Math.ceil(O / mblocks / 2) * 2,
+    kb = Math.ceil(C / kblocks / 4) * 4;
+  const tasks = groups * cdiv(O, mb) * cdiv(C, kb);
+  return { O, C, mb, kb, tasks, nslots: Math.min(rt.threads, tasks), slotBytes: Math.ceil((mb * kb * 16) / 64) * 64 };
+}
+
+/**
+ * One grouped grad_weight_dot launch: for each GEMM k, out[k] = M'[k] V[k]^T, dot products of `len`
+ * along the tiles; M' rows pm floats apart from m (GEMM k at + a_sg k floats), V rows at `cols`'
+ * offsets from v (+ b_sg k), out blocks out_sg floats apart. params, flags (zeroed), scratch, cols: blocks of rt.
+ */
+export function launchGroupedDots(
+  rt: WasmRuntime,
+  d: ReturnType<typeof groupedDots>,
+  params: number,
+  flags: number,
+  scratch: number,
+  cols: number,
+  l: { m: number; v: number; out: number; len: number; pm: number; a_sg: number; b_sg: number; out_sg: number },
+) {
+  writeParams(rt, params, GW_DOT_PARAMS, {
+    a: l.m,
+    b: l.v,
+    out: l.out,
+    coloff: cols,
+    flags,
+    scratch,
+    nslots: d.nslots,
+    slot_bytes: d.slotBytes,
+    n: 1,
+    len: l.len,
+    a_sb: 0,
+    a_so: l.pm,
+    b_sb: 0,
+    m: d.O,
+    k: d.C,
+    mb: d.mb,
+    kb: d.kb,
+    mblocks: cdiv(d.O, d.mb),
+    kblocks: cdiv(d.C, d.kb),
+    splits: 1,
+    chunk: GWD_CHUNK,
+    a_sg: l.a_sg,
+    b_sg: l.b_sg,
+    out_sg: l.out_sg,
+  });
+  rt.parallel('grad_weight_dot', [params], d.tasks);
 }

@@ -14,9 +14,9 @@
 // slices fell in one set: wino_in4 of 128x20x20 took 4.1 ms, 1.9x F(2x2)'s wino_in).
 import type { WasmRuntime } from './abi.js';
 import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
-import { GWD_CHUNK, GWD_KB, GWD_MB, withScratch, writeParams, zeroWords } from './gemm.js';
+import { withScratch, zeroWords } from './gemm.js';
 import { winogradSliceBytes } from './winograd.js';
-import { WGW_PASS_BYTES, winogradGradWeightEligible } from './winograd_grad_weight.js';
+import { groupedDots, launchGroupedDots, WGW_PASS_BYTES, winogradGradWeightEligible } from './winograd_grad_weight.js';
 import { F4_MAX_OVERHANG } from './winograd_f4.js';
 import type { ConvGeometry } from '../../ops/conv2d.js';
 
@@ -74,13 +74,8 @@ export function winogradGradWeightF4(
     kv = winogradSliceBytes(pv, C),
     km = winogradSliceBytes(pm, O);
   // blocks of dU as the F(2x2) path's: 36 x the blocks are the tasks of one launch, tiles never split
-  const mblocks = cdiv(O, GWD_MB),
-    kblocks = cdiv(C, GWD_KB);
-  const mb = Math.ceil(O / mblocks / 2) * 2,
-    kb = Math.ceil(C / kblocks / 4) * 4;
-  const tasks = 36 * cdiv(O, mb) * cdiv(C, kb),
-    nslots = Math.min(rt.threads, tasks),
-    slotBytes = Math.ceil((mb * kb * 16) / 64) * 64;
+  const dots = groupedDots(rt, O, C, 36);
+  const { nslots, slotBytes } = dots;
   const vBytes = 36 * kv,
     tBytes = vBytes + 36 * km;
   const sizes = [
@@ -103,33 +98,17 @@ export function winogradGradWeightF4(
         len = Math.ceil(P / 4) * 4; // the kernels write zero tiles in [P, len)
       rt.parallel('wino_in4', [xPtr + 4 * n0 * C * hw, v, C, g.h, g.w, C * hw, hw, tH, tW, P, pv, kv, g.ph, g.pw], C);
       rt.parallel('wino_gy4', [gyPtr + 4 * n0 * O * g.oh * g.ow, m, O, g.oh, g.ow, tH, tW, P, pm, km], O);
-      writeParams(rt, params, GW_DOT_PARAMS, {
-        a: m,
-        b: v,
-        out: du + 4 * pass * O * C, // GEMM k's partial block of this pass: (k passes + pass) O C
-        coloff: cols,
-        flags,
-        scratch,
-        nslots,
-        slot_bytes: slotBytes,
-        n: 1,
+      // GEMM k's partial block of this pass: (k passes + pass) O C
+      launchGroupedDots(rt, dots, params, flags, scratch, cols, {
+        m,
+        v,
+        out: du + 4 * pass * O * C,
         len,
-        a_sb: 0,
-        a_so: pm,
-        b_sb: 0,
-        m: O,
-        k: C,
-        mb,
-        kb,
-        mblocks: cdiv(O, mb),
-        kblocks: cdiv(C, kb),
-        splits: 1,
-        chunk: GWD_CHUNK,
+        pm,
         a_sg: km / 4,
         b_sg: kv / 4,
         out_sg: passes * O * C,
       });
-      rt.parallel('grad_weight_dot', [params], tasks);
     }
     rt.parallel('wino_gw_out4', [du, gwPtr, O, C, passes], O);
   });
