@@ -201,3 +201,15 @@ export async function gradcheck(
     assertClose(t, an, numeric, `${name} gradcheck input ${k} (${picks.length} elements)`, rtol, atol);
   }
 }
+
+/** fn() with process.env[name] = value, the variable restored (or removed again) afterwards, also when fn throws */
+export function withEnv<T>(name: string, value: string, fn: () => T): T {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}

@@ -40,7 +40,8 @@ import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
-import { relDiff } from '../helpers.js';
+import { relDiff, withEnv } from '../helpers.js';
+import { compiledPredict } from './winograd_refs.js';
 
 enableRelaxedSimd();
 
@@ -179,18 +180,8 @@ t.test('yolov8n-pose compiled on wasm with Winograd vs the cpu reference', async
   const want = ref.predict(tensor(host, shape)).dataSync();
   const device = await getDevice('wasm', { threads: 2 });
   const model = loadPoseModel(WEIGHTS, { device }).eval().fuse();
-  const run = (winograd: boolean) => {
-    const before = process.env.YOLO_WINOGRAD;
-    process.env.YOLO_WINOGRAD = winograd ? '1' : '0';
-    try {
-      model.compile();
-      return model.predict(tensor(host, shape, { device })).dataSync() as Float32Array;
-    } finally {
-      model.compile(false);
-      if (before === undefined) delete process.env.YOLO_WINOGRAD;
-      else process.env.YOLO_WINOGRAD = before;
-    }
-  };
+  const run = (winograd: boolean) =>
+    withEnv('YOLO_WINOGRAD', winograd ? '1' : '0', () => compiledPredict(model, host, shape, device));
   const wino = run(true),
     direct = run(false);
   t.ok(relDiff(wino, want) <= 1e-4, `Winograd vs cpu: ${relDiff(wino, want).toExponential(2)} of the largest value`);
@@ -372,10 +363,8 @@ t.test(
     const ref = silu(conv2d(tensor(x, xs), tensor(w, ws), tensor(b, [19]), { padding: 1 })).dataSync();
     const gxRef = conv2dGradInput(tensor(gy, [2, 19, 37, 41]), tensor(w, ws), xs, { padding: 1 }).dataSync();
     const device = await getDevice('wasm', { threads: 2 });
-    const run = (on: boolean) => {
-      const before = process.env.YOLO_WINOGRAD;
-      process.env.YOLO_WINOGRAD = on ? '1' : '0';
-      try {
+    const run = (on: boolean) =>
+      withEnv('YOLO_WINOGRAD', on ? '1' : '0', () => {
         const [xt, wt, bt, gyt] = [
           tensor(x, xs, { device }),
           tensor(w, ws, { device }),
@@ -386,11 +375,7 @@ t.test(
         const gx = conv2dGradInput(gyt, wt, xs, { padding: 1 }).dataSync() as Float32Array;
         [xt, wt, bt, gyt].forEach((e) => e.dispose());
         return { y, gx };
-      } finally {
-        if (before === undefined) delete process.env.YOLO_WINOGRAD;
-        else process.env.YOLO_WINOGRAD = before;
-      }
-    };
+      });
     const wino = run(true),
       direct = run(false);
     for (const [k, want] of [

@@ -26,7 +26,8 @@ import { winogradFused } from '../../engine/backends/wasm/kernels/winograd_fused
 import { winogradF4 } from '../../engine/backends/wasm/kernels/winograd_f4.js';
 import { G4 } from '../../engine/backends/wasm/kernels/winograd_f4_transforms.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
-import { relDiff } from '../helpers.js';
+import { relDiff, withEnv } from '../helpers.js';
+import { compiledPredict } from './winograd_refs.js';
 import { kernelKind } from '../../engine/profile.js';
 
 enableRelaxedSimd();
@@ -305,16 +306,14 @@ t.test('winogradF4Eligible: F(2x2)-eligible convs with little tile overhang; the
     ['YOLO_WINOGRAD_F4', '0'],
     ['YOLO_WINOGRAD', '0'],
   ]) {
-    const before = process.env[name];
-    process.env[name] = v;
-    t.notOk(winogradF4Eligible(wide), `${name}=${v}: off`);
-    t.equal(
-      winogradEligible(wide),
-      name === 'YOLO_WINOGRAD_F4',
-      `${name}=${v}: F(2x2) ${name === 'YOLO_WINOGRAD_F4' ? 'stays' : 'off too'}`,
-    );
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
+    withEnv(name, v, () => {
+      t.notOk(winogradF4Eligible(wide), `${name}=${v}: off`);
+      t.equal(
+        winogradEligible(wide),
+        name === 'YOLO_WINOGRAD_F4',
+        `${name}=${v}: F(2x2) ${name === 'YOLO_WINOGRAD_F4' ? 'stays' : 'off too'}`,
+      );
+    });
   }
   t.end();
 });
@@ -328,18 +327,8 @@ t.test('yolov8n-pose compiled on wasm with F(4x4) vs F(2x2) and the cpu referenc
   const want = ref.predict(tensor(host, shape)).dataSync();
   const device = await getDevice('wasm', { threads: 2 });
   const model = loadPoseModel(WEIGHTS, { device }).eval().fuse();
-  const run = (f4: boolean) => {
-    const before = process.env.YOLO_WINOGRAD_F4;
-    process.env.YOLO_WINOGRAD_F4 = f4 ? '1' : '0';
-    try {
-      model.compile();
-      return model.predict(tensor(host, shape, { device })).dataSync() as Float32Array;
-    } finally {
-      model.compile(false);
-      if (before === undefined) delete process.env.YOLO_WINOGRAD_F4;
-      else process.env.YOLO_WINOGRAD_F4 = before;
-    }
-  };
+  const run = (f4: boolean) =>
+    withEnv('YOLO_WINOGRAD_F4', f4 ? '1' : '0', () => compiledPredict(model, host, shape, device));
   const f4 = run(true),
     f2 = run(false);
   // relative to the outputs' largest values (box coordinates, ~200) F(4x4) measured 3.7e-7 (F(2x2)

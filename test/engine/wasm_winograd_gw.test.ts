@@ -14,7 +14,7 @@ import { gemmFragment } from '../../engine/backends/wasm/gemm_wat.js';
 import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels/winograd.js';
 import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
-import { relDiff } from '../helpers.js';
+import { relDiff, withEnv } from '../helpers.js';
 import { gradWeightRef, seeded } from './winograd_refs.js';
 
 enableRelaxedSimd();
@@ -102,10 +102,10 @@ t.test(
       ['YOLO_WINOGRAD_GW', '0'],
       ['YOLO_WINOGRAD', '0'],
     ]) {
-      process.env[env] = v;
-      t.notOk(winogradGradWeightEligible(g), `${env}=0: not eligible`);
-      const direct = run(wasm);
-      delete process.env[env];
+      const direct = withEnv(env, v, () => {
+        t.notOk(winogradGradWeightEligible(g), `${env}=0: not eligible`);
+        return run(wasm);
+      });
       t.ok(relDiff(direct, ref) <= 2e-6, `${env}=0: direct vs cpu ${relDiff(direct, ref).toExponential(2)}`);
       t.ok(relDiff(wino, direct) > 0, `${env}=0: a different summation than Winograd's`);
     }

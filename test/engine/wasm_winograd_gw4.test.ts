@@ -18,7 +18,7 @@ import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels
 import { winogradGw } from '../../engine/backends/wasm/kernels/winograd_gw.js';
 import { winogradGw4 } from '../../engine/backends/wasm/kernels/winograd_gw4.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
-import { relDiff } from '../helpers.js';
+import { relDiff, withEnv } from '../helpers.js';
 import { gradWeightRef, seeded } from './winograd_refs.js';
 import { kernelKind } from '../../engine/profile.js';
 
@@ -105,10 +105,10 @@ t.test(
     const f4 = run(wasm);
     t.ok(relDiff(f4, ref) <= 5e-6, `F(4x4) vs cpu device ${relDiff(f4, ref).toExponential(2)}`);
     for (const env of ['YOLO_WINOGRAD_GW4', 'YOLO_WINOGRAD_F4']) {
-      process.env[env] = '0';
-      t.notOk(winogradGradWeightF4Eligible(g), `${env}=0: not eligible`);
-      const f2 = run(wasm);
-      delete process.env[env];
+      const f2 = withEnv(env, '0', () => {
+        t.notOk(winogradGradWeightF4Eligible(g), `${env}=0: not eligible`);
+        return run(wasm);
+      });
       t.ok(relDiff(f2, ref) <= 2e-6, `${env}=0: F(2x2) vs cpu ${relDiff(f2, ref).toExponential(2)}`);
       t.ok(relDiff(f4, f2) > 0, `${env}=0: a different summation than F(4x4)'s`);
     }

@@ -1,5 +1,18 @@
-// What the wasm Winograd grad-weight tests (wasm_winograd_gw, wasm_winograd_gw4) check against.
+// Shared by the wasm Winograd tests: the f64 grad-weight reference and seeded inputs
+// (wasm_winograd_gw, wasm_winograd_gw4), a compiled predict (wasm_winograd, wasm_winograd_f4).
 import type { ConvGeometry } from '../../engine/ops/conv2d.js';
+import { tensor, type Device } from '../../engine/index.js';
+import type { PoseModel } from '../../models/index.js';
+
+/** One predict of `host` (shape) on `device` through the compiled forward, read back; the model left eager. */
+export function compiledPredict(model: PoseModel, host: ArrayLike<number>, shape: number[], device: Device) {
+  try {
+    model.compile();
+    return model.predict(tensor(host, shape, { device })).dataSync() as Float32Array;
+  } finally {
+    model.compile(false);
+  }
+}
 
 /** n values uniform in [-1, 1) from a linear congruential sequence: seeded(s) draws the same ones every run */
 export function seeded(seed: number) {
