@@ -116,37 +116,42 @@ export class WasmBlocks {
   }
 }
 
-/** Conv weights packed into gemm_conv2d's panels once per weight tensor (shared by a model's plans). */
+/** The forms a conv weight is packed in: gemm_conv2d's panels, or Winograd F(2x2)'s or F(4x4)'s U. */
+type PackedForm = 'direct' | 'f2' | 'f4';
+
+const PACKERS: Record<
+  PackedForm,
+  { pack: (rt: WasmRuntimeImpl, w: number, g: ConvGeometry) => number; bytes: (g: ConvGeometry) => number }
+> = {
+  direct: { pack: packConvWeights, bytes: (g) => 4 * g.o * g.cg * g.kh * g.kw },
+  f2: { pack: packWinogradWeights, bytes: (g) => 64 * g.o * g.cg }, // U (16, O, C)
+  f4: { pack: packWinogradWeightsF4, bytes: (g) => 144 * g.o * g.cg }, // U (36, O, C)
+};
+
+/** Conv weights packed once per weight tensor and form (shared by a model's plans). */
 export class WasmPackedWeights {
-  private map = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
-  /** Winograd's transformed weights U (16, O, C), packed, per weight tensor */
-  private wino = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
-  /** F(4x4)'s U (36, O, C), packed, per weight tensor */
-  private wino4 = new Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>();
-  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry, winograd: boolean | 'f4' = false): number {
-    const map = winograd === 'f4' ? this.wino4 : winograd ? this.wino : this.map;
+  private entries = new Map<PackedForm, Map<Tensor, { ptr: number; rt: WasmRuntimeImpl; bytes: number }>>();
+  get(rt: WasmRuntimeImpl, w: Tensor, g: ConvGeometry, form: PackedForm): number {
+    let map = this.entries.get(form);
+    if (!map) this.entries.set(form, (map = new Map()));
     let e = map.get(w);
     if (!e) {
       const src = w.isContiguous ? w : clone(w);
-      e =
-        winograd === 'f4'
-          ? { ptr: packWinogradWeightsF4(rt, ptrOf(src), g), rt, bytes: 144 * g.o * g.cg }
-          : winograd
-            ? { ptr: packWinogradWeights(rt, ptrOf(src), g), rt, bytes: 64 * g.o * g.cg }
-            : { ptr: packConvWeights(rt, ptrOf(src), g), rt, bytes: 4 * g.o * g.cg * g.kh * g.kw };
+      e = { ptr: PACKERS[form].pack(rt, ptrOf(src), g), rt, bytes: PACKERS[form].bytes(g) };
       if (src !== w) src.dispose();
       map.set(w, e);
     }
     return e.ptr;
   }
+  private all() {
+    return [...this.entries.values()].flatMap((m) => [...m.values()]);
+  }
   get bytes() {
-    return [...this.map.values(), ...this.wino.values(), ...this.wino4.values()].reduce((s, e) => s + e.bytes, 0);
+    return this.all().reduce((s, e) => s + e.bytes, 0);
   }
   dispose() {
-    for (const e of [...this.map.values(), ...this.wino.values(), ...this.wino4.values()]) e.rt.free(e.ptr);
-    this.map.clear();
-    this.wino.clear();
-    this.wino4.clear();
+    for (const e of this.all()) e.rt.free(e.ptr);
+    this.entries.clear();
   }
 }
 
@@ -171,7 +176,7 @@ export function wasmConvStep(
     // one fused launch per conv (F(4x4) where it is eligible and faster, else F(2x2)); its scratch
     // (a few L2-sized tile blocks) is shared by the plan's convs
     const f4 = winogradF4Eligible(geo);
-    const up = packed.get(rt, w, geo, f4 ? 'f4' : true);
+    const up = packed.get(rt, w, geo, f4 ? 'f4' : 'f2');
     const l = (f4 ? prepareWinogradF4 : prepareWinogradFused)(
       rt,
       x.storage.ptr,
@@ -188,7 +193,7 @@ export function wasmConvStep(
     const s = blocks.sharedScratch(l.scratchBytes);
     return () => launchWinogradFused(rt, l, params, flags, s.ptr);
   }
-  const wp = packed.get(rt, w, geo);
+  const wp = packed.get(rt, w, geo, 'direct');
   if (xl)
     return () =>
       conv2dForward(rt, x.storage.ptr, 0, bPtr, out.storage.ptr, geo, act, {
