@@ -44,63 +44,117 @@ export function winogradGradWeight(
   g: ConvGeometry,
   maxPassBytes = WGW_PASS_BYTES,
 ) {
+  winogradGradWeightPasses(F2, rt, xPtr, gyPtr, gwPtr, g, maxPassBytes);
+}
+
+/**
+ * What the F(2x2) and F(4x4) grad-weights do differently inside the one plan of
+ * winogradGradWeightPasses: the output tile, the slices' strides, the two transforms and the
+ * output kernel.
+ */
+export interface WinogradGradWeightForm {
+  /** output tile side: 2 or 4; (tile + 2)^2 GEMMs */
+  tile: number;
+  /** floats between channel rows (pv, pm) and bytes between the slices (kv, km) of V and M' for dot products of length L */
+  strides(L: number, C: number, O: number): { pv: number; pm: number; kv: number; km: number };
+  /** V and M' of a pass's P tiles (starting at image pointers x, gy), each row zero in [P, len) */
+  transforms(
+    rt: WasmRuntime,
+    g: ConvGeometry,
+    p: { x: number; gy: number; v: number; m: number; n: number; P: number; len: number; tH: number; tW: number },
+    s: { pv: number; pm: number; kv: number; km: number },
+  ): void;
+  /** dg = Gt dU G per (o, c), summing the passes' blocks: (du, gw, O, C, passes), O tasks */
+  out: string;
+}
+
+/** The F(2x2) form: sliceStride's plane strides, wino_in / wino_gy, zeros past the tiles written here. */
+const F2: WinogradGradWeightForm = {
+  tile: 2,
+  strides: (L, C, O) => {
+    const pv = sliceStride(L, C),
+      pm = sliceStride(L, O);
+    return { pv, pm, kv: 4 * C * pv, km: 4 * O * pm };
+  },
+  transforms(rt, g, p, { pv, pm }) {
+    const { c: C, o: O } = g;
+    rt.parallel('wino_in', [p.x, p.v, C, g.h, g.w, C * g.h * g.w, g.h * g.w, p.tH, p.tW, pv, g.ph, g.pw], p.n * C);
+    rt.parallel('wino_gy', [p.gy, p.m, O, g.oh, g.ow, p.tH, p.tW, pm], p.n * O);
+    if (p.len > p.P) {
+      // the dot products run to len: zeros past the tiles in M', and finite values in V (0 . NaN is NaN)
+      const vf = rt.f32(p.v, 16 * C * pv),
+        mf = rt.f32(p.m, 16 * O * pm);
+      for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + p.P, r * pv + p.len);
+      for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + p.P, r * pm + p.len);
+    }
+  },
+  out: 'wino_gw_out',
+};
+
+/**
+ * The plan both Winograd grad-weights share: images in passes whose V and M' fit maxPassBytes, per
+ * pass the two transforms and ONE grad_weight_dot launch of the (tile + 2)^2 GEMMs (each pass
+ * writes its own partial dU blocks), then the output transform summing them.
+ */
+export function winogradGradWeightPasses(
+  form: WinogradGradWeightForm,
+  rt: WasmRuntime,
+  xPtr: number,
+  gyPtr: number,
+  gwPtr: number,
+  g: ConvGeometry,
+  maxPassBytes: number,
+) {
   const { n: N, c: C, o: O } = g;
-  const tH = Math.ceil(g.oh / 2),
-    tW = Math.ceil(g.ow / 2),
+  const k = (form.tile + 2) ** 2; // GEMMs: 16 or 36
+  const tH = Math.ceil(g.oh / form.tile),
+    tW = Math.ceil(g.ow / form.tile),
     T = tH * tW;
   if (N * T === 0 || C * O === 0) {
     rt.f32(gwPtr, O * C * 9).fill(0);
     return;
   }
-  const ipp = Math.max(1, Math.min(N, Math.floor(maxPassBytes / (64 * (C + O) * T))));
+  const ipp = Math.max(1, Math.min(N, Math.floor(maxPassBytes / (4 * k * (C + O) * T))));
   const passes = cdiv(N, ipp);
   const L = Math.ceil((ipp * T) / 4) * 4; // the dot products' length: a multiple of 4, zeros past the tiles
-  const pv = sliceStride(L, C),
-    pm = sliceStride(L, O);
-  const dots = groupedDots(rt, O, C, 16);
+  const strides = form.strides(L, C, O);
+  const dots = groupedDots(rt, O, C, k);
   const { nslots, slotBytes } = dots;
-  const vBytes = 64 * C * pv,
-    tBytes = vBytes + 64 * O * pm;
+  const vBytes = k * strides.kv,
+    tBytes = vBytes + k * strides.km;
   const sizes = [
     GW_DOT_PARAMS.length * 4,
     nslots * 4,
     nslots * slotBytes,
     C * 4,
     2 ** Math.ceil(Math.log2(tBytes)), // a power of two: the layers reuse a few blocks (as grad-weight's copies)
-    64 * passes * O * C,
+    4 * k * passes * O * C,
   ];
   withScratch(rt, sizes, (params, flags, scratch, cols, v, du) => {
     const m = v + vBytes;
     zeroWords(rt, flags, nslots);
-    new Int32Array(rt.memory.buffer, cols, C).set(Array.from({ length: C }, (_, c) => c * pv));
+    new Int32Array(rt.memory.buffer, cols, C).set(Array.from({ length: C }, (_, c) => c * strides.pv));
     for (let pass = 0; pass < passes; pass++) {
       const n0 = pass * ipp,
         n = Math.min(ipp, N - n0),
-        P = n * T,
-        len = Math.ceil(P / 4) * 4;
-      const hw = g.h * g.w;
-      rt.parallel('wino_in', [xPtr + 4 * n0 * C * hw, v, C, g.h, g.w, C * hw, hw, tH, tW, pv, g.ph, g.pw], n * C);
-      rt.parallel('wino_gy', [gyPtr + 4 * n0 * O * g.oh * g.ow, m, O, g.oh, g.ow, tH, tW, pm], n * O);
-      if (len > P) {
-        // the dot products run to len: zeros past the tiles in M', and finite values in V (0 . NaN is NaN)
-        const vf = rt.f32(v, 16 * C * pv),
-          mf = rt.f32(m, 16 * O * pm);
-        for (let r = 0; r < 16 * C; r++) vf.fill(0, r * pv + P, r * pv + len);
-        for (let r = 0; r < 16 * O; r++) mf.fill(0, r * pm + P, r * pm + len);
-      }
+        P = n * T;
+      const x = xPtr + 4 * n0 * C * g.h * g.w,
+        gy = gyPtr + 4 * n0 * O * g.oh * g.ow;
+      const len = Math.ceil(P / 4) * 4;
+      form.transforms(rt, g, { x, gy, v, m, n, P, len, tH, tW }, strides);
       // GEMM k's partial block of this pass: (k passes + pass) O C
       launchGroupedDots(rt, dots, params, flags, scratch, cols, {
         m,
         v,
         out: du + 4 * pass * O * C,
         len,
-        pm,
-        a_sg: O * pm,
-        b_sg: C * pv,
+        pm: strides.pm,
+        a_sg: strides.km / 4,
+        b_sg: strides.kv / 4,
         out_sg: passes * O * C,
       });
     }
-    rt.parallel('wino_gw_out', [du, gwPtr, O, C, passes], O);
+    rt.parallel(form.out, [du, gwPtr, O, C, passes], O);
   });
 }
 
@@ -109,7 +163,7 @@ export function winogradGradWeight(
  * `groups` GEMMs of O x C, all of them the tasks of one launch (enough for the threads without
  * splitting the tiles between tasks), and its scratch slots.
  */
-export function groupedDots(rt: WasmRuntime, O: number, C: number, groups: number) {
+function groupedDots(rt: WasmRuntime, O: number, C: number, groups: number) {
   const mblocks = cdiv(O, GWD_MB),
     kblocks = cdiv(C, GWD_KB);
   const mb = Math.ceil(O / mblocks / 2) * 2,
@@ -123,7 +177,7 @@ export function groupedDots(rt: WasmRuntime, O: number, C: number, groups: numbe
  * along the tiles; M' rows pm floats apart from m (GEMM k at + a_sg k floats), V rows at `cols`'
  * offsets from v (+ b_sg k), out blocks out_sg floats apart. params, flags (zeroed), scratch, cols: blocks of rt.
  */
-export function launchGroupedDots(
+function launchGroupedDots(
   rt: WasmRuntime,
   d: ReturnType<typeof groupedDots>,
   params: number,

@@ -7,20 +7,22 @@
 //   dU[k] = M'[k] V[k]^T, k < 36        ONE grad_weight_dot launch, the 36 GEMMs as its groups
 //   dg = Gt dU G per (o, c)             wino_gw_out4, summing the passes' partial blocks on the way
 // 36 multiply-adds per 4x4 tile and (o, c), against F(2x2)'s 16 per 2x2 tile (0.56x the GEMM work)
-// and the direct grad-weight's 144. The same plan as winograd_grad_weight.ts (F(2x2)): passes of
-// images bounded by WGW_PASS_BYTES; channel rows and the 36 slices an odd number of 64-byte lines
-// apart (winogradSliceBytes), so one tile's 36 values and a GEMM block's rows never share an L1 set
+// and the direct grad-weight's 144. The plan is F(2x2)'s (winogradGradWeightPasses of
+// winograd_grad_weight.ts: passes of images bounded by WGW_PASS_BYTES); here channel rows and the
+// 36 slices lie an odd number of 64-byte lines apart (winogradSliceBytes), so one tile's 36 values
+// and a GEMM block's rows never share an L1 set
 // (sliceStride's plane strides cannot do that for 128 channels: 128 x 4 bytes is 512, and the 36
 // slices fell in one set: wino_in4 of 128x20x20 took 4.1 ms, 1.9x F(2x2)'s wino_in).
 import type { WasmRuntime } from './abi.js';
-import { GW_DOT_PARAMS } from './kernels/grad_weight.js';
-import { withScratch, zeroWords } from './gemm.js';
 import { winogradSliceBytes } from './winograd.js';
-import { groupedDots, launchGroupedDots, WGW_PASS_BYTES, winogradGradWeightEligible } from './winograd_grad_weight.js';
+import {
+  WGW_PASS_BYTES,
+  winogradGradWeightEligible,
+  winogradGradWeightPasses,
+  type WinogradGradWeightForm,
+} from './winograd_grad_weight.js';
 import { F4_MAX_OVERHANG } from './winograd_f4.js';
 import type { ConvGeometry } from '../../ops/conv2d.js';
-
-const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
 /**
  * The conv's grad-weight goes through F(4x4) instead of F(2x2): winogradGradWeightEligible takes it,
@@ -57,59 +59,25 @@ export function winogradGradWeightF4(
   g: ConvGeometry,
   maxPassBytes = WGW_PASS_BYTES,
 ) {
-  const { n: N, c: C, o: O } = g;
-  const tH = Math.ceil(g.oh / 4),
-    tW = Math.ceil(g.ow / 4),
-    T = tH * tW;
-  if (N * T === 0 || C * O === 0) {
-    rt.f32(gwPtr, O * C * 9).fill(0);
-    return;
-  }
-  const ipp = Math.max(1, Math.min(N, Math.floor(maxPassBytes / (144 * (C + O) * T))));
-  const passes = cdiv(N, ipp);
-  const L = Math.ceil((ipp * T) / 4) * 4; // the dot products' length: a multiple of 4, zero tiles past the last
-  // floats between channel rows, bytes between the 36 slices of V and of M'
-  const pv = winogradSliceBytes(L, 1) / 4,
-    pm = winogradSliceBytes(L, 1) / 4,
-    kv = winogradSliceBytes(pv, C),
-    km = winogradSliceBytes(pm, O);
-  // blocks of dU as the F(2x2) path's: 36 x the blocks are the tasks of one launch, tiles never split
-  const dots = groupedDots(rt, O, C, 36);
-  const { nslots, slotBytes } = dots;
-  const vBytes = 36 * kv,
-    tBytes = vBytes + 36 * km;
-  const sizes = [
-    GW_DOT_PARAMS.length * 4,
-    nslots * 4,
-    nslots * slotBytes,
-    C * 4,
-    2 ** Math.ceil(Math.log2(tBytes)), // a power of two: the layers reuse a few blocks (as grad-weight's copies)
-    144 * passes * O * C,
-  ];
-  withScratch(rt, sizes, (params, flags, scratch, cols, v, du) => {
-    const m = v + vBytes;
-    zeroWords(rt, flags, nslots);
-    new Int32Array(rt.memory.buffer, cols, C).set(Array.from({ length: C }, (_, c) => c * pv));
-    const hw = g.h * g.w;
-    for (let pass = 0; pass < passes; pass++) {
-      const n0 = pass * ipp,
-        n = Math.min(ipp, N - n0),
-        P = n * T,
-        len = Math.ceil(P / 4) * 4; // the kernels write zero tiles in [P, len)
-      rt.parallel('wino_in4', [xPtr + 4 * n0 * C * hw, v, C, g.h, g.w, C * hw, hw, tH, tW, P, pv, kv, g.ph, g.pw], C);
-      rt.parallel('wino_gy4', [gyPtr + 4 * n0 * O * g.oh * g.ow, m, O, g.oh, g.ow, tH, tW, P, pm, km], O);
-      // GEMM k's partial block of this pass: (k passes + pass) O C
-      launchGroupedDots(rt, dots, params, flags, scratch, cols, {
-        m,
-        v,
-        out: du + 4 * pass * O * C,
-        len,
-        pm,
-        a_sg: km / 4,
-        b_sg: kv / 4,
-        out_sg: passes * O * C,
-      });
-    }
-    rt.parallel('wino_gw_out4', [du, gwPtr, O, C, passes], O);
-  });
+  winogradGradWeightPasses(F4, rt, xPtr, gyPtr, gwPtr, g, maxPassBytes);
 }
+
+/**
+ * The F(4x4) form: one row stride for every channel (pv = pm), channel rows and slices
+ * winogradSliceBytes apart; wino_in4 / wino_gy4 (one task per channel, all the pass's images) write
+ * the zeros past the tiles themselves.
+ */
+const F4: WinogradGradWeightForm = {
+  tile: 4,
+  strides: (L, C, O) => {
+    const p = winogradSliceBytes(L, 1) / 4;
+    return { pv: p, pm: p, kv: winogradSliceBytes(p, C), km: winogradSliceBytes(p, O) };
+  },
+  transforms(rt, g, p, { pv, pm, kv, km }) {
+    const { c: C, o: O } = g;
+    const hw = g.h * g.w;
+    rt.parallel('wino_in4', [p.x, p.v, C, g.h, g.w, C * hw, hw, p.tH, p.tW, p.P, pv, kv, g.ph, g.pw], C);
+    rt.parallel('wino_gy4', [p.gy, p.m, O, g.oh, g.ow, p.tH, p.tW, p.P, pm, km], O);
+  },
+  out: 'wino_gw_out4',
+};
