@@ -142,69 +142,26 @@ try {
       const v = rt.alloc(vBytes),
         m = rt.alloc(mBytes);
       const pl = (c: number, h: number, w: number) => ({ sb: c * h * w, sc: h * w, off: 0 });
-      const d = best(() =>
-        conv2dForward(rt, xs.storage.ptr, 0, bs.storage.ptr, ys.storage.ptr, geo, 'silu', { packedWeights: wp }),
-      );
-      const w = best(() =>
-        winogradConv2d(
-          rt,
-          xs.storage.ptr,
-          pl(geo.c, geo.h, geo.w),
-          up,
-          bs.storage.ptr,
-          ys.storage.ptr,
-          pl(geo.o, geo.oh, geo.ow),
-          geo,
-          'silu',
-          v,
-          m,
-        ),
-      );
+      // the launches' common arguments: x, its plane layout, bias, y, its plane layout
+      const [x, xl, b, y, yl] = [
+        xs.storage.ptr,
+        pl(geo.c, geo.h, geo.w),
+        bs.storage.ptr,
+        ys.storage.ptr,
+        pl(geo.o, geo.oh, geo.ow),
+      ];
+      const d = best(() => conv2dForward(rt, x, 0, b, y, geo, 'silu', { packedWeights: wp }));
+      const w = best(() => winogradConv2d(rt, x, xl, up, b, y, yl, geo, 'silu', v, m));
       // the compiled forward's one-launch form (wino_fused)
-      const fz = best(() =>
-        winogradConv2dFused(
-          rt,
-          xs.storage.ptr,
-          pl(geo.c, geo.h, geo.w),
-          up,
-          bs.storage.ptr,
-          ys.storage.ptr,
-          pl(geo.o, geo.oh, geo.ow),
-          geo,
-          'silu',
-        ),
-      );
+      const fz = best(() => winogradConv2dFused(rt, x, xl, up, b, y, yl, geo, 'silu'));
       const y2 = ys.dataSync().slice();
+      // the F(4x4) fused launch (wino_fused4) with U cached, as the compiled forward runs it
+      const runF4 = () => winogradConv2dF4(rt, x, xl, up4, b, y, yl, geo, 'silu');
       // V8 runs a wasm function as baseline code until it tiers it up (in the background, after
       // enough calls); wino_fused4 is big, so its first shape measured slow without a warm-up
-      if (!warm4)
-        for (let i = 0; i < 30; i++)
-          winogradConv2dF4(
-            rt,
-            xs.storage.ptr,
-            pl(geo.c, geo.h, geo.w),
-            up4,
-            bs.storage.ptr,
-            ys.storage.ptr,
-            pl(geo.o, geo.oh, geo.ow),
-            geo,
-            'silu',
-          );
+      if (!warm4) for (let i = 0; i < 30; i++) runF4();
       warm4 = true;
-      // the F(4x4) fused launch (wino_fused4) with U cached, as the compiled forward runs it
-      const f4 = best(() =>
-        winogradConv2dF4(
-          rt,
-          xs.storage.ptr,
-          pl(geo.c, geo.h, geo.w),
-          up4,
-          bs.storage.ptr,
-          ys.storage.ptr,
-          pl(geo.o, geo.oh, geo.ow),
-          geo,
-          'silu',
-        ),
-      );
+      const f4 = best(runF4);
       const diff = relDiff(ys.dataSync() as Float32Array, y2 as Float32Array);
       const flops = 2 * geo.o * geo.c * 9 * geo.oh * geo.ow;
       const taken = !winogradEligible(geo) ? 'direct' : winogradF4Eligible(geo) ? 'F(4x4)' : 'F(2x2) fused';
