@@ -41,7 +41,7 @@ import { winograd as winogradFragment } from '../../engine/backends/wasm/kernels
 import { winogradFused as winogradFusedFragment } from '../../engine/backends/wasm/kernels/winograd_fused.js';
 import { TestRuntime, enableRelaxedSimd, place } from './wasm_test_runtime.js';
 import { relDiff, withEnv } from '../helpers.js';
-import { compiledPredict } from './winograd_refs.js';
+import { compiledPredict, seeded } from './winograd_refs.js';
 
 enableRelaxedSimd();
 
@@ -192,14 +192,6 @@ t.test('yolov8n-pose compiled on wasm with Winograd vs the cpu reference', async
   );
 });
 
-let seed = 2024;
-/** uniform in [-1, 1), deterministic */
-const randoms = (n: number) =>
-  Float32Array.from({ length: n }, () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed / 2 ** 31 - 1;
-  });
-
 /** U = G g Gt in f64 for the 3x3 kernel g (9 taps): 16 values, k = 4 i + j. */
 function uRef(g: ArrayLike<number>) {
   const G = [
@@ -224,7 +216,7 @@ t.test(
         threads: 3,
       });
       const [O, C] = [7, 5];
-      const w = randoms(O * C * 9);
+      const w = seeded(2024)(O * C * 9);
       const wp = rt.alloc(4 * w.length);
       rt.f32(wp, w.length).set(w);
       for (const transposed of [false, true]) {
@@ -305,7 +297,7 @@ t.test(
           const [N, C, H, W] = c.shape;
           const g = convGeometry('conv2d', c.shape, [c.O, C, 3, 3], { padding: c.pad });
           const tag = `${relaxed ? 'relaxed' : 'plain'} x${threads}: ${c.shape} -> ${c.O}, pad ${c.pad}${c.bias ? ', bias' : ''}${c.act ? ', silu' : ''}`;
-          seed = 99;
+          const randoms = seeded(99);
           const x = randoms(N * C * H * W),
             w = randoms(c.O * C * 9),
             b = randoms(c.O),

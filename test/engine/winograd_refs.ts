@@ -1,5 +1,5 @@
-// Shared by the wasm Winograd tests: the f64 grad-weight reference and seeded inputs
-// (wasm_winograd_gw, wasm_winograd_gw4), a compiled predict (wasm_winograd, wasm_winograd_f4).
+// Shared by the wasm Winograd tests: seeded inputs (all four), the f64 grad-weight reference
+// (wasm_winograd_gw, wasm_winograd_gw4) and a compiled predict (wasm_winograd, wasm_winograd_f4).
 import type { ConvGeometry } from '../../engine/ops/conv2d.js';
 import { tensor, type Device } from '../../engine/index.js';
 import type { PoseModel } from '../../models/index.js';
