@@ -52,8 +52,8 @@ export function batchNorm2d(
     momentum = opts.momentum ?? 0.1,
     eps = opts.eps ?? 1e-5;
   checkInputs(x, runningMean, runningVar, weight, bias, training);
-  const silu_ = opts.act === 'silu';
-  if (silu_ && x.device.type !== 'wasm')
+  const fusedSilu = opts.act === 'silu';
+  if (fusedSilu && x.device.type !== 'wasm')
     return silu(batchNorm2d(x, runningMean, runningVar, weight, bias, { ...opts, act: undefined }));
   const [n, c, h, w] = x.shape;
   const geo = geometry(n, c, h * w);
@@ -93,7 +93,7 @@ export function batchNorm2d(
       update,
       eps,
       momentum,
-      silu: silu_,
+      silu: fusedSilu,
     });
   else if (onHost(x.device)) forwardCpu(src, runningMean, rvWork, wt, bs, chan, y, params);
   else if (y.numel > 0) {
@@ -147,10 +147,10 @@ export function batchNorm2d(
   // backward or with y when the backward never reaches it
   return record(
     y,
-    silu_ ? 'batch_norm2d_silu' : 'batch_norm2d',
+    fusedSilu ? 'batch_norm2d_silu' : 'batch_norm2d',
     inputs,
     (gy) => {
-      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad, silu_);
+      const { gx, gw, gb } = batchNorm2dBackward(gy, x, chan, training, x.requiresGrad, fusedSilu);
       return inputs.map((t) => (t === x ? gx : t === weight ? gw : gb));
     },
     [chan],

@@ -56,9 +56,11 @@ export function conv2dWasm(
   g: ConvGeometry,
   silu: boolean,
 ) {
-  if (winogradF4Eligible(g)) winogradF4Forward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
-  else if (winogradEligible(g)) winogradForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
-  else conv2dForward(rt, x.ptr, w.ptr, b ? b.ptr : 0, out.ptr, g, silu ? 'silu' : null);
+  const bPtr = b ? b.ptr : 0,
+    act = silu ? 'silu' : null;
+  if (winogradF4Eligible(g)) winogradF4Forward(rt, x.ptr, w.ptr, bPtr, out.ptr, g, act);
+  else if (winogradEligible(g)) winogradForward(rt, x.ptr, w.ptr, bPtr, out.ptr, g, act);
+  else conv2dForward(rt, x.ptr, w.ptr, bPtr, out.ptr, g, act);
 }
 
 /**
@@ -67,11 +69,10 @@ export function conv2dWasm(
  * else one GEMM per stride phase (gemm.ts).
  */
 export function conv2dGradInputWasm(rt: WasmRuntimeImpl, gy: ConvBlock, w: ConvBlock, gx: ConvBlock, g: ConvGeometry) {
-  // (the swapped geometry's padding 2 - p is only a conv's for p <= 2: winogradApplies(g))
-  if (winogradApplies(g) && winogradF4Eligible(winogradGradInputGeometry(g)))
-    winogradF4GradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
-  else if (winogradApplies(g) && winogradEligible(winogradGradInputGeometry(g)))
-    winogradGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
+  // the conv of gy that gives gx (its padding 2 - p is only a conv's for p <= 2: winogradApplies(g))
+  const gi = winogradApplies(g) ? winogradGradInputGeometry(g) : null;
+  if (gi && winogradF4Eligible(gi)) winogradF4GradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
+  else if (gi && winogradEligible(gi)) winogradGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
   else conv2dGradInput(rt, gy.ptr, w.ptr, gx.ptr, g);
 }
 
