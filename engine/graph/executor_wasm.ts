@@ -14,14 +14,20 @@
 // Kernel arguments and parameter blocks are made here, once; a forward only launches.
 import type { Tensor } from '../tensor.js';
 import type { WasmRuntimeImpl } from '../backends/wasm/runtime.js';
-import { conv2dForward, packConvWeights } from '../backends/wasm/gemm.js';
+import { conv2dForward, packConvWeights, packedConvWeightBytes } from '../backends/wasm/gemm.js';
 import {
   launchWinogradFused,
   packWinogradWeights,
   prepareWinogradFused,
   winogradEligible,
+  winogradWeightBytes,
 } from '../backends/wasm/winograd.js';
-import { packWinogradWeightsF4, prepareWinogradF4, winogradF4Eligible } from '../backends/wasm/winograd_f4.js';
+import {
+  packWinogradWeightsF4,
+  prepareWinogradF4,
+  winogradF4Eligible,
+  winogradF4WeightBytes,
+} from '../backends/wasm/winograd_f4.js';
 import {
   CHAIN_HEADER_WORDS,
   CHAIN_MAX_INPUTS,
@@ -116,16 +122,16 @@ export class WasmBlocks {
   }
 }
 
-/** The forms a conv weight is packed in: gemm_conv2d's panels, or Winograd F(2x2)'s or F(4x4)'s U. */
+/** The forms a conv weight is packed in (gemm_conv2d's panels, or Winograd F(2x2)'s or F(4x4)'s U), each with the size its packer allocates. */
 type PackedForm = 'direct' | 'f2' | 'f4';
 
 const PACKERS: Record<
   PackedForm,
   { pack: (rt: WasmRuntimeImpl, w: number, g: ConvGeometry) => number; bytes: (g: ConvGeometry) => number }
 > = {
-  direct: { pack: packConvWeights, bytes: (g) => 4 * g.o * g.cg * g.kh * g.kw },
-  f2: { pack: packWinogradWeights, bytes: (g) => 64 * g.o * g.cg }, // U (16, O, C)
-  f4: { pack: packWinogradWeightsF4, bytes: (g) => 144 * g.o * g.cg }, // U (36, O, C)
+  direct: { pack: packConvWeights, bytes: packedConvWeightBytes },
+  f2: { pack: packWinogradWeights, bytes: winogradWeightBytes }, // U (16, O, C)
+  f4: { pack: packWinogradWeightsF4, bytes: winogradF4WeightBytes }, // U (36, O, C)
 };
 
 /** Conv weights packed once per weight tensor and form (shared by a model's plans). */
