@@ -13,8 +13,8 @@
 // The GEMMs do 16 C O P multiply-adds against the direct conv's 36 C O P (2.25x fewer), plus
 // transforms linear in C P and O P. F(2x2)'s entries are 0, +-1, +-1/2 (the direct conv's f32
 // error); F(4x4)'s (winograd_f4.ts) carry 1/15 .. 8 and ~10x the error per conv, which over the
-// model stays in the low bits: the forwards and grad-inputs take F(4x4) unless YOLO_WINOGRAD_F4=0,
-// the grad-weight (winograd_grad_weight.ts) and that switch keep F(2x2).
+// model stays in the low bits: the forwards, grad-inputs and grad-weights (winograd_grad_weight_f4.ts)
+// take F(4x4) where its tiles overhang the plane by at most 1.25x; YOLO_WINOGRAD_F4=0 keeps F(2x2).
 import type { WasmRuntime } from './abi.js';
 import { conv2dForward, withScratch, zeroWords } from './gemm.js';
 import { MR } from './gemm_wat.js';
@@ -202,13 +202,16 @@ export const winogradSliceBytes = (tb: number, c: number) => (((4 * tb * c + 63)
 /** Bytes of one wino_fused slot of tb tiles: V (16 slices), M (16 x O rounded up to 4 rows, of tb). */
 const slotBytesF2 = (g: ConvGeometry, tb: number) => 16 * winogradSliceBytes(tb, g.c) + 256 * Math.ceil(g.o / MR) * tb;
 
-/** Tiles per wino_fused task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
-export function winogradFusedBlock(g: ConvGeometry, P: number, threads: number) {
+/**
+ * Tiles per task of a fused Winograd kernel: a power of two in 8 .. 64 whose slot (slotBytes(tb))
+ * fits blockBytes, halved while the threads want more tasks than the P tiles give.
+ */
+export function fusedTileBlock(slotBytes: (tb: number) => number, blockBytes: number, P: number, threads: number) {
   let tb = 64;
-  while (tb > 8 && slotBytesF2(g, tb) > WINO_FUSED_BLOCK_BYTES) tb /= 2;
+  while (tb > 8 && slotBytes(tb) > blockBytes) tb /= 2;
   const target = threads > 1 ? 4 * threads : 1;
   while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
-  return { tb, slotBytes: slotBytesF2(g, tb) };
+  return { tb, slotBytes: slotBytes(tb) };
 }
 
 /** One wino_fused launch made ready: its parameter words (scratch and flags filled in at launch), task and slot counts. */
@@ -242,7 +245,7 @@ export function prepareWinogradFused(
   act: 'silu' | null,
 ): WinogradFusedLaunch {
   const tiles = winogradShape(g);
-  const block = winogradFusedBlock(g, tiles.P, rt.threads);
+  const block = fusedTileBlock((tb) => slotBytesF2(g, tb), WINO_FUSED_BLOCK_BYTES, tiles.P, rt.threads);
   return fusedLaunch('wino_fused', xPtr, xl, uPacked, bPtr, yPtr, yl, g, act, tiles, block, rt.threads);
 }
 

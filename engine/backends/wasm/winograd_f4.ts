@@ -17,6 +17,7 @@ import { MR } from './gemm_wat.js';
 import { F4_TABLE_BYTES } from './kernels/winograd_f4.js';
 import {
   fusedLaunch,
+  fusedTileBlock,
   runFused,
   winogradEagerRun,
   winogradEligible,
@@ -85,15 +86,6 @@ const WINO_F4_BLOCK_BYTES = 64 * 1024;
 const slotBytesF4 = (g: ConvGeometry, tb: number) =>
   36 * winogradSliceBytes(tb, g.c) + 576 * Math.ceil(g.o / MR) * tb + F4_TABLE_BYTES * tb;
 
-/** Tiles per wino_fused4 task: a power of two in 8 .. 64 fitting the block, halved while the threads want more tasks. */
-export function winogradF4Block(g: ConvGeometry, P: number, threads: number) {
-  let tb = 64;
-  while (tb > 8 && slotBytesF4(g, tb) > WINO_F4_BLOCK_BYTES) tb /= 2;
-  const target = threads > 1 ? 4 * threads : 1;
-  while (tb > 8 && Math.ceil(P / tb) < target) tb /= 2;
-  return { tb, slotBytes: slotBytesF4(g, tb) };
-}
-
 /**
  * One wino_fused4 launch made ready (run it with winograd.ts's launchWinogradFused): y = act(conv2d(x, w) + b)
  * with U from packWinogradWeightsF4; x and y plane layouts (offsets in elements from xPtr / yPtr).
@@ -110,7 +102,7 @@ export function prepareWinogradF4(
   act: 'silu' | null,
 ): WinogradFusedLaunch {
   const tiles = winogradF4Shape(g);
-  const block = winogradF4Block(g, tiles.P, rt.threads);
+  const block = fusedTileBlock((tb) => slotBytesF4(g, tb), WINO_F4_BLOCK_BYTES, tiles.P, rt.threads);
   return fusedLaunch('wino_fused4', xPtr, xl, uPacked, bPtr, yPtr, yl, g, act, tiles, block, rt.threads);
 }
 
